@@ -1,0 +1,44 @@
+import type { DType, TypedArray } from './dtype.js';
+
+/** Opaque handle to memory owned by a backend (a typed array on the CPU, a GPUBuffer on WebGPU). */
+export type BackendBuffer = unknown;
+
+/** What a kernel sees of a tensor: its buffer plus layout. Buffers are always dense row-major. */
+export interface KernelInput {
+  readonly buffer: BackendBuffer;
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+  readonly size: number;
+}
+
+/** The shape and dtype an op's shape rule promises for each output. */
+export interface OutputSpec {
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+}
+
+/**
+ * A backend owns memory and runs kernels. Kernels are registered separately (see kernels.ts) so a new
+ * backend adds kernels without touching op or gradient code.
+ */
+export interface Backend {
+  readonly name: string;
+  /** Copies host data into a new buffer owned by the backend. */
+  upload(data: TypedArray): BackendBuffer;
+  /** Reads a buffer back to the host. Always a fresh copy the caller may mutate. */
+  read(buffer: BackendBuffer, dtype: DType, size: number): Promise<TypedArray>;
+  /** Synchronous read, for backends that can (the CPU); others leave it out. */
+  readSync?(buffer: BackendBuffer, dtype: DType, size: number): TypedArray;
+  /** Frees a buffer; called once when the last tensor using it is disposed or collected. */
+  release(buffer: BackendBuffer): void;
+  /** Resolves when all queued work is done (a no-op for synchronous backends). */
+  sync?(): Promise<void>;
+}
+
+/** A kernel writes the outputs its op promised and returns their buffers, in order. */
+export type Kernel<A = unknown> = (
+  backend: Backend,
+  inputs: readonly KernelInput[],
+  attrs: A,
+  outputs: readonly OutputSpec[],
+) => BackendBuffer[];

@@ -1,0 +1,113 @@
+import type { TypedArray } from '../../dtype.js';
+import { broadcastStrides, sizeOf } from '../../shape.js';
+
+/**
+ * Elementwise loops are generated as source per expression, so the hot loop calls no function per
+ * element (one generated function serves every shape; broadcasting is done with per-input strides).
+ * Inputs are named x (unary), a b (binary) or c a b (where); `pre` may declare locals per element.
+ */
+export interface Expr {
+  readonly expr: string;
+  readonly pre?: string;
+}
+
+type Loop = (out: TypedArray, ins: TypedArray[], shape: number[], strides: number[][]) => void;
+
+const NAMES = [['x'], ['a', 'b'], ['c', 'a', 'b']];
+const cache = new Map<string, { flat: Loop; strided: Loop }>();
+
+function compile(arity: number, e: Expr): { flat: Loop; strided: Loop } {
+  const key = `${arity}|${e.pre ?? ''}|${e.expr}`;
+  const hit = cache.get(key);
+  if (hit) return hit;
+  const names = NAMES[arity - 1] as string[];
+  const ids = names.map((_, i) => i);
+  const head = ids.map((i) => `const in${i} = ins[${i}];`).join('\n');
+  const flat = `${head}
+    const n = out.length;
+    for (let i = 0; i < n; i++) {
+      ${names.map((v, i) => `const ${v} = in${i}[i];`).join(' ')}
+      ${e.pre ?? ''}
+      out[i] = ${e.expr};
+    }`;
+  const strided = `${head}
+    const n = out.length;
+    const rank = shape.length;
+    const inner = shape[rank - 1];
+    ${ids.map((i) => `const st${i} = strides[${i}]; const last${i} = st${i}[rank - 1];`).join('\n')}
+    const idx = new Int32Array(rank);
+    for (let base = 0; base < n; base += inner) {
+      ${ids.map((i) => `let p${i} = 0;`).join(' ')}
+      for (let k = 0; k < rank - 1; k++) {
+        const ik = idx[k];
+        ${ids.map((i) => `p${i} += ik * st${i}[k];`).join(' ')}
+      }
+      for (let j = 0; j < inner; j++) {
+        ${names.map((v, i) => `const ${v} = in${i}[p${i}];`).join(' ')}
+        ${e.pre ?? ''}
+        out[base + j] = ${e.expr};
+        ${ids.map((i) => `p${i} += last${i};`).join(' ')}
+      }
+      for (let k = rank - 2; k >= 0; k--) {
+        if (++idx[k] < shape[k]) break;
+        idx[k] = 0;
+      }
+    }`;
+  const loops = {
+    flat: new Function('out', 'ins', 'shape', 'strides', flat) as Loop,
+    strided: new Function('out', 'ins', 'shape', 'strides', strided) as Loop,
+  };
+  cache.set(key, loops);
+  return loops;
+}
+
+/**
+ * Merges adjacent axes that every input walks contiguously, so e.g. [B, T, d] + [d] becomes
+ * [B·T, d] + [d]: fewer outer iterations and longer inner loops.
+ */
+function collapse(shape: number[], strides: number[][]): [number[], number[][]] {
+  const outShape: number[] = [];
+  const outStrides: number[][] = strides.map(() => []);
+  for (let k = 0; k < shape.length; k++) {
+    const d = shape[k] as number;
+    if (d === 1 && shape.length > 1) continue;
+    const last = outShape.length - 1;
+    const mergeable =
+      last >= 0 &&
+      strides.every((s, i) => (outStrides[i] as number[])[last] === (s[k] as number) * d);
+    if (mergeable) {
+      outShape[last] = (outShape[last] as number) * d;
+      strides.forEach((s, i) => {
+        (outStrides[i] as number[])[last] = s[k] as number;
+      });
+    } else {
+      outShape.push(d);
+      strides.forEach((s, i) => {
+        (outStrides[i] as number[]).push(s[k] as number);
+      });
+    }
+  }
+  if (outShape.length === 0) return [[1], strides.map(() => [0])];
+  return [outShape, outStrides];
+}
+
+/** Runs `e` over inputs broadcast to `outShape`, writing `out` (dense, row-major). */
+export function elementwise(
+  e: Expr,
+  out: TypedArray,
+  ins: { data: TypedArray; shape: readonly number[] }[],
+  outShape: readonly number[],
+): void {
+  if (sizeOf(outShape) === 0) return;
+  const loops = compile(ins.length, e);
+  const data = ins.map((x) => x.data);
+  if (ins.every((x) => x.data.length === out.length)) {
+    loops.flat(out, data, [], []);
+    return;
+  }
+  const [shape, strides] = collapse(
+    outShape.slice(),
+    ins.map((x) => broadcastStrides(x.shape, outShape)),
+  );
+  loops.strided(out, data, shape, strides);
+}

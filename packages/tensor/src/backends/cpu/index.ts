@@ -1,0 +1,12 @@
+import { registerBackend } from '../../kernels.js';
+import { cpu } from './backend.js';
+import './elementwise.js';
+import './reduce.js';
+import './movement.js';
+import './indexing.js';
+import './cumulative.js';
+import './matmul.js';
+
+registerBackend(cpu);
+
+export { cpu };

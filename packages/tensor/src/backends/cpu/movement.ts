@@ -1,0 +1,92 @@
+import type { KernelInput, OutputSpec } from '../../backend.js';
+import type { TypedArray } from '../../dtype.js';
+import { registerKernel } from '../../kernels.js';
+import type { PadAttrs, StridedAttrs } from '../../ops/movement.js';
+import { sizeOf, stridesOf } from '../../shape.js';
+import { alloc, arr } from './backend.js';
+
+/**
+ * Visits every position of `shape` in row-major order, calling `row(dst, src, n, step)` once per
+ * last-axis run: dst is the dense output offset, src the strided input offset.
+ */
+function walk(
+  shape: readonly number[],
+  strides: readonly number[],
+  offset: number,
+  row: (dst: number, src: number, n: number, step: number) => void,
+): void {
+  const rank = shape.length;
+  if (rank === 0) {
+    row(0, offset, 1, 0);
+    return;
+  }
+  const n = shape[rank - 1] as number;
+  const step = strides[rank - 1] as number;
+  const total = sizeOf(shape);
+  if (total === 0) return;
+  const idx = new Int32Array(rank);
+  let src = offset;
+  for (let dst = 0; dst < total; dst += n) {
+    row(dst, src, n, step);
+    for (let k = rank - 2; k >= 0; k--) {
+      src += strides[k] as number;
+      if (++idx[k] < (shape[k] as number)) break;
+      src -= (strides[k] as number) * (shape[k] as number);
+      idx[k] = 0;
+    }
+  }
+}
+
+registerKernel<StridedAttrs>('strided', 'cpu', (_b, [x], { shape, strides, offset }, [spec]) => {
+  const src = arr(x as KernelInput);
+  const out = alloc((spec as OutputSpec).dtype, sizeOf(shape));
+  walk(shape, strides, offset, (d, s, n, step) => {
+    if (step === 1) out.set(src.subarray(s, s + n), d);
+    else for (let j = 0; j < n; j++) out[d + j] = src[s + j * step] as number;
+  });
+  return [out];
+});
+
+registerKernel<StridedAttrs>(
+  'stridedScatter',
+  'cpu',
+  (_b, [g], { shape, strides, offset }, [spec]) => {
+    const src = arr(g as KernelInput);
+    const o = spec as OutputSpec;
+    const out = alloc(o.dtype, sizeOf(o.shape));
+    walk(shape, strides, offset, (d, s, n, step) => {
+      for (let j = 0; j < n; j++)
+        out[s + j * step] = (out[s + j * step] as number) + (src[d + j] as number);
+    });
+    return [out];
+  },
+);
+
+registerKernel<PadAttrs>('pad', 'cpu', (_b, [x], { pads, value }, [spec]) => {
+  const input = x as KernelInput;
+  const o = spec as OutputSpec;
+  const out = alloc(o.dtype, sizeOf(o.shape));
+  if (value !== 0) out.fill(value);
+  // Write the input through a strided view of the output that starts at the padded corner.
+  const outStrides = stridesOf(o.shape);
+  const offset = pads.reduce((acc, p, i) => acc + (p[0] ?? 0) * (outStrides[i] as number), 0);
+  const src = arr(input);
+  walk(input.shape, outStrides, offset, (d, s, n) => out.set(src.subarray(d, d + n), s));
+  return [out];
+});
+
+registerKernel<{ axis: number }>('concat', 'cpu', (_b, inputs, { axis }, [spec]) => {
+  const o = spec as OutputSpec;
+  const out = alloc(o.dtype, sizeOf(o.shape));
+  const outer = sizeOf(o.shape.slice(0, axis));
+  const inner = sizeOf(o.shape.slice(axis + 1));
+  const rowLen = (o.shape[axis] as number) * inner;
+  let at = 0;
+  for (const x of inputs) {
+    const len = (x.shape[axis] as number) * inner;
+    const src: TypedArray = arr(x);
+    for (let r = 0; r < outer; r++) out.set(src.subarray(r * len, (r + 1) * len), r * rowLen + at);
+    at += len;
+  }
+  return [out];
+});

@@ -1,0 +1,102 @@
+import type { KernelInput, OutputSpec } from '../../backend.js';
+import { registerKernel } from '../../kernels.js';
+import type { ReduceAttrs } from '../../ops/reduce.js';
+import { sizeOf } from '../../shape.js';
+import { alloc, arr } from './backend.js';
+
+/** The input read as [outer, r, inner]; the output is [outer, inner]. */
+function layout(x: KernelInput, { start, end }: ReduceAttrs) {
+  return {
+    outer: sizeOf(x.shape.slice(0, start)),
+    r: sizeOf(x.shape.slice(start, end)),
+    inner: sizeOf(x.shape.slice(end)),
+  };
+}
+
+type Fold = (
+  src: ArrayLike<number>,
+  out: Float64Array,
+  outer: number,
+  r: number,
+  inner: number,
+) => void;
+
+/** Accumulates in float64 rows (`acc`), walking the input in memory order. */
+function foldKernel(name: string, init: number, fold: Fold): void {
+  registerKernel<ReduceAttrs>(name, 'cpu', (_b, [x], attrs, [spec]) => {
+    const input = x as KernelInput;
+    const { outer, r, inner } = layout(input, attrs);
+    const acc = new Float64Array(outer * inner).fill(init);
+    fold(arr(input), acc, outer, r, inner);
+    const out = alloc((spec as OutputSpec).dtype, outer * inner);
+    out.set(acc);
+    return [out];
+  });
+}
+
+foldKernel('sum', 0, (src, acc, outer, r, inner) => {
+  for (let o = 0; o < outer; o++) {
+    const base = o * inner;
+    for (let k = 0; k < r; k++) {
+      const row = (o * r + k) * inner;
+      for (let i = 0; i < inner; i++) acc[base + i] += src[row + i] as number;
+    }
+  }
+});
+
+// NaN wins (as in NumPy and PyTorch): once an accumulator is NaN no comparison replaces it.
+foldKernel('max', Number.NEGATIVE_INFINITY, (src, acc, outer, r, inner) => {
+  for (let o = 0; o < outer; o++) {
+    const base = o * inner;
+    for (let k = 0; k < r; k++) {
+      const row = (o * r + k) * inner;
+      for (let i = 0; i < inner; i++) {
+        const v = src[row + i] as number;
+        const cur = acc[base + i] as number;
+        if (v > cur || v !== v) acc[base + i] = cur !== cur ? cur : v;
+      }
+    }
+  }
+});
+
+foldKernel('min', Number.POSITIVE_INFINITY, (src, acc, outer, r, inner) => {
+  for (let o = 0; o < outer; o++) {
+    const base = o * inner;
+    for (let k = 0; k < r; k++) {
+      const row = (o * r + k) * inner;
+      for (let i = 0; i < inner; i++) {
+        const v = src[row + i] as number;
+        const cur = acc[base + i] as number;
+        if (v < cur || v !== v) acc[base + i] = cur !== cur ? cur : v;
+      }
+    }
+  }
+});
+
+/** Index of the first extreme along r; a NaN counts as the extreme (its first occurrence). */
+function argKernel(name: string, better: (v: number, best: number) => boolean): void {
+  registerKernel<ReduceAttrs>(name, 'cpu', (_b, [x], attrs) => {
+    const input = x as KernelInput;
+    const src = arr(input);
+    const { outer, r, inner } = layout(input, attrs);
+    const out = new Int32Array(outer * inner);
+    for (let o = 0; o < outer; o++) {
+      for (let i = 0; i < inner; i++) {
+        let best = src[o * r * inner + i] as number;
+        let at = 0;
+        for (let k = 1; k < r && best === best; k++) {
+          const v = src[(o * r + k) * inner + i] as number;
+          if (better(v, best) || v !== v) {
+            best = v;
+            at = k;
+          }
+        }
+        out[o * inner + i] = at;
+      }
+    }
+    return [out];
+  });
+}
+
+argKernel('argmax', (v, best) => v > best);
+argKernel('argmin', (v, best) => v < best);

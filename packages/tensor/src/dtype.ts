@@ -1,0 +1,26 @@
+/** Element types a tensor can hold. Comparisons and indices are int32; there is no bool dtype. */
+export type DType = 'float32' | 'int32';
+export type TypedArray = Float32Array | Int32Array;
+
+export const DTYPES: readonly DType[] = ['float32', 'int32'];
+
+export function isDType(x: unknown): x is DType {
+  return x === 'float32' || x === 'int32';
+}
+
+export function bytesPerElement(_dtype: DType): number {
+  return 4;
+}
+
+export function allocTyped(dtype: DType, size: number): TypedArray {
+  return dtype === 'float32' ? new Float32Array(size) : new Int32Array(size);
+}
+
+export function dtypeOfArray(a: TypedArray): DType {
+  return a instanceof Int32Array ? 'int32' : 'float32';
+}
+
+/** NumPy-style promotion over our two dtypes: any float makes the result float. */
+export function promote(a: DType, b: DType): DType {
+  return a === 'float32' || b === 'float32' ? 'float32' : 'int32';
+}

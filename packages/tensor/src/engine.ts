@@ -1,0 +1,181 @@
+import type { Backend, BackendBuffer } from './backend.js';
+import { TensorError } from './errors.js';
+import { getBackend } from './kernels.js';
+
+/** Live-memory counters of one backend. */
+export interface MemoryInfo {
+  /** Tensors not yet disposed or garbage-collected. */
+  tensors: number;
+  /** Bytes held by their buffers (views share their base's buffer and count once). */
+  bytes: number;
+  /** The most `bytes` has been since start or `resetPeakMemory()`. */
+  peakBytes: number;
+}
+
+const stats = new Map<string, MemoryInfo>();
+
+function statsOf(backend: string): MemoryInfo {
+  let s = stats.get(backend);
+  if (!s) {
+    s = { tensors: 0, bytes: 0, peakBytes: 0 };
+    stats.set(backend, s);
+  }
+  return s;
+}
+
+/** Live tensors, live bytes and peak bytes, per backend name. */
+export function memory(): Record<string, MemoryInfo> {
+  const out: Record<string, MemoryInfo> = {};
+  for (const [name, s] of stats) out[name] = { ...s };
+  return out;
+}
+
+export function resetPeakMemory(): void {
+  for (const s of stats.values()) s.peakBytes = s.bytes;
+}
+
+/**
+ * A reference-counted buffer. Tensors that share data (reshape, detach) share a Storage; the buffer is
+ * released when the last of them is disposed or collected.
+ */
+export class Storage {
+  private refs = 0;
+  private released = false;
+  constructor(
+    readonly backend: Backend,
+    readonly buffer: BackendBuffer,
+    readonly bytes: number,
+  ) {
+    const s = statsOf(backend.name);
+    s.bytes += bytes;
+    if (s.bytes > s.peakBytes) s.peakBytes = s.bytes;
+  }
+  retain(): void {
+    this.refs++;
+    statsOf(this.backend.name).tensors++;
+  }
+  drop(): void {
+    statsOf(this.backend.name).tensors--;
+    if (--this.refs > 0 || this.released) return;
+    this.released = true;
+    statsOf(this.backend.name).bytes -= this.bytes;
+    this.backend.release(this.buffer);
+  }
+}
+
+/** Collected tensors give their storage reference back, so `memory()` stays honest without dispose(). */
+export const finalizer = new FinalizationRegistry<Storage>((storage) => storage.drop());
+
+// ---- default backend -------------------------------------------------------------------------
+
+let defaultBackend = 'cpu';
+
+/** The backend new tensors are created on. */
+export function getDefaultBackend(): Backend {
+  return getBackend(defaultBackend);
+}
+
+/** Sets the backend new tensors are created on ('cpu' unless another is registered). */
+export function setBackend(name: string): void {
+  getBackend(name);
+  defaultBackend = name;
+}
+
+// ---- gradient mode ---------------------------------------------------------------------------
+
+let gradEnabled = true;
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Runs `fn` without recording operations for autograd. */
+export function noGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = false;
+  try {
+    const out = fn();
+    if (out instanceof Promise) {
+      throw new TensorError(
+        'noGrad',
+        'expected a synchronous function; await inside noGrad is not supported',
+      );
+    }
+    return out;
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+export function enableGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = true;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+// ---- scopes (tidy) ---------------------------------------------------------------------------
+
+interface Disposable {
+  dispose(): void;
+  readonly isDisposed: boolean;
+}
+
+const scopes: Set<Disposable>[] = [];
+
+/** Called by every new tensor: the innermost tidy() scope owns it. */
+export function trackInScope(t: Disposable): void {
+  scopes[scopes.length - 1]?.add(t);
+}
+
+/** Removes `t` from every open scope so tidy() will not dispose it. Returns t. */
+export function keep<T extends Disposable>(t: T): T {
+  for (const s of scopes) s.delete(t);
+  return t;
+}
+
+function collectKept(value: unknown, into: Set<unknown>, seen: Set<unknown>): void {
+  if (value === null || typeof value !== 'object' || seen.has(value)) return;
+  seen.add(value);
+  if ('dispose' in value && 'isDisposed' in value) {
+    into.add(value);
+    return;
+  }
+  if (Array.isArray(value)) for (const v of value) collectKept(v, into, seen);
+  else if (value instanceof Map) for (const v of value.values()) collectKept(v, into, seen);
+  else if (Object.getPrototypeOf(value) === Object.prototype) {
+    for (const v of Object.values(value)) collectKept(v, into, seen);
+  }
+}
+
+/**
+ * Runs `fn` and disposes every tensor created inside it that is not part of its result (tensors in a
+ * returned array, Map or plain object are kept). Gradients written by backward() are always kept.
+ */
+export function tidy<T>(fn: () => T): T {
+  const scope = new Set<Disposable>();
+  scopes.push(scope);
+  let result: T;
+  try {
+    result = fn();
+  } catch (e) {
+    scopes.pop();
+    for (const t of scope) if (!t.isDisposed) t.dispose();
+    throw e;
+  }
+  scopes.pop();
+  if (result instanceof Promise) {
+    throw new TensorError('tidy', 'expected a synchronous function; it returned a Promise');
+  }
+  const kept = new Set<unknown>();
+  collectKept(result, kept, new Set());
+  const parent = scopes[scopes.length - 1];
+  for (const t of scope) {
+    if (kept.has(t)) parent?.add(t);
+    else if (!t.isDisposed) t.dispose();
+  }
+  return result;
+}

@@ -1,0 +1,11 @@
+/** Raised for bad arguments: shapes, dtypes, axes, indices. The message names the op. */
+export class TensorError extends Error {
+  constructor(op: string, message: string) {
+    super(`${op}: ${message}`);
+    this.name = 'TensorError';
+  }
+}
+
+export function fmtShape(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
+}

@@ -1,0 +1,42 @@
+// @recur/tensor: n-d tensors with reverse-mode autograd on pluggable backends.
+import './backends/cpu/index.js';
+
+export type { Backend, BackendBuffer, Kernel, KernelInput, OutputSpec } from './backend.js';
+export type { DType, TypedArray } from './dtype.js';
+export {
+  enableGrad,
+  getDefaultBackend,
+  isGradEnabled,
+  keep,
+  type MemoryInfo,
+  memory,
+  noGrad,
+  resetPeakMemory,
+  setBackend,
+  tidy,
+} from './engine.js';
+export { TensorError } from './errors.js';
+export {
+  loadSafetensors,
+  loadSafetensorsWithMetadata,
+  SafetensorsError,
+  saveSafetensors,
+  saveSafetensorsAsync,
+} from './io/safetensors.js';
+export { getBackend, hasKernel, listBackends, registerBackend, registerKernel } from './kernels.js';
+export { defineOp, type GradContext, type OpDef, run1, runOp } from './op.js';
+export * from './ops/index.js';
+export {
+  defaultGenerator,
+  Generator,
+  manualSeed,
+  type RandomOptions,
+  rand,
+  randint,
+  randLike,
+  randn,
+  randnLike,
+  randperm,
+} from './random.js';
+export { broadcastShapes, normalizeAxis, sizeOf, stridesOf } from './shape.js';
+export { type NestedArray, Tensor, type TensorLike } from './tensor.js';

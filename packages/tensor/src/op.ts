@@ -1,0 +1,88 @@
+import type { KernelInput, OutputSpec } from './backend.js';
+import { isGradEnabled } from './engine.js';
+import { TensorError } from './errors.js';
+import { getKernel } from './kernels.js';
+import { Tensor } from './tensor.js';
+
+/** What a gradient rule sees: the op's inputs, its first output and its attributes. */
+export interface GradContext<A> {
+  readonly inputs: readonly Tensor[];
+  readonly output: Tensor;
+  readonly attrs: A;
+}
+
+/**
+ * One op = one definition: a shape rule (validates and promises outputs) and a gradient rule written
+ * with other ops, so it holds for every backend. The kernel that computes it is looked up by `name`
+ * in the registry for the inputs' backend. Only the first output is differentiable (later outputs
+ * are indices).
+ */
+export interface OpDef<A> {
+  readonly name: string;
+  /** The registered kernel that computes it; `name` when left out (several ops can share one). */
+  readonly kernel?: string;
+  infer(inputs: readonly Tensor[], attrs: A): OutputSpec[];
+  /** Gradients with respect to each input given the output gradient; null where none flows. */
+  grad?(dy: Tensor, ctx: GradContext<A>): (Tensor | null)[];
+  /** The output shares input 0's buffer (reshape): no kernel runs. */
+  readonly view?: boolean;
+}
+
+export function defineOp<A>(def: OpDef<A>): OpDef<A> {
+  return def;
+}
+
+/** A recorded application of an op, the edge autograd walks backwards. */
+export class GradNode {
+  constructor(
+    readonly op: OpDef<unknown>,
+    readonly inputs: readonly Tensor[],
+    readonly attrs: unknown,
+  ) {}
+}
+
+function kernelInput(t: Tensor): KernelInput {
+  return { buffer: t.buffer, shape: t.shape, dtype: t.dtype, size: t.size };
+}
+
+/** Runs an op on tensors: shape rule, backend kernel, and autograd recording. */
+export function runOp<A>(def: OpDef<A>, inputs: readonly Tensor[], attrs: A): Tensor[] {
+  const backend = inputs[0]?.backend;
+  for (const t of inputs) {
+    if (!(t instanceof Tensor))
+      throw new TensorError(def.name, `expected Tensor inputs, got ${typeof t}`);
+    t.assertAlive(def.name);
+    if (t.backend !== backend) {
+      throw new TensorError(
+        def.name,
+        `inputs live on different backends (${inputs.map((x) => x.backend.name).join(', ')}); move them with .to()`,
+      );
+    }
+  }
+  const specs = def.infer(inputs, attrs);
+  let outputs: Tensor[];
+  if (def.view) {
+    const src = inputs[0] as Tensor;
+    outputs = [Tensor.view(src, specs[0] as OutputSpec)];
+  } else {
+    if (!backend) throw new TensorError(def.name, 'expected at least one input tensor');
+    const kernel = getKernel<A>(def.kernel ?? def.name, backend.name);
+    const buffers = kernel(backend, inputs.map(kernelInput), attrs, specs);
+    outputs = buffers.map((b, i) => Tensor.fromBuffer(backend, b, specs[i] as OutputSpec));
+  }
+  const out0 = outputs[0] as Tensor;
+  if (
+    def.grad &&
+    isGradEnabled() &&
+    out0.dtype === 'float32' &&
+    inputs.some((t) => t.requiresGrad)
+  ) {
+    out0.setNode(new GradNode(def as OpDef<unknown>, inputs, attrs));
+  }
+  return outputs;
+}
+
+/** runOp for the usual single-output op. */
+export function run1<A>(def: OpDef<A>, inputs: readonly Tensor[], attrs: A): Tensor {
+  return runOp(def, inputs, attrs)[0] as Tensor;
+}

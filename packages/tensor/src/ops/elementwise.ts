@@ -1,0 +1,203 @@
+import type { OutputSpec } from '../backend.js';
+import { type DType, isDType } from '../dtype.js';
+import { TensorError } from '../errors.js';
+import { defineOp, type GradContext, run1 } from '../op.js';
+import { broadcastShapes, shapesEqual } from '../shape.js';
+import type { Tensor, TensorLike } from '../tensor.js';
+import { sumTo } from './reduce.js';
+import { asTensor, asTensors } from './util.js';
+
+// ---- unary -------------------------------------------------------------------------------------
+
+type UnaryGrad = (dy: Tensor, x: Tensor, y: Tensor) => Tensor | null;
+
+/** Float-only ops turn int32 input into float32 output; the rest keep int32. */
+function unaryOp(name: string, grad: UnaryGrad | null, keepsInt = false, outDType?: DType) {
+  const def = defineOp<Record<string, never>>({
+    name,
+    infer: ([x]) => {
+      const t = x as Tensor;
+      const dtype = outDType ?? (keepsInt ? t.dtype : 'float32');
+      return [{ shape: t.shape, dtype }];
+    },
+    grad: grad ? (dy, { inputs, output }) => [grad(dy, inputs[0] as Tensor, output)] : undefined,
+  });
+  return (x: Tensor): Tensor => run1(def, [x], {});
+}
+
+const SQRT_1_2 = Math.SQRT1_2;
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+
+export const neg = unaryOp('neg', (dy) => dy.neg(), true);
+export const abs = unaryOp('abs', (dy, x) => dy.mul(x.sign()), true);
+export const sign = unaryOp('sign', null, true);
+export const exp = unaryOp('exp', (dy, _x, y) => dy.mul(y));
+export const expm1 = unaryOp('expm1', (dy, _x, y) => dy.mul(y.add(1)));
+export const log = unaryOp('log', (dy, x) => dy.div(x));
+export const log1p = unaryOp('log1p', (dy, x) => dy.div(x.add(1)));
+export const sqrt = unaryOp('sqrt', (dy, _x, y) => dy.div(y.mul(2)));
+export const rsqrt = unaryOp('rsqrt', (dy, _x, y) => dy.mul(y.pow(3)).mul(-0.5));
+export const sin = unaryOp('sin', (dy, x) => dy.mul(x.cos()));
+export const cos = unaryOp('cos', (dy, x) => dy.mul(x.sin()).neg());
+export const tanh = unaryOp('tanh', (dy, _x, y) => dy.mul(y.square().neg().add(1)));
+export const erf = unaryOp('erf', (dy, x) =>
+  dy.mul(
+    x
+      .square()
+      .neg()
+      .exp()
+      .mul(2 / Math.sqrt(Math.PI)),
+  ),
+);
+export const sigmoid = unaryOp('sigmoid', (dy, _x, y) => dy.mul(y.mul(y.neg().add(1))));
+export const relu = unaryOp('relu', (dy, x) => dy.mul(x.gt(0)), true);
+/** Exact GELU, x·Φ(x) with the normal CDF (PyTorch's default, not the tanh approximation). */
+export const gelu = unaryOp('gelu', (dy, x) => {
+  const cdf = x.mul(SQRT_1_2).erf().add(1).mul(0.5);
+  const pdf = x.square().mul(-0.5).exp().mul(INV_SQRT_2PI);
+  return dy.mul(cdf.add(x.mul(pdf)));
+});
+export const silu = unaryOp('silu', (dy, x) => {
+  const s = x.sigmoid();
+  return dy.mul(s.mul(x.mul(s.neg().add(1)).add(1)));
+});
+/** log(1 + eˣ), computed without overflow. */
+export const softplus = unaryOp('softplus', (dy, x) => dy.mul(x.sigmoid()));
+export const square = unaryOp('square', (dy, x) => dy.mul(x).mul(2), true);
+export const reciprocal = unaryOp('reciprocal', (dy, _x, y) => dy.mul(y.square()).neg());
+export const floor = unaryOp('floor', null, true);
+export const ceil = unaryOp('ceil', null, true);
+/** Rounds half to even, as NumPy and PyTorch do. */
+export const round = unaryOp('round', null, true);
+export const isnan = unaryOp('isnan', null, false, 'int32');
+export const isfinite = unaryOp('isfinite', null, false, 'int32');
+
+const castDef = defineOp<{ dtype: DType }>({
+  name: 'cast',
+  infer: ([x], { dtype }) => {
+    if (!isDType(dtype))
+      throw new TensorError('cast', `expected dtype 'float32' or 'int32', got ${String(dtype)}`);
+    return [{ shape: (x as Tensor).shape, dtype }];
+  },
+  grad: (dy, { inputs }) => [(inputs[0] as Tensor).dtype === 'float32' ? dy : null],
+});
+
+/** Converts dtype; float → int32 truncates toward zero. Returns a copy even for the same dtype. */
+export function cast(x: Tensor, dtype: DType): Tensor {
+  return run1(castDef, [x], { dtype });
+}
+
+/** A copy with its own buffer (differentiable). */
+export function clone(x: Tensor): Tensor {
+  return run1(castDef, [x], { dtype: x.dtype });
+}
+
+// ---- binary (broadcasting) ------------------------------------------------------------------
+
+type BinaryGrad = (dy: Tensor, a: Tensor, b: Tensor, y: Tensor) => [Tensor | null, Tensor | null];
+
+function binaryInfer(name: string, outDType?: DType) {
+  return ([a, b]: readonly Tensor[]): OutputSpec[] => {
+    const x = a as Tensor;
+    const y = b as Tensor;
+    const shape = shapesEqual(x.shape, y.shape) ? x.shape : broadcastShapes(name, x.shape, y.shape);
+    const dtype =
+      outDType ?? (x.dtype === 'float32' || y.dtype === 'float32' ? 'float32' : 'int32');
+    return [{ shape, dtype }];
+  };
+}
+
+function binaryOp(name: string, grad: BinaryGrad | null, outDType?: DType) {
+  const def = defineOp<Record<string, never>>({
+    name,
+    infer: binaryInfer(name, outDType),
+    grad: grad
+      ? (dy, { inputs, output }: GradContext<Record<string, never>>) => {
+          const a = inputs[0] as Tensor;
+          const b = inputs[1] as Tensor;
+          const [ga, gb] = grad(dy, a, b, output);
+          return [ga && sumTo(ga, a.shape), gb && sumTo(gb, b.shape)];
+        }
+      : undefined,
+  });
+  return (a: TensorLike, b: TensorLike): Tensor => run1(def, asTensors(name, a, b), {});
+}
+
+/** Where a and b tie, each gets half the gradient (as PyTorch does). */
+function tieSplit(a: Tensor, b: Tensor, pick: (a: Tensor, b: Tensor) => Tensor): Tensor {
+  return pick(a, b).float().add(a.eq(b).float().mul(0.5));
+}
+
+export const add = binaryOp('add', (dy) => [dy, dy]);
+export const sub = binaryOp('sub', (dy) => [dy, dy.neg()]);
+export const mul = binaryOp('mul', (dy, a, b) => [dy.mul(b), dy.mul(a)]);
+/** True division: int32 / int32 gives float32. */
+const divDef = defineOp<Record<string, never>>({
+  name: 'div',
+  infer: binaryInfer('div', 'float32'),
+  grad: (dy, { inputs, output }) => {
+    const a = inputs[0] as Tensor;
+    const b = inputs[1] as Tensor;
+    return [sumTo(dy.div(b), a.shape), sumTo(dy.mul(output).div(b).neg(), b.shape)];
+  },
+});
+export function div(a: TensorLike, b: TensorLike): Tensor {
+  return run1(divDef, asTensors('div', a, b), {});
+}
+export const pow = binaryOp('pow', (dy, a, b, y) => [
+  dy.mul(b).mul(a.pow(b.sub(1))),
+  // d/db aᵇ = aᵇ·ln a, taken as 0 where a <= 0 (ln undefined), as the limit is for a = 0.
+  dy.mul(where(a.gt(0), y.mul(a.log()), 0)),
+]);
+export const maximum = binaryOp('maximum', (dy, a, b) => [
+  dy.mul(tieSplit(a, b, (x, y) => x.gt(y))),
+  dy.mul(tieSplit(b, a, (x, y) => x.gt(y))),
+]);
+export const minimum = binaryOp('minimum', (dy, a, b) => [
+  dy.mul(tieSplit(a, b, (x, y) => x.lt(y))),
+  dy.mul(tieSplit(b, a, (x, y) => x.lt(y))),
+]);
+export const eq = binaryOp('eq', null, 'int32');
+export const ne = binaryOp('ne', null, 'int32');
+export const lt = binaryOp('lt', null, 'int32');
+export const le = binaryOp('le', null, 'int32');
+export const gt = binaryOp('gt', null, 'int32');
+export const ge = binaryOp('ge', null, 'int32');
+
+/** Clamps into [min, max]; either bound may be left out. Gradient flows where x is inside. */
+export function clamp(x: Tensor, min?: number | null, max?: number | null): Tensor {
+  if (min != null && max != null && min > max)
+    throw new TensorError('clamp', `expected min <= max, got ${min} > ${max}`);
+  let y = x;
+  if (min != null) y = maximum(y, min);
+  if (max != null) y = minimum(y, max);
+  return y === x ? clone(x) : y;
+}
+
+// ---- where (ternary, broadcasting) ------------------------------------------------------------
+
+const whereDef = defineOp<Record<string, never>>({
+  name: 'where',
+  infer: ([c, a, b]) => {
+    const cond = c as Tensor;
+    const x = a as Tensor;
+    const y = b as Tensor;
+    return [
+      {
+        shape: broadcastShapes('where', cond.shape, x.shape, y.shape),
+        dtype: x.dtype === 'float32' || y.dtype === 'float32' ? 'float32' : 'int32',
+      },
+    ];
+  },
+  grad: (dy, { inputs }) => {
+    const [c, a, b] = inputs as [Tensor, Tensor, Tensor];
+    const zero = asTensor('where', 0, dy);
+    return [null, sumTo(where(c, dy, zero), a.shape), sumTo(where(c, zero, dy), b.shape)];
+  },
+});
+
+/** Elementwise `condition ? a : b`; any non-zero condition counts as true. */
+export function where(condition: Tensor, a: TensorLike, b: TensorLike): Tensor {
+  const [x, y] = asTensors('where', a, b);
+  return run1(whereDef, [condition, x, y], {});
+}

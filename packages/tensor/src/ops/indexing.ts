@@ -1,0 +1,132 @@
+import { fmtShape, TensorError } from '../errors.js';
+import { defineOp, type OpDef, run1 } from '../op.js';
+import { normalizeAxis } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+
+/** Kernels that read indices check them and throw a TensorError naming the op on a bad one. */
+export interface AxisAttrs {
+  readonly axis: number;
+}
+
+interface ScatterAttrs extends AxisAttrs {
+  /** Shape of the output the source is added into (starting from zeros). */
+  readonly shape: readonly number[];
+}
+
+function checkIndex(op: string, index: Tensor): void {
+  if (index.dtype !== 'int32')
+    throw new TensorError(op, `expected int32 indices, got ${index.dtype}`);
+}
+
+const gatherDef: OpDef<AxisAttrs> = defineOp<AxisAttrs>({
+  name: 'gather',
+  infer: ([x, index], { axis }) => {
+    const t = x as Tensor;
+    const i = index as Tensor;
+    checkIndex('gather', i);
+    if (i.rank !== t.rank || i.shape.some((d, k) => k !== axis && d > (t.shape[k] as number))) {
+      throw new TensorError(
+        'gather',
+        `index shape ${fmtShape(i.shape)} must have the rank of input ${fmtShape(t.shape)} and no larger size off axis ${axis}`,
+      );
+    }
+    return [{ shape: i.shape, dtype: t.dtype }];
+  },
+  grad: (dy, { inputs, attrs }) => {
+    const [x, index] = inputs as [Tensor, Tensor];
+    return [run1(scatterAddDef, [dy, index], { axis: attrs.axis, shape: x.shape }), null];
+  },
+});
+
+const scatterAddDef: OpDef<ScatterAttrs> = defineOp<ScatterAttrs>({
+  name: 'scatterAdd',
+  infer: ([src, index], { axis, shape }) => {
+    const s = src as Tensor;
+    const i = index as Tensor;
+    checkIndex('scatterAdd', i);
+    if (
+      i.rank !== shape.length ||
+      s.rank !== shape.length ||
+      i.shape.some((d, k) => d > (s.shape[k] as number) || (k !== axis && d > (shape[k] as number)))
+    ) {
+      throw new TensorError(
+        'scatterAdd',
+        `index ${fmtShape(i.shape)}, source ${fmtShape(s.shape)} and output ${fmtShape(shape)} do not fit along axis ${axis}`,
+      );
+    }
+    return [{ shape, dtype: s.dtype }];
+  },
+  grad: (dy, { inputs, attrs }) => {
+    const [src, index] = inputs as [Tensor, Tensor];
+    const g: Tensor = run1(gatherDef, [dy, index], { axis: attrs.axis });
+    return [g.rank === src.rank && g.shape.every((d, k) => d === src.shape[k]) ? g : null, null];
+  },
+});
+
+/** out[i][j] = x[index[i][j]][j] for axis 0, and so on (torch.gather). */
+export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
+  return run1(gatherDef, [x, index], { axis: normalizeAxis('gather', axis, x.rank) });
+}
+
+/** Zeros of `shape` with src[i][j] added at [index[i][j]][j] for axis 0, and so on; repeats add up. */
+export function scatterAdd(
+  shape: readonly number[],
+  axis: number,
+  index: Tensor,
+  src: Tensor,
+): Tensor {
+  return run1(scatterAddDef, [src, index], {
+    axis: normalizeAxis('scatterAdd', axis, shape.length),
+    shape,
+  });
+}
+
+const takeDef: OpDef<AxisAttrs> = defineOp<AxisAttrs>({
+  name: 'take',
+  infer: ([x, index], { axis }) => {
+    const t = x as Tensor;
+    checkIndex('indexSelect', index as Tensor);
+    return [
+      {
+        shape: [...t.shape.slice(0, axis), ...(index as Tensor).shape, ...t.shape.slice(axis + 1)],
+        dtype: t.dtype,
+      },
+    ];
+  },
+  grad: (dy, { inputs, attrs }) => {
+    const [x, index] = inputs as [Tensor, Tensor];
+    return [run1(indexAddDef, [dy, index], { axis: attrs.axis, shape: x.shape }), null];
+  },
+});
+
+const indexAddDef: OpDef<ScatterAttrs> = defineOp<ScatterAttrs>({
+  name: 'indexAdd',
+  infer: ([src], { shape }) => [{ shape, dtype: (src as Tensor).dtype }],
+  grad: (dy, { inputs, attrs }) => [
+    run1(takeDef, [dy, inputs[1] as Tensor], { axis: attrs.axis }),
+    null,
+  ],
+});
+
+/**
+ * Selects slices along `axis` by an int32 index tensor of any shape: the output shape is
+ * x.shape[:axis] + index.shape + x.shape[axis+1:] (an embedding lookup is indexSelect(table, 0, ids)).
+ */
+export function indexSelect(x: Tensor, axis: number, index: Tensor): Tensor {
+  if (x.rank === 0)
+    throw new TensorError('indexSelect', 'expected a tensor of rank >= 1, got a scalar');
+  return run1(takeDef, [x, index], { axis: normalizeAxis('indexSelect', axis, x.rank) });
+}
+
+/** Zeros of `shape` with the slices of src added at the positions `index` names along `axis`. */
+export function indexAdd(
+  shape: readonly number[],
+  axis: number,
+  index: Tensor,
+  src: Tensor,
+): Tensor {
+  return run1(indexAddDef, [src, index], {
+    axis: normalizeAxis('indexAdd', axis, shape.length),
+    shape,
+  });
+}

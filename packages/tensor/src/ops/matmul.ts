@@ -1,0 +1,85 @@
+import { fmtShape, TensorError } from '../errors.js';
+import { defineOp, run1 } from '../op.js';
+import { broadcastShapes } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { reshape, squeeze, unsqueeze } from './movement.js';
+import { sumTo } from './reduce.js';
+
+/**
+ * Batched matrix product of op(a) [..., M, K] and op(b) [..., K, N], where op transposes the last two
+ * axes when transA / transB is set (so gradients and `linear` need no transposed copies). Batch axes
+ * broadcast.
+ */
+export interface MatmulAttrs {
+  readonly transA: boolean;
+  readonly transB: boolean;
+}
+
+function dims(a: Tensor, b: Tensor, { transA, transB }: MatmulAttrs) {
+  const ra = a.rank;
+  const rb = b.rank;
+  const m = a.shape[transA ? ra - 1 : ra - 2] as number;
+  const ka = a.shape[transA ? ra - 2 : ra - 1] as number;
+  const kb = b.shape[transB ? rb - 1 : rb - 2] as number;
+  const n = b.shape[transB ? rb - 2 : rb - 1] as number;
+  return { m, ka, kb, n };
+}
+
+const matmulDef = defineOp<MatmulAttrs>({
+  name: 'matmul',
+  infer: ([a, b], attrs) => {
+    const x = a as Tensor;
+    const y = b as Tensor;
+    const { m, ka, kb, n } = dims(x, y, attrs);
+    if (ka !== kb) {
+      throw new TensorError(
+        'matmul',
+        `inner sizes differ: ${fmtShape(x.shape)}${attrs.transA ? 'ᵀ' : ''} @ ${fmtShape(y.shape)}${attrs.transB ? 'ᵀ' : ''} (${ka} vs ${kb})`,
+      );
+    }
+    if (x.dtype !== y.dtype)
+      throw new TensorError('matmul', `dtypes differ: ${x.dtype} and ${y.dtype}`);
+    const batch = broadcastShapes('matmul', x.shape.slice(0, -2), y.shape.slice(0, -2));
+    return [{ shape: [...batch, m, n], dtype: x.dtype }];
+  },
+  grad: (dy, { inputs, attrs }) => {
+    const [a, b] = inputs as [Tensor, Tensor];
+    const { transA, transB } = attrs;
+    const da = transA ? matmulT(b, dy, transB, true) : matmulT(dy, b, false, !transB);
+    const db = transB ? matmulT(dy, a, true, transA) : matmulT(a, dy, !transA, false);
+    return [sumTo(da, a.shape), sumTo(db, b.shape)];
+  },
+});
+
+/** op(a) @ op(b) on tensors of rank >= 2; see MatmulAttrs. */
+export function matmulT(a: Tensor, b: Tensor, transA = false, transB = false): Tensor {
+  if (a.rank < 2 || b.rank < 2) {
+    throw new TensorError(
+      'matmul',
+      `expected rank >= 2, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`,
+    );
+  }
+  // A batch of rows times one matrix is one big matrix product: fold the batch into M.
+  if (b.rank === 2 && a.rank > 2 && !transA) {
+    const k = a.shape[a.rank - 1] as number;
+    const out = run1(matmulDef, [reshape(a, [-1, k]), b], { transA, transB });
+    return reshape(out, [...a.shape.slice(0, -1), out.shape[1] as number]);
+  }
+  return run1(matmulDef, [a, b], { transA, transB });
+}
+
+/** NumPy matmul: 1-d operands are promoted to matrices and the added axis removed afterwards. */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  if (a.rank === 0 || b.rank === 0) {
+    throw new TensorError(
+      'matmul',
+      `expected tensors of rank >= 1, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`,
+    );
+  }
+  const a2 = a.rank === 1 ? unsqueeze(a, 0) : a;
+  const b2 = b.rank === 1 ? unsqueeze(b, -1) : b;
+  let out = matmulT(a2, b2);
+  if (b.rank === 1) out = squeeze(out, -1);
+  if (a.rank === 1) out = squeeze(out, out.rank === 1 ? 0 : -2);
+  return out;
+}

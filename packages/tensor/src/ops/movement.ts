@@ -1,0 +1,412 @@
+import { fmtShape, TensorError } from '../errors.js';
+import { defineOp, type OpDef, run1 } from '../op.js';
+import {
+  broadcastShapes,
+  checkShape,
+  normalizeAxes,
+  normalizeAxis,
+  shapesEqual,
+  sizeOf,
+  stridesOf,
+} from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { arange } from './creation.js';
+import { where } from './elementwise.js';
+import { sumTo } from './reduce.js';
+
+/**
+ * Layout ops read the (dense) input through a strided view — out[i] = in[offset + Σ iₖ·stridesₖ] —
+ * one kernel ('strided') for permute, expand, slice and flip; its adjoint ('stridedScatter') writes
+ * a gradient back through the same view.
+ */
+export interface StridedAttrs {
+  readonly shape: readonly number[];
+  readonly strides: readonly number[];
+  readonly offset: number;
+}
+
+interface StridedOpAttrs extends StridedAttrs {
+  readonly grad: 'permute' | 'expand' | 'scatter';
+  readonly axes?: readonly number[];
+}
+
+const stridedDef: OpDef<StridedOpAttrs> = defineOp<StridedOpAttrs>({
+  name: 'strided',
+  infer: ([x], a) => [{ shape: a.shape, dtype: (x as Tensor).dtype }],
+  grad: (dy, { inputs, attrs }) => {
+    const x = inputs[0] as Tensor;
+    if (attrs.grad === 'expand') return [sumTo(dy, x.shape)];
+    if (attrs.grad === 'permute') {
+      const inv = new Array<number>(attrs.axes?.length ?? 0);
+      attrs.axes?.forEach((a, i) => {
+        inv[a] = i;
+      });
+      return [permute(dy, inv)];
+    }
+    return [run1(scatterDef, [dy], { ...attrs, inputShape: x.shape })];
+  },
+});
+
+interface ScatterAttrs extends StridedAttrs {
+  readonly inputShape: readonly number[];
+}
+
+/** Adjoint of a non-overlapping strided view: zeros of `inputShape` with dy written through the view. */
+const scatterDef: OpDef<ScatterAttrs> = defineOp<ScatterAttrs>({
+  name: 'stridedScatter',
+  infer: ([dy], a) => [{ shape: a.inputShape, dtype: (dy as Tensor).dtype }],
+  grad: (g, { attrs }) => [
+    run1(stridedDef, [g], {
+      shape: attrs.shape,
+      strides: attrs.strides,
+      offset: attrs.offset,
+      grad: 'scatter',
+    }),
+  ],
+});
+
+// ---- views that share the buffer --------------------------------------------------------------
+
+const reshapeDef = defineOp<{ shape: readonly number[] }>({
+  name: 'reshape',
+  view: true,
+  infer: ([x], { shape }) => [{ shape, dtype: (x as Tensor).dtype }],
+  grad: (dy, { inputs }) => [reshape(dy, (inputs[0] as Tensor).shape)],
+});
+
+/** Same data, another shape of the same size; one size may be -1 (inferred). Shares the buffer. */
+export function reshape(x: Tensor, shape: readonly number[]): Tensor {
+  const target = shape.slice();
+  const free = target.indexOf(-1);
+  if (free !== target.lastIndexOf(-1))
+    throw new TensorError('reshape', `only one size may be -1, got ${fmtShape(shape)}`);
+  if (free >= 0) {
+    const rest = sizeOf(target.filter((_, i) => i !== free));
+    if (rest === 0 || x.size % rest !== 0) {
+      throw new TensorError(
+        'reshape',
+        `cannot reshape ${fmtShape(x.shape)} (${x.size} elements) to ${fmtShape(shape)}`,
+      );
+    }
+    target[free] = x.size / rest;
+  }
+  checkShape('reshape', target);
+  if (sizeOf(target) !== x.size) {
+    throw new TensorError(
+      'reshape',
+      `cannot reshape ${fmtShape(x.shape)} (${x.size} elements) to ${fmtShape(shape)}`,
+    );
+  }
+  if (shapesEqual(target, x.shape)) return x;
+  return run1(reshapeDef, [x], { shape: target });
+}
+
+/** Merges axes startAxis..endAxis into one. */
+export function flatten(x: Tensor, startAxis = 0, endAxis = -1): Tensor {
+  if (x.rank === 0) return reshape(x, [1]);
+  const s = normalizeAxis('flatten', startAxis, x.rank);
+  const e = normalizeAxis('flatten', endAxis, x.rank);
+  if (s > e)
+    throw new TensorError(
+      'flatten',
+      `expected startAxis <= endAxis, got ${startAxis} > ${endAxis}`,
+    );
+  return reshape(x, [
+    ...x.shape.slice(0, s),
+    sizeOf(x.shape.slice(s, e + 1)),
+    ...x.shape.slice(e + 1),
+  ]);
+}
+
+/** Removes size-1 axes (all of them, or the ones named; naming a larger axis is an error). */
+export function squeeze(x: Tensor, axis?: number | readonly number[]): Tensor {
+  const axes =
+    axis === undefined
+      ? x.shape.flatMap((d, i) => (d === 1 ? [i] : []))
+      : normalizeAxes('squeeze', axis, x.rank);
+  for (const a of axes) {
+    if (x.shape[a] !== 1)
+      throw new TensorError(
+        'squeeze',
+        `axis ${a} has size ${x.shape[a]}, expected 1 (shape ${fmtShape(x.shape)})`,
+      );
+  }
+  return reshape(
+    x,
+    x.shape.filter((_, i) => !axes.includes(i)),
+  );
+}
+
+/** Inserts a size-1 axis at `axis` (in the output's numbering, so -1 appends). */
+export function unsqueeze(x: Tensor, axis: number): Tensor {
+  const a = normalizeAxis('unsqueeze', axis, x.rank + 1);
+  const shape = x.shape.slice();
+  shape.splice(a, 0, 1);
+  return reshape(x, shape);
+}
+
+// ---- strided copies ---------------------------------------------------------------------------
+
+export function permute(x: Tensor, axes: readonly number[]): Tensor {
+  if (axes.length !== x.rank) {
+    throw new TensorError(
+      'permute',
+      `expected ${x.rank} axes for shape ${fmtShape(x.shape)}, got [${axes.join(', ')}]`,
+    );
+  }
+  const norm = axes.map((a) => normalizeAxis('permute', a, x.rank));
+  if (new Set(norm).size !== norm.length)
+    throw new TensorError('permute', `repeated axis in [${axes.join(', ')}]`);
+  if (norm.every((a, i) => a === i)) return x;
+  const src = stridesOf(x.shape);
+  return run1(stridedDef, [x], {
+    shape: norm.map((a) => x.shape[a] as number),
+    strides: norm.map((a) => src[a] as number),
+    offset: 0,
+    grad: 'permute',
+    axes: norm,
+  });
+}
+
+/** Swaps two axes (the last two by default). */
+export function transpose(x: Tensor, axis0 = -2, axis1 = -1): Tensor {
+  if (x.rank < 2 && axis0 === -2 && axis1 === -1) return x;
+  const a = normalizeAxis('transpose', axis0, x.rank);
+  const b = normalizeAxis('transpose', axis1, x.rank);
+  const axes = x.shape.map((_, i) => i);
+  axes[a] = b;
+  axes[b] = a;
+  return permute(x, axes);
+}
+
+/** Broadcasts to `shape` (NumPy rules; -1 keeps a size). Copies. */
+export function expand(x: Tensor, shape: readonly number[]): Tensor {
+  const lead = shape.length - x.rank;
+  if (lead < 0)
+    throw new TensorError(
+      'expand',
+      `cannot expand ${fmtShape(x.shape)} to fewer axes ${fmtShape(shape)}`,
+    );
+  const target = shape.map((d, i) => (d === -1 && i >= lead ? (x.shape[i - lead] as number) : d));
+  checkShape('expand', target);
+  const out = broadcastShapes('expand', x.shape, target);
+  if (!shapesEqual(out, target)) {
+    throw new TensorError('expand', `cannot expand ${fmtShape(x.shape)} to ${fmtShape(shape)}`);
+  }
+  if (shapesEqual(target, x.shape)) return x;
+  const src = stridesOf(x.shape);
+  const strides = target.map((_, i) =>
+    i < lead || x.shape[i - lead] === 1 ? 0 : (src[i - lead] as number),
+  );
+  return run1(stridedDef, [x], { shape: target, strides, offset: 0, grad: 'expand' });
+}
+
+export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
+  return expand(x, shape);
+}
+
+/**
+ * Elements start, start + step, … before end along `axis` (Python slice rules: negative indices count
+ * from the end, bounds are clipped; step may be negative).
+ */
+export function slice(x: Tensor, axis: number, start?: number, end?: number, step = 1): Tensor {
+  const a = normalizeAxis('slice', axis, x.rank);
+  if (!Number.isInteger(step) || step === 0)
+    throw new TensorError('slice', `expected a non-zero integer step, got ${step}`);
+  const n = x.shape[a] as number;
+  const clip = (v: number, lo: number, hi: number) => Math.min(Math.max(v, lo), hi);
+  const norm = (v: number | undefined, dflt: number, lo: number, hi: number) =>
+    v === undefined ? dflt : clip(v < 0 ? v + n : v, lo, hi);
+  const s = step > 0 ? norm(start, 0, 0, n) : norm(start, n - 1, -1, n - 1);
+  const e = step > 0 ? norm(end, n, 0, n) : norm(end, -1, -1, n - 1);
+  const len = Math.max(0, Math.ceil((e - s) / step));
+  if (step === 1 && s === 0 && len === n) return x;
+  const src = stridesOf(x.shape);
+  const shape = x.shape.slice();
+  shape[a] = len;
+  const strides = src.slice();
+  strides[a] = (src[a] as number) * step;
+  return run1(stridedDef, [x], {
+    shape,
+    strides,
+    offset: len === 0 ? 0 : s * (src[a] as number),
+    grad: 'scatter',
+  });
+}
+
+/** Reverses the order of elements along the given axes. */
+export function flip(x: Tensor, axes: number | readonly number[]): Tensor {
+  const list = normalizeAxes('flip', axes, x.rank);
+  const src = stridesOf(x.shape);
+  let offset = 0;
+  const strides = src.map((s, i) => {
+    if (!list.includes(i)) return s;
+    offset += ((x.shape[i] as number) - 1) * s;
+    return -s;
+  });
+  if (x.size === 0) return x;
+  return run1(stridedDef, [x], { shape: x.shape, strides, offset, grad: 'scatter' });
+}
+
+// ---- pad, concat, split, stack ----------------------------------------------------------------
+
+export interface PadAttrs {
+  readonly pads: readonly (readonly [number, number])[];
+  readonly value: number;
+}
+
+const padDef = defineOp<PadAttrs>({
+  name: 'pad',
+  infer: ([x], { pads }) => [
+    {
+      shape: (x as Tensor).shape.map((d, i) => d + (pads[i]?.[0] ?? 0) + (pads[i]?.[1] ?? 0)),
+      dtype: (x as Tensor).dtype,
+    },
+  ],
+  grad: (dy, { inputs, attrs }) => {
+    let g = dy;
+    (inputs[0] as Tensor).shape.forEach((d, i) => {
+      const before = attrs.pads[i]?.[0] ?? 0;
+      g = slice(g, i, before, before + d);
+    });
+    return [g];
+  },
+});
+
+/**
+ * Pads with a constant. `pads[i] = [before, after]` for axis i, listed from the FIRST axis (unlike
+ * torch.nn.functional.pad); missing trailing entries mean no padding. Negative amounts crop.
+ */
+export function pad(x: Tensor, pads: readonly (readonly [number, number])[], value = 0): Tensor {
+  if (pads.length > x.rank)
+    throw new TensorError(
+      'pad',
+      `got ${pads.length} [before, after] pairs for a tensor of rank ${x.rank}`,
+    );
+  let y = x;
+  const grow: [number, number][] = [];
+  pads.forEach((p, i) => {
+    const [b, e] = p;
+    if (!Number.isInteger(b) || !Number.isInteger(e))
+      throw new TensorError('pad', `expected integer amounts, got [${b}, ${e}] for axis ${i}`);
+    if (b < 0 || e < 0) y = slice(y, i, Math.max(0, -b), (y.shape[i] as number) - Math.max(0, -e));
+    grow.push([Math.max(0, b), Math.max(0, e)]);
+  });
+  if (grow.every(([b, e]) => b === 0 && e === 0)) return y;
+  return run1(padDef, [y], { pads: grow, value });
+}
+
+const concatDef = defineOp<{ axis: number }>({
+  name: 'concat',
+  infer: (xs, { axis }) => {
+    const first = xs[0] as Tensor;
+    let total = 0;
+    for (const t of xs) {
+      if (t.rank !== first.rank || t.shape.some((d, i) => i !== axis && d !== first.shape[i])) {
+        throw new TensorError(
+          'concat',
+          `shapes ${xs.map((u) => fmtShape(u.shape)).join(', ')} differ outside axis ${axis}`,
+        );
+      }
+      if (t.dtype !== first.dtype)
+        throw new TensorError('concat', `dtypes differ: ${xs.map((u) => u.dtype).join(', ')}`);
+      total += t.shape[axis] as number;
+    }
+    const shape = first.shape.slice();
+    shape[axis] = total;
+    return [{ shape, dtype: first.dtype }];
+  },
+  grad: (dy, { inputs, attrs }) => {
+    let at = 0;
+    return inputs.map((t) => {
+      const n = t.shape[attrs.axis] as number;
+      at += n;
+      return slice(dy, attrs.axis, at - n, at);
+    });
+  },
+});
+
+/** Joins tensors along an existing axis. */
+export function concat(xs: readonly Tensor[], axis = 0): Tensor {
+  if (xs.length === 0) throw new TensorError('concat', 'expected at least one tensor');
+  const first = xs[0] as Tensor;
+  const a = normalizeAxis('concat', axis, first.rank);
+  if (first.rank === 0)
+    throw new TensorError('concat', 'cannot concatenate rank-0 tensors; use stack');
+  if (xs.length === 1) return first;
+  return run1(concatDef, xs, { axis: a });
+}
+
+/** Joins tensors of one shape along a new axis. */
+export function stack(xs: readonly Tensor[], axis = 0): Tensor {
+  if (xs.length === 0) throw new TensorError('stack', 'expected at least one tensor');
+  const first = xs[0] as Tensor;
+  for (const t of xs) {
+    if (!shapesEqual(t.shape, first.shape)) {
+      throw new TensorError(
+        'stack',
+        `expected tensors of one shape, got ${xs.map((u) => fmtShape(u.shape)).join(', ')}`,
+      );
+    }
+  }
+  const a = normalizeAxis('stack', axis, first.rank + 1);
+  return concat(
+    xs.map((t) => unsqueeze(t, a)),
+    a,
+  );
+}
+
+/** Splits into pieces of `sizes` (or equal pieces of that size, the last one shorter) along `axis`. */
+export function split(x: Tensor, sizes: number | readonly number[], axis = 0): Tensor[] {
+  const a = normalizeAxis('split', axis, x.rank);
+  const n = x.shape[a] as number;
+  let list: number[];
+  if (typeof sizes === 'number') {
+    if (!Number.isInteger(sizes) || sizes <= 0)
+      throw new TensorError('split', `expected a positive piece size, got ${sizes}`);
+    list = [];
+    for (let at = 0; at < n; at += sizes) list.push(Math.min(sizes, n - at));
+  } else {
+    list = sizes.slice();
+    const total = list.reduce((s, v) => s + v, 0);
+    if (total !== n || list.some((v) => !Number.isInteger(v) || v < 0)) {
+      throw new TensorError(
+        'split',
+        `sizes [${list.join(', ')}] must be non-negative and add up to ${n} (axis ${a})`,
+      );
+    }
+  }
+  let at = 0;
+  return list.map((len) => {
+    at += len;
+    return slice(x, a, at - len, at);
+  });
+}
+
+// ---- triangles --------------------------------------------------------------------------------
+
+function triangle(op: string, x: Tensor, diagonal: number, keepLower: boolean): Tensor {
+  if (x.rank < 2)
+    throw new TensorError(op, `expected a tensor of rank >= 2, got shape ${fmtShape(x.shape)}`);
+  const rows = reshape(
+    arange(x.shape[x.rank - 2] as number, undefined, 1, { backend: x.backend.name }),
+    [-1, 1],
+  );
+  const cols = reshape(
+    arange(x.shape[x.rank - 1] as number, undefined, 1, { backend: x.backend.name }),
+    [1, -1],
+  );
+  const offset = cols.sub(rows);
+  const mask = keepLower ? offset.le(diagonal) : offset.ge(diagonal);
+  return where(mask, x, 0);
+}
+
+/** Keeps elements on and below the `diagonal`-th diagonal of the last two axes; zeros the rest. */
+export function tril(x: Tensor, diagonal = 0): Tensor {
+  return triangle('tril', x, diagonal, true);
+}
+
+/** Keeps elements on and above the `diagonal`-th diagonal of the last two axes; zeros the rest. */
+export function triu(x: Tensor, diagonal = 0): Tensor {
+  return triangle('triu', x, diagonal, false);
+}

@@ -1,0 +1,186 @@
+import { fmtShape, TensorError } from '../errors.js';
+import { defineOp, run1 } from '../op.js';
+import { normalizeAxes, normalizeAxis, shapesEqual, sizeOf } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { where } from './elementwise.js';
+import { expand, reshape, squeeze } from './movement.js';
+
+/**
+ * Kernels reduce one run of adjacent axes [start, end): the input is read as [outer, r, inner] and the
+ * output is [outer, inner]. Other axis sets are reduced one run at a time.
+ */
+export interface ReduceAttrs {
+  readonly start: number;
+  readonly end: number;
+  readonly keepdim: boolean;
+}
+
+function reducedShape(shape: readonly number[], { start, end, keepdim }: ReduceAttrs): number[] {
+  const out = shape.slice(0, start);
+  if (keepdim) for (let i = start; i < end; i++) out.push(1);
+  return out.concat(shape.slice(end));
+}
+
+/** The reduced output broadcast back to the input's shape. */
+function spread(t: Tensor, inputShape: readonly number[], attrs: ReduceAttrs): Tensor {
+  const kept = reducedShape(inputShape, { ...attrs, keepdim: true });
+  return expand(reshape(t, kept), inputShape);
+}
+
+function reduceDef(
+  name: string,
+  needsElements: boolean,
+  grad?: (dy: Tensor, x: Tensor, y: Tensor, a: ReduceAttrs) => Tensor,
+) {
+  return defineOp<ReduceAttrs>({
+    name,
+    infer: ([x], attrs) => {
+      const t = x as Tensor;
+      if (needsElements && sizeOf(t.shape.slice(attrs.start, attrs.end)) === 0) {
+        throw new TensorError(
+          name,
+          `cannot reduce over an empty axis (shape ${fmtShape(t.shape)})`,
+        );
+      }
+      const dtype = name === 'argmax' || name === 'argmin' ? 'int32' : t.dtype;
+      return [{ shape: reducedShape(t.shape, attrs), dtype }];
+    },
+    grad:
+      grad && ((dy, { inputs, output, attrs }) => [grad(dy, inputs[0] as Tensor, output, attrs)]),
+  });
+}
+
+/** Max and min send the gradient to the elements equal to the result, split evenly among ties. */
+function extremumGrad(dy: Tensor, x: Tensor, y: Tensor, a: ReduceAttrs): Tensor {
+  const hit = x.eq(spread(y, x.shape, a)).float();
+  const count = spread(sumRun(hit, { ...a, keepdim: false }), x.shape, a);
+  return spread(dy, x.shape, a).mul(hit).div(count);
+}
+
+const sumDef = reduceDef('sum', false, (dy, x, _y, a) => spread(dy, x.shape, a));
+const maxDef = reduceDef('max', true, extremumGrad);
+const minDef = reduceDef('min', true, extremumGrad);
+const argmaxDef = reduceDef('argmax', true);
+const argminDef = reduceDef('argmin', true);
+
+function sumRun(x: Tensor, attrs: ReduceAttrs): Tensor {
+  return run1(sumDef, [x], attrs);
+}
+
+/** Splits sorted axes into runs of adjacent axes, last run first (so earlier indices stay valid). */
+function runsOf(axes: number[]): [number, number][] {
+  const runs: [number, number][] = [];
+  for (const a of axes) {
+    const last = runs[runs.length - 1];
+    if (last && last[1] === a) last[1] = a + 1;
+    else runs.push([a, a + 1]);
+  }
+  return runs.reverse();
+}
+
+function reduceAxes(
+  def: ReturnType<typeof reduceDef>,
+  name: string,
+  x: Tensor,
+  axis: number | readonly number[] | undefined,
+  keepdim: boolean,
+): Tensor {
+  const axes = normalizeAxes(name, axis, x.rank);
+  if (axes.length === 0) return run1(def, [x], { start: 0, end: 0, keepdim });
+  let y = x;
+  for (const [start, end] of runsOf(axes)) y = run1(def, [y], { start, end, keepdim });
+  return y;
+}
+
+export function sum(x: Tensor, axis?: number | readonly number[], keepdim = false): Tensor {
+  return reduceAxes(sumDef, 'sum', x, axis, keepdim);
+}
+
+export function max(x: Tensor, axis?: number | readonly number[], keepdim = false): Tensor {
+  return reduceAxes(maxDef, 'max', x, axis, keepdim);
+}
+
+export function min(x: Tensor, axis?: number | readonly number[], keepdim = false): Tensor {
+  return reduceAxes(minDef, 'min', x, axis, keepdim);
+}
+
+/** Mean over axes (all by default); int32 input gives float32. */
+export function mean(x: Tensor, axis?: number | readonly number[], keepdim = false): Tensor {
+  const axes = normalizeAxes('mean', axis, x.rank);
+  const n = axes.reduce((acc, a) => acc * (x.shape[a] as number), 1);
+  return sum(x.float(), axes, keepdim).div(n);
+}
+
+/** Variance with Bessel's `correction` (1 = unbiased, as PyTorch's default; 0 = population). */
+export function variance(
+  x: Tensor,
+  axis?: number | readonly number[],
+  keepdim = false,
+  correction = 1,
+): Tensor {
+  const axes = normalizeAxes('var', axis, x.rank);
+  const n = axes.reduce((acc, a) => acc * (x.shape[a] as number), 1);
+  const xf = x.float();
+  const centered = xf.sub(mean(xf, axes, true));
+  return sum(centered.square(), axes, keepdim).div(Math.max(0, n - correction));
+}
+
+export function std(
+  x: Tensor,
+  axis?: number | readonly number[],
+  keepdim = false,
+  correction = 1,
+): Tensor {
+  return variance(x, axis, keepdim, correction).sqrt();
+}
+
+/** log Σ exp(x), stabilised by the maximum (rows that are all -inf give -inf). */
+export function logsumexp(x: Tensor, axis?: number | readonly number[], keepdim = false): Tensor {
+  const axes = normalizeAxes('logsumexp', axis, x.rank);
+  const m0 = max(x.float(), axes, true).detach();
+  const m = where(m0.isfinite(), m0, 0);
+  const out = sum(x.sub(m).exp(), axes, true).log().add(m);
+  return keepdim ? out : squeeze(out, axes);
+}
+
+function argReduce(
+  def: ReturnType<typeof reduceDef>,
+  name: string,
+  x: Tensor,
+  axis: number | undefined,
+  keepdim: boolean,
+): Tensor {
+  if (axis === undefined) {
+    const flat = reshape(x, [x.size]);
+    const idx = run1(def, [flat], { start: 0, end: 1, keepdim: false });
+    return keepdim
+      ? reshape(
+          idx,
+          x.shape.map(() => 1),
+        )
+      : idx;
+  }
+  const a = normalizeAxis(name, axis, x.rank);
+  if (x.rank === 0) return run1(def, [reshape(x, [1])], { start: 0, end: 1, keepdim: false });
+  return run1(def, [x], { start: a, end: a + 1, keepdim });
+}
+
+/** Index of the largest element along `axis` (of the flattened tensor when left out); first on ties, NaN wins. */
+export function argmax(x: Tensor, axis?: number, keepdim = false): Tensor {
+  return argReduce(argmaxDef, 'argmax', x, axis, keepdim);
+}
+
+export function argmin(x: Tensor, axis?: number, keepdim = false): Tensor {
+  return argReduce(argminDef, 'argmin', x, axis, keepdim);
+}
+
+/** Sums a broadcast gradient back down to `shape` (the inverse of broadcasting). */
+export function sumTo(g: Tensor, shape: readonly number[]): Tensor {
+  if (shapesEqual(g.shape, shape)) return g;
+  const lead = g.rank - shape.length;
+  const axes: number[] = [];
+  for (let i = 0; i < g.rank; i++) {
+    if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);
+  }
+  return reshape(sum(g, axes, false), shape);
+}

@@ -1,0 +1,36 @@
+import { TensorError } from '../errors.js';
+import { type Generator, rand } from '../random.js';
+import { normalizeAxis } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { where } from './elementwise.js';
+import { logsumexp, max, sum } from './reduce.js';
+
+/** exp(x) / Σ exp(x) along `axis`, shifted by the (detached) maximum so nothing overflows. */
+export function softmax(x: Tensor, axis = -1): Tensor {
+  const a = normalizeAxis('softmax', axis, x.rank);
+  const m0 = max(x, a, true).detach();
+  const e = x.sub(where(m0.isfinite(), m0, 0)).exp();
+  return e.div(sum(e, a, true));
+}
+
+/** x − logsumexp(x) along `axis`; exact for large score spreads where log(softmax) underflows. */
+export function logSoftmax(x: Tensor, axis = -1): Tensor {
+  const a = normalizeAxis('logSoftmax', axis, x.rank);
+  return x.sub(logsumexp(x, a, true));
+}
+
+export interface DropoutOptions {
+  /** Off (identity) when false, as in evaluation. Default true. */
+  training?: boolean;
+  generator?: Generator;
+}
+
+/** Zeros each element with probability p and scales the rest by 1/(1−p) (inverted dropout). */
+export function dropout(x: Tensor, p: number, opts: DropoutOptions = {}): Tensor {
+  if (!(p >= 0 && p <= 1))
+    throw new TensorError('dropout', `expected a probability in [0, 1], got ${p}`);
+  if (opts.training === false || p === 0) return x;
+  if (p === 1) return x.mul(0);
+  const keep = rand(x.shape, { generator: opts.generator, backend: x.backend.name }).ge(p);
+  return x.mul(keep).mul(1 / (1 - p));
+}

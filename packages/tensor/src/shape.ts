@@ -1,0 +1,96 @@
+import { fmtShape, TensorError } from './errors.js';
+
+export type Shape = readonly number[];
+
+export function sizeOf(shape: Shape): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/** Row-major (C order) strides in elements. */
+export function stridesOf(shape: Shape): number[] {
+  const strides = new Array<number>(shape.length);
+  let s = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    strides[i] = s;
+    s *= shape[i] as number;
+  }
+  return strides;
+}
+
+export function shapesEqual(a: Shape, b: Shape): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+export function checkShape(op: string, shape: unknown): number[] {
+  if (!Array.isArray(shape))
+    throw new TensorError(op, `expected a shape (array of sizes), got ${String(shape)}`);
+  for (const d of shape) {
+    if (!Number.isInteger(d) || d < 0) {
+      throw new TensorError(
+        op,
+        `expected non-negative integer sizes, got shape [${shape.join(', ')}]`,
+      );
+    }
+  }
+  return shape.slice() as number[];
+}
+
+/** NumPy broadcasting of any number of shapes. */
+export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
+  const rank = Math.max(0, ...shapes.map((s) => s.length));
+  const out = new Array<number>(rank).fill(1);
+  for (const s of shapes) {
+    for (let i = 0; i < s.length; i++) {
+      const o = rank - s.length + i;
+      const d = s[i] as number;
+      const cur = out[o] as number;
+      if (cur === d || d === 1) continue;
+      if (cur === 1) out[o] = d;
+      else {
+        throw new TensorError(
+          op,
+          `shapes ${shapes.map(fmtShape).join(' and ')} cannot be broadcast (axis ${o - rank}: ${cur} vs ${d})`,
+        );
+      }
+    }
+  }
+  return out;
+}
+
+/** Strides of `shape` read as if broadcast to `outShape`: broadcast axes get stride 0. */
+export function broadcastStrides(shape: Shape, outShape: Shape): number[] {
+  const strides = stridesOf(shape);
+  const out = new Array<number>(outShape.length).fill(0);
+  const off = outShape.length - shape.length;
+  for (let i = 0; i < shape.length; i++) out[off + i] = shape[i] === 1 ? 0 : (strides[i] as number);
+  return out;
+}
+
+export function normalizeAxis(op: string, axis: number, rank: number): number {
+  if (!Number.isInteger(axis) || axis < -Math.max(rank, 1) || axis >= Math.max(rank, 1)) {
+    throw new TensorError(
+      op,
+      `axis ${axis} is out of range for a tensor of rank ${rank} (expected ${-Math.max(rank, 1)}..${Math.max(rank, 1) - 1})`,
+    );
+  }
+  return axis < 0 ? axis + Math.max(rank, 1) : axis;
+}
+
+/** Sorted unique non-negative axes; undefined means all axes. */
+export function normalizeAxes(
+  op: string,
+  axes: number | readonly number[] | undefined,
+  rank: number,
+): number[] {
+  if (axes === undefined) return Array.from({ length: rank }, (_, i) => i);
+  const list = typeof axes === 'number' ? [axes] : axes;
+  const out = list.map((a) => normalizeAxis(op, a, rank));
+  const sorted = [...new Set(out)].sort((a, b) => a - b);
+  if (sorted.length !== out.length)
+    throw new TensorError(op, `repeated axis in [${list.join(', ')}]`);
+  return rank === 0 ? [] : sorted;
+}
