@@ -1,36 +1,44 @@
 import { keep, noGrad, tidy } from './engine.js';
 import { fmtShape, TensorError } from './errors.js';
-import { onesLike } from './ops/creation.js';
+import type { GradNode } from './op.js';
+import { onesLike, zerosLike } from './ops/creation.js';
 import { shapesEqual } from './shape.js';
 import type { Tensor } from './tensor.js';
 
-/** Tensors reachable from `root` through ops that need gradients, inputs before outputs. */
-function topoOrder(root: Tensor): Tensor[] {
-  const order: Tensor[] = [];
-  const seen = new Set<Tensor>([root]);
-  const stack: [Tensor, number][] = [[root, 0]];
+/** Ops reachable from `root` through inputs that need gradients, each after all ops it consumes. */
+function topoOrder(root: GradNode): GradNode[] {
+  const order: GradNode[] = [];
+  const seen = new Set<GradNode>([root]);
+  const stack: [GradNode, number][] = [[root, 0]];
   while (stack.length > 0) {
-    const top = stack[stack.length - 1] as [Tensor, number];
-    const [t, i] = top;
-    const inputs = t.gradNode?.inputs ?? [];
-    if (i < inputs.length) {
+    const top = stack[stack.length - 1] as [GradNode, number];
+    const [node, i] = top;
+    if (i < node.inputs.length) {
       top[1] = i + 1;
-      const child = inputs[i] as Tensor;
-      if (child.requiresGrad && !seen.has(child)) {
+      const child = (node.inputs[i] as Tensor).gradNode;
+      if (child && !seen.has(child)) {
         seen.add(child);
         stack.push([child, 0]);
       }
     } else {
       stack.pop();
-      order.push(t);
+      order.push(node);
     }
   }
   return order;
 }
 
+function accumulateLeaf(t: Tensor, g: Tensor): void {
+  // A fresh view: one gradient tensor can reach several leaves (add's rule passes dy to both), and
+  // the seed can be the caller's tensor; each leaf must own its `.grad` (zeroGrad disposes it).
+  t.grad = keep(t.grad ? t.grad.add(g) : g.detach());
+}
+
 /**
- * Reverse-mode differentiation from `root`. Gradient rules run without recording (no higher-order
- * gradients) inside a scope that disposes every intermediate; only the leaves' `.grad` survive.
+ * Reverse-mode differentiation from `root`. Ops are visited once, after every consumer of all their
+ * outputs, so multi-output ops get all their output gradients together. Gradient rules run without
+ * recording (no higher-order gradients) inside a scope that disposes every intermediate; only the
+ * leaves' `.grad` survive.
  */
 export function backward(root: Tensor, grad?: Tensor): void {
   root.assertAlive('backward');
@@ -52,22 +60,31 @@ export function backward(root: Tensor, grad?: Tensor): void {
       `expected a gradient of shape ${fmtShape(root.shape)}, got ${fmtShape(grad.shape)}`,
     );
   }
-  const order = topoOrder(root);
   tidy(() =>
     noGrad(() => {
-      const grads = new Map<Tensor, Tensor>([[root, grad ?? onesLike(root)]]);
+      const seed = grad ?? onesLike(root);
+      const rootNode = root.gradNode;
+      if (!rootNode) {
+        accumulateLeaf(root, seed);
+        return;
+      }
+      const grads = new Map<Tensor, Tensor>([[root, seed]]);
+      const order = topoOrder(rootNode);
       for (let k = order.length - 1; k >= 0; k--) {
-        const t = order[k] as Tensor;
-        const g = grads.get(t);
-        if (!g) continue;
-        grads.delete(t);
-        const node = t.gradNode;
-        if (!node) {
-          t.grad = keep(t.grad ? t.grad.add(g) : g);
-          continue;
-        }
-        const inputGrads =
-          node.op.grad?.(g, { inputs: node.inputs, output: t, attrs: node.attrs }) ?? [];
+        const node = order[k] as GradNode;
+        const outputGrads = node.outputs.map((o) => grads.get(o) ?? null);
+        for (const o of node.outputs) grads.delete(o);
+        if (outputGrads.every((g) => g === null)) continue;
+        const out0 = node.outputs[0] as Tensor;
+        const dy = outputGrads[0] ?? zerosLike(out0);
+        const ctx = {
+          inputs: node.inputs,
+          output: out0,
+          outputs: node.outputs,
+          attrs: node.attrs,
+          outputGrads,
+        };
+        const inputGrads = node.op.grad?.(dy, ctx) ?? [];
         node.inputs.forEach((input, i) => {
           const gi = inputGrads[i];
           if (!gi || !input.requiresGrad) return;
@@ -76,6 +93,10 @@ export function backward(root: Tensor, grad?: Tensor): void {
               `${node.op.name} (gradient)`,
               `rule returned shape ${fmtShape(gi.shape)} for input ${i} of shape ${fmtShape(input.shape)}`,
             );
+          }
+          if (input.isLeaf) {
+            accumulateLeaf(input, gi);
+            return;
           }
           const prev = grads.get(input);
           grads.set(input, prev ? prev.add(gi) : gi);

@@ -63,7 +63,11 @@ export class Storage {
   }
 }
 
-/** Collected tensors give their storage reference back, so `memory()` stays honest without dispose(). */
+/**
+ * Collected tensors give their storage reference back, so `memory()` stays honest without dispose().
+ * Registration is costly (about a microsecond), so tensors join only once they outlive every tidy()
+ * scope: those a scope disposes never do.
+ */
 export const finalizer = new FinalizationRegistry<Storage>((storage) => storage.drop());
 
 // ---- default backend -------------------------------------------------------------------------
@@ -122,18 +126,23 @@ export function enableGrad<T>(fn: () => T): T {
 interface Disposable {
   dispose(): void;
   readonly isDisposed: boolean;
+  /** Called once the object lives outside every tidy() scope: from then on GC must account for it. */
+  escapeScopes(): void;
 }
 
 const scopes: Set<Disposable>[] = [];
 
 /** Called by every new tensor: the innermost tidy() scope owns it. */
 export function trackInScope(t: Disposable): void {
-  scopes[scopes.length - 1]?.add(t);
+  const top = scopes[scopes.length - 1];
+  if (top) top.add(t);
+  else t.escapeScopes();
 }
 
 /** Removes `t` from every open scope so tidy() will not dispose it. Returns t. */
 export function keep<T extends Disposable>(t: T): T {
   for (const s of scopes) s.delete(t);
+  t.escapeScopes();
   return t;
 }
 
@@ -174,8 +183,10 @@ export function tidy<T>(fn: () => T): T {
   collectKept(result, kept, new Set());
   const parent = scopes[scopes.length - 1];
   for (const t of scope) {
-    if (kept.has(t)) parent?.add(t);
-    else if (!t.isDisposed) t.dispose();
+    if (kept.has(t)) {
+      if (parent) parent.add(t);
+      else t.escapeScopes();
+    } else if (!t.isDisposed) t.dispose();
   }
   return result;
 }

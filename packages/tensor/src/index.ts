@@ -24,8 +24,10 @@ export {
   saveSafetensorsAsync,
 } from './io/safetensors.js';
 export { getBackend, hasKernel, listBackends, registerBackend, registerKernel } from './kernels.js';
+export * as nn from './nn/index.js';
 export { defineOp, type GradContext, type OpDef, run1, runOp } from './op.js';
 export * from './ops/index.js';
+export * as optim from './optim/index.js';
 export {
   defaultGenerator,
   Generator,
@@ -39,4 +41,16 @@ export {
   randperm,
 } from './random.js';
 export { broadcastShapes, normalizeAxis, sizeOf, stridesOf } from './shape.js';
+export {
+  disposeState,
+  type JsonTensor,
+  prefixState,
+  SequenceModule,
+  type Streamable,
+  type StreamState,
+  stateBytes,
+  stateFromJSON,
+  stateToJSON,
+  subState,
+} from './streaming.js';
 export { type NestedArray, Tensor, type TensorLike } from './tensor.js';

@@ -4,25 +4,32 @@ import { TensorError } from './errors.js';
 import { getKernel } from './kernels.js';
 import { Tensor } from './tensor.js';
 
-/** What a gradient rule sees: the op's inputs, its first output and its attributes. */
+/** What a gradient rule sees: the op's inputs, its outputs and its attributes. */
 export interface GradContext<A> {
   readonly inputs: readonly Tensor[];
+  /** The first output (the usual single result). */
   readonly output: Tensor;
+  readonly outputs: readonly Tensor[];
   readonly attrs: A;
+  /**
+   * Gradients of every output, null where none flowed. `dy` (the first) is never null: it is zeros
+   * when only later outputs received a gradient.
+   */
+  readonly outputGrads: readonly (Tensor | null)[];
 }
 
 /**
  * One op = one definition: a shape rule (validates and promises outputs) and a gradient rule written
  * with other ops, so it holds for every backend. The kernel that computes it is looked up by `name`
- * in the registry for the inputs' backend. Only the first output is differentiable (later outputs
- * are indices).
+ * in the registry for the inputs' backend. Every float32 output is differentiable; a rule that
+ * handles several outputs reads `ctx.outputGrads`.
  */
 export interface OpDef<A> {
   readonly name: string;
   /** The registered kernel that computes it; `name` when left out (several ops can share one). */
   readonly kernel?: string;
   infer(inputs: readonly Tensor[], attrs: A): OutputSpec[];
-  /** Gradients with respect to each input given the output gradient; null where none flows. */
+  /** Gradients with respect to each input given the first output's gradient; null where none flows. */
   grad?(dy: Tensor, ctx: GradContext<A>): (Tensor | null)[];
   /** The output shares input 0's buffer (reshape): no kernel runs. */
   readonly view?: boolean;
@@ -34,6 +41,7 @@ export function defineOp<A>(def: OpDef<A>): OpDef<A> {
 
 /** A recorded application of an op, the edge autograd walks backwards. */
 export class GradNode {
+  outputs: readonly Tensor[] = [];
   constructor(
     readonly op: OpDef<unknown>,
     readonly inputs: readonly Tensor[],
@@ -70,14 +78,10 @@ export function runOp<A>(def: OpDef<A>, inputs: readonly Tensor[], attrs: A): Te
     const buffers = kernel(backend, inputs.map(kernelInput), attrs, specs);
     outputs = buffers.map((b, i) => Tensor.fromBuffer(backend, b, specs[i] as OutputSpec));
   }
-  const out0 = outputs[0] as Tensor;
-  if (
-    def.grad &&
-    isGradEnabled() &&
-    out0.dtype === 'float32' &&
-    inputs.some((t) => t.requiresGrad)
-  ) {
-    out0.setNode(new GradNode(def as OpDef<unknown>, inputs, attrs));
+  if (def.grad && isGradEnabled() && inputs.some((t) => t.requiresGrad)) {
+    const node = new GradNode(def as OpDef<unknown>, inputs, attrs);
+    node.outputs = outputs;
+    for (const t of outputs) if (t.dtype === 'float32') t.setNode(node);
   }
   return outputs;
 }

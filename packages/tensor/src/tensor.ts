@@ -30,6 +30,7 @@ export class Tensor {
   private node: GradNode | null = null;
   private needsGrad = false;
   private disposed = false;
+  private registered = false;
 
   private constructor(storage: Storage, spec: OutputSpec) {
     this.storage = storage;
@@ -37,7 +38,6 @@ export class Tensor {
     this.dtype = spec.dtype;
     this.size = sizeOf(spec.shape);
     storage.retain();
-    finalizer.register(this, storage, this);
     trackInScope(this);
   }
 
@@ -78,6 +78,12 @@ export class Tensor {
   /** @internal */
   get buffer(): BackendBuffer {
     return this.storage.buffer;
+  }
+  /** @internal See engine.finalizer. */
+  escapeScopes(): void {
+    if (this.registered || this.disposed) return;
+    this.registered = true;
+    finalizer.register(this, this.storage, this);
   }
   get isDisposed(): boolean {
     return this.disposed;
@@ -164,7 +170,7 @@ export class Tensor {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    finalizer.unregister(this);
+    if (this.registered) finalizer.unregister(this);
     this.storage.drop();
     this.node = null;
   }
@@ -206,9 +212,11 @@ export class Tensor {
     if (value.backend !== this.backend) value = value.to(this.backend);
     value.storage.retain();
     this.storage.drop();
-    finalizer.unregister(this);
     this.storage = value.storage;
-    finalizer.register(this, this.storage, this);
+    if (this.registered) {
+      finalizer.unregister(this);
+      finalizer.register(this, this.storage, this);
+    }
     return this;
   }
 
@@ -221,6 +229,10 @@ export class Tensor {
   detach(): Tensor {
     this.assertAlive('detach');
     return Tensor.view(this, this);
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.toString();
   }
 
   toString(): string {

@@ -41,10 +41,9 @@ const cummaxDef = defineOp<{ axis: number }>({
       { shape: t.shape, dtype: 'int32' },
     ];
   },
-  grad: (dy, { inputs, attrs }) => {
-    const x = inputs[0] as Tensor;
-    return [scatterAdd(x.shape, attrs.axis, cummax(x.detach(), attrs.axis).indices, dy)];
-  },
+  grad: (dy, { inputs, outputs, attrs }) => [
+    scatterAdd((inputs[0] as Tensor).shape, attrs.axis, outputs[1] as Tensor, dy),
+  ],
 });
 
 /**

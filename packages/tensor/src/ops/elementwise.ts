@@ -164,13 +164,16 @@ export const le = binaryOp('le', null, 'int32');
 export const gt = binaryOp('gt', null, 'int32');
 export const ge = binaryOp('ge', null, 'int32');
 
-/** Clamps into [min, max]; either bound may be left out. Gradient flows where x is inside. */
+/**
+ * Clamps into [min, max]; either bound may be left out. The full gradient flows where
+ * min <= x <= max, bounds included (as PyTorch; maximum/minimum would halve it at the bounds).
+ */
 export function clamp(x: Tensor, min?: number | null, max?: number | null): Tensor {
   if (min != null && max != null && min > max)
     throw new TensorError('clamp', `expected min <= max, got ${min} > ${max}`);
   let y = x;
-  if (min != null) y = maximum(y, min);
-  if (max != null) y = minimum(y, max);
+  if (min != null) y = where(lt(y, min), min, y);
+  if (max != null) y = where(gt(y, max), max, y);
   return y === x ? clone(x) : y;
 }
 
@@ -196,8 +199,14 @@ const whereDef = defineOp<Record<string, never>>({
   },
 });
 
-/** Elementwise `condition ? a : b`; any non-zero condition counts as true. */
+/**
+ * Elementwise `condition ? a : b`; any non-zero condition counts as true. When both branches are
+ * numbers they take the condition's dtype where they fit (as a number beside a tensor does).
+ */
 export function where(condition: Tensor, a: TensorLike, b: TensorLike): Tensor {
-  const [x, y] = asTensors('where', a, b);
+  const [x, y] =
+    typeof a === 'number' && typeof b === 'number'
+      ? [asTensor('where', a, condition), asTensor('where', b, condition)]
+      : asTensors('where', a, b);
   return run1(whereDef, [condition, x, y], {});
 }

@@ -1,3 +1,4 @@
+export * from './conv.js';
 export * from './creation.js';
 export * from './cumulative.js';
 export * from './elementwise.js';

@@ -1,7 +1,8 @@
 import { fmtShape, TensorError } from '../errors.js';
 import { defineOp, type OpDef, run1 } from '../op.js';
-import { normalizeAxis } from '../shape.js';
+import { normalizeAxis, shapesEqual } from '../shape.js';
 import type { Tensor } from '../tensor.js';
+import { pad } from './movement.js';
 
 /** Kernels that read indices check them and throw a TensorError naming the op on a bad one. */
 export interface AxisAttrs {
@@ -59,7 +60,14 @@ const scatterAddDef: OpDef<ScatterAttrs> = defineOp<ScatterAttrs>({
   grad: (dy, { inputs, attrs }) => {
     const [src, index] = inputs as [Tensor, Tensor];
     const g: Tensor = run1(gatherDef, [dy, index], { axis: attrs.axis });
-    return [g.rank === src.rank && g.shape.every((d, k) => d === src.shape[k]) ? g : null, null];
+    // Source elements beyond the index's extent are never read: their gradient is zero.
+    return [
+      pad(
+        g,
+        src.shape.map((d, k) => [0, d - (g.shape[k] as number)] as const),
+      ),
+      null,
+    ];
   },
 });
 
@@ -101,7 +109,19 @@ const takeDef: OpDef<AxisAttrs> = defineOp<AxisAttrs>({
 
 const indexAddDef: OpDef<ScatterAttrs> = defineOp<ScatterAttrs>({
   name: 'indexAdd',
-  infer: ([src], { shape }) => [{ shape, dtype: (src as Tensor).dtype }],
+  infer: ([src, index], { axis, shape }) => {
+    const s = src as Tensor;
+    const i = index as Tensor;
+    checkIndex('indexAdd', i);
+    const expected = [...shape.slice(0, axis), ...i.shape, ...shape.slice(axis + 1)];
+    if (!shapesEqual(s.shape, expected)) {
+      throw new TensorError(
+        'indexAdd',
+        `expected a source of shape ${fmtShape(expected)} (output ${fmtShape(shape)}, index ${fmtShape(i.shape)} along axis ${axis}), got ${fmtShape(s.shape)}`,
+      );
+    }
+    return [{ shape, dtype: s.dtype }];
+  },
   grad: (dy, { inputs, attrs }) => [
     run1(takeDef, [dy, inputs[1] as Tensor], { axis: attrs.axis }),
     null,

@@ -1,6 +1,6 @@
 import { fmtShape, TensorError } from '../errors.js';
 import { defineOp, run1 } from '../op.js';
-import { broadcastShapes } from '../shape.js';
+import { broadcastShapes, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { reshape, squeeze, unsqueeze } from './movement.js';
 import { sumTo } from './reduce.js';
@@ -62,7 +62,9 @@ export function matmulT(a: Tensor, b: Tensor, transA = false, transB = false): T
   // A batch of rows times one matrix is one big matrix product: fold the batch into M.
   if (b.rank === 2 && a.rank > 2 && !transA) {
     const k = a.shape[a.rank - 1] as number;
-    const out = run1(matmulDef, [reshape(a, [-1, k]), b], { transA, transB });
+    // The row count is explicit: [-1, k] is ambiguous (an error) when k = 0.
+    const rows = sizeOf(a.shape.slice(0, -1));
+    const out = run1(matmulDef, [reshape(a, [rows, k]), b], { transA, transB });
     return reshape(out, [...a.shape.slice(0, -1), out.shape[1] as number]);
   }
   return run1(matmulDef, [a, b], { transA, transB });

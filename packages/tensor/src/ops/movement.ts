@@ -289,7 +289,11 @@ export function pad(x: Tensor, pads: readonly (readonly [number, number])[], val
     const [b, e] = p;
     if (!Number.isInteger(b) || !Number.isInteger(e))
       throw new TensorError('pad', `expected integer amounts, got [${b}, ${e}] for axis ${i}`);
-    if (b < 0 || e < 0) y = slice(y, i, Math.max(0, -b), (y.shape[i] as number) - Math.max(0, -e));
+    const n = y.shape[i] as number;
+    if (Math.max(0, -b) + Math.max(0, -e) > n) {
+      throw new TensorError('pad', `[${b}, ${e}] crops more than the ${n} elements of axis ${i}`);
+    }
+    if (b < 0 || e < 0) y = slice(y, i, Math.max(0, -b), n - Math.max(0, -e));
     grow.push([Math.max(0, b), Math.max(0, e)]);
   });
   if (grow.every(([b, e]) => b === 0 && e === 0)) return y;

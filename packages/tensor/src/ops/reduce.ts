@@ -3,7 +3,7 @@ import { defineOp, run1 } from '../op.js';
 import { normalizeAxes, normalizeAxis, shapesEqual, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { where } from './elementwise.js';
-import { expand, reshape, squeeze } from './movement.js';
+import { expand, permute, reshape, squeeze } from './movement.js';
 
 /**
  * Kernels reduce one run of adjacent axes [start, end): the input is read as [outer, r, inner] and the
@@ -96,12 +96,35 @@ export function sum(x: Tensor, axis?: number | readonly number[], keepdim = fals
   return reduceAxes(sumDef, 'sum', x, axis, keepdim);
 }
 
+/**
+ * Max and min reduce all their axes in one run, so the gradient is split evenly over every tie in a
+ * group (as torch.amax does; run by run it would be halved per run): non-adjacent axes are first
+ * moved to the end.
+ */
+function extremum(
+  def: ReturnType<typeof reduceDef>,
+  name: string,
+  x: Tensor,
+  axis: number | readonly number[] | undefined,
+  keepdim: boolean,
+): Tensor {
+  const axes = normalizeAxes(name, axis, x.rank);
+  if (runsOf(axes).length <= 1) return reduceAxes(def, name, x, axes, keepdim);
+  const rest = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
+  const y = run1(def, [permute(x, [...rest, ...axes])], {
+    start: rest.length,
+    end: x.rank,
+    keepdim: false,
+  });
+  return keepdim ? reshape(y, x.shape.map((d, i) => (axes.includes(i) ? 1 : d))) : y;
+}
+
 export function max(x: Tensor, axis?: number | readonly number[], keepdim = false): Tensor {
-  return reduceAxes(maxDef, 'max', x, axis, keepdim);
+  return extremum(maxDef, 'max', x, axis, keepdim);
 }
 
 export function min(x: Tensor, axis?: number | readonly number[], keepdim = false): Tensor {
-  return reduceAxes(minDef, 'min', x, axis, keepdim);
+  return extremum(minDef, 'min', x, axis, keepdim);
 }
 
 /** Mean over axes (all by default); int32 input gives float32. */
@@ -137,7 +160,9 @@ export function std(
 /** log Σ exp(x), stabilised by the maximum (rows that are all -inf give -inf). */
 export function logsumexp(x: Tensor, axis?: number | readonly number[], keepdim = false): Tensor {
   const axes = normalizeAxes('logsumexp', axis, x.rank);
-  const m0 = max(x.float(), axes, true).detach();
+  // An empty reduction has no maximum: shift by 0 (the sum of no terms is 0, its log -inf).
+  const empty = axes.some((a) => x.shape[a] === 0);
+  const m0 = (empty ? sum(x.float(), axes, true) : max(x.float(), axes, true)).detach();
   const m = where(m0.isfinite(), m0, 0);
   const out = sum(x.sub(m).exp(), axes, true).log().add(m);
   return keepdim ? out : squeeze(out, axes);

@@ -3,20 +3,27 @@ import { type Generator, rand } from '../random.js';
 import { normalizeAxis } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { where } from './elementwise.js';
-import { logsumexp, max, sum } from './reduce.js';
+import { max, sum } from './reduce.js';
 
 /** exp(x) / Σ exp(x) along `axis`, shifted by the (detached) maximum so nothing overflows. */
 export function softmax(x: Tensor, axis = -1): Tensor {
   const a = normalizeAxis('softmax', axis, x.rank);
-  const m0 = max(x, a, true).detach();
+  // An empty axis has no maximum (and nothing to normalise): shift by 0.
+  const m0 = (x.shape[a] === 0 ? sum(x, a, true) : max(x, a, true)).detach();
   const e = x.sub(where(m0.isfinite(), m0, 0)).exp();
   return e.div(sum(e, a, true));
 }
 
-/** x − logsumexp(x) along `axis`; exact for large score spreads where log(softmax) underflows. */
+/**
+ * x − logsumexp(x) along `axis`; exact for large score spreads where log(softmax) underflows.
+ * Computed as (x − m) − log Σ exp(x − m) with m the (detached) maximum: subtracting logsumexp(x)
+ * directly would round it to the float spacing near |x| (~1e-3 at 1e4).
+ */
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
   const a = normalizeAxis('logSoftmax', axis, x.rank);
-  return x.sub(logsumexp(x, a, true));
+  const m0 = (x.shape[a] === 0 ? sum(x, a, true) : max(x, a, true)).detach();
+  const shifted = x.sub(where(m0.isfinite(), m0, 0));
+  return shifted.sub(sum(shifted.exp(), a, true).log());
 }
 
 export interface DropoutOptions {

@@ -14,11 +14,11 @@ export interface Expr {
 type Loop = (out: TypedArray, ins: TypedArray[], shape: number[], strides: number[][]) => void;
 
 const NAMES = [['x'], ['a', 'b'], ['c', 'a', 'b']];
-const cache = new Map<string, { flat: Loop; strided: Loop }>();
+// Keyed by the Expr object: kernels pass the same constant object on every call.
+const cache = new WeakMap<Expr, { flat: Loop; strided: Loop }>();
 
 function compile(arity: number, e: Expr): { flat: Loop; strided: Loop } {
-  const key = `${arity}|${e.pre ?? ''}|${e.expr}`;
-  const hit = cache.get(key);
+  const hit = cache.get(e);
   if (hit) return hit;
   const names = NAMES[arity - 1] as string[];
   const ids = names.map((_, i) => i);
@@ -57,7 +57,7 @@ function compile(arity: number, e: Expr): { flat: Loop; strided: Loop } {
     flat: new Function('out', 'ins', 'shape', 'strides', flat) as Loop,
     strided: new Function('out', 'ins', 'shape', 'strides', strided) as Loop,
   };
-  cache.set(key, loops);
+  cache.set(e, loops);
   return loops;
 }
 

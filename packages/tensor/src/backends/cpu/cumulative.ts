@@ -51,8 +51,9 @@ registerKernel<{ axis: number }>('cummax', 'cpu', (_b, [x], { axis }, [spec]) =>
       for (let k = 0; k < r; k++) {
         const p = (o * r + k) * inner + i;
         const v = src[p] as number;
-        // Latest index among equal maxima (PyTorch); a NaN sticks once seen.
-        if (best === best && (v >= best || v !== v)) {
+        // Latest index among equal maxima (PyTorch); a NaN sticks once seen, and each later NaN
+        // takes over the index (as in PyTorch).
+        if (v !== v || (best === best && v >= best)) {
           best = v;
           at = k;
         }

@@ -16,10 +16,16 @@ const ERF: Expr = {
   expr: 'e_',
 };
 
-// GELU(x) = x·Φ(x) = 0.5·x·(1 + erf(x/√2)): the erf body applied to z_ = x/√2.
+// GELU(x) = x·Φ(x) = 0.5·x·(1 + erf(x/√2)): the erf body applied to z_ = x/√2. In the negative
+// tail 1 + erf(z) = erfc(−z) cancels catastrophically (erf's absolute error becomes a large relative
+// one: 5e-5 at x = −3), so there it is computed directly as erfc, with the Chebyshev fit of Numerical
+// Recipes (erfcc, relative error < 1.2e-7 for all arguments).
 const GELU: Expr = {
-  pre: `const z_ = x * 0.7071067811865476; ${(ERF.pre as string).replace(/\bx\b/g, 'z_')}`,
-  expr: '0.5 * x * (1 + e_)',
+  pre: `const z_ = x * 0.7071067811865476; ${(ERF.pre as string).replace(/\bx\b/g, 'z_')}
+    let p_ = 1 + e_;
+    if (z_ < -0.5) { const a_ = -z_; const u_ = 1 / (1 + 0.5 * a_);
+      p_ = u_ * Math.exp(-a_ * a_ - 1.26551223 + u_ * (1.00002368 + u_ * (0.37409196 + u_ * (0.09678418 + u_ * (-0.18628806 + u_ * (0.27886807 + u_ * (-1.13520398 + u_ * (1.48851587 + u_ * (-0.82215223 + u_ * 0.17087277))))))))); }`,
+  expr: '0.5 * x * p_',
 };
 
 const UNARY: Record<string, Expr> = {

@@ -6,6 +6,7 @@ import './movement.js';
 import './indexing.js';
 import './cumulative.js';
 import './matmul.js';
+import './conv.js';
 
 registerBackend(cpu);
 

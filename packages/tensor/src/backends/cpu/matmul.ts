@@ -158,6 +158,41 @@ function gemmPacked(
   }
 }
 
+/**
+ * Direct dot products for small or skinny products (M < 4, or little work overall), where packing
+ * would cost as much as the arithmetic: vectors, single tokens, per-group products of depthwise conv.
+ */
+function gemmDirect(
+  a: TypedArray,
+  aOff: number,
+  transA: boolean,
+  b: TypedArray,
+  bOff: number,
+  transB: boolean,
+  out: TypedArray,
+  outOff: number,
+  m: number,
+  k: number,
+  n: number,
+): void {
+  const aRow = transA ? 1 : k;
+  const aCol = transA ? m : 1;
+  const bRow = transB ? 1 : n;
+  const bCol = transB ? k : 1;
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let acc = 0;
+      let pa = aOff + i * aRow;
+      let pb = bOff + j * bCol;
+      for (let kk = 0; kk < k; kk++, pa += aCol, pb += bRow)
+        acc += (a[pa] as number) * (b[pb] as number);
+      out[outOff + i * n + j] = acc;
+    }
+  }
+}
+
+const isSmall = (m: number, k: number, n: number) => m < R || m * k * n < 32768;
+
 registerKernel<MatmulAttrs>('matmul', 'cpu', (_b, [a, b], { transA, transB }, [spec]) => {
   const A = a as KernelInput;
   const B = b as KernelInput;
@@ -174,8 +209,10 @@ registerKernel<MatmulAttrs>('matmul', 'cpu', (_b, [a, b], { transA, transB }, [s
   const aStr = broadcastStrides(A.shape.slice(0, -2), batch);
   const bStr = broadcastStrides(B.shape.slice(0, -2), batch);
   const outStr = stridesOf(batch);
-  const ap = new Float32Array(Math.ceil(m / R) * R * k);
-  const bp = new Float32Array(Math.ceil(n / R) * R * k);
+  // int32 takes the direct path too: the packed panels are float32 and would round above 2^24.
+  const small = isSmall(m, k, n) || o.dtype === 'int32';
+  const ap = new Float32Array(small ? 0 : Math.ceil(m / R) * R * k);
+  const bp = new Float32Array(small ? 0 : Math.ceil(n / R) * R * k);
   const srcA = arr(A);
   const srcB = arr(B);
   let lastA = -1;
@@ -189,6 +226,10 @@ registerKernel<MatmulAttrs>('matmul', 'cpu', (_b, [a, b], { transA, transB }, [s
       rest -= c * (outStr[d] as number);
       ia += c * (aStr[d] as number);
       ib += c * (bStr[d] as number);
+    }
+    if (small) {
+      gemmDirect(srcA, ia * m * k, transA, srcB, ib * k * n, transB, out, t * m * n, m, k, n);
+      continue;
     }
     // A broadcast operand is packed once and reused.
     if (ia !== lastA) packA(srcA, ia * m * k, transA, m, k, ap);

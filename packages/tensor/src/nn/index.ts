@@ -1,0 +1,39 @@
+// nn: modules, layers, initialisation and losses (import { nn } from '@recur/tensor').
+
+export * as init from './init.js';
+export {
+  Dropout,
+  Embedding,
+  type EmbeddingOptions,
+  GELU,
+  Identity,
+  LayerNorm,
+  type LayerNormOptions,
+  Linear,
+  type LinearOptions,
+  ReLU,
+  Sigmoid,
+  SiLU,
+  Softplus,
+  Tanh,
+} from './layers.js';
+export {
+  type BceWithLogitsOptions,
+  bceWithLogits,
+  type CrossEntropyOptions,
+  crossEntropy,
+  l1Loss,
+  mseLoss,
+  type NllLossOptions,
+  nllLoss,
+  type Reduction,
+  type ReductionOptions,
+} from './losses.js';
+export {
+  type LoadStateDictOptions,
+  type LoadStateDictResult,
+  Module,
+  parameter,
+  Sequential,
+  type StateDict,
+} from './module.js';

@@ -1,0 +1,130 @@
+import { TensorError } from '../errors.js';
+import { zerosLike } from '../ops/creation.js';
+import { maximum } from '../ops/elementwise.js';
+import type { Tensor } from '../tensor.js';
+import {
+  checkNumber,
+  Optimizer,
+  type ParamGroup,
+  type ParamState,
+  type ParamsInput,
+} from './optimizer.js';
+
+export interface AdamOptions {
+  lr?: number;
+  betas?: readonly [number, number];
+  eps?: number;
+  weightDecay?: number;
+  /** Use the running maximum of the second moment (AMSGrad). Default false. */
+  amsgrad?: boolean;
+  maximize?: boolean;
+}
+
+export interface AdamHyper {
+  lr: number;
+  initialLr?: number;
+  betas: [number, number];
+  eps: number;
+  weightDecay: number;
+  amsgrad: boolean;
+  maximize: boolean;
+}
+
+/** The Adam update shared by Adam (L2 weight decay) and AdamW (decoupled weight decay). */
+abstract class AdamBase extends Optimizer<AdamHyper> {
+  /** True for AdamW: weight decay multiplies the parameter by (1 − lr·λ) before the Adam step. */
+  protected readonly decoupled: boolean;
+
+  constructor(
+    params: ParamsInput<AdamHyper>,
+    options: AdamOptions,
+    name: string,
+    decoupled: boolean,
+    defaultDecay: number,
+  ) {
+    const betas = options.betas ?? [0.9, 0.999];
+    if (!Array.isArray(betas) || betas.length !== 2) {
+      throw new TensorError(name, `expected betas as [beta1, beta2], got ${JSON.stringify(betas)}`);
+    }
+    super(name, params, {
+      lr: options.lr ?? 1e-3,
+      betas: [betas[0], betas[1]],
+      eps: options.eps ?? 1e-8,
+      weightDecay: options.weightDecay ?? defaultDecay,
+      amsgrad: options.amsgrad ?? false,
+      maximize: options.maximize ?? false,
+    });
+    this.decoupled = decoupled;
+  }
+
+  protected validate(g: AdamHyper): void {
+    const n = this.name;
+    checkNumber(n, 'lr', g.lr, (v) => v >= 0, '>= 0');
+    checkNumber(n, 'eps', g.eps, (v) => v >= 0, '>= 0');
+    checkNumber(n, 'weightDecay', g.weightDecay, (v) => v >= 0, '>= 0');
+    if (!Array.isArray(g.betas) || g.betas.length !== 2) {
+      throw new TensorError(n, `expected betas as [beta1, beta2], got ${JSON.stringify(g.betas)}`);
+    }
+    checkNumber(n, 'betas[0]', g.betas[0], (v) => v >= 0 && v < 1, 'in [0, 1)');
+    checkNumber(n, 'betas[1]', g.betas[1], (v) => v >= 0 && v < 1, 'in [0, 1)');
+  }
+
+  protected update(p: Tensor, grad: Tensor, group: ParamGroup<AdamHyper>, state: ParamState): void {
+    const { lr, eps, weightDecay, amsgrad, maximize } = group;
+    const [beta1, beta2] = group.betas;
+    if (state.step === undefined) {
+      state.step = 0;
+      state.expAvg = this.persistent(zerosLike(p));
+      state.expAvgSq = this.persistent(zerosLike(p));
+      if (amsgrad) state.maxExpAvgSq = this.persistent(zerosLike(p));
+    }
+    const m = state.expAvg as Tensor;
+    const v = state.expAvgSq as Tensor;
+    const step = (state.step as number) + 1;
+    state.step = step;
+
+    let g = maximize ? grad.neg() : grad;
+    let param = p;
+    if (weightDecay !== 0) {
+      if (this.decoupled) param = p.mul(1 - lr * weightDecay);
+      else g = g.add(p.mul(weightDecay));
+    }
+    m.assign(m.add(g.sub(m).mul(1 - beta1))); // lerp(m, g, 1 − β₁), as PyTorch
+    v.assign(v.mul(beta2).add(g.square().mul(1 - beta2)));
+    const biasCorrection1 = 1 - beta1 ** step;
+    const biasCorrection2Sqrt = Math.sqrt(1 - beta2 ** step);
+    let second = v;
+    if (amsgrad) {
+      let vmax = state.maxExpAvgSq as Tensor | undefined;
+      if (!vmax) {
+        vmax = this.persistent(zerosLike(p));
+        state.maxExpAvgSq = vmax;
+      }
+      vmax.assign(maximum(vmax, v));
+      second = vmax;
+    }
+    const denom = second.sqrt().div(biasCorrection2Sqrt).add(eps);
+    p.assign(param.sub(m.div(denom).mul(lr / biasCorrection1)));
+  }
+}
+
+/**
+ * Adam, exactly as torch.optim.Adam: with t the parameter's step count,
+ * g ← ∇ + λ·p, m ← β₁m + (1 − β₁)g, v ← β₂v + (1 − β₂)g²,
+ * p ← p − lr/(1 − β₁ᵗ) · m / (√v / √(1 − β₂ᵗ) + ε)  (√v̂ with v̂ = max(v̂, v) under AMSGrad).
+ */
+export class Adam extends AdamBase {
+  constructor(params: ParamsInput<AdamHyper>, options: AdamOptions = {}) {
+    super(params, options, 'Adam', false, 0);
+  }
+}
+
+/**
+ * AdamW, exactly as torch.optim.AdamW: decoupled weight decay p ← p·(1 − lr·λ) (default λ = 1e-2),
+ * then the Adam step above without the λ·p term.
+ */
+export class AdamW extends AdamBase {
+  constructor(params: ParamsInput<AdamHyper>, options: AdamOptions = {}) {
+    super(params, options, 'AdamW', true, 1e-2);
+  }
+}
