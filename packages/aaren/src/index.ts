@@ -1,3 +1,10 @@
-// @recur/aaren: Aaren ("attention as an RNN") attention, block and stacked model, in parallel,
-// recurrent and chunked modes. Scaffold only: nothing is implemented yet.
-export {};
+// @recur/aaren: Aaren ("Attention as an RNN", Feng et al. 2024) — attention, block and stacked model
+// that train in parallel and stream with constant memory.
+export { AarenAttention, type AarenAttentionOptions, ATTENTION_STATE_KEYS } from './attention.js';
+export {
+  Aaren,
+  AarenBlock,
+  type AarenBlockOptions,
+  type AarenOptions,
+  type Activation,
+} from './block.js';

@@ -1,3 +1,14 @@
-// @recur/scan: associative scans over tuples of tensors (sequential, chunked and tree algorithms
-// on the CPU; reduce-then-scan on WebGPU). Scaffold only: nothing is implemented yet.
-export {};
+// @recur/scan: associative scans over tuples of tensors, with the attention operator of Aaren.
+import './kernels/cpu.js';
+
+export {
+  type AttentionCarry,
+  type AttentionScanOptions,
+  attentionScan,
+  emptyAttentionCarry,
+} from './attention-scan.js';
+export { sequentialScan, treeScan } from './generic.js';
+export { defineOperator, type ScanOperator } from './operator.js';
+export { attention } from './operators/attention.js';
+export { add, linearRecurrence, logaddexp, max } from './operators/basic.js';
+export { type ScanAlgorithm, type ScanOptions, type ScanResult, scan } from './scan.js';

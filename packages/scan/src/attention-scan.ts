@@ -1,0 +1,72 @@
+import { full, onesLike, type Tensor, where, zeros } from '@recur/tensor';
+import { attention, checkAttentionShapes } from './operators/attention.js';
+import { type ScanAlgorithm, scan } from './scan.js';
+
+/**
+ * The running state of causal softmax attention after some positions: m the running max of the
+ * scores, u the softmax denominator and w the numerator, both scaled by e^{−m}. Per position-scored
+ * attention: m, u [..., 1] and w [..., d]; per channel: all [..., d]. It is constant in size however
+ * many positions it has seen.
+ */
+export interface AttentionCarry {
+  m: Tensor;
+  u: Tensor;
+  w: Tensor;
+}
+
+export interface AttentionScanOptions {
+  /** The state before the first position (from a previous call's `carry`). */
+  carry?: AttentionCarry;
+  algorithm?: ScanAlgorithm;
+  chunkSize?: number;
+}
+
+/**
+ * Causal softmax attention as a prefix scan (MATH.md §1–2): out[..., t, :] = Σ_{i≤t} softmax_i(s) v_i.
+ *
+ * - scores [..., T] with values [..., T, d]: one score per position (an attention head);
+ * - scores [..., T, d] with values [..., T, d]: one score per channel (causal AFT-simple).
+ *
+ * Positions whose scores so far are all −inf output 0. Returns the outputs and the carry after the
+ * last position; passing it back as `carry` continues the sequence exactly.
+ */
+export function attentionScan(
+  scores: Tensor,
+  values: Tensor,
+  options: AttentionScanOptions = {},
+): { out: Tensor; carry: AttentionCarry } {
+  const kind = checkAttentionShapes('attentionScan', scores, values);
+  const m = kind === 'head' ? scores.unsqueeze(-1) : scores;
+  const u = onesLike(m, { requiresGrad: false });
+  const axis = values.rank - 2;
+  const { outputs, carry } = scan(attention, [m, u, values], {
+    axis,
+    algorithm: options.algorithm,
+    chunkSize: options.chunkSize,
+    carry: options.carry ? [options.carry.m, options.carry.u, options.carry.w] : undefined,
+  });
+  const [M, U, W] = outputs as [Tensor, Tensor, Tensor];
+  // Where every score so far was −inf (M = −inf) the state is the identity, but not always as
+  // (−inf, 0, 0): a generic algorithm's first output is the first leaf itself, (−inf, 1, v₀). So
+  // mask on M, and divide by 1 where U is 0, so neither the output nor its gradient sees 0/0.
+  const safe = where(U.gt(0), U, 1);
+  const out = where(M.ne(Number.NEGATIVE_INFINITY), W.div(safe), 0);
+  const [cm, cu, cw] = carry as [Tensor, Tensor, Tensor];
+  return { out, carry: { m: cm, u: cu, w: cw } };
+}
+
+/**
+ * The carry of a sequence nothing has been seen of: m = −inf, u = 0, w = 0 (the operator's identity).
+ * `channels` is 1 for one score per position, or d for one score per channel.
+ */
+export function emptyAttentionCarry(
+  batchShape: readonly number[],
+  d: number,
+  channels = 1,
+): AttentionCarry {
+  return {
+    m: full([...batchShape, channels], Number.NEGATIVE_INFINITY),
+    u: zeros([...batchShape, channels]),
+    w: zeros([...batchShape, d]),
+  };
+}

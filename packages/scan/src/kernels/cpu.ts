@@ -1,0 +1,264 @@
+import { type KernelInput, registerKernel } from '@recur/tensor';
+import type { AttentionAttrs } from '../operators/attention.js';
+import type { LinearRecurrenceAttrs, LogcumsumexpAttrs } from '../operators/basic.js';
+
+/**
+ * CPU kernels of the built-in operators: one sequential pass per row of the [outer, T, inner] layout,
+ * forward, and one reverse pass for the gradient (the stabilised reverse scans of MATH.md §2), so
+ * memory is O(T·d) and no T×T matrix appears. Exponents are always ≤ 0, and a −inf exponent base
+ * gives an explicit 0 coefficient, never exp(−inf − (−inf)).
+ */
+
+const f32 = (x: KernelInput) => x.buffer as Float32Array;
+const NEG_INF = Number.NEGATIVE_INFINITY;
+
+/** e^{a − b} for a ≤ b, with 0 when a is −inf (the identity contributes nothing). */
+function expDiff(a: number, b: number): number {
+  return a === NEG_INF ? 0 : Math.exp(a - b);
+}
+
+registerKernel<AttentionAttrs>(
+  'scan.attention',
+  'cpu',
+  (_b, inputs, { outer, length: T, inner: d, channels: c, hasCarry }) => {
+    const [m, u, w] = inputs.map(f32) as [Float32Array, Float32Array, Float32Array];
+    const M = new Float32Array(m.length);
+    const U = new Float32Array(u.length);
+    const W = new Float32Array(w.length);
+    const m0 = hasCarry ? f32(inputs[3] as KernelInput) : null;
+    const u0 = hasCarry ? f32(inputs[4] as KernelInput) : null;
+    const w0 = hasCarry ? f32(inputs[5] as KernelInput) : null;
+    const runM = new Float64Array(c);
+    const runU = new Float64Array(c);
+    const runW = new Float64Array(d);
+    for (let o = 0; o < outer; o++) {
+      for (let j = 0; j < c; j++) {
+        runM[j] = m0 ? (m0[o * c + j] as number) : NEG_INF;
+        runU[j] = u0 ? (u0[o * c + j] as number) : 0;
+      }
+      for (let k = 0; k < d; k++) runW[k] = w0 ? (w0[o * d + k] as number) : 0;
+      for (let t = 0; t < T; t++) {
+        const pc = (o * T + t) * c;
+        const pd = (o * T + t) * d;
+        for (let j = 0; j < c; j++) {
+          const mi = m[pc + j] as number;
+          const prev = runM[j] as number;
+          // One exponential per channel: rescale the running sums only when the max moves.
+          let ca = 1;
+          let cb: number;
+          if (mi > prev) {
+            ca = expDiff(prev, mi);
+            cb = 1;
+            runM[j] = mi;
+          } else cb = expDiff(mi, prev);
+          runU[j] = (runU[j] as number) * ca + (u[pc + j] as number) * cb;
+          if (c === 1) {
+            for (let k = 0; k < d; k++)
+              runW[k] = (runW[k] as number) * ca + (w[pd + k] as number) * cb;
+          } else {
+            runW[j] = (runW[j] as number) * ca + (w[pd + j] as number) * cb;
+          }
+          M[pc + j] = runM[j] as number;
+          U[pc + j] = runU[j] as number;
+        }
+        for (let k = 0; k < d; k++) W[pd + k] = runW[k] as number;
+      }
+    }
+    return [M, U, W];
+  },
+);
+
+registerKernel<AttentionAttrs>(
+  'scan.attentionBackward',
+  'cpu',
+  (_b, inputs, { outer, length: T, inner: d, channels: c, hasCarry }) => {
+    const [m, u, w] = inputs.map(f32) as [Float32Array, Float32Array, Float32Array];
+    const base = hasCarry ? 6 : 3;
+    const M = f32(inputs[base] as KernelInput);
+    const dU = f32(inputs[base + 1] as KernelInput);
+    const dW = f32(inputs[base + 2] as KernelInput);
+    const dm = new Float32Array(m.length);
+    const du = new Float32Array(u.length);
+    const dw = new Float32Array(w.length);
+    const carry = hasCarry ? inputs.slice(3, 6).map(f32) : null;
+    const dCarry = carry ? carry.map((x) => new Float32Array(x.length)) : [];
+    // ZU, ZW: Σ_{k ≥ t} dX_k · e^{M_t − M_k}, carried backwards with factor e^{M_t − M_{t+1}} ≤ 1.
+    const ZU = new Float64Array(c);
+    const ZW = new Float64Array(d);
+    for (let o = 0; o < outer; o++) {
+      ZU.fill(0);
+      ZW.fill(0);
+      for (let t = T - 1; t >= 0; t--) {
+        const pc = (o * T + t) * c;
+        const pd = (o * T + t) * d;
+        for (let j = 0; j < c; j++) {
+          const f = t === T - 1 ? 0 : expDiff(M[pc + j] as number, M[pc + c + j] as number);
+          ZU[j] = (ZU[j] as number) * f + (dU[pc + j] as number);
+          if (c === 1)
+            for (let k = 0; k < d; k++) ZW[k] = (ZW[k] as number) * f + (dW[pd + k] as number);
+          else ZW[j] = (ZW[j] as number) * f + (dW[pd + j] as number);
+          const e = expDiff(m[pc + j] as number, M[pc + j] as number);
+          du[pc + j] = e * (ZU[j] as number);
+          let dot = 0;
+          if (c === 1) {
+            for (let k = 0; k < d; k++) {
+              dw[pd + k] = e * (ZW[k] as number);
+              dot += (w[pd + k] as number) * (ZW[k] as number);
+            }
+          } else {
+            dw[pd + j] = e * (ZW[j] as number);
+            dot = (w[pd + j] as number) * (ZW[j] as number);
+          }
+          dm[pc + j] = e * ((u[pc + j] as number) * (ZU[j] as number) + dot);
+        }
+      }
+      if (carry) {
+        const [m0, u0, w0] = carry as [Float32Array, Float32Array, Float32Array];
+        const [dm0, du0, dw0] = dCarry as [Float32Array, Float32Array, Float32Array];
+        for (let j = 0; j < c; j++) {
+          const e = T === 0 ? 0 : expDiff(m0[o * c + j] as number, M[o * T * c + j] as number);
+          du0[o * c + j] = e * (ZU[j] as number);
+          let dot = 0;
+          if (c === 1) {
+            for (let k = 0; k < d; k++) {
+              dw0[o * d + k] = e * (ZW[k] as number);
+              dot += (w0[o * d + k] as number) * (ZW[k] as number);
+            }
+          } else {
+            dw0[o * d + j] = e * (ZW[j] as number);
+            dot = (w0[o * d + j] as number) * (ZW[j] as number);
+          }
+          dm0[o * c + j] = e * ((u0[o * c + j] as number) * (ZU[j] as number) + dot);
+        }
+      }
+    }
+    return [dm, du, dw, ...dCarry];
+  },
+);
+
+registerKernel<LogcumsumexpAttrs>(
+  'scan.logcumsumexp',
+  'cpu',
+  (_b, inputs, { outer, length: T, inner, hasCarry }) => {
+    const x = f32(inputs[0] as KernelInput);
+    const c0 = hasCarry ? f32(inputs[1] as KernelInput) : null;
+    const out = new Float32Array(x.length);
+    for (let o = 0; o < outer; o++) {
+      for (let i = 0; i < inner; i++) {
+        let acc = c0 ? (c0[o * inner + i] as number) : NEG_INF;
+        for (let t = 0; t < T; t++) {
+          const p = (o * T + t) * inner + i;
+          const v = x[p] as number;
+          // Math.max/min propagate NaN, so a NaN input poisons the rest of the row.
+          const hi = Math.max(v, acc);
+          const lo = Math.min(v, acc);
+          acc = hi === NEG_INF ? NEG_INF : hi + Math.log1p(Math.exp(lo - hi));
+          out[p] = acc;
+        }
+      }
+    }
+    return [out];
+  },
+);
+
+registerKernel<LogcumsumexpAttrs>(
+  'scan.logcumsumexpBackward',
+  'cpu',
+  (_b, inputs, { outer, length: T, inner, hasCarry }) => {
+    const x = f32(inputs[0] as KernelInput);
+    const c0 = hasCarry ? f32(inputs[1] as KernelInput) : null;
+    const base = hasCarry ? 2 : 1;
+    const out = f32(inputs[base] as KernelInput);
+    const dy = f32(inputs[base + 1] as KernelInput);
+    const dx = new Float32Array(x.length);
+    const dc0 = c0 ? new Float32Array(c0.length) : null;
+    for (let o = 0; o < outer; o++) {
+      for (let i = 0; i < inner; i++) {
+        // Z_t = Σ_{k ≥ t} dy_k e^{out_t − out_k}; out is non-decreasing in t so every factor is ≤ 1.
+        let z = 0;
+        for (let t = T - 1; t >= 0; t--) {
+          const p = (o * T + t) * inner + i;
+          const f = t === T - 1 ? 0 : expDiff(out[p] as number, out[p + inner] as number);
+          z = z * f + (dy[p] as number);
+          dx[p] = expDiff(x[p] as number, out[p] as number) * z;
+        }
+        if (c0 && dc0 && T > 0) {
+          const q = o * inner + i;
+          dc0[q] = expDiff(c0[q] as number, out[o * T * inner + i] as number) * z;
+        }
+      }
+    }
+    return dc0 ? [dx, dc0] : [dx];
+  },
+);
+
+registerKernel<LinearRecurrenceAttrs>(
+  'scan.linearRecurrence',
+  'cpu',
+  (_b, inputs, { outer, length: T, inner, hasCarry }) => {
+    const a = f32(inputs[0] as KernelInput);
+    const b = f32(inputs[1] as KernelInput);
+    const a0 = hasCarry ? f32(inputs[2] as KernelInput) : null;
+    const b0 = hasCarry ? f32(inputs[3] as KernelInput) : null;
+    const A = new Float32Array(a.length);
+    const H = new Float32Array(b.length);
+    for (let o = 0; o < outer; o++) {
+      for (let i = 0; i < inner; i++) {
+        let pa = a0 ? (a0[o * inner + i] as number) : 1;
+        let h = b0 ? (b0[o * inner + i] as number) : 0;
+        for (let t = 0; t < T; t++) {
+          const p = (o * T + t) * inner + i;
+          const at = a[p] as number;
+          pa *= at;
+          h = at * h + (b[p] as number);
+          A[p] = pa;
+          H[p] = h;
+        }
+      }
+    }
+    return [A, H];
+  },
+);
+
+registerKernel<LinearRecurrenceAttrs>(
+  'scan.linearRecurrenceBackward',
+  'cpu',
+  (_b, inputs, { outer, length: T, inner, hasCarry }) => {
+    const a = f32(inputs[0] as KernelInput);
+    const base = hasCarry ? 4 : 2;
+    const a0 = hasCarry ? f32(inputs[2] as KernelInput) : null;
+    const b0 = hasCarry ? f32(inputs[3] as KernelInput) : null;
+    const A = f32(inputs[base] as KernelInput);
+    const H = f32(inputs[base + 1] as KernelInput);
+    const dA = f32(inputs[base + 2] as KernelInput);
+    const dH = f32(inputs[base + 3] as KernelInput);
+    const da = new Float32Array(a.length);
+    const db = new Float32Array(a.length);
+    const da0 = a0 ? new Float32Array(a0.length) : null;
+    const db0 = b0 ? new Float32Array(b0.length) : null;
+    for (let o = 0; o < outer; o++) {
+      for (let i = 0; i < inner; i++) {
+        const q = o * inner + i;
+        // gH_t = dH_t + a_{t+1} gH_{t+1}; gA_t likewise: the reverse linear recurrence.
+        let gH = 0;
+        let gA = 0;
+        for (let t = T - 1; t >= 0; t--) {
+          const p = (o * T + t) * inner + i;
+          const next = t === T - 1 ? 0 : (a[p + inner] as number);
+          gH = (dH[p] as number) + next * gH;
+          gA = (dA[p] as number) + next * gA;
+          const hPrev = t > 0 ? (H[p - inner] as number) : b0 ? (b0[q] as number) : 0;
+          const aPrev = t > 0 ? (A[p - inner] as number) : a0 ? (a0[q] as number) : 1;
+          db[p] = gH;
+          da[p] = gH * hPrev + gA * aPrev;
+        }
+        if (da0 && db0 && T > 0) {
+          const a1 = a[o * T * inner + i] as number;
+          db0[q] = a1 * gH;
+          da0[q] = a1 * gA;
+        }
+      }
+    }
+    return da0 && db0 ? [da, db, da0, db0] : [da, db];
+  },
+);

@@ -1,0 +1,58 @@
+import type { Tensor } from '@recur/tensor';
+
+/**
+ * An associative operator over tuples of tensors, as `jax.lax.associative_scan` takes one.
+ *
+ * `combine(a, b)` joins an earlier element `a` with a later element `b`; each is a tuple of `arity`
+ * tensors whose leading (batch) axes agree and whose trailing element axes broadcast. It must be
+ * associative — combine(combine(a, b), c) = combine(a, combine(b, c)) — but need not commute.
+ * Written with tensor ops it runs on every backend and is differentiable by autograd, so any
+ * operator gets the generic sequential, tree and chunked algorithms for free.
+ */
+export interface ScanOperator {
+  readonly name: string;
+  readonly arity: number;
+  /** The identity element, one value per tuple member, filled across its element shape. */
+  readonly identity: readonly number[];
+  /**
+   * How many trailing element axes each tuple member has (default 0 each). The default scan axis
+   * is the one just before the first member's element axes.
+   */
+  readonly elementRanks?: readonly number[];
+  combine(a: readonly Tensor[], b: readonly Tensor[]): Tensor[];
+  /**
+   * A fused whole-sequence inclusive scan (one op with its own kernels and gradient) for the
+   * built-in operators. `axis` is non-negative; `carry` (the state before the first element) has
+   * each input's shape without the axis. Returns undefined where no kernel serves the inputs'
+   * backend or layout, and the generic algorithms are used instead.
+   */
+  fused?(
+    inputs: readonly Tensor[],
+    axis: number,
+    carry: readonly Tensor[] | undefined,
+  ): Tensor[] | undefined;
+  /**
+   * WGSL source defining `struct Elem`, `fn identity() -> Elem` and `fn combine(a: Elem, b: Elem) ->
+   * Elem`, from which the WebGPU backend builds its reduce-then-scan kernels.
+   */
+  readonly wgsl?: string;
+}
+
+/** Checks a user-supplied operator and returns it (a typed identity function for literals). */
+export function defineOperator(op: ScanOperator): ScanOperator {
+  if (!op.name) throw new TypeError('defineOperator: expected a name');
+  if (!Number.isInteger(op.arity) || op.arity < 1) {
+    throw new TypeError(`defineOperator(${op.name}): expected arity >= 1, got ${op.arity}`);
+  }
+  if (op.identity.length !== op.arity) {
+    throw new TypeError(
+      `defineOperator(${op.name}): expected ${op.arity} identity values, got ${op.identity.length}`,
+    );
+  }
+  if (op.elementRanks && op.elementRanks.length !== op.arity) {
+    throw new TypeError(
+      `defineOperator(${op.name}): expected ${op.arity} element ranks, got ${op.elementRanks.length}`,
+    );
+  }
+  return op;
+}

@@ -1,0 +1,130 @@
+import {
+  concat,
+  defineOp,
+  hasKernel,
+  maximum,
+  type OpDef,
+  runOp,
+  scatterAdd,
+  type Tensor,
+  TensorError,
+  where,
+} from '@recur/tensor';
+import { defineOperator } from '../operator.js';
+import { layoutOf, type ScanLayout, servedBy } from './layout.js';
+
+/**
+ * The attention triple of MATH.md §2: (m, u, w) = (running max of scores, softmax denominator,
+ * numerator), both sums scaled by e^{-m}. m and u are [..., T, c] and w is [..., T, d] with c = 1
+ * (one score per position: Aaren's heads) or c = d (one score per channel: causal AFT-simple).
+ */
+export interface AttentionAttrs extends ScanLayout {
+  /** Score channels: 1, or d (= inner, the value width). */
+  readonly channels: number;
+  readonly hasCarry: boolean;
+}
+
+function attrsFor(m: Tensor, w: Tensor, axis: number, hasCarry: boolean): AttentionAttrs {
+  const mLayout = layoutOf(m.shape, axis);
+  const wLayout = layoutOf(w.shape, axis);
+  return { ...wLayout, channels: mLayout.inner, hasCarry };
+}
+
+const forwardDef: OpDef<AttentionAttrs> = defineOp<AttentionAttrs>({
+  name: 'scan.attention',
+  infer: ([m, u, w]) => [
+    { shape: (m as Tensor).shape, dtype: 'float32' },
+    { shape: (u as Tensor).shape, dtype: 'float32' },
+    { shape: (w as Tensor).shape, dtype: 'float32' },
+  ],
+  // The kernel's gradients hold M fixed. But U and W are scaled by e^{−M} (∂U/∂M = −U, ∂W/∂M = −W)
+  // and a loss may read M itself, so the net gradient along M is r = dM − dU·U − <dW, W>. It is 0
+  // (up to rounding) for gauge-invariant uses — out = W/U, a carry fed to the next scan — which
+  // depend on (U·e^M, W·e^M) only; otherwise (a loss on M, or on U or W alone) it flows, as through a
+  // running max, to the element that set M.
+  grad: (_dy, { inputs, outputs, outputGrads, attrs }) => {
+    const [M, U, W] = outputs as [Tensor, Tensor, Tensor];
+    const dU = outputGrads[1] ?? U.mul(0);
+    const dW = outputGrads[2] ?? W.mul(0);
+    const grads = runOp(backwardDef, [...inputs, M, dU, dW], attrs);
+    const dWW = dW.mul(W);
+    let r = (attrs.channels === 1 ? dWW.sum(-1, true) : dWW).add(dU.mul(U)).neg();
+    if (outputGrads[0]) r = r.add(outputGrads[0]);
+    const axis = M.rank - 2;
+    const m0 = attrs.hasCarry ? (inputs[3] as Tensor).unsqueeze(axis) : null;
+    const all = m0 ? concat([m0, inputs[0] as Tensor], axis) : (inputs[0] as Tensor);
+    const { indices } = all.cummax(axis);
+    const routed = scatterAdd(all.shape, axis, m0 ? indices.slice(axis, 1) : indices, r);
+    grads[0] = (grads[0] as Tensor).add(m0 ? routed.slice(axis, 1) : routed);
+    if (m0) grads[3] = (grads[3] as Tensor).add(routed.slice(axis, 0, 1).squeeze(axis));
+    return grads;
+  },
+});
+
+/** Inputs m, u, w, [m0, u0, w0], M, dU, dW → gradients of m, u, w, [m0, u0, w0] (reverse scans). */
+const backwardDef: OpDef<AttentionAttrs> = defineOp<AttentionAttrs>({
+  name: 'scan.attentionBackward',
+  infer: (inputs, { hasCarry }) =>
+    inputs.slice(0, hasCarry ? 6 : 3).map((t) => ({ shape: t.shape, dtype: 'float32' as const })),
+});
+
+function fused(
+  inputs: readonly Tensor[],
+  axis: number,
+  carry: readonly Tensor[] | undefined,
+): Tensor[] | undefined {
+  const [m, u, w] = inputs as [Tensor, Tensor, Tensor];
+  const all = carry ? [...inputs, ...carry] : inputs;
+  if (!servedBy(all, hasKernel, 'scan.attention', 'scan.attentionBackward')) return undefined;
+  const c = m.rank > axis + 1 ? (m.shape[m.rank - 1] as number) : 1;
+  const d = w.rank > axis + 1 ? (w.shape[w.rank - 1] as number) : 1;
+  // The kernel layout: one trailing element axis on each, u shaped like m, c ∈ {1, d}.
+  if (
+    m.rank !== axis + 2 ||
+    w.rank !== axis + 2 ||
+    u.rank !== m.rank ||
+    u.shape.some((s, i) => s !== m.shape[i]) ||
+    (c !== 1 && c !== d)
+  ) {
+    return undefined;
+  }
+  return runOp(forwardDef, all, attrsFor(m, w, axis, carry !== undefined));
+}
+
+/** (m_A, u_A, w_A) ⊕ (m_B, u_B, w_B), with the identity's −inf handled without −inf − (−inf). */
+function combine(a: readonly Tensor[], b: readonly Tensor[]): Tensor[] {
+  const [ma, ua, wa] = a as [Tensor, Tensor, Tensor];
+  const [mb, ub, wb] = b as [Tensor, Tensor, Tensor];
+  const m = maximum(ma, mb);
+  // Where m is −inf both sides are the identity: use 0 as the shift so every exponent is −inf − 0.
+  const shift = where(m.isfinite(), m, 0);
+  const ca = ma.sub(shift).exp();
+  const cb = mb.sub(shift).exp();
+  return [m, ua.mul(ca).add(ub.mul(cb)), wa.mul(ca).add(wb.mul(cb))];
+}
+
+export const attention = defineOperator({
+  name: 'attention',
+  arity: 3,
+  identity: [Number.NEGATIVE_INFINITY, 0, 0],
+  elementRanks: [1, 1, 1],
+  combine,
+  fused,
+});
+
+export function checkAttentionShapes(
+  op: string,
+  scores: Tensor,
+  values: Tensor,
+): 'head' | 'channel' {
+  if (values.rank < 2)
+    throw new TensorError(op, `expected values [..., T, d], got [${values.shape.join(', ')}]`);
+  const lead = values.shape.slice(0, -1);
+  if (scores.rank === values.rank - 1 && scores.shape.every((s, i) => s === lead[i])) return 'head';
+  if (scores.rank === values.rank && scores.shape.every((s, i) => s === values.shape[i]))
+    return 'channel';
+  throw new TensorError(
+    op,
+    `expected scores [..., T] (one per position) or [..., T, d] (one per channel) for values [${values.shape.join(', ')}], got [${scores.shape.join(', ')}]`,
+  );
+}
