@@ -28,10 +28,15 @@ function topoOrder(root: GradNode): GradNode[] {
   return order;
 }
 
-function accumulateLeaf(t: Tensor, g: Tensor): void {
+function accumulateLeaf(t: Tensor, g: Tensor, fresh: Set<Tensor>): void {
   // A fresh view: one gradient tensor can reach several leaves (add's rule passes dy to both), and
   // the seed can be the caller's tensor; each leaf must own its `.grad` (zeroGrad disposes it).
-  t.grad = keep(t.grad ? t.grad.add(g) : g.detach());
+  const prev = t.grad;
+  t.grad = keep(prev ? prev.add(g) : g.detach());
+  // A partial sum made earlier in this pass (a leaf used twice) is ours to free; a `.grad` from an
+  // earlier backward() may still be held by the caller, so it is left to them.
+  if (prev && fresh.has(prev)) prev.dispose();
+  fresh.add(t.grad);
 }
 
 /**
@@ -63,9 +68,10 @@ export function backward(root: Tensor, grad?: Tensor): void {
   tidy(() =>
     noGrad(() => {
       const seed = grad ?? onesLike(root);
+      const fresh = new Set<Tensor>();
       const rootNode = root.gradNode;
       if (!rootNode) {
-        accumulateLeaf(root, seed);
+        accumulateLeaf(root, seed, fresh);
         return;
       }
       const grads = new Map<Tensor, Tensor>([[root, seed]]);
@@ -95,7 +101,7 @@ export function backward(root: Tensor, grad?: Tensor): void {
             );
           }
           if (input.isLeaf) {
-            accumulateLeaf(input, gi);
+            accumulateLeaf(input, gi, fresh);
             return;
           }
           const prev = grads.get(input);

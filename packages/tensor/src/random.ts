@@ -17,7 +17,7 @@ export class Generator {
     this.seed(seed);
   }
 
-  /** Restarts the sequence from `seed` (any integer; only its low 32 bits and sign matter). */
+  /** Restarts the sequence from `seed` (an integer taken modulo 2^32, so -1 and 2^32 − 1 are the same seed). */
   seed(seed: number): this {
     if (!Number.isFinite(seed))
       throw new TensorError('manualSeed', `expected a finite number, got ${seed}`);
@@ -158,8 +158,17 @@ export function randint(
   shape: readonly number[],
   opts: RandomOptions = {},
 ): Tensor {
-  if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low || high - low > 2 ** 32) {
-    throw new TensorError('randint', `expected integers low < high, got [${low}, ${high})`);
+  if (
+    !Number.isInteger(low) ||
+    !Number.isInteger(high) ||
+    high <= low ||
+    low < -(2 ** 31) ||
+    high > 2 ** 31
+  ) {
+    throw new TensorError(
+      'randint',
+      `expected int32 bounds low < high (within [-2^31, 2^31]), got [${low}, ${high})`,
+    );
   }
   return make('randint', shape, 'int32', opts, (g) => g.nextInt(low, high));
 }

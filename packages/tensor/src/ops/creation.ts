@@ -150,6 +150,8 @@ export function arange(start: number, end?: number, step = 1, opts: CreateOption
   }
   if (step === 0 || !Number.isFinite(step))
     throw new TensorError('arange', `expected a finite non-zero step, got ${step}`);
+  if (!Number.isFinite(start) || !Number.isFinite(end))
+    throw new TensorError('arange', `expected finite start and end, got ${start} and ${end}`);
   const n = Math.max(0, Math.ceil((end - start) / step));
   const ints = Number.isInteger(start) && Number.isInteger(end) && Number.isInteger(step);
   const data = allocTyped(checkDType('arange', opts.dtype ?? (ints ? 'int32' : 'float32')), n);

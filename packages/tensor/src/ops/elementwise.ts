@@ -145,7 +145,8 @@ export function div(a: TensorLike, b: TensorLike): Tensor {
   return run1(divDef, asTensors('div', a, b), {});
 }
 export const pow = binaryOp('pow', (dy, a, b, y) => [
-  dy.mul(b).mul(a.pow(b.sub(1))),
+  // d/da aᵇ = b·aᵇ⁻¹, exactly 0 where b = 0 (not 0·0⁻¹ = NaN at a = 0; as PyTorch).
+  dy.mul(where(b.eq(0), 0, b.mul(a.pow(b.sub(1))))),
   // d/db aᵇ = aᵇ·ln a, taken as 0 where a <= 0 (ln undefined), as the limit is for a = 0.
   dy.mul(where(a.gt(0), y.mul(a.log()), 0)),
 ]);

@@ -73,6 +73,7 @@ const scatterAddDef: OpDef<ScatterAttrs> = defineOp<ScatterAttrs>({
 
 /** out[i][j] = x[index[i][j]][j] for axis 0, and so on (torch.gather). */
 export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
+  if (x.rank === 0) throw new TensorError('gather', 'expected a tensor of rank >= 1, got a scalar');
   return run1(gatherDef, [x, index], { axis: normalizeAxis('gather', axis, x.rank) });
 }
 
@@ -83,6 +84,9 @@ export function scatterAdd(
   index: Tensor,
   src: Tensor,
 ): Tensor {
+  if (shape.length === 0) {
+    throw new TensorError('scatterAdd', 'expected an output of rank >= 1, got shape []');
+  }
   return run1(scatterAddDef, [src, index], {
     axis: normalizeAxis('scatterAdd', axis, shape.length),
     shape,

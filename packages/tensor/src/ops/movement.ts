@@ -74,6 +74,14 @@ const reshapeDef = defineOp<{ shape: readonly number[] }>({
   grad: (dy, { inputs }) => [reshape(dy, (inputs[0] as Tensor).shape)],
 });
 
+/**
+ * A new tensor object sharing x's buffer and gradient path. Ops whose result equals their input
+ * return this rather than x itself, so disposing the result never disposes the input.
+ */
+export function alias(x: Tensor): Tensor {
+  return run1(reshapeDef, [x], { shape: x.shape });
+}
+
 /** Same data, another shape of the same size; one size may be -1 (inferred). Shares the buffer. */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const target = shape.slice();
@@ -97,7 +105,7 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
       `cannot reshape ${fmtShape(x.shape)} (${x.size} elements) to ${fmtShape(shape)}`,
     );
   }
-  if (shapesEqual(target, x.shape)) return x;
+  if (shapesEqual(target, x.shape)) return alias(x);
   return run1(reshapeDef, [x], { shape: target });
 }
 
@@ -157,7 +165,7 @@ export function permute(x: Tensor, axes: readonly number[]): Tensor {
   const norm = axes.map((a) => normalizeAxis('permute', a, x.rank));
   if (new Set(norm).size !== norm.length)
     throw new TensorError('permute', `repeated axis in [${axes.join(', ')}]`);
-  if (norm.every((a, i) => a === i)) return x;
+  if (norm.every((a, i) => a === i)) return alias(x);
   const src = stridesOf(x.shape);
   return run1(stridedDef, [x], {
     shape: norm.map((a) => x.shape[a] as number),
@@ -170,7 +178,7 @@ export function permute(x: Tensor, axes: readonly number[]): Tensor {
 
 /** Swaps two axes (the last two by default). */
 export function transpose(x: Tensor, axis0 = -2, axis1 = -1): Tensor {
-  if (x.rank < 2 && axis0 === -2 && axis1 === -1) return x;
+  if (x.rank < 2 && axis0 === -2 && axis1 === -1) return alias(x);
   const a = normalizeAxis('transpose', axis0, x.rank);
   const b = normalizeAxis('transpose', axis1, x.rank);
   const axes = x.shape.map((_, i) => i);
@@ -193,7 +201,7 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
   if (!shapesEqual(out, target)) {
     throw new TensorError('expand', `cannot expand ${fmtShape(x.shape)} to ${fmtShape(shape)}`);
   }
-  if (shapesEqual(target, x.shape)) return x;
+  if (shapesEqual(target, x.shape)) return alias(x);
   const src = stridesOf(x.shape);
   const strides = target.map((_, i) =>
     i < lead || x.shape[i - lead] === 1 ? 0 : (src[i - lead] as number),
@@ -210,6 +218,7 @@ export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
  * from the end, bounds are clipped; step may be negative).
  */
 export function slice(x: Tensor, axis: number, start?: number, end?: number, step = 1): Tensor {
+  if (x.rank === 0) throw new TensorError('slice', 'expected a tensor of rank >= 1, got a scalar');
   const a = normalizeAxis('slice', axis, x.rank);
   if (!Number.isInteger(step) || step === 0)
     throw new TensorError('slice', `expected a non-zero integer step, got ${step}`);
@@ -220,7 +229,7 @@ export function slice(x: Tensor, axis: number, start?: number, end?: number, ste
   const s = step > 0 ? norm(start, 0, 0, n) : norm(start, n - 1, -1, n - 1);
   const e = step > 0 ? norm(end, n, 0, n) : norm(end, -1, -1, n - 1);
   const len = Math.max(0, Math.ceil((e - s) / step));
-  if (step === 1 && s === 0 && len === n) return x;
+  if (step === 1 && s === 0 && len === n) return alias(x);
   const src = stridesOf(x.shape);
   const shape = x.shape.slice();
   shape[a] = len;
@@ -244,7 +253,7 @@ export function flip(x: Tensor, axes: number | readonly number[]): Tensor {
     offset += ((x.shape[i] as number) - 1) * s;
     return -s;
   });
-  if (x.size === 0) return x;
+  if (x.size === 0) return alias(x);
   return run1(stridedDef, [x], { shape: x.shape, strides, offset, grad: 'scatter' });
 }
 
@@ -296,7 +305,7 @@ export function pad(x: Tensor, pads: readonly (readonly [number, number])[], val
     if (b < 0 || e < 0) y = slice(y, i, Math.max(0, -b), n - Math.max(0, -e));
     grow.push([Math.max(0, b), Math.max(0, e)]);
   });
-  if (grow.every(([b, e]) => b === 0 && e === 0)) return y;
+  if (grow.every(([b, e]) => b === 0 && e === 0)) return y === x ? alias(x) : y;
   return run1(padDef, [y], { pads: grow, value });
 }
 
@@ -337,7 +346,7 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
   const a = normalizeAxis('concat', axis, first.rank);
   if (first.rank === 0)
     throw new TensorError('concat', 'cannot concatenate rank-0 tensors; use stack');
-  if (xs.length === 1) return first;
+  if (xs.length === 1) return alias(first);
   return run1(concatDef, xs, { axis: a });
 }
 
@@ -362,6 +371,7 @@ export function stack(xs: readonly Tensor[], axis = 0): Tensor {
 
 /** Splits into pieces of `sizes` (or equal pieces of that size, the last one shorter) along `axis`. */
 export function split(x: Tensor, sizes: number | readonly number[], axis = 0): Tensor[] {
+  if (x.rank === 0) throw new TensorError('split', 'expected a tensor of rank >= 1, got a scalar');
   const a = normalizeAxis('split', axis, x.rank);
   const n = x.shape[a] as number;
   let list: number[];

@@ -110,13 +110,21 @@ function extremum(
 ): Tensor {
   const axes = normalizeAxes(name, axis, x.rank);
   if (runsOf(axes).length <= 1) return reduceAxes(def, name, x, axes, keepdim);
+  if (axes.some((a) => x.shape[a] === 0)) {
+    throw new TensorError(name, `cannot reduce over an empty axis (shape ${fmtShape(x.shape)})`);
+  }
   const rest = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
   const y = run1(def, [permute(x, [...rest, ...axes])], {
     start: rest.length,
     end: x.rank,
     keepdim: false,
   });
-  return keepdim ? reshape(y, x.shape.map((d, i) => (axes.includes(i) ? 1 : d))) : y;
+  return keepdim
+    ? reshape(
+        y,
+        x.shape.map((d, i) => (axes.includes(i) ? 1 : d)),
+      )
+    : y;
 }
 
 export function max(x: Tensor, axis?: number | readonly number[], keepdim = false): Tensor {

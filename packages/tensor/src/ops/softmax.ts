@@ -3,6 +3,7 @@ import { type Generator, rand } from '../random.js';
 import { normalizeAxis } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { where } from './elementwise.js';
+import { alias } from './movement.js';
 import { max, sum } from './reduce.js';
 
 /** exp(x) / Σ exp(x) along `axis`, shifted by the (detached) maximum so nothing overflows. */
@@ -36,7 +37,7 @@ export interface DropoutOptions {
 export function dropout(x: Tensor, p: number, opts: DropoutOptions = {}): Tensor {
   if (!(p >= 0 && p <= 1))
     throw new TensorError('dropout', `expected a probability in [0, 1], got ${p}`);
-  if (opts.training === false || p === 0) return x;
+  if (opts.training === false || p === 0) return alias(x);
   if (p === 1) return x.mul(0);
   const keep = rand(x.shape, { generator: opts.generator, backend: x.backend.name }).ge(p);
   return x.mul(keep).mul(1 / (1 - p));

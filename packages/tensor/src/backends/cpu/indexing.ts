@@ -10,42 +10,54 @@ function badIndex(op: string, value: number, size: number, axis: number): Tensor
 }
 
 /**
- * For every element of `index` (row-major), calls visit(position in index, offset in the tensor
- * whose layout is `shape`, with the axis coordinate replaced by the index value).
+ * The offset, in a tensor with `strides`, of every position of an index tensor of `shape` (row-major),
+ * leaving out axis `skip`'s contribution (-1 skips none). Computed once per kernel so the element
+ * loops below are plain array reads.
  */
-function eachIndexed(
+function offsetsOf(shape: readonly number[], strides: readonly number[], skip: number): Int32Array {
+  const n = sizeOf(shape);
+  const out = new Int32Array(n);
+  const rank = shape.length;
+  const coord = new Int32Array(rank);
+  let base = 0;
+  for (let i = 0; i < n; i++) {
+    out[i] = base;
+    for (let k = rank - 1; k >= 0; k--) {
+      const st = k === skip ? 0 : (strides[k] as number);
+      base += st;
+      if (++coord[k] < (shape[k] as number)) break;
+      base -= st * (shape[k] as number);
+      coord[k] = 0;
+    }
+  }
+  return out;
+}
+
+/** Where each index lands in a tensor of `shape`: its position with the axis coordinate replaced. */
+function targetsOf(
   op: string,
   index: KernelInput,
   shape: readonly number[],
   axis: number,
-  visit: (i: number, at: number) => void,
-): void {
+): Int32Array {
   const idx = arr(index);
   const strides = stridesOf(shape);
-  const rank = index.shape.length;
-  const coord = new Int32Array(rank);
+  const at = offsetsOf(index.shape, strides, axis);
   const size = shape[axis] as number;
   const axisStride = strides[axis] as number;
-  let base = 0; // offset of coord with the axis coordinate left out
-  for (let i = 0; i < index.size; i++) {
+  for (let i = 0; i < at.length; i++) {
     const v = idx[i] as number;
     if (v < 0 || v >= size) throw badIndex(op, v, size, axis);
-    visit(i, base + v * axisStride);
-    for (let k = rank - 1; k >= 0; k--) {
-      if (k !== axis) base += strides[k] as number;
-      if (++coord[k] < (index.shape[k] as number)) break;
-      if (k !== axis) base -= (strides[k] as number) * (index.shape[k] as number);
-      coord[k] = 0;
-    }
+    at[i] = (at[i] as number) + v * axisStride;
   }
+  return at;
 }
 
 registerKernel<AxisAttrs>('gather', 'cpu', (_b, [x, index], { axis }, [spec]) => {
   const src = arr(x as KernelInput);
   const out = alloc((spec as OutputSpec).dtype, (index as KernelInput).size);
-  eachIndexed('gather', index as KernelInput, (x as KernelInput).shape, axis, (i, at) => {
-    out[i] = src[at] as number;
-  });
+  const at = targetsOf('gather', index as KernelInput, (x as KernelInput).shape, axis);
+  for (let i = 0; i < at.length; i++) out[i] = src[at[i] as number] as number;
   return [out];
 });
 
@@ -53,25 +65,17 @@ registerKernel<AxisAttrs & { shape: number[] }>(
   'scatterAdd',
   'cpu',
   (_b, [s, index], { axis, shape }, [spec]) => {
-    const src = arr(s as KernelInput);
+    const source = s as KernelInput;
+    const idx = index as KernelInput;
+    const src = arr(source);
     const out = alloc((spec as OutputSpec).dtype, sizeOf(shape));
-    const srcStrides = stridesOf((s as KernelInput).shape);
-    const idxStrides = stridesOf((index as KernelInput).shape);
-    // The source may be larger than the index off the axis: map index positions to source offsets.
-    const needsMap = srcStrides.some((v, k) => v !== idxStrides[k]);
-    eachIndexed('scatterAdd', index as KernelInput, shape, axis, (i, at) => {
-      let j = i;
-      if (needsMap) {
-        j = 0;
-        let rest = i;
-        for (let k = 0; k < idxStrides.length; k++) {
-          const c = Math.floor(rest / (idxStrides[k] as number));
-          rest -= c * (idxStrides[k] as number);
-          j += c * (srcStrides[k] as number);
-        }
-      }
-      out[at] = (out[at] as number) + (src[j] as number);
-    });
+    const at = targetsOf('scatterAdd', idx, shape, axis);
+    // The source may be larger than the index off the axis: read it at the index's positions.
+    const from = offsetsOf(idx.shape, stridesOf(source.shape), -1);
+    for (let i = 0; i < at.length; i++) {
+      const o = at[i] as number;
+      out[o] = (out[o] as number) + (src[from[i] as number] as number);
+    }
     return [out];
   },
 );

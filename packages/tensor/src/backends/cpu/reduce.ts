@@ -73,8 +73,11 @@ foldKernel('min', Number.POSITIVE_INFINITY, (src, acc, outer, r, inner) => {
   }
 });
 
-/** Index of the first extreme along r; a NaN counts as the extreme (its first occurrence). */
-function argKernel(name: string, better: (v: number, best: number) => boolean): void {
+/**
+ * Index of the first extreme along r; a NaN counts as the extreme (its first occurrence). `sign` 1
+ * finds the largest, −1 the smallest (comparing sign·v keeps the loop free of calls).
+ */
+function argKernel(name: string, sign: 1 | -1): void {
   registerKernel<ReduceAttrs>(name, 'cpu', (_b, [x], attrs) => {
     const input = x as KernelInput;
     const src = arr(input);
@@ -86,7 +89,7 @@ function argKernel(name: string, better: (v: number, best: number) => boolean): 
         let at = 0;
         for (let k = 1; k < r && best === best; k++) {
           const v = src[(o * r + k) * inner + i] as number;
-          if (better(v, best) || v !== v) {
+          if (sign * v > sign * best || v !== v) {
             best = v;
             at = k;
           }
@@ -98,5 +101,5 @@ function argKernel(name: string, better: (v: number, best: number) => boolean): 
   });
 }
 
-argKernel('argmax', (v, best) => v > best);
-argKernel('argmin', (v, best) => v < best);
+argKernel('argmax', 1);
+argKernel('argmin', -1);
