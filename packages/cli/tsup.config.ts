@@ -1,10 +1,6 @@
-import { defineConfig } from 'tsup';
+import { recurTsupConfig } from '../../tsup.shared';
 
-export default defineConfig({
+export default recurTsupConfig({
   entry: ['src/index.ts', 'src/bin.ts'],
   dts: { entry: 'src/index.ts' },
-  format: ['esm'],
-  sourcemap: true,
-  clean: true,
-  target: 'es2022',
 });
