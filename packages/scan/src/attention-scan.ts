@@ -1,12 +1,14 @@
 import { full, onesLike, type Tensor, where, zeros } from '@recur/tensor';
-import { attention, checkAttentionShapes } from './operators/attention.js';
+import { checkAttentionShapes, gaugeInvariantAttention } from './operators/attention.js';
 import { type ScanAlgorithm, scan } from './scan.js';
 
 /**
  * The running state of causal softmax attention after some positions: m the running max of the
  * scores, u the softmax denominator and w the numerator, both scaled by e^{−m}. Per position-scored
  * attention: m, u [..., 1] and w [..., d]; per channel: all [..., d]. It is constant in size however
- * many positions it has seen.
+ * many positions it has seen. Gradients through it hold for what depends on the state itself (u·e^m,
+ * w·e^m: passing it back as a carry, w/u, m + log u); m alone is the representation's gauge and gets
+ * none (use scan(attention, ...) for the running max as a value).
  */
 export interface AttentionCarry {
   m: Tensor;
@@ -39,7 +41,8 @@ export function attentionScan(
   const m = kind === 'head' ? scores.unsqueeze(-1) : scores;
   const u = onesLike(m, { requiresGrad: false });
   const axis = values.rank - 2;
-  const { outputs, carry } = scan(attention, [m, u, values], {
+  // out = W/U and the carry (passed back as a carry) depend on (U·e^M, W·e^M) only.
+  const { outputs, carry } = scan(gaugeInvariantAttention, [m, u, values], {
     axis,
     algorithm: options.algorithm,
     chunkSize: options.chunkSize,
@@ -48,9 +51,10 @@ export function attentionScan(
   const [M, U, W] = outputs as [Tensor, Tensor, Tensor];
   // Where every score so far was −inf (M = −inf) the state is the identity, but not always as
   // (−inf, 0, 0): a generic algorithm's first output is the first leaf itself, (−inf, 1, v₀). So
-  // mask on M, and divide by 1 where U is 0, so neither the output nor its gradient sees 0/0.
-  const safe = where(U.gt(0), U, 1);
-  const out = where(M.ne(Number.NEGATIVE_INFINITY), W.div(safe), 0);
+  // test M, not U, and divide by +inf there: the output is 0 and neither it nor its gradient sees
+  // 0/0 (elsewhere U > 0).
+  const safe = where(M.ne(Number.NEGATIVE_INFINITY), U, Number.POSITIVE_INFINITY);
+  const out = W.div(safe);
   const [cm, cu, cw] = carry as [Tensor, Tensor, Tensor];
   return { out, carry: { m: cm, u: cu, w: cw } };
 }

@@ -71,6 +71,7 @@ function checkInputs(op: ScanOperator, inputs: readonly Tensor[], options: ScanO
           `carry ${k} must have shape ${fmt(want)} (input ${k} without axis ${axis}), got ${fmt(c.shape)}`,
         );
       }
+      if (c.dtype !== 'float32') fail(op, `carry ${k} must be float32, got ${c.dtype}`);
     });
   }
   const chunk = options.chunkSize;

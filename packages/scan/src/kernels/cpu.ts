@@ -31,37 +31,68 @@ registerKernel<AttentionAttrs>(
     const runM = new Float64Array(c);
     const runU = new Float64Array(c);
     const runW = new Float64Array(d);
+    // One exponential per channel and position: the running sums are rescaled (by ca) only when the
+    // max moves, otherwise the new element is scaled (by cb). Written as x·1 and x + y·1 this is the
+    // same arithmetic in double precision, without the multiplications by 1; the loops walk one
+    // running index so the d-wide inner loop is a plain streaming pass.
     for (let o = 0; o < outer; o++) {
       for (let j = 0; j < c; j++) {
         runM[j] = m0 ? (m0[o * c + j] as number) : NEG_INF;
         runU[j] = u0 ? (u0[o * c + j] as number) : 0;
       }
       for (let k = 0; k < d; k++) runW[k] = w0 ? (w0[o * d + k] as number) : 0;
-      for (let t = 0; t < T; t++) {
-        const pc = (o * T + t) * c;
-        const pd = (o * T + t) * d;
-        for (let j = 0; j < c; j++) {
-          const mi = m[pc + j] as number;
-          const prev = runM[j] as number;
-          // One exponential per channel: rescale the running sums only when the max moves.
-          let ca = 1;
-          let cb: number;
-          if (mi > prev) {
-            ca = expDiff(prev, mi);
-            cb = 1;
-            runM[j] = mi;
-          } else cb = expDiff(mi, prev);
-          runU[j] = (runU[j] as number) * ca + (u[pc + j] as number) * cb;
-          if (c === 1) {
-            for (let k = 0; k < d; k++)
-              runW[k] = (runW[k] as number) * ca + (w[pd + k] as number) * cb;
+      let q = o * T * d; // index of (o, t, 0) in w and W
+      if (c === 1) {
+        let rm = runM[0] as number;
+        let ru = runU[0] as number;
+        for (let p = o * T, end = p + T; p < end; p++) {
+          const mi = m[p] as number;
+          if (mi > rm) {
+            const ca = expDiff(rm, mi);
+            rm = mi;
+            ru = ru * ca + (u[p] as number);
+            for (let k = 0; k < d; k++, q++) {
+              const x = (runW[k] as number) * ca + (w[q] as number);
+              runW[k] = x;
+              W[q] = x;
+            }
           } else {
-            runW[j] = (runW[j] as number) * ca + (w[pd + j] as number) * cb;
+            const cb = expDiff(mi, rm);
+            ru = ru + (u[p] as number) * cb;
+            for (let k = 0; k < d; k++, q++) {
+              const x = (runW[k] as number) + (w[q] as number) * cb;
+              runW[k] = x;
+              W[q] = x;
+            }
           }
-          M[pc + j] = runM[j] as number;
-          U[pc + j] = runU[j] as number;
+          M[p] = rm;
+          U[p] = ru;
         }
-        for (let k = 0; k < d; k++) W[pd + k] = runW[k] as number;
+      } else {
+        // c = d: every channel its own (m, u, w), at the same index q in all three.
+        for (let t = 0; t < T; t++) {
+          for (let j = 0; j < d; j++, q++) {
+            const mi = m[q] as number;
+            const prev = runM[j] as number;
+            let x: number;
+            let y: number;
+            if (mi > prev) {
+              const ca = expDiff(prev, mi);
+              runM[j] = mi;
+              y = (runU[j] as number) * ca + (u[q] as number);
+              x = (runW[j] as number) * ca + (w[q] as number);
+            } else {
+              const cb = expDiff(mi, prev);
+              y = (runU[j] as number) + (u[q] as number) * cb;
+              x = (runW[j] as number) + (w[q] as number) * cb;
+            }
+            runU[j] = y;
+            runW[j] = x;
+            M[q] = runM[j] as number;
+            U[q] = y;
+            W[q] = x;
+          }
+        }
       }
     }
     return [M, U, W];

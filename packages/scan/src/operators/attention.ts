@@ -22,12 +22,23 @@ export interface AttentionAttrs extends ScanLayout {
   /** Score channels: 1, or d (= inner, the value width). */
   readonly channels: number;
   readonly hasCarry: boolean;
+  /**
+   * The caller promises that the loss depends on (U·e^M, W·e^M) only (attentionScan: out = W/U and
+   * a carry fed to the next scan), so the gradient along M is 0 and is not computed (see grad).
+   */
+  readonly gaugeInvariant: boolean;
 }
 
-function attrsFor(m: Tensor, w: Tensor, axis: number, hasCarry: boolean): AttentionAttrs {
+function attrsFor(
+  m: Tensor,
+  w: Tensor,
+  axis: number,
+  hasCarry: boolean,
+  gaugeInvariant: boolean,
+): AttentionAttrs {
   const mLayout = layoutOf(m.shape, axis);
   const wLayout = layoutOf(w.shape, axis);
-  return { ...wLayout, channels: mLayout.inner, hasCarry };
+  return { ...wLayout, channels: mLayout.inner, hasCarry, gaugeInvariant };
 }
 
 const forwardDef: OpDef<AttentionAttrs> = defineOp<AttentionAttrs>({
@@ -39,14 +50,16 @@ const forwardDef: OpDef<AttentionAttrs> = defineOp<AttentionAttrs>({
   ],
   // The kernel's gradients hold M fixed. But U and W are scaled by e^{−M} (∂U/∂M = −U, ∂W/∂M = −W)
   // and a loss may read M itself, so the net gradient along M is r = dM − dU·U − <dW, W>. It is 0
-  // (up to rounding) for gauge-invariant uses — out = W/U, a carry fed to the next scan — which
-  // depend on (U·e^M, W·e^M) only; otherwise (a loss on M, or on U or W alone) it flows, as through a
-  // running max, to the element that set M.
+  // for gauge-invariant uses — out = W/U, a carry fed to the next scan — which depend on
+  // (U·e^M, W·e^M) only; otherwise (a loss on M, or on U or W alone) it flows, as through a running
+  // max, to the element that set M. Where the caller vouches for gauge invariance it is skipped: in
+  // float32 r is a difference of large nearly equal terms, and its rounding would be noise.
   grad: (_dy, { inputs, outputs, outputGrads, attrs }) => {
     const [M, U, W] = outputs as [Tensor, Tensor, Tensor];
     const dU = outputGrads[1] ?? U.mul(0);
     const dW = outputGrads[2] ?? W.mul(0);
     const grads = runOp(backwardDef, [...inputs, M, dU, dW], attrs);
+    if (attrs.gaugeInvariant) return grads;
     const dWW = dW.mul(W);
     let r = (attrs.channels === 1 ? dWW.sum(-1, true) : dWW).add(dU.mul(U)).neg();
     if (outputGrads[0]) r = r.add(outputGrads[0]);
@@ -72,6 +85,7 @@ function fused(
   inputs: readonly Tensor[],
   axis: number,
   carry: readonly Tensor[] | undefined,
+  gaugeInvariant = false,
 ): Tensor[] | undefined {
   const [m, u, w] = inputs as [Tensor, Tensor, Tensor];
   const all = carry ? [...inputs, ...carry] : inputs;
@@ -88,7 +102,7 @@ function fused(
   ) {
     return undefined;
   }
-  return runOp(forwardDef, all, attrsFor(m, w, axis, carry !== undefined));
+  return runOp(forwardDef, all, attrsFor(m, w, axis, carry !== undefined, gaugeInvariant));
 }
 
 /** (m_A, u_A, w_A) ⊕ (m_B, u_B, w_B), with the identity's −inf handled without −inf − (−inf). */
@@ -109,7 +123,16 @@ export const attention = defineOperator({
   identity: [Number.NEGATIVE_INFINITY, 0, 0],
   elementRanks: [1, 1, 1],
   combine,
-  fused,
+  fused: (inputs, axis, carry) => fused(inputs, axis, carry, false),
+});
+
+/**
+ * The same operator for callers whose loss depends on (U·e^M, W·e^M) only (attentionScan): its fused
+ * gradient leaves out the gradient along M, which is then exactly 0. Not exported from the package.
+ */
+export const gaugeInvariantAttention = defineOperator({
+  ...attention,
+  fused: (inputs, axis, carry) => fused(inputs, axis, carry, true),
 });
 
 export function checkAttentionShapes(
