@@ -1,0 +1,166 @@
+import {
+  concat,
+  matmulT,
+  nn,
+  SequenceModule,
+  type StreamState,
+  subState,
+  type Tensor,
+  TensorError,
+  tensor,
+  where,
+  zeros,
+} from '@recur/tensor';
+import { checkPositive, checkStateShape, checkTokens } from './util.js';
+
+export interface MultiHeadAttentionOptions {
+  dModel: number;
+  nHeads: number;
+  /**
+   * Token t attends to tokens 1..t only. Default true. Only causal attention streams: non-causal
+   * attention needs every token before it can emit any output, so it has no initState/step.
+   */
+  causal?: boolean;
+  /** Biases on the four projections. Default true. */
+  bias?: boolean;
+  /**
+   * The most tokens the KV cache may hold (cache plus the block being run); more is an error, never a
+   * silent truncation. Default: no limit.
+   */
+  maxCacheLength?: number;
+}
+
+/** Keys of a KV-cache state: k and v, each [batch, heads, tokens so far, dHead]. */
+export const KV_CACHE_KEYS = ['k', 'v'] as const;
+
+/** The causal mask of a block of `t` queries that follow `past` cached tokens: [t, past + t], 1 = visible. */
+function causalMask(t: number, past: number, backend: string): Tensor {
+  const total = past + t;
+  const data = new Int32Array(t * total);
+  for (let i = 0; i < t; i++) data.fill(1, i * total, i * total + past + i + 1);
+  return tensor(data, { shape: [t, total], backend });
+}
+
+/**
+ * Multi-head scaled dot-product self-attention (Vaswani et al. 2017), causal by default, with a KV
+ * cache for streaming (MATH.md §4):
+ *
+ *     y = W_o concat_h softmax(q_h k_hᵀ / √d_head + mask) v_h,   q = W_q x, k = W_k x, v = W_v x.
+ *
+ * The streaming state is the cache: the keys and values of every token seen so far, 'k' and 'v' of
+ * shape [B, H, N, d_head]. Each `step` appends one key and one value and attends over all N of them,
+ * so a token at position N costs O(N·d) work and the state grows by 2·d floats per token: this is the
+ * yardstick Aaren's constant-size state is measured against. The cache grows by concatenation
+ * (tensors here are immutable), which copies it once per call: O(N·d), the same order as the attention
+ * over it, so the asymptotic cost is the true one.
+ */
+export class MultiHeadAttention extends SequenceModule {
+  readonly dModel: number;
+  readonly nHeads: number;
+  readonly dHead: number;
+  readonly causal: boolean;
+  readonly maxCacheLength: number;
+  wq: nn.Linear;
+  wk: nn.Linear;
+  wv: nn.Linear;
+  wo: nn.Linear;
+
+  constructor({
+    dModel,
+    nHeads,
+    causal = true,
+    bias = true,
+    maxCacheLength = Number.POSITIVE_INFINITY,
+  }: MultiHeadAttentionOptions) {
+    super();
+    this.dModel = checkPositive('MultiHeadAttention', 'dModel', dModel);
+    this.nHeads = checkPositive('MultiHeadAttention', 'nHeads', nHeads);
+    if (dModel % nHeads !== 0) {
+      throw new TensorError(
+        'MultiHeadAttention',
+        `dModel (${dModel}) must be divisible by nHeads (${nHeads})`,
+      );
+    }
+    if (maxCacheLength !== Number.POSITIVE_INFINITY)
+      checkPositive('MultiHeadAttention', 'maxCacheLength', maxCacheLength);
+    this.dHead = dModel / nHeads;
+    this.causal = causal;
+    this.maxCacheLength = maxCacheLength;
+    this.wq = new nn.Linear(dModel, dModel, { bias });
+    this.wk = new nn.Linear(dModel, dModel, { bias });
+    this.wv = new nn.Linear(dModel, dModel, { bias });
+    this.wo = new nn.Linear(dModel, dModel, { bias });
+  }
+
+  /** The names of this layer's state entries. */
+  get stateKeys(): readonly string[] {
+    return KV_CACHE_KEYS;
+  }
+
+  /**
+   * x [B, T, dModel] continuing from a KV cache (a fresh sequence when left out) → outputs and the
+   * cache extended by the T new keys and values. Query t of the block sits at position N + t (N the
+   * cached tokens) and sees cache positions 0..N−1 and block positions 0..t.
+   */
+  run(x: Tensor, state?: StreamState): { y: Tensor; state: StreamState } {
+    checkTokens('MultiHeadAttention', x, this.dModel);
+    if (state && !this.causal) {
+      throw new TensorError(
+        'MultiHeadAttention',
+        'non-causal attention has no streaming form (every output depends on every token); construct it with causal: true to use a KV cache',
+      );
+    }
+    const [b, t] = x.shape as [number, number, number];
+    const h = this.nHeads;
+    const dh = this.dHead;
+    const heads = (z: Tensor) => z.reshape([b, t, h, dh]).permute([0, 2, 1, 3]); // [B, H, T, dh]
+    const q = heads(this.wq.forward(x));
+    let k = heads(this.wk.forward(x));
+    let v = heads(this.wv.forward(x));
+    let past = 0;
+    if (state) {
+      const cache = subState('MultiHeadAttention', '', state, KV_CACHE_KEYS);
+      const labels = ['batch', 'heads', 'tokens', 'dHead'];
+      checkStateShape('MultiHeadAttention', 'k', cache.k as Tensor, [b, h, null, dh], labels);
+      past = (cache.k as Tensor).shape[2] as number;
+      checkStateShape('MultiHeadAttention', 'v', cache.v as Tensor, [b, h, past, dh], labels);
+      if (past > 0) {
+        k = concat([cache.k as Tensor, k], 2);
+        v = concat([cache.v as Tensor, v], 2);
+      }
+    }
+    if (this.causal && past + t > this.maxCacheLength) {
+      throw new TensorError(
+        'MultiHeadAttention',
+        `KV cache overflow: ${past} cached + ${t} new tokens = ${past + t} exceeds maxCacheLength ${this.maxCacheLength}`,
+      );
+    }
+    let scores = matmulT(q, k, false, true).mul(1 / Math.sqrt(dh)); // [B, H, T, N + T]
+    // A single new token sees the whole cache and itself: nothing to mask.
+    if (this.causal && t > 1)
+      scores = where(causalMask(t, past, x.backend.name), scores, Number.NEGATIVE_INFINITY);
+    const out = matmulT(scores.softmax(-1), v); // [B, H, T, dh]
+    const y = this.wo.forward(out.permute([0, 2, 1, 3]).reshape([b, t, h * dh]));
+    return { y, state: this.causal ? { k, v } : {} };
+  }
+
+  /** The empty cache: k and v of shape [batch, heads, 0, dHead] (0 bytes). */
+  initState(batch: number): StreamState {
+    checkPositive('MultiHeadAttention.initState', 'batch', batch);
+    if (!this.causal) {
+      throw new TensorError(
+        'MultiHeadAttention.initState',
+        'non-causal attention has no streaming form (every output depends on every token); construct it with causal: true to use a KV cache',
+      );
+    }
+    const shape = [batch, this.nHeads, 0, this.dHead];
+    return { k: zeros(shape), v: zeros(shape) };
+  }
+
+  override extraRepr(): string {
+    const max = Number.isFinite(this.maxCacheLength)
+      ? `, maxCacheLength=${this.maxCacheLength}`
+      : '';
+    return `dModel=${this.dModel}, nHeads=${this.nHeads}, causal=${this.causal}${max}`;
+  }
+}
