@@ -2,6 +2,7 @@
 import './backends/cpu/index.js';
 
 export type { Backend, BackendBuffer, Kernel, KernelInput, OutputSpec } from './backend.js';
+export { alloc as allocCpuBuffer, cpuPoolBytes, setCpuPoolLimit } from './backends/cpu/backend.js';
 export type { DType, TypedArray } from './dtype.js';
 export {
   enableGrad,
