@@ -16,21 +16,6 @@ export interface AarenAttentionOptions {
   bias?: boolean;
 }
 
-export function checkPositive(op: string, name: string, v: number): number {
-  if (!Number.isInteger(v) || v < 1)
-    throw new TensorError(op, `expected ${name} to be a positive integer, got ${v}`);
-  return v;
-}
-
-export function checkTokens(op: string, x: Tensor, dModel: number): void {
-  if (x.rank !== 3 || x.shape[2] !== dModel) {
-    throw new TensorError(
-      op,
-      `expected x of shape [batch, tokens, ${dModel}], got [${x.shape.join(', ')}]`,
-    );
-  }
-}
-
 /** Keys of an attention state: m, u [B, H, 1] and w [B, H, d_head]. */
 export const ATTENTION_STATE_KEYS = ['m', 'u', 'w'] as const;
 
@@ -54,8 +39,8 @@ export class AarenAttention extends SequenceModule {
 
   constructor({ dModel, nHeads, bias = true }: AarenAttentionOptions) {
     super();
-    this.dModel = checkPositive('AarenAttention', 'dModel', dModel);
-    this.nHeads = checkPositive('AarenAttention', 'nHeads', nHeads);
+    this.dModel = nn.checkPositive('AarenAttention', 'dModel', dModel);
+    this.nHeads = nn.checkPositive('AarenAttention', 'nHeads', nHeads);
     if (dModel % nHeads !== 0) {
       throw new TensorError(
         'AarenAttention',
@@ -72,7 +57,7 @@ export class AarenAttention extends SequenceModule {
 
   /** x [B, T, dModel] continuing from `state` (a fresh sequence when left out) → outputs and next state. */
   run(x: Tensor, state?: StreamState): { y: Tensor; state: StreamState } {
-    checkTokens('AarenAttention', x, this.dModel);
+    nn.checkTokens('AarenAttention', x, this.dModel);
     const [b, t] = x.shape as [number, number, number];
     const h = this.nHeads;
     const dh = this.dHead;
@@ -95,7 +80,7 @@ export class AarenAttention extends SequenceModule {
 
   /** The state before any token: m = −inf, u = 0, w = 0 per head. */
   initState(batch: number): StreamState {
-    checkPositive('AarenAttention.initState', 'batch', batch);
+    nn.checkPositive('AarenAttention.initState', 'batch', batch);
     return { ...emptyAttentionCarry([batch, this.nHeads], this.dHead) };
   }
 }

@@ -1,10 +1,4 @@
 // @recur/aaren: Aaren ("Attention as an RNN", Feng et al. 2024) — attention, block and stacked model
 // that train in parallel and stream with constant memory.
 export { AarenAttention, type AarenAttentionOptions, ATTENTION_STATE_KEYS } from './attention.js';
-export {
-  Aaren,
-  AarenBlock,
-  type AarenBlockOptions,
-  type AarenOptions,
-  type Activation,
-} from './block.js';
+export { Aaren, AarenBlock, type AarenBlockOptions, type AarenOptions } from './block.js';

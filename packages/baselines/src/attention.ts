@@ -11,7 +11,7 @@ import {
   where,
   zeros,
 } from '@recur/tensor';
-import { checkPositive, checkStateShape, checkTokens } from './util.js';
+import { checkStateShape } from './util.js';
 
 export interface MultiHeadAttentionOptions {
   dModel: number;
@@ -73,8 +73,8 @@ export class MultiHeadAttention extends SequenceModule {
     maxCacheLength = Number.POSITIVE_INFINITY,
   }: MultiHeadAttentionOptions) {
     super();
-    this.dModel = checkPositive('MultiHeadAttention', 'dModel', dModel);
-    this.nHeads = checkPositive('MultiHeadAttention', 'nHeads', nHeads);
+    this.dModel = nn.checkPositive('MultiHeadAttention', 'dModel', dModel);
+    this.nHeads = nn.checkPositive('MultiHeadAttention', 'nHeads', nHeads);
     if (dModel % nHeads !== 0) {
       throw new TensorError(
         'MultiHeadAttention',
@@ -82,7 +82,7 @@ export class MultiHeadAttention extends SequenceModule {
       );
     }
     if (maxCacheLength !== Number.POSITIVE_INFINITY)
-      checkPositive('MultiHeadAttention', 'maxCacheLength', maxCacheLength);
+      nn.checkPositive('MultiHeadAttention', 'maxCacheLength', maxCacheLength);
     this.dHead = dModel / nHeads;
     this.causal = causal;
     this.maxCacheLength = maxCacheLength;
@@ -103,7 +103,7 @@ export class MultiHeadAttention extends SequenceModule {
    * cached tokens) and sees cache positions 0..N−1 and block positions 0..t.
    */
   run(x: Tensor, state?: StreamState): { y: Tensor; state: StreamState } {
-    checkTokens('MultiHeadAttention', x, this.dModel);
+    nn.checkTokens('MultiHeadAttention', x, this.dModel);
     if (state && !this.causal) {
       throw new TensorError(
         'MultiHeadAttention',
@@ -146,7 +146,7 @@ export class MultiHeadAttention extends SequenceModule {
 
   /** The empty cache: k and v of shape [batch, heads, 0, dHead] (0 bytes). */
   initState(batch: number): StreamState {
-    checkPositive('MultiHeadAttention.initState', 'batch', batch);
+    nn.checkPositive('MultiHeadAttention.initState', 'batch', batch);
     if (!this.causal) {
       throw new TensorError(
         'MultiHeadAttention.initState',

@@ -21,4 +21,3 @@ export {
   type TransformerBlockOptions,
   type TransformerOptions,
 } from './transformer.js';
-export type { Activation } from './util.js';

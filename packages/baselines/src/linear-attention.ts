@@ -10,7 +10,7 @@ import {
   where,
   zeros,
 } from '@recur/tensor';
-import { checkPositive, checkStateShape, checkTokens } from './util.js';
+import { checkStateShape } from './util.js';
 
 export interface LinearAttentionOptions {
   dModel: number;
@@ -56,8 +56,8 @@ export class LinearAttention extends SequenceModule {
 
   constructor({ dModel, nHeads, causal = true, bias = true }: LinearAttentionOptions) {
     super();
-    this.dModel = checkPositive('LinearAttention', 'dModel', dModel);
-    this.nHeads = checkPositive('LinearAttention', 'nHeads', nHeads);
+    this.dModel = nn.checkPositive('LinearAttention', 'dModel', dModel);
+    this.nHeads = nn.checkPositive('LinearAttention', 'nHeads', nHeads);
     if (dModel % nHeads !== 0) {
       throw new TensorError(
         'LinearAttention',
@@ -78,7 +78,7 @@ export class LinearAttention extends SequenceModule {
   }
 
   run(x: Tensor, state?: StreamState): { y: Tensor; state: StreamState } {
-    checkTokens('LinearAttention', x, this.dModel);
+    nn.checkTokens('LinearAttention', x, this.dModel);
     if (state && !this.causal) {
       throw new TensorError(
         'LinearAttention',
@@ -130,7 +130,7 @@ export class LinearAttention extends SequenceModule {
 
   /** S = 0 and z = 0 per head: the state before any token, of the same size after any number. */
   initState(batch: number): StreamState {
-    checkPositive('LinearAttention.initState', 'batch', batch);
+    nn.checkPositive('LinearAttention.initState', 'batch', batch);
     if (!this.causal) {
       throw new TensorError(
         'LinearAttention.initState',

@@ -7,7 +7,7 @@ import {
   TensorError,
   zeros,
 } from '@recur/tensor';
-import { checkPositive, checkStateShape, checkTokens } from './util.js';
+import { checkStateShape } from './util.js';
 
 export interface RNNOptions {
   /** Features per input token. */
@@ -51,9 +51,9 @@ abstract class RNNBase extends SequenceModule {
     super();
     const { inputSize, hiddenSize, numLayers = 1, bias = true, dropout = 0 } = options;
     this.#name = name;
-    this.inputSize = checkPositive(name, 'inputSize', inputSize);
-    this.hiddenSize = checkPositive(name, 'hiddenSize', hiddenSize);
-    this.numLayers = checkPositive(name, 'numLayers', numLayers);
+    this.inputSize = nn.checkPositive(name, 'inputSize', inputSize);
+    this.hiddenSize = nn.checkPositive(name, 'hiddenSize', hiddenSize);
+    this.numLayers = nn.checkPositive(name, 'numLayers', numLayers);
     this.bias = bias;
     this.gates = gates;
     this.drop = new nn.Dropout(dropout);
@@ -106,7 +106,7 @@ abstract class RNNBase extends SequenceModule {
   ): { out: Tensor; carry: Tensor[] };
 
   run(x: Tensor, state?: StreamState): { y: Tensor; state: StreamState } {
-    checkTokens(this.#name, x, this.inputSize);
+    nn.checkTokens(this.#name, x, this.inputSize);
     const b = x.shape[0] as number;
     const s = state ?? this.initState(b);
     const carried = this.stateKeys.map((key) => {
@@ -145,7 +145,7 @@ abstract class RNNBase extends SequenceModule {
 
   /** Zero hidden (and cell) states, [numLayers, batch, hiddenSize] each, as PyTorch's default h_0. */
   initState(batch: number): StreamState {
-    checkPositive(`${this.#name}.initState`, 'batch', batch);
+    nn.checkPositive(`${this.#name}.initState`, 'batch', batch);
     const out: StreamState = {};
     for (const key of this.stateKeys) out[key] = zeros([this.numLayers, batch, this.hiddenSize]);
     return out;

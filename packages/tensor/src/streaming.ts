@@ -162,12 +162,21 @@ export function subState(
   const out: StreamState = {};
   for (const k of keys) {
     const t = state[`${prefix}${k}`];
-    if (!t)
+    if (!t) {
       throw new TensorError(
         op,
         `state has no '${prefix}${k}' (keys: ${Object.keys(state).join(', ') || 'none'})`,
       );
+    }
     out[k] = t;
   }
+  return out;
+}
+
+/** Every entry of `state` under `prefix`, with the prefix removed (possibly none). */
+export function entriesUnder(prefix: string, state: StreamState): StreamState {
+  const out: StreamState = {};
+  for (const [k, v] of Object.entries(state))
+    if (k.startsWith(prefix)) out[k.slice(prefix.length)] = v;
   return out;
 }

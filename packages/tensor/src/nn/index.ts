@@ -37,3 +37,12 @@ export {
   Sequential,
   type StateDict,
 } from './module.js';
+export {
+  type ActivationName,
+  activation,
+  checkPositive,
+  checkTokens,
+  PreNormBlock,
+  type PreNormBlockOptions,
+  SequenceStack,
+} from './sequence.js';

@@ -1,0 +1,144 @@
+import { TensorError } from '../errors.js';
+import { entriesUnder, prefixState, SequenceModule, type StreamState } from '../streaming.js';
+import type { Tensor } from '../tensor.js';
+import { Dropout, GELU, LayerNorm, Linear, ReLU, SiLU } from './layers.js';
+import type { Module } from './module.js';
+
+/** Feed-forward activations the model packages accept by name. */
+export type ActivationName = 'relu' | 'gelu' | 'silu';
+
+/** The activation module for a name; an unknown name is an error naming `op`. */
+export function activation(op: string, name: ActivationName): Module {
+  if (name === 'relu') return new ReLU();
+  if (name === 'gelu') return new GELU();
+  if (name === 'silu') return new SiLU();
+  throw new TensorError(op, `unknown activation '${String(name)}' (expected relu, gelu or silu)`);
+}
+
+/** Checks a size argument: a positive integer, or an error naming the op and the argument. */
+export function checkPositive(op: string, name: string, v: number): number {
+  if (!Number.isInteger(v) || v < 1) {
+    throw new TensorError(op, `expected ${name} to be a positive integer, got ${v}`);
+  }
+  return v;
+}
+
+/** Checks a block of tokens: x [batch, tokens, features]. */
+export function checkTokens(op: string, x: Tensor, features: number): void {
+  if (x.rank !== 3 || x.shape[2] !== features) {
+    throw new TensorError(
+      op,
+      `expected x of shape [batch, tokens, ${features}], got [${x.shape.join(', ')}]`,
+    );
+  }
+}
+
+export interface PreNormBlockOptions {
+  dModel: number;
+  /** Feed-forward width. Default 4 · dModel. */
+  dFF?: number;
+  /** Dropout after the mixer and after the feed-forward (training only). Default 0. */
+  dropout?: number;
+  /** Feed-forward activation. Default 'relu' (the papers' Transformer). */
+  activation?: ActivationName;
+  /** Biases in the feed-forward. Default true. */
+  bias?: boolean;
+}
+
+/**
+ * The pre-LayerNorm Transformer block around any token mixer (softmax attention, Aaren attention,
+ * AFT…): x + Drop(Mixer(LN(x))), then + Drop(FF(LN(·))) with FF = Linear(d, dFF) → activation →
+ * Linear(dFF, d). Parameter names ('norm1', 'attn', 'norm2', 'ff1', 'ff2') are the same for every
+ * mixer, so models built on it line up; its streaming state is the mixer's.
+ */
+export class PreNormBlock<M extends SequenceModule = SequenceModule> extends SequenceModule {
+  readonly dModel: number;
+  norm1: LayerNorm;
+  attn: M;
+  norm2: LayerNorm;
+  ff1: Linear;
+  act: Module;
+  ff2: Linear;
+  drop: Dropout;
+
+  constructor(
+    mixer: M,
+    {
+      dModel,
+      dFF = 4 * dModel,
+      dropout = 0,
+      activation: act = 'relu',
+      bias = true,
+    }: PreNormBlockOptions,
+  ) {
+    super();
+    const op = new.target.name;
+    this.dModel = checkPositive(op, 'dModel', dModel);
+    checkPositive(op, 'dFF', dFF);
+    this.norm1 = new LayerNorm(dModel);
+    this.attn = mixer;
+    this.norm2 = new LayerNorm(dModel);
+    this.ff1 = new Linear(dModel, dFF, { bias });
+    this.act = activation(op, act);
+    this.ff2 = new Linear(dFF, dModel, { bias });
+    this.drop = new Dropout(dropout);
+  }
+
+  run(x: Tensor, state?: StreamState): { y: Tensor; state: StreamState } {
+    checkTokens(this.constructor.name, x, this.dModel);
+    const a = this.attn.run(this.norm1.forward(x), state);
+    const h = x.add(this.drop.forward(a.y));
+    const f = this.ff2.forward(this.act.forward(this.ff1.forward(this.norm2.forward(h))) as Tensor);
+    return { y: h.add(this.drop.forward(f)), state: a.state };
+  }
+
+  initState(batch: number): StreamState {
+    return this.attn.initState(batch);
+  }
+}
+
+/**
+ * A stack of sequence layers and a final LayerNorm, x [B, T, dModel] → [B, T, dModel]: a stacked RNN
+ * when the layers stream. Its state is every layer's, prefixed 'layers.i.'.
+ */
+export class SequenceStack<L extends SequenceModule = SequenceModule> extends SequenceModule {
+  readonly dModel: number;
+  layers: L[];
+  norm: LayerNorm;
+
+  constructor(layers: L[], dModel: number) {
+    super();
+    const op = new.target.name;
+    this.dModel = checkPositive(op, 'dModel', dModel);
+    if (layers.length === 0)
+      throw new TensorError(op, 'expected at least one layer (nLayers >= 1)');
+    this.layers = layers;
+    this.norm = new LayerNorm(dModel);
+  }
+
+  get nLayers(): number {
+    return this.layers.length;
+  }
+
+  run(x: Tensor, state?: StreamState): { y: Tensor; state: StreamState } {
+    checkTokens(this.constructor.name, x, this.dModel);
+    let h = x;
+    const next: StreamState = {};
+    this.layers.forEach((layer, i) => {
+      const prefix = `layers.${i}.`;
+      // Each layer checks its own entries (and says which are missing).
+      const out = layer.run(h, state ? entriesUnder(prefix, state) : undefined);
+      h = out.y;
+      Object.assign(next, prefixState(prefix, out.state));
+    });
+    return { y: this.norm.forward(h), state: next };
+  }
+
+  initState(batch: number): StreamState {
+    const s: StreamState = {};
+    this.layers.forEach((layer, i) => {
+      Object.assign(s, prefixState(`layers.${i}.`, layer.initState(batch)));
+    });
+    return s;
+  }
+}
