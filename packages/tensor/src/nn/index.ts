@@ -42,6 +42,7 @@ export {
   activation,
   checkPositive,
   checkTokens,
+  type Mixer,
   PreNormBlock,
   type PreNormBlockOptions,
   SequenceStack,

@@ -45,13 +45,17 @@ export interface PreNormBlockOptions {
   bias?: boolean;
 }
 
+/** A token mixer: maps [..., dModel] to the same shape. A SequenceModule mixer can also stream. */
+export type Mixer = Module & { forward(x: Tensor): Tensor };
+
 /**
  * The pre-LayerNorm Transformer block around any token mixer (softmax attention, Aaren attention,
  * AFT…): x + Drop(Mixer(LN(x))), then + Drop(FF(LN(·))) with FF = Linear(d, dFF) → activation →
  * Linear(dFF, d). Parameter names ('norm1', 'attn', 'norm2', 'ff1', 'ff2') are the same for every
- * mixer, so models built on it line up; its streaming state is the mixer's.
+ * mixer, so models built on it line up. When the mixer is a SequenceModule the block streams with
+ * the mixer's state; other mixers (over image grids, say) have `forward` only.
  */
-export class PreNormBlock<M extends SequenceModule = SequenceModule> extends SequenceModule {
+export class PreNormBlock<M extends Mixer = SequenceModule> extends SequenceModule {
   readonly dModel: number;
   norm1: LayerNorm;
   attn: M;
@@ -84,16 +88,44 @@ export class PreNormBlock<M extends SequenceModule = SequenceModule> extends Seq
     this.drop = new Dropout(dropout);
   }
 
+  /** x + Drop(mixed), then the feed-forward residual. */
+  private residual(x: Tensor, mixed: Tensor): Tensor {
+    const h = x.add(this.drop.forward(mixed));
+    const f = this.ff2.forward(this.act.forward(this.ff1.forward(this.norm2.forward(h))) as Tensor);
+    return h.add(this.drop.forward(f));
+  }
+
+  /** Any input the mixer takes ([B, T, d], or [B, H, W, d] for a grid mixer). */
+  override forward(x: Tensor): Tensor {
+    const op = this.constructor.name;
+    if (this.attn instanceof SequenceModule) checkTokens(op, x, this.dModel);
+    else if (x.rank < 2 || x.shape[x.rank - 1] !== this.dModel) {
+      throw new TensorError(
+        op,
+        `expected x of shape [..., ${this.dModel}], got [${x.shape.join(', ')}]`,
+      );
+    }
+    return this.residual(x, this.attn.forward(this.norm1.forward(x)) as Tensor);
+  }
+
   run(x: Tensor, state?: StreamState): { y: Tensor; state: StreamState } {
     checkTokens(this.constructor.name, x, this.dModel);
-    const a = this.attn.run(this.norm1.forward(x), state);
-    const h = x.add(this.drop.forward(a.y));
-    const f = this.ff2.forward(this.act.forward(this.ff1.forward(this.norm2.forward(h))) as Tensor);
-    return { y: h.add(this.drop.forward(f)), state: a.state };
+    const a = this.streamingMixer('run').run(this.norm1.forward(x), state);
+    return { y: this.residual(x, a.y), state: a.state };
   }
 
   initState(batch: number): StreamState {
-    return this.attn.initState(batch);
+    return this.streamingMixer('initState').initState(batch);
+  }
+
+  private streamingMixer(op: string): SequenceModule {
+    if (!(this.attn instanceof SequenceModule)) {
+      throw new TensorError(
+        `${this.constructor.name}.${op}`,
+        `its mixer ${this.attn.constructor.name} is not a sequence module: it has no stream (use forward)`,
+      );
+    }
+    return this.attn;
   }
 }
 
@@ -118,6 +150,13 @@ export class SequenceStack<L extends SequenceModule = SequenceModule> extends Se
 
   get nLayers(): number {
     return this.layers.length;
+  }
+
+  /** Layer after layer, then the final LayerNorm (any input the layers take). */
+  override forward(x: Tensor): Tensor {
+    let h = x;
+    for (const layer of this.layers) h = layer.forward(h);
+    return this.norm.forward(h);
   }
 
   run(x: Tensor, state?: StreamState): { y: Tensor; state: StreamState } {
