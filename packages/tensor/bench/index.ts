@@ -38,14 +38,25 @@ async function benchMatmul(n: number, reps: number) {
   const flop = 2 * n ** 3;
   const gOurs = flop / (median(ours) / 1e3) / 1e9;
   const gOrt = flop / (median(theirs) / 1e3) / 1e9;
-  return { n, oursGflops: gOurs, ortGflops: gOrt, ratio: gOurs / gOrt, oursMs: median(ours), ortMs: median(theirs) };
+  return {
+    n,
+    oursGflops: gOurs,
+    ortGflops: gOrt,
+    ratio: gOurs / gOrt,
+    oursMs: median(ours),
+    ortMs: median(theirs),
+  };
 }
 
 /** One Adam step of a 2-layer MLP (784 → 256 → 10, batch 128) with cross-entropy. */
 function benchMlp(reps: number) {
   manualSeed(0);
   const [batch, dIn, dHidden, dOut] = [128, 784, 256, 10];
-  const model = new nn.Sequential(new nn.Linear(dIn, dHidden), new nn.ReLU(), new nn.Linear(dHidden, dOut));
+  const model = new nn.Sequential(
+    new nn.Linear(dIn, dHidden),
+    new nn.ReLU(),
+    new nn.Linear(dHidden, dOut),
+  );
   const opt = new optim.Adam(model.parameters(), { lr: 1e-3 });
   const x = randn([batch, dIn]);
   const y = randint(0, dOut, [batch]);
