@@ -278,7 +278,9 @@ describe('TransformerBlock and Transformer', () => {
     const model = new Transformer({ nLayers: 1, dModel: 8, nHeads: 2, causal: false });
     const x = randn([1, 5, 8]);
     expect(model.forward(x).shape).toEqual([1, 5, 8]);
-    expect(() => model.step(randn([1, 8]), {})).toThrow(/non-causal attention has no streaming form/);
+    expect(() => model.step(randn([1, 8]), {})).toThrow(
+      /non-causal attention has no streaming form/,
+    );
   });
 
   it('rejects bad options with clear errors', () => {
