@@ -90,6 +90,14 @@ export function backward(root: Tensor, grad?: Tensor): void {
           attrs: node.attrs,
           outputGrads,
         };
+        node.inputs.forEach((input, i) => {
+          if (input.version !== node.versions[i]) {
+            throw new TensorError(
+              'backward',
+              `input ${i} of '${node.op.name}' (tensor ${input.id}, shape ${fmtShape(input.shape)}) was changed by assign() after it was used; its gradient would be wrong`,
+            );
+          }
+        });
         const inputGrads = node.op.grad?.(dy, ctx) ?? [];
         node.inputs.forEach((input, i) => {
           const gi = inputGrads[i];

@@ -42,11 +42,15 @@ export function defineOp<A>(def: OpDef<A>): OpDef<A> {
 /** A recorded application of an op, the edge autograd walks backwards. */
 export class GradNode {
   outputs: readonly Tensor[] = [];
+  /** The inputs' versions when recorded: backward refuses inputs assign() changed since. */
+  readonly versions: readonly number[];
   constructor(
     readonly op: OpDef<unknown>,
     readonly inputs: readonly Tensor[],
     readonly attrs: unknown,
-  ) {}
+  ) {
+    this.versions = inputs.map((t) => t.version);
+  }
 }
 
 function kernelInput(t: Tensor): KernelInput {

@@ -3,7 +3,7 @@ import type { Backend, BackendBuffer, OutputSpec } from './backend.js';
 import { bytesPerElement, type DType, dtypeOfArray, type TypedArray } from './dtype.js';
 import { finalizer, getDefaultBackend, Storage, trackInScope } from './engine.js';
 import { fmtShape, TensorError } from './errors.js';
-import { getBackend } from './kernels.js';
+import { getBackend, initBackend } from './kernels.js';
 import type { GradNode } from './op.js';
 import * as ops from './ops/index.js';
 import { sizeOf } from './shape.js';
@@ -31,6 +31,7 @@ export class Tensor {
   private needsGrad = false;
   private disposed = false;
   private registered = false;
+  private writes = 0;
 
   private constructor(storage: Storage, spec: OutputSpec) {
     this.storage = storage;
@@ -79,6 +80,11 @@ export class Tensor {
   get buffer(): BackendBuffer {
     return this.storage.buffer;
   }
+  /** How many times assign() has replaced this tensor's data (autograd checks it). */
+  get version(): number {
+    return this.writes;
+  }
+
   /** @internal See engine.finalizer. */
   escapeScopes(): void {
     if (this.registered || this.disposed) return;
@@ -175,7 +181,10 @@ export class Tensor {
     this.node = null;
   }
 
-  /** Copies the tensor to another backend. */
+  /**
+   * Copies the tensor to another backend, synchronously: works from backends that read synchronously
+   * (the CPU) to any initialised backend. From webgpu use `await t.toAsync('cpu')`.
+   */
   to(backend: string | Backend): Tensor {
     const target = typeof backend === 'string' ? getBackend(backend) : backend;
     if (target === this.backend) return this;
@@ -190,6 +199,19 @@ export class Tensor {
       this.shape,
       target,
     );
+  }
+
+  /**
+   * Copies the tensor to another backend from any backend (reads asynchronously where it must), and
+   * initialises the target backend first when it is named and not yet ready. Returns `this` when it
+   * already lives there. The copy has no autograd history.
+   */
+  async toAsync(backend: string | Backend): Promise<Tensor> {
+    this.assertAlive('toAsync');
+    const target = typeof backend === 'string' ? await initBackend(backend) : backend;
+    if (target === this.backend) return this;
+    if (this.backend.readSync) return this.to(target);
+    return Tensor.fromHost(await this.data(), this.shape, target);
   }
 
   /**
@@ -217,6 +239,7 @@ export class Tensor {
       finalizer.unregister(this);
       finalizer.register(this, this.storage, this);
     }
+    this.writes++;
     return this;
   }
 

@@ -333,3 +333,16 @@ describe('error messages name the op, the expected and the actual', () => {
     }
   });
 });
+
+describe('assign after use', () => {
+  it('backward refuses a graph whose input was changed in place by assign()', () => {
+    const { tensor } = T;
+    const w = tensor([1, 2, 3], { requiresGrad: true });
+    const loss = w.mul(w).sum();
+    w.assign(tensor([4, 5, 6]));
+    expect(() => loss.backward()).toThrow(/was changed by assign\(\) after it was used/);
+    const fresh = w.mul(w).sum();
+    fresh.backward();
+    expect(Array.from(w.grad?.dataSync() ?? [])).toEqual([8, 10, 12]);
+  });
+});
