@@ -1,6 +1,12 @@
-import { type KernelInput, registerKernel } from '@recur/tensor';
+import { allocCpuBuffer, type KernelInput, registerKernel } from '@recur/tensor';
 import type { AttentionAttrs } from '../operators/attention.js';
 import type { LinearRecurrenceAttrs, LogcumsumexpAttrs } from '../operators/basic.js';
+import {
+  type AttentionForwardArgs,
+  attentionForwardWasm,
+  attentionWasm,
+  attentionWasmActive,
+} from './wasm/attention.js';
 
 /**
  * CPU kernels of the built-in operators: one sequential pass per row of the [outer, T, inner] layout,
@@ -22,82 +28,104 @@ registerKernel<AttentionAttrs>(
   'cpu',
   (_b, inputs, { outer, length: T, inner: d, channels: c, hasCarry }) => {
     const [m, u, w] = inputs.map(f32) as [Float32Array, Float32Array, Float32Array];
-    const M = new Float32Array(m.length);
-    const U = new Float32Array(u.length);
-    const W = new Float32Array(w.length);
-    const m0 = hasCarry ? f32(inputs[3] as KernelInput) : null;
-    const u0 = hasCarry ? f32(inputs[4] as KernelInput) : null;
-    const w0 = hasCarry ? f32(inputs[5] as KernelInput) : null;
-    const runM = new Float64Array(c);
-    const runU = new Float64Array(c);
-    const runW = new Float64Array(d);
-    // One exponential per channel and position: the running sums are rescaled (by ca) only when the
-    // max moves, otherwise the new element is scaled (by cb). Written as x·1 and x + y·1 this is the
-    // same arithmetic in double precision, without the multiplications by 1; the loops walk one
-    // running index so the d-wide inner loop is a plain streaming pass.
-    for (let o = 0; o < outer; o++) {
-      for (let j = 0; j < c; j++) {
-        runM[j] = m0 ? (m0[o * c + j] as number) : NEG_INF;
-        runU[j] = u0 ? (u0[o * c + j] as number) : 0;
-      }
-      for (let k = 0; k < d; k++) runW[k] = w0 ? (w0[o * d + k] as number) : 0;
-      let q = o * T * d; // index of (o, t, 0) in w and W
-      if (c === 1) {
-        let rm = runM[0] as number;
-        let ru = runU[0] as number;
-        for (let p = o * T, end = p + T; p < end; p++) {
-          const mi = m[p] as number;
-          if (mi > rm) {
-            const ca = expDiff(rm, mi);
-            rm = mi;
-            ru = ru * ca + (u[p] as number);
-            for (let k = 0; k < d; k++, q++) {
-              const x = (runW[k] as number) * ca + (w[q] as number);
-              runW[k] = x;
-              W[q] = x;
-            }
-          } else {
-            const cb = expDiff(mi, rm);
-            ru = ru + (u[p] as number) * cb;
-            for (let k = 0; k < d; k++, q++) {
-              const x = (runW[k] as number) + (w[q] as number) * cb;
-              runW[k] = x;
-              W[q] = x;
-            }
+    // Outputs from the backend's pool: a reused large buffer saves the page faults of a fresh one.
+    const args: AttentionForwardArgs = {
+      outer,
+      T,
+      d,
+      c,
+      m,
+      u,
+      w,
+      m0: hasCarry ? f32(inputs[3] as KernelInput) : null,
+      u0: hasCarry ? f32(inputs[4] as KernelInput) : null,
+      w0: hasCarry ? f32(inputs[5] as KernelInput) : null,
+      M: allocCpuBuffer('float32', m.length) as Float32Array,
+      U: allocCpuBuffer('float32', u.length) as Float32Array,
+      W: allocCpuBuffer('float32', w.length) as Float32Array,
+    };
+    // WebAssembly SIMD where the engine has it (faster from a single position of d = 64 on); its
+    // outputs are bit-identical to the JavaScript loop's.
+    const wasm = attentionWasmActive() ? attentionWasm() : null;
+    if (!wasm || !attentionForwardWasm(wasm, args)) attentionForwardJs(args);
+    return [args.M, args.U, args.W];
+  },
+);
+
+/**
+ * The forward pass in plain JavaScript: the reference for the WebAssembly kernel (wasm/attention.wat
+ * does the same arithmetic in the same order) and the fallback where WebAssembly SIMD is missing.
+ */
+export function attentionForwardJs(args: AttentionForwardArgs): void {
+  const { outer, T, d, c, m, u, w, m0, u0, w0, M, U, W } = args;
+  const runM = new Float64Array(c);
+  const runU = new Float64Array(c);
+  const runW = new Float64Array(d);
+  // One exponential per channel and position: the running sums are rescaled (by ca) only when the
+  // max moves, otherwise the new element is scaled (by cb). Written as x·1 and x + y·1 this is the
+  // same arithmetic in double precision, without the multiplications by 1; the loops walk one
+  // running index so the d-wide inner loop is a plain streaming pass.
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < c; j++) {
+      runM[j] = m0 ? (m0[o * c + j] as number) : NEG_INF;
+      runU[j] = u0 ? (u0[o * c + j] as number) : 0;
+    }
+    for (let k = 0; k < d; k++) runW[k] = w0 ? (w0[o * d + k] as number) : 0;
+    let q = o * T * d; // index of (o, t, 0) in w and W
+    if (c === 1) {
+      let rm = runM[0] as number;
+      let ru = runU[0] as number;
+      for (let p = o * T, end = p + T; p < end; p++) {
+        const mi = m[p] as number;
+        if (mi > rm) {
+          const ca = expDiff(rm, mi);
+          rm = mi;
+          ru = ru * ca + (u[p] as number);
+          for (let k = 0; k < d; k++, q++) {
+            const x = (runW[k] as number) * ca + (w[q] as number);
+            runW[k] = x;
+            W[q] = x;
           }
-          M[p] = rm;
-          U[p] = ru;
-        }
-      } else {
-        // c = d: every channel its own (m, u, w), at the same index q in all three.
-        for (let t = 0; t < T; t++) {
-          for (let j = 0; j < d; j++, q++) {
-            const mi = m[q] as number;
-            const prev = runM[j] as number;
-            let x: number;
-            let y: number;
-            if (mi > prev) {
-              const ca = expDiff(prev, mi);
-              runM[j] = mi;
-              y = (runU[j] as number) * ca + (u[q] as number);
-              x = (runW[j] as number) * ca + (w[q] as number);
-            } else {
-              const cb = expDiff(mi, prev);
-              y = (runU[j] as number) + (u[q] as number) * cb;
-              x = (runW[j] as number) + (w[q] as number) * cb;
-            }
-            runU[j] = y;
-            runW[j] = x;
-            M[q] = runM[j] as number;
-            U[q] = y;
+        } else {
+          const cb = expDiff(mi, rm);
+          ru = ru + (u[p] as number) * cb;
+          for (let k = 0; k < d; k++, q++) {
+            const x = (runW[k] as number) + (w[q] as number) * cb;
+            runW[k] = x;
             W[q] = x;
           }
         }
+        M[p] = rm;
+        U[p] = ru;
+      }
+    } else {
+      // c = d: every channel its own (m, u, w), at the same index q in all three.
+      for (let t = 0; t < T; t++) {
+        for (let j = 0; j < d; j++, q++) {
+          const mi = m[q] as number;
+          const prev = runM[j] as number;
+          let x: number;
+          let y: number;
+          if (mi > prev) {
+            const ca = expDiff(prev, mi);
+            runM[j] = mi;
+            y = (runU[j] as number) * ca + (u[q] as number);
+            x = (runW[j] as number) * ca + (w[q] as number);
+          } else {
+            const cb = expDiff(mi, prev);
+            y = (runU[j] as number) + (u[q] as number) * cb;
+            x = (runW[j] as number) + (w[q] as number) * cb;
+          }
+          runU[j] = y;
+          runW[j] = x;
+          M[q] = runM[j] as number;
+          U[q] = y;
+          W[q] = x;
+        }
       }
     }
-    return [M, U, W];
-  },
-);
+  }
+}
 
 registerKernel<AttentionAttrs>(
   'scan.attentionBackward',
