@@ -1,3 +1,14 @@
+import { defineConfig, mergeConfig } from 'vitest/config';
 import { recurVitestConfig } from '../../vitest.shared';
 
-export default recurVitestConfig({ passWithNoTests: true });
+export default mergeConfig(
+  recurVitestConfig(),
+  defineConfig({
+    test: {
+      // The end-to-end tests spawn the BUILT `recur` (dist/bin.js): globalSetup builds it when stale.
+      globalSetup: ['./test/global-setup.ts'],
+      testTimeout: 120_000,
+      hookTimeout: 180_000,
+    },
+  }),
+);

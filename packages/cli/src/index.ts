@@ -1,3 +1,76 @@
-// @recur/cli: the library side of the `recur` command (tasks, dataset readers, training loop,
-// checkpoints, benchmarks, export). Scaffold only: nothing is implemented yet.
-export {};
+// @recur/cli: the library side of the `recur` command — dataset readers in the standard formats,
+// the forecasting protocol and its closed-form baselines, the task networks, the training loop with
+// checkpoints, streaming measurements, and the command line itself.
+
+export { measureStream, type StreamPoint, type StreamResult } from './bench/stream.js';
+export {
+  type CommandHandler,
+  coerceOption,
+  type Invocation,
+  resolveOptions,
+  runCli,
+} from './cli.js';
+export { HANDLERS, runRecur } from './commands/index.js';
+export { flopsPerToken } from './commands/info.js';
+export {
+  readTimeSeriesCsv,
+  resolveSplitScheme,
+  type SplitBorders,
+  type SplitScheme,
+  splitBorders,
+  type TimeSeriesTable,
+} from './data/csv.js';
+export {
+  type EventSequence,
+  type EventSplits,
+  loadEvents,
+  readEventsJson,
+  readRmtpp,
+} from './data/events.js';
+export {
+  ErrorAccumulator,
+  type ForecastData,
+  fitScaler,
+  loadForecastData,
+  naiveMetrics,
+  type Scaler,
+  type Split,
+  windowsOf,
+} from './data/forecast.js';
+export {
+  fitLinearForecaster,
+  type LinearForecaster,
+  linearMetrics,
+  ridgeMoments,
+} from './data/linear.js';
+export { locateTsFiles, readTsFile, type SeriesCase, type SeriesFile } from './data/uea.js';
+export { CliError, DataError, InterruptedError } from './errors.js';
+export {
+  Backbone,
+  type BackboneConfig,
+  createCore,
+  defaultPositions,
+  sinusoid,
+} from './models/backbone.js';
+export { ClassifyNet, EventsNet, ForecastNet, LanguageNet, type Pooling } from './models/nets.js';
+export {
+  COMMAND_NAMES,
+  COMMANDS,
+  type CommandName,
+  type CommandSpec,
+  MODELS,
+  type ModelName,
+  OPTIONS,
+  type OptionKey,
+  type OptionKind,
+  type OptionSpec,
+  type Options,
+  optionsOf,
+  SEQUENCE_MODELS,
+  type SequenceModelName,
+  TASKS,
+  type TaskName,
+} from './options.js';
+export type { Metrics, NeuralTask, RunConfig } from './tasks/types.js';
+export { type ChartOptions, lineChart, type Series } from './util/svg.js';
+export { VERSION } from './version.js';

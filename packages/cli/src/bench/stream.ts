@@ -1,0 +1,110 @@
+import { noGrad, type StreamState, stateBytes, type Tensor, tidy } from '@recur/tensor';
+
+/** One row of a streaming measurement: after `tokens` tokens. */
+export interface StreamPoint {
+  tokens: number;
+  /** Median wall time of the steps around this point (up to 32 on either side), in milliseconds. */
+  stepMs: number;
+  /** Bytes of the state (Aaren's (m, u, w), the KV cache, h and c, …) after `tokens` tokens. */
+  stateBytes: number;
+  /** Wall time of all steps so far, in seconds. */
+  cumulativeS: number;
+}
+
+export interface StreamResult {
+  points: StreamPoint[];
+  /** Tokens streamed (fewer than asked when the time limit was reached). */
+  tokens: number;
+  /** Whether the time limit stopped the stream early. */
+  truncated: boolean;
+}
+
+/** Token counts at which a stream of `n` tokens is reported: 1, 2, 4, …, and n. */
+export function checkpointsUpTo(n: number): number[] {
+  const out: number[] = [];
+  for (let t = 1; t < n; t *= 2) out.push(t);
+  out.push(n);
+  return out;
+}
+
+/** Disposes the tensors of `prev` that `next` does not hold (their buffers are free at once). */
+export function releaseState(prev: StreamState, next: StreamState): void {
+  const kept = new Set(Object.values(next));
+  for (const t of Object.values(prev)) if (!kept.has(t) && !t.isDisposed) t.dispose();
+}
+
+function median(xs: Float64Array, from: number, to: number): number {
+  const s = Array.from(xs.subarray(from, to)).sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+}
+
+/**
+ * Streams `tokens` tokens through `step`, one at a time from `init`, timing every step and reading
+ * the state's size at the checkpoints. `input(t)` gives token t's input. `onProgress` is called now
+ * and then. Stops early after `maxSeconds`. `warmup` untimed steps (default 64) go first.
+ */
+export function measureStream(
+  init: () => StreamState,
+  step: (x: Tensor, state: StreamState) => { y: Tensor; state: StreamState },
+  input: (t: number) => Tensor,
+  tokens: number,
+  options: { maxSeconds?: number; onProgress?: (done: number) => void; warmup?: number } = {},
+): StreamResult {
+  const times = new Float64Array(tokens);
+  const marks = new Set(checkpointsUpTo(tokens));
+  const points: StreamPoint[] = [];
+  let cumulative = 0;
+  let truncated = false;
+  let done = 0;
+  noGrad(() => {
+    // Warm-up steps on a throwaway state: the JIT compiles the step before anything is timed.
+    let warm = init();
+    for (let t = 0; t < (options.warmup ?? 64); t++) {
+      const prev = warm;
+      warm = tidy(() => {
+        const out = step(input(t), prev);
+        out.y.dataSync();
+        return out.state;
+      });
+      releaseState(prev, warm);
+    }
+    let state = init();
+    for (let t = 0; t < tokens; t++) {
+      const x = input(t);
+      const t0 = performance.now();
+      const prev = state;
+      state = tidy(() => {
+        const out = step(x, prev);
+        out.y.dataSync(); // the output is ready (all backends)
+        return out.state;
+      });
+      releaseState(prev, state);
+      const dt = performance.now() - t0;
+      times[t] = dt;
+      cumulative += dt;
+      done = t + 1;
+      const overTime = options.maxSeconds !== undefined && cumulative / 1e3 > options.maxSeconds;
+      if (marks.has(done) || overTime) {
+        points.push({
+          tokens: done,
+          stepMs: 0, // set below, from the steps around this point
+          stateBytes: stateBytes(state),
+          cumulativeS: cumulative / 1e3,
+        });
+      }
+      if (done % 256 === 0) options.onProgress?.(done);
+      if (overTime && done < tokens) {
+        truncated = true;
+        break;
+      }
+    }
+  });
+  options.onProgress?.(done);
+  // Step time at n tokens: the median of the steps around the n-th (a few on either side, up to 64
+  // for long streams), so that one garbage-collection pause does not make a point.
+  for (const p of points) {
+    const w = Math.max(4, Math.min(32, Math.floor(p.tokens / 8)));
+    p.stepMs = median(times, Math.max(0, p.tokens - 1 - w), Math.min(done, p.tokens + w));
+  }
+  return { points, tokens: done, truncated };
+}

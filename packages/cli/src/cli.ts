@@ -1,0 +1,289 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import pc from 'picocolors';
+import { CliError } from './errors.js';
+import {
+  COMMANDS,
+  type CommandName,
+  defaultOf,
+  keyOfName,
+  OPTIONS,
+  type OptionKey,
+  type OptionSpec,
+  type Options,
+  optionsOf,
+} from './options.js';
+import { readJsonFile } from './util/files.js';
+import { Reporter } from './util/output.js';
+import { VERSION } from './version.js';
+
+/** What parsing the command line gives a command. */
+export interface Invocation {
+  command: CommandName;
+  args: string[];
+  /** Every option of the command: given, from --config, or its default. */
+  options: Options;
+  /** The options given on the command line or in --config (not defaults). */
+  given: Set<OptionKey>;
+}
+
+const GROUP_TITLES: Record<string, string> = {
+  data: 'Data options:',
+  model: 'Model options:',
+  training: 'Training options:',
+  output: 'Output options:',
+  benchmark: 'Benchmark options:',
+};
+
+/** Parses and checks one value of an option (from the command line or a config file). */
+export function coerceOption(key: OptionKey, raw: unknown, where: string): unknown {
+  const spec = OPTIONS[key] as OptionSpec;
+  const fail = (what: string): never => {
+    throw new CliError(`${where}: ${what}`);
+  };
+  const checkRange = (v: number): number => {
+    if (spec.min !== undefined && (spec.exclusiveMin ? !(v > spec.min) : !(v >= spec.min))) {
+      fail(`expected a value ${spec.exclusiveMin ? '>' : '>='} ${spec.min}, got ${v}`);
+    }
+    if (spec.max !== undefined && !(v <= spec.max))
+      fail(`expected a value <= ${spec.max}, got ${v}`);
+    return v;
+  };
+  const checkChoice = (v: string): string => {
+    if (spec.choices && !spec.choices.includes(v)) {
+      fail(`unknown value '${v}' (expected one of: ${spec.choices.join(', ')})`);
+    }
+    return v;
+  };
+  switch (spec.kind) {
+    case 'int': {
+      const v =
+        typeof raw === 'number'
+          ? raw
+          : /^[+-]?\d+$/.test(String(raw).trim())
+            ? Number(raw)
+            : Number.NaN;
+      if (!Number.isInteger(v)) fail(`expected an integer, got '${String(raw)}'`);
+      return checkRange(v);
+    }
+    case 'number': {
+      const s = String(raw).trim();
+      const v = typeof raw === 'number' ? raw : s === '' ? Number.NaN : Number(s);
+      if (!Number.isFinite(v)) fail(`expected a number, got '${String(raw)}'`);
+      return checkRange(v);
+    }
+    case 'boolean':
+      if (typeof raw === 'boolean') return raw;
+      if (raw === 'true' || raw === 'false') return raw === 'true';
+      return fail(`expected true or false, got '${String(raw)}'`);
+    case 'list': {
+      const items = Array.isArray(raw)
+        ? raw.map(String)
+        : String(raw)
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean);
+      if (items.length === 0) fail('expected a comma-separated list');
+      return items.map(checkChoice);
+    }
+    default:
+      if (typeof raw !== 'string') fail(`expected a string, got ${JSON.stringify(raw)}`);
+      if (raw === '') fail('expected a value, got an empty string');
+      return checkChoice(raw as string);
+  }
+}
+
+function helpBefore(name: CommandName): string {
+  const spec = COMMANDS[name];
+  return `${spec.summary}\n\n${pc.bold('Examples:')}\n${spec.examples.map((e) => `  ${e}`).join('\n')}\n`;
+}
+
+function addOptions(cmd: Command, name: CommandName): void {
+  for (const [key, spec] of optionsOf(name)) {
+    const flags = spec.kind === 'boolean' ? spec.flag : `${spec.flag} ${spec.value ?? '<value>'}`;
+    const d = defaultOf(spec, name);
+    const shown =
+      d === undefined || d === false
+        ? ''
+        : ` (default: ${Array.isArray(d) ? d.join(',') : String(d)})`;
+    const choices =
+      spec.choices && spec.kind !== 'list' && spec.choices.length <= 8 && key !== 'model'
+        ? ` [${spec.choices.join('|')}]`
+        : '';
+    const opt = new Option(flags, `${spec.description}${choices}${shown}`).helpGroup(
+      GROUP_TITLES[spec.group] ?? 'Options:',
+    );
+    if (spec.kind !== 'boolean') {
+      opt.argParser((value: string) => {
+        try {
+          return coerceOption(key, value, spec.flag);
+        } catch (e) {
+          throw new InvalidArgumentError((e as Error).message.replace(`${spec.flag}: `, ''));
+        }
+      });
+    }
+    opt.attributeName = () => key;
+    cmd.addOption(opt);
+    if (spec.negatable) {
+      const neg = new Option(`--no-${spec.flag.slice(2)}`, `turn ${spec.flag} off`).helpGroup(
+        GROUP_TITLES[spec.group] ?? 'Options:',
+      );
+      neg.attributeName = () => key;
+      cmd.addOption(neg);
+    }
+  }
+}
+
+/** Builds the commander program from COMMANDS and OPTIONS; `onRun` receives the chosen command. */
+export function buildProgram(
+  onRun: (command: CommandName, args: string[], cmd: Command) => void,
+  write: { out: (s: string) => void; err: (s: string) => void },
+): Command {
+  const program = new Command('recur')
+    .description(
+      'Train, evaluate and benchmark attention-as-a-recurrence models (Aaren, AFT) and their baselines on the CPU.',
+    )
+    .version(VERSION, '-v, --version')
+    .exitOverride()
+    .showSuggestionAfterError(true)
+    .showHelpAfterError(pc.dim('(run with --help for usage and examples)'))
+    .configureOutput({ writeOut: write.out, writeErr: write.err })
+    .addHelpText(
+      'before',
+      `${pc.bold('Examples:')}\n  recur demo\n  recur train forecast --model aaren --data ETTh1.csv --epochs 5\n  recur eval runs/etth1 --data ETTh1.csv --json\n  recur bench stream --tokens 16384\n  recur info --model aaren --d-model 512 --layers 1\n`,
+    );
+  const leaf = (parent: Command, word: string, name: CommandName) => {
+    const spec = COMMANDS[name];
+    const cmd = parent.command(`${word}${spec.args ? ` [${spec.args.replace(/[<>]/g, '')}]` : ''}`);
+    cmd
+      .description(spec.summary)
+      .addHelpText('before', helpBefore(name))
+      .allowExcessArguments(false);
+    if (spec.notes) cmd.addHelpText('after', `\n${spec.notes}`);
+    addOptions(cmd, name);
+    cmd.action((...params: unknown[]) => {
+      const args = params.slice(0, -2).filter((a): a is string => typeof a === 'string');
+      onRun(name, args, cmd);
+    });
+    return cmd;
+  };
+  leaf(program, 'train', 'train');
+  leaf(program, 'eval', 'eval');
+  leaf(program, 'demo', 'demo');
+  const bench = program
+    .command('bench')
+    .description('benchmarks: `bench stream` (the streaming figure) and `bench ops` (kernels)')
+    .addHelpText(
+      'before',
+      `${pc.bold('Examples:')}\n  recur bench stream\n  recur bench ops --quick\n`,
+    );
+  leaf(bench, 'stream', 'bench stream');
+  leaf(bench, 'ops', 'bench ops');
+  leaf(program, 'info', 'info');
+  return program;
+}
+
+/**
+ * Resolves a command's options: command line first, then --config (a JSON object whose keys are
+ * option names, 'd-model' or 'dModel'), then the table's defaults.
+ */
+export function resolveOptions(
+  command: CommandName,
+  cmd: Command,
+): { options: Options; given: Set<OptionKey> } {
+  const raw = cmd.opts() as Record<string, unknown>;
+  const options: Record<string, unknown> = {};
+  const given = new Set<OptionKey>();
+  const allowed = new Set(optionsOf(command).map(([k]) => k));
+  for (const key of allowed) {
+    if (raw[key] !== undefined && cmd.getOptionValueSource(key) === 'cli') {
+      options[key] = raw[key];
+      given.add(key);
+    }
+  }
+  const configPath = options.config as string | undefined;
+  if (configPath) {
+    const json = readJsonFile(configPath, '--config');
+    if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+      throw new CliError(`--config ${configPath}: expected a JSON object of options`);
+    }
+    for (const [name, value] of Object.entries(json as Record<string, unknown>)) {
+      const key = keyOfName(name);
+      if (!key || !allowed.has(key) || key === 'config') {
+        throw new CliError(`--config ${configPath}: unknown option '${name}' for recur ${command}`);
+      }
+      if (given.has(key)) continue;
+      options[key] = coerceOption(key, value, `--config ${configPath}: option '${name}'`);
+      given.add(key);
+    }
+  }
+  for (const key of allowed) {
+    if (options[key] === undefined) {
+      const d = defaultOf(OPTIONS[key] as OptionSpec, command);
+      if (d !== undefined) options[key] = Array.isArray(d) ? [...d] : d;
+    }
+  }
+  return { options: options as Options, given };
+}
+
+export type CommandHandler = (inv: Invocation, reporter: Reporter) => Promise<number>;
+
+/**
+ * Runs `recur` with `argv` (without node and the script): parses, resolves options, dispatches to
+ * `handlers`. Returns the exit code: 0 success, 2 bad input, 130 interrupted, 1 anything else.
+ */
+export async function runCli(
+  argv: string[],
+  handlers: Record<CommandName, CommandHandler>,
+): Promise<number> {
+  let chosen: { name: CommandName; args: string[]; cmd: Command } | undefined;
+  const program = buildProgram(
+    (name, args, cmd) => {
+      chosen = { name, args, cmd };
+    },
+    { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) },
+  );
+  if (argv.length === 0) {
+    program.outputHelp({ error: true });
+    return 2;
+  }
+  if (argv.length === 1 && argv[0] === 'bench') {
+    (program.commands.find((c) => c.name() === 'bench') as Command).outputHelp({ error: true });
+    return 2;
+  }
+  const json = argv.includes('--json');
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    return reportError(e, json);
+  }
+  if (!chosen) return 2;
+  try {
+    const { options, given } = resolveOptions(chosen.name, chosen.cmd);
+    const reporter = new Reporter({ json: options.json ?? false });
+    return await handlers[chosen.name](
+      { command: chosen.name, args: chosen.args, options, given },
+      reporter,
+    );
+  } catch (e) {
+    return reportError(e, json);
+  }
+}
+
+function reportError(e: unknown, json: boolean): number {
+  if (e instanceof CliError) {
+    process.stderr.write(`${pc.red('error:')} ${e.message}\n`);
+    if (json)
+      process.stdout.write(
+        `${JSON.stringify({ event: 'error', message: e.message, exitCode: e.exitCode })}\n`,
+      );
+    return e.exitCode;
+  }
+  const err = e as Error;
+  process.stderr.write(`${pc.red('error:')} ${err?.stack ?? String(e)}\n`);
+  if (json)
+    process.stdout.write(
+      `${JSON.stringify({ event: 'error', message: String(err?.message ?? e), exitCode: 1 })}\n`,
+    );
+  return 1;
+}

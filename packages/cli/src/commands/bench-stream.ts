@@ -1,0 +1,173 @@
+import { manualSeed, randn, type Tensor } from '@recur/tensor';
+import { measureStream, type StreamResult } from '../bench/stream.js';
+import type { Invocation } from '../cli.js';
+import { CliError } from '../errors.js';
+import { createCore } from '../models/backbone.js';
+import type { SequenceModelName } from '../options.js';
+import { backboneConfig } from '../tasks/setup.js';
+import { OutputDir, writeFileAtomic, writeJsonAtomic } from '../util/files.js';
+import { fmtBytes, fmtNumber, formatTable, type Reporter } from '../util/output.js';
+import { lineChart } from '../util/svg.js';
+
+export interface StreamBenchModel {
+  model: SequenceModelName;
+  parameters: number;
+  result: StreamResult;
+}
+
+/**
+ * The paper's headline figure: each model streams `tokens` tokens one at a time (batch 1, no
+ * gradients); per-token step time, state (or KV-cache) bytes and cumulative time against tokens seen.
+ * The models run one after the other in one process, so their ratios are what to read.
+ */
+export async function benchStreamCommand(inv: Invocation, reporter: Reporter): Promise<number> {
+  const o = inv.options;
+  const tokens = o.tokens ?? 16384;
+  const names = (o.models ?? ['aaren', 'transformer', 'aft-simple', 'lstm']) as SequenceModelName[];
+  const seed = o.seed ?? 0;
+  for (const n of names) {
+    if (n === 'aft-full' || n === 'aft-local') {
+      // Their position biases cover a fixed length: streaming past it is an error by design.
+      reporter.warn(
+        `${n} streams at most its maxLen tokens (set to --tokens ${tokens}); its biases are sized for that`,
+      );
+    }
+  }
+  const dir = new OutputDir(o.out ?? 'recur-bench');
+  const built = names.map((name) => {
+    manualSeed(seed);
+    const cfg = { ...backboneConfig(name, o, tokens), positions: false };
+    const core = createCore(cfg);
+    core.eval();
+    return { name, cfg, core };
+  });
+  const d = o.dModel ?? 64;
+  reporter.heading(
+    `Streaming ${tokens.toLocaleString('en-US')} tokens (batch 1): ${names.join(', ')}`,
+  );
+  reporter.print(
+    `Size: ${o.layers ?? 2} layer(s), d = ${d}, heads ${o.heads ?? 4}, feed-forward ${o.dFF ?? 2 * d} (lstm: hidden ${d}); time limit ${o.maxSeconds ?? 300} s per model`,
+  );
+  manualSeed(seed);
+  const inputs: Tensor[] = Array.from({ length: 16 }, () => randn([1, d]));
+  const results: StreamBenchModel[] = [];
+  for (const { name, core } of built) {
+    const bar = reporter.progress(`stream ${name.padEnd(11)}`, tokens, 'tokens');
+    let result: StreamResult;
+    try {
+      result = measureStream(
+        () => core.initState(1),
+        (x, s) => core.step(x, s),
+        (t) => inputs[t % inputs.length] as Tensor,
+        tokens,
+        { maxSeconds: o.maxSeconds ?? 300, onProgress: (n) => bar.update(n) },
+      );
+    } catch (e) {
+      bar.stop();
+      throw new CliError(
+        `bench stream: ${name} failed while streaming: ${(e as Error).message}`,
+        1,
+      );
+    }
+    bar.stop();
+    if (result.truncated)
+      reporter.warn(
+        `${name}: stopped after ${result.tokens} tokens (--max-seconds ${o.maxSeconds})`,
+      );
+    results.push({ model: name, parameters: core.numParameters(), result });
+    reporter.event('model', {
+      model: name,
+      parameters: core.numParameters(),
+      tokens: result.tokens,
+      points: result.points,
+    });
+  }
+
+  // Table: one row per checkpoint, per model step time and state.
+  const marks = [...new Set(results.flatMap((r) => r.result.points.map((p) => p.tokens)))].sort(
+    (a, b) => a - b,
+  );
+  const headers = ['tokens', ...results.flatMap((r) => [`${r.model} ms/tok`, `${r.model} state`])];
+  const rows = marks.map((n) => [
+    n,
+    ...results.flatMap((r) => {
+      const p = r.result.points.find((q) => q.tokens === n);
+      return p ? [fmtNumber(p.stepMs, 3), fmtBytes(p.stateBytes)] : ['-', '-'];
+    }),
+  ]);
+  reporter.print(formatTable(headers, rows));
+  reporter.heading('Totals');
+  reporter.print(
+    formatTable(
+      ['model', 'parameters', 'tokens', 'cumulative s', 'final ms/token', 'final state'],
+      results.map((r) => {
+        const last = r.result.points[r.result.points.length - 1];
+        return [
+          r.model,
+          r.parameters,
+          r.result.tokens,
+          fmtNumber(last?.cumulativeS, 3),
+          fmtNumber(last?.stepMs, 3),
+          fmtBytes(last?.stateBytes ?? 0),
+        ];
+      }),
+    ),
+  );
+
+  dir.create();
+  const series = (f: (p: StreamResult['points'][number]) => number) =>
+    results.map((r) => ({
+      name: r.model,
+      points: r.result.points.map((p) => [p.tokens, f(p)] as [number, number]),
+    }));
+  const files: Record<string, string> = {
+    'stream-memory.svg': lineChart({
+      title: 'State / KV-cache memory while streaming',
+      xLabel: 'tokens seen',
+      yLabel: 'bytes',
+      series: series((p) => p.stateBytes),
+      logX: true,
+      logY: true,
+    }),
+    'stream-time.svg': lineChart({
+      title: 'Time per token while streaming',
+      xLabel: 'tokens seen',
+      yLabel: 'ms per token',
+      series: series((p) => p.stepMs),
+      logX: true,
+    }),
+    'stream-cumulative.svg': lineChart({
+      title: 'Cumulative streaming time',
+      xLabel: 'tokens seen',
+      yLabel: 'seconds',
+      series: series((p) => p.cumulativeS),
+      logX: true,
+      logY: true,
+    }),
+  };
+  for (const [name, svg] of Object.entries(files)) writeFileAtomic(dir.file(name), svg);
+  const summary = {
+    tokens,
+    size: { layers: o.layers ?? 2, dModel: d, heads: o.heads ?? 4, dFF: o.dFF ?? 2 * d },
+    models: Object.fromEntries(
+      results.map((r) => [
+        r.model,
+        {
+          parameters: r.parameters,
+          tokens: r.result.tokens,
+          truncated: r.result.truncated,
+          points: r.result.points,
+        },
+      ]),
+    ),
+  };
+  writeJsonAtomic(dir.file('stream.json'), summary);
+  dir.keep();
+  reporter.print(
+    `\nFigures: ${Object.keys(files)
+      .map((f) => dir.file(f))
+      .join(', ')}; numbers: ${dir.file('stream.json')}`,
+  );
+  reporter.result({ event: 'result', out: dir.path, ...summary });
+  return 0;
+}

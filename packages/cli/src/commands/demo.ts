@@ -1,0 +1,324 @@
+import { Generator, manualSeed, nn, noGrad, optim, type Tensor, tensor, tidy } from '@recur/tensor';
+import { measureStream, type StreamResult } from '../bench/stream.js';
+import type { Invocation } from '../cli.js';
+import { Backbone, type BackboneConfig } from '../models/backbone.js';
+import { OutputDir, writeFileAtomic, writeJsonAtomic } from '../util/files.js';
+import { fmtBytes, fmtNumber, formatTable, type Reporter } from '../util/output.js';
+import { lineChart } from '../util/svg.js';
+
+/** Values a token can take; a marked token is id value + VALUES. */
+const VALUES = 8;
+/** Training sequence length. */
+const LENGTH = 32;
+const BATCH = 32;
+const TEST_SEQUENCES = 512;
+
+/**
+ * The demo's task, "recall the marked token": a stream of random tokens, one of them marked; at
+ * every step the model must output the marked token seen so far (or "none" before it). Answering at
+ * step t needs the marked token, which may be any number of steps back: memory, not pattern.
+ */
+export function recallBatch(
+  rng: Generator,
+  batch: number,
+  length: number,
+): { ids: Int32Array; targets: Int32Array; marks: number[] } {
+  const ids = new Int32Array(batch * length);
+  const targets = new Int32Array(batch * length);
+  const marks: number[] = [];
+  for (let b = 0; b < batch; b++) {
+    const p = rng.nextInt(0, length - 4);
+    marks.push(p);
+    let marked = VALUES;
+    for (let t = 0; t < length; t++) {
+      const v = rng.nextInt(0, VALUES);
+      ids[b * length + t] = t === p ? v + VALUES : v;
+      if (t === p) marked = v;
+      targets[b * length + t] = t >= p ? marked : VALUES;
+    }
+  }
+  return { ids, targets, marks };
+}
+
+/** Token embedding → sequence model → per-step scores over VALUES + 1 classes ("none" last). */
+class RecallNet extends nn.Module {
+  emb: nn.Embedding;
+  backbone: Backbone;
+  head: nn.Linear;
+
+  constructor(cfg: BackboneConfig) {
+    super();
+    this.emb = new nn.Embedding(2 * VALUES, cfg.dModel);
+    this.backbone = new Backbone(cfg);
+    this.head = new nn.Linear(cfg.dModel, VALUES + 1);
+  }
+
+  override forward(ids: Tensor): Tensor {
+    return this.head.forward(this.backbone.forward(this.emb.forward(ids)));
+  }
+}
+
+interface TrainedModel {
+  name: string;
+  net: RecallNet;
+  parameters: number;
+  losses: [number, number][];
+  trainSeconds: number;
+  /** Accuracy at the last step of each test sequence (the recall) and over all steps. */
+  accuracy: number;
+  stepAccuracy: number;
+}
+
+function modelConfig(name: 'aaren' | 'transformer'): BackboneConfig {
+  return {
+    name,
+    layers: 1,
+    dModel: 32,
+    heads: 4,
+    dFF: 64,
+    window: 16,
+    posDim: 32,
+    maxLen: LENGTH,
+    dropout: 0,
+    positions: true,
+  };
+}
+
+function trainOne(
+  name: 'aaren' | 'transformer',
+  steps: number,
+  seed: number,
+  reporter: Reporter,
+): TrainedModel {
+  manualSeed(seed);
+  const net = new RecallNet(modelConfig(name));
+  const opt = new optim.AdamW(net.parameters(), { lr: 5e-3, weightDecay: 0 });
+  const sched = new optim.LinearWarmupCosine(opt, {
+    warmupSteps: Math.min(20, steps),
+    totalSteps: steps,
+    minLr: 5e-4,
+  });
+  const rng = new Generator(seed + 1);
+  const losses: [number, number][] = [];
+  const bar = reporter.progress(`train ${name.padEnd(11)}`, steps, 'steps');
+  const start = performance.now();
+  net.train();
+  for (let s = 0; s < steps; s++) {
+    const { ids, targets } = recallBatch(rng, BATCH, LENGTH);
+    const loss = tidy(() => {
+      opt.zeroGrad();
+      const logits = net.forward(tensor(ids, { shape: [BATCH, LENGTH], dtype: 'int32' }));
+      const l = nn.crossEntropy(
+        logits.reshape([BATCH * LENGTH, VALUES + 1]),
+        tensor(targets, { dtype: 'int32' }),
+      );
+      l.backward();
+      optim.clipGradNorm(net.parameters(), 1);
+      opt.step();
+      return l.item();
+    });
+    opt.zeroGrad();
+    sched.step();
+    losses.push([s + 1, loss]);
+    bar.update(s + 1, { loss });
+    if (reporter.json && (s + 1) % 25 === 0)
+      reporter.event('step', { model: name, step: s + 1, loss });
+  }
+  bar.stop();
+  const trainSeconds = (performance.now() - start) / 1e3;
+  // Held-out sequences from another seed.
+  net.eval();
+  const test = recallBatch(new Generator(seed + 1000), TEST_SEQUENCES, LENGTH);
+  const pred = noGrad(() =>
+    tidy(() =>
+      net
+        .forward(tensor(test.ids, { shape: [TEST_SEQUENCES, LENGTH], dtype: 'int32' }))
+        .argmax(-1)
+        .dataSync(),
+    ),
+  );
+  let last = 0;
+  let all = 0;
+  for (let b = 0; b < TEST_SEQUENCES; b++) {
+    for (let t = 0; t < LENGTH; t++) {
+      const ok = pred[b * LENGTH + t] === test.targets[b * LENGTH + t];
+      if (ok) all++;
+      if (ok && t === LENGTH - 1) last++;
+    }
+  }
+  return {
+    name,
+    net,
+    parameters: net.numParameters(),
+    losses,
+    trainSeconds,
+    accuracy: last / TEST_SEQUENCES,
+    stepAccuracy: all / (TEST_SEQUENCES * LENGTH),
+  };
+}
+
+function streamOne(
+  m: TrainedModel,
+  tokens: number,
+  seed: number,
+  reporter: Reporter,
+): StreamResult {
+  const rng = new Generator(seed + 2000);
+  const ids = Array.from({ length: 64 }, (_, i) => (i === 3 ? VALUES + 5 : rng.nextInt(0, VALUES)));
+  const inputs = ids.map((id) => tensor([id], { dtype: 'int32' }));
+  const net = m.net;
+  net.eval();
+  const bar = reporter.progress(`stream ${m.name.padEnd(10)}`, tokens, 'tokens');
+  const result = measureStream(
+    () => net.backbone.initState(1),
+    (x, state) => {
+      const s = net.backbone.step(net.emb.forward(x), state);
+      return { y: net.head.forward(s.y), state: s.state };
+    },
+    (t) => inputs[t % inputs.length] as Tensor,
+    tokens,
+    { onProgress: (done) => bar.update(done) },
+  );
+  bar.stop();
+  return result;
+}
+
+export async function demoCommand(inv: Invocation, reporter: Reporter): Promise<number> {
+  const o = inv.options;
+  const steps = o.steps ?? 150;
+  const tokens = o.tokens ?? 2048;
+  const seed = o.seed ?? 0;
+  const dir = new OutputDir(o.out ?? 'recur-demo');
+  const t0 = performance.now();
+  reporter.heading('recur demo: Aaren vs a Transformer of the same size');
+  reporter.print(
+    `Task: recall the marked token. Streams of ${LENGTH} random tokens (${VALUES} values), one of them marked;\n` +
+      'at every step the model must name the marked token seen so far. Both models: 1 block, d = 32,\n' +
+      `4 heads, feed-forward 64, sinusoidal positions; ${steps} AdamW steps of ${BATCH} sequences each.`,
+  );
+  reporter.event('start', { task: 'recall', steps, tokens, seed });
+  const trained = (['aaren', 'transformer'] as const).map((name) =>
+    trainOne(name, steps, seed, reporter),
+  );
+  for (const m of trained) {
+    reporter.event('trained', {
+      model: m.name,
+      parameters: m.parameters,
+      accuracy: m.accuracy,
+      step_accuracy: m.stepAccuracy,
+      seconds: m.trainSeconds,
+    });
+  }
+  reporter.heading('Accuracy on 512 held-out sequences');
+  reporter.print(
+    formatTable(
+      ['model', 'parameters', 'final loss', 'recall at last step', 'all steps', 'train time'],
+      trained.map((m) => [
+        m.name,
+        m.parameters,
+        fmtNumber(m.losses[m.losses.length - 1]?.[1], 3),
+        `${(100 * m.accuracy).toFixed(1)} %`,
+        `${(100 * m.stepAccuracy).toFixed(1)} %`,
+        `${m.trainSeconds.toFixed(1)} s`,
+      ]),
+    ),
+  );
+
+  reporter.heading(`Streaming ${tokens.toLocaleString('en-US')} tokens, one at a time`);
+  const streams = trained.map((m) => ({ model: m, result: streamOne(m, tokens, seed, reporter) }));
+  const [a, t] = streams as [(typeof streams)[0], (typeof streams)[0]];
+  const rows = a.result.points.map((p, i) => {
+    const q = t.result.points[i];
+    return [
+      p.tokens,
+      fmtNumber(p.stepMs, 3),
+      fmtBytes(p.stateBytes),
+      q ? fmtNumber(q.stepMs, 3) : '-',
+      q ? fmtBytes(q.stateBytes) : '-',
+    ];
+  });
+  reporter.print(
+    formatTable(
+      [
+        'tokens seen',
+        'aaren ms/token',
+        'aaren state',
+        'transformer ms/token',
+        'transformer KV cache',
+      ],
+      rows,
+    ),
+  );
+  const lastA = a.result.points[a.result.points.length - 1];
+  const lastT = t.result.points[t.result.points.length - 1];
+  const firstT = t.result.points[0];
+  if (lastA && lastT && firstT) {
+    const growth =
+      lastT.tokens > 1 ? (lastT.stateBytes - firstT.stateBytes) / (lastT.tokens - 1) : 0;
+    reporter.print(
+      `\nAfter ${lastA.tokens.toLocaleString('en-US')} tokens Aaren holds ${fmtBytes(lastA.stateBytes)} of state (the same as after one token); ` +
+        `the Transformer's KV cache holds ${fmtBytes(lastT.stateBytes)} and grows by ${fmtBytes(growth)} per token.\n` +
+        `Cumulative streaming time: Aaren ${lastA.cumulativeS.toFixed(2)} s, Transformer ${lastT.cumulativeS.toFixed(2)} s.`,
+    );
+  }
+
+  // Figures and the JSON summary.
+  dir.create();
+  const series = (f: (p: StreamResult['points'][number]) => number) =>
+    streams.map((s) => ({
+      name: s.model.name,
+      points: s.result.points.map((p) => [p.tokens, f(p)] as [number, number]),
+    }));
+  const files = {
+    'demo-training.svg': lineChart({
+      title: 'Training loss (recall the marked token)',
+      xLabel: 'optimiser step',
+      yLabel: 'cross-entropy',
+      series: trained.map((m) => ({ name: m.name, points: m.losses })),
+    }),
+    'demo-memory.svg': lineChart({
+      title: 'State while streaming',
+      xLabel: 'tokens seen',
+      yLabel: 'bytes (state / KV cache)',
+      series: series((p) => p.stateBytes),
+      logX: true,
+      logY: true,
+    }),
+    'demo-time.svg': lineChart({
+      title: 'Time per token while streaming',
+      xLabel: 'tokens seen',
+      yLabel: 'ms per token',
+      series: series((p) => p.stepMs),
+      logX: true,
+    }),
+  };
+  for (const [name, svg] of Object.entries(files)) writeFileAtomic(dir.file(name), svg);
+  const summary = {
+    task: 'recall the marked token',
+    steps,
+    seconds: (performance.now() - t0) / 1e3,
+    models: Object.fromEntries(
+      streams.map((s) => [
+        s.model.name,
+        {
+          parameters: s.model.parameters,
+          accuracy: s.model.accuracy,
+          step_accuracy: s.model.stepAccuracy,
+          train_seconds: s.model.trainSeconds,
+          final_loss: s.model.losses[s.model.losses.length - 1]?.[1],
+          stream: s.result.points,
+        },
+      ]),
+    ),
+  };
+  writeJsonAtomic(dir.file('demo.json'), summary);
+  dir.keep();
+  reporter.print(
+    `\nFigures: ${Object.keys(files)
+      .map((f) => dir.file(f))
+      .join(', ')}; numbers: ${dir.file('demo.json')}`,
+  );
+  reporter.print(`Done in ${summary.seconds.toFixed(1)} s.`);
+  reporter.result({ event: 'result', out: dir.path, ...summary });
+  return 0;
+}

@@ -1,0 +1,39 @@
+import { join } from 'node:path';
+import { noGrad } from '@recur/tensor';
+import type { Invocation } from '../cli.js';
+import { CliError } from '../errors.js';
+import { prepareEvaluation } from '../tasks/setup.js';
+import { loadWeights, RUN_FILES } from '../train/checkpoint.js';
+import type { Reporter } from '../util/output.js';
+import { metricsTable, readRunConfig } from './train.js';
+
+export async function evalCommand(inv: Invocation, reporter: Reporter): Promise<number> {
+  const dir = inv.args[0];
+  if (!dir) throw new CliError('missing the run folder: recur eval <run-dir> --data <path>');
+  const run = readRunConfig(dir, 'recur eval');
+  const weights = join(dir, RUN_FILES.best);
+  const options = { ...inv.options, seed: run.options.seed ?? 0 };
+  const prepared = prepareEvaluation(run, options, weights);
+  for (const w of prepared.warnings) reporter.warn(w);
+  let metrics: Record<string, number>;
+  if (prepared.closedForm) {
+    metrics = prepared.closedForm.test();
+  } else {
+    const task = prepared.neural as NonNullable<typeof prepared.neural>;
+    loadWeights(weights, task.net);
+    task.net.eval();
+    for (const line of task.describe()) reporter.info(line);
+    metrics = noGrad(() => task.test());
+    const extra = task.after?.(options);
+    if (extra !== undefined) {
+      reporter.heading('sample');
+      reporter.print(extra);
+      reporter.event('sample', { text: extra });
+    }
+  }
+  const split = run.task === 'lm' ? 'validation' : 'test';
+  reporter.heading(`${run.task} · ${run.model.name} · ${split} split of ${inv.options.data}`);
+  reporter.print(metricsTable(metrics, split));
+  reporter.result({ event: 'result', task: run.task, model: run.model.name, run: dir, ...metrics });
+  return 0;
+}

@@ -1,0 +1,22 @@
+import { type CommandHandler, runCli } from '../cli.js';
+import type { CommandName } from '../options.js';
+import { benchOpsCommand } from './bench-ops.js';
+import { benchStreamCommand } from './bench-stream.js';
+import { demoCommand } from './demo.js';
+import { evalCommand } from './eval.js';
+import { infoCommand } from './info.js';
+import { trainCommand } from './train.js';
+
+export const HANDLERS: Record<CommandName, CommandHandler> = {
+  train: trainCommand,
+  eval: evalCommand,
+  demo: demoCommand,
+  'bench stream': benchStreamCommand,
+  'bench ops': benchOpsCommand,
+  info: infoCommand,
+};
+
+/** Runs the `recur` command line (argv without node and the script); resolves to the exit code. */
+export function runRecur(argv: string[]): Promise<number> {
+  return runCli(argv, HANDLERS);
+}

@@ -1,0 +1,140 @@
+import { manualSeed, noGrad, randn, type StreamState, stateBytes, tidy } from '@recur/tensor';
+import { releaseState } from '../bench/stream.js';
+import type { Invocation } from '../cli.js';
+import { CliError } from '../errors.js';
+import { type BackboneConfig, createCore, isSequenceModel } from '../models/backbone.js';
+import { backboneConfig } from '../tasks/setup.js';
+import { fmtBytes, fmtNumber, formatTable, type Reporter } from '../util/output.js';
+
+/**
+ * FLOPs (a multiply-add is 2) to process one token at position n (n tokens already seen) in
+ * streaming mode, counting matrix products, attention over the cache, the scan update and the
+ * element-wise work of norms and activations to first order.
+ */
+export function flopsPerToken(cfg: BackboneConfig, n: number): number {
+  const { dModel: d, dFF: f, layers: l, heads: h, window: s, posDim: p } = cfg;
+  const ff = 4 * d * f + f; // two linear maps and the activation
+  const norms = 2 * 8 * d; // two LayerNorms per block
+  let block: number;
+  switch (cfg.name) {
+    case 'aaren':
+      // k, v projections and the output projection (q = W_q q0 does not depend on the token);
+      // the (m, u, w) update: per head max, two exps, and a scaled accumulation of d_head values.
+      block = 3 * 2 * d * d + 2 * d * d + (4 * d + 6 * h) + ff + norms;
+      block -= 2 * d * d; // q is computed once per sequence
+      break;
+    case 'transformer':
+      // q, k, v, o projections; scores q·k over n + 1 keys and the weighted sum of as many values.
+      block = 4 * 2 * d * d + 4 * (n + 1) * d + 5 * (n + 1) * h + ff + norms;
+      break;
+    case 'aft-simple':
+      // q, k, v, o projections; per channel a (max, exp, accumulate) update and the sigmoid gate.
+      block = 4 * 2 * d * d + 10 * d + ff + norms;
+      break;
+    case 'aft-full':
+      // projections; the bias row w[n, 0..n] = U_n · V_jᵀ; numerator and denominator over n + 1 tokens.
+      block = 4 * 2 * d * d + 2 * (n + 1) * p + 6 * (n + 1) * d + ff + norms;
+      break;
+    case 'aft-local':
+      // projections; biases inside the window; window terms plus the running global sums.
+      block = 4 * 2 * d * d + 2 * s * p + 6 * s * d + 10 * d + ff + norms;
+      break;
+    case 'aft-conv':
+      // q, v, o projections and one key per head; a depthwise conv of width s plus global sums.
+      block = 3 * 2 * d * d + 2 * d * h + 4 * s * d + 10 * d + ff + norms;
+      break;
+    case 'lstm':
+    case 'gru': {
+      const gates = cfg.name === 'lstm' ? 4 : 3;
+      return l * (2 * gates * d * (2 * d) + 12 * d);
+    }
+  }
+  return l * block + 8 * d; // + the final LayerNorm
+}
+
+/** State bytes after 1 and after `tokens` tokens, streaming up to 256 and extrapolating the trend. */
+export function measureState(
+  cfg: BackboneConfig,
+  tokens: number,
+): { first: number; atTokens: number; perToken: number; exact: boolean } {
+  const core = createCore(cfg);
+  core.eval();
+  const probe = Math.min(tokens, 256);
+  const sizes: number[] = [];
+  noGrad(() => {
+    let state: StreamState = core.initState(1);
+    const x = randn([1, cfg.dModel]);
+    for (let t = 0; t < probe; t++) {
+      const prev = state;
+      state = tidy(() => core.step(x, prev).state);
+      releaseState(prev, state);
+      sizes.push(stateBytes(state));
+    }
+  });
+  const first = sizes[0] as number;
+  const last = sizes[probe - 1] as number;
+  if (probe === tokens)
+    return {
+      first,
+      atTokens: last,
+      perToken: probe > 1 ? last - (sizes[probe - 2] as number) : 0,
+      exact: true,
+    };
+  // Growth over the last 64 probed tokens, assumed to continue (KV cache: linear; windows: 0).
+  const back = sizes[probe - 65] as number;
+  const perToken = (last - back) / 64;
+  return { first, atTokens: last + perToken * (tokens - probe), perToken, exact: false };
+}
+
+export async function infoCommand(inv: Invocation, reporter: Reporter): Promise<number> {
+  const o = inv.options;
+  const name = o.model;
+  if (!name) throw new CliError('--model <name> is required');
+  if (!isSequenceModel(name)) {
+    const params = name === 'linear' ? '(lookback + 1) × horizon' : '0';
+    reporter.print(`${name}: a closed-form forecasting baseline (no state; parameters ${params})`);
+    reporter.result({ event: 'result', model: name, parameters: null });
+    return 0;
+  }
+  const tokens = o.tokens ?? 1024;
+  manualSeed(o.seed ?? 0);
+  const cfg = { ...backboneConfig(name, o, tokens), positions: false };
+  const core = createCore(cfg);
+  const parameters = core.numParameters();
+  const state = measureState(cfg, tokens);
+  const flops = flopsPerToken(cfg, tokens - 1);
+  let total = 0;
+  for (let n = 0; n < tokens; n++) total += flopsPerToken(cfg, n);
+  const rows: [string, string][] = [
+    [
+      'model',
+      `${name} (${cfg.layers} layer(s), d ${cfg.dModel}, heads ${cfg.heads}, d_ff ${cfg.dFF}${name.startsWith('aft-') && name !== 'aft-simple' ? `, window ${cfg.window}, pos-dim ${cfg.posDim}` : ''})`,
+    ],
+    ['parameters', parameters.toLocaleString('en-US')],
+    ['state after 1 token', fmtBytes(state.first)],
+    [
+      `state after ${tokens.toLocaleString('en-US')} tokens`,
+      `${fmtBytes(state.atTokens)}${state.exact ? '' : ' (extrapolated)'}`,
+    ],
+    [
+      'state growth per token',
+      state.perToken === 0 ? 'none (constant)' : `${fmtBytes(state.perToken)}`,
+    ],
+    [`FLOPs for token ${tokens.toLocaleString('en-US')}`, fmtNumber(flops, 4)],
+    [`FLOPs for all ${tokens.toLocaleString('en-US')} tokens`, fmtNumber(total, 4)],
+  ];
+  reporter.print(formatTable(['', 'value'], rows));
+  reporter.result({
+    event: 'result',
+    model: name,
+    config: cfg,
+    parameters,
+    tokens,
+    state_bytes_first: state.first,
+    state_bytes: state.atTokens,
+    state_bytes_per_token: state.perToken,
+    flops_per_token: flops,
+    flops_total: total,
+  });
+  return 0;
+}

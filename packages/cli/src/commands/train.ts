@@ -1,0 +1,236 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { manualSeed, noGrad } from '@recur/tensor';
+import type { Invocation } from '../cli.js';
+import { CliError, InterruptedError } from '../errors.js';
+import { type OptionKey, type Options, TASKS, type TaskName } from '../options.js';
+import { prepareTraining } from '../tasks/setup.js';
+import type { Metrics, RunConfig } from '../tasks/types.js';
+import { loadWeights, RUN_FILES } from '../train/checkpoint.js';
+import { type FitOptions, fit, type InterruptFlag } from '../train/trainer.js';
+import { OutputDir, readJsonFile, writeJsonAtomic } from '../util/files.js';
+import { fmtNumber, formatTable, type Reporter } from '../util/output.js';
+
+/** Reads and checks a run folder's config.json. */
+export function readRunConfig(dir: string, flag: string): RunConfig {
+  const path = join(dir, RUN_FILES.config);
+  if (!existsSync(dir)) throw new CliError(`${flag}: no such run folder: ${dir}`);
+  if (!existsSync(path))
+    throw new CliError(`${flag}: ${dir} is not a run folder (no ${RUN_FILES.config})`);
+  const cfg = readJsonFile(path, 'run config') as Partial<RunConfig>;
+  if (cfg?.format !== 'recur-run' || !cfg.task || !cfg.model || !cfg.taskConfig) {
+    throw new CliError(`${path}: not a recur run config`);
+  }
+  return cfg as RunConfig;
+}
+
+function defaultRunDir(task: string, model: string): string {
+  const d = new Date();
+  const p = (n: number) => String(n).padStart(2, '0');
+  return join(
+    'runs',
+    `${task}-${model}-${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`,
+  );
+}
+
+/** Metrics as a two-column table. */
+export function metricsTable(metrics: Metrics, title = 'test'): string {
+  return formatTable(
+    ['metric', title],
+    Object.entries(metrics).map(([k, v]) => [k, fmtNumber(v, 5)]),
+  );
+}
+
+/** Installs a SIGINT handler for the duration of `fn`; a second Ctrl-C exits at once. */
+export async function withInterrupt<T>(
+  flag: InterruptFlag,
+  reporter: Reporter,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const handler = () => {
+    if (flag.interrupted) process.exit(130);
+    flag.interrupted = true;
+    reporter.info('\ninterrupt: saving a checkpoint (Ctrl-C again to quit at once)');
+  };
+  process.on('SIGINT', handler);
+  try {
+    return await fn();
+  } finally {
+    process.off('SIGINT', handler);
+  }
+}
+
+export async function trainCommand(inv: Invocation, reporter: Reporter): Promise<number> {
+  let options: Options = inv.options;
+  let task: TaskName;
+  let resume = false;
+  let dirPath: string;
+  if (options.resume) {
+    const saved = readRunConfig(options.resume, '--resume');
+    if (inv.args[0] && inv.args[0] !== saved.task) {
+      throw new CliError(
+        `--resume ${options.resume}: the run is a '${saved.task}' run, not '${inv.args[0]}'`,
+      );
+    }
+    task = saved.task;
+    const merged: Record<string, unknown> = { ...saved.options };
+    for (const k of inv.given) merged[k] = (inv.options as Record<string, unknown>)[k];
+    for (const k of [
+      'model',
+      'lookback',
+      'horizon',
+      'context',
+      'layers',
+      'dModel',
+      'heads',
+      'dFF',
+    ] as OptionKey[]) {
+      if (inv.given.has(k) && merged[k] !== (saved.options as Record<string, unknown>)[k]) {
+        throw new CliError(
+          `--resume: ${k} cannot change when resuming (the run has ${String((saved.options as Record<string, unknown>)[k])})`,
+        );
+      }
+    }
+    merged.resume = options.resume;
+    merged.json = options.json;
+    options = merged as Options;
+    dirPath = options.resume as string;
+    resume = existsSync(join(dirPath, RUN_FILES.last));
+    if (!resume && saved.model.name !== 'naive' && saved.model.name !== 'linear') {
+      throw new CliError(
+        `--resume ${dirPath}: the run has no ${RUN_FILES.last} checkpoint to continue from`,
+      );
+    }
+  } else {
+    const t = inv.args[0];
+    if (!t) throw new CliError(`missing the task: recur train <task> (one of ${TASKS.join(', ')})`);
+    if (!(TASKS as readonly string[]).includes(t)) {
+      throw new CliError(`unknown task '${t}' (expected one of: ${TASKS.join(', ')})`);
+    }
+    task = t as TaskName;
+    if (!options.model) throw new CliError('--model <name> is required');
+    dirPath = options.out ?? defaultRunDir(task, options.model);
+    if (existsSync(join(dirPath, RUN_FILES.config))) {
+      throw new CliError(
+        `--out ${dirPath}: already holds a run; continue it with --resume ${dirPath} or choose another --out`,
+      );
+    }
+  }
+
+  const seed = options.seed ?? 0;
+  manualSeed(seed);
+  // Everything that can fail on bad input happens here, before any file is written.
+  const prepared = prepareTraining(task, options);
+  for (const w of prepared.warnings) reporter.warn(w);
+  const dir = new OutputDir(dirPath);
+  const net = prepared.neural?.net;
+  const config: RunConfig = {
+    format: 'recur-run',
+    version: 1,
+    task,
+    model: prepared.model,
+    taskConfig: prepared.taskConfig,
+    data: resolve(options.data as string),
+    // Paths absolute, so that --resume works from any folder.
+    options: {
+      ...options,
+      data: resolve(options.data as string),
+      test: options.test === undefined ? undefined : resolve(options.test),
+      resume: undefined,
+      json: undefined,
+    },
+    parameters: net ? net.numParameters() : 0,
+  };
+  const describe = [...prepared.describe, ...(prepared.neural?.describe() ?? [])];
+  for (const line of describe) reporter.info(line);
+  reporter.event('start', {
+    task,
+    model: prepared.model.name,
+    run: dirPath,
+    parameters: config.parameters,
+    resume,
+  });
+
+  try {
+    dir.create();
+    let metrics: Metrics;
+    let stoppedEarly = false;
+    let epochs = 0;
+    if (prepared.closedForm) {
+      writeJsonAtomic(dir.file(RUN_FILES.config), config);
+      prepared.closedForm.save?.(dir.file(RUN_FILES.best));
+      metrics = prepared.closedForm.test();
+    } else {
+      const t = prepared.neural as NonNullable<typeof prepared.neural>;
+      reporter.info(
+        `model ${prepared.model.name}: ${t.net.numParameters().toLocaleString('en-US')} parameters; run folder ${dirPath}`,
+      );
+      if (!resume) writeJsonAtomic(dir.file(RUN_FILES.config), config);
+      const fitOptions: FitOptions = {
+        epochs: options.epochs ?? 10,
+        lr: options.lr ?? 1e-3,
+        weightDecay: options.weightDecay ?? 0,
+        clip: options.clip ?? 1,
+        patience: options.patience ?? 3,
+        schedule: (options.schedule ?? 'constant') as FitOptions['schedule'],
+        warmup: options.warmup ?? 0,
+        stepsPerEpoch: task === 'lm' ? undefined : options.stepsPerEpoch,
+        valBatches: options.valBatches,
+        seed,
+      };
+      const flag: InterruptFlag = { interrupted: false };
+      const result = await withInterrupt(flag, reporter, () =>
+        fit({
+          task: t,
+          options: fitOptions,
+          reporter,
+          file: (n) => dir.file(n),
+          onCheckpoint: () => dir.keep(),
+          config,
+          resume,
+          signal: flag,
+        }),
+      );
+      if (result.interrupted) {
+        dir.keep();
+        reporter.event('interrupted', { run: dirPath, epoch: result.state.epoch });
+        throw new InterruptedError(
+          `interrupted: checkpoint saved in ${dirPath} after ${result.state.epoch} complete epoch(s); continue with: recur train --resume ${dirPath}`,
+        );
+      }
+      stoppedEarly = result.state.stopped;
+      epochs = result.state.epoch;
+      loadWeights(dir.file(RUN_FILES.best), t.net);
+      t.net.eval();
+      metrics = noGrad(() => t.test());
+      const extra = t.after?.(options);
+      if (extra !== undefined) {
+        reporter.heading('sample');
+        reporter.print(extra);
+        reporter.event('sample', { text: extra });
+      }
+    }
+    writeJsonAtomic(dir.file(RUN_FILES.metrics), {
+      split: task === 'lm' ? 'validation' : 'test',
+      ...metrics,
+    });
+    dir.keep();
+    reporter.heading(
+      `${task} · ${prepared.model.name} · ${task === 'lm' ? 'validation' : 'test'} split`,
+    );
+    reporter.print(metricsTable(metrics, task === 'lm' ? 'validation' : 'test'));
+    reporter.print(`\nrun folder: ${dirPath}`);
+    reporter.result({
+      event: 'result',
+      task,
+      model: prepared.model.name,
+      run: dirPath,
+      ...(prepared.closedForm ? {} : { epochs, early_stop: stoppedEarly }),
+      ...metrics,
+    });
+    return 0;
+  } catch (e) {
+    dir.discard();
+    throw e;
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * Errors the `recur` command reports to its user. A CliError is bad input — a missing file, a
+ * malformed line, an unknown flag, a horizon longer than the data: one clear message, exit code 2,
+ * and no partial output. Anything else that escapes is a bug and exits 1.
+ */
+export class CliError extends Error {
+  /** The process exit code: 2 for bad input. */
+  readonly exitCode: number;
+
+  constructor(message: string, exitCode = 2) {
+    super(message);
+    this.name = 'CliError';
+    this.exitCode = exitCode;
+  }
+}
+
+/** A problem at a place in a file: the message starts with `file:line`. */
+export class DataError extends CliError {
+  readonly file: string;
+  readonly line: number | undefined;
+
+  constructor(file: string, line: number | undefined, message: string) {
+    super(`${line === undefined ? file : `${file}:${line}`}: ${message}`);
+    this.name = 'DataError';
+    this.file = file;
+    this.line = line;
+  }
+}
+
+/** Ctrl-C during a long command: what was running has saved what it could; exit 130. */
+export class InterruptedError extends CliError {
+  constructor(message = 'interrupted') {
+    super(message, 130);
+    this.name = 'InterruptedError';
+  }
+}

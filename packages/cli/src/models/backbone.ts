@@ -1,0 +1,156 @@
+import { Aaren } from '@recur/aaren';
+import * as aft from '@recur/aft';
+import { GRU, LSTM, Transformer } from '@recur/baselines';
+import { keep, SequenceModule, type StreamState, type Tensor, tensor } from '@recur/tensor';
+import { CliError } from '../errors.js';
+import { SEQUENCE_MODELS, type SequenceModelName } from '../options.js';
+
+/** Everything needed to rebuild a sequence model: saved in a run's config.json. */
+export interface BackboneConfig {
+  name: SequenceModelName;
+  layers: number;
+  dModel: number;
+  heads: number;
+  dFF: number;
+  /** aft-local: bias window; aft-conv: kernel size. */
+  window: number;
+  /** aft-full, aft-local: rank of the factorised position biases. */
+  posDim: number;
+  /** aft-full, aft-local: the longest sequence the position biases cover. */
+  maxLen: number;
+  dropout: number;
+  /** Sinusoidal position encodings added to the inputs. */
+  positions: boolean;
+}
+
+/** Whether `auto` positions mean sinusoidal encodings for this model. */
+export function defaultPositions(name: SequenceModelName): boolean {
+  return name === 'aaren' || name === 'transformer' || name === 'aft-simple';
+}
+
+export function isSequenceModel(name: string): name is SequenceModelName {
+  return (SEQUENCE_MODELS as readonly string[]).includes(name);
+}
+
+/** The AFT stack constructor, if @recur/aft provides it (it is being written alongside). */
+function aftClass(): (new (options: Record<string, unknown>) => SequenceModule) | undefined {
+  const mod = aft as unknown as Record<string, unknown>;
+  return typeof mod.Aft === 'function'
+    ? (mod.Aft as new (
+        options: Record<string, unknown>,
+      ) => SequenceModule)
+    : undefined;
+}
+
+/** The bare sequence model [B, T, d] → [B, T, d] of a config (no positions, no heads). */
+export function createCore(cfg: BackboneConfig): SequenceModule {
+  const { layers: nLayers, dModel, heads: nHeads, dFF, dropout } = cfg;
+  const needHeads = cfg.name === 'aaren' || cfg.name === 'transformer' || cfg.name === 'aft-conv';
+  if (needHeads && dModel % nHeads !== 0) {
+    throw new CliError(`--heads ${nHeads} must divide --d-model ${dModel}`);
+  }
+  switch (cfg.name) {
+    case 'aaren':
+      return new Aaren({ nLayers, dModel, nHeads, dFF, dropout });
+    case 'transformer':
+      return new Transformer({ nLayers, dModel, nHeads, dFF, dropout });
+    case 'lstm':
+      return new LSTM({ inputSize: dModel, hiddenSize: dModel, numLayers: nLayers, dropout });
+    case 'gru':
+      return new GRU({ inputSize: dModel, hiddenSize: dModel, numLayers: nLayers, dropout });
+    case 'aft-full':
+    case 'aft-local':
+    case 'aft-simple':
+    case 'aft-conv': {
+      const Aft = aftClass();
+      if (!Aft) {
+        throw new CliError(
+          `--model ${cfg.name}: @recur/aft does not provide its models in this build`,
+          1,
+        );
+      }
+      const variant = {
+        'aft-full': 'full',
+        'aft-local': 'local',
+        'aft-simple': 'simple',
+        'aft-conv': 'conv1d',
+      }[cfg.name];
+      return new Aft({
+        variant,
+        nLayers,
+        dModel,
+        dFF,
+        dropout,
+        causal: true,
+        maxLen: cfg.maxLen,
+        posDim: cfg.posDim,
+        window: cfg.window,
+        heads: nHeads,
+      });
+    }
+    default:
+      throw new CliError(`unknown model '${String(cfg.name)}'`);
+  }
+}
+
+/** Sinusoidal encodings of positions [offset, offset + t) for width d: [t, d] values. */
+export function sinusoid(offset: number, t: number, d: number): Float32Array {
+  const out = new Float32Array(t * d);
+  for (let p = 0; p < t; p++) {
+    const pos = offset + p;
+    for (let i = 0; i < d; i += 2) {
+      const angle = pos / 10000 ** (i / d);
+      out[p * d + i] = Math.sin(angle);
+      if (i + 1 < d) out[p * d + i + 1] = Math.cos(angle);
+    }
+  }
+  return out;
+}
+
+/**
+ * A sequence model with optional sinusoidal positions added to its inputs, on the streaming
+ * contract: the position of the next token is part of the state ('pos'), the model's own state
+ * entries are nested under 'core.'.
+ */
+export class Backbone extends SequenceModule {
+  readonly cfg: BackboneConfig;
+  core: SequenceModule;
+  #cache = new Map<string, Tensor>();
+
+  constructor(cfg: BackboneConfig) {
+    super();
+    this.cfg = cfg;
+    this.core = createCore(cfg);
+  }
+
+  #positions(offset: number, t: number): Tensor {
+    const key = `${offset}:${t}`;
+    const hit = this.#cache.get(key);
+    if (hit && !hit.isDisposed) return hit;
+    const pe = tensor(sinusoid(offset, t, this.cfg.dModel), { shape: [t, this.cfg.dModel] });
+    if (offset === 0 && t > 1) this.#cache.set(key, keep(pe));
+    return pe;
+  }
+
+  run(x: Tensor, state?: StreamState): { y: Tensor; state: StreamState } {
+    const t = x.shape[1] as number;
+    let offset = 0;
+    let core: StreamState | undefined;
+    if (state) {
+      offset = state.pos ? (state.pos.dataSync()[0] as number) : 0;
+      core = {};
+      for (const [k, v] of Object.entries(state)) if (k.startsWith('core.')) core[k.slice(5)] = v;
+    }
+    const h = this.cfg.positions ? x.add(this.#positions(offset, t)) : x;
+    const out = this.core.run(h, core);
+    const next: StreamState = { pos: tensor([offset + t]) };
+    for (const [k, v] of Object.entries(out.state)) next[`core.${k}`] = v;
+    return { y: out.y, state: next };
+  }
+
+  initState(batch: number): StreamState {
+    const next: StreamState = { pos: tensor([0]) };
+    for (const [k, v] of Object.entries(this.core.initState(batch))) next[`core.${k}`] = v;
+    return next;
+  }
+}

@@ -1,0 +1,606 @@
+/**
+ * Every option of every `recur` command, in ONE typed table. The parser (cli.ts), the `--help`
+ * texts, config-file checking and the docs' CLI reference are all generated from OPTIONS and
+ * COMMANDS; nothing else declares a flag.
+ */
+
+export const COMMAND_NAMES = [
+  'train',
+  'eval',
+  'demo',
+  'bench stream',
+  'bench ops',
+  'info',
+] as const;
+export type CommandName = (typeof COMMAND_NAMES)[number];
+
+export const TASKS = ['forecast', 'classify', 'events', 'lm'] as const;
+export type TaskName = (typeof TASKS)[number];
+
+/** Sequence models (every task). */
+export const SEQUENCE_MODELS = [
+  'aaren',
+  'transformer',
+  'aft-full',
+  'aft-local',
+  'aft-simple',
+  'aft-conv',
+  'lstm',
+  'gru',
+] as const;
+export type SequenceModelName = (typeof SEQUENCE_MODELS)[number];
+/** Closed-form forecasting baselines (the forecast task only). */
+export const FORECAST_BASELINES = ['naive', 'linear'] as const;
+export const MODELS = [...SEQUENCE_MODELS, ...FORECAST_BASELINES] as const;
+export type ModelName = (typeof MODELS)[number];
+
+/** How an option's value is written and parsed. */
+export type OptionKind = 'int' | 'number' | 'string' | 'path' | 'boolean' | 'list';
+export type KindValue<K extends OptionKind> = K extends 'int' | 'number'
+  ? number
+  : K extends 'boolean'
+    ? boolean
+    : K extends 'list'
+      ? string[]
+      : string;
+
+export type OptionGroup = 'data' | 'model' | 'training' | 'output' | 'benchmark';
+
+export interface OptionSpec<K extends OptionKind = OptionKind> {
+  /** The long flag, '--d-model'. */
+  flag: `--${string}`;
+  kind: K;
+  /** Placeholder of the value in help texts ('<n>'); none for booleans. */
+  value?: string;
+  description: string;
+  group: OptionGroup;
+  /** The commands that take this option. */
+  commands: readonly CommandName[];
+  /** Default value, the same for every command or per command. */
+  default?: KindValue<K> | Partial<Record<CommandName, KindValue<K>>>;
+  /** Allowed values (string and list kinds: each element). */
+  choices?: readonly string[];
+  /** Inclusive bounds of numeric values. */
+  min?: number;
+  max?: number;
+  /** Numbers strictly above `min`. */
+  exclusiveMin?: boolean;
+  /** Booleans: also accept `--no-<name>`. */
+  negatable?: boolean;
+}
+
+const ALL: readonly CommandName[] = COMMAND_NAMES;
+const TRAIN_EVAL: readonly CommandName[] = ['train', 'eval'];
+const SIZE: readonly CommandName[] = ['train', 'info', 'bench stream'];
+
+export const OPTIONS = {
+  // ---- output
+  json: {
+    flag: '--json',
+    kind: 'boolean',
+    description:
+      'machine-readable output: one JSON object per line (events while training); the last line holds the results under their plain names (mse, mae, accuracy, nll, rmse, bpc)',
+    group: 'output',
+    commands: ALL,
+    default: false,
+  },
+  out: {
+    flag: '--out',
+    kind: 'path',
+    value: '<dir>',
+    description:
+      'output folder: the run folder of train (checkpoints, config.json, metrics.json), the plots and tables of demo and bench',
+    group: 'output',
+    commands: ['train', 'demo', 'bench stream', 'bench ops'],
+    default: { demo: 'recur-demo', 'bench stream': 'recur-bench' },
+  },
+  config: {
+    flag: '--config',
+    kind: 'path',
+    value: '<file.json>',
+    description:
+      'read options from a JSON object ({ "epochs": 5, "d-model": 32, … }); flags on the command line win',
+    group: 'output',
+    commands: ['train'],
+  },
+  seed: {
+    flag: '--seed',
+    kind: 'int',
+    value: '<n>',
+    description: 'random seed (initialisation, shuffling, dropout): the same seed repeats a run',
+    group: 'training',
+    commands: ['train', 'demo', 'bench stream', 'info'],
+    default: 0,
+  },
+  // ---- data
+  data: {
+    flag: '--data',
+    kind: 'path',
+    value: '<path>',
+    description:
+      'data: a CSV (forecast), a *_TRAIN.ts file or its folder (classify), a JSON file or folder of train/dev/test.json or RMTPP time-/event-*.txt (events), a text file (lm)',
+    group: 'data',
+    commands: TRAIN_EVAL,
+  },
+  test: {
+    flag: '--test',
+    kind: 'path',
+    value: '<file>',
+    description:
+      'classify: the TEST .ts file (default: the TRAIN file with TRAIN replaced by TEST)',
+    group: 'data',
+    commands: TRAIN_EVAL,
+  },
+  lookback: {
+    flag: '--lookback',
+    kind: 'int',
+    value: '<n>',
+    description: 'forecast: input window length L',
+    group: 'data',
+    commands: ['train'],
+    default: 96,
+    min: 1,
+  },
+  horizon: {
+    flag: '--horizon',
+    kind: 'int',
+    value: '<n>',
+    description: 'forecast: steps to predict H',
+    group: 'data',
+    commands: ['train'],
+    default: 96,
+    min: 1,
+  },
+  split: {
+    flag: '--split',
+    kind: 'string',
+    value: '<scheme>',
+    description:
+      "forecast: train/val/test rows. 'etth' 12/4/4 months of hourly rows, 'ettm' the same ×4, 'ratio' 70/10/20 %; 'auto' picks etth/ettm from a file named ETTh*/ETTm*, else ratio",
+    group: 'data',
+    commands: TRAIN_EVAL,
+    default: 'auto',
+    choices: ['auto', 'etth', 'ettm', 'ratio'],
+  },
+  valFraction: {
+    flag: '--val-fraction',
+    kind: 'number',
+    value: '<x>',
+    description:
+      'classify, events: share of the training sequences held out for validation when the data has no dev split',
+    group: 'data',
+    commands: ['train'],
+    default: 0.1,
+    min: 0,
+    max: 0.5,
+  },
+  context: {
+    flag: '--context',
+    kind: 'int',
+    value: '<n>',
+    description: 'lm: characters per training sequence (and per evaluation chunk)',
+    group: 'data',
+    commands: ['train'],
+    default: 128,
+    min: 2,
+  },
+  // ---- model
+  model: {
+    flag: '--model',
+    kind: 'string',
+    value: '<name>',
+    description:
+      'the model: aaren, transformer, aft-full, aft-local, aft-simple, aft-conv, lstm, gru; forecast also naive (repeat the last value) and linear (closed-form ridge map)',
+    group: 'model',
+    commands: ['train', 'info'],
+    choices: MODELS,
+  },
+  models: {
+    flag: '--models',
+    kind: 'list',
+    value: '<a,b,…>',
+    description: 'models to stream side by side',
+    group: 'benchmark',
+    commands: ['bench stream'],
+    default: ['aaren', 'transformer', 'aft-simple', 'lstm'],
+    choices: SEQUENCE_MODELS,
+  },
+  layers: {
+    flag: '--layers',
+    kind: 'int',
+    value: '<n>',
+    description: 'stacked blocks (RNN layers for lstm/gru)',
+    group: 'model',
+    commands: SIZE,
+    default: 2,
+    min: 1,
+  },
+  dModel: {
+    flag: '--d-model',
+    kind: 'int',
+    value: '<n>',
+    description: 'model width d (hidden size for lstm/gru)',
+    group: 'model',
+    commands: SIZE,
+    default: 64,
+    min: 1,
+  },
+  heads: {
+    flag: '--heads',
+    kind: 'int',
+    value: '<n>',
+    description: 'attention heads (aaren, transformer, aft-conv); must divide --d-model',
+    group: 'model',
+    commands: SIZE,
+    default: 4,
+    min: 1,
+  },
+  dFF: {
+    flag: '--d-ff',
+    kind: 'int',
+    value: '<n>',
+    description: 'feed-forward width of each block (default 2 × d-model)',
+    group: 'model',
+    commands: SIZE,
+    min: 1,
+  },
+  window: {
+    flag: '--window',
+    kind: 'int',
+    value: '<n>',
+    description: 'aft-local: width of the learned position biases; aft-conv: kernel size',
+    group: 'model',
+    commands: SIZE,
+    default: 16,
+    min: 1,
+  },
+  posDim: {
+    flag: '--pos-dim',
+    kind: 'int',
+    value: '<n>',
+    description: 'aft-full, aft-local: rank of the factorised position biases',
+    group: 'model',
+    commands: SIZE,
+    default: 32,
+    min: 1,
+  },
+  dropout: {
+    flag: '--dropout',
+    kind: 'number',
+    value: '<p>',
+    description: 'dropout inside the blocks while training',
+    group: 'model',
+    commands: ['train'],
+    default: 0,
+    min: 0,
+    max: 0.9,
+  },
+  positions: {
+    flag: '--positions',
+    kind: 'string',
+    value: '<kind>',
+    description:
+      "position information added to the inputs: 'sinusoidal', 'none', or 'auto' (sinusoidal for aaren, transformer and aft-simple; none for lstm, gru and the AFT variants with position biases)",
+    group: 'model',
+    commands: ['train'],
+    default: 'auto',
+    choices: ['auto', 'sinusoidal', 'none'],
+  },
+  instanceNorm: {
+    flag: '--instance-norm',
+    kind: 'boolean',
+    description:
+      'forecast: normalise each input window by its own mean and std and undo it on the forecast (RevIN without affine); --no-instance-norm turns it off',
+    group: 'model',
+    commands: ['train'],
+    default: true,
+    negatable: true,
+  },
+  pool: {
+    flag: '--pool',
+    kind: 'string',
+    value: '<how>',
+    description:
+      "classify: how a sequence becomes one vector: 'mean' over its valid steps or its 'last' step",
+    group: 'model',
+    commands: ['train'],
+    default: 'mean',
+    choices: ['mean', 'last'],
+  },
+  mixtures: {
+    flag: '--mixtures',
+    kind: 'int',
+    value: '<n>',
+    description: 'events: components of the log-normal mixture of inter-event times',
+    group: 'model',
+    commands: ['train'],
+    default: 8,
+    min: 1,
+  },
+  ridge: {
+    flag: '--ridge',
+    kind: 'number',
+    value: '<lambda>',
+    description: 'forecast with --model linear: L2 penalty on the weights (not the bias)',
+    group: 'model',
+    commands: ['train'],
+    default: 1,
+    min: 0,
+  },
+  // ---- training
+  epochs: {
+    flag: '--epochs',
+    kind: 'int',
+    value: '<n>',
+    description: 'passes over the training data (resuming: the total to reach)',
+    group: 'training',
+    commands: ['train'],
+    default: 10,
+    min: 1,
+  },
+  batchSize: {
+    flag: '--batch-size',
+    kind: 'int',
+    value: '<n>',
+    description: 'sequences per optimiser step',
+    group: 'training',
+    commands: ['train', 'eval'],
+    default: 32,
+    min: 1,
+  },
+  stepsPerEpoch: {
+    flag: '--steps-per-epoch',
+    kind: 'int',
+    value: '<n>',
+    description:
+      'at most this many optimiser steps per epoch (a random subset of the batches); default: every batch (lm: 200)',
+    group: 'training',
+    commands: ['train'],
+    min: 1,
+  },
+  valBatches: {
+    flag: '--val-batches',
+    kind: 'int',
+    value: '<n>',
+    description:
+      'validate each epoch on at most this many batches (the final test always uses all)',
+    group: 'training',
+    commands: ['train'],
+    min: 1,
+  },
+  lr: {
+    flag: '--lr',
+    kind: 'number',
+    value: '<x>',
+    description: 'AdamW learning rate',
+    group: 'training',
+    commands: ['train'],
+    default: 1e-3,
+    min: 0,
+    exclusiveMin: true,
+  },
+  weightDecay: {
+    flag: '--weight-decay',
+    kind: 'number',
+    value: '<x>',
+    description: 'AdamW decoupled weight decay',
+    group: 'training',
+    commands: ['train'],
+    default: 0,
+    min: 0,
+  },
+  schedule: {
+    flag: '--schedule',
+    kind: 'string',
+    value: '<kind>',
+    description: "learning-rate schedule: 'constant' or 'cosine' (after --warmup steps)",
+    group: 'training',
+    commands: ['train'],
+    default: 'constant',
+    choices: ['constant', 'cosine'],
+  },
+  warmup: {
+    flag: '--warmup',
+    kind: 'int',
+    value: '<steps>',
+    description: 'linear learning-rate warm-up steps',
+    group: 'training',
+    commands: ['train'],
+    default: 0,
+    min: 0,
+  },
+  clip: {
+    flag: '--clip',
+    kind: 'number',
+    value: '<norm>',
+    description: 'clip the gradient norm to this (0: no clipping)',
+    group: 'training',
+    commands: ['train'],
+    default: 1,
+    min: 0,
+  },
+  patience: {
+    flag: '--patience',
+    kind: 'int',
+    value: '<n>',
+    description: 'stop after this many epochs without a better validation score (0: never)',
+    group: 'training',
+    commands: ['train'],
+    default: 3,
+    min: 0,
+  },
+  resume: {
+    flag: '--resume',
+    kind: 'path',
+    value: '<run-dir>',
+    description:
+      'continue the run in this folder (model, optimiser, epoch, random state); flags given again override its saved options (e.g. a larger --epochs)',
+    group: 'training',
+    commands: ['train'],
+  },
+  // ---- language-model sampling
+  sample: {
+    flag: '--sample',
+    kind: 'int',
+    value: '<chars>',
+    description: 'lm: print this many generated characters after training or evaluating',
+    group: 'output',
+    commands: TRAIN_EVAL,
+    min: 1,
+  },
+  prompt: {
+    flag: '--prompt',
+    kind: 'string',
+    value: '<text>',
+    description: 'lm: text the sample starts from (default: a newline)',
+    group: 'output',
+    commands: TRAIN_EVAL,
+  },
+  temperature: {
+    flag: '--temperature',
+    kind: 'number',
+    value: '<t>',
+    description: 'lm: sampling temperature',
+    group: 'output',
+    commands: TRAIN_EVAL,
+    default: 0.8,
+    min: 0,
+    exclusiveMin: true,
+  },
+  // ---- benchmarks, demo, info
+  tokens: {
+    flag: '--tokens',
+    kind: 'int',
+    value: '<n>',
+    description:
+      'bench stream: tokens to stream; demo: tokens to stream after training; info: context length at which state and FLOPs are given',
+    group: 'benchmark',
+    commands: ['bench stream', 'demo', 'info'],
+    default: { 'bench stream': 16384, demo: 2048, info: 1024 },
+    min: 1,
+  },
+  maxSeconds: {
+    flag: '--max-seconds',
+    kind: 'number',
+    value: '<s>',
+    description: 'bench stream: stop streaming a model once it has taken this long',
+    group: 'benchmark',
+    commands: ['bench stream'],
+    default: 300,
+    min: 0,
+    exclusiveMin: true,
+  },
+  steps: {
+    flag: '--steps',
+    kind: 'int',
+    value: '<n>',
+    description: 'demo: optimiser steps per model',
+    group: 'training',
+    commands: ['demo'],
+    default: 150,
+    min: 1,
+  },
+  quick: {
+    flag: '--quick',
+    kind: 'boolean',
+    description: 'bench ops: fewer sizes and repetitions',
+    group: 'benchmark',
+    commands: ['bench ops'],
+    default: false,
+  },
+} as const satisfies Record<string, OptionSpec>;
+
+export type OptionKey = keyof typeof OPTIONS;
+
+type SpecKind<S> = S extends { kind: infer K extends OptionKind } ? K : never;
+
+/** Parsed options: each key's value by its kind (undefined when neither given nor defaulted). */
+export type Options = { -readonly [K in OptionKey]?: KindValue<SpecKind<(typeof OPTIONS)[K]>> };
+
+export const OPTION_KEYS = Object.keys(OPTIONS) as OptionKey[];
+
+/** The option specs a command takes, in table order. */
+export function optionsOf(command: CommandName): [OptionKey, OptionSpec][] {
+  return OPTION_KEYS.filter((k) => (OPTIONS[k] as OptionSpec).commands.includes(command)).map(
+    (k) => [k, OPTIONS[k] as OptionSpec],
+  );
+}
+
+/** An option's default for a command (undefined when it has none). */
+export function defaultOf(spec: OptionSpec, command: CommandName): unknown {
+  const d = spec.default;
+  if (d === undefined) return undefined;
+  if (typeof d === 'object' && !Array.isArray(d)) return (d as Record<string, unknown>)[command];
+  return d;
+}
+
+/** An option's key from a flag or config-file name: 'd-model', '--d-model' or 'dModel'. */
+export function keyOfName(name: string): OptionKey | undefined {
+  const bare = name.replace(/^--/, '');
+  for (const k of OPTION_KEYS) {
+    if (k === bare || (OPTIONS[k] as OptionSpec).flag === `--${bare}`) return k;
+  }
+  return undefined;
+}
+
+export interface CommandSpec {
+  /** What the command does, one line. */
+  summary: string;
+  /** Positional arguments as shown in the usage line. */
+  args?: string;
+  /** Runnable examples: shown first in --help. */
+  examples: readonly string[];
+  /** More text after the options. */
+  notes?: string;
+}
+
+export const COMMANDS: Record<CommandName, CommandSpec> = {
+  train: {
+    summary: 'train a model on a task and report its test metrics',
+    args: '<task>',
+    examples: [
+      'recur train forecast --model linear --data ETTh1.csv --horizon 96',
+      'recur train forecast --model aaren --data ETTh1.csv --epochs 5 --out runs/etth1-aaren',
+      'recur train classify --model aaren --data UEA/JapaneseVowels --epochs 30 --json',
+      'recur train events --model transformer --data tpp/nhp_synthetic --mixtures 8',
+      'recur train lm --model aaren --data input.txt --context 128 --sample 300',
+      'recur train --resume runs/etth1-aaren --epochs 10',
+    ],
+    notes: `Tasks: ${TASKS.join(', ')}. Metrics on the test split: forecast mse, mae; classify accuracy; events nll (per event), rmse (inter-event time), accuracy (next mark); lm bpc (validation, bits per character). Ctrl-C saves a checkpoint and exits with code 130.`,
+  },
+  eval: {
+    summary: 'evaluate a trained run on (new) data',
+    args: '<run-dir>',
+    examples: [
+      'recur eval runs/etth1-aaren --data ETTh1.csv',
+      'recur eval runs/vowels --data UEA/JapaneseVowels --json',
+      'recur eval runs/shakespeare --data input.txt --sample 500 --prompt "ROMEO:"',
+    ],
+  },
+  demo: {
+    summary:
+      'train Aaren and a Transformer of the same size on a memory task, compare accuracy, then stream both and compare memory and time per token',
+    examples: ['recur demo', 'recur demo --out /tmp/recur-demo --tokens 4096', 'recur demo --json'],
+  },
+  'bench stream': {
+    summary:
+      'per-token step time and state/KV-cache memory against tokens seen, for models of comparable size',
+    examples: [
+      'recur bench stream',
+      'recur bench stream --tokens 4096 --models aaren,transformer --out bench',
+      'recur bench stream --d-model 128 --layers 4 --json',
+    ],
+  },
+  'bench ops': {
+    summary:
+      'the package benchmarks in one report: matmul and an MLP step against onnxruntime, scans against a copy',
+    examples: ['recur bench ops', 'recur bench ops --quick --json'],
+  },
+  info: {
+    summary: 'parameters, streaming state and FLOPs per token of a model',
+    examples: [
+      'recur info --model aaren',
+      'recur info --model transformer --d-model 512 --layers 1 --heads 8 --d-ff 2048 --tokens 4096',
+    ],
+  },
+};

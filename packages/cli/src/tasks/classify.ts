@@ -1,0 +1,158 @@
+import { basename } from 'node:path';
+import { type Generator, nn, type Tensor, tensor, tidy } from '@recur/tensor';
+import type { SeriesCase, SeriesFile } from '../data/uea.js';
+import type { BackboneConfig } from '../models/backbone.js';
+import { ClassifyNet, type Pooling } from '../models/nets.js';
+import { chunk, evalBatches, evalBatchSize, permutation } from './common.js';
+import type { Metrics, NeuralTask } from './types.js';
+
+export interface ClassifyTaskConfig {
+  problem: string;
+  dims: number;
+  labels: string[];
+  /** Per-dimension standardisation fitted on the training cases. */
+  mean: number[];
+  std: number[];
+  pool: Pooling;
+}
+
+/** Mean and population std of each dimension over every real (non-missing) step of `cases`. */
+export function fitCaseScaler(
+  cases: readonly SeriesCase[],
+  dims: number,
+): { mean: number[]; std: number[] } {
+  const sum = new Float64Array(dims);
+  const sq = new Float64Array(dims);
+  const n = new Float64Array(dims);
+  for (const c of cases) {
+    for (let t = 0; t < c.length; t++) {
+      for (let d = 0; d < dims; d++) {
+        const v = c.values[t * dims + d] as number;
+        if (Number.isNaN(v)) continue;
+        sum[d] = (sum[d] as number) + v;
+        sq[d] = (sq[d] as number) + v * v;
+        n[d] = (n[d] as number) + 1;
+      }
+    }
+  }
+  const mean = Array.from(sum, (s, d) => s / Math.max(1, n[d] as number));
+  const std = Array.from(sq, (s, d) => {
+    const m = mean[d] as number;
+    const v = s / Math.max(1, n[d] as number) - m * m;
+    return v > 1e-12 ? Math.sqrt(v) : 1;
+  });
+  return { mean, std };
+}
+
+/**
+ * Padded batch of cases: x [B, T, D] standardised (missing values and padding are 0), mask [B, T],
+ * labels [B], with T the longest case in the batch.
+ */
+export function caseBatch(
+  cases: readonly SeriesCase[],
+  cfg: ClassifyTaskConfig,
+): { x: Tensor; mask: Tensor; labels: Tensor; lengths: number[] } {
+  const d = cfg.dims;
+  const b = cases.length;
+  const t = Math.max(...cases.map((c) => c.length));
+  const x = new Float32Array(b * t * d);
+  const mask = new Float32Array(b * t);
+  const labels = new Int32Array(b);
+  cases.forEach((c, i) => {
+    for (let s = 0; s < c.length; s++) {
+      mask[i * t + s] = 1;
+      for (let k = 0; k < d; k++) {
+        const v = c.values[s * d + k] as number;
+        x[(i * t + s) * d + k] = Number.isNaN(v)
+          ? 0
+          : (v - (cfg.mean[k] as number)) / (cfg.std[k] as number);
+      }
+    }
+    labels[i] = c.label;
+  });
+  return {
+    x: tensor(x, { shape: [b, t, d] }),
+    mask: tensor(mask, { shape: [b, t] }),
+    labels: tensor(labels, { shape: [b], dtype: 'int32' }),
+    lengths: cases.map((c) => c.length),
+  };
+}
+
+/** Splits off a validation share of the training cases (stratified by class, seeded). */
+export function holdOut(
+  cases: readonly SeriesCase[],
+  fraction: number,
+  rng: Generator,
+): { train: SeriesCase[]; val: SeriesCase[] } {
+  if (fraction <= 0) return { train: [...cases], val: [] };
+  const byClass = new Map<number, SeriesCase[]>();
+  for (const c of cases) {
+    const list = byClass.get(c.label) ?? [];
+    list.push(c);
+    byClass.set(c.label, list);
+  }
+  const train: SeriesCase[] = [];
+  const val: SeriesCase[] = [];
+  for (const label of [...byClass.keys()].sort((a, b) => a - b)) {
+    const list = byClass.get(label) as SeriesCase[];
+    const order = permutation(list.length, rng);
+    const k = list.length > 1 ? Math.round(list.length * fraction) : 0;
+    order.forEach((j, i) => {
+      (i < k ? val : train).push(list[j] as SeriesCase);
+    });
+  }
+  return { train, val };
+}
+
+export function createClassifyTask(
+  model: BackboneConfig,
+  cfg: ClassifyTaskConfig,
+  sets: { train: SeriesCase[]; val: SeriesCase[]; test: SeriesCase[] },
+  files: { train: SeriesFile; test: SeriesFile },
+  batchSize: number,
+): NeuralTask<SeriesCase[]> {
+  const net = new ClassifyNet(model, cfg.dims, cfg.labels.length, cfg.pool);
+  const evaluate = (cases: SeriesCase[], limit?: number): Metrics => {
+    if (cases.length === 0) return {};
+    let correct = 0;
+    let lossSum = 0;
+    let n = 0;
+    for (const idx of evalBatches(cases.length, evalBatchSize(batchSize), limit)) {
+      tidy(() => {
+        const batch = idx.map((i) => cases[i] as SeriesCase);
+        const { x, mask, labels, lengths } = caseBatch(batch, cfg);
+        const logits = net.forward(x, mask, lengths) as Tensor;
+        lossSum += nn.crossEntropy(logits, labels, { reduction: 'sum' }).item();
+        const pred = logits.argmax(1).dataSync();
+        batch.forEach((c, i) => {
+          if (pred[i] === c.label) correct++;
+        });
+        n += batch.length;
+      });
+    }
+    return { accuracy: correct / n, loss: lossSum / n };
+  };
+  const counts = (cases: SeriesCase[]) => cases.length.toLocaleString('en-US');
+  const lengths = files.train.cases.map((c) => c.length);
+  return {
+    net,
+    monitor: { metric: 'loss', mode: 'min' },
+    unit: 'sequences',
+    trainBatches: (rng) =>
+      chunk(
+        permutation(sets.train.length, rng).map((i) => sets.train[i] as SeriesCase),
+        batchSize,
+      ),
+    items: (b) => b.length,
+    loss: (batch) => {
+      const { x, mask, labels, lengths: lens } = caseBatch(batch, cfg);
+      return nn.crossEntropy(net.forward(x, mask, lens) as Tensor, labels);
+    },
+    validate: (limit) => evaluate(sets.val, limit),
+    test: () => evaluate(sets.test),
+    describe: () => [
+      `data ${cfg.problem} (${basename(files.train.file)}, ${basename(files.test.file)}): ${cfg.dims} dimension(s), ${cfg.labels.length} classes, lengths ${Math.min(...lengths)}–${Math.max(...lengths)}`,
+      `cases: train ${counts(sets.train)}, val ${counts(sets.val)}, test ${counts(sets.test)}`,
+    ],
+  };
+}

@@ -1,0 +1,35 @@
+import type { Generator } from '@recur/tensor';
+
+/** 0..n−1 in a random order (Fisher–Yates with `rng`). */
+export function permutation(n: number, rng: Generator): number[] {
+  const out = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = rng.nextInt(0, i + 1);
+    const t = out[i] as number;
+    out[i] = out[j] as number;
+    out[j] = t;
+  }
+  return out;
+}
+
+/** `items` cut into consecutive batches of at most `size` (the last one may be smaller). */
+export function chunk<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** At most `limit` batches of `size` drawn evenly across 0..n−1 (all of them without a limit). */
+export function evalBatches(n: number, size: number, limit?: number): number[][] {
+  const all = Array.from({ length: n }, (_, i) => i);
+  if (limit === undefined || limit * size >= n) return chunk(all, size);
+  const want = limit * size;
+  const picked: number[] = [];
+  for (let k = 0; k < want; k++) picked.push(Math.floor((k * n) / want));
+  return chunk(picked, size);
+}
+
+/** Batch size for evaluation: larger than training's (no gradients are kept). */
+export function evalBatchSize(batchSize: number): number {
+  return Math.max(batchSize, 64);
+}

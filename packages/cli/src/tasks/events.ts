@@ -1,0 +1,233 @@
+import { type Generator, logsumexp, nn, type Tensor, tensor, tidy } from '@recur/tensor';
+import type { EventSequence } from '../data/events.js';
+import type { BackboneConfig } from '../models/backbone.js';
+import { EventsNet } from '../models/nets.js';
+import { chunk, evalBatches, evalBatchSize, permutation } from './common.js';
+import type { Metrics, NeuralTask } from './types.js';
+
+/** Inter-event times below this are raised to it (equal timestamps would have log-likelihood −∞). */
+export const MIN_INTERVAL = 1e-8;
+const LOG_SQRT_2PI = 0.5 * Math.log(2 * Math.PI);
+/** Bounds of a component's log σ (in standardised log-time units), for stable training. */
+const LOG_SIGMA_MIN = -5;
+const LOG_SIGMA_MAX = 1.5;
+
+export interface EventsTaskConfig {
+  marks: number;
+  mixtures: number;
+  /** Mean and std of log inter-event times on the training split (the mixture's standardisation). */
+  logMean: number;
+  logStd: number;
+}
+
+/** Inter-event times of a sequence: τ_k = t_k − t_{k−1} with t_{−1} = 0, floored at MIN_INTERVAL. */
+export function intervals(seq: EventSequence): { tau: Float64Array; floored: number } {
+  const tau = new Float64Array(seq.times.length);
+  let floored = 0;
+  let prev = 0;
+  seq.times.forEach((t, k) => {
+    let d = t - prev;
+    if (d < MIN_INTERVAL) {
+      d = MIN_INTERVAL;
+      floored++;
+    }
+    tau[k] = d;
+    prev = t;
+  });
+  return { tau, floored };
+}
+
+export function fitLogTimes(seqs: readonly EventSequence[]): {
+  logMean: number;
+  logStd: number;
+  floored: number;
+} {
+  let s = 0;
+  let sq = 0;
+  let n = 0;
+  let floored = 0;
+  for (const seq of seqs) {
+    const iv = intervals(seq);
+    floored += iv.floored;
+    for (const v of iv.tau) {
+      const l = Math.log(v);
+      s += l;
+      sq += l * l;
+      n++;
+    }
+  }
+  const logMean = s / n;
+  const variance = sq / n - logMean * logMean;
+  return { logMean, logStd: variance > 1e-12 ? Math.sqrt(variance) : 1, floored };
+}
+
+interface EventBatch {
+  marksIn: Tensor;
+  timesIn: Tensor;
+  marksOut: Tensor;
+  /** Standardised log τ of the target events [B, T, 1]. */
+  zOut: Tensor;
+  /** Σ log τ over target events (the Jacobian term), per batch. */
+  logTauSum: number;
+  tau: Float64Array;
+  mask: Tensor;
+  maskHost: Float32Array;
+  marksHost: Int32Array;
+  events: number;
+}
+
+/**
+ * A padded batch: input token 0 is the start mark, token k ≥ 1 is event k − 1 (its mark and its
+ * standardised log inter-event time); the target at token k is event k.
+ */
+function eventBatch(seqs: readonly EventSequence[], cfg: EventsTaskConfig): EventBatch {
+  const b = seqs.length;
+  const t = Math.max(...seqs.map((s) => s.marks.length));
+  const marksIn = new Int32Array(b * t).fill(cfg.marks);
+  const timesIn = new Float32Array(b * t);
+  const marksOut = new Int32Array(b * t);
+  const zOut = new Float32Array(b * t);
+  const tauAll = new Float64Array(b * t);
+  const mask = new Float32Array(b * t);
+  let logTauSum = 0;
+  let events = 0;
+  seqs.forEach((seq, i) => {
+    const { tau } = intervals(seq);
+    const n = seq.marks.length;
+    for (let k = 0; k < n; k++) {
+      const z = (Math.log(tau[k] as number) - cfg.logMean) / cfg.logStd;
+      const at = i * t + k;
+      marksOut[at] = seq.marks[k] as number;
+      zOut[at] = z;
+      tauAll[at] = tau[k] as number;
+      mask[at] = 1;
+      logTauSum += Math.log(tau[k] as number);
+      if (k + 1 < t) {
+        marksIn[at + 1] = seq.marks[k] as number;
+        timesIn[at + 1] = z;
+      }
+    }
+    events += n;
+  });
+  return {
+    marksIn: tensor(marksIn, { shape: [b, t], dtype: 'int32' }),
+    timesIn: tensor(timesIn, { shape: [b, t, 1] }),
+    marksOut: tensor(marksOut, { shape: [b * t], dtype: 'int32' }),
+    zOut: tensor(zOut, { shape: [b, t, 1] }),
+    logTauSum,
+    tau: tauAll,
+    mask: tensor(mask, { shape: [b, t] }),
+    maskHost: mask,
+    marksHost: marksOut,
+    events,
+  };
+}
+
+/**
+ * Negative log-likelihood terms of a batch, per token [B, T] (0 at padding): the next mark's
+ * cross-entropy and the next interval's −log p_z(z) under the mixture of Gaussians in standardised
+ * log time. The exact −log p(τ) adds log σ₀ + log τ per event (constant in the parameters).
+ */
+function nllTerms(
+  net: EventsNet,
+  batch: EventBatch,
+): {
+  markNll: Tensor;
+  timeNll: Tensor;
+  markLogits: Tensor;
+  logw: Tensor;
+  mu: Tensor;
+  logSigma: Tensor;
+} {
+  const { markLogits, mixture } = net.forward(batch.marksIn, batch.timesIn);
+  const [b, t] = batch.marksIn.shape as [number, number];
+  const m = net.mixtures;
+  const [w, mu, ls] = mixture.split(m, -1) as [Tensor, Tensor, Tensor];
+  const logw = w.logSoftmax(-1);
+  const logSigma = ls.clamp(LOG_SIGMA_MIN, LOG_SIGMA_MAX);
+  const u = batch.zOut.sub(mu).div(logSigma.exp());
+  const comp = logw.sub(logSigma).sub(u.square().mul(0.5)).sub(LOG_SQRT_2PI);
+  const timeNll = logsumexp(comp, -1).neg().mul(batch.mask);
+  const markNll = nn
+    .crossEntropy(markLogits.reshape([b * t, net.marks]), batch.marksOut, { reduction: 'none' })
+    .reshape([b, t])
+    .mul(batch.mask);
+  return { markNll, timeNll, markLogits, logw, mu, logSigma };
+}
+
+export function createEventsTask(
+  model: BackboneConfig,
+  cfg: EventsTaskConfig,
+  sets: { train: EventSequence[]; val: EventSequence[]; test: EventSequence[] },
+  batchSize: number,
+  describe: string[],
+): NeuralTask<EventSequence[]> {
+  const net = new EventsNet(model, cfg.marks, cfg.mixtures);
+  const jacobian = Math.log(cfg.logStd);
+  const evaluate = (seqs: EventSequence[], limit?: number): Metrics => {
+    if (seqs.length === 0) return {};
+    let nll = 0;
+    let markNllSum = 0;
+    let sqErr = 0;
+    let correct = 0;
+    let events = 0;
+    for (const idx of evalBatches(
+      seqs.length,
+      Math.max(1, Math.floor(evalBatchSize(batchSize) / 4)),
+      limit,
+    )) {
+      tidy(() => {
+        const batch = eventBatch(
+          idx.map((i) => seqs[i] as EventSequence),
+          cfg,
+        );
+        const terms = nllTerms(net, batch);
+        const markPart = terms.markNll.sum().item();
+        nll += markPart + terms.timeNll.sum().item() + batch.events * jacobian + batch.logTauSum;
+        markNllSum += markPart;
+        // E[τ] = Σ_m π_m exp(μ₀ + σ₀ μ_m + (σ₀ σ_m)² / 2)
+        const s0 = cfg.logStd;
+        const expected = terms.logw
+          .add(terms.mu.mul(s0))
+          .add(terms.logSigma.exp().mul(s0).square().mul(0.5))
+          .add(cfg.logMean);
+        const mean = logsumexp(expected, -1).exp().dataSync();
+        const pred = terms.markLogits.argmax(-1).dataSync();
+        for (let k = 0; k < batch.maskHost.length; k++) {
+          if (batch.maskHost[k] !== 1) continue;
+          const d = (mean[k] as number) - (batch.tau[k] as number);
+          sqErr += d * d;
+          if (pred[k] === batch.marksHost[k]) correct++;
+        }
+        events += batch.events;
+      });
+    }
+    return {
+      nll: nll / events,
+      nll_mark: markNllSum / events,
+      rmse: Math.sqrt(sqErr / events),
+      accuracy: correct / events,
+    };
+  };
+  return {
+    net,
+    monitor: { metric: 'nll', mode: 'min' },
+    unit: 'sequences',
+    trainBatches: (rng: Generator) =>
+      chunk(
+        permutation(sets.train.length, rng).map((i) => sets.train[i] as EventSequence),
+        batchSize,
+      ),
+    items: (b) => b.length,
+    loss: (seqs) => {
+      const batch = eventBatch(seqs, cfg);
+      const { markNll, timeNll } = nllTerms(net, batch);
+      // + the Jacobian of the standardised log time (constant): the loss is the exact NLL per event.
+      const constant = batch.events * jacobian + batch.logTauSum;
+      return markNll.add(timeNll).sum().add(constant).div(batch.events);
+    },
+    validate: (limit) => evaluate(sets.val, limit),
+    test: () => evaluate(sets.test),
+    describe: () => describe,
+  };
+}

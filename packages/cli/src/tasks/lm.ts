@@ -1,0 +1,214 @@
+import { basename } from 'node:path';
+import {
+  type Generator,
+  nn,
+  noGrad,
+  Generator as Rng,
+  type StreamState,
+  type Tensor,
+  tensor,
+  tidy,
+} from '@recur/tensor';
+import { CliError, DataError } from '../errors.js';
+import type { BackboneConfig } from '../models/backbone.js';
+import { LanguageNet } from '../models/nets.js';
+import type { Options } from '../options.js';
+import { readUserFile } from '../util/files.js';
+import { chunk, evalBatchSize } from './common.js';
+import type { Metrics, NeuralTask } from './types.js';
+
+export interface LmTaskConfig {
+  /** The characters the model knows, in id order. */
+  vocab: string[];
+  context: number;
+}
+
+export interface TextData {
+  file: string;
+  /** Character ids of the whole file. */
+  ids: Int32Array;
+  /** First id of the validation part (the last 10 %). */
+  valStart: number;
+}
+
+/** The vocabulary of a text: its distinct characters (code points), sorted. */
+export function buildVocab(text: string): string[] {
+  return [...new Set(Array.from(text))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** Reads a text file as ids of `vocab` (built from the file when not given); 90 % / 10 % split. */
+export function loadText(
+  file: string,
+  vocab?: readonly string[],
+): { data: TextData; vocab: string[] } {
+  const text = readUserFile(file, '--data').toString('utf8');
+  const chars = Array.from(text);
+  if (chars.length < 4)
+    throw new DataError(
+      file,
+      undefined,
+      `too short for a language model (${chars.length} characters)`,
+    );
+  const v = vocab ? [...vocab] : buildVocab(text);
+  const index = new Map(v.map((c, i) => [c, i]));
+  const ids = new Int32Array(chars.length);
+  let line = 1;
+  for (let i = 0; i < chars.length; i++) {
+    const ch = chars[i] as string;
+    const id = index.get(ch);
+    if (id === undefined) {
+      throw new DataError(
+        file,
+        line,
+        `character ${JSON.stringify(ch)} is not in the model's vocabulary of ${v.length}`,
+      );
+    }
+    ids[i] = id;
+    if (ch === '\n') line++;
+  }
+  return { data: { file, ids, valStart: Math.floor(chars.length * 0.9) }, vocab: v };
+}
+
+/** Input and target ids of windows of `len + 1` characters starting at `starts`. */
+function windows(
+  ids: Int32Array,
+  starts: readonly number[],
+  len: number,
+): { x: Tensor; y: Tensor } {
+  const b = starts.length;
+  const x = new Int32Array(b * len);
+  const y = new Int32Array(b * len);
+  starts.forEach((s, i) => {
+    x.set(ids.subarray(s, s + len), i * len);
+    y.set(ids.subarray(s + 1, s + len + 1), i * len);
+  });
+  return {
+    x: tensor(x, { shape: [b, len], dtype: 'int32' }),
+    y: tensor(y, { shape: [b * len], dtype: 'int32' }),
+  };
+}
+
+export function createLmTask(
+  model: BackboneConfig,
+  cfg: LmTaskConfig,
+  data: TextData,
+  batchSize: number,
+  stepsPerEpoch: number,
+): NeuralTask<number[]> {
+  const v = cfg.vocab.length;
+  const net = new LanguageNet(model, v);
+  const t = cfg.context;
+  const trainEnd = data.valStart;
+  if (trainEnd < t + 2) {
+    throw new CliError(`--context ${t}: longer than the training text (${trainEnd} characters)`);
+  }
+  const val = data.ids.subarray(data.valStart);
+  /** Bits per character over the validation text, in chunks of `t` targets (every character once). */
+  const evaluate = (limit?: number): Metrics => {
+    const n = val.length - 1;
+    const starts: number[] = [];
+    for (let s = 0; s + t <= n; s += t) starts.push(s);
+    const rest = n - starts.length * t;
+    let batches = chunk(starts, evalBatchSize(batchSize));
+    if (limit !== undefined) batches = batches.slice(0, limit);
+    let nats = 0;
+    let count = 0;
+    const run = (st: number[], len: number) =>
+      tidy(() => {
+        const { x, y } = windows(val, st, len);
+        const logits = net.forward(x).reshape([st.length * len, v]);
+        nats += nn.crossEntropy(logits, y, { reduction: 'sum' }).item();
+        count += st.length * len;
+      });
+    for (const b of batches) run(b, t);
+    if (limit === undefined && rest > 0) run([starts.length * t], rest);
+    return { bpc: nats / count / Math.LN2, loss: nats / count };
+  };
+  return {
+    net,
+    monitor: { metric: 'bpc', mode: 'min' },
+    unit: 'chars',
+    trainBatches: (rng: Generator) =>
+      Array.from({ length: stepsPerEpoch }, () =>
+        Array.from({ length: batchSize }, () => rng.nextInt(0, trainEnd - t - 1)),
+      ),
+    items: (b) => b.length * t,
+    loss: (starts) => {
+      const { x, y } = windows(data.ids, starts, t);
+      return nn.crossEntropy(net.forward(x).reshape([starts.length * t, v]), y);
+    },
+    validate: (limit) => evaluate(limit),
+    test: () => evaluate(),
+    describe: () => [
+      `data ${basename(data.file)}: ${data.ids.length.toLocaleString('en-US')} characters, ${v} distinct; train ${trainEnd.toLocaleString('en-US')}, validation ${val.length.toLocaleString('en-US')}`,
+    ],
+    after: (options: Options) =>
+      options.sample === undefined
+        ? undefined
+        : sampleText(
+            net,
+            model,
+            cfg,
+            options.sample,
+            options.prompt ?? '\n',
+            options.temperature ?? 0.8,
+            new Rng(options.seed ?? 0),
+          ),
+  };
+}
+
+/** Streams the prompt through the model one character at a time, then samples `count` more. */
+export function sampleText(
+  net: LanguageNet,
+  model: BackboneConfig,
+  cfg: LmTaskConfig,
+  count: number,
+  prompt: string,
+  temperature: number,
+  rng: Generator,
+): string {
+  const index = new Map(cfg.vocab.map((c, i) => [c, i]));
+  const promptIds = Array.from(prompt).map((ch) => {
+    const id = index.get(ch);
+    if (id === undefined) {
+      throw new CliError(
+        `--prompt: character ${JSON.stringify(ch)} is not in the model's vocabulary`,
+      );
+    }
+    return id;
+  });
+  if (promptIds.length === 0) throw new CliError('--prompt: must not be empty');
+  const limited = model.name === 'aft-full' || model.name === 'aft-local';
+  const total = limited
+    ? Math.min(promptIds.length + count, model.maxLen)
+    : promptIds.length + count;
+  net.eval();
+  return noGrad(() => {
+    let state: StreamState = net.backbone.initState(1);
+    let logits: Float32Array | null = null;
+    const out: string[] = [];
+    const feed = (id: number) => {
+      const r = tidy(() => {
+        const x = net.emb.forward(tensor([id], { dtype: 'int32' }));
+        const step = net.backbone.step(x, state);
+        return { state: step.state, logits: net.head.forward(step.y) };
+      });
+      state = r.state;
+      logits = r.logits.dataSync() as Float32Array;
+    };
+    for (const id of promptIds) feed(id);
+    for (let k = promptIds.length; k < total; k++) {
+      const l = logits as unknown as Float32Array;
+      let max = -Infinity;
+      for (const z of l) max = Math.max(max, z / temperature);
+      const p = Array.from(l, (z) => Math.exp(z / temperature - max));
+      const sum = p.reduce((a, b) => a + b, 0);
+      let u = rng.nextFloat() * sum;
+      let id = 0;
+      while (id < p.length - 1 && u >= (p[id] as number)) u -= p[id++] as number;
+      out.push(cfg.vocab[id] as string);
+      feed(id);
+    }
+    return prompt + out.join('');
+  });
+}

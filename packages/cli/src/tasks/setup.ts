@@ -1,0 +1,365 @@
+import { existsSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
+import { Generator, loadSafetensors, saveSafetensors, type Tensor, tensor } from '@recur/tensor';
+import { loadEvents } from '../data/events.js';
+import { type ForecastData, loadForecastData, naiveMetrics } from '../data/forecast.js';
+import { fitLinearForecaster, type LinearForecaster, linearMetrics } from '../data/linear.js';
+import { locateTsFiles, readTsFile } from '../data/uea.js';
+import { CliError } from '../errors.js';
+import { type BackboneConfig, defaultPositions, isSequenceModel } from '../models/backbone.js';
+import type { Pooling } from '../models/nets.js';
+import type { Options, TaskName } from '../options.js';
+import { readUserFile, writeFileAtomic } from '../util/files.js';
+import { type ClassifyTaskConfig, createClassifyTask, fitCaseScaler, holdOut } from './classify.js';
+import { createEventsTask, type EventsTaskConfig, fitLogTimes } from './events.js';
+import {
+  createForecastTask,
+  describeForecastData,
+  type ForecastTaskConfig,
+  forecastTaskConfig,
+} from './forecast.js';
+import { createLmTask, type LmTaskConfig, loadText } from './lm.js';
+import type { Metrics, NeuralTask, RunConfig } from './types.js';
+
+/** A closed-form forecaster: metrics computed directly, weights (if any) saved by `save`. */
+export interface ClosedForm {
+  test(): Metrics;
+  save?(path: string): void;
+}
+
+export interface Prepared {
+  task: TaskName;
+  model: RunConfig['model'];
+  taskConfig: Record<string, unknown>;
+  neural?: NeuralTask;
+  closedForm?: ClosedForm;
+  describe: string[];
+  warnings: string[];
+}
+
+/** The backbone config of the options (sizes, dropout, positions) for sequences up to maxLen. */
+export function backboneConfig(name: string, o: Options, maxLen: number): BackboneConfig {
+  if (!isSequenceModel(name)) throw new CliError(`--model ${name} is not a sequence model`);
+  const dModel = o.dModel ?? 64;
+  const positions = o.positions ?? 'auto';
+  return {
+    name,
+    layers: o.layers ?? 2,
+    dModel,
+    heads: o.heads ?? 4,
+    dFF: o.dFF ?? 2 * dModel,
+    window: o.window ?? 16,
+    posDim: o.posDim ?? 32,
+    maxLen,
+    dropout: o.dropout ?? 0,
+    positions: positions === 'auto' ? defaultPositions(name) : positions === 'sinusoidal',
+  };
+}
+
+function requireData(o: Options): string {
+  if (!o.data) throw new CliError('--data <path> is required');
+  return o.data;
+}
+
+function linearToTensors(m: LinearForecaster): Record<string, Tensor> {
+  return {
+    weight: tensor(Float32Array.from(m.weight), { shape: [m.lookback, m.horizon] }),
+    bias: tensor(Float32Array.from(m.bias), { shape: [m.horizon] }),
+  };
+}
+
+function forecastClosedForm(name: 'naive' | 'linear', data: ForecastData, o: Options): ClosedForm {
+  if (name === 'naive') return { test: () => naiveMetrics(data, 'test') };
+  const model = fitLinearForecaster(data, o.ridge ?? 1);
+  return {
+    test: () => linearMetrics(model, data, 'test'),
+    save: (path) => writeFileAtomic(path, saveSafetensors(linearToTensors(model))),
+  };
+}
+
+// ---------------------------------------------------------------- training
+
+/** Loads the data of a task, checks it, and builds the model to train. Creates no file. */
+export function prepareTraining(task: TaskName, o: Options): Prepared {
+  const name = o.model;
+  if (!name) throw new CliError('--model <name> is required');
+  if ((name === 'naive' || name === 'linear') && task !== 'forecast') {
+    throw new CliError(
+      `--model ${name} is a forecasting baseline: it works with the forecast task only`,
+    );
+  }
+  const data = requireData(o);
+  const batchSize = o.batchSize ?? 32;
+  const seedRng = new Generator(o.seed ?? 0);
+  switch (task) {
+    case 'forecast': {
+      const fd = loadForecastData(data, {
+        lookback: o.lookback ?? 96,
+        horizon: o.horizon ?? 96,
+        split: o.split ?? 'auto',
+      });
+      const taskConfig = forecastTaskConfig(fd, o.instanceNorm ?? true);
+      if (name === 'naive' || name === 'linear') {
+        return {
+          task,
+          model: { name },
+          taskConfig: { ...taskConfig, ridge: name === 'linear' ? (o.ridge ?? 1) : undefined },
+          closedForm: forecastClosedForm(name, fd, o),
+          describe: describeForecastData(fd),
+          warnings: fd.warnings,
+        };
+      }
+      const model = backboneConfig(name, o, fd.lookback);
+      return {
+        task,
+        model,
+        taskConfig: { ...taskConfig },
+        neural: createForecastTask(model, taskConfig, fd, batchSize),
+        describe: [],
+        warnings: fd.warnings,
+      };
+    }
+    case 'classify': {
+      const files = locateTsFiles(data, o.test);
+      const train = readTsFile(files.train);
+      const test = readTsFile(files.test, train.labels);
+      if (test.dims !== train.dims) {
+        throw new CliError(
+          `${files.test}: has ${test.dims} dimension(s), ${files.train} has ${train.dims}`,
+        );
+      }
+      const { train: tr, val } = holdOut(train.cases, o.valFraction ?? 0.1, seedRng);
+      const { mean, std } = fitCaseScaler(tr, train.dims);
+      const taskConfig: ClassifyTaskConfig = {
+        problem: train.problem,
+        dims: train.dims,
+        labels: train.labels,
+        mean,
+        std,
+        pool: (o.pool ?? 'mean') as Pooling,
+      };
+      const maxLen = Math.max(
+        ...train.cases.map((c) => c.length),
+        ...test.cases.map((c) => c.length),
+      );
+      const model = backboneConfig(name, o, maxLen);
+      const warnings = [train, test]
+        .filter((f) => f.missing)
+        .map(
+          (f) => `${basename(f.file)}: missing values ('?') are read as the mean (0 after scaling)`,
+        );
+      return {
+        task,
+        model,
+        taskConfig: { ...taskConfig },
+        neural: createClassifyTask(
+          model,
+          taskConfig,
+          { train: tr, val, test: test.cases },
+          { train, test },
+          batchSize,
+        ),
+        describe: [],
+        warnings,
+      };
+    }
+    case 'events': {
+      const ev = loadEvents(data);
+      let { train, val } = ev;
+      if (val.length === 0) {
+        const n = Math.round(train.length * (o.valFraction ?? 0.1));
+        val = train.slice(train.length - n);
+        train = train.slice(0, train.length - n);
+      }
+      if (train.length === 0) throw new CliError(`--data ${data}: no training sequences`);
+      const times = fitLogTimes(train);
+      const taskConfig: EventsTaskConfig = {
+        marks: ev.marks,
+        mixtures: o.mixtures ?? 8,
+        logMean: times.logMean,
+        logStd: times.logStd,
+      };
+      const all = [...train, ...val, ...ev.test];
+      const maxLen = Math.max(...all.map((s) => s.marks.length));
+      const model = backboneConfig(name, o, maxLen);
+      const count = (s: { marks: Int32Array }[]) =>
+        s.reduce((a, x) => a + x.marks.length, 0).toLocaleString('en-US');
+      const describe = [
+        `data ${ev.sources.map((s) => basename(s)).join(', ')} (${ev.layout}): ${ev.marks} mark(s), sequences up to ${maxLen} events`,
+        `sequences (events): train ${train.length} (${count(train)}), val ${val.length} (${count(val)}), test ${ev.test.length} (${count(ev.test)})`,
+      ];
+      const warnings =
+        times.floored > 0
+          ? [`${times.floored} inter-event time(s) of 0 in the training data were raised to 1e-8`]
+          : [];
+      return {
+        task,
+        model,
+        taskConfig: { ...taskConfig },
+        neural: createEventsTask(
+          model,
+          taskConfig,
+          { train, val, test: ev.test },
+          batchSize,
+          describe,
+        ),
+        describe: [],
+        warnings,
+      };
+    }
+    case 'lm': {
+      const { data: text, vocab } = loadText(data);
+      const context = o.context ?? 128;
+      const taskConfig: LmTaskConfig = { vocab, context };
+      const model = backboneConfig(name, o, context);
+      return {
+        task,
+        model,
+        taskConfig: { ...taskConfig },
+        neural: createLmTask(model, taskConfig, text, batchSize, o.stepsPerEpoch ?? 200),
+        describe: [],
+        warnings: [],
+      };
+    }
+  }
+}
+
+// ---------------------------------------------------------------- evaluation
+
+function linearFromFile(path: string): LinearForecaster {
+  const bytes = readUserFile(path, 'checkpoint');
+  const t = loadSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  const w = t.weight;
+  const b = t.bias;
+  if (!w || !b || w.rank !== 2) throw new CliError(`${path}: not a linear forecaster's weights`);
+  return {
+    lookback: w.shape[0] as number,
+    horizon: w.shape[1] as number,
+    weight: Float64Array.from(w.dataSync()),
+    bias: Float64Array.from(b.dataSync()),
+  };
+}
+
+/**
+ * Rebuilds a trained run's model and data pipeline for new data (its scaler, labels or vocabulary
+ * come from the run). Only the test split is evaluated (lm: the last 10 %).
+ */
+export function prepareEvaluation(run: RunConfig, o: Options, weightsPath: string): Prepared {
+  const data = requireData(o);
+  const batchSize = o.batchSize ?? run.options.batchSize ?? 32;
+  const tc = run.taskConfig;
+  const model = run.model;
+  const neuralModel = () => {
+    if (!isSequenceModel(model.name))
+      throw new CliError(`config.json: unknown model '${model.name}'`);
+    return model as BackboneConfig;
+  };
+  switch (run.task) {
+    case 'forecast': {
+      const cfg = tc as unknown as ForecastTaskConfig;
+      const fd = loadForecastData(data, {
+        lookback: cfg.lookback,
+        horizon: cfg.horizon,
+        split: o.split && o.split !== 'auto' ? o.split : cfg.split,
+        scaler: cfg.scaler,
+        channels: cfg.channels.length,
+      });
+      if (model.name === 'naive') {
+        return {
+          task: run.task,
+          model,
+          taskConfig: tc,
+          closedForm: { test: () => naiveMetrics(fd, 'test') },
+          describe: describeForecastData(fd),
+          warnings: fd.warnings,
+        };
+      }
+      if (model.name === 'linear') {
+        const lin = linearFromFile(weightsPath);
+        return {
+          task: run.task,
+          model,
+          taskConfig: tc,
+          closedForm: { test: () => linearMetrics(lin, fd, 'test') },
+          describe: describeForecastData(fd),
+          warnings: fd.warnings,
+        };
+      }
+      return {
+        task: run.task,
+        model,
+        taskConfig: tc,
+        neural: createForecastTask(neuralModel(), cfg, fd, batchSize),
+        describe: [],
+        warnings: fd.warnings,
+      };
+    }
+    case 'classify': {
+      const cfg = tc as unknown as ClassifyTaskConfig;
+      let testFile: string;
+      if (o.test) testFile = o.test;
+      else if (existsSync(data) && statSync(data).isFile() && /TEST/.test(basename(data)))
+        testFile = data;
+      else testFile = locateTsFiles(data).test;
+      const test = readTsFile(testFile, cfg.labels);
+      if (test.dims !== cfg.dims)
+        throw new CliError(
+          `${testFile}: has ${test.dims} dimension(s), the run was trained on ${cfg.dims}`,
+        );
+      const files = { train: test, test };
+      return {
+        task: run.task,
+        model,
+        taskConfig: tc,
+        neural: createClassifyTask(
+          neuralModel(),
+          cfg,
+          { train: [], val: [], test: test.cases },
+          files,
+          batchSize,
+        ),
+        describe: [],
+        warnings: [],
+      };
+    }
+    case 'events': {
+      const cfg = tc as unknown as EventsTaskConfig;
+      const ev = loadEvents(data);
+      if (ev.marks > cfg.marks)
+        throw new CliError(
+          `--data ${data}: has ${ev.marks} marks, the run was trained on ${cfg.marks}`,
+        );
+      const describe = [
+        `data ${ev.sources.map((s) => basename(s)).join(', ')}: test ${ev.test.length} sequences`,
+      ];
+      return {
+        task: run.task,
+        model,
+        taskConfig: tc,
+        neural: createEventsTask(
+          neuralModel(),
+          cfg,
+          { train: [], val: [], test: ev.test },
+          batchSize,
+          describe,
+        ),
+        describe: [],
+        warnings: [],
+      };
+    }
+    case 'lm': {
+      const cfg = tc as unknown as LmTaskConfig;
+      const { data: text } = loadText(data, cfg.vocab);
+      return {
+        task: run.task,
+        model,
+        taskConfig: tc,
+        neural: createLmTask(neuralModel(), cfg, text, batchSize, 1),
+        describe: [],
+        warnings: [],
+      };
+    }
+    default:
+      throw new CliError(`config.json: unknown task '${String(run.task)}'`);
+  }
+}

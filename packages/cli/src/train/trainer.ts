@@ -1,0 +1,219 @@
+import { existsSync } from 'node:fs';
+import { defaultGenerator, Generator, noGrad, optim, tidy } from '@recur/tensor';
+import { CliError } from '../errors.js';
+import type { Metrics, NeuralTask } from '../tasks/types.js';
+import { writeJsonAtomic } from '../util/files.js';
+import { fmtNumber, type Reporter } from '../util/output.js';
+import {
+  loadLast,
+  RUN_FILES,
+  rngFromJson,
+  rngToJson,
+  saveLast,
+  saveWeights,
+  type TrainerState,
+} from './checkpoint.js';
+
+export interface FitOptions {
+  epochs: number;
+  lr: number;
+  weightDecay: number;
+  clip: number;
+  patience: number;
+  schedule: 'constant' | 'cosine';
+  warmup: number;
+  stepsPerEpoch?: number;
+  valBatches?: number;
+  seed: number;
+}
+
+/** Set by the command's SIGINT handler; the loop checks it between steps. */
+export interface InterruptFlag {
+  interrupted: boolean;
+}
+
+export interface FitContext {
+  task: NeuralTask;
+  options: FitOptions;
+  reporter: Reporter;
+  /** Path of a file inside the run folder. */
+  file: (name: string) => string;
+  /** Called once the first checkpoint is on disk (the run folder is then kept whatever happens). */
+  onCheckpoint: () => void;
+  config: unknown;
+  resume: boolean;
+  signal: InterruptFlag;
+}
+
+export interface FitResult {
+  state: TrainerState;
+  interrupted: boolean;
+}
+
+const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+function better(a: number, b: number | null, mode: 'min' | 'max'): boolean {
+  if (b === null) return true;
+  return mode === 'min' ? a < b : a > b;
+}
+
+/**
+ * The training loop: AdamW, gradient clipping, an optional warm-up/cosine schedule, validation
+ * after every epoch, the best weights kept (model.safetensors), a full checkpoint after every epoch
+ * (last.safetensors: weights, optimiser, epoch, random state), early stopping after `patience`
+ * epochs without improvement. Between steps it yields to the event loop so that Ctrl-C can stop it:
+ * then it saves the checkpoint and returns with `interrupted`.
+ */
+export async function fit(ctx: FitContext): Promise<FitResult> {
+  const { task, options: o, reporter } = ctx;
+  const net = task.net;
+  const opt = new optim.AdamW(net.parameters(), { lr: o.lr, weightDecay: o.weightDecay });
+  const perEpoch = (() => {
+    const n = task.trainBatches(new Generator(0)).length;
+    return o.stepsPerEpoch === undefined ? n : Math.min(n, o.stepsPerEpoch);
+  })();
+  const totalSteps = perEpoch * o.epochs;
+  let scheduler: optim.LRScheduler | null = null;
+  if (o.schedule === 'cosine') {
+    scheduler = new optim.LinearWarmupCosine(opt, {
+      warmupSteps: o.warmup,
+      totalSteps: Math.max(totalSteps, o.warmup),
+    });
+  } else if (o.warmup > 0) {
+    const w = o.warmup;
+    scheduler = new optim.LambdaLR(opt, (s) => Math.min(1, (s + 1) / w));
+  }
+  const dataRng = new Generator(o.seed ^ 0x5eed);
+  let state: TrainerState = {
+    epoch: 0,
+    step: 0,
+    best: null,
+    bestEpoch: 0,
+    badEpochs: 0,
+    rng: [],
+    dataRng: [],
+    scheduler: null,
+    history: [],
+    stopped: false,
+  };
+  if (ctx.resume) {
+    state = loadLast(ctx.file(RUN_FILES.last), net, opt);
+    defaultGenerator.setState(rngFromJson(state.rng));
+    dataRng.setState(rngFromJson(state.dataRng));
+    if (scheduler && state.scheduler) scheduler.loadStateDict(state.scheduler);
+    reporter.info(`resuming after epoch ${state.epoch} (step ${state.step})`);
+  }
+  const snapshot = (): TrainerState => ({
+    ...state,
+    rng: rngToJson(defaultGenerator.getState()),
+    dataRng: rngToJson(dataRng.getState()),
+    scheduler: scheduler ? scheduler.stateDict() : null,
+  });
+  const saveCheckpoint = () => {
+    saveLast(ctx.file(RUN_FILES.last), net, opt, snapshot());
+    writeJsonAtomic(ctx.file(RUN_FILES.history), state.history);
+    if (!existsSync(ctx.file(RUN_FILES.best)))
+      saveWeights(ctx.file(RUN_FILES.best), net, ctx.config);
+    ctx.onCheckpoint();
+  };
+  const params = net.parameters();
+  const { metric, mode } = task.monitor;
+
+  for (let epoch = state.epoch + 1; epoch <= o.epochs && !state.stopped; epoch++) {
+    // The epoch's random state is captured before it starts: an interrupted epoch is redone whole.
+    const epochRng = { rng: defaultGenerator.getState(), data: dataRng.getState() };
+    const batches = task.trainBatches(dataRng).slice(0, perEpoch);
+    net.train();
+    const bar = reporter.progress(
+      `epoch ${epoch}/${o.epochs}`,
+      batches.length,
+      task.unit === 'chars' ? 'chars' : 'batches',
+    );
+    const start = performance.now();
+    let lossSum = 0;
+    let items = 0;
+    let lastEvent = 0;
+    for (let i = 0; i < batches.length; i++) {
+      await nextTick();
+      if (ctx.signal.interrupted) {
+        bar.stop();
+        // Roll the random state back to the epoch's start, so that resuming redoes this epoch.
+        defaultGenerator.setState(epochRng.rng);
+        dataRng.setState(epochRng.data);
+        saveCheckpoint();
+        return { state, interrupted: true };
+      }
+      const batch = batches[i];
+      const loss = tidy(() => {
+        opt.zeroGrad();
+        const l = task.loss(batch);
+        l.backward();
+        if (o.clip > 0) optim.clipGradNorm(params, o.clip);
+        opt.step();
+        return l.item();
+      });
+      opt.zeroGrad();
+      scheduler?.step();
+      state.step++;
+      if (!Number.isFinite(loss)) {
+        bar.stop();
+        throw new CliError(
+          `training diverged: the loss is ${loss} at epoch ${epoch}, step ${i + 1}; try a lower --lr or --clip`,
+          1,
+        );
+      }
+      lossSum += loss;
+      items += task.items(batch);
+      const secs = (performance.now() - start) / 1e3;
+      bar.update(i + 1, { loss: lossSum / (i + 1) });
+      if (reporter.json && (performance.now() - lastEvent > 1000 || i === 0)) {
+        lastEvent = performance.now();
+        reporter.event('step', {
+          epoch,
+          step: i + 1,
+          steps: batches.length,
+          loss,
+          [`${task.unit}_per_s`]: items / Math.max(secs, 1e-9),
+        });
+      }
+    }
+    bar.stop();
+    const trainSecs = (performance.now() - start) / 1e3;
+    net.eval();
+    const val: Metrics = noGrad(() => task.validate(o.valBatches));
+    const entry: Record<string, number> = {
+      epoch,
+      train_loss: lossSum / batches.length,
+      lr: opt.paramGroups[0]?.lr ?? o.lr,
+      seconds: trainSecs,
+      [`${task.unit}_per_s`]: items / Math.max(trainSecs, 1e-9),
+    };
+    for (const [k, v] of Object.entries(val)) entry[`val_${k}`] = v;
+    state.history.push(entry);
+    state.epoch = epoch;
+    const score = val[metric];
+    const improved = score === undefined || better(score, state.best, mode);
+    if (improved) {
+      state.best = score ?? null;
+      state.bestEpoch = epoch;
+      state.badEpochs = 0;
+      saveWeights(ctx.file(RUN_FILES.best), net, ctx.config);
+    } else state.badEpochs++;
+    if (o.patience > 0 && state.badEpochs >= o.patience) state.stopped = true;
+    saveCheckpoint();
+    reporter.event('epoch', { ...entry, best: improved });
+    const valText = Object.entries(val)
+      .map(([k, v]) => `val ${k} ${fmtNumber(v)}`)
+      .join(', ');
+    reporter.info(
+      `epoch ${epoch}/${o.epochs}: train loss ${fmtNumber(entry.train_loss)}${valText ? `, ${valText}` : ''}${improved ? ' (best)' : ''}, ${fmtNumber(trainSecs, 3)}s`,
+    );
+    if (state.stopped) {
+      reporter.info(
+        `early stop: no better val ${metric} for ${o.patience} epoch(s); best epoch ${state.bestEpoch}`,
+      );
+      reporter.event('early_stop', { epoch, best_epoch: state.bestEpoch });
+    }
+  }
+  return { state, interrupted: false };
+}

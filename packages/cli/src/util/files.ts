@@ -1,0 +1,86 @@
+import { randomBytes } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join } from 'node:path';
+import { CliError } from '../errors.js';
+
+/**
+ * Writes `data` to `path` atomically: into a temporary file beside it, then a rename, so a reader
+ * (or a crash, or Ctrl-C) never sees half a file.
+ */
+export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    writeFileSync(tmp, data);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+export function writeJsonAtomic(path: string, value: unknown): void {
+  writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Reads a file the user named, turning "no such file" into a clear CliError naming the flag. */
+export function readUserFile(path: string, what: string): Buffer {
+  if (!existsSync(path)) throw new CliError(`${what}: no such file: ${path}`);
+  const st = statSync(path);
+  if (st.isDirectory()) throw new CliError(`${what}: expected a file, got the folder ${path}`);
+  return readFileSync(path);
+}
+
+export function readJsonFile(path: string, what: string): unknown {
+  const text = readUserFile(path, what).toString('utf8');
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new CliError(`${path}: ${what} is not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/**
+ * An output folder that is removed again if the command fails before it finishes (so bad input
+ * leaves nothing behind), unless it existed before or `keep()` was called.
+ */
+export class OutputDir {
+  readonly path: string;
+  readonly existed: boolean;
+  #kept = false;
+
+  constructor(path: string) {
+    this.path = path;
+    this.existed = existsSync(path);
+    if (this.existed && !statSync(path).isDirectory())
+      throw new CliError(`--out: ${path} exists and is not a folder`);
+  }
+
+  /** Creates the folder (and parents). */
+  create(): this {
+    mkdirSync(this.path, { recursive: true });
+    return this;
+  }
+
+  file(name: string): string {
+    return join(this.path, name);
+  }
+
+  /** From now on the folder stays, whatever happens. */
+  keep(): void {
+    this.#kept = true;
+  }
+
+  /** Removes the folder if this command created it and nothing asked to keep it. */
+  discard(): void {
+    if (!this.existed && !this.#kept) rmSync(this.path, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,130 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { lastJson, listing, recur, tempDir } from './helpers.js';
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+
+interface Point {
+  tokens: number;
+  stepMs: number;
+  stateBytes: number;
+  cumulativeS: number;
+}
+
+describe('recur demo, bench and info (built command)', () => {
+  it('demo: trains both models, streams them, writes tables, SVG figures and JSON', () => {
+    const out = join(tmp.dir, 'demo');
+    const r = recur(['demo', '--steps', '8', '--tokens', '64', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('aaren');
+    expect(r.stdout).toContain('transformer');
+    expect(r.stdout).toContain('transformer KV cache');
+    expect(listing(out)).toEqual([
+      'demo-memory.svg',
+      'demo-time.svg',
+      'demo-training.svg',
+      'demo.json',
+    ]);
+    for (const f of ['demo-memory.svg', 'demo-time.svg', 'demo-training.svg']) {
+      const svg = readFileSync(join(out, f), 'utf8');
+      expect(svg.startsWith('<svg')).toBe(true);
+      expect(svg).toContain('aaren');
+      expect(svg).toContain('transformer');
+    }
+    const summary = JSON.parse(readFileSync(join(out, 'demo.json'), 'utf8'));
+    const a = summary.models.aaren.stream as Point[];
+    const t = summary.models.transformer.stream as Point[];
+    // Aaren's state is constant; the KV cache grows linearly with the tokens seen.
+    expect(new Set(a.map((p) => p.stateBytes)).size).toBe(1);
+    const first = t[0] as Point;
+    const last = t[t.length - 1] as Point;
+    expect(last.tokens).toBe(64);
+    // (each state also holds the 4-byte position counter of the sinusoidal encodings)
+    expect(last.stateBytes - 4).toBe((first.stateBytes - 4) * 64);
+  });
+
+  it('bench stream --json: step time, state bytes and cumulative time per model', () => {
+    const out = join(tmp.dir, 'bench');
+    const r = recur([
+      'bench',
+      'stream',
+      '--tokens',
+      '128',
+      '--models',
+      'aaren,transformer,lstm',
+      '--d-model',
+      '16',
+      '--layers',
+      '1',
+      '--heads',
+      '2',
+      '--out',
+      out,
+      '--json',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const res = lastJson(r.stdout) as { models: Record<string, { points: Point[] }> };
+    expect(Object.keys(res.models)).toEqual(['aaren', 'transformer', 'lstm']);
+    const tokens = (m: string) => res.models[m]?.points.map((p) => p.tokens);
+    expect(tokens('aaren')).toEqual([1, 2, 4, 8, 16, 32, 64, 128]);
+    const kv = res.models.transformer?.points as Point[];
+    expect(kv[kv.length - 1]?.stateBytes).toBe(128 * (kv[0] as Point).stateBytes);
+    for (const m of ['aaren', 'lstm']) {
+      expect(new Set(res.models[m]?.points.map((p) => p.stateBytes)).size, m).toBe(1);
+    }
+    expect(listing(out)).toEqual([
+      'stream-cumulative.svg',
+      'stream-memory.svg',
+      'stream-time.svg',
+      'stream.json',
+    ]);
+    const bad = recur(['bench', 'stream', '--models', 'aaren,rwkv']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("unknown value 'rwkv'");
+  });
+
+  it("info: parameters (the paper's 1-layer d=512 count), state and FLOPs per token", () => {
+    const size = [
+      '--d-model',
+      '512',
+      '--layers',
+      '1',
+      '--heads',
+      '8',
+      '--d-ff',
+      '2048',
+      '--tokens',
+      '300',
+    ];
+    const a = recur(['info', '--model', 'aaren', ...size, '--json']);
+    const t = recur(['info', '--model', 'transformer', ...size, '--json']);
+    expect(a.code, a.stderr).toBe(0);
+    expect(t.code, t.stderr).toBe(0);
+    const ra = lastJson(a.stdout);
+    const rt = lastJson(t.stdout);
+    // MATH.md §3: 3,152,896 and 3,152,384, plus the stack's final LayerNorm (2 · 512).
+    expect(ra.parameters).toBe(3_152_896 + 1024);
+    expect(rt.parameters).toBe(3_152_384 + 1024);
+    expect(ra.state_bytes_per_token).toBe(0);
+    // The KV cache: keys and values of d floats per token.
+    expect(rt.state_bytes_per_token).toBe(2 * 512 * 4);
+    expect(rt.state_bytes).toBe(300 * 2 * 512 * 4);
+    expect(rt.flops_per_token as number).toBeGreaterThan(ra.flops_per_token as number);
+  });
+
+  it('bench ops --quick --json: matmul, MLP step and scans in one report', () => {
+    const r = recur(['bench', 'ops', '--quick', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const res = lastJson(r.stdout) as {
+      matmul: { n: number; oursGflops: number }[];
+      scans: unknown[];
+      mlpStep: { stepMs: number };
+    };
+    expect(res.matmul.map((m) => m.n)).toEqual([128, 256]);
+    expect(res.matmul.every((m) => m.oursGflops > 0)).toBe(true);
+    expect(res.scans.length).toBe(2);
+    expect(res.mlpStep.stepMs).toBeGreaterThan(0);
+  });
+});
