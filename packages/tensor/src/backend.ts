@@ -33,6 +33,8 @@ export interface Backend {
   release(buffer: BackendBuffer): void;
   /** Resolves when all queued work is done (a no-op for synchronous backends). */
   sync?(): Promise<void>;
+  /** Bytes of released buffers kept for reuse (reported by memory() as pooledBytes). */
+  pooledBytes?(): number;
 }
 
 /** A kernel writes the outputs its op promised and returns their buffers, in order. */

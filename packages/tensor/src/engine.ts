@@ -1,6 +1,6 @@
 import type { Backend, BackendBuffer } from './backend.js';
 import { TensorError } from './errors.js';
-import { getBackend } from './kernels.js';
+import { getBackend, initBackend, isBackendReady, listBackends } from './kernels.js';
 
 /** Live-memory counters of one backend. */
 export interface MemoryInfo {
@@ -10,6 +10,12 @@ export interface MemoryInfo {
   bytes: number;
   /** The most `bytes` has been since start or `resetPeakMemory()`. */
   peakBytes: number;
+  /**
+   * Bytes of released buffers the backend keeps for reuse (its buffer pool), not counted in `bytes`;
+   * absent for backends without a pool. On webgpu, pool buckets round sizes up, so the device holds
+   * up to 25% more than `bytes` + `pooledBytes`.
+   */
+  pooledBytes?: number;
 }
 
 const stats = new Map<string, MemoryInfo>();
@@ -26,7 +32,11 @@ function statsOf(backend: string): MemoryInfo {
 /** Live tensors, live bytes and peak bytes, per backend name. */
 export function memory(): Record<string, MemoryInfo> {
   const out: Record<string, MemoryInfo> = {};
-  for (const [name, s] of stats) out[name] = { ...s };
+  for (const [name, s] of stats) {
+    out[name] = { ...s };
+    const pooled = isBackendReady(name) ? getBackend(name).pooledBytes?.() : undefined;
+    if (pooled !== undefined) (out[name] as MemoryInfo).pooledBytes = pooled;
+  }
   return out;
 }
 
@@ -79,10 +89,22 @@ export function getDefaultBackend(): Backend {
   return getBackend(defaultBackend);
 }
 
-/** Sets the backend new tensors are created on ('cpu' unless another is registered). */
-export function setBackend(name: string): void {
-  getBackend(name);
-  defaultBackend = name;
+/**
+ * Sets the backend new tensors are created on ('cpu' by default). A backend that is ready (the CPU,
+ * or one initialised before) is set at once and the returned promise is already resolved, so
+ * `setBackend('cpu')` needs no await. One that needs a device ('webgpu') is initialised first: await
+ * the promise, which rejects (and leaves the default as it was) when no device can be had. An unknown
+ * name throws at once.
+ */
+export function setBackend(name: string): Promise<void> {
+  if (isBackendReady(name)) {
+    defaultBackend = name;
+    return Promise.resolve();
+  }
+  if (!listBackends().includes(name)) getBackend(name);
+  return initBackend(name).then(() => {
+    defaultBackend = name;
+  });
 }
 
 // ---- gradient mode ---------------------------------------------------------------------------

@@ -1,8 +1,14 @@
 // @recur/tensor: n-d tensors with reverse-mode autograd on pluggable backends.
 import './backends/cpu/index.js';
+import './backends/webgpu/index.js';
 
 export type { Backend, BackendBuffer, Kernel, KernelInput, OutputSpec } from './backend.js';
 export { alloc as allocCpuBuffer, cpuPoolBytes, setCpuPoolLimit } from './backends/cpu/backend.js';
+export {
+  configureWebGPU,
+  WebGPUBackend,
+  type WebGPUOptions,
+} from './backends/webgpu/index.js';
 export type { DType, TypedArray } from './dtype.js';
 export {
   enableGrad,
@@ -24,7 +30,16 @@ export {
   saveSafetensors,
   saveSafetensorsAsync,
 } from './io/safetensors.js';
-export { getBackend, hasKernel, listBackends, registerBackend, registerKernel } from './kernels.js';
+export {
+  getBackend,
+  hasKernel,
+  initBackend,
+  isBackendReady,
+  listBackends,
+  registerBackend,
+  registerBackendFactory,
+  registerKernel,
+} from './kernels.js';
 export * as nn from './nn/index.js';
 export { defineOp, type GradContext, type OpDef, run1, runOp } from './op.js';
 export * from './ops/index.js';

@@ -2,25 +2,74 @@ import type { Backend, Kernel } from './backend.js';
 import { TensorError } from './errors.js';
 
 const backends = new Map<string, Backend>();
+const factories = new Map<string, () => Promise<Backend>>();
+const starting = new Map<string, Promise<Backend>>();
 const kernels = new Map<string, Map<string, Kernel<never>>>();
 
 export function registerBackend(backend: Backend): void {
   backends.set(backend.name, backend);
 }
 
+/**
+ * Registers a backend that needs asynchronous set-up (a GPU device): `create` runs once, on the first
+ * `initBackend(name)` (or `await setBackend(name)`), and its backend is registered when it resolves.
+ */
+export function registerBackendFactory(name: string, create: () => Promise<Backend>): void {
+  factories.set(name, create);
+}
+
+/**
+ * The backend `name`, initialised if it has a factory and is not yet ready (a failed start is not
+ * cached: a later call tries again).
+ */
+export function initBackend(name: string): Promise<Backend> {
+  const ready = backends.get(name);
+  if (ready) return Promise.resolve(ready);
+  const inFlight = starting.get(name);
+  if (inFlight) return inFlight;
+  const create = factories.get(name);
+  if (!create) {
+    return Promise.reject(
+      new TensorError(
+        'backend',
+        `no backend named '${name}' is registered (have: ${listBackends().join(', ')})`,
+      ),
+    );
+  }
+  const p = create().then(
+    (b) => {
+      starting.delete(name);
+      registerBackend(b);
+      return b;
+    },
+    (e: unknown) => {
+      starting.delete(name);
+      throw e;
+    },
+  );
+  starting.set(name, p);
+  return p;
+}
+
 export function getBackend(name: string): Backend {
   const b = backends.get(name);
   if (!b) {
-    throw new TensorError(
-      'backend',
-      `no backend named '${name}' is registered (have: ${[...backends.keys()].join(', ')})`,
-    );
+    const hint = factories.has(name)
+      ? `backend '${name}' is not initialised yet; await setBackend('${name}') or initBackend('${name}') first`
+      : `no backend named '${name}' is registered (have: ${listBackends().join(', ')})`;
+    throw new TensorError('backend', hint);
   }
   return b;
 }
 
+/** Backends ready to use, then those that start on first use (initBackend). */
 export function listBackends(): string[] {
-  return [...backends.keys()];
+  return [...new Set([...backends.keys(), ...factories.keys()])];
+}
+
+/** Whether backend `name` is initialised and ready for synchronous use. */
+export function isBackendReady(name: string): boolean {
+  return backends.has(name);
 }
 
 /** Registers the implementation of kernel `name` on backend `backend`. */

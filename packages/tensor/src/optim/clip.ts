@@ -1,5 +1,7 @@
 import { keep, noGrad, tidy } from '../engine.js';
 import { TensorError } from '../errors.js';
+import { zerosLike } from '../ops/creation.js';
+import { stack } from '../ops/movement.js';
 import { Tensor } from '../tensor.js';
 
 function gradsOf(op: string, params: Iterable<Tensor> | Tensor): Tensor[] {
@@ -45,33 +47,88 @@ export function clipGradNorm(
   normType = 2,
   options: ClipGradNormOptions = {},
 ): number {
+  const plan = planClip(params, maxNorm, normType);
+  if (!plan) return 0;
+  if (!plan.norm.backend.readSync) {
+    plan.norm.dispose();
+    throw new TensorError(
+      'clipGradNorm',
+      `backend '${plan.norm.backend.name}' reads asynchronously; use await clipGradNormAsync()`,
+    );
+  }
+  const total = plan.norm.item();
+  plan.norm.dispose();
+  return finishClip(plan, total, options);
+}
+
+/**
+ * clipGradNorm for every backend: the total norm is computed on the device and read back
+ * asynchronously (the only read), then the gradients are scaled on the device.
+ */
+export async function clipGradNormAsync(
+  params: Iterable<Tensor> | Tensor,
+  maxNorm: number,
+  normType = 2,
+  options: ClipGradNormOptions = {},
+): Promise<number> {
+  const plan = planClip(params, maxNorm, normType);
+  if (!plan) return 0;
+  let total: number;
+  try {
+    total = (await plan.norm.data())[0] as number;
+  } finally {
+    plan.norm.dispose();
+  }
+  return finishClip(plan, total, options);
+}
+
+interface ClipPlan {
+  withGrad: Tensor[];
+  normType: number;
+  maxNorm: number;
+  /** The total norm as a scalar tensor on the gradients' backend (the caller disposes it). */
+  norm: Tensor;
+}
+
+function planClip(
+  params: Iterable<Tensor> | Tensor,
+  maxNorm: number,
+  normType: number,
+): ClipPlan | null {
   const op = 'clipGradNorm';
   if (!(maxNorm >= 0)) throw new TensorError(op, `expected maxNorm >= 0, got ${maxNorm}`);
   if (!(normType > 0))
     throw new TensorError(op, `expected normType > 0 or Infinity, got ${normType}`);
   const withGrad = gradsOf(op, params);
-  if (withGrad.length === 0) return 0;
-  const grads = [...new Set(withGrad.map((p) => p.grad as Tensor))];
-  const total = tidy(() =>
+  if (withGrad.length === 0) return null;
+  const grads = [...new Set(withGrad.map((p) => p.grad as Tensor))].filter((g) => g.size > 0);
+  const first = withGrad[0]?.grad as Tensor;
+  const norm = tidy(() =>
     noGrad(() => {
-      if (normType === Number.POSITIVE_INFINITY) {
-        return Math.max(...grads.map((g) => (g.size === 0 ? 0 : g.abs().max().item())));
-      }
-      let acc = 0;
-      for (const g of grads) {
-        if (g.size === 0) continue;
-        const part = normType === 2 ? g.square() : normType === 1 ? g.abs() : g.abs().pow(normType);
-        acc += part.sum().item();
-      }
-      return acc ** (1 / normType);
+      // One scalar per gradient, combined on the device: no read until the caller asks.
+      const parts = grads.map((g) =>
+        normType === Number.POSITIVE_INFINITY
+          ? g.abs().max()
+          : (normType === 2 ? g.square() : normType === 1 ? g.abs() : g.abs().pow(normType)).sum(),
+      );
+      if (parts.length === 0) return zerosLike(first, { dtype: 'float32' }).sum();
+      const all = stack(parts);
+      return normType === Number.POSITIVE_INFINITY ? all.max() : all.sum().pow(1 / normType);
     }),
   );
+  return { withGrad, normType, maxNorm, norm: keep(norm) };
+}
+
+function finishClip(plan: ClipPlan, total: number, options: ClipGradNormOptions): number {
   if (options.errorIfNonfinite && !Number.isFinite(total)) {
-    throw new TensorError(op, `the total norm of order ${normType} of the gradients is ${total}`);
+    throw new TensorError(
+      'clipGradNorm',
+      `the total norm of order ${plan.normType} of the gradients is ${total}`,
+    );
   }
-  const coef = maxNorm / (total + 1e-6);
+  const coef = plan.maxNorm / (total + 1e-6);
   // NaN (a NaN norm) also scales, as PyTorch's clamp(coef, max=1) does.
-  if (!(coef >= 1)) mapGrads(withGrad, (g) => g.mul(coef));
+  if (!(coef >= 1)) mapGrads(plan.withGrad, (g) => g.mul(coef));
   return total;
 }
 

@@ -1,7 +1,12 @@
 // optim: optimisers, gradient clipping and learning-rate schedules (import { optim } from '@recur/tensor').
 
 export { Adam, type AdamHyper, type AdamOptions, AdamW } from './adam.js';
-export { type ClipGradNormOptions, clipGradNorm, clipGradValue } from './clip.js';
+export {
+  type ClipGradNormOptions,
+  clipGradNorm,
+  clipGradNormAsync,
+  clipGradValue,
+} from './clip.js';
 export {
   type GroupHyper,
   Optimizer,

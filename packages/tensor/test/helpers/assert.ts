@@ -51,26 +51,51 @@ export function expectClose(
   }
 }
 
-/** A tensor equals a reference Nd: same shape, values close. */
-export function expectTensor(
+/** A tensor equals a reference Nd: same shape, values close. Reads asynchronously (any backend). */
+export async function expectTensor(
   t: Tensor,
   ref: Nd | { shape: readonly number[]; data: ArrayLike<number> },
   opts: CloseOptions = {},
-): void {
+): Promise<void> {
   expect(t.shape, `${opts.what ?? ''} shape`).toEqual(ref.shape);
-  expectClose(t.dataSync(), ref.data, opts);
+  expectClose(await t.data(), ref.data, opts);
 }
 
 /** Shape, dtype and exact values (nested arrays), for integer results and small literal cases. */
-export function expectExact(
+export async function expectExact(
   t: Tensor,
   dtype: 'float32' | 'int32',
   shape: readonly number[],
   values: ArrayLike<number>,
-): void {
+): Promise<void> {
   expect(t.dtype).toBe(dtype);
   expect(t.shape).toEqual(shape);
-  expect(Array.from(t.dataSync())).toEqual(Array.from(values));
+  expect(Array.from(await t.data())).toEqual(Array.from(values));
+}
+
+/**
+ * An error a kernel reports: thrown at once on the CPU; on backends that check on the device
+ * (webgpu), reported by the next read of the result. `make` runs the op and returns its result.
+ */
+export async function expectKernelError(
+  make: () => Tensor,
+  op: string,
+  ...parts: (string | RegExp)[]
+): Promise<void> {
+  let caught: unknown;
+  try {
+    const t = make();
+    await t.data();
+  } catch (e) {
+    caught = e;
+  }
+  expect(caught, `expected ${op} to fail`).toBeInstanceOf(TensorError);
+  const msg = (caught as Error).message;
+  expect(msg.startsWith(`${op}:`), `message "${msg}" should name ${op}`).toBe(true);
+  for (const p of parts) {
+    if (typeof p === 'string') expect(msg).toContain(p);
+    else expect(msg).toMatch(p);
+  }
 }
 
 /**

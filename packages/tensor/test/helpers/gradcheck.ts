@@ -14,7 +14,7 @@
  * away from kinks (0 for relu/abs, ties for max) and from singularities (log near 0).
  */
 import { expect } from 'vitest';
-import { noGrad, type Tensor, tensor, tidy } from '../../src/index.js';
+import { keep, noGrad, type Tensor, tensor, tidy } from '../../src/index.js';
 import { rng } from './reference.js';
 
 export interface GradcheckOptions {
@@ -39,9 +39,12 @@ function isTensorLike(x: GradInput): x is Tensor {
   return typeof (x as Tensor).dataSync === 'function';
 }
 
-function hostOf(x: GradInput): { shape: readonly number[]; data: Float32Array | Int32Array } {
-  if (isTensorLike(x)) return { shape: x.shape, data: x.dataSync() };
-  return { shape: x.shape, data: Float32Array.from(x.data) };
+type Host = { shape: readonly number[]; data: Float32Array | Int32Array };
+
+async function hostOf(x: GradInput): Promise<Host> {
+  if (isTensorLike(x)) return { shape: x.shape, data: await x.data() };
+  const data = x.data instanceof Int32Array ? x.data.slice() : Float32Array.from(x.data);
+  return { shape: x.shape, data };
 }
 
 /** The projection direction: values in ±[0.5, 1.5] so no output is ignored. */
@@ -51,103 +54,138 @@ export function direction(n: number, seed: number): Float32Array {
 }
 
 /**
- * Runs f on fresh leaves built from `inputs` and back-propagates `upstream` (the projection w).
- * Returns f's output values and each input's gradient (zeros where none flowed; null for inputs not
- * in `wrt`).
+ * Runs f on fresh leaves built from `inputs` (on `backend`, the default one when left out) and
+ * back-propagates `upstream` (the projection w). Returns f's output values and each input's gradient
+ * (zeros where none flowed; null for inputs not in `wrt`).
  */
-export function vjp(
+export async function vjp(
   f: (...xs: Tensor[]) => Tensor,
   inputs: readonly GradInput[],
   upstream?: ArrayLike<number>,
   wrt?: readonly number[],
-): { output: Float32Array | Int32Array; shape: readonly number[]; grads: (Float64Array | null)[] } {
-  const hosts = inputs.map(hostOf);
+  backend?: string,
+): Promise<{
+  output: Float32Array | Int32Array;
+  shape: readonly number[];
+  grads: (Float64Array | null)[];
+}> {
+  const hosts = await Promise.all(inputs.map(hostOf));
   const diff = wrt ?? hosts.flatMap((h, i) => (h.data instanceof Float32Array ? [i] : []));
-  return tidy(() => {
+  // The graph is built and freed synchronously; the values to read are kept past tidy().
+  const { y, grads, shapes } = tidy(() => {
     const leaves = hosts.map((h, i) =>
-      tensor(h.data, { shape: h.shape, requiresGrad: diff.includes(i) }),
+      tensor(h.data, { shape: h.shape, requiresGrad: diff.includes(i), backend }),
     );
-    const y = f(...leaves);
-    const w = tensor(Float32Array.from(upstream ?? direction(y.size, 1)), { shape: y.shape });
-    if (y.requiresGrad) y.backward(w);
-    const grads = leaves.map((leaf, i) => {
-      if (!diff.includes(i)) return null;
-      const g = leaf.grad;
-      if (g) expect(g.shape, `gradient shape of input ${i}`).toEqual(leaf.shape);
-      const values = g ? Float64Array.from(g.dataSync()) : new Float64Array(leaf.size);
-      return values;
+    const out = f(...leaves);
+    const w = tensor(Float32Array.from(upstream ?? direction(out.size, 1)), {
+      shape: out.shape,
+      backend,
     });
-    // Leaf gradients outlive tidy(); free them here so tests that count live tensors stay exact.
-    for (const leaf of leaves) leaf.grad?.dispose();
-    return { output: y.dataSync(), shape: y.shape, grads };
+    if (out.requiresGrad) out.backward(w);
+    const gs = leaves.map((leaf, i) => (diff.includes(i) && leaf.grad ? leaf.grad : null));
+    const shapes = leaves.map((leaf) => leaf.shape);
+    return { y: keep(out), grads: gs.map((g) => g && keep(g)), shapes };
   });
+  try {
+    const output = await y.data();
+    const values = await Promise.all(
+      grads.map(async (g, i) => {
+        if (!diff.includes(i)) return null;
+        if (g) expect(g.shape, `gradient shape of input ${i}`).toEqual(shapes[i]);
+        return g ? Float64Array.from(await g.data()) : new Float64Array(hosts[i]?.data.length ?? 0);
+      }),
+    );
+    return { output, shape: y.shape, grads: values };
+  } finally {
+    // Leaf gradients outlive tidy(); free them here so tests that count live tensors stay exact.
+    y.dispose();
+    for (const g of grads) g?.dispose();
+  }
 }
 
-/** Σ w·f(inputs) in float64, without recording gradients. */
-function projected(
-  f: (...xs: Tensor[]) => Tensor,
-  hosts: { shape: readonly number[]; data: Float32Array | Int32Array }[],
-  w: Float32Array,
-): number {
-  return tidy(() =>
-    noGrad(() => {
-      const y = f(...hosts.map((h) => tensor(h.data, { shape: h.shape }))).dataSync();
-      let s = 0;
-      for (let i = 0; i < y.length; i++) s += (w[i] as number) * (y[i] as number);
-      return s;
-    }),
+/**
+ * f(inputs) on the default backend without recording gradients, read back asynchronously: the read
+ * is issued before the output is freed, so many can be in flight at once.
+ */
+function forward(f: (...xs: Tensor[]) => Tensor, hosts: Host[]): Promise<ArrayLike<number>> {
+  const y = tidy(() =>
+    noGrad(() => keep(f(...hosts.map((h) => tensor(h.data, { shape: h.shape }))))),
   );
+  const data = y.data();
+  y.dispose();
+  return data;
 }
 
-/** Numeric ∂(Σ w·f)/∂input[k] for every k, by central differences. */
-export function numericGrads(
+/** Σ w·y in float64. */
+function project(y: ArrayLike<number>, w: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < y.length; i++) s += (w[i] as number) * (y[i] as number);
+  return s;
+}
+
+/**
+ * Numeric ∂(Σ w·f)/∂input[k] for every k, by central differences on the default backend (all the
+ * forward passes are issued first and read back together).
+ */
+export async function numericGrads(
   f: (...xs: Tensor[]) => Tensor,
   inputs: readonly GradInput[],
   w: Float32Array,
   wrt: readonly number[],
   eps = 1e-2,
-): (Float64Array | null)[] {
-  const hosts = inputs.map(hostOf);
-  return hosts.map((h, i) => {
-    if (!wrt.includes(i)) return null;
-    const data = h.data as Float32Array;
-    const out = new Float64Array(data.length);
+): Promise<(Float64Array | null)[]> {
+  const hosts = await Promise.all(inputs.map(hostOf));
+  const pending: {
+    i: number;
+    k: number;
+    step: number;
+    plus: Promise<ArrayLike<number>>;
+    minus: Promise<ArrayLike<number>>;
+  }[] = [];
+  for (const i of wrt) {
+    const data = (hosts[i] as Host).data as Float32Array;
     for (let k = 0; k < data.length; k++) {
       const x0 = data[k] as number;
       const xp = Math.fround(x0 + eps);
       const xm = Math.fround(x0 - eps);
       data[k] = xp;
-      const lp = projected(f, hosts, w);
+      const plus = forward(f, hosts);
       data[k] = xm;
-      const lm = projected(f, hosts, w);
+      const minus = forward(f, hosts);
       data[k] = x0;
-      out[k] = (lp - lm) / (xp - xm);
+      pending.push({ i, k, step: xp - xm, plus, minus });
     }
-    return out;
-  });
+  }
+  const out = hosts.map((h, i) => (wrt.includes(i) ? new Float64Array(h.data.length) : null));
+  for (const p of pending) {
+    const lp = project(await p.plus, w);
+    const lm = project(await p.minus, w);
+    (out[p.i] as Float64Array)[p.k] = (lp - lm) / p.step;
+  }
+  return out;
 }
 
 /**
- * Checks every float32 input's gradient of f against central finite differences. Fails naming the
- * input, the element, and both values.
+ * Checks every float32 input's gradient of f, computed on the default backend, against central
+ * finite differences on the same backend. Fails naming the input, the element, and both values.
  */
-export function gradcheck(
+export async function gradcheck(
   f: (...xs: Tensor[]) => Tensor,
   inputs: readonly GradInput[],
   opts: GradcheckOptions = {},
-): void {
+): Promise<void> {
   const eps = opts.eps ?? 1e-2;
   const atol = opts.atol ?? 1e-3;
   const rtol = opts.rtol ?? 1e-2;
-  const hosts = inputs.map(hostOf);
+  const hosts = await Promise.all(inputs.map(hostOf));
   const wrt = opts.wrt ?? hosts.flatMap((h, i) => (h.data instanceof Float32Array ? [i] : []));
   expect(wrt.length, 'gradcheck needs at least one float32 input').toBeGreaterThan(0);
   const size = tidy(() =>
     noGrad(() => f(...hosts.map((h) => tensor(h.data, { shape: h.shape }))).size),
   );
   const w = direction(size, opts.seed ?? 1);
-  const analytic = vjp(f, inputs, w, wrt).grads;
-  const numeric = numericGrads(f, inputs, w, wrt, eps);
+  const analytic = (await vjp(f, hosts, w, wrt)).grads;
+  const numeric = await numericGrads(f, hosts, w, wrt, eps);
   const label = opts.name ? `${opts.name}: ` : '';
   for (const i of wrt) {
     const a = analytic[i] as Float64Array;

@@ -1,7 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import * as T from '../../src/index.js';
 import { type Tensor, tensor } from '../../src/index.js';
 import { expectExact, expectTensor, expectTensorError } from '../helpers/assert.js';
+import { describeBackends } from '../helpers/backends.js';
 import { matmulRef, type Nd, ndOf, numel, transposeRef, uniform } from '../helpers/reference.js';
 
 function nd(shape: number[], seed: number): Nd {
@@ -14,7 +15,7 @@ function t(x: Nd, dtype: 'float32' | 'int32' = 'float32'): Tensor {
 /** |error| <= 1e-5 relative to Σ|a||b| (float32 dot products), checked via a loose elementwise tol. */
 const TOL = { rtol: 1e-5, atol: 1e-5 };
 
-describe('matmul against a naive float64 reference', () => {
+describeBackends('matmul against a naive float64 reference', () => {
   const cases: [number[], number[]][] = [
     [[5], [5]], // 1-d · 1-d → scalar
     [[3], [3, 4]], // 1-d @ 2-d → [4]
@@ -67,23 +68,28 @@ describe('matmul against a naive float64 reference', () => {
     ], // crosses the cache-block size
   ];
   for (const [sa, sb] of cases) {
-    it(`${JSON.stringify(sa)} @ ${JSON.stringify(sb)}`, () => {
+    it(`${JSON.stringify(sa)} @ ${JSON.stringify(sb)}`, async () => {
       const a = nd(sa, numel(sa));
       const b = nd(sb, numel(sb) + 1);
       const y = T.matmul(t(a), t(b));
-      expectTensor(y, matmulRef(a, b), TOL);
+      await expectTensor(y, matmulRef(a, b), TOL);
       expect(t(a).matmul(t(b)).shape).toEqual(matmulRef(a, b).shape);
     });
   }
 
-  it('size-0 operands: K = 0 gives zeros, M or N or batch = 0 gives empty', () => {
-    expectExact(T.matmul(T.ones([2, 0]), T.ones([0, 3])), 'float32', [2, 3], [0, 0, 0, 0, 0, 0]);
-    expectExact(T.matmul(T.ones([0, 4]), T.ones([4, 3])), 'float32', [0, 3], []);
-    expectExact(T.matmul(T.ones([2, 4]), T.ones([4, 0])), 'float32', [2, 0], []);
-    expectExact(T.matmul(T.ones([0, 2, 4]), T.ones([4, 3])), 'float32', [0, 2, 3], []);
-    expectExact(T.matmul(T.ones([0]), T.ones([0])), 'float32', [], [0]);
+  it('size-0 operands: K = 0 gives zeros, M or N or batch = 0 gives empty', async () => {
+    await expectExact(
+      T.matmul(T.ones([2, 0]), T.ones([0, 3])),
+      'float32',
+      [2, 3],
+      [0, 0, 0, 0, 0, 0],
+    );
+    await expectExact(T.matmul(T.ones([0, 4]), T.ones([4, 3])), 'float32', [0, 3], []);
+    await expectExact(T.matmul(T.ones([2, 4]), T.ones([4, 0])), 'float32', [2, 0], []);
+    await expectExact(T.matmul(T.ones([0, 2, 4]), T.ones([4, 3])), 'float32', [0, 2, 3], []);
+    await expectExact(T.matmul(T.ones([0]), T.ones([0])), 'float32', [], [0]);
     // A batch of rows with K = 0 times a matrix.
-    expectExact(
+    await expectExact(
       T.matmul(T.ones([2, 3, 0]), T.ones([0, 2])),
       'float32',
       [2, 3, 2],
@@ -91,30 +97,30 @@ describe('matmul against a naive float64 reference', () => {
     );
   });
 
-  it('int32 matmul is exact', () => {
+  it('int32 matmul is exact', async () => {
     const a = ndOf([3, 4], [1, -2, 3, 4, 5, 6, -7, 8, 9, 10, 11, -12]);
     const b = ndOf([4, 2], [1, 2, 3, 4, -5, 6, 7, 8]);
     const y = T.matmul(t(a, 'int32'), t(b, 'int32'));
     expect(y.dtype).toBe('int32');
-    expectTensor(y, matmulRef(a, b), { rtol: 0, atol: 0 });
+    await expectTensor(y, matmulRef(a, b), { rtol: 0, atol: 0 });
   });
 
-  it('int32 matmul stays exact for values above 2^24', () => {
+  it('int32 matmul stays exact for values above 2^24', async () => {
     const a = tensor([[16777217, 1]], { dtype: 'int32' });
     const b = tensor([[1], [2]], { dtype: 'int32' });
-    expectExact(T.matmul(a, b), 'int32', [1, 1], [16777219]);
+    await expectExact(T.matmul(a, b), 'int32', [1, 1], [16777219]);
     // Large enough for the blocked (packed) path: 8 × 64 @ 64 × 64.
     const big = new Int32Array(8 * 64);
     big[0] = 16777217;
     big[65] = -16777219;
     const eye = T.eye(64, 64, { dtype: 'int32' });
-    const y = T.matmul(tensor(big, { shape: [8, 64] }), eye).dataSync();
+    const y = await T.matmul(tensor(big, { shape: [8, 64] }), eye).data();
     expect(y[0]).toBe(16777217);
     expect(y[65]).toBe(-16777219);
   });
 
-  it('NaN and Inf propagate through the product', () => {
-    const y = T.matmul(
+  it('NaN and Inf propagate through the product', async () => {
+    const y = await T.matmul(
       tensor([
         [Number.NaN, 1],
         [1, 1],
@@ -123,7 +129,7 @@ describe('matmul against a naive float64 reference', () => {
         [1, 0],
         [0, 1],
       ]),
-    ).dataSync();
+    ).data();
     expect(Number.isNaN(y[0])).toBe(true);
     expect(Number.isNaN(y[1])).toBe(true); // NaN·0 is NaN
     expect(y[2]).toBe(1);
@@ -131,7 +137,7 @@ describe('matmul against a naive float64 reference', () => {
   });
 });
 
-describe('matmulT (transposed operands)', () => {
+describeBackends('matmulT (transposed operands)', () => {
   const shapes: [number[], number[]][] = [
     [
       [3, 4],
@@ -157,26 +163,26 @@ describe('matmulT (transposed operands)', () => {
   for (const [sa, sb] of shapes) {
     for (const ta of [false, true]) {
       for (const tb of [false, true]) {
-        it(`${JSON.stringify(sa)}${ta ? 'ᵀ' : ''} @ ${JSON.stringify(sb)}${tb ? 'ᵀ' : ''}`, () => {
+        it(`${JSON.stringify(sa)}${ta ? 'ᵀ' : ''} @ ${JSON.stringify(sb)}${tb ? 'ᵀ' : ''}`, async () => {
           const a = nd(sa, 3);
           const b = nd(sb, 4);
           // Store the operands pre-transposed so that op(a) @ op(b) is the product of a and b.
           const aStored = ta ? transposeRef(a) : a;
           const bStored = tb ? transposeRef(b) : b;
           const y = T.matmulT(t(aStored), t(bStored), ta, tb);
-          expectTensor(y, matmulRef(a, b), TOL);
+          await expectTensor(y, matmulRef(a, b), TOL);
         });
       }
     }
   }
 
-  it('rejects rank < 2', () => {
+  it('rejects rank < 2', async () => {
     expectTensorError(() => T.matmulT(T.ones([3]), T.ones([3, 2])), 'matmul', '[3]');
   });
 });
 
-describe('matmul errors name the op and both shapes', () => {
-  it('inner size mismatch', () => {
+describeBackends('matmul errors name the op and both shapes', () => {
+  it('inner size mismatch', async () => {
     expectTensorError(
       () => T.matmul(T.ones([2, 3]), T.ones([4, 5])),
       'matmul',
@@ -187,10 +193,10 @@ describe('matmul errors name the op and both shapes', () => {
     );
     expectTensorError(() => T.matmul(T.ones([3]), T.ones([4])), 'matmul', '3', '4');
   });
-  it('batch dims that do not broadcast', () => {
+  it('batch dims that do not broadcast', async () => {
     expectTensorError(() => T.matmul(T.ones([2, 3, 4]), T.ones([3, 4, 5])), 'matmul', '[2]', '[3]');
   });
-  it('rank 0 and dtype mismatch', () => {
+  it('rank 0 and dtype mismatch', async () => {
     expectTensorError(() => T.matmul(tensor(2), T.ones([2])), 'matmul', 'rank');
     expectTensorError(
       () => T.matmul(T.ones([2, 2]), T.ones([2, 2], { dtype: 'int32' })),

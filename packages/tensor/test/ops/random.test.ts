@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import {
   Generator,
   manualSeed,
@@ -11,82 +11,83 @@ import {
   zeros,
 } from '../../src/index.js';
 import { expectTensorError } from '../helpers/assert.js';
+import { describeBackends } from '../helpers/backends.js';
 
-function values(t: { dataSync(): ArrayLike<number> }): number[] {
-  return Array.from(t.dataSync());
+async function values(t: { data(): Promise<ArrayLike<number>> }): Promise<number[]> {
+  return Array.from(await t.data());
 }
 
-describe('seeded randomness', () => {
-  it('manualSeed makes every sampler repeat exactly', () => {
-    const draw = () => [
-      values(rand([50])),
-      values(randn([51])), // odd: Box–Muller's spare value must not leak across a reseed
-      values(randint(-5, 5, [20])),
-      values(randperm(17)),
+describeBackends('seeded randomness', () => {
+  it('manualSeed makes every sampler repeat exactly', async () => {
+    const draw = async () => [
+      await values(rand([50])),
+      await values(randn([51])), // odd: Box–Muller's spare value must not leak across a reseed
+      await values(randint(-5, 5, [20])),
+      await values(randperm(17)),
     ];
     manualSeed(123);
-    const a = draw();
+    const a = await draw();
     manualSeed(123);
-    const b = draw();
+    const b = await draw();
     expect(b).toEqual(a);
     manualSeed(124);
-    const c = draw();
+    const c = await draw();
     expect(c[0]).not.toEqual(a[0]);
     expect(c[1]).not.toEqual(a[1]);
   });
 
-  it('consecutive draws differ', () => {
+  it('consecutive draws differ', async () => {
     manualSeed(7);
-    expect(values(rand([10]))).not.toEqual(values(rand([10])));
+    expect(await values(rand([10]))).not.toEqual(await values(rand([10])));
   });
 
-  it('a reseed in the middle of a randn pair drops the spare normal', () => {
+  it('a reseed in the middle of a randn pair drops the spare normal', async () => {
     manualSeed(5);
-    const first = values(randn([2]));
+    const first = await values(randn([2]));
     manualSeed(5);
     randn([1]); // leaves a spare
     manualSeed(5);
-    expect(values(randn([2]))).toEqual(first);
+    expect(await values(randn([2]))).toEqual(first);
   });
 
-  it('generator objects are independent of each other and of the default generator', () => {
+  it('generator objects are independent of each other and of the default generator', async () => {
     const g1 = new Generator(42);
     const g2 = new Generator(42);
-    const a = values(rand([8], { generator: g1 }));
+    const a = await values(rand([8], { generator: g1 }));
     manualSeed(0);
     rand([100]); // advancing the default generator must not move g2
-    const b = values(rand([8], { generator: g2 }));
+    const b = await values(rand([8], { generator: g2 }));
     expect(b).toEqual(a);
     // Using g1 does not advance the default generator.
     manualSeed(9);
-    const d1 = values(rand([5]));
+    const d1 = await values(rand([5]));
     manualSeed(9);
     rand([30], { generator: g1 });
-    expect(values(rand([5]))).toEqual(d1);
+    expect(await values(rand([5]))).toEqual(d1);
   });
 
-  it('generator state round-trips (checkpoints), including a pending spare normal', () => {
+  it('generator state round-trips (checkpoints), including a pending spare normal', async () => {
     const g = new Generator(3);
     randn([3], { generator: g }); // odd count leaves a spare
     const state = g.getState();
-    const next = values(randn([5], { generator: g }));
+    const next = await values(randn([5], { generator: g }));
     const h = new Generator(0);
     h.setState(state);
-    expect(values(randn([5], { generator: h }))).toEqual(next);
+    expect(await values(randn([5], { generator: h }))).toEqual(next);
   });
 
-  it('different seeds give different streams; the seed is an integer', () => {
-    expect(values(rand([4], { generator: new Generator(1) }))).not.toEqual(
-      values(rand([4], { generator: new Generator(2) })),
+  it('different seeds give different streams; the seed is an integer', async () => {
+    expect(await values(rand([4], { generator: new Generator(1) }))).not.toEqual(
+      await values(rand([4], { generator: new Generator(2) })),
     );
     expectTensorError(() => manualSeed(Number.NaN), 'manualSeed', 'NaN');
   });
 });
 
-describe('distributions', () => {
-  it('rand is in [0, 1) with mean ≈ 1/2 and variance ≈ 1/12', () => {
+describeBackends('distributions', () => {
+  it('rand is in [0, 1) with mean ≈ 1/2 and variance ≈ 1/12', async () => {
     const g = new Generator(11);
-    const v = values(rand([20000], { generator: g }));
+    const v = await values(rand([20000], { generator: g }));
     let s = 0;
     let s2 = 0;
     for (const x of v) {
@@ -105,14 +106,14 @@ describe('distributions', () => {
     for (const b of bins) expect(Math.abs(b - 2000)).toBeLessThan(200);
   });
 
-  it('rand with low/high stays in range', () => {
-    const v = values(rand([1000], { low: -3, high: -2, generator: new Generator(1) }));
+  it('rand with low/high stays in range', async () => {
+    const v = await values(rand([1000], { low: -3, high: -2, generator: new Generator(1) }));
     for (const x of v) expect(x >= -3 && x < -2).toBe(true);
     expectTensorError(() => rand([2], { low: 1, high: 1 }), 'rand', '1');
   });
 
-  it('randn has mean ≈ 0, variance ≈ 1, skew ≈ 0, kurtosis ≈ 3, and honours mean/std', () => {
-    const v = values(randn([20000], { generator: new Generator(2) }));
+  it('randn has mean ≈ 0, variance ≈ 1, skew ≈ 0, kurtosis ≈ 3, and honours mean/std', async () => {
+    const v = await values(randn([20000], { generator: new Generator(2) }));
     const n = v.length;
     const mean = v.reduce((a, b) => a + b, 0) / n;
     const m2 = v.reduce((a, b) => a + (b - mean) ** 2, 0) / n;
@@ -126,7 +127,7 @@ describe('distributions', () => {
     const within = v.filter((x) => Math.abs(x) < 1).length / n;
     expect(Math.abs(within - 0.6827)).toBeLessThan(0.015);
     for (const x of v) expect(Number.isFinite(x)).toBe(true);
-    const w = values(randn([5000], { mean: 10, std: 0.5, generator: new Generator(3) }));
+    const w = await values(randn([5000], { mean: 10, std: 0.5, generator: new Generator(3) }));
     const wm = w.reduce((a, b) => a + b, 0) / w.length;
     const ws = Math.sqrt(w.reduce((a, b) => a + (b - wm) ** 2, 0) / w.length);
     expect(Math.abs(wm - 10)).toBeLessThan(0.05);
@@ -134,23 +135,23 @@ describe('distributions', () => {
     expectTensorError(() => randn([2], { std: -1 }), 'randn', '-1');
   });
 
-  it('randint covers [low, high) uniformly and never reaches high', () => {
+  it('randint covers [low, high) uniformly and never reaches high', async () => {
     const t = randint(-3, 4, [7000], { generator: new Generator(4) });
     expect(t.dtype).toBe('int32');
     const counts = new Map<number, number>();
-    for (const x of values(t)) {
+    for (const x of await values(t)) {
       expect(Number.isInteger(x) && x >= -3 && x < 4).toBe(true);
       counts.set(x, (counts.get(x) ?? 0) + 1);
     }
     expect(counts.size).toBe(7);
     for (const c of counts.values()) expect(Math.abs(c - 1000)).toBeLessThan(150);
-    expect(values(randint(5, 6, [10]))).toEqual(new Array(10).fill(5));
+    expect(await values(randint(5, 6, [10]))).toEqual(new Array(10).fill(5));
     expectTensorError(() => randint(3, 3, [2]), 'randint', '3');
     expectTensorError(() => randint(0, 2.5, [2]), 'randint', '2.5');
   });
 
-  it('randint over the whole int32 range stays in int32', () => {
-    const v = values(randint(-(2 ** 31), 2 ** 31, [1000], { generator: new Generator(8) }));
+  it('randint over the whole int32 range stays in int32', async () => {
+    const v = await values(randint(-(2 ** 31), 2 ** 31, [1000], { generator: new Generator(8) }));
     let neg = 0;
     for (const x of v) {
       expect(x >= -(2 ** 31) && x < 2 ** 31).toBe(true);
@@ -160,25 +161,26 @@ describe('distributions', () => {
     expect(neg).toBeLessThan(600);
   });
 
-  it('randperm is a permutation of 0..n-1 and shuffles', () => {
+  it('randperm is a permutation of 0..n-1 and shuffles', async () => {
     for (const n of [0, 1, 2, 10, 257]) {
       const p = randperm(n, { generator: new Generator(n) });
       expect(p.dtype).toBe('int32');
       expect(p.shape).toEqual([n]);
-      const sorted = values(p).sort((a, b) => a - b);
+      const sorted = (await values(p)).sort((a, b) => a - b);
       expect(sorted).toEqual(Array.from({ length: n }, (_, i) => i));
     }
-    const p = values(randperm(100, { generator: new Generator(1) }));
+    const p = await values(randperm(100, { generator: new Generator(1) }));
     expect(p).not.toEqual(Array.from({ length: 100 }, (_, i) => i));
     // Position 0 takes every value of 0..3 over many shuffles.
     const g = new Generator(2);
     const first = new Set<number>();
-    for (let k = 0; k < 64; k++) first.add(randperm(4, { generator: g }).dataSync()[0] as number);
+    for (let k = 0; k < 64; k++)
+      first.add((await randperm(4, { generator: g }).data())[0] as number);
     expect(first.size).toBe(4);
     expectTensorError(() => randperm(-1), 'randperm', '-1');
   });
 
-  it('randLike / randnLike copy the shape and are float32', () => {
+  it('randLike / randnLike copy the shape and are float32', async () => {
     const z = zeros([2, 3], { dtype: 'int32' });
     const r = randLike(z);
     expect(r.shape).toEqual([2, 3]);

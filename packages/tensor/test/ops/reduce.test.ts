@@ -1,7 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import * as T from '../../src/index.js';
 import { type Tensor, tensor } from '../../src/index.js';
 import { expectClose, expectExact, expectTensor, expectTensorError } from '../helpers/assert.js';
+import { describeBackends } from '../helpers/backends.js';
 import {
   axisSubsets,
   type Nd,
@@ -126,21 +127,21 @@ const CASES: Case[] = [
   { name: 'logsumexp', op: (x, a, k) => x.logsumexp(a, k), ref: lseRef, rtol: 1e-6, atol: 1e-6 },
 ];
 
-describe('reductions over every axis subset', () => {
+describeBackends('reductions over every axis subset', () => {
   const shapes = [[2, 3, 4], [3, 1, 2, 2], [5], [1, 1]];
   for (const c of CASES) {
-    it(`${c.name}: every subset, positive and negative axes, keepdim`, () => {
-      shapes.forEach((shape, s) => {
+    it(`${c.name}: every subset, positive and negative axes, keepdim`, async () => {
+      for (const [s, shape] of shapes.entries()) {
         const x = nd(shape, 7 + s);
         for (const axes of axisSubsets(shape.length)) {
           if (axes.length === 0) continue;
           for (const keep of [false, true]) {
             const want = c.ref(x, axes, keep);
             const what = `${c.name} ${JSON.stringify(shape)} axes ${JSON.stringify(axes)} keepdim ${keep}`;
-            expectTensor(c.op(t(x), axes, keep), want, { rtol: c.rtol, atol: c.atol, what });
+            await expectTensor(c.op(t(x), axes, keep), want, { rtol: c.rtol, atol: c.atol, what });
             // The same axes written negatively, in reverse order.
             const neg = axes.map((a) => a - shape.length).reverse();
-            expectTensor(c.op(t(x), neg, keep), want, {
+            await expectTensor(c.op(t(x), neg, keep), want, {
               rtol: c.rtol,
               atol: c.atol,
               what: `${what} (negative)`,
@@ -154,54 +155,56 @@ describe('reductions over every axis subset', () => {
             ? null
             : c.op(t(x), undefined as never, false);
         if (allT)
-          expectTensor(allT, c.ref(x, all, false), {
+          await expectTensor(allT, c.ref(x, all, false), {
             rtol: c.rtol,
             atol: c.atol,
             what: `${c.name} all`,
           });
-      });
+      }
     });
   }
 
-  it('a single number axis works like a one-element list', () => {
+  it('a single number axis works like a one-element list', async () => {
     const x = nd([2, 3], 1);
-    expectTensor(t(x).sum(1), sumRef(x, [1], false), { rtol: 1e-6 });
-    expectTensor(t(x).max(-2, true), maxRef(x, [0], true), { rtol: 0 });
+    await expectTensor(t(x).sum(1), sumRef(x, [1], false), { rtol: 1e-6 });
+    await expectTensor(t(x).max(-2, true), maxRef(x, [0], true), { rtol: 0 });
   });
 
-  it('sum accumulates in more than float32 precision', () => {
+  it('sum accumulates in more than float32 precision', async () => {
     // 1 + 1e-8 * many: a float32 running sum would never move off 1e8 by adding 1s.
     const n = 20000;
     const data = new Float32Array(n).fill(1);
     data[0] = 1e8;
-    const s = tensor(data).sum().item();
+    const s = (await tensor(data).sum().data())[0];
     expect(s).toBe(Math.fround(1e8 + n - 1));
   });
 
-  it('mean/var/std of a rank-0 tensor and default no-axis forms', () => {
-    expectExact(tensor(3).sum(), 'float32', [], [3]);
-    expectExact(tensor(3).mean(), 'float32', [], [3]);
-    expectExact(tensor(3).max(), 'float32', [], [3]);
+  it('mean/var/std of a rank-0 tensor and default no-axis forms', async () => {
+    await expectExact(tensor(3).sum(), 'float32', [], [3]);
+    await expectExact(tensor(3).mean(), 'float32', [], [3]);
+    await expectExact(tensor(3).max(), 'float32', [], [3]);
     const x = tensor([1, 2, 3, 4]);
-    expectClose([x.var().item()], [5 / 3]);
-    expectClose([x.std().item()], [Math.sqrt(5 / 3)]);
-    expectClose([x.var(undefined, false, 0).item()], [1.25]);
+    expectClose([(await x.var().data())[0]], [5 / 3]);
+    expectClose([(await x.std().data())[0]], [Math.sqrt(5 / 3)]);
+    expectClose([(await x.var(undefined, false, 0).data())[0]], [1.25]);
   });
 
-  it('var over a single element is NaN with correction 1 (as PyTorch), 0 with correction 0', () => {
-    expect(Number.isNaN(tensor([5]).var().item())).toBe(true);
-    expect(tensor([5]).var(undefined, false, 0).item()).toBe(0);
+  it('var over a single element is NaN with correction 1 (as PyTorch), 0 with correction 0', async () => {
+    expect(Number.isNaN((await tensor([5]).var().data())[0])).toBe(true);
+    expect((await tensor([5]).var(undefined, false, 0).data())[0]).toBe(0);
   });
 
-  it('var is shift invariant (no catastrophic cancellation at a large offset)', () => {
+  it('var is shift invariant (no catastrophic cancellation at a large offset)', async () => {
     const base = [1, 2, 3, 4];
-    const v = tensor(base.map((b) => b + 1e4))
-      .var()
-      .item();
+    const v = (
+      await tensor(base.map((b) => b + 1e4))
+        .var()
+        .data()
+    )[0] as number;
     expectClose([v], [5 / 3], { rtol: 1e-3 });
   });
 
-  it('int32 inputs: sum/max/min stay int32, mean/var become float32', () => {
+  it('int32 inputs: sum/max/min stay int32, mean/var become float32', async () => {
     const i = tensor(
       [
         [1, 2],
@@ -209,15 +212,15 @@ describe('reductions over every axis subset', () => {
       ],
       { dtype: 'int32' },
     );
-    expectExact(i.sum(0), 'int32', [2], [4, 7]);
-    expectExact(i.max(1), 'int32', [2], [2, 5]);
-    expectExact(i.min(), 'int32', [], [1]);
-    expectExact(i.mean(1), 'float32', [2], [1.5, 4]);
-    expectClose(i.var(0).dataSync(), [2, 4.5]);
+    await expectExact(i.sum(0), 'int32', [2], [4, 7]);
+    await expectExact(i.max(1), 'int32', [2], [2, 5]);
+    await expectExact(i.min(), 'int32', [], [1]);
+    await expectExact(i.mean(1), 'float32', [2], [1.5, 4]);
+    expectClose(await i.var(0).data(), [2, 4.5]);
     expect(i.logsumexp(1).dtype).toBe('float32');
   });
 
-  it('size-1 dims and keepdim shapes', () => {
+  it('size-1 dims and keepdim shapes', async () => {
     const x = T.ones([1, 3, 1]);
     expect(x.sum(0).shape).toEqual([3, 1]);
     expect(x.sum([0, 2]).shape).toEqual([3]);
@@ -227,17 +230,17 @@ describe('reductions over every axis subset', () => {
   });
 });
 
-describe('empty reductions', () => {
-  it('sum of an empty axis is 0; mean of it is NaN', () => {
-    expectExact(T.zeros([0]).sum(), 'float32', [], [0]);
-    expectExact(T.zeros([2, 0]).sum(1), 'float32', [2], [0, 0]);
-    expectExact(T.zeros([0, 3]).sum(0, true), 'float32', [1, 3], [0, 0, 0]);
-    expectExact(T.zeros([0, 3]).sum(1), 'float32', [0], []);
-    expect(Array.from(T.zeros([2, 0]).mean(1).dataSync()).every(Number.isNaN)).toBe(true);
-    expectExact(T.zeros([0], { dtype: 'int32' }).sum(), 'int32', [], [0]);
+describeBackends('empty reductions', () => {
+  it('sum of an empty axis is 0; mean of it is NaN', async () => {
+    await expectExact(T.zeros([0]).sum(), 'float32', [], [0]);
+    await expectExact(T.zeros([2, 0]).sum(1), 'float32', [2], [0, 0]);
+    await expectExact(T.zeros([0, 3]).sum(0, true), 'float32', [1, 3], [0, 0, 0]);
+    await expectExact(T.zeros([0, 3]).sum(1), 'float32', [0], []);
+    expect(Array.from(await T.zeros([2, 0]).mean(1).data()).every(Number.isNaN)).toBe(true);
+    await expectExact(T.zeros([0], { dtype: 'int32' }).sum(), 'int32', [], [0]);
   });
 
-  it('max/min/argmax/argmin of an empty axis are errors naming the op and shape', () => {
+  it('max/min/argmax/argmin of an empty axis are errors naming the op and shape', async () => {
     expectTensorError(() => T.zeros([0]).max(), 'max', 'empty', '[0]');
     expectTensorError(() => T.zeros([3, 0]).min(1), 'min', 'empty', '[3, 0]');
     expectTensorError(() => T.zeros([0, 2]).argmax(0), 'argmax', 'empty');
@@ -247,54 +250,54 @@ describe('empty reductions', () => {
     expect(T.zeros([0, 3]).max(1).shape).toEqual([0]);
   });
 
-  it('logsumexp of an empty axis is -inf (log of an empty sum)', () => {
-    expectExact(T.zeros([2, 0]).logsumexp(1), 'float32', [2], [-INF, -INF]);
+  it('logsumexp of an empty axis is -inf (log of an empty sum)', async () => {
+    await expectExact(T.zeros([2, 0]).logsumexp(1), 'float32', [2], [-INF, -INF]);
   });
 });
 
-describe('max / min / argmax / argmin semantics', () => {
-  it('NaN wins in max and min (as PyTorch), ±Inf are ordinary', () => {
+describeBackends('max / min / argmax / argmin semantics', () => {
+  it('NaN wins in max and min (as PyTorch), ±Inf are ordinary', async () => {
     const x = tensor([
       [1, NAN, 3],
       [-INF, 2, INF],
       [NAN, NAN, 1],
     ]);
-    expectClose(x.max(1).dataSync(), [NAN, INF, NAN], { rtol: 0, atol: 0 });
-    expectClose(x.min(1).dataSync(), [NAN, -INF, NAN], { rtol: 0, atol: 0 });
-    expectClose(x.max(0).dataSync(), [NAN, NAN, INF], { rtol: 0, atol: 0 });
-    expectClose(tensor([-INF, -INF]).max(0, true).dataSync(), [-INF], { rtol: 0, atol: 0 });
+    expectClose(await x.max(1).data(), [NAN, INF, NAN], { rtol: 0, atol: 0 });
+    expectClose(await x.min(1).data(), [NAN, -INF, NAN], { rtol: 0, atol: 0 });
+    expectClose(await x.max(0).data(), [NAN, NAN, INF], { rtol: 0, atol: 0 });
+    expectClose(await tensor([-INF, -INF]).max(0, true).data(), [-INF], { rtol: 0, atol: 0 });
   });
 
-  it('argmax/argmin: first index on ties, NaN counts as the extreme', () => {
+  it('argmax/argmin: first index on ties, NaN counts as the extreme', async () => {
     const x = tensor([
       [3, 1, 3, 1],
       [NAN, 5, NAN, 5],
       [2, 2, 2, 2],
       [0, 9, NAN, 9],
     ]);
-    expectExact(x.argmax(1), 'int32', [4], [0, 0, 0, 2]);
-    expectExact(x.argmin(1), 'int32', [4], [1, 0, 0, 2]);
-    expectExact(x.argmax(0, true), 'int32', [1, 4], [1, 3, 1, 3]);
+    await expectExact(x.argmax(1), 'int32', [4], [0, 0, 0, 2]);
+    await expectExact(x.argmin(1), 'int32', [4], [1, 0, 0, 2]);
+    await expectExact(x.argmax(0, true), 'int32', [1, 4], [1, 3, 1, 3]);
   });
 
-  it('argmax without an axis indexes the flattened tensor; keepdim gives all-ones shape', () => {
+  it('argmax without an axis indexes the flattened tensor; keepdim gives all-ones shape', async () => {
     const x = tensor([
       [1, 7, 2],
       [7, 0, 3],
     ]);
-    expectExact(x.argmax(), 'int32', [], [1]);
-    expectExact(x.argmin(), 'int32', [], [4]);
-    expectExact(x.argmax(undefined, true), 'int32', [1, 1], [1]);
-    expectExact(x.argmax(-1), 'int32', [2], [1, 0]);
-    expectExact(tensor(5).argmax(), 'int32', [], [0]);
+    await expectExact(x.argmax(), 'int32', [], [1]);
+    await expectExact(x.argmin(), 'int32', [], [4]);
+    await expectExact(x.argmax(undefined, true), 'int32', [1, 1], [1]);
+    await expectExact(x.argmax(-1), 'int32', [2], [1, 0]);
+    await expectExact(tensor(5).argmax(), 'int32', [], [0]);
   });
 
-  it('argmax against a reference on random data over each axis', () => {
+  it('argmax against a reference on random data over each axis', async () => {
     const shape = [3, 4, 5];
     const x = nd(shape, 3);
     for (let axis = 0; axis < 3; axis++) {
-      const got = t(x).argmax(axis).dataSync();
-      const gotMin = t(x).argmin(axis).dataSync();
+      const got = await t(x).argmax(axis).data();
+      const gotMin = await t(x).argmin(axis).data();
       const outShape = shape.filter((_, k) => k !== axis);
       for (let o = 0; o < got.length; o++) {
         const idx = unravel(o, outShape);
@@ -323,7 +326,7 @@ describe('max / min / argmax / argmin semantics', () => {
     }
   });
 
-  it('rejects bad axes, naming the op, the axis and the rank', () => {
+  it('rejects bad axes, naming the op, the axis and the rank', async () => {
     expectTensorError(() => T.zeros([2, 3]).sum(2), 'sum', '2', 'rank 2');
     expectTensorError(() => T.zeros([2, 3]).max(-3), 'max', '-3', 'rank 2');
     expectTensorError(() => T.zeros([2, 3]).mean([0, 0]), 'mean', 'repeated');
@@ -334,8 +337,8 @@ describe('max / min / argmax / argmin semantics', () => {
   });
 });
 
-describe('logsumexp at extreme spreads', () => {
-  it('scores spread over ±1e4 and all -inf rows', () => {
+describeBackends('logsumexp at extreme spreads', () => {
+  it('scores spread over ±1e4 and all -inf rows', async () => {
     const rows = [
       [1e4, -1e4, 0, 9999],
       [-1e4, -1e4 + 1, -1e4 + 2, -1e4 + 3],
@@ -346,7 +349,7 @@ describe('logsumexp at extreme spreads', () => {
       [88, 89, 90, 91],
     ];
     const x = tensor(rows);
-    const got = x.logsumexp(1).dataSync();
+    const got = await x.logsumexp(1).data();
     const want = rows.map((r) => {
       if (r.some(Number.isNaN)) return NAN;
       const m = Math.max(...r);
@@ -360,6 +363,6 @@ describe('logsumexp at extreme spreads', () => {
       [1e4, -INF],
       [-1e4, -INF],
     ]).logsumexp(0, true);
-    expectExact(lse0, 'float32', [1, 2], [1e4, -INF]);
+    await expectExact(lse0, 'float32', [1, 2], [1e4, -INF]);
   });
 });

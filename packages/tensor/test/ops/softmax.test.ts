@@ -1,7 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import * as T from '../../src/index.js';
 import { Generator, tensor } from '../../src/index.js';
 import { expectClose, expectExact, expectTensorError } from '../helpers/assert.js';
+import { describeBackends } from '../helpers/backends.js';
 import { uniform, unravel } from '../helpers/reference.js';
 
 const NAN = Number.NaN;
@@ -32,25 +33,25 @@ function softmaxRef(
   return out;
 }
 
-describe('softmax / logSoftmax', () => {
-  it('match the reference along every axis of a 3-d tensor', () => {
+describeBackends('softmax / logSoftmax', () => {
+  it('match the reference along every axis of a 3-d tensor', async () => {
     const shape = [3, 4, 5];
     const data = uniform(60, 1, -5, 5);
     for (let axis = -3; axis < 3; axis++) {
       const a = (axis + 3) % 3;
       const x = tensor(data, { shape });
-      expectClose(T.softmax(x, axis).dataSync(), softmaxRef(data, shape, a, false), {
+      expectClose(await T.softmax(x, axis).data(), softmaxRef(data, shape, a, false), {
         rtol: 1e-6,
         atol: 1e-7,
       });
-      expectClose(T.logSoftmax(x, axis).dataSync(), softmaxRef(data, shape, a, true), {
+      expectClose(await T.logSoftmax(x, axis).data(), softmaxRef(data, shape, a, true), {
         rtol: 1e-6,
         atol: 1e-6,
       });
     }
   });
 
-  it('stay exact with scores spread over ±1e4', () => {
+  it('stay exact with scores spread over ±1e4', async () => {
     const rows = [
       [1e4, -1e4, 0, 1e4 - 1],
       [-1e4, -1e4 + 0.5, -1e4 + 1, -1e4 + 30],
@@ -58,8 +59,8 @@ describe('softmax / logSoftmax', () => {
     ];
     const data = rows.flat();
     const x = tensor(rows);
-    const sm = T.softmax(x).dataSync();
-    const lsm = T.logSoftmax(x).dataSync();
+    const sm = await T.softmax(x).data();
+    const lsm = await T.logSoftmax(x).data();
     expectClose(sm, softmaxRef(data, [3, 4], 1, false), { rtol: 1e-6, atol: 1e-30 });
     // log-softmax keeps the huge negative log-probabilities that softmax underflows to 0.
     expectClose(lsm, softmaxRef(data, [3, 4], 1, true), { rtol: 1e-6, atol: 1e-6 });
@@ -74,15 +75,15 @@ describe('softmax / logSoftmax', () => {
     }
   });
 
-  it('rows with some -inf give them probability 0; all -inf rows give NaN (as PyTorch)', () => {
+  it('rows with some -inf give them probability 0; all -inf rows give NaN (as PyTorch)', async () => {
     const x = tensor([
       [-INF, 0, -INF, 0],
       [-INF, -INF, -INF, -INF],
     ]);
-    const sm = T.softmax(x).dataSync();
+    const sm = await T.softmax(x).data();
     expectClose(sm.slice(0, 4), [0, 0.5, 0, 0.5], { rtol: 0, atol: 0 });
     expect(Array.from(sm.slice(4)).every(Number.isNaN)).toBe(true);
-    const lsm = T.logSoftmax(x).dataSync();
+    const lsm = await T.logSoftmax(x).data();
     expectClose(lsm.slice(0, 4), [-INF, -Math.LN2, -INF, -Math.LN2].map(Math.fround), {
       rtol: 1e-7,
       atol: 0,
@@ -90,41 +91,41 @@ describe('softmax / logSoftmax', () => {
     expect(Array.from(lsm.slice(4)).every(Number.isNaN)).toBe(true);
   });
 
-  it('+inf and NaN entries', () => {
-    const sm = T.softmax(
+  it('+inf and NaN entries', async () => {
+    const sm = await T.softmax(
       tensor([
         [INF, 0, 1],
         [NAN, 0, 1],
       ]),
-    ).dataSync();
+    ).data();
     // exp(inf - inf) is NaN: the row is NaN, not a silent one-hot.
     expect(Number.isNaN(sm[0])).toBe(true);
     expect(Array.from(sm.slice(3)).every(Number.isNaN)).toBe(true);
   });
 
-  it('a single element gives 1 (log 0); size-0 axes give empty results', () => {
-    expectExact(T.softmax(tensor([[7], [-1e4]])), 'float32', [2, 1], [1, 1]);
-    expectExact(T.logSoftmax(tensor([[7], [-1e4]])), 'float32', [2, 1], [0, 0]);
+  it('a single element gives 1 (log 0); size-0 axes give empty results', async () => {
+    await expectExact(T.softmax(tensor([[7], [-1e4]])), 'float32', [2, 1], [1, 1]);
+    await expectExact(T.logSoftmax(tensor([[7], [-1e4]])), 'float32', [2, 1], [0, 0]);
     expect(T.softmax(T.zeros([2, 0])).shape).toEqual([2, 0]);
     expect(T.logSoftmax(T.zeros([2, 0]), 1).shape).toEqual([2, 0]);
     expect(T.softmax(T.zeros([0, 3])).shape).toEqual([0, 3]);
   });
 
-  it('int32 input gives float32 probabilities', () => {
+  it('int32 input gives float32 probabilities', async () => {
     const y = T.softmax(tensor([1, 1], { dtype: 'int32' }));
-    expectExact(y, 'float32', [2], [0.5, 0.5]);
+    await expectExact(y, 'float32', [2], [0.5, 0.5]);
   });
 
-  it('rejects a bad axis naming the op', () => {
+  it('rejects a bad axis naming the op', async () => {
     expectTensorError(() => T.softmax(T.zeros([2, 3]), 2), 'softmax', '2', 'rank 2');
     expectTensorError(() => T.logSoftmax(T.zeros([2, 3]), -3), 'logSoftmax', '-3');
   });
 });
 
-describe('dropout', () => {
-  it('zeros about p of the elements and scales the rest by 1/(1-p)', () => {
+describeBackends('dropout', () => {
+  it('zeros about p of the elements and scales the rest by 1/(1-p)', async () => {
     const x = T.ones([100, 100]);
-    const y = T.dropout(x, 0.3, { generator: new Generator(1) }).dataSync();
+    const y = await T.dropout(x, 0.3, { generator: new Generator(1) }).data();
     let zeros = 0;
     for (const v of y) {
       if (v === 0) zeros++;
@@ -138,50 +139,50 @@ describe('dropout', () => {
     expect(Math.abs(s / 10000 - 1)).toBeLessThan(0.05);
   });
 
-  it('keeps the values it does not drop', () => {
+  it('keeps the values it does not drop', async () => {
     const data = uniform(1000, 5, -3, 3);
-    const y = T.dropout(tensor(data), 0.5, { generator: new Generator(2) }).dataSync();
+    const y = await T.dropout(tensor(data), 0.5, { generator: new Generator(2) }).data();
     for (let i = 0; i < 1000; i++) {
       const v = y[i] as number;
       if (v !== 0) expect(v).toBeCloseTo((data[i] as number) * 2, 5);
     }
   });
 
-  it('p = 0 and eval mode are the identity; p = 1 gives zeros', () => {
+  it('p = 0 and eval mode are the identity; p = 1 gives zeros', async () => {
     const x = tensor([1, -2, 3]);
-    expectClose(T.dropout(x, 0).dataSync(), [1, -2, 3], { rtol: 0, atol: 0 });
-    expectClose(T.dropout(x, 0.9, { training: false }).dataSync(), [1, -2, 3], {
+    expectClose(await T.dropout(x, 0).data(), [1, -2, 3], { rtol: 0, atol: 0 });
+    expectClose(await T.dropout(x, 0.9, { training: false }).data(), [1, -2, 3], {
       rtol: 0,
       atol: 0,
     });
-    expectClose(T.dropout(x, 1).dataSync(), [0, 0, 0], { rtol: 0, atol: 0 });
+    expectClose(await T.dropout(x, 1).data(), [0, 0, 0], { rtol: 0, atol: 0 });
   });
 
-  it('is deterministic for a seeded generator and differs between seeds', () => {
+  it('is deterministic for a seeded generator and differs between seeds', async () => {
     const x = T.ones([64]);
-    const a = Array.from(T.dropout(x, 0.5, { generator: new Generator(9) }).dataSync());
-    const b = Array.from(T.dropout(x, 0.5, { generator: new Generator(9) }).dataSync());
-    const c = Array.from(T.dropout(x, 0.5, { generator: new Generator(10) }).dataSync());
+    const a = Array.from(await T.dropout(x, 0.5, { generator: new Generator(9) }).data());
+    const b = Array.from(await T.dropout(x, 0.5, { generator: new Generator(9) }).data());
+    const c = Array.from(await T.dropout(x, 0.5, { generator: new Generator(10) }).data());
     expect(b).toEqual(a);
     expect(c).not.toEqual(a);
     T.manualSeed(4);
-    const d = Array.from(T.dropout(x, 0.5).dataSync());
+    const d = Array.from(await T.dropout(x, 0.5).data());
     T.manualSeed(4);
-    expect(Array.from(T.dropout(x, 0.5).dataSync())).toEqual(d);
+    expect(Array.from(await T.dropout(x, 0.5).data())).toEqual(d);
   });
 
-  it('gradient is the same mask, scaled', () => {
+  it('gradient is the same mask, scaled', async () => {
     const x = tensor(uniform(50, 3), { requiresGrad: true });
     const y = T.dropout(x, 0.4, { generator: new Generator(3) });
     y.sum().backward();
-    const g = x.grad?.dataSync() as Float32Array;
-    const yv = y.dataSync();
+    const g = (await x.grad?.data()) as Float32Array;
+    const yv = await y.data();
     for (let i = 0; i < 50; i++) {
       expect(g[i]).toBeCloseTo(yv[i] === 0 ? 0 : 1 / 0.6, 5);
     }
   });
 
-  it('rejects p outside [0, 1]', () => {
+  it('rejects p outside [0, 1]', async () => {
     expectTensorError(() => T.dropout(T.ones([2]), 1.5), 'dropout', '1.5');
     expectTensorError(() => T.dropout(T.ones([2]), -0.1), 'dropout', '-0.1');
     expectTensorError(() => T.dropout(T.ones([2]), NAN), 'dropout', 'NaN');

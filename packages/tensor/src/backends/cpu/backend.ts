@@ -33,6 +33,7 @@ export const cpu: Backend = {
   upload: (data: TypedArray) => data.slice(),
   read: async (buffer: BackendBuffer) => (buffer as TypedArray).slice(),
   readSync: (buffer: BackendBuffer) => (buffer as TypedArray).slice(),
+  pooledBytes: () => pooledBytes,
   release: (buffer: BackendBuffer) => {
     const a = buffer as TypedArray;
     if (a.byteLength < POOL_MIN_BYTES || pooledBytes + a.byteLength > poolLimitBytes) return;

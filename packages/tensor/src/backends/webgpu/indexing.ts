@@ -1,0 +1,239 @@
+import type { KernelInput, OutputSpec } from '../../backend.js';
+import { registerKernel } from '../../kernels.js';
+import type { AxisAttrs } from '../../ops/indexing.js';
+import { sizeOf, stridesOf } from '../../shape.js';
+import { bufOf, gpuOf, INDEX_OPS, type WebGPUBackend } from './backend.js';
+import { checkLoop, coords, entry, header, loopRange, output, run1d, wt } from './wgsl.js';
+
+/**
+ * Gather and scatter on the GPU.
+ *
+ * Indices cannot be checked on the host without a synchronous read, so every op that reads indices
+ * first runs a check kernel that records the first bad index in the backend's error buffer; the
+ * next read (`await t.data()`) rejects with a TensorError naming the op, the index, the axis and its
+ * size. Kernels read a bad index as "no element": gathers give 0 there, scatters skip it.
+ *
+ * Scatter-adds are deterministic and need no atomics: each output element loops over the source
+ * positions that may land on it (scatterAdd: along the axis; indexAdd: over the index list) and adds
+ * the matching ones in ascending order, the order the CPU kernel adds them in, so both backends give
+ * the same float32 sums. The cost is outputs × (index length along the axis).
+ */
+
+/** Encodes the index check of op `op` (an INDEX_OPS name): values of `index` must lie in [0, size). */
+function checkIndices(
+  gpu: WebGPUBackend,
+  op: (typeof INDEX_OPS)[number],
+  index: KernelInput,
+  size: number,
+  axis: number,
+): void {
+  if (index.size === 0) return;
+  gpu.noteIndexCheck();
+  run1d(
+    gpu,
+    'indexcheck',
+    (wg) =>
+      `${header(4, [
+        { name: 'idx', type: 'i32' },
+        { name: 'err', type: 'atomic<u32>', write: true },
+      ])}\n${entry(
+        wg,
+        `  if (i >= pu(0u)) { return; }
+  let v = idx[i];
+  if (v < 0 || v >= pi(1u)) {
+    if (atomicAdd(&err[0], 1u) == 0u) {
+      atomicStore(&err[1], pu(2u));
+      atomicStore(&err[2], bitcast<u32>(v));
+      atomicStore(&err[3], pu(1u));
+      atomicStore(&err[4], pu(3u));
+    }
+  }`,
+      )}`,
+    [index.size, size, INDEX_OPS.indexOf(op), axis],
+    [bufOf(index).buffer, gpu.errorBuffer],
+    index.size,
+  );
+}
+
+registerKernel<AxisAttrs>('gather', 'webgpu', (backend, [x, index], { axis }, [spec]) => {
+  const gpu = gpuOf(backend);
+  const X = x as KernelInput;
+  const I = index as KernelInput;
+  const o = spec as OutputSpec;
+  const out = output(gpu, o);
+  const size = X.shape[axis] as number;
+  checkIndices(gpu, 'gather', I, size, axis);
+  const rank = I.shape.length;
+  const t = wt(o.dtype);
+  const xs = stridesOf(X.shape);
+  const terms = Array.from({ length: rank }, (_, k) =>
+    k === axis ? `u32(v) * pu(${2 + rank + k}u)` : `c${k} * pu(${2 + rank + k}u)`,
+  ).join(' + ');
+  run1d(
+    gpu,
+    `gather:${t}:${rank}:${axis}`,
+    (wg) =>
+      `${header(2 + 2 * rank, [
+        { name: 'x', type: t },
+        { name: 'idx', type: 'i32' },
+        { name: 'out', type: t, write: true },
+      ])}\n${entry(
+        wg,
+        `  if (i >= pu(0u)) { return; }
+  ${coords(rank, 2)}
+  let v = idx[i];
+  if (v < 0 || v >= pi(1u)) { out[i] = ${t}(0); return; }
+  out[i] = x[${terms}];`,
+      )}`,
+    [I.size, size, ...I.shape, ...xs],
+    [bufOf(X).buffer, bufOf(I).buffer, out.buffer],
+    I.size,
+  );
+  return [out];
+});
+
+registerKernel<AxisAttrs & { shape: number[] }>(
+  'scatterAdd',
+  'webgpu',
+  (backend, [s, index], { axis, shape }, [spec]) => {
+    const gpu = gpuOf(backend);
+    const S = s as KernelInput;
+    const I = index as KernelInput;
+    const o = spec as OutputSpec;
+    const out = output(gpu, o);
+    const n = sizeOf(shape);
+    const size = shape[axis] as number;
+    checkIndices(gpu, 'scatterAdd', I, size, axis);
+    checkLoop(gpu, 'scatterAdd', I.shape[axis] as number);
+    const rank = shape.length;
+    const t = wt(o.dtype);
+    // params: n, len along axis, out shape, index shape, index strides, source strides
+    const params = [
+      n,
+      I.shape[axis] as number,
+      ...shape,
+      ...I.shape,
+      ...stridesOf(I.shape),
+      ...stridesOf(S.shape),
+    ];
+    const idxAt = 2 + rank;
+    const istrAt = 2 + 2 * rank;
+    const sstrAt = 2 + 3 * rank;
+    const offAxis = Array.from({ length: rank }, (_, k) => k).filter((k) => k !== axis);
+    const fits = offAxis.map((k) => `c${k} < pu(${idxAt + k}u)`).join(' && ') || 'true';
+    const ibase = offAxis.map((k) => `c${k} * pu(${istrAt + k}u)`).join(' + ') || '0u';
+    const sbase = offAxis.map((k) => `c${k} * pu(${sstrAt + k}u)`).join(' + ') || '0u';
+    run1d(
+      gpu,
+      `scatterAdd:${t}:${rank}:${axis}`,
+      (wg) =>
+        `${header(params.length, [
+          { name: 'src', type: t },
+          { name: 'idx', type: 'i32' },
+          { name: 'out', type: t, write: true },
+        ])}\n${entry(
+          wg,
+          `  if (i >= pu(0u)) { return; }
+  ${coords(rank, 2)}
+  var acc = ${t}(0);
+  if (${fits}) {
+    let ib = ${ibase};
+    let sb = ${sbase};
+    let want = i32(c${axis});
+    ${loopRange(
+      'j',
+      '0u',
+      'pu(1u)',
+      `if (idx[ib + j * pu(${istrAt + axis}u)] == want) { acc = acc + src[sb + j * pu(${sstrAt + axis}u)]; }`,
+    )}
+  }
+  out[i] = acc;`,
+        )}`,
+      params,
+      [bufOf(S).buffer, bufOf(I).buffer, out.buffer],
+      n,
+    );
+    return [out];
+  },
+);
+
+/** [outer, n, inner] input, k flat indices → [outer, k, inner]. */
+registerKernel<AxisAttrs>('take', 'webgpu', (backend, [x, index], { axis }, [spec]) => {
+  const gpu = gpuOf(backend);
+  const X = x as KernelInput;
+  const I = index as KernelInput;
+  const o = spec as OutputSpec;
+  const out = output(gpu, o);
+  const size = X.shape[axis] as number;
+  checkIndices(gpu, 'indexSelect', I, size, axis);
+  const inner = sizeOf(X.shape.slice(axis + 1));
+  const k = I.size;
+  const n = sizeOf(o.shape);
+  const t = wt(o.dtype);
+  run1d(
+    gpu,
+    `take:${t}`,
+    (wg) =>
+      `${header(4, [
+        { name: 'x', type: t },
+        { name: 'idx', type: 'i32' },
+        { name: 'out', type: t, write: true },
+      ])}\n${entry(
+        wg,
+        `  if (i >= pu(0u)) { return; }
+  let size = pu(1u); let k = pu(2u); let inner = pu(3u);
+  let ii = i % inner;
+  let j = (i / inner) % k;
+  let o = i / (inner * k);
+  let v = idx[j];
+  if (v < 0 || u32(v) >= size) { out[i] = ${t}(0); return; }
+  out[i] = x[(o * size + u32(v)) * inner + ii];`,
+      )}`,
+    [n, size, k, inner],
+    [bufOf(X).buffer, bufOf(I).buffer, out.buffer],
+    n,
+  );
+  return [out];
+});
+
+registerKernel<AxisAttrs & { shape: number[] }>(
+  'indexAdd',
+  'webgpu',
+  (backend, [s, index], { axis, shape }, [spec]) => {
+    const gpu = gpuOf(backend);
+    const S = s as KernelInput;
+    const I = index as KernelInput;
+    const o = spec as OutputSpec;
+    const out = output(gpu, o);
+    const size = shape[axis] as number;
+    checkIndices(gpu, 'indexAdd', I, size, axis);
+    checkLoop(gpu, 'indexAdd', I.size);
+    const inner = sizeOf(shape.slice(axis + 1));
+    const n = sizeOf(shape);
+    const t = wt(o.dtype);
+    run1d(
+      gpu,
+      `indexAdd:${t}`,
+      (wg) =>
+        `${header(4, [
+          { name: 'src', type: t },
+          { name: 'idx', type: 'i32' },
+          { name: 'out', type: t, write: true },
+        ])}\n${entry(
+          wg,
+          `  if (i >= pu(0u)) { return; }
+  let size = pu(1u); let k = pu(2u); let inner = pu(3u);
+  let ii = i % inner;
+  let v = i32((i / inner) % size);
+  let o = i / (inner * size);
+  var acc = ${t}(0);
+  ${loopRange('j', '0u', 'k', 'if (idx[j] == v) { acc = acc + src[(o * k + j) * inner + ii]; }')}
+  out[i] = acc;`,
+        )}`,
+      [n, size, I.size, inner],
+      [bufOf(S).buffer, bufOf(I).buffer, out.buffer],
+      n,
+    );
+    return [out];
+  },
+);

@@ -1,0 +1,164 @@
+import type { KernelInput, OutputSpec } from '../../backend.js';
+import { registerKernel } from '../../kernels.js';
+import type { PadAttrs, StridedAttrs } from '../../ops/movement.js';
+import { sizeOf, stridesOf } from '../../shape.js';
+import { bufOf, f32bits, gpuOf } from './backend.js';
+import { coords, entry, header, output, run1d, wt } from './wgsl.js';
+
+/** Σ c_k · pi(at + k) as a WGSL i32 expression. */
+function dot(rank: number, at: number, prefix = 'c'): string {
+  if (rank === 0) return '0';
+  return Array.from({ length: rank }, (_, k) => `i32(${prefix}${k}) * pi(${at + k}u)`).join(' + ');
+}
+
+// out[i] = x[offset + Σ c_k·strides_k] (strides may be negative or zero).
+registerKernel<StridedAttrs>(
+  'strided',
+  'webgpu',
+  (backend, [x], { shape, strides, offset }, [spec]) => {
+    const gpu = gpuOf(backend);
+    const o = spec as OutputSpec;
+    const out = output(gpu, o);
+    const n = sizeOf(shape);
+    const rank = shape.length;
+    const t = wt(o.dtype);
+    run1d(
+      gpu,
+      `strided:${t}:${rank}`,
+      (wg) =>
+        `${header(2 + 2 * rank, [
+          { name: 'x', type: t },
+          { name: 'out', type: t, write: true },
+        ])}\n${entry(
+          wg,
+          `  if (i >= pu(0u)) { return; }
+  ${coords(rank, 2)}
+  out[i] = x[u32(pi(1u) + ${dot(rank, 2 + rank)})];`,
+        )}`,
+      [n, offset, ...shape, ...strides],
+      [bufOf(x as KernelInput).buffer, out.buffer],
+      n,
+    );
+    return [out];
+  },
+);
+
+/**
+ * The adjoint of a strided view: zeros, then every element of g written through the view. The view
+ * must not overlap itself (slices and flips never do; the op only uses it for those), so no two
+ * threads write one element and no atomics are needed.
+ */
+registerKernel<StridedAttrs>(
+  'stridedScatter',
+  'webgpu',
+  (backend, [g], { shape, strides, offset }, [spec]) => {
+    const gpu = gpuOf(backend);
+    const o = spec as OutputSpec;
+    const out = output(gpu, o);
+    gpu.clear(out);
+    const n = sizeOf(shape);
+    const rank = shape.length;
+    const t = wt(o.dtype);
+    run1d(
+      gpu,
+      `stridedScatter:${t}:${rank}`,
+      (wg) =>
+        `${header(2 + 2 * rank, [
+          { name: 'g', type: t },
+          { name: 'out', type: t, write: true },
+        ])}\n${entry(
+          wg,
+          `  if (i >= pu(0u)) { return; }
+  ${coords(rank, 2)}
+  out[u32(pi(1u) + ${dot(rank, 2 + rank)})] = g[i];`,
+        )}`,
+      [n, offset, ...shape, ...strides],
+      [bufOf(g as KernelInput).buffer, out.buffer],
+      n,
+    );
+    return [out];
+  },
+);
+
+// Each output element reads the input at its coordinates minus the padding before, or `value`.
+registerKernel<PadAttrs>('pad', 'webgpu', (backend, [x], { pads, value }, [spec]) => {
+  const gpu = gpuOf(backend);
+  const input = x as KernelInput;
+  const o = spec as OutputSpec;
+  const out = output(gpu, o);
+  const n = sizeOf(o.shape);
+  const rank = o.shape.length;
+  const t = wt(o.dtype);
+  const inStrides = stridesOf(input.shape);
+  const before = o.shape.map((_, k) => pads[k]?.[0] ?? 0);
+  // params: n, value, out shape, before, in shape, in strides
+  const params = [
+    n,
+    o.dtype === 'float32' ? f32bits(value) : value | 0,
+    ...o.shape,
+    ...before,
+    ...input.shape,
+    ...inStrides,
+  ];
+  const checks = Array.from(
+    { length: rank },
+    (_, k) =>
+      `{ let d = i32(c${k}) - pi(${2 + rank + k}u); if (d < 0 || d >= pi(${2 + 2 * rank + k}u)) { inside = false; } src = src + d * pi(${2 + 3 * rank + k}u); }`,
+  ).join('\n  ');
+  run1d(
+    gpu,
+    `pad:${t}:${rank}`,
+    (wg) =>
+      `${header(params.length, [
+        { name: 'x', type: t },
+        { name: 'out', type: t, write: true },
+      ])}\n${entry(
+        wg,
+        `  if (i >= pu(0u)) { return; }
+  ${coords(rank, 2)}
+  var inside = true;
+  var src = 0;
+  ${checks}
+  if (inside) { out[i] = x[u32(src)]; } else { out[i] = bitcast<${t}>(pu(1u)); }`,
+      )}`,
+    params,
+    [bufOf(input).buffer, out.buffer],
+    n,
+  );
+  return [out];
+});
+
+// One dispatch per input, copying its [outer, len] rows into their place in each output row.
+registerKernel<{ axis: number }>('concat', 'webgpu', (backend, inputs, { axis }, [spec]) => {
+  const gpu = gpuOf(backend);
+  const o = spec as OutputSpec;
+  const out = output(gpu, o);
+  const t = wt(o.dtype);
+  const outer = sizeOf(o.shape.slice(0, axis));
+  const inner = sizeOf(o.shape.slice(axis + 1));
+  const rowLen = (o.shape[axis] as number) * inner;
+  let at = 0;
+  for (const x of inputs) {
+    const len = (x.shape[axis] as number) * inner;
+    const n = outer * len;
+    run1d(
+      gpu,
+      `concat:${t}`,
+      (wg) =>
+        `${header(4, [
+          { name: 'x', type: t },
+          { name: 'out', type: t, write: true },
+        ])}\n${entry(
+          wg,
+          `  if (i >= pu(0u)) { return; }
+  let len = pu(1u);
+  out[(i / len) * pu(2u) + pu(3u) + i % len] = x[i];`,
+        )}`,
+      [n, len, rowLen, at],
+      [bufOf(x).buffer, out.buffer],
+      n,
+    );
+    at += len;
+  }
+  return [out];
+});
