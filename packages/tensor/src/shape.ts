@@ -94,3 +94,37 @@ export function normalizeAxes(
     throw new TensorError(op, `repeated axis in [${list.join(', ')}]`);
   return rank === 0 ? [] : sorted;
 }
+
+/**
+ * Merges adjacent axes that every input walks contiguously (size-1 axes dropped), so e.g. [B, T, d] +
+ * [d] becomes [B·T, d] + [d]: fewer outer iterations and longer inner loops for elementwise kernels.
+ * `strides` holds each input's strides over `shape` (0 where it broadcasts). Returns rank 0 when
+ * every axis has size 1.
+ */
+export function collapseAxes(
+  shape: readonly number[],
+  strides: readonly (readonly number[])[],
+): [number[], number[][]] {
+  const outShape: number[] = [];
+  const outStrides: number[][] = strides.map(() => []);
+  for (let k = 0; k < shape.length; k++) {
+    const d = shape[k] as number;
+    if (d === 1) continue;
+    const last = outShape.length - 1;
+    const mergeable =
+      last >= 0 &&
+      strides.every((s, i) => (outStrides[i] as number[])[last] === (s[k] as number) * d);
+    if (mergeable) {
+      outShape[last] = (outShape[last] as number) * d;
+      strides.forEach((s, i) => {
+        (outStrides[i] as number[])[last] = s[k] as number;
+      });
+    } else {
+      outShape.push(d);
+      strides.forEach((s, i) => {
+        (outStrides[i] as number[]).push(s[k] as number);
+      });
+    }
+  }
+  return [outShape, outStrides];
+}

@@ -1,5 +1,5 @@
 import type { TypedArray } from '../../dtype.js';
-import { broadcastStrides, sizeOf } from '../../shape.js';
+import { broadcastStrides, collapseAxes, sizeOf } from '../../shape.js';
 
 /**
  * Elementwise loops are generated as source per expression, so the hot loop calls no function per
@@ -61,34 +61,10 @@ function compile(arity: number, e: Expr): { flat: Loop; strided: Loop } {
   return loops;
 }
 
-/**
- * Merges adjacent axes that every input walks contiguously, so e.g. [B, T, d] + [d] becomes
- * [B·T, d] + [d]: fewer outer iterations and longer inner loops.
- */
-function collapse(shape: number[], strides: number[][]): [number[], number[][]] {
-  const outShape: number[] = [];
-  const outStrides: number[][] = strides.map(() => []);
-  for (let k = 0; k < shape.length; k++) {
-    const d = shape[k] as number;
-    if (d === 1 && shape.length > 1) continue;
-    const last = outShape.length - 1;
-    const mergeable =
-      last >= 0 &&
-      strides.every((s, i) => (outStrides[i] as number[])[last] === (s[k] as number) * d);
-    if (mergeable) {
-      outShape[last] = (outShape[last] as number) * d;
-      strides.forEach((s, i) => {
-        (outStrides[i] as number[])[last] = s[k] as number;
-      });
-    } else {
-      outShape.push(d);
-      strides.forEach((s, i) => {
-        (outStrides[i] as number[]).push(s[k] as number);
-      });
-    }
-  }
-  if (outShape.length === 0) return [[1], strides.map(() => [0])];
-  return [outShape, outStrides];
+/** collapseAxes, with rank 0 read as one element (the strided loop wants an inner axis). */
+function collapsed(shape: number[], strides: number[][]): [number[], number[][]] {
+  const [s, st] = collapseAxes(shape, strides);
+  return s.length === 0 ? [[1], strides.map(() => [0])] : [s, st];
 }
 
 /** Runs `e` over inputs broadcast to `outShape`, writing `out` (dense, row-major). */
@@ -105,7 +81,7 @@ export function elementwise(
     loops.flat(out, data, [], []);
     return;
   }
-  const [shape, strides] = collapse(
+  const [shape, strides] = collapsed(
     outShape.slice(),
     ins.map((x) => broadcastStrides(x.shape, outShape)),
   );

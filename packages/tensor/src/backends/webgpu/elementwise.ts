@@ -1,7 +1,7 @@
 import type { KernelInput, OutputSpec } from '../../backend.js';
 import type { DType } from '../../dtype.js';
 import { registerKernel } from '../../kernels.js';
-import { broadcastStrides, sizeOf, stridesOf } from '../../shape.js';
+import { broadcastStrides, collapseAxes, sizeOf, stridesOf } from '../../shape.js';
 import { bufOf, gpuOf } from './backend.js';
 import { COMMON, convert, entry, header, output, run1d, wt } from './wgsl.js';
 
@@ -288,32 +288,6 @@ const BINARY: Record<string, BinaryDef> = {
 /** How an input is read: at the flat index, at 0, or through strides. */
 type Mode = 'flat' | 'one' | 'strided';
 
-/** Merges adjacent axes every input walks contiguously (as the CPU codegen does). */
-function collapse(shape: readonly number[], strides: number[][]): [number[], number[][]] {
-  const outShape: number[] = [];
-  const outStrides: number[][] = strides.map(() => []);
-  for (let k = 0; k < shape.length; k++) {
-    const d = shape[k] as number;
-    if (d === 1) continue;
-    const last = outShape.length - 1;
-    const mergeable =
-      last >= 0 &&
-      strides.every((s, i) => (outStrides[i] as number[])[last] === (s[k] as number) * d);
-    if (mergeable) {
-      outShape[last] = (outShape[last] as number) * d;
-      strides.forEach((s, i) => {
-        (outStrides[i] as number[])[last] = s[k] as number;
-      });
-    } else {
-      outShape.push(d);
-      strides.forEach((s, i) => {
-        (outStrides[i] as number[]).push(s[k] as number);
-      });
-    }
-  }
-  return [outShape, outStrides];
-}
-
 const NAMES = [['x'], ['a', 'b'], ['c', 'a', 'b']];
 
 /**
@@ -337,7 +311,7 @@ function registerElementwise(
       inputs.map((x) => x.dtype),
       o.dtype,
     );
-    const [shape, strides] = collapse(
+    const [shape, strides] = collapseAxes(
       o.shape,
       inputs.map((x) => broadcastStrides(x.shape, o.shape)),
     );
