@@ -141,14 +141,16 @@ export class AftLocal extends AftSequenceLayer {
     const r = causalWindowed(k, v, w.expm1().unsqueeze(-1), state);
     return {
       y: gatedOutput(this, q, r.num, r.den),
-      state: { ...r.state, pos: tensor([n + t], { dtype: 'int32' }) },
+      // The position is bookkeeping read on the host every block: keep it on the CPU whatever the
+      // backend, so async backends (webgpu) need no synchronous read.
+      state: { ...r.state, pos: tensor([n + t], { dtype: 'int32', backend: 'cpu' }) },
     };
   }
 
   protected emptyState(batch: number): StreamState {
     return {
       ...emptyWindowState(batch, this.dModel, this.window),
-      pos: zeros([1], { dtype: 'int32' }),
+      pos: zeros([1], { dtype: 'int32', backend: 'cpu' }),
     };
   }
 

@@ -1,5 +1,6 @@
 // @recur/scan: associative scans over tuples of tensors, with the attention operator of Aaren.
 import './kernels/cpu.js';
+import './kernels/webgpu/index.js';
 
 export {
   type AttentionCarry,

@@ -1,5 +1,6 @@
 import { concat, full, normalizeAxis, type Tensor, TensorError } from '@recur/tensor';
 import { sequentialScan, treeScan } from './generic.js';
+import { wgslScan } from './kernels/webgpu/generic.js';
 import type { ScanOperator } from './operator.js';
 
 export type ScanAlgorithm = 'sequential' | 'chunked' | 'tree' | 'auto';
@@ -93,7 +94,10 @@ function inclusive(
   algorithm: ScanAlgorithm,
 ): Tensor[] {
   if (algorithm !== 'tree') {
-    const fused = op.fused?.(xs, axis, carry);
+    // A user operator with a WGSL combine runs fused on WebGPU where no gradient is needed.
+    const fused =
+      op.fused?.(xs, axis, carry) ??
+      (algorithm === 'auto' && !op.fused ? wgslScan(op, xs, axis, carry) : undefined);
     if (fused) return fused;
   }
   const out = algorithm === 'sequential' ? sequentialScan(op, xs, axis) : treeScan(op, xs, axis);

@@ -10,6 +10,7 @@ import {
   TensorError,
   where,
 } from '@recur/tensor';
+import { ATTENTION_WGSL } from '../kernels/webgpu/combines.js';
 import { defineOperator } from '../operator.js';
 import { layoutOf, type ScanLayout, servedBy } from './layout.js';
 
@@ -124,6 +125,8 @@ export const attention = defineOperator({
   elementRanks: [1, 1, 1],
   combine,
   fused: (inputs, axis, carry) => fused(inputs, axis, carry, false),
+  // Per channel (m, u, w); with one score per position the kernels share m and u across channels.
+  wgsl: ATTENTION_WGSL,
 });
 
 /**

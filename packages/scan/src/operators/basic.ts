@@ -8,6 +8,13 @@ import {
   type Tensor,
   where,
 } from '@recur/tensor';
+import {
+  ADD_WGSL,
+  LINEAR_RECURRENCE_WGSL,
+  LOGADDEXP_WGSL,
+  MAX_WGSL,
+} from '../kernels/webgpu/combines.js';
+import { beyondLoopLimit, wgslScan } from '../kernels/webgpu/generic.js';
 import { defineOperator } from '../operator.js';
 import { layoutOf, type ScanLayout, servedBy } from './layout.js';
 
@@ -18,9 +25,12 @@ export const add = defineOperator({
   identity: [0],
   combine: ([a], [b]) => [(a as Tensor).add(b as Tensor)],
   fused: ([x], axis, carry) => {
+    // Past the adapter's loop limit cumsum refuses: reduce-then-scan (no gradient) or the tree.
+    if (beyondLoopLimit(x as Tensor, axis)) return wgslScan(add, [x as Tensor], axis, carry);
     const out = (x as Tensor).cumsum(axis);
     return [carry ? out.add((carry[0] as Tensor).unsqueeze(axis)) : out];
   },
+  wgsl: ADD_WGSL,
 });
 
 /** Maximum: the scan is cummax (NaN propagates; ties send the gradient to the latest element). */
@@ -30,9 +40,11 @@ export const max = defineOperator({
   identity: [Number.NEGATIVE_INFINITY],
   combine: ([a], [b]) => [maximum(a as Tensor, b as Tensor)],
   fused: ([x], axis, carry) => {
+    if (beyondLoopLimit(x as Tensor, axis)) return wgslScan(max, [x as Tensor], axis, carry);
     const out = (x as Tensor).cummax(axis).values;
     return [carry ? maximum((carry[0] as Tensor).unsqueeze(axis), out) : out];
   },
+  wgsl: MAX_WGSL,
 });
 
 // ---- logaddexp -------------------------------------------------------------------------------
@@ -79,6 +91,7 @@ export const logaddexp = defineOperator({
       hasCarry: carry !== undefined,
     });
   },
+  wgsl: LOGADDEXP_WGSL,
 });
 
 // ---- linear recurrence -----------------------------------------------------------------------
@@ -133,4 +146,5 @@ export const linearRecurrence = defineOperator({
       hasCarry: carry !== undefined,
     });
   },
+  wgsl: LINEAR_RECURRENCE_WGSL,
 });
