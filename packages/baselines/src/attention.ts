@@ -2,7 +2,6 @@ import {
   concat,
   matmulT,
   nn,
-  SequenceModule,
   type StreamState,
   subState,
   type Tensor,
@@ -11,18 +10,10 @@ import {
   where,
   zeros,
 } from '@recur/tensor';
+import { HeadedAttention, type HeadedAttentionOptions } from './heads.js';
 import { checkStateShape } from './util.js';
 
-export interface MultiHeadAttentionOptions {
-  dModel: number;
-  nHeads: number;
-  /**
-   * Token t attends to tokens 1..t only. Default true. Only causal attention streams: non-causal
-   * attention needs every token before it can emit any output, so it has no initState/step.
-   */
-  causal?: boolean;
-  /** Biases on the four projections. Default true. */
-  bias?: boolean;
+export interface MultiHeadAttentionOptions extends HeadedAttentionOptions {
   /**
    * The most tokens the KV cache may hold (cache plus the block being run); more is an error, never a
    * silent truncation. Default: no limit.
@@ -54,42 +45,16 @@ function causalMask(t: number, past: number, backend: string): Tensor {
  * (tensors here are immutable), which copies it once per call: O(N·d), the same order as the attention
  * over it, so the asymptotic cost is the true one.
  */
-export class MultiHeadAttention extends SequenceModule {
-  readonly dModel: number;
-  readonly nHeads: number;
-  readonly dHead: number;
-  readonly causal: boolean;
+export class MultiHeadAttention extends HeadedAttention {
   readonly maxCacheLength: number;
-  wq: nn.Linear;
-  wk: nn.Linear;
-  wv: nn.Linear;
-  wo: nn.Linear;
 
-  constructor({
-    dModel,
-    nHeads,
-    causal = true,
-    bias = true,
-    maxCacheLength = Number.POSITIVE_INFINITY,
-  }: MultiHeadAttentionOptions) {
-    super();
-    this.dModel = nn.checkPositive('MultiHeadAttention', 'dModel', dModel);
-    this.nHeads = nn.checkPositive('MultiHeadAttention', 'nHeads', nHeads);
-    if (dModel % nHeads !== 0) {
-      throw new TensorError(
-        'MultiHeadAttention',
-        `dModel (${dModel}) must be divisible by nHeads (${nHeads})`,
-      );
-    }
-    if (maxCacheLength !== Number.POSITIVE_INFINITY)
+  constructor(options: MultiHeadAttentionOptions) {
+    super('MultiHeadAttention', options);
+    const maxCacheLength = options.maxCacheLength ?? Number.POSITIVE_INFINITY;
+    if (maxCacheLength !== Number.POSITIVE_INFINITY) {
       nn.checkPositive('MultiHeadAttention', 'maxCacheLength', maxCacheLength);
-    this.dHead = dModel / nHeads;
-    this.causal = causal;
+    }
     this.maxCacheLength = maxCacheLength;
-    this.wq = new nn.Linear(dModel, dModel, { bias });
-    this.wk = new nn.Linear(dModel, dModel, { bias });
-    this.wv = new nn.Linear(dModel, dModel, { bias });
-    this.wo = new nn.Linear(dModel, dModel, { bias });
   }
 
   /** The names of this layer's state entries. */
@@ -103,20 +68,13 @@ export class MultiHeadAttention extends SequenceModule {
    * cached tokens) and sees cache positions 0..N−1 and block positions 0..t.
    */
   run(x: Tensor, state?: StreamState): { y: Tensor; state: StreamState } {
-    nn.checkTokens('MultiHeadAttention', x, this.dModel);
-    if (state && !this.causal) {
-      throw new TensorError(
-        'MultiHeadAttention',
-        'non-causal attention has no streaming form (every output depends on every token); construct it with causal: true to use a KV cache',
-      );
-    }
+    this.checkRun('MultiHeadAttention', x, state !== undefined, 'use a KV cache');
     const [b, t] = x.shape as [number, number, number];
     const h = this.nHeads;
     const dh = this.dHead;
-    const heads = (z: Tensor) => z.reshape([b, t, h, dh]).permute([0, 2, 1, 3]); // [B, H, T, dh]
-    const q = heads(this.wq.forward(x));
-    let k = heads(this.wk.forward(x));
-    let v = heads(this.wv.forward(x));
+    const q = this.splitHeads(this.wq.forward(x));
+    let k = this.splitHeads(this.wk.forward(x));
+    let v = this.splitHeads(this.wv.forward(x));
     let past = 0;
     if (state) {
       const cache = subState('MultiHeadAttention', '', state, KV_CACHE_KEYS);
@@ -140,7 +98,7 @@ export class MultiHeadAttention extends SequenceModule {
     if (this.causal && t > 1)
       scores = where(causalMask(t, past, x.backend.name), scores, Number.NEGATIVE_INFINITY);
     const out = matmulT(scores.softmax(-1), v); // [B, H, T, dh]
-    const y = this.wo.forward(out.permute([0, 2, 1, 3]).reshape([b, t, h * dh]));
+    const y = this.mergeHeads(out);
     return { y, state: this.causal ? { k, v } : {} };
   }
 

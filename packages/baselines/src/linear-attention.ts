@@ -1,7 +1,6 @@
 import {
   matmulT,
   nn,
-  SequenceModule,
   type StreamState,
   subState,
   type Tensor,
@@ -10,16 +9,10 @@ import {
   where,
   zeros,
 } from '@recur/tensor';
+import { HeadedAttention, type HeadedAttentionOptions } from './heads.js';
 import { checkStateShape } from './util.js';
 
-export interface LinearAttentionOptions {
-  dModel: number;
-  nHeads: number;
-  /** Token t attends to tokens 1..t only. Default true. Only causal linear attention streams. */
-  causal?: boolean;
-  /** Biases on the four projections. Default true. */
-  bias?: boolean;
-}
+export type LinearAttentionOptions = HeadedAttentionOptions;
 
 /** Keys of a linear-attention state: S [B, H, dHead, dHead] = Σ φ(k) vᵀ and z [B, H, dHead] = Σ φ(k). */
 export const LINEAR_ATTENTION_STATE_KEYS = ['S', 'z'] as const;
@@ -44,32 +37,9 @@ export function eluFeatureMap(x: Tensor): Tensor {
  * (tril(φ(Q)φ(K)ᵀ) V, O(T²·d)) and adds the carried state's (φ(Q) S), so `forwardChunked` with block
  * size c costs O(T·c·d + T·d²/H) and `step` O(d²/H) per token.
  */
-export class LinearAttention extends SequenceModule {
-  readonly dModel: number;
-  readonly nHeads: number;
-  readonly dHead: number;
-  readonly causal: boolean;
-  wq: nn.Linear;
-  wk: nn.Linear;
-  wv: nn.Linear;
-  wo: nn.Linear;
-
-  constructor({ dModel, nHeads, causal = true, bias = true }: LinearAttentionOptions) {
-    super();
-    this.dModel = nn.checkPositive('LinearAttention', 'dModel', dModel);
-    this.nHeads = nn.checkPositive('LinearAttention', 'nHeads', nHeads);
-    if (dModel % nHeads !== 0) {
-      throw new TensorError(
-        'LinearAttention',
-        `dModel (${dModel}) must be divisible by nHeads (${nHeads})`,
-      );
-    }
-    this.dHead = dModel / nHeads;
-    this.causal = causal;
-    this.wq = new nn.Linear(dModel, dModel, { bias });
-    this.wk = new nn.Linear(dModel, dModel, { bias });
-    this.wv = new nn.Linear(dModel, dModel, { bias });
-    this.wo = new nn.Linear(dModel, dModel, { bias });
+export class LinearAttention extends HeadedAttention {
+  constructor(options: LinearAttentionOptions) {
+    super('LinearAttention', options);
   }
 
   /** The names of this layer's state entries. */
@@ -78,20 +48,13 @@ export class LinearAttention extends SequenceModule {
   }
 
   run(x: Tensor, state?: StreamState): { y: Tensor; state: StreamState } {
-    nn.checkTokens('LinearAttention', x, this.dModel);
-    if (state && !this.causal) {
-      throw new TensorError(
-        'LinearAttention',
-        'non-causal attention has no streaming form (every output depends on every token); construct it with causal: true to stream',
-      );
-    }
+    this.checkRun('LinearAttention', x, state !== undefined, 'stream');
     const [b, t] = x.shape as [number, number, number];
     const h = this.nHeads;
     const dh = this.dHead;
-    const heads = (z: Tensor) => z.reshape([b, t, h, dh]).permute([0, 2, 1, 3]); // [B, H, T, dh]
-    const fq = eluFeatureMap(heads(this.wq.forward(x)));
-    const fk = eluFeatureMap(heads(this.wk.forward(x)));
-    const v = heads(this.wv.forward(x));
+    const fq = eluFeatureMap(this.splitHeads(this.wq.forward(x)));
+    const fk = eluFeatureMap(this.splitHeads(this.wk.forward(x)));
+    const v = this.splitHeads(this.wv.forward(x));
     let num: Tensor;
     let den: Tensor;
     let next: StreamState = {};
@@ -124,7 +87,7 @@ export class LinearAttention extends SequenceModule {
       den = matmulT(fq, fk.sum(2).unsqueeze(-1));
     }
     const out = num.div(den.add(LINEAR_ATTENTION_EPS)); // [B, H, T, dh]
-    const y = this.wo.forward(out.permute([0, 2, 1, 3]).reshape([b, t, h * dh]));
+    const y = this.mergeHeads(out);
     return { y, state: next };
   }
 

@@ -1,0 +1,67 @@
+import { nn, SequenceModule, type Tensor, TensorError } from '@recur/tensor';
+
+export interface HeadedAttentionOptions {
+  dModel: number;
+  nHeads: number;
+  /** Token t attends to tokens 1..t only. Default true. Only causal attention streams. */
+  causal?: boolean;
+  /** Biases on the four projections. Default true. */
+  bias?: boolean;
+}
+
+/**
+ * What softmax and linear attention share: the four projections W_q, W_k, W_v, W_o (PyTorch layout,
+ * same names as Aaren's), the split into heads and back, and the rule that only causal attention
+ * streams. Subclasses implement `run` and `initState`.
+ */
+export abstract class HeadedAttention extends SequenceModule {
+  readonly dModel: number;
+  readonly nHeads: number;
+  readonly dHead: number;
+  readonly causal: boolean;
+  wq: nn.Linear;
+  wk: nn.Linear;
+  wv: nn.Linear;
+  wo: nn.Linear;
+
+  constructor(op: string, { dModel, nHeads, causal = true, bias = true }: HeadedAttentionOptions) {
+    super();
+    this.dModel = nn.checkPositive(op, 'dModel', dModel);
+    this.nHeads = nn.checkPositive(op, 'nHeads', nHeads);
+    if (dModel % nHeads !== 0) {
+      throw new TensorError(op, `dModel (${dModel}) must be divisible by nHeads (${nHeads})`);
+    }
+    this.dHead = dModel / nHeads;
+    this.causal = causal;
+    this.wq = new nn.Linear(dModel, dModel, { bias });
+    this.wk = new nn.Linear(dModel, dModel, { bias });
+    this.wv = new nn.Linear(dModel, dModel, { bias });
+    this.wo = new nn.Linear(dModel, dModel, { bias });
+  }
+
+  /** The names of this layer's state entries. */
+  abstract get stateKeys(): readonly string[];
+
+  /** [B, T, dModel] → [B, H, T, d_head]. */
+  protected splitHeads(z: Tensor): Tensor {
+    const [b, t] = z.shape as [number, number, number];
+    return z.reshape([b, t, this.nHeads, this.dHead]).permute([0, 2, 1, 3]);
+  }
+
+  /** [B, H, T, d_head] → W_o applied to [B, T, dModel]. */
+  protected mergeHeads(z: Tensor): Tensor {
+    const [b, , t] = z.shape as [number, number, number, number];
+    return this.wo.forward(z.permute([0, 2, 1, 3]).reshape([b, t, this.dModel]));
+  }
+
+  /** Checks x [B, T, dModel] and that a state is only passed to causal attention. */
+  protected checkRun(op: string, x: Tensor, streaming: boolean, what: string): void {
+    nn.checkTokens(op, x, this.dModel);
+    if (streaming && !this.causal) {
+      throw new TensorError(
+        op,
+        `non-causal attention has no streaming form (every output depends on every token); construct it with causal: true to ${what}`,
+      );
+    }
+  }
+}
