@@ -10,10 +10,9 @@ import {
   where,
   zeros,
 } from '@recur/tensor';
-import { HeadedAttention, type HeadedAttentionOptions } from './heads.js';
 import { checkStateShape } from './util.js';
 
-export interface MultiHeadAttentionOptions extends HeadedAttentionOptions {
+export interface MultiHeadAttentionOptions extends nn.HeadedAttentionOptions {
   /**
    * The most tokens the KV cache may hold (cache plus the block being run); more is an error, never a
    * silent truncation. Default: no limit.
@@ -45,7 +44,7 @@ function causalMask(t: number, past: number, backend: string): Tensor {
  * (tensors here are immutable), which copies it once per call: O(N·d), the same order as the attention
  * over it, so the asymptotic cost is the true one.
  */
-export class MultiHeadAttention extends HeadedAttention {
+export class MultiHeadAttention extends nn.HeadedAttention {
   readonly maxCacheLength: number;
 
   constructor(options: MultiHeadAttentionOptions) {

@@ -9,10 +9,9 @@ import {
   where,
   zeros,
 } from '@recur/tensor';
-import { HeadedAttention, type HeadedAttentionOptions } from './heads.js';
 import { checkStateShape } from './util.js';
 
-export type LinearAttentionOptions = HeadedAttentionOptions;
+export type LinearAttentionOptions = nn.HeadedAttentionOptions;
 
 /** Keys of a linear-attention state: S [B, H, dHead, dHead] = Σ φ(k) vᵀ and z [B, H, dHead] = Σ φ(k). */
 export const LINEAR_ATTENTION_STATE_KEYS = ['S', 'z'] as const;
@@ -37,7 +36,7 @@ export function eluFeatureMap(x: Tensor): Tensor {
  * (tril(φ(Q)φ(K)ᵀ) V, O(T²·d)) and adds the carried state's (φ(Q) S), so `forwardChunked` with block
  * size c costs O(T·c·d + T·d²/H) and `step` O(d²/H) per token.
  */
-export class LinearAttention extends HeadedAttention {
+export class LinearAttention extends nn.HeadedAttention {
   constructor(options: LinearAttentionOptions) {
     super('LinearAttention', options);
   }

@@ -81,3 +81,51 @@ describe('PreNormBlock and SequenceStack', () => {
     );
   });
 });
+
+describe('HeadedAttention', () => {
+  class Probe extends nn.HeadedAttention {
+    get stateKeys(): readonly string[] {
+      return [];
+    }
+    run(x: Tensor): { y: Tensor; state: StreamState } {
+      this.checkRun('Probe', x, false, 'stream');
+      // Splitting then merging is W_o applied to the unchanged tokens.
+      return { y: this.mergeHeads(this.splitHeads(x)), state: {} };
+    }
+    initState(): StreamState {
+      return {};
+    }
+    heads(x: Tensor): Tensor {
+      return this.splitHeads(x);
+    }
+  }
+
+  it('splits [B, T, d] into [B, H, T, d/H] by contiguous groups and merges back through W_o', () => {
+    manualSeed(2);
+    const p = new Probe('Probe', { dModel: 6, nHeads: 3 });
+    const x = randn([2, 5, 6]);
+    const h = p.heads(x);
+    expect(h.shape).toEqual([2, 3, 5, 2]);
+    // Head 1 of token (1, 4) holds features 2 and 3 of that token.
+    expect(Array.from(h.slice(0, 1, 2).slice(1, 1, 2).slice(2, 4, 5).dataSync())).toEqual(
+      Array.from(x.slice(0, 1, 2).slice(1, 4, 5).slice(2, 2, 4).dataSync()),
+    );
+    expect(p.forward(x).sub(p.wo.forward(x)).abs().max().item()).toBe(0);
+    expect(p.numParameters()).toBe(4 * (6 * 6 + 6));
+  });
+
+  it('names what is wrong', () => {
+    expect(() => new Probe('Probe', { dModel: 10, nHeads: 4 })).toThrow(
+      /dModel \(10\) must be divisible by nHeads \(4\)/,
+    );
+    const p = new Probe('Probe', { dModel: 4, nHeads: 2, causal: false });
+    expect(() =>
+      (p as unknown as { checkRun(...a: unknown[]): void }).checkRun(
+        'Probe',
+        randn([1, 2, 4]),
+        true,
+        'stream',
+      ),
+    ).toThrow(/non-causal attention has no streaming form/);
+  });
+});

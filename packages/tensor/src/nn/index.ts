@@ -1,5 +1,6 @@
 // nn: modules, layers, initialisation and losses (import { nn } from '@recur/tensor').
 
+export { HeadedAttention, type HeadedAttentionOptions } from './heads.js';
 export * as init from './init.js';
 export {
   Dropout,

@@ -1,4 +1,8 @@
-import { nn, SequenceModule, type Tensor, TensorError } from '@recur/tensor';
+import { TensorError } from '../errors.js';
+import { SequenceModule } from '../streaming.js';
+import type { Tensor } from '../tensor.js';
+import { Linear } from './layers.js';
+import { checkPositive, checkTokens } from './sequence.js';
 
 export interface HeadedAttentionOptions {
   dModel: number;
@@ -10,33 +14,33 @@ export interface HeadedAttentionOptions {
 }
 
 /**
- * What softmax and linear attention share: the four projections W_q, W_k, W_v, W_o (PyTorch layout,
- * same names as Aaren's), the split into heads and back, and the rule that only causal attention
- * streams. Subclasses implement `run` and `initState`.
+ * What every multi-head attention layer shares (softmax, linear and Aaren attention): the four
+ * projections W_q, W_k, W_v, W_o (PyTorch layout: [out, in]), the split into heads and back, and the
+ * rule that only causal attention streams. Subclasses implement `run` and `initState`.
  */
 export abstract class HeadedAttention extends SequenceModule {
   readonly dModel: number;
   readonly nHeads: number;
   readonly dHead: number;
   readonly causal: boolean;
-  wq: nn.Linear;
-  wk: nn.Linear;
-  wv: nn.Linear;
-  wo: nn.Linear;
+  wq: Linear;
+  wk: Linear;
+  wv: Linear;
+  wo: Linear;
 
   constructor(op: string, { dModel, nHeads, causal = true, bias = true }: HeadedAttentionOptions) {
     super();
-    this.dModel = nn.checkPositive(op, 'dModel', dModel);
-    this.nHeads = nn.checkPositive(op, 'nHeads', nHeads);
+    this.dModel = checkPositive(op, 'dModel', dModel);
+    this.nHeads = checkPositive(op, 'nHeads', nHeads);
     if (dModel % nHeads !== 0) {
       throw new TensorError(op, `dModel (${dModel}) must be divisible by nHeads (${nHeads})`);
     }
     this.dHead = dModel / nHeads;
     this.causal = causal;
-    this.wq = new nn.Linear(dModel, dModel, { bias });
-    this.wk = new nn.Linear(dModel, dModel, { bias });
-    this.wv = new nn.Linear(dModel, dModel, { bias });
-    this.wo = new nn.Linear(dModel, dModel, { bias });
+    this.wq = new Linear(dModel, dModel, { bias });
+    this.wk = new Linear(dModel, dModel, { bias });
+    this.wv = new Linear(dModel, dModel, { bias });
+    this.wo = new Linear(dModel, dModel, { bias });
   }
 
   /** The names of this layer's state entries. */
@@ -56,7 +60,7 @@ export abstract class HeadedAttention extends SequenceModule {
 
   /** Checks x [B, T, dModel] and that a state is only passed to causal attention. */
   protected checkRun(op: string, x: Tensor, streaming: boolean, what: string): void {
-    nn.checkTokens(op, x, this.dModel);
+    checkTokens(op, x, this.dModel);
     if (streaming && !this.causal) {
       throw new TensorError(
         op,
