@@ -1,4 +1,5 @@
-import { manualSeed, type nn, noGrad, optim, randn, type Tensor, tensor } from '@recur/tensor';
+import { manualSeed, type nn, optim, randn, type Tensor } from '@recur/tensor';
+import { checkParameterGradients } from '@recur/testing';
 import { describe, expect, it } from 'vitest';
 import { Aft, AftConv1d, AftConv2d, AftFull, AftLocal, AftSimple } from '../src/index.js';
 import { scaleParam, setParam } from './reference.js';
@@ -24,37 +25,7 @@ function checkGradients(
   forward: (x: Tensor) => Tensor = (z) => model.forward(z) as Tensor,
 ): number {
   const r = randn(forward(x).shape as number[]);
-  const loss = () => forward(x).mul(r).sum();
-  model.zeroGrad();
-  loss().backward();
-  const eps = 1e-2;
-  let checked = 0;
-  for (const [name, p] of model.namedParameters()) {
-    const grad = p.grad as Tensor;
-    expect(grad, name).not.toBeNull();
-    const g = grad.dataSync();
-    const base = p.dataSync() as Float32Array;
-    const n = Math.min(6, p.size);
-    const picks = [...new Set(Array.from({ length: n }, (_, i) => Math.floor((i * p.size) / n)))];
-    for (const i of picks) {
-      const at = (delta: number) =>
-        noGrad(() => {
-          const data = base.slice();
-          data[i] = (data[i] as number) + delta;
-          p.assign(tensor(data, { shape: p.shape }));
-          return loss().item();
-        });
-      const fd = (at(eps) - at(-eps)) / (2 * eps);
-      noGrad(() => p.assign(tensor(base, { shape: p.shape })));
-      const an = g[i] as number;
-      expect(
-        Math.abs(fd - an),
-        `${name}[${i}]: analytic ${an}, finite difference ${fd}`,
-      ).toBeLessThan(2e-2 * (1 + Math.abs(an)));
-      checked++;
-    }
-  }
-  return checked;
+  return checkParameterGradients(model.namedParameters(), () => forward(x).mul(r).sum());
 }
 
 describe('gradients match finite differences, position biases and kernels included', () => {

@@ -1,6 +1,6 @@
 // Test helpers: float64 reference formulas written from the papers' equations (never from the code
 // under test), and a finite-difference gradient check.
-import { noGrad, type StreamState, stack, type Tensor, tensor } from '@recur/tensor';
+import { type StreamState, stack, type Tensor } from '@recur/tensor';
 import { expect } from 'vitest';
 
 export type Vec = number[];
@@ -292,46 +292,6 @@ export function naiveGRU(
 }
 
 // ---- gradients ------------------------------------------------------------------------------
-
-/**
- * Checks every parameter's analytic gradient against central finite differences of `loss`, on up to
- * `perParam` elements spread over each tensor. Returns how many elements were checked.
- */
-export function checkGradients(
-  params: [string, Tensor][],
-  loss: () => Tensor,
-  { eps = 1e-2, tol = 2e-2, perParam = 5 } = {},
-): number {
-  for (const [, p] of params) p.grad = null;
-  loss().backward();
-  let checked = 0;
-  for (const [name, p] of params) {
-    const grad = p.grad as Tensor | null;
-    expect(grad, `${name} has no gradient`).not.toBeNull();
-    const g = (grad as Tensor).dataSync();
-    const base = (p.dataSync() as Float32Array).slice();
-    const n = Math.min(perParam, p.size);
-    const picks = [...new Set(Array.from({ length: n }, (_, i) => Math.floor((i * p.size) / n)))];
-    for (const i of picks) {
-      const at = (delta: number) =>
-        noGrad(() => {
-          const data = base.slice();
-          data[i] = data[i]! + delta;
-          p.assign(tensor(data, { shape: p.shape }));
-          return loss().item();
-        });
-      const fd = (at(eps) - at(-eps)) / (2 * eps);
-      noGrad(() => p.assign(tensor(base, { shape: p.shape })));
-      const an = g[i]!;
-      expect(
-        Math.abs(fd - an),
-        `${name}[${i}]: analytic ${an}, finite difference ${fd}`,
-      ).toBeLessThan(tol * (1 + Math.abs(an)));
-      checked++;
-    }
-  }
-  return checked;
-}
 
 // ---- Transformer block ------------------------------------------------------------------------
 

@@ -1,2 +1,3 @@
 // @recur/testing: test helpers shared by the packages' suites (private, never published).
+export * from './gradients.js';
 export * from './webgpu.js';
