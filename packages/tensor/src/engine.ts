@@ -51,24 +51,27 @@ export function resetPeakMemory(): void {
 export class Storage {
   private refs = 0;
   private released = false;
+  /** This backend's counters, looked up once (every tensor touches them twice). */
+  private readonly stats: MemoryInfo;
   constructor(
     readonly backend: Backend,
     readonly buffer: BackendBuffer,
     readonly bytes: number,
   ) {
     const s = statsOf(backend.name);
+    this.stats = s;
     s.bytes += bytes;
     if (s.bytes > s.peakBytes) s.peakBytes = s.bytes;
   }
   retain(): void {
     this.refs++;
-    statsOf(this.backend.name).tensors++;
+    this.stats.tensors++;
   }
   drop(): void {
-    statsOf(this.backend.name).tensors--;
+    this.stats.tensors--;
     if (--this.refs > 0 || this.released) return;
     this.released = true;
-    statsOf(this.backend.name).bytes -= this.bytes;
+    this.stats.bytes -= this.bytes;
     this.backend.release(this.buffer);
   }
 }

@@ -33,19 +33,19 @@ export class Tensor {
   private registered = false;
   private writes = 0;
 
-  private constructor(storage: Storage, spec: OutputSpec) {
+  private constructor(storage: Storage, spec: OutputSpec, size = sizeOf(spec.shape)) {
     this.storage = storage;
     this.shape = Object.freeze(spec.shape.slice());
     this.dtype = spec.dtype;
-    this.size = sizeOf(spec.shape);
+    this.size = size;
     storage.retain();
     trackInScope(this);
   }
 
   /** @internal Wraps a buffer a kernel just wrote. */
   static fromBuffer(backend: Backend, buffer: BackendBuffer, spec: OutputSpec): Tensor {
-    const bytes = sizeOf(spec.shape) * bytesPerElement(spec.dtype);
-    return new Tensor(new Storage(backend, buffer, bytes), spec);
+    const size = sizeOf(spec.shape);
+    return new Tensor(new Storage(backend, buffer, size * bytesPerElement(spec.dtype)), spec, size);
   }
 
   /** @internal Uploads host data (copied) to a backend. */

@@ -135,11 +135,16 @@ export function min(x: Tensor, axis?: number | readonly number[], keepdim = fals
   return extremum(minDef, 'min', x, axis, keepdim);
 }
 
+/** x itself when already float32 (a cast would copy it), else its float32 copy. */
+function asFloat(x: Tensor): Tensor {
+  return x.dtype === 'float32' ? x : x.float();
+}
+
 /** Mean over axes (all by default); int32 input gives float32. */
 export function mean(x: Tensor, axis?: number | readonly number[], keepdim = false): Tensor {
   const axes = normalizeAxes('mean', axis, x.rank);
   const n = axes.reduce((acc, a) => acc * (x.shape[a] as number), 1);
-  return sum(x.float(), axes, keepdim).div(n);
+  return sum(asFloat(x), axes, keepdim).div(n);
 }
 
 /** Variance with Bessel's `correction` (1 = unbiased, as PyTorch's default; 0 = population). */
@@ -151,7 +156,7 @@ export function variance(
 ): Tensor {
   const axes = normalizeAxes('var', axis, x.rank);
   const n = axes.reduce((acc, a) => acc * (x.shape[a] as number), 1);
-  const xf = x.float();
+  const xf = asFloat(x);
   const centered = xf.sub(mean(xf, axes, true));
   return sum(centered.square(), axes, keepdim).div(Math.max(0, n - correction));
 }
@@ -170,7 +175,7 @@ export function logsumexp(x: Tensor, axis?: number | readonly number[], keepdim 
   const axes = normalizeAxes('logsumexp', axis, x.rank);
   // An empty reduction has no maximum: shift by 0 (the sum of no terms is 0, its log -inf).
   const empty = axes.some((a) => x.shape[a] === 0);
-  const m0 = (empty ? sum(x.float(), axes, true) : max(x.float(), axes, true)).detach();
+  const m0 = (empty ? sum(asFloat(x), axes, true) : max(asFloat(x), axes, true)).detach();
   const m = where(m0.isfinite(), m0, 0);
   const out = sum(x.sub(m).exp(), axes, true).log().add(m);
   return keepdim ? out : squeeze(out, axes);
