@@ -4,6 +4,13 @@ import './backends/webgpu/index.js';
 
 export type { Backend, BackendBuffer, Kernel, KernelInput, OutputSpec } from './backend.js';
 export { alloc as allocCpuBuffer, cpuPoolBytes, setCpuPoolLimit } from './backends/cpu/backend.js';
+export { getNumThreads, setNumThreads } from './backends/cpu/threads.js';
+export {
+  type CpuKernelInfo,
+  type CpuKernels,
+  cpuKernelInfo,
+  setCpuKernels,
+} from './backends/cpu/wasm/gemm.js';
 export {
   configureWebGPU,
   WebGPUBackend,

@@ -1,0 +1,254 @@
+import { TensorError } from '../../errors.js';
+
+/**
+ * The CPU backend's threads: workers that each instantiate the GEMM module over the same shared
+ * `WebAssembly.Memory` and wait on a control block of shared integers. The calling thread fills one
+ * job slot per worker, bumps a generation counter, runs its own share, and blocks (Atomics.wait in
+ * Node; a spin where the thread may not block, as a page's main thread) until every worker has
+ * counted itself done. Jobs are calls of the module's exports; the work split is the caller's.
+ *
+ * Workers are `worker_threads` in Node (unref'd: they never keep a process alive) and Web Workers in
+ * browsers. Where SharedArrayBuffer is missing (a page that is not cross-origin isolated) or workers
+ * cannot start, everything runs on the calling thread.
+ */
+
+/** Exports of the GEMM module a job may call, by index. */
+export const JOB_FNS = ['gemm', 'gemvT', 'gemvN'] as const;
+export type JobFn = (typeof JOB_FNS)[number];
+/** One call: the export and its (integer) arguments. */
+export interface Job {
+  readonly fn: JobFn;
+  readonly args: readonly number[];
+}
+
+// Control block layout (Int32 indices).
+const GEN = 0; // bumped once per dispatch; workers wait on it
+const PENDING = 1; // workers not yet done with the current dispatch
+const READY = 2; // workers that have started
+const FAILED = 3; // set when a worker's call threw
+const SLOTS = 16; // job slots, SLOT ints per worker: [fn index or -1, args...]
+const SLOT = 16;
+const STOP = -2;
+
+/** The worker's program (a string, so it needs no file next to the bundle). */
+const WORKER_SOURCE = `
+const start = ({ module, memory, control, index }) => {
+  const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
+  const fns = ${JSON.stringify(JOB_FNS)}.map((name) => exports[name]);
+  const c = new Int32Array(control);
+  let gen = Atomics.load(c, ${GEN});
+  Atomics.add(c, ${READY}, 1);
+  Atomics.notify(c, ${READY});
+  for (;;) {
+    Atomics.wait(c, ${GEN}, gen);
+    gen = Atomics.load(c, ${GEN});
+    const s = ${SLOTS} + index * ${SLOT};
+    const fn = c[s];
+    if (fn === ${STOP}) return;
+    if (fn >= 0) {
+      try {
+        fns[fn](c[s + 1], c[s + 2], c[s + 3], c[s + 4], c[s + 5], c[s + 6], c[s + 7], c[s + 8], c[s + 9], c[s + 10], c[s + 11], c[s + 12]);
+      } catch {
+        Atomics.store(c, ${FAILED}, 1);
+      }
+      if (Atomics.sub(c, ${PENDING}, 1) === 1) Atomics.notify(c, ${PENDING});
+    }
+  }
+};
+if (typeof require === 'function') start(require('node:worker_threads').workerData);
+else self.onmessage = (event) => start(event.data);
+`;
+
+interface NodeWorker {
+  unref(): void;
+  terminate(): Promise<number>;
+  on(event: 'error', listener: (error: unknown) => void): void;
+}
+interface WorkerThreads {
+  Worker: new (source: string, options: { eval: true; workerData: unknown }) => NodeWorker;
+}
+
+/** Node's worker_threads, synchronously (process.getBuiltinModule: Node >= 20.16), or null. */
+function workerThreads(): WorkerThreads | null {
+  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  const mod = proc?.getBuiltinModule?.('node:worker_threads') as WorkerThreads | undefined;
+  return mod?.Worker ? mod : null;
+}
+
+/** Logical cores: os.availableParallelism in Node, navigator.hardwareConcurrency in browsers. */
+function availableCores(): number {
+  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  const os = proc?.getBuiltinModule?.('node:os') as
+    | { availableParallelism?: () => number; cpus: () => unknown[] }
+    | undefined;
+  if (os) return Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
+  const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
+  return Math.max(1, nav?.hardwareConcurrency ?? 1);
+}
+
+/** Whether threads can share memory here at all. */
+export function threadsSupported(): boolean {
+  if (typeof SharedArrayBuffer !== 'function' || typeof Atomics !== 'object') return false;
+  if (workerThreads()) return true;
+  const g = globalThis as { Worker?: unknown; crossOriginIsolated?: boolean };
+  return typeof g.Worker === 'function' && g.crossOriginIsolated === true;
+}
+
+/** Whether this thread may block in Atomics.wait (Node's main thread and workers may; a page may not). */
+function canBlock(): boolean {
+  if (workerThreads()) return true;
+  const g = globalThis as { document?: unknown };
+  return g.document === undefined; // a Web Worker
+}
+
+let requested = availableCores();
+
+/**
+ * Sets the number of threads the CPU backend uses for large matrix products (default: the number
+ * of available cores). 1 runs everything on the calling thread. Results do not depend on it: each
+ * output element is computed by one thread, in the same order. Where SharedArrayBuffer is not
+ * available (a page that is not cross-origin isolated), the CPU backend runs on one thread whatever
+ * is set; `getNumThreads()` then returns 1.
+ */
+export function setNumThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1 || n > 256) {
+    throw new TensorError('setNumThreads', `expected an integer from 1 to 256, got ${n}`);
+  }
+  if (n === requested) return;
+  requested = n;
+  stopPool();
+}
+
+/** The number of threads the CPU backend uses (1 where threads are not supported). */
+export function getNumThreads(): number {
+  return threadsSupported() ? requested : 1;
+}
+
+interface Pool {
+  readonly memory: WebAssembly.Memory;
+  readonly control: Int32Array;
+  readonly workers: { terminate(): unknown }[];
+  /** Whether every worker has started (browsers start them asynchronously). */
+  ready(): boolean;
+}
+
+let pool: Pool | null = null;
+let poolFailed = false;
+
+function stopPool(): void {
+  if (!pool) return;
+  const { control, workers } = pool;
+  for (let w = 0; w < workers.length; w++) control[SLOTS + w * SLOT] = STOP;
+  Atomics.add(control, GEN, 1);
+  Atomics.notify(control, GEN);
+  for (const worker of workers) worker.terminate();
+  pool = null;
+  poolFailed = false;
+}
+
+/** Starts `count` workers over `memory`; null where they cannot start. */
+function startPool(
+  module: WebAssembly.Module,
+  memory: WebAssembly.Memory,
+  count: number,
+): Pool | null {
+  const control = new Int32Array(new SharedArrayBuffer(4 * (SLOTS + SLOT * count)));
+  const data = (index: number) => ({ module, memory, control: control.buffer, index });
+  const node = workerThreads();
+  const workers: { terminate(): unknown }[] = [];
+  try {
+    if (node) {
+      for (let w = 0; w < count; w++) {
+        const worker = new node.Worker(WORKER_SOURCE, { eval: true, workerData: data(w) });
+        worker.unref();
+        worker.on('error', () => Atomics.store(control, FAILED, 1));
+        workers.push(worker);
+      }
+      // Node starts workers on their own threads: wait here (at most 10 s) so the first product
+      // that asks for threads gets them.
+      const deadline = performance.now() + 10_000;
+      for (;;) {
+        const ready = Atomics.load(control, READY);
+        if (ready === count) break;
+        const left = deadline - performance.now();
+        if (left <= 0 || Atomics.load(control, FAILED)) throw new Error('workers did not start');
+        Atomics.wait(control, READY, ready, left);
+      }
+    } else {
+      const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' }));
+      for (let w = 0; w < count; w++) {
+        const worker = new Worker(url);
+        worker.postMessage(data(w));
+        workers.push(worker);
+      }
+    }
+  } catch {
+    for (const worker of workers) worker.terminate();
+    return null;
+  }
+  return {
+    memory,
+    control,
+    workers,
+    ready: () => Atomics.load(control, READY) === count,
+  };
+}
+
+/**
+ * Runs `jobs` at once: the first on this thread (through `local`), the rest on workers. Fewer
+ * workers than jobs - 1 is an error of the caller: split by `threadsFor`.
+ */
+export function runParallel(local: (job: Job) => void, jobs: readonly Job[]): void {
+  const p = pool as Pool;
+  const { control } = p;
+  const helpers = jobs.length - 1;
+  for (let w = 0; w < p.workers.length; w++) {
+    const job = w < helpers ? jobs[w + 1] : undefined;
+    const s = SLOTS + w * SLOT;
+    control[s] = job ? JOB_FNS.indexOf(job.fn) : -1;
+    if (job) for (let i = 0; i < job.args.length; i++) control[s + 1 + i] = job.args[i] as number;
+  }
+  Atomics.store(control, PENDING, helpers);
+  Atomics.add(control, GEN, 1);
+  Atomics.notify(control, GEN);
+  local(jobs[0] as Job);
+  const block = canBlock();
+  for (;;) {
+    const left = Atomics.load(control, PENDING);
+    if (left === 0) break;
+    if (block) Atomics.wait(control, PENDING, left, 1000);
+    if (Atomics.load(control, FAILED)) {
+      stopPool();
+      poolFailed = true;
+      throw new TensorError(
+        'matmul',
+        'a CPU worker thread failed; threads are now off (setNumThreads to retry)',
+      );
+    }
+  }
+}
+
+/**
+ * How many threads to use for a job of `work` multiply-adds over shared `memory` (compiled as
+ * `module`): 1 when small, unsupported, or the workers are not ready yet.
+ */
+export function threadsFor(
+  module: WebAssembly.Module,
+  memory: WebAssembly.Memory,
+  work: number,
+): number {
+  const want = Math.min(getNumThreads(), Math.floor(work / MIN_WORK_PER_THREAD));
+  if (want < 2 || poolFailed) return 1;
+  if (pool && pool.memory !== memory) stopPool();
+  if (!pool) {
+    pool = startPool(module, memory, requested - 1);
+    if (!pool) {
+      poolFailed = true;
+      return 1;
+    }
+  }
+  return pool.ready() ? Math.min(want, pool.workers.length + 1) : 1;
+}
+
+/** Multiply-adds a thread must get for waking it to pay (a wake-up costs ~10–50 µs). */
+const MIN_WORK_PER_THREAD = 1 << 19;

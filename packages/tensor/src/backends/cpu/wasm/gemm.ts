@@ -1,0 +1,384 @@
+import type { TypedArray } from '../../../dtype.js';
+import { TensorError } from '../../../errors.js';
+import { type Job, runParallel, threadsFor, threadsSupported } from '../threads.js';
+import { gemmWasmBase64, GEMM_MR as MR, GEMM_NR as NR } from './gemm-wasm.generated.js';
+
+/**
+ * The CPU backend's matrix products in WebAssembly SIMD (module text: scripts/gemm-wat.ts).
+ *
+ * Tensors live in JavaScript typed arrays, so each product copies its operands into the module's
+ * memory, packed the way the micro-kernel reads them (O(MK + KN) copies for O(MNK) work), runs, and
+ * copies C out. The memory is a workspace that grows to the largest product so far and is reused;
+ * it is shared with the worker threads, which compute disjoint panels of C from the same packing.
+ * Products with fewer than MR rows (a token's matrix-vector products) skip packing: the matrix is
+ * copied as it is and walked by the matrix-vector kernels.
+ */
+
+/** Which CPU kernels run the matrix products: the best WebAssembly the engine has, plain SIMD, or JS. */
+export type CpuKernels = 'auto' | 'simd' | 'js';
+
+/** What the CPU backend runs now. */
+export interface CpuKernelInfo {
+  /** What was asked for (setCpuKernels or RECUR_CPU_KERNELS; default 'auto'). */
+  readonly requested: CpuKernels;
+  /** What runs: relaxed-SIMD FMA, plain SIMD, or the JavaScript fallback. */
+  readonly active: 'wasm-relaxed-simd' | 'wasm-simd' | 'js';
+  /** Whether worker threads can share memory here (SharedArrayBuffer and workers). */
+  readonly threadsSupported: boolean;
+}
+
+interface GemmExports {
+  gemm(...args: number[]): void;
+  gemvT(...args: number[]): void;
+  gemvN(...args: number[]): void;
+}
+
+interface Engine {
+  readonly module: WebAssembly.Module;
+  readonly memory: WebAssembly.Memory;
+  readonly exports: GemmExports;
+  readonly relaxed: boolean;
+  view: Float32Array;
+}
+
+const PAGE = 65536;
+/** Largest workspace: products that need more run in JavaScript. */
+const MAX_WORKSPACE_BYTES = 2 ** 31;
+/** k-block length: an MR×KC panel of A and a KC×NR panel of B stay in L1. */
+const KC = 256;
+/** A panels per L2 block (MC = 32·MR rows: 128 × 256 floats = 128 KiB). */
+const MCP = 32;
+
+const KERNELS: readonly CpuKernels[] = ['auto', 'simd', 'js'];
+
+function initialKernels(): CpuKernels {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process
+    ?.env?.RECUR_CPU_KERNELS;
+  if (env === undefined || env === '') return 'auto';
+  if ((KERNELS as readonly string[]).includes(env)) return env as CpuKernels;
+  throw new TensorError(
+    'RECUR_CPU_KERNELS',
+    `expected one of ${KERNELS.join(', ')}, got '${env}' (unset it for the default, 'auto')`,
+  );
+}
+
+let requested: CpuKernels = initialKernels();
+let engine: Engine | null | undefined;
+
+/**
+ * Chooses the CPU backend's matrix kernels: 'auto' (default) runs WebAssembly with relaxed-SIMD FMA
+ * where the engine has it (Node ≥ 22, current browsers; Node 20 behind
+ * `--experimental-wasm-relaxed-simd`) and plain WebAssembly SIMD otherwise; 'simd' never uses the
+ * relaxed instructions; 'js' forces the pure-JavaScript kernels, for comparison and debugging. The
+ * environment variable RECUR_CPU_KERNELS sets the starting value. Where WebAssembly SIMD is missing,
+ * every setting runs JavaScript.
+ */
+export function setCpuKernels(kernels: CpuKernels): void {
+  if (!KERNELS.includes(kernels)) {
+    throw new TensorError(
+      'setCpuKernels',
+      `expected one of ${KERNELS.join(', ')}, got '${kernels}'`,
+    );
+  }
+  requested = kernels;
+  engine = undefined;
+}
+
+/** What runs the CPU backend's matrix products now. */
+export function cpuKernelInfo(): CpuKernelInfo {
+  const e = gemmEngine();
+  return {
+    requested,
+    active: e ? (e.relaxed ? 'wasm-relaxed-simd' : 'wasm-simd') : 'js',
+    threadsSupported: threadsSupported(),
+  };
+}
+
+function decode(base64: string): Uint8Array<ArrayBuffer> {
+  const text = atob(base64);
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return bytes;
+}
+
+/** A shared memory as large as this engine allows (browsers on 32-bit hosts reserve less). */
+function newMemory(shared: boolean): WebAssembly.Memory {
+  if (!shared) return new WebAssembly.Memory({ initial: 16 });
+  for (const maximum of [MAX_WORKSPACE_BYTES / PAGE, 16384, 4096]) {
+    try {
+      return new WebAssembly.Memory({ initial: 16, maximum, shared: true });
+    } catch {
+      // try a smaller reservation
+    }
+  }
+  throw new Error('no shared memory');
+}
+
+function createEngine(): Engine | null {
+  if (requested === 'js') return null;
+  try {
+    if (typeof WebAssembly !== 'object' || typeof WebAssembly.validate !== 'function') return null;
+    const shared = threadsSupported();
+    const kinds = requested === 'auto' ? (['relaxed', 'simd'] as const) : (['simd'] as const);
+    for (const kind of kinds) {
+      const bytes = decode(gemmWasmBase64[shared ? (`${kind}Shared` as const) : kind]);
+      if (!WebAssembly.validate(bytes)) continue; // feature detection: the module's own instructions
+      const memory = newMemory(shared);
+      const module = new WebAssembly.Module(bytes);
+      const exports = new WebAssembly.Instance(module, { env: { memory } })
+        .exports as unknown as GemmExports;
+      return {
+        module,
+        memory,
+        exports,
+        relaxed: kind === 'relaxed',
+        view: new Float32Array(memory.buffer),
+      };
+    }
+    return null;
+  } catch {
+    return null; // e.g. a content security policy that forbids compiling WebAssembly
+  }
+}
+
+/** The engine for the current setting, made on first use; null runs JavaScript. */
+export function gemmEngine(): Engine | null {
+  if (engine === undefined) engine = createEngine();
+  return engine;
+}
+
+/** The workspace as floats, grown to at least `floats`; null when that is past the limit. */
+function workspace(e: Engine, floats: number): Float32Array | null {
+  const bytes = floats * 4;
+  if (bytes > MAX_WORKSPACE_BYTES) return null;
+  const have = e.memory.buffer.byteLength;
+  if (bytes > have) {
+    try {
+      e.memory.grow(Math.ceil((bytes - have) / PAGE));
+    } catch {
+      return null;
+    }
+  }
+  if (e.view.buffer !== e.memory.buffer) e.view = new Float32Array(e.memory.buffer);
+  return e.view;
+}
+
+/** Packs op(A) (m × k; A stored k × m when trans) per k-block and MR-row panel, zero-padded. */
+function packA(
+  src: TypedArray,
+  off: number,
+  trans: boolean,
+  m: number,
+  k: number,
+  dst: Float32Array,
+  at: number,
+): void {
+  const mp = Math.ceil(m / MR);
+  for (let k0 = 0; k0 < k; k0 += KC) {
+    const kc = Math.min(KC, k - k0);
+    const block = at + k0 * mp * MR;
+    if (trans) {
+      for (let kk = 0; kk < kc; kk++) {
+        const row = off + (k0 + kk) * m;
+        for (let ip = 0, base = block + kk * MR; ip < mp; ip++, base += kc * MR) {
+          for (let r = 0, i = ip * MR; r < MR; r++, i++)
+            dst[base + r] = i < m ? (src[row + i] as number) : 0;
+        }
+      }
+    } else {
+      for (let ip = 0; ip < mp; ip++) {
+        const base = block + ip * kc * MR;
+        for (let r = 0; r < MR; r++) {
+          const i = ip * MR + r;
+          if (i < m) {
+            const row = off + i * k + k0;
+            for (let kk = 0; kk < kc; kk++) dst[base + kk * MR + r] = src[row + kk] as number;
+          } else {
+            for (let kk = 0; kk < kc; kk++) dst[base + kk * MR + r] = 0;
+          }
+        }
+      }
+    }
+  }
+}
+
+/** Packs op(B) (k × n; B stored n × k when trans) per k-block and NR-column panel, zero-padded. */
+function packB(
+  src: TypedArray,
+  off: number,
+  trans: boolean,
+  k: number,
+  n: number,
+  dst: Float32Array,
+  at: number,
+): void {
+  const np = Math.ceil(n / NR);
+  for (let k0 = 0; k0 < k; k0 += KC) {
+    const kc = Math.min(KC, k - k0);
+    const block = at + k0 * np * NR;
+    if (trans) {
+      for (let jp = 0; jp < np; jp++) {
+        const base = block + jp * kc * NR;
+        for (let c = 0; c < NR; c++) {
+          const j = jp * NR + c;
+          if (j < n) {
+            const row = off + j * k + k0;
+            for (let kk = 0; kk < kc; kk++) dst[base + kk * NR + c] = src[row + kk] as number;
+          } else {
+            for (let kk = 0; kk < kc; kk++) dst[base + kk * NR + c] = 0;
+          }
+        }
+      }
+    } else {
+      for (let kk = 0; kk < kc; kk++) {
+        const row = off + (k0 + kk) * n;
+        for (let jp = 0, base = block + kk * NR; jp < np; jp++, base += kc * NR) {
+          for (let c = 0, j = jp * NR; c < NR; c++, j++)
+            dst[base + c] = j < n ? (src[row + j] as number) : 0;
+        }
+      }
+    }
+  }
+}
+
+/** [start, end) of part `p` of `count` when `total` items are split evenly (ends rounded to `align`). */
+function part(total: number, count: number, p: number, align = 1): [number, number] {
+  const cut = (q: number) =>
+    q === count ? total : Math.min(total, Math.round((total * q) / count / align) * align);
+  return [cut(p), cut(p + 1)];
+}
+
+function run(e: Engine, jobs: Job[]): void {
+  const local = (job: Job) => e.exports[job.fn](...job.args);
+  if (jobs.length === 1) local(jobs[0] as Job);
+  else runParallel(local, jobs);
+}
+
+/** One matrix product in a batch: operand offsets into the sources and the output. */
+export interface GemmItem {
+  readonly aOff: number;
+  readonly bOff: number;
+  readonly outOff: number;
+}
+
+/**
+ * out[item.outOff …] = op(A) @ op(B) (m × n) for every item, in WebAssembly; false (nothing
+ * written) when the workspace cannot hold the operands, for the caller to run JavaScript instead.
+ * An operand shared by consecutive items (a broadcast batch axis) is packed once.
+ */
+export function gemmWasm(
+  e: Engine,
+  a: TypedArray,
+  transA: boolean,
+  b: TypedArray,
+  transB: boolean,
+  out: TypedArray,
+  m: number,
+  k: number,
+  n: number,
+  items: readonly GemmItem[],
+): boolean {
+  return m < MR
+    ? gemvRows(e, a, transA, b, transB, out, m, k, n, items)
+    : gemmPanels(e, a, transA, b, transB, out, m, k, n, items);
+}
+
+function gemmPanels(
+  e: Engine,
+  a: TypedArray,
+  transA: boolean,
+  b: TypedArray,
+  transB: boolean,
+  out: TypedArray,
+  m: number,
+  k: number,
+  n: number,
+  items: readonly GemmItem[],
+): boolean {
+  const mp = Math.ceil(m / MR);
+  const np = Math.ceil(n / NR);
+  const aAt = 0;
+  const bAt = mp * MR * k;
+  const cAt = bAt + np * NR * k;
+  const ldc = np * NR;
+  const view = workspace(e, cAt + mp * MR * ldc);
+  if (!view) return false;
+  const threads = threadsFor(e.module, e.memory, m * n * k);
+  // Split the larger panel count across threads; each thread owns whole panels of C.
+  const byN = np >= mp;
+  const jobs: Job[] = [];
+  for (let t = 0; t < threads; t++) {
+    const [lo, hi] = part(byN ? np : mp, threads, t);
+    if (lo === hi) continue;
+    const [m0, m1, n0, n1] = byN ? [0, mp, lo, hi] : [lo, hi, 0, np];
+    jobs.push({
+      fn: 'gemm',
+      args: [aAt * 4, bAt * 4, cAt * 4, m0, m1, n0, n1, mp, np, k, KC, MCP],
+    });
+  }
+  let lastA = -1;
+  let lastB = -1;
+  for (const { aOff, bOff, outOff } of items) {
+    if (aOff !== lastA) packA(a, aOff, transA, m, k, view, aAt);
+    if (bOff !== lastB) packB(b, bOff, transB, k, n, view, bAt);
+    lastA = aOff;
+    lastB = bOff;
+    if (k === 0) {
+      out.fill(0, outOff, outOff + m * n);
+      continue;
+    }
+    run(e, jobs);
+    if (ldc === n) out.set(view.subarray(cAt, cAt + m * n), outOff);
+    else
+      for (let i = 0; i < m; i++)
+        out.set(view.subarray(cAt + i * ldc, cAt + i * ldc + n), outOff + i * n);
+  }
+  return true;
+}
+
+/**
+ * Fewer rows than the register tile: each row of op(A) times op(B) as a matrix-vector product, the
+ * matrix copied as it is (a [n, k] weight read by rows when transB, a [k, n] matrix by columns).
+ */
+function gemvRows(
+  e: Engine,
+  a: TypedArray,
+  transA: boolean,
+  b: TypedArray,
+  transB: boolean,
+  out: TypedArray,
+  m: number,
+  k: number,
+  n: number,
+  items: readonly GemmItem[],
+): boolean {
+  const bAt = 0;
+  const xAt = k * n;
+  const yAt = xAt + k + 4;
+  const view = workspace(e, yAt + n + 4);
+  if (!view) return false;
+  const threads = threadsFor(e.module, e.memory, k * n);
+  const jobs: Job[] = [];
+  for (let t = 0; t < threads; t++) {
+    // gemvN takes blocks of 16 columns: cut at multiples of 16.
+    const [n0, n1] = part(n, threads, t, transB ? 1 : 16);
+    if (n0 === n1) continue;
+    jobs.push(
+      transB
+        ? { fn: 'gemvT', args: [xAt * 4, bAt * 4, yAt * 4, k, n0, n1] }
+        : { fn: 'gemvN', args: [xAt * 4, bAt * 4, yAt * 4, k, n, n0, n1] },
+    );
+  }
+  let lastB = -1;
+  for (const { aOff, bOff, outOff } of items) {
+    if (bOff !== lastB) view.set(b.subarray(bOff, bOff + k * n), bAt);
+    lastB = bOff;
+    for (let i = 0; i < m; i++) {
+      if (transA) for (let kk = 0; kk < k; kk++) view[xAt + kk] = a[aOff + kk * m + i] as number;
+      else view.set(a.subarray(aOff + i * k, aOff + (i + 1) * k), xAt);
+      run(e, jobs);
+      out.set(view.subarray(yAt, yAt + n), outOff + i * n);
+    }
+  }
+  return true;
+}
