@@ -1,55 +1,131 @@
 /**
- * `pnpm bench`: matmul and an MLP training step on the CPU backend, with the same MatMul through
- * onnxruntime-node (one thread each) timed in the same run. Runs alternate between the two so that
- * load from other processes hits both alike; the ratio is the figure to read, absolute times are notes.
- * `--json` prints one JSON object instead of the table.
+ * `pnpm bench`: matmul and an MLP training step on the CPU backend, against onnxruntime-node's
+ * MatMul (MLAS) at the same thread count, in the same run. Runs alternate between recur and
+ * onnxruntime so that load from other processes hits both alike; the ratio is the figure to read,
+ * absolute times are notes. Each size is measured with the WebAssembly kernels ('auto': relaxed-SIMD
+ * FMA where the engine has it), with plain SIMD when relaxed runs, and, at 1024³ and for the MLP,
+ * with the pure-JavaScript kernels forced.
+ *
+ * On Node 20, relaxed SIMD needs `--experimental-wasm-relaxed-simd`: the script re-launches itself
+ * with it (pass `--no-relaxed` to measure without). `--json` prints one JSON object; `--quick` runs
+ * smaller sizes.
  */
-import { manualSeed, matmul, nn, optim, randint, randn, tidy } from '../src/index.js';
+import { spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import {
+  type CpuKernels,
+  cpuKernelInfo,
+  manualSeed,
+  matmul,
+  nn,
+  optim,
+  randint,
+  randn,
+  setCpuKernels,
+  setNumThreads,
+  tidy,
+} from '../src/index.js';
 import { createOrtMatmul } from './onnx-matmul.js';
 
-const json = process.argv.includes('--json');
-const quick = process.argv.includes('--quick');
+const args = process.argv.slice(2);
+const json = args.includes('--json');
+const quick = args.includes('--quick');
+const RELAXED_FLAG = '--experimental-wasm-relaxed-simd';
+
+// Node 20 ships relaxed SIMD behind a V8 flag: run this script again with it, once.
+if (
+  !args.includes('--no-relaxed') &&
+  cpuKernelInfo().active === 'wasm-simd' &&
+  Number(process.versions.node.split('.')[0]) < 22 &&
+  !process.execArgv.includes(RELAXED_FLAG)
+) {
+  const r = spawnSync(process.execPath, [RELAXED_FLAG, ...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+  });
+  process.exit(r.status ?? 1);
+}
 
 function median(xs: number[]): number {
   const s = xs.slice().sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)] as number;
 }
 
-async function benchMatmul(n: number, reps: number) {
+const gflops = (flop: number, ms: number) => flop / (ms / 1e3) / 1e9;
+const cores = availableParallelism();
+const threadCounts = [...new Set([1, Math.min(2, cores)])];
+const relaxed = cpuKernelInfo().active === 'wasm-relaxed-simd';
+
+interface MatmulRow {
+  n: number;
+  threads: number;
+  /** GFLOP/s with the default kernels ('auto'). */
+  recur: number;
+  /** GFLOP/s with plain SIMD (only when the default is relaxed SIMD). */
+  simd: number | null;
+  /** GFLOP/s with the JavaScript kernels (1024³, one thread). */
+  js: number | null;
+  ort: number;
+}
+
+/** Times `run` under each kernel setting and onnxruntime, alternating; medians in ms. */
+async function timeAlternating(
+  runs: Record<string, () => void | Promise<unknown>>,
+  reps: number,
+): Promise<Record<string, number>> {
+  const times: Record<string, number[]> = {};
+  for (const [name, run] of Object.entries(runs)) {
+    await run(); // warm-up (and worker start-up)
+    times[name] = [];
+  }
+  for (let r = 0; r < reps; r++) {
+    for (const [name, run] of Object.entries(runs)) {
+      const t = performance.now();
+      await run();
+      (times[name] as number[]).push(performance.now() - t);
+    }
+  }
+  return Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
+}
+
+const withKernels = (kernels: CpuKernels, run: () => void) => () => {
+  setCpuKernels(kernels);
+  run();
+  setCpuKernels('auto');
+};
+
+async function benchMatmul(n: number, threads: number, reps: number): Promise<MatmulRow> {
   manualSeed(n);
   const a = randn([n, n]);
   const b = randn([n, n]);
   const ad = a.dataSync() as Float32Array;
   const bd = b.dataSync() as Float32Array;
-  const ort = await createOrtMatmul(n, n, n, { threads: 1 });
-  const ours: number[] = [];
-  const theirs: number[] = [];
-  matmul(a, b).dispose();
-  await ort.run(ad, bd);
-  for (let r = 0; r < reps; r++) {
-    let t = performance.now();
-    matmul(a, b).dispose();
-    ours.push(performance.now() - t);
-    t = performance.now();
-    await ort.run(ad, bd);
-    theirs.push(performance.now() - t);
+  const ort = await createOrtMatmul(n, n, n, { threads });
+  setNumThreads(threads);
+  const product = () => matmul(a, b).dispose();
+  const runs: Record<string, () => void | Promise<unknown>> = {
+    recur: product,
+    ort: () => ort.run(ad, bd),
+  };
+  if (relaxed) runs.simd = withKernels('simd', product);
+  const ms = await timeAlternating(runs, reps);
+  let js: number | null = null;
+  if (n === 1024 && threads === 1) {
+    js = gflops(2 * n ** 3, (await timeAlternating({ js: withKernels('js', product) }, 1)).js as number);
   }
   await ort.release();
   const flop = 2 * n ** 3;
-  const gOurs = flop / (median(ours) / 1e3) / 1e9;
-  const gOrt = flop / (median(theirs) / 1e3) / 1e9;
   return {
     n,
-    oursGflops: gOurs,
-    ortGflops: gOrt,
-    ratio: gOurs / gOrt,
-    oursMs: median(ours),
-    ortMs: median(theirs),
+    threads,
+    recur: gflops(flop, ms.recur as number),
+    simd: ms.simd === undefined ? null : gflops(flop, ms.simd),
+    js,
+    ort: gflops(flop, ms.ort as number),
   };
 }
 
-/** One Adam step of a 2-layer MLP (784 → 256 → 10, batch 128) with cross-entropy. */
-function benchMlp(reps: number) {
+/** One Adam step of a 2-layer MLP (784 → 256 → 10, batch 128) with cross-entropy: ms per step. */
+async function benchMlp(reps: number) {
   manualSeed(0);
   const [batch, dIn, dHidden, dOut] = [128, 784, 256, 10];
   const model = new nn.Sequential(
@@ -63,39 +139,65 @@ function benchMlp(reps: number) {
   const step = () =>
     tidy(() => {
       opt.zeroGrad();
-      const loss = nn.crossEntropy(model.forward(x), y);
-      loss.backward();
+      nn.crossEntropy(model.forward(x), y).backward();
       opt.step();
     });
-  step();
-  const times: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    const t = performance.now();
-    step();
-    times.push(performance.now() - t);
-  }
+  setNumThreads(cores);
+  const ms = await timeAlternating({ recur: step, js: withKernels('js', step) }, reps);
   // forward 2·b·(in·h + h·out), backward twice that
   const flop = 3 * 2 * batch * (dIn * dHidden + dHidden * dOut);
-  const ms = median(times);
-  return { batch, dIn, dHidden, dOut, stepMs: ms, gflops: flop / (ms / 1e3) / 1e9 };
+  return {
+    batch,
+    dIn,
+    dHidden,
+    dOut,
+    threads: cores,
+    recurMs: ms.recur as number,
+    jsMs: ms.js as number,
+    recurGflops: gflops(flop, ms.recur as number),
+  };
 }
 
+const runtime = {
+  node: process.version,
+  kernels: cpuKernelInfo().active,
+  relaxedSimd: relaxed,
+  cores,
+};
 const sizes = quick ? [256] : [256, 512, 1024];
-const matmuls = [];
-for (const n of sizes) matmuls.push(await benchMatmul(n, n >= 1024 ? 3 : n >= 512 ? 7 : 15));
-const mlp = benchMlp(quick ? 5 : 20);
+const matmuls: MatmulRow[] = [];
+for (const threads of threadCounts) {
+  for (const n of sizes) matmuls.push(await benchMatmul(n, threads, n >= 1024 ? 5 : n >= 512 ? 9 : 21));
+}
+const mlp = await benchMlp(quick ? 5 : 20);
 
 if (json) {
-  console.log(JSON.stringify({ matmul: matmuls, mlpStep: mlp }));
+  console.log(JSON.stringify({ runtime, matmul: matmuls, mlpStep: mlp }));
 } else {
-  console.log('matmul, float32, single-threaded (median)');
-  console.log('   size   recur GFLOP/s   onnxruntime GFLOP/s   recur / onnxruntime');
+  const pct = (x: number | null) => (x === null ? '-' : `${x.toFixed(2)}×`);
+  console.log(
+    `Node ${runtime.node}, ${cores} cores, CPU kernels: ${runtime.kernels} (relaxed-SIMD FMA ${relaxed ? 'on' : 'off'})`,
+  );
+  console.log('\nmatmul, float32 (median GFLOP/s; onnxruntime at the same intraOpNumThreads)');
+  console.log(
+    '   size  threads   recur   onnxruntime   recur/ort   plain SIMD/ort   JS/ort',
+  );
   for (const r of matmuls) {
     console.log(
-      `${`${r.n}³`.padStart(7)} ${r.oursGflops.toFixed(2).padStart(15)} ${r.ortGflops.toFixed(1).padStart(21)} ${`${(r.ratio * 100).toFixed(2)} %`.padStart(21)}`,
+      [
+        `${r.n}³`.padStart(7),
+        String(r.threads).padStart(8),
+        r.recur.toFixed(1).padStart(7),
+        r.ort.toFixed(1).padStart(13),
+        pct(r.recur / r.ort).padStart(11),
+        pct(r.simd === null ? null : r.simd / r.ort).padStart(16),
+        pct(r.js === null ? null : r.js / r.ort).padStart(8),
+      ].join(' '),
     );
   }
   console.log(
-    `\nMLP training step (${mlp.dIn}→${mlp.dHidden}→${mlp.dOut}, batch ${mlp.batch}, Adam): ${mlp.stepMs.toFixed(1)} ms/step, ${mlp.gflops.toFixed(2)} GFLOP/s effective`,
+    `\nMLP training step (${mlp.dIn}→${mlp.dHidden}→${mlp.dOut}, batch ${mlp.batch}, Adam, ${mlp.threads} threads): ` +
+      `${mlp.recurMs.toFixed(1)} ms/step (${mlp.recurGflops.toFixed(2)} GFLOP/s effective); ` +
+      `JavaScript kernels ${mlp.jsMs.toFixed(1)} ms/step: ${(mlp.jsMs / mlp.recurMs).toFixed(1)}× slower`,
   );
 }

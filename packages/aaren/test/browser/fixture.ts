@@ -21,3 +21,14 @@ export function smokeForward(): Tensor {
   const x = randn(SMOKE_INPUT_SHAPE);
   return noGrad(() => model.forward(x));
 }
+
+/** The CPU page's matrix product: m × k @ k × n, large enough to be split over 2 threads. */
+export const CPU_PRODUCT = [192, 160, 224] as const;
+
+/** Its operands: a fixed pattern, the same in the page and in Node. */
+export function productOperands(): { a: Float32Array; b: Float32Array } {
+  const [m, k, n] = CPU_PRODUCT;
+  const a = Float32Array.from({ length: m * k }, (_, i) => Math.sin(i * 0.37) * 3);
+  const b = Float32Array.from({ length: k * n }, (_, i) => Math.cos(i * 0.11) - 0.2);
+  return { a, b };
+}

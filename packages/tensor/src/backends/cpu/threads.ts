@@ -124,6 +124,11 @@ export function getNumThreads(): number {
   return threadsSupported() ? requested : 1;
 }
 
+/** Worker threads started and ready (0 before the first large product, or without threads). */
+export function readyWorkers(): number {
+  return pool?.ready() ? pool.workers.length : 0;
+}
+
 interface Pool {
   readonly memory: WebAssembly.Memory;
   readonly control: Int32Array;

@@ -1,6 +1,13 @@
 import type { TypedArray } from '../../../dtype.js';
 import { TensorError } from '../../../errors.js';
-import { type Job, runParallel, threadsFor, threadsSupported } from '../threads.js';
+import {
+  getNumThreads,
+  type Job,
+  readyWorkers,
+  runParallel,
+  threadsFor,
+  threadsSupported,
+} from '../threads.js';
 import { gemmWasmBase64, GEMM_MR as MR, GEMM_NR as NR } from './gemm-wasm.generated.js';
 
 /**
@@ -25,6 +32,10 @@ export interface CpuKernelInfo {
   readonly active: 'wasm-relaxed-simd' | 'wasm-simd' | 'js';
   /** Whether worker threads can share memory here (SharedArrayBuffer and workers). */
   readonly threadsSupported: boolean;
+  /** Threads set by setNumThreads (1 where threads are not supported). */
+  readonly threads: number;
+  /** Worker threads started and ready (they start on the first product large enough to split). */
+  readonly workers: number;
 }
 
 interface GemmExports {
@@ -91,6 +102,8 @@ export function cpuKernelInfo(): CpuKernelInfo {
     requested,
     active: e ? (e.relaxed ? 'wasm-relaxed-simd' : 'wasm-simd') : 'js',
     threadsSupported: threadsSupported(),
+    threads: getNumThreads(),
+    workers: readyWorkers(),
   };
 }
 
