@@ -39,9 +39,13 @@ if (
   Number(process.versions.node.split('.')[0]) < 22 &&
   !process.execArgv.includes(RELAXED_FLAG)
 ) {
-  const r = spawnSync(process.execPath, [RELAXED_FLAG, ...process.execArgv, ...process.argv.slice(1)], {
-    stdio: 'inherit',
-  });
+  const r = spawnSync(
+    process.execPath,
+    [RELAXED_FLAG, ...process.execArgv, ...process.argv.slice(1)],
+    {
+      stdio: 'inherit',
+    },
+  );
   process.exit(r.status ?? 1);
 }
 
@@ -69,7 +73,7 @@ interface MatmulRow {
 
 /** Times `run` under each kernel setting and onnxruntime, alternating; medians in ms. */
 async function timeAlternating(
-  runs: Record<string, () => void | Promise<unknown>>,
+  runs: Record<string, () => unknown>,
   reps: number,
 ): Promise<Record<string, number>> {
   const times: Record<string, number[]> = {};
@@ -102,7 +106,7 @@ async function benchMatmul(n: number, threads: number, reps: number): Promise<Ma
   const ort = await createOrtMatmul(n, n, n, { threads });
   setNumThreads(threads);
   const product = () => matmul(a, b).dispose();
-  const runs: Record<string, () => void | Promise<unknown>> = {
+  const runs: Record<string, () => unknown> = {
     recur: product,
     ort: () => ort.run(ad, bd),
   };
@@ -110,7 +114,10 @@ async function benchMatmul(n: number, threads: number, reps: number): Promise<Ma
   const ms = await timeAlternating(runs, reps);
   let js: number | null = null;
   if (n === 1024 && threads === 1) {
-    js = gflops(2 * n ** 3, (await timeAlternating({ js: withKernels('js', product) }, 1)).js as number);
+    js = gflops(
+      2 * n ** 3,
+      (await timeAlternating({ js: withKernels('js', product) }, 1)).js as number,
+    );
   }
   await ort.release();
   const flop = 2 * n ** 3;
@@ -167,7 +174,8 @@ const runtime = {
 const sizes = quick ? [256] : [256, 512, 1024];
 const matmuls: MatmulRow[] = [];
 for (const threads of threadCounts) {
-  for (const n of sizes) matmuls.push(await benchMatmul(n, threads, n >= 1024 ? 5 : n >= 512 ? 9 : 21));
+  for (const n of sizes)
+    matmuls.push(await benchMatmul(n, threads, n >= 1024 ? 5 : n >= 512 ? 9 : 21));
 }
 const mlp = await benchMlp(quick ? 5 : 20);
 
@@ -179,9 +187,7 @@ if (json) {
     `Node ${runtime.node}, ${cores} cores, CPU kernels: ${runtime.kernels} (relaxed-SIMD FMA ${relaxed ? 'on' : 'off'})`,
   );
   console.log('\nmatmul, float32 (median GFLOP/s; onnxruntime at the same intraOpNumThreads)');
-  console.log(
-    '   size  threads   recur   onnxruntime   recur/ort   plain SIMD/ort   JS/ort',
-  );
+  console.log('   size  threads   recur   onnxruntime   recur/ort   plain SIMD/ort   JS/ort');
   for (const r of matmuls) {
     console.log(
       [
