@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { lastJson, listing, recur, tempDir } from './helpers.js';
@@ -114,17 +115,38 @@ describe('recur demo, bench and info (built command)', () => {
     expect(rt.flops_per_token as number).toBeGreaterThan(ra.flops_per_token as number);
   });
 
-  it('bench ops --quick --json: matmul, MLP step and scans in one report', () => {
+  it('bench ops --quick --json: matmul at 1 and 2 threads, Aaren and MLP steps against JS, scans', () => {
     const r = recur(['bench', 'ops', '--quick', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const res = lastJson(r.stdout) as {
-      matmul: { n: number; oursGflops: number }[];
+      runtime: { node: string; kernels: string };
+      matmul: { n: number; threads: number; oursGflops: number; jsGflops: number | null }[];
+      aarenTrainStep: { tokens: number; ms: number; jsMs: number; gflops: number };
+      aarenStreamStep: { msPerToken: number; jsMsPerToken: number };
       scans: unknown[];
-      mlpStep: { stepMs: number };
+      mlpStep: { stepMs: number; jsStepMs: number };
     };
-    expect(res.matmul.map((m) => m.n)).toEqual([128, 256]);
+    expect(res.runtime.node).toBe(process.version);
+    expect(res.runtime.kernels).toMatch(/^wasm-/);
+    const threads = Math.min(2, availableParallelism());
+    expect(res.matmul.map((m) => [m.n, m.threads])).toEqual(
+      [...new Set([1, threads])].flatMap((t) => [
+        [128, t],
+        [256, t],
+      ]),
+    );
     expect(res.matmul.every((m) => m.oursGflops > 0)).toBe(true);
+    // The JavaScript kernels are measured once, at the largest size on one thread.
+    expect(res.matmul.filter((m) => m.jsGflops !== null).map((m) => [m.n, m.threads])).toEqual([
+      [256, 1],
+    ]);
+    expect(res.aarenTrainStep.tokens).toBe(64);
+    expect(res.aarenTrainStep.ms).toBeGreaterThan(0);
+    expect(res.aarenTrainStep.jsMs).toBeGreaterThan(0);
+    expect(res.aarenStreamStep.msPerToken).toBeGreaterThan(0);
+    expect(res.aarenStreamStep.jsMsPerToken).toBeGreaterThan(0);
     expect(res.scans.length).toBe(2);
     expect(res.mlpStep.stepMs).toBeGreaterThan(0);
+    expect(res.mlpStep.jsStepMs).toBeGreaterThan(0);
   });
 });

@@ -249,6 +249,38 @@ describe('WebAssembly GEMM', () => {
     expect(cpuKernelInfo().active).toBe('wasm-simd');
   });
 
+  it('a weight kept in memory for matrix-vector products is never read stale', () => {
+    // [128, 512] floats = 256 KiB: large enough to be cached, and pooled when released, so the
+    // next 256 KiB output reuses the very same buffer with other contents.
+    const x = tensor(values(512, 21), { shape: [1, 512] });
+    const w1 = tensor(values(128 * 512, 22), { shape: [128, 512] });
+    const p: Product = { shapeA: [1, 512], shapeB: [128, 512], transA: false, transB: true };
+    const first = matmulT(x, w1, false, true).dataSync() as Float32Array;
+    expectClose(
+      first,
+      reference(x.dataSync() as Float32Array, w1.dataSync() as Float32Array, p),
+      'w1',
+    );
+    expect(matmulT(x, w1, false, true).dataSync()).toEqual(first); // from the cache
+    const w1Data = w1.dataSync() as Float32Array;
+    const doubled = w1.mul(2); // a fresh buffer
+    w1.dispose(); // back to the pool
+    const w2 = doubled.add(1); // reuses w1's buffer
+    const w2Data = w2.dataSync() as Float32Array;
+    expect(w2Data[0]).toBeCloseTo(2 * (w1Data[0] as number) + 1, 5);
+    const second = matmulT(x, w2, false, true).dataSync() as Float32Array;
+    expectClose(second, reference(x.dataSync() as Float32Array, w2Data, p), 'w2');
+    // A weight replaced by assign() (an optimiser step) gets a new buffer: read afresh too.
+    const w3 = tensor(values(128 * 512, 23), { shape: [128, 512] });
+    w2.assign(w3);
+    const third = matmulT(x, w2, false, true).dataSync() as Float32Array;
+    expectClose(
+      third,
+      reference(x.dataSync() as Float32Array, w3.dataSync() as Float32Array, p),
+      'w3',
+    );
+  });
+
   it('int32 products stay exact (JavaScript path, no float32 rounding above 2^24)', () => {
     const a = tensor(new Int32Array(64 * 64).fill(4097), { shape: [64, 64], dtype: 'int32' });
     const b = tensor(new Int32Array(64 * 64).fill(4097), { shape: [64, 64], dtype: 'int32' });

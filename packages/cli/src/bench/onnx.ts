@@ -75,7 +75,7 @@ export function matmulModel(m: number, k: number, n: number): Uint8Array {
   return Uint8Array.from(w.bytes);
 }
 
-interface OrtModule {
+export interface OrtModule {
   InferenceSession: {
     create(
       model: Uint8Array,
@@ -105,11 +105,11 @@ export interface OrtMatmul {
   release(): Promise<void>;
 }
 
-/** A single-threaded onnxruntime session computing A @ B. */
-export async function createOrtMatmul(ort: OrtModule, n: number): Promise<OrtMatmul> {
+/** An onnxruntime session computing A @ B (n × n) on `threads` intra-op threads. */
+export async function createOrtMatmul(ort: OrtModule, n: number, threads = 1): Promise<OrtMatmul> {
   const session = await ort.InferenceSession.create(matmulModel(n, n, n), {
     executionProviders: ['cpu'],
-    intraOpNumThreads: 1,
+    intraOpNumThreads: threads,
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',

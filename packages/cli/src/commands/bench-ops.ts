@@ -1,52 +1,25 @@
-import { add, attentionScan, scan } from '@recur/scan';
-import { manualSeed, matmul, nn, optim, randint, randn, tensor, tidy } from '@recur/tensor';
-import { createOrtMatmul, loadOrt } from '../bench/onnx.js';
+import { availableParallelism } from 'node:os';
+import { cpuKernelInfo } from '@recur/tensor';
+import { loadOrt } from '../bench/onnx.js';
+import {
+  benchAarenStreamStep,
+  benchAarenTrainStep,
+  benchMatmul,
+  benchMlpStep,
+  benchScans,
+  type MatmulRow,
+} from '../bench/ops.js';
 import type { Invocation } from '../cli.js';
 import { OutputDir, writeJsonAtomic } from '../util/files.js';
 import { fmtNumber, formatTable, type Reporter } from '../util/output.js';
 
-function median(xs: number[]): number {
-  const s = xs.slice().sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-}
-
-/** Seeded uniform values in [lo, hi) (an LCG: the values only need to vary). */
-function fill(n: number, lo: number, hi: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = lo + ((hi - lo) * s) / 4294967296;
-  }
-  return out;
-}
-
-export interface MatmulRow {
-  n: number;
-  oursMs: number;
-  oursGflops: number;
-  ortMs: number | null;
-  ortGflops: number | null;
-  /** ours / onnxruntime throughput (null without onnxruntime). */
-  ratio: number | null;
-}
-
-export interface ScanRow {
-  name: string;
-  elements: number;
-  scanMs: number;
-  copyMs: number;
-  /** Elements per second of the scan. */
-  rate: number;
-  /** copy time / scan time: 1 means the scan runs at memory-copy speed. */
-  ratio: number;
-}
+const ratio = (x: number | null) => (x === null ? '-' : `${fmtNumber(x, 3)}×`);
 
 /**
- * `recur bench ops`: the package benchmarks in one report, measured side by side in this process —
- * @recur/tensor's matmul against onnxruntime's (one thread each, alternating runs), one Adam step of
- * an MLP, and @recur/scan's scans against a plain copy of the same bytes. Ratios are the figures to
- * read; absolute times are notes (the machine is shared).
+ * `recur bench ops`: the package benchmarks in one report, measured side by side in this process
+ * (see bench/ops.ts): matmul against onnxruntime at 1 and 2 threads; a training step and a
+ * streaming step of AarenBlock(512, 8, 2048) and an MLP Adam step, each against the same code on
+ * the pure-JavaScript kernels; @recur/scan's scans against a copy of the same bytes.
  */
 export async function benchOpsCommand(inv: Invocation, reporter: Reporter): Promise<number> {
   const quick = inv.options.quick ?? false;
@@ -55,169 +28,100 @@ export async function benchOpsCommand(inv: Invocation, reporter: Reporter): Prom
     reporter.warn(
       `onnxruntime-node is not installed (${reason}); matmul is reported without the onnxruntime yardstick`,
     );
+  const cores = availableParallelism();
+  const threads = Math.min(2, cores);
+  const kernels = cpuKernelInfo();
+  const runtime = {
+    node: process.version,
+    cores,
+    kernels: kernels.active,
+    relaxedSimd: kernels.active === 'wasm-relaxed-simd',
+  };
+  reporter.event('runtime', runtime);
 
-  // ---- matmul
   const matmuls: MatmulRow[] = [];
   const sizes = quick ? [128, 256] : [256, 512, 1024];
-  for (const n of sizes) {
-    const reps = n >= 1024 ? 3 : n >= 512 ? 7 : quick ? 5 : 15;
-    manualSeed(n);
-    const a = randn([n, n]);
-    const b = randn([n, n]);
-    const ad = a.dataSync() as Float32Array;
-    const bd = b.dataSync() as Float32Array;
-    const session = ort ? await createOrtMatmul(ort, n) : null;
-    matmul(a, b).dispose();
-    if (session) await session.run(ad, bd);
-    const ours: number[] = [];
-    const theirs: number[] = [];
-    for (let r = 0; r < reps; r++) {
-      let t = performance.now();
-      matmul(a, b).dispose();
-      ours.push(performance.now() - t);
-      if (session) {
-        t = performance.now();
-        await session.run(ad, bd);
-        theirs.push(performance.now() - t);
-      }
+  for (const t of [...new Set([1, threads])]) {
+    for (const n of sizes) {
+      const reps = n >= 1024 ? 5 : n >= 512 ? 9 : quick ? 5 : 15;
+      matmuls.push(await benchMatmul(ort, n, t, reps, n === sizes.at(-1) && t === 1));
+      reporter.event('matmul', { ...matmuls.at(-1) });
     }
-    await session?.release();
-    a.dispose();
-    b.dispose();
-    const flop = 2 * n ** 3;
-    const oursMs = median(ours);
-    const ortMs = session ? median(theirs) : null;
-    const oursGflops = flop / (oursMs / 1e3) / 1e9;
-    const ortGflops = ortMs === null ? null : flop / (ortMs / 1e3) / 1e9;
-    matmuls.push({
-      n,
-      oursMs,
-      oursGflops,
-      ortMs,
-      ortGflops,
-      ratio: ortGflops === null ? null : oursGflops / ortGflops,
-    });
-    reporter.event('matmul', { ...matmuls[matmuls.length - 1] });
   }
+  const train = await benchAarenTrainStep(quick ? 64 : 1024, threads, quick ? 1 : 3);
+  reporter.event('aarenTrainStep', { ...train });
+  const stream = await benchAarenStreamStep(quick ? 16 : 128, threads, quick ? 1 : 3);
+  reporter.event('aarenStreamStep', { ...stream });
+  const mlp = await benchMlpStep(threads, quick ? 5 : 20);
+  reporter.event('mlp', mlp);
+  const scans = await benchScans(quick);
+  for (const row of scans) reporter.event('scan', { ...row });
 
-  // ---- MLP training step
-  manualSeed(0);
-  const [batch, dIn, dHidden, dOut] = [128, 784, 256, 10];
-  const mlp = new nn.Sequential(
-    new nn.Linear(dIn, dHidden),
-    new nn.ReLU(),
-    new nn.Linear(dHidden, dOut),
+  // The training step's rate against onnxruntime's largest GEMM at the same thread count.
+  const ortAtThreads = matmuls.findLast((r) => r.threads === threads)?.ortGflops ?? null;
+  reporter.print(
+    `Node ${runtime.node}, ${cores} cores, CPU kernels: ${runtime.kernels} (relaxed-SIMD FMA ${runtime.relaxedSimd ? 'on' : 'off: Node 20 needs node --experimental-wasm-relaxed-simd'})`,
   );
-  const opt = new optim.Adam(mlp.parameters(), { lr: 1e-3 });
-  const x = randn([batch, dIn]);
-  const y = randint(0, dOut, [batch]);
-  const stepOnce = () =>
-    tidy(() => {
-      opt.zeroGrad();
-      nn.crossEntropy(mlp.forward(x), y).backward();
-      opt.step();
-    });
-  stepOnce();
-  const stepTimes: number[] = [];
-  for (let r = 0; r < (quick ? 5 : 20); r++) {
-    const t = performance.now();
-    stepOnce();
-    stepTimes.push(performance.now() - t);
-  }
-  const mlpMs = median(stepTimes);
-  const mlpFlop = 3 * 2 * batch * (dIn * dHidden + dHidden * dOut);
-  const mlpRow = {
-    batch,
-    dIn,
-    dHidden,
-    dOut,
-    stepMs: mlpMs,
-    gflops: mlpFlop / (mlpMs / 1e3) / 1e9,
-  };
-  reporter.event('mlp', mlpRow);
-
-  // ---- scans against a copy
-  const positions = quick ? 1 << 16 : 1 << 20;
-  const outer = 16;
-  const t = positions / outer;
-  const d = 64;
-  const scans: ScanRow[] = [];
-  const measure = (
-    name: string,
-    elements: number,
-    src: Float32Array,
-    run: () => void,
-    reps: number,
-  ) => {
-    const dst = new Float32Array(src.length);
-    run();
-    dst.set(src);
-    const sT: number[] = [];
-    const cT: number[] = [];
-    for (let r = 0; r < reps; r++) {
-      let t0 = performance.now();
-      run();
-      sT.push(performance.now() - t0);
-      t0 = performance.now();
-      dst.set(src);
-      cT.push(performance.now() - t0);
-    }
-    const scanMs = median(sT);
-    const copyMs = median(cT);
-    scans.push({
-      name,
-      elements,
-      scanMs,
-      copyMs,
-      rate: elements / (scanMs / 1e3),
-      ratio: copyMs / scanMs,
-    });
-    reporter.event('scan', { ...scans[scans.length - 1] });
-  };
-  {
-    const data = fill(positions, -1, 1, 1);
-    const xs = tensor(data, { shape: [outer, t] });
-    measure(
-      `cumsum: scan(add) [${outer}, ${t}]`,
-      positions,
-      data,
-      () => tidy(() => void scan(add, [xs])),
-      quick ? 5 : 21,
-    );
-    xs.dispose();
-  }
-  {
-    const scores = fill(positions, -20, 20, 2);
-    const values = fill(positions * d, -1, 1, 3);
-    const s = tensor(scores, { shape: [outer, t] });
-    const v = tensor(values, { shape: [outer, t, d] });
-    measure(
-      `attentionScan(scores [${outer}, ${t}], values [${outer}, ${t}, ${d}])`,
-      positions * d,
-      values,
-      () => tidy(() => void attentionScan(s, v)),
-      quick ? 3 : 7,
-    );
-    s.dispose();
-    v.dispose();
-  }
-
-  reporter.heading('matmul, float32, one thread (median)');
+  reporter.heading('matmul, float32 (median; onnxruntime at the same intraOpNumThreads)');
   reporter.print(
     formatTable(
-      ['n', 'recur ms', 'recur GFLOP/s', 'onnxruntime ms', 'onnxruntime GFLOP/s', 'recur / ort'],
+      [
+        'n',
+        'threads',
+        'recur ms',
+        'recur GFLOP/s',
+        'ort ms',
+        'ort GFLOP/s',
+        'recur / ort',
+        'JS / ort',
+      ],
       matmuls.map((r) => [
         r.n,
+        r.threads,
         fmtNumber(r.oursMs, 3),
         fmtNumber(r.oursGflops, 3),
         r.ortMs === null ? '-' : fmtNumber(r.ortMs, 3),
         r.ortGflops === null ? '-' : fmtNumber(r.ortGflops, 3),
-        r.ratio === null ? '-' : fmtNumber(r.ratio, 3),
+        ratio(r.ratio),
+        ratio(r.jsGflops === null || r.ortGflops === null ? null : r.jsGflops / r.ortGflops),
       ]),
     ),
   );
-  reporter.heading(`MLP training step (${dIn}→${dHidden}→${dOut}, batch ${batch}, Adam)`);
-  reporter.print(`${fmtNumber(mlpMs, 3)} ms per step, ${fmtNumber(mlpRow.gflops, 3)} GFLOP/s`);
+  reporter.heading(
+    `AarenBlock(${train.dModel}, ${train.nHeads}, ${train.dFF}) training step: batch 1, T = ${train.tokens}, forward + backward, ${train.threads} threads`,
+  );
+  reporter.print(
+    formatTable(
+      ['kernels', 'ms / step', 'tokens/s', 'GFLOP/s (6·params·tokens)', 'vs ort GEMM rate'],
+      [
+        ['WebAssembly', train.ms, train.tokens / (train.ms / 1e3), train.gflops, train.gflops],
+        [
+          'JavaScript',
+          train.jsMs,
+          train.tokens / (train.jsMs / 1e3),
+          train.jsGflops,
+          train.jsGflops,
+        ],
+      ].map(([name, ms, tps, g, vs]) => [
+        name as string,
+        fmtNumber(ms as number, 4),
+        fmtNumber(tps as number, 4),
+        fmtNumber(g as number, 3),
+        ortAtThreads === null ? '-' : ratio((vs as number) / ortAtThreads),
+      ]),
+    ),
+  );
+  reporter.print(`WebAssembly / JavaScript: ${fmtNumber(train.jsMs / train.ms, 3)}× faster`);
+  reporter.heading(`AarenBlock(512, 8, 2048) streaming step: batch 1, ${stream.threads} threads`);
+  reporter.print(
+    `${fmtNumber(stream.msPerToken, 3)} ms/token; JavaScript kernels ${fmtNumber(stream.jsMsPerToken, 3)} ms/token: ${fmtNumber(stream.jsMsPerToken / stream.msPerToken, 3)}× faster`,
+  );
+  reporter.heading(
+    `MLP training step (${mlp.dIn}→${mlp.dHidden}→${mlp.dOut}, batch ${mlp.batch}, Adam, ${mlp.threads} threads)`,
+  );
+  reporter.print(
+    `${fmtNumber(mlp.stepMs, 3)} ms per step (${fmtNumber(mlp.gflops, 3)} GFLOP/s); JavaScript kernels ${fmtNumber(mlp.jsStepMs, 3)} ms: ${fmtNumber(mlp.jsStepMs / mlp.stepMs, 3)}× faster`,
+  );
   reporter.heading('scans against a copy of the same bytes (median)');
   reporter.print(
     formatTable(
@@ -232,7 +136,16 @@ export async function benchOpsCommand(inv: Invocation, reporter: Reporter): Prom
       ]),
     ),
   );
-  const summary = { quick, onnxruntime: ort !== null, matmul: matmuls, mlpStep: mlpRow, scans };
+  const summary = {
+    quick,
+    runtime,
+    onnxruntime: ort !== null,
+    matmul: matmuls,
+    aarenTrainStep: train,
+    aarenStreamStep: stream,
+    mlpStep: mlp,
+    scans,
+  };
   if (inv.options.out) {
     const dir = new OutputDir(inv.options.out).create();
     writeJsonAtomic(dir.file('ops.json'), summary);

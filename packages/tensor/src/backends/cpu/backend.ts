@@ -1,5 +1,6 @@
 import type { Backend, BackendBuffer, KernelInput } from '../../backend.js';
 import { allocTyped, type DType, type TypedArray } from '../../dtype.js';
+import { forgetCachedMatrix } from './wasm/gemm.js';
 
 /**
  * Large buffers are pooled by exact length: a freshly allocated typed array costs a page fault per
@@ -36,6 +37,7 @@ export const cpu: Backend = {
   pooledBytes: () => pooledBytes,
   release: (buffer: BackendBuffer) => {
     const a = buffer as TypedArray;
+    forgetCachedMatrix(a); // its contents may change once it is reused
     if (a.byteLength < POOL_MIN_BYTES || pooledBytes + a.byteLength > poolLimitBytes) return;
     const key = keyOf(a instanceof Int32Array ? 'int32' : 'float32', a.length);
     const list = pool.get(key);

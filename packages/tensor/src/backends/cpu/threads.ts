@@ -2,10 +2,13 @@ import { TensorError } from '../../errors.js';
 
 /**
  * The CPU backend's threads: workers that each instantiate the GEMM module over the same shared
- * `WebAssembly.Memory` and wait on a control block of shared integers. The calling thread fills one
- * job slot per worker, bumps a generation counter, runs its own share, and blocks (Atomics.wait in
- * Node; a spin where the thread may not block, as a page's main thread) until every worker has
- * counted itself done. Jobs are calls of the module's exports; the work split is the caller's.
+ * `WebAssembly.Memory` and wait on a control block of shared integers. A dispatch is a list of
+ * chunks (calls of the module's exports on disjoint parts of the output). The calling thread
+ * writes them, bumps a generation counter that wakes the workers, and then every thread, the
+ * caller included, claims chunks from a shared counter until none is left. So a worker that the
+ * operating system has not scheduled yet (a loaded machine) delays nothing: the caller takes its
+ * chunks, and only waits (Atomics.wait in Node; a spin where the thread may not block, as a page's
+ * main thread) for chunks that a worker has claimed and not finished.
  *
  * Workers are `worker_threads` in Node (unref'd: they never keep a process alive) and Web Workers in
  * browsers. Where SharedArrayBuffer is missing (a page that is not cross-origin isolated) or workers
@@ -22,17 +25,23 @@ export interface Job {
 }
 
 // Control block layout (Int32 indices).
-const GEN = 0; // bumped once per dispatch; workers wait on it
-const PENDING = 1; // workers not yet done with the current dispatch
-const READY = 2; // workers that have started
-const FAILED = 3; // set when a worker's call threw
-const SLOTS = 16; // job slots, SLOT ints per worker: [fn index or -1, args...]
-const SLOT = 16;
-const STOP = -2;
+const GEN = 0; // bumped once per dispatch; idle workers wait on it
+const NEXT = 1; // the next chunk to claim
+const COUNT = 2; // chunks in this dispatch
+const DONE = 3; // chunks finished
+const READY = 4; // workers that have started
+const FAILED = 5; // set when a worker's call threw
+const STOPPED = 6; // set to make the workers return
+const CHUNKS = 16; // chunk slots: CHUNK ints each, [fn index, args...]
+const CHUNK = 16;
+/** Most chunks in one dispatch. */
+export const MAX_CHUNKS = 64;
+/** NEXT while a dispatch is being written: no claim can succeed. */
+const CLOSED = 1 << 30;
 
 /** The worker's program (a string, so it needs no file next to the bundle). */
 const WORKER_SOURCE = `
-const start = ({ module, memory, control, index }) => {
+const start = ({ module, memory, control }) => {
   const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
   const fns = ${JSON.stringify(JOB_FNS)}.map((name) => exports[name]);
   const c = new Int32Array(control);
@@ -42,16 +51,18 @@ const start = ({ module, memory, control, index }) => {
   for (;;) {
     Atomics.wait(c, ${GEN}, gen);
     gen = Atomics.load(c, ${GEN});
-    const s = ${SLOTS} + index * ${SLOT};
-    const fn = c[s];
-    if (fn === ${STOP}) return;
-    if (fn >= 0) {
+    if (Atomics.load(c, ${STOPPED})) return;
+    for (;;) {
+      const k = Atomics.add(c, ${NEXT}, 1);
+      const count = Atomics.load(c, ${COUNT});
+      if (k >= count) break;
+      const s = ${CHUNKS} + k * ${CHUNK};
       try {
-        fns[fn](c[s + 1], c[s + 2], c[s + 3], c[s + 4], c[s + 5], c[s + 6], c[s + 7], c[s + 8], c[s + 9], c[s + 10], c[s + 11], c[s + 12]);
+        fns[c[s]](c[s + 1], c[s + 2], c[s + 3], c[s + 4], c[s + 5], c[s + 6], c[s + 7], c[s + 8], c[s + 9], c[s + 10], c[s + 11], c[s + 12]);
       } catch {
         Atomics.store(c, ${FAILED}, 1);
       }
-      if (Atomics.sub(c, ${PENDING}, 1) === 1) Atomics.notify(c, ${PENDING});
+      if (Atomics.add(c, ${DONE}, 1) + 1 === count) Atomics.notify(c, ${DONE});
     }
   }
 };
@@ -130,7 +141,7 @@ export function readyWorkers(): number {
 }
 
 interface Pool {
-  readonly memory: WebAssembly.Memory;
+  readonly module: WebAssembly.Module;
   readonly control: Int32Array;
   readonly workers: { terminate(): unknown }[];
   /** Whether every worker has started (browsers start them asynchronously). */
@@ -143,7 +154,7 @@ let poolFailed = false;
 function stopPool(): void {
   if (!pool) return;
   const { control, workers } = pool;
-  for (let w = 0; w < workers.length; w++) control[SLOTS + w * SLOT] = STOP;
+  Atomics.store(control, STOPPED, 1);
   Atomics.add(control, GEN, 1);
   Atomics.notify(control, GEN);
   for (const worker of workers) worker.terminate();
@@ -157,14 +168,15 @@ function startPool(
   memory: WebAssembly.Memory,
   count: number,
 ): Pool | null {
-  const control = new Int32Array(new SharedArrayBuffer(4 * (SLOTS + SLOT * count)));
-  const data = (index: number) => ({ module, memory, control: control.buffer, index });
+  const control = new Int32Array(new SharedArrayBuffer(4 * (CHUNKS + CHUNK * MAX_CHUNKS)));
+  control[NEXT] = CLOSED;
+  const data = { module, memory, control: control.buffer };
   const node = workerThreads();
   const workers: { terminate(): unknown }[] = [];
   try {
     if (node) {
       for (let w = 0; w < count; w++) {
-        const worker = new node.Worker(WORKER_SOURCE, { eval: true, workerData: data(w) });
+        const worker = new node.Worker(WORKER_SOURCE, { eval: true, workerData: data });
         worker.unref();
         worker.on('error', () => Atomics.store(control, FAILED, 1));
         workers.push(worker);
@@ -183,7 +195,7 @@ function startPool(
       const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' }));
       for (let w = 0; w < count; w++) {
         const worker = new Worker(url);
-        worker.postMessage(data(w));
+        worker.postMessage(data);
         workers.push(worker);
       }
     }
@@ -192,7 +204,7 @@ function startPool(
     return null;
   }
   return {
-    memory,
+    module,
     control,
     workers,
     ready: () => Atomics.load(control, READY) === count,
@@ -200,28 +212,36 @@ function startPool(
 }
 
 /**
- * Runs `jobs` at once: the first on this thread (through `local`), the rest on workers. Fewer
- * workers than jobs - 1 is an error of the caller: split by `threadsFor`.
+ * Runs `chunks` (at most MAX_CHUNKS) on this thread (through `local`) and the workers; returns when
+ * all are done. Call only after `threadsFor` said more than one thread.
  */
-export function runParallel(local: (job: Job) => void, jobs: readonly Job[]): void {
-  const p = pool as Pool;
-  const { control } = p;
-  const helpers = jobs.length - 1;
-  for (let w = 0; w < p.workers.length; w++) {
-    const job = w < helpers ? jobs[w + 1] : undefined;
-    const s = SLOTS + w * SLOT;
-    control[s] = job ? JOB_FNS.indexOf(job.fn) : -1;
-    if (job) for (let i = 0; i < job.args.length; i++) control[s + 1 + i] = job.args[i] as number;
+export function runParallel(local: (job: Job) => void, chunks: readonly Job[]): void {
+  const { control } = pool as Pool;
+  const count = chunks.length;
+  // Close claims, write the chunks, then open them: a late worker of an earlier dispatch can only
+  // claim a chunk of this one once it is complete.
+  Atomics.store(control, NEXT, CLOSED);
+  for (let k = 0; k < count; k++) {
+    const { fn, args } = chunks[k] as Job;
+    const s = CHUNKS + k * CHUNK;
+    control[s] = JOB_FNS.indexOf(fn);
+    for (let i = 0; i < args.length; i++) control[s + 1 + i] = args[i] as number;
   }
-  Atomics.store(control, PENDING, helpers);
+  Atomics.store(control, COUNT, count);
+  Atomics.store(control, DONE, 0);
+  Atomics.store(control, NEXT, 0);
   Atomics.add(control, GEN, 1);
   Atomics.notify(control, GEN);
-  local(jobs[0] as Job);
+  for (;;) {
+    const k = Atomics.add(control, NEXT, 1);
+    if (k >= count) break;
+    local(chunks[k] as Job);
+    Atomics.add(control, DONE, 1);
+  }
   const block = canBlock();
   for (;;) {
-    const left = Atomics.load(control, PENDING);
-    if (left === 0) break;
-    if (block) Atomics.wait(control, PENDING, left, 1000);
+    const done = Atomics.load(control, DONE);
+    if (done === count) break;
     if (Atomics.load(control, FAILED)) {
       stopPool();
       poolFailed = true;
@@ -230,6 +250,7 @@ export function runParallel(local: (job: Job) => void, jobs: readonly Job[]): vo
         'a CPU worker thread failed; threads are now off (setNumThreads to retry)',
       );
     }
+    if (block) Atomics.wait(control, DONE, done, 1000);
   }
 }
 
@@ -244,7 +265,7 @@ export function threadsFor(
 ): number {
   const want = Math.min(getNumThreads(), Math.floor(work / MIN_WORK_PER_THREAD));
   if (want < 2 || poolFailed) return 1;
-  if (pool && pool.memory !== memory) stopPool();
+  if (pool && pool.module !== module) stopPool();
   if (!pool) {
     pool = startPool(module, memory, requested - 1);
     if (!pool) {

@@ -3,6 +3,7 @@ import { TensorError } from '../../../errors.js';
 import {
   getNumThreads,
   type Job,
+  MAX_CHUNKS,
   readyWorkers,
   runParallel,
   threadsFor,
@@ -44,13 +45,15 @@ interface GemmExports {
   gemvN(...args: number[]): void;
 }
 
+/** One compiled variant over the shared workspace memory. */
 interface Engine {
   readonly module: WebAssembly.Module;
   readonly memory: WebAssembly.Memory;
   readonly exports: GemmExports;
   readonly relaxed: boolean;
-  view: Float32Array;
 }
+
+type Variant = 'relaxed' | 'simd';
 
 const PAGE = 65536;
 /** Largest workspace: products that need more run in JavaScript. */
@@ -74,7 +77,10 @@ function initialKernels(): CpuKernels {
 }
 
 let requested: CpuKernels = initialKernels();
-let engine: Engine | null | undefined;
+/** Each variant, compiled on first use (null: not supported here), over one workspace memory. */
+const engines = new Map<Variant, Engine | null>();
+let memory: WebAssembly.Memory | null = null;
+let view = new Float32Array(0);
 
 /**
  * Chooses the CPU backend's matrix kernels: 'auto' (default) runs WebAssembly with relaxed-SIMD FMA
@@ -92,7 +98,6 @@ export function setCpuKernels(kernels: CpuKernels): void {
     );
   }
   requested = kernels;
-  engine = undefined;
 }
 
 /** What runs the CPU backend's matrix products now. */
@@ -127,40 +132,34 @@ function newMemory(shared: boolean): WebAssembly.Memory {
   throw new Error('no shared memory');
 }
 
-function createEngine(): Engine | null {
-  if (requested === 'js') return null;
+function createEngine(kind: Variant): Engine | null {
   try {
     if (typeof WebAssembly !== 'object' || typeof WebAssembly.validate !== 'function') return null;
     const shared = threadsSupported();
-    const kinds = requested === 'auto' ? (['relaxed', 'simd'] as const) : (['simd'] as const);
-    for (const kind of kinds) {
-      const bytes = decode(gemmWasmBase64[shared ? (`${kind}Shared` as const) : kind]);
-      if (!WebAssembly.validate(bytes)) continue; // feature detection: the module's own instructions
-      const memory = newMemory(shared);
-      const module = new WebAssembly.Module(bytes);
-      const exports = new WebAssembly.Instance(module, { env: { memory } })
-        .exports as unknown as GemmExports;
-      return {
-        module,
-        memory,
-        exports,
-        relaxed: kind === 'relaxed',
-        view: new Float32Array(memory.buffer),
-      };
-    }
-    return null;
+    const bytes = decode(gemmWasmBase64[shared ? (`${kind}Shared` as const) : kind]);
+    if (!WebAssembly.validate(bytes)) return null; // feature detection: the module's own instructions
+    memory ??= newMemory(shared);
+    const module = new WebAssembly.Module(bytes);
+    const exports = new WebAssembly.Instance(module, { env: { memory } })
+      .exports as unknown as GemmExports;
+    return { module, memory, exports, relaxed: kind === 'relaxed' };
   } catch {
     return null; // e.g. a content security policy that forbids compiling WebAssembly
   }
 }
 
-/** The engine for the current setting, made on first use; null runs JavaScript. */
-export function gemmEngine(): Engine | null {
-  if (engine === undefined) engine = createEngine();
-  return engine;
+function engineOf(kind: Variant): Engine | null {
+  if (!engines.has(kind)) engines.set(kind, createEngine(kind));
+  return engines.get(kind) ?? null;
 }
 
-/** The workspace as floats, grown to at least `floats`; null when that is past the limit. */
+/** The engine for the current setting; null runs JavaScript. */
+export function gemmEngine(): Engine | null {
+  if (requested === 'js') return null;
+  return (requested === 'auto' ? engineOf('relaxed') : null) ?? engineOf('simd');
+}
+
+/** The memory as floats, grown to hold at least `floats`; null when that is past the limit. */
 function workspace(e: Engine, floats: number): Float32Array | null {
   const bytes = floats * 4;
   if (bytes > MAX_WORKSPACE_BYTES) return null;
@@ -172,8 +171,46 @@ function workspace(e: Engine, floats: number): Float32Array | null {
       return null;
     }
   }
-  if (e.view.buffer !== e.memory.buffer) e.view = new Float32Array(e.memory.buffer);
-  return e.view;
+  if (view.buffer !== e.memory.buffer) view = new Float32Array(e.memory.buffer);
+  return view;
+}
+
+/*
+ * Matrices of matrix-vector products stay in the memory between calls: a token's step reads the
+ * same weights every time, and copying them in cost twice the product itself. The cache sits at
+ * the start of the memory ([0, cacheTop) floats) and each product's workspace after it; when full,
+ * it starts over. A buffer's entry is dropped when the CPU backend releases the buffer (a released
+ * buffer is reused for other data); tensors never change their buffer's contents otherwise
+ * (assign() swaps buffers).
+ */
+const CACHE_LIMIT_FLOATS = 64 * 2 ** 20; // 256 MiB
+/** Smaller matrices are copied each time (64 KiB: the copy is cheap next to a call). */
+const CACHE_MIN_FLOATS = 1 << 14;
+let cache = new WeakMap<TypedArray, Map<number, number>>();
+let cacheTop = 0;
+
+/** Forgets the cached copy of `buffer` (the CPU backend calls it when it releases a buffer). */
+export function forgetCachedMatrix(buffer: TypedArray): void {
+  cache.delete(buffer);
+}
+
+/** Where `len` floats of `src` from `off` sit in the memory, copied there if they are not yet. */
+function cachedMatrix(e: Engine, src: TypedArray, off: number, len: number): number | null {
+  const hit = cache.get(src)?.get(off);
+  if (hit !== undefined) return hit;
+  if (cacheTop + len > CACHE_LIMIT_FLOATS) {
+    cache = new WeakMap();
+    cacheTop = 0;
+  }
+  const mem = workspace(e, cacheTop + len);
+  if (!mem) return null;
+  const at = cacheTop;
+  mem.set(src.subarray(off, off + len), at);
+  cacheTop = at + Math.ceil(len / 4) * 4; // keep 16-byte alignment
+  const byOffset = cache.get(src) ?? new Map<number, number>();
+  byOffset.set(off, at);
+  cache.set(src, byOffset);
+  return at;
 }
 
 /** Packs op(A) (m × k; A stored k × m when trans) per k-block and MR-row panel, zero-padded. */
@@ -261,6 +298,15 @@ function part(total: number, count: number, p: number, align = 1): [number, numb
   return [cut(p), cut(p + 1)];
 }
 
+/**
+ * How many chunks to cut `units` (panels or columns) into for `threads`: one per thread would leave
+ * every thread waiting on the slowest (on a loaded machine, one that is not scheduled yet), so
+ * several per thread, which the threads claim as they go.
+ */
+function chunksFor(threads: number, units: number): number {
+  return threads === 1 ? 1 : Math.max(1, Math.min(units, threads * 4, MAX_CHUNKS));
+}
+
 function run(e: Engine, jobs: Job[]): void {
   const local = (job: Job) => e.exports[job.fn](...job.args);
   if (jobs.length === 1) local(jobs[0] as Job);
@@ -310,18 +356,18 @@ function gemmPanels(
 ): boolean {
   const mp = Math.ceil(m / MR);
   const np = Math.ceil(n / NR);
-  const aAt = 0;
-  const bAt = mp * MR * k;
+  const aAt = cacheTop;
+  const bAt = aAt + mp * MR * k;
   const cAt = bAt + np * NR * k;
   const ldc = np * NR;
   const view = workspace(e, cAt + mp * MR * ldc);
   if (!view) return false;
-  const threads = threadsFor(e.module, e.memory, m * n * k);
-  // Split the larger panel count across threads; each thread owns whole panels of C.
+  // Split the larger panel count into chunks; each chunk owns whole panels of C.
   const byN = np >= mp;
+  const chunks = chunksFor(threadsFor(e.module, e.memory, m * n * k), byN ? np : mp);
   const jobs: Job[] = [];
-  for (let t = 0; t < threads; t++) {
-    const [lo, hi] = part(byN ? np : mp, threads, t);
+  for (let t = 0; t < chunks; t++) {
+    const [lo, hi] = part(byN ? np : mp, chunks, t);
     if (lo === hi) continue;
     const [m0, m1, n0, n1] = byN ? [0, mp, lo, hi] : [lo, hi, 0, np];
     jobs.push({
@@ -351,7 +397,8 @@ function gemmPanels(
 
 /**
  * Fewer rows than the register tile: each row of op(A) times op(B) as a matrix-vector product, the
- * matrix copied as it is (a [n, k] weight read by rows when transB, a [k, n] matrix by columns).
+ * matrix copied as it is (a [n, k] weight read by rows when transB, a [k, n] matrix by columns),
+ * and kept in the memory for the next call when it is one matrix of some size (a weight).
  */
 function gemvRows(
   e: Engine,
@@ -365,16 +412,23 @@ function gemvRows(
   n: number,
   items: readonly GemmItem[],
 ): boolean {
-  const bAt = 0;
-  const xAt = k * n;
+  // One matrix of a size worth keeping: from the cache; else copied for this call.
+  const len = k * n;
+  const cached =
+    items.length === 1 && len >= CACHE_MIN_FLOATS && len <= CACHE_LIMIT_FLOATS
+      ? cachedMatrix(e, b, (items[0] as GemmItem).bOff, len)
+      : null;
+  const xAt = cacheTop;
   const yAt = xAt + k + 4;
-  const view = workspace(e, yAt + n + 4);
+  const copyAt = yAt + n + 4;
+  const view = workspace(e, copyAt + (cached === null ? len : 0));
   if (!view) return false;
-  const threads = threadsFor(e.module, e.memory, k * n);
+  const bAt = cached ?? copyAt;
+  const chunks = chunksFor(threadsFor(e.module, e.memory, len), Math.ceil(n / 16));
   const jobs: Job[] = [];
-  for (let t = 0; t < threads; t++) {
+  for (let t = 0; t < chunks; t++) {
     // gemvN takes blocks of 16 columns: cut at multiples of 16.
-    const [n0, n1] = part(n, threads, t, transB ? 1 : 16);
+    const [n0, n1] = part(n, chunks, t, transB ? 1 : 16);
     if (n0 === n1) continue;
     jobs.push(
       transB
@@ -384,7 +438,7 @@ function gemvRows(
   }
   let lastB = -1;
   for (const { aOff, bOff, outOff } of items) {
-    if (bOff !== lastB) view.set(b.subarray(bOff, bOff + k * n), bAt);
+    if (cached === null && bOff !== lastB) view.set(b.subarray(bOff, bOff + len), bAt);
     lastB = bOff;
     for (let i = 0; i < m; i++) {
       if (transA) for (let kk = 0; kk < k; kk++) view[xAt + kk] = a[aOff + kk * m + i] as number;
