@@ -37,6 +37,12 @@ export interface CpuKernelInfo {
   readonly threads: number;
   /** Worker threads started and ready (they start on the first product large enough to split). */
   readonly workers: number;
+  /**
+   * Bytes of the WebAssembly memory (the largest product's workspace so far, plus weights kept for
+   * matrix-vector products, at most 256 MiB of them). It never shrinks, and memory() does not
+   * count it.
+   */
+  readonly memoryBytes: number;
 }
 
 interface GemmExports {
@@ -109,6 +115,7 @@ export function cpuKernelInfo(): CpuKernelInfo {
     threadsSupported: threadsSupported(),
     threads: getNumThreads(),
     workers: readyWorkers(),
+    memoryBytes: memory?.buffer.byteLength ?? 0,
   };
 }
 
