@@ -30,11 +30,14 @@ export const NR = 8;
 
 const V = NR / 4; // f32x4 vectors per tile row
 
+/** acc + a·b on f32x4 expressions: one fused relaxed_madd, or mul then add. */
 function madd(variant: GemmVariant, acc: string, a: string, b: string): string {
   return variant.relaxed
-    ? `(f32x4.relaxed_madd (local.get ${a}) (local.get ${b}) (local.get ${acc}))`
-    : `(f32x4.add (local.get ${acc}) (f32x4.mul (local.get ${a}) (local.get ${b})))`;
+    ? `(f32x4.relaxed_madd ${a} ${b} ${acc})`
+    : `(f32x4.add ${acc} (f32x4.mul ${a} ${b}))`;
 }
+
+const get = (name: string) => `(local.get ${name})`;
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 const acc = (r: number, v: number) => `$c${r}_${v}`;
@@ -76,7 +79,9 @@ function microKernel(variant: GemmVariant): string {
   for (const r of range(MR)) {
     lines.push(`      (local.set $av (v128.load32_splat offset=${r * 4} (local.get $a)))`);
     for (const v of range(V))
-      lines.push(`      (local.set ${acc(r, v)} ${madd(variant, acc(r, v), '$av', `$b${v}`)})`);
+      lines.push(
+        `      (local.set ${acc(r, v)} ${madd(variant, get(acc(r, v)), get('$av'), get(`$b${v}`))})`,
+      );
   }
   lines.push(`      (local.set $a (i32.add (local.get $a) (i32.const ${MR * 4})))`);
   lines.push(`      (local.set $b (i32.add (local.get $b) (i32.const ${NR * 4})))`);
@@ -147,14 +152,10 @@ const driver = `  (func (export "gemm")
  * four f32x4 partial sums each, the k % 16 tail in scalar.
  */
 function gemvT(variant: GemmVariant): string {
-  const m = (accName: string, a: string, b: string) =>
-    variant.relaxed
-      ? `(f32x4.relaxed_madd ${a} ${b} (local.get ${accName}))`
-      : `(f32x4.add (local.get ${accName}) (f32x4.mul ${a} ${b}))`;
   const body = range(4)
     .map(
       (u) =>
-        `          (local.set $s${u} ${m(`$s${u}`, `(v128.load offset=${u * 16} (local.get $px))`, `(v128.load offset=${u * 16} (local.get $pw))`)})`,
+        `          (local.set $s${u} ${madd(variant, get(`$s${u}`), `(v128.load offset=${u * 16} (local.get $px))`, `(v128.load offset=${u * 16} (local.get $pw))`)})`,
     )
     .join('\n');
   return `  (func (export "gemvT")
@@ -198,14 +199,10 @@ ${body}
  * outputs, four f32x4 sums sweep down the rows; a tail of fewer than 16 columns in scalar.
  */
 function gemvN(variant: GemmVariant): string {
-  const m = (accName: string, a: string, b: string) =>
-    variant.relaxed
-      ? `(f32x4.relaxed_madd ${a} ${b} (local.get ${accName}))`
-      : `(f32x4.add (local.get ${accName}) (f32x4.mul ${a} ${b}))`;
   const body = range(4)
     .map(
       (u) =>
-        `          (local.set $s${u} ${m(`$s${u}`, '(local.get $xv)', `(v128.load offset=${u * 16} (local.get $pw))`)})`,
+        `          (local.set $s${u} ${madd(variant, get(`$s${u}`), get('$xv'), `(v128.load offset=${u * 16} (local.get $pw))`)})`,
     )
     .join('\n');
   const stores = range(4)

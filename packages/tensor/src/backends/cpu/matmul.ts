@@ -1,11 +1,10 @@
 import type { KernelInput, OutputSpec } from '../../backend.js';
-import type { TypedArray } from '../../dtype.js';
 import { registerKernel } from '../../kernels.js';
 import type { MatmulAttrs } from '../../ops/matmul.js';
 import { broadcastStrides, sizeOf, stridesOf } from '../../shape.js';
 import { alloc, arr } from './backend.js';
 import { gemmDirect, gemmPacked, packA, packB, R } from './matmul-js.js';
-import { type GemmItem, gemmEngine, gemmWasm } from './wasm/gemm.js';
+import { type GemmBatch, type GemmItem, gemmEngine, gemmWasm } from './wasm/gemm.js';
 
 /**
  * The CPU matmul kernel (every matmul-shaped op lands here: matmul with transposes and broadcast
@@ -55,30 +54,27 @@ registerKernel<MatmulAttrs>('matmul', 'cpu', (_b, [a, b], { transA, transB }, [s
   const n = o.shape[o.shape.length - 1] as number;
   const k = A.shape[transA ? ra - 2 : ra - 1] as number;
   const out = alloc(o.dtype, sizeOf(o.shape));
-  const batch = o.shape.slice(0, -2);
-  if (m === 0 || n === 0 || sizeOf(batch) === 0) return [out];
-  const items = batchItems(A.shape.slice(0, -2), B.shape.slice(0, -2), batch, m * k, k * n, m * n);
+  const batchShape = o.shape.slice(0, -2);
+  if (m === 0 || n === 0 || sizeOf(batchShape) === 0) return [out];
+  const items = batchItems(
+    A.shape.slice(0, -2),
+    B.shape.slice(0, -2),
+    batchShape,
+    m * k,
+    k * n,
+    m * n,
+  );
   const srcA = arr(A);
   const srcB = arr(B);
   // int32 stays in JavaScript: float32 arithmetic would round above 2^24.
   const engine = o.dtype === 'float32' && m * k * n >= WASM_MIN_WORK ? gemmEngine() : null;
-  if (engine && gemmWasm(engine, srcA, transA, srcB, transB, out, m, k, n, items)) return [out];
-  matmulJs(srcA, transA, srcB, transB, out, m, k, n, o.dtype === 'int32', items);
+  const batch: GemmBatch = { a: srcA, transA, b: srcB, transB, out, m, k, n, items };
+  if (!engine || !gemmWasm(engine, batch)) matmulJs(batch, o.dtype === 'int32');
   return [out];
 });
 
-function matmulJs(
-  srcA: TypedArray,
-  transA: boolean,
-  srcB: TypedArray,
-  transB: boolean,
-  out: TypedArray,
-  m: number,
-  k: number,
-  n: number,
-  int32: boolean,
-  items: readonly GemmItem[],
-): void {
+function matmulJs(batch: GemmBatch, int32: boolean): void {
+  const { a: srcA, transA, b: srcB, transB, out, m, k, n, items } = batch;
   // int32 takes the direct path too: the packed panels are float32 and would round above 2^24.
   const small = m < R || m * k * n < 32768 || int32;
   const ap = new Float32Array(small ? 0 : Math.ceil(m / R) * R * k);

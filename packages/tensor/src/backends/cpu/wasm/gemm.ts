@@ -327,40 +327,30 @@ export interface GemmItem {
   readonly outOff: number;
 }
 
-/**
- * out[item.outOff …] = op(A) @ op(B) (m × n) for every item, in WebAssembly; false (nothing
- * written) when the workspace cannot hold the operands, for the caller to run JavaScript instead.
- * An operand shared by consecutive items (a broadcast batch axis) is packed once.
- */
-export function gemmWasm(
-  e: Engine,
-  a: TypedArray,
-  transA: boolean,
-  b: TypedArray,
-  transB: boolean,
-  out: TypedArray,
-  m: number,
-  k: number,
-  n: number,
-  items: readonly GemmItem[],
-): boolean {
-  return m < MR
-    ? gemvRows(e, a, transA, b, transB, out, m, k, n, items)
-    : gemmPanels(e, a, transA, b, transB, out, m, k, n, items);
+/** A batch of products out[item] = op(A) @ op(B), each m × k times k × n. */
+export interface GemmBatch {
+  readonly a: TypedArray;
+  readonly transA: boolean;
+  readonly b: TypedArray;
+  readonly transB: boolean;
+  readonly out: TypedArray;
+  readonly m: number;
+  readonly k: number;
+  readonly n: number;
+  readonly items: readonly GemmItem[];
 }
 
-function gemmPanels(
-  e: Engine,
-  a: TypedArray,
-  transA: boolean,
-  b: TypedArray,
-  transB: boolean,
-  out: TypedArray,
-  m: number,
-  k: number,
-  n: number,
-  items: readonly GemmItem[],
-): boolean {
+/**
+ * Runs the batch in WebAssembly; false (nothing written) when the memory cannot hold the operands,
+ * for the caller to run JavaScript instead. An operand shared by consecutive items (a broadcast
+ * batch axis) is packed once.
+ */
+export function gemmWasm(e: Engine, batch: GemmBatch): boolean {
+  return batch.m < MR ? gemvRows(e, batch) : gemmPanels(e, batch);
+}
+
+function gemmPanels(e: Engine, batch: GemmBatch): boolean {
+  const { a, transA, b, transB, out, m, k, n, items } = batch;
   const mp = Math.ceil(m / MR);
   const np = Math.ceil(n / NR);
   const aAt = cacheTop;
@@ -407,18 +397,8 @@ function gemmPanels(
  * matrix copied as it is (a [n, k] weight read by rows when transB, a [k, n] matrix by columns),
  * and kept in the memory for the next call when it is one matrix of some size (a weight).
  */
-function gemvRows(
-  e: Engine,
-  a: TypedArray,
-  transA: boolean,
-  b: TypedArray,
-  transB: boolean,
-  out: TypedArray,
-  m: number,
-  k: number,
-  n: number,
-  items: readonly GemmItem[],
-): boolean {
+function gemvRows(e: Engine, batch: GemmBatch): boolean {
+  const { a, transA, b, transB, out, m, k, n, items } = batch;
   // One matrix of a size worth keeping: from the cache; else copied for this call.
   const len = k * n;
   const cached =
