@@ -3,6 +3,7 @@ export * from './creation.js';
 export * from './cumulative.js';
 export * from './elementwise.js';
 export * from './indexing.js';
+export { sliceAssign } from './inplace.js';
 export * from './matmul.js';
 export * from './movement.js';
 export * from './reduce.js';
