@@ -1,3 +1,4 @@
+export * from './attention.js';
 export * from './conv.js';
 export * from './creation.js';
 export * from './cumulative.js';
