@@ -6,9 +6,13 @@ import { sizeOf } from '../../shape.js';
 import { alloc, arr } from './backend.js';
 
 /**
- * Fused softmax attention (ops/attention.ts), one query row at a time: the row's scores live in a
- * scratch of Tk floats, so memory is O(Tk) per call, never O(Tq·Tk). Sums run in float64.
+ * Fused softmax attention (ops/attention.ts), four query rows at a time: each key and value row is
+ * read once for the four, whose scores live in four scratch rows of Tk floats. Memory is O(Tk) per
+ * call, never O(Tq·Tk); the gradient recomputes the probabilities from lse. Sums run in float64.
  */
+
+/** Query rows handled together (their scores, accumulators and gradients). */
+const R = 4;
 
 /** One past the last key query i sees: the visible keys are always the prefix 0..end−1. */
 function visibleEnd(a: AttentionAttrs, i: number): number {
@@ -26,48 +30,182 @@ function dimsOf(q: KernelInput, k: KernelInput, v: KernelInput) {
   };
 }
 
+/** Scratch for one block of R rows: their inputs copied to float64, and per-key rows. */
+class Block {
+  readonly rows: Float64Array[];
+  readonly s: Float64Array[];
+  readonly ends = new Int32Array(R);
+  end = 0;
+  constructor(width: number, tk: number) {
+    this.rows = Array.from({ length: R }, () => new Float64Array(width));
+    this.s = Array.from({ length: R }, () => new Float64Array(tk));
+  }
+  /** Copies rows first..first+R−1 of src (row length `width`, zeros past `count`) into rows. */
+  load(into: Float64Array[], src: TypedArray, first: number, count: number, width: number): void {
+    for (let r = 0; r < R; r++) {
+      const row = into[r] as Float64Array;
+      if (r < count)
+        for (let x = 0; x < width; x++) row[x] = src[(first + r) * width + x] as number;
+      else row.fill(0);
+    }
+  }
+}
+
+/**
+ * s_r[j] = scale · a_r · B_j for the R rows a_r (of length w) and keys j < end, from B's rows at
+ * base + j·w; −∞ where j >= ends[r].
+ */
+function scores(
+  blk: Block,
+  a: Float64Array[],
+  B: TypedArray,
+  base: number,
+  w: number,
+  scale: number,
+  out: Float64Array[],
+): void {
+  const [a0, a1, a2, a3] = a as [Float64Array, Float64Array, Float64Array, Float64Array];
+  const [s0, s1, s2, s3] = out as [Float64Array, Float64Array, Float64Array, Float64Array];
+  for (let j = 0; j < blk.end; j++) {
+    const o = base + j * w;
+    let c0 = 0;
+    let c1 = 0;
+    let c2 = 0;
+    let c3 = 0;
+    for (let x = 0; x < w; x++) {
+      const b = B[o + x] as number;
+      c0 += (a0[x] as number) * b;
+      c1 += (a1[x] as number) * b;
+      c2 += (a2[x] as number) * b;
+      c3 += (a3[x] as number) * b;
+    }
+    s0[j] = c0 * scale;
+    s1[j] = c1 * scale;
+    s2[j] = c2 * scale;
+    s3[j] = c3 * scale;
+  }
+  for (let r = 0; r < R; r++)
+    (out[r] as Float64Array).fill(Number.NEGATIVE_INFINITY, blk.ends[r], blk.end);
+}
+
+/** out_r[x] = Σ_{j<end} w_r[j] · B[base + j·w + x] for x < w (the R weighted sums of B's rows). */
+function weighted(
+  blk: Block,
+  wts: Float64Array[],
+  B: TypedArray,
+  base: number,
+  w: number,
+  out: Float64Array[],
+): void {
+  const [w0, w1, w2, w3] = wts as [Float64Array, Float64Array, Float64Array, Float64Array];
+  for (let x = 0; x < w; x++) {
+    let c0 = 0;
+    let c1 = 0;
+    let c2 = 0;
+    let c3 = 0;
+    for (let j = 0, o = base + x; j < blk.end; j++, o += w) {
+      const b = B[o] as number;
+      c0 += (w0[j] as number) * b;
+      c1 += (w1[j] as number) * b;
+      c2 += (w2[j] as number) * b;
+      c3 += (w3[j] as number) * b;
+    }
+    (out[0] as Float64Array)[x] = c0;
+    (out[1] as Float64Array)[x] = c1;
+    (out[2] as Float64Array)[x] = c2;
+    (out[3] as Float64Array)[x] = c3;
+  }
+}
+
+/** G[j·w + x] += Σ_r c_r[j] · a_r[x] for j < end (rank-R update of the key rows' gradients). */
+function rankUpdate(
+  blk: Block,
+  c: Float64Array[],
+  a: Float64Array[],
+  G: Float64Array,
+  w: number,
+): void {
+  const [c0, c1, c2, c3] = c as [Float64Array, Float64Array, Float64Array, Float64Array];
+  const [a0, a1, a2, a3] = a as [Float64Array, Float64Array, Float64Array, Float64Array];
+  for (let j = 0; j < blk.end; j++) {
+    const k0 = c0[j] as number;
+    const k1 = c1[j] as number;
+    const k2 = c2[j] as number;
+    const k3 = c3[j] as number;
+    const o = j * w;
+    for (let x = 0; x < w; x++) {
+      G[o + x] =
+        (G[o + x] as number) +
+        k0 * (a0[x] as number) +
+        k1 * (a1[x] as number) +
+        k2 * (a2[x] as number) +
+        k3 * (a3[x] as number);
+    }
+  }
+}
+
+function setEnds(blk: Block, a: AttentionAttrs, i0: number, count: number): void {
+  blk.end = 0;
+  for (let r = 0; r < R; r++) {
+    const e = r < count ? visibleEnd(a, i0 + r) : 0;
+    blk.ends[r] = e;
+    if (e > blk.end) blk.end = e;
+  }
+}
+
 registerKernel<AttentionAttrs>('attention', 'cpu', (_b, [q, k, v], a, [oSpec, lSpec]) => {
   const { batch, tq, tk, d, dv } = dimsOf(q as KernelInput, k as KernelInput, v as KernelInput);
-  const Q = arr(q as KernelInput);
-  const K = arr(k as KernelInput);
-  const V = arr(v as KernelInput);
+  const [Q, K, V] = [q, k, v].map((t) => arr(t as KernelInput)) as [
+    TypedArray,
+    TypedArray,
+    TypedArray,
+  ];
   const out = alloc('float32', sizeOf((oSpec as OutputSpec).shape));
   const lse = alloc('float32', sizeOf((lSpec as OutputSpec).shape));
-  const s = new Float64Array(tk);
-  const acc = new Float64Array(dv);
+  const blk = new Block(Math.max(d, dv), tk);
+  const acc = Array.from({ length: R }, () => new Float64Array(dv));
   for (let b = 0; b < batch; b++) {
-    const kb = b * tk * d;
-    const vb = b * tk * dv;
-    for (let i = 0; i < tq; i++) {
-      const row = b * tq + i;
-      const end = visibleEnd(a, i);
-      if (end === 0) {
-        lse[row] = Number.NEGATIVE_INFINITY;
-        continue;
+    for (let i0 = 0; i0 < tq; i0 += R) {
+      const count = Math.min(R, tq - i0);
+      const row0 = b * tq + i0;
+      setEnds(blk, a, i0, count);
+      blk.load(blk.rows, Q, row0, count, d);
+      scores(blk, blk.rows, K, b * tk * d, d, a.scale, blk.s);
+      const sums = [0, 0, 0, 0];
+      const shifts = [0, 0, 0, 0];
+      for (let r = 0; r < count; r++) {
+        const s = blk.s[r] as Float64Array;
+        const end = blk.ends[r] as number;
+        let m = Number.NEGATIVE_INFINITY;
+        for (let j = 0; j < end; j++) {
+          const sj = s[j] as number;
+          if (sj > m || Number.isNaN(sj)) m = sj;
+        }
+        // All scores −∞ (infinite inputs): there is nothing to weigh; exp(s − m) would be NaN.
+        const shift = m === Number.NEGATIVE_INFINITY ? 0 : m;
+        let sum = 0;
+        for (let j = 0; j < end; j++) {
+          const p = Math.exp((s[j] as number) - shift);
+          s[j] = p;
+          sum += p;
+        }
+        for (let j = end; j < blk.end; j++) s[j] = 0;
+        sums[r] = sum;
+        shifts[r] = shift;
       }
-      const qo = row * d;
-      let m = Number.NEGATIVE_INFINITY;
-      for (let j = 0; j < end; j++) {
-        const ko = kb + j * d;
-        let dot = 0;
-        for (let x = 0; x < d; x++) dot += (Q[qo + x] as number) * (K[ko + x] as number);
-        const sj = dot * a.scale;
-        s[j] = sj;
-        if (sj > m || Number.isNaN(sj)) m = sj;
+      for (let r = count; r < R; r++) (blk.s[r] as Float64Array).fill(0, 0, blk.end);
+      weighted(blk, blk.s, V, b * tk * dv, dv, acc);
+      for (let r = 0; r < count; r++) {
+        const row = row0 + r;
+        if (blk.ends[r] === 0) {
+          lse[row] = Number.NEGATIVE_INFINITY;
+          continue;
+        }
+        const sum = sums[r] as number;
+        const ar = acc[r] as Float64Array;
+        for (let x = 0; x < dv; x++) out[row * dv + x] = (ar[x] as number) / sum;
+        lse[row] = (shifts[r] as number) + Math.log(sum);
       }
-      // All scores −∞ (infinite inputs): exp(s − m) would be NaN; there is nothing to weigh.
-      const shift = m === Number.NEGATIVE_INFINITY ? 0 : m;
-      let sum = 0;
-      acc.fill(0);
-      for (let j = 0; j < end; j++) {
-        const p = Math.exp((s[j] as number) - shift);
-        sum += p;
-        const vo = vb + j * dv;
-        for (let x = 0; x < dv; x++) acc[x] = (acc[x] as number) + p * (V[vo + x] as number);
-      }
-      const oo = row * dv;
-      for (let x = 0; x < dv; x++) out[oo + x] = (acc[x] as number) / sum;
-      lse[row] = shift + Math.log(sum);
     }
   }
   return [out, lse];
@@ -90,7 +228,10 @@ registerKernel<AttentionAttrs>(
     const dq = alloc('float32', sizeOf((dqSpec as OutputSpec).shape));
     const dk = alloc('float32', sizeOf((dkSpec as OutputSpec).shape));
     const dvOut = alloc('float32', sizeOf((dvSpec as OutputSpec).shape));
-    const gq = new Float64Array(d);
+    const blk = new Block(Math.max(d, dv), tk);
+    const gRows = Array.from({ length: R }, () => new Float64Array(Math.max(d, dv)));
+    const dp = Array.from({ length: R }, () => new Float64Array(tk));
+    const gq = Array.from({ length: R }, () => new Float64Array(d));
     const gk = new Float64Array(tk * d);
     const gv = new Float64Array(tk * dv);
     const scale = a.scale;
@@ -99,35 +240,46 @@ registerKernel<AttentionAttrs>(
       const vb = b * tk * dv;
       gk.fill(0);
       gv.fill(0);
-      for (let i = 0; i < tq; i++) {
-        const row = b * tq + i;
-        const end = visibleEnd(a, i);
-        if (end === 0) continue;
-        const qo = row * d;
-        const oo = row * dv;
-        let delta = -(DL[row] as number);
-        for (let x = 0; x < dv; x++) delta += (DO[oo + x] as number) * (O[oo + x] as number);
-        const l = L[row] as number;
-        gq.fill(0);
-        for (let j = 0; j < end; j++) {
-          const ko = kb + j * d;
-          const vo = vb + j * dv;
-          let dot = 0;
-          for (let x = 0; x < d; x++) dot += (Q[qo + x] as number) * (K[ko + x] as number);
-          const p = Math.exp(dot * scale - l);
-          let dp = 0;
-          for (let x = 0; x < dv; x++) {
-            const g = DO[oo + x] as number;
-            dp += g * (V[vo + x] as number);
-            gv[j * dv + x] = (gv[j * dv + x] as number) + p * g;
+      for (let i0 = 0; i0 < tq; i0 += R) {
+        const count = Math.min(R, tq - i0);
+        const row0 = b * tq + i0;
+        setEnds(blk, a, i0, count);
+        if (blk.end === 0) continue;
+        blk.load(blk.rows, Q, row0, count, d);
+        blk.load(gRows, DO, row0, count, dv);
+        // p_rj = exp(s_rj − lse_r) (0 where masked), then dp_rj = dOut_r · v_j.
+        scores(blk, blk.rows, K, kb, d, scale, blk.s);
+        scores(blk, gRows, V, vb, dv, 1, dp);
+        for (let r = 0; r < R; r++) {
+          const s = blk.s[r] as Float64Array;
+          const p = dp[r] as Float64Array;
+          if (r >= count || blk.ends[r] === 0) {
+            s.fill(0, 0, blk.end);
+            p.fill(0, 0, blk.end);
+            continue;
           }
-          const ds = p * (dp - delta) * scale;
-          for (let x = 0; x < d; x++) {
-            gq[x] = (gq[x] as number) + ds * (K[ko + x] as number);
-            gk[j * d + x] = (gk[j * d + x] as number) + ds * (Q[qo + x] as number);
+          const row = row0 + r;
+          const l = L[row] as number;
+          let delta = -(DL[row] as number);
+          for (let x = 0; x < dv; x++)
+            delta += (DO[row * dv + x] as number) * (O[row * dv + x] as number);
+          const end = blk.ends[r] as number;
+          // s becomes p, dp becomes ds = p · (dp − δ) · scale.
+          for (let j = 0; j < end; j++) {
+            const pj = Math.exp((s[j] as number) - l);
+            s[j] = pj;
+            p[j] = pj * ((p[j] as number) - delta) * scale;
           }
+          s.fill(0, end, blk.end);
+          p.fill(0, end, blk.end);
         }
-        for (let x = 0; x < d; x++) dq[qo + x] = gq[x] as number;
+        weighted(blk, dp, K, kb, d, gq);
+        rankUpdate(blk, dp, blk.rows, gk, d);
+        rankUpdate(blk, blk.s, gRows, gv, dv);
+        for (let r = 0; r < count; r++) {
+          const g = gq[r] as Float64Array;
+          for (let x = 0; x < d; x++) dq[(row0 + r) * d + x] = g[x] as number;
+        }
       }
       for (let x = 0; x < tk * d; x++) dk[kb + x] = gk[x] as number;
       for (let x = 0; x < tk * dv; x++) dvOut[vb + x] = gv[x] as number;
