@@ -66,7 +66,73 @@ function scores(
 ): void {
   const [a0, a1, a2, a3] = a as [Float64Array, Float64Array, Float64Array, Float64Array];
   const [s0, s1, s2, s3] = out as [Float64Array, Float64Array, Float64Array, Float64Array];
-  for (let j = 0; j < blk.end; j++) {
+  let j = 0;
+  // 4 rows × 4 keys per tile: 8 loads for 16 multiply-adds.
+  for (; j + 3 < blk.end; j += 4) {
+    const o0 = base + j * w;
+    const o1 = o0 + w;
+    const o2 = o1 + w;
+    const o3 = o2 + w;
+    let c00 = 0;
+    let c01 = 0;
+    let c02 = 0;
+    let c03 = 0;
+    let c10 = 0;
+    let c11 = 0;
+    let c12 = 0;
+    let c13 = 0;
+    let c20 = 0;
+    let c21 = 0;
+    let c22 = 0;
+    let c23 = 0;
+    let c30 = 0;
+    let c31 = 0;
+    let c32 = 0;
+    let c33 = 0;
+    for (let x = 0; x < w; x++) {
+      const b0 = B[o0 + x] as number;
+      const b1 = B[o1 + x] as number;
+      const b2 = B[o2 + x] as number;
+      const b3 = B[o3 + x] as number;
+      const x0 = a0[x] as number;
+      const x1 = a1[x] as number;
+      const x2 = a2[x] as number;
+      const x3 = a3[x] as number;
+      c00 += x0 * b0;
+      c01 += x0 * b1;
+      c02 += x0 * b2;
+      c03 += x0 * b3;
+      c10 += x1 * b0;
+      c11 += x1 * b1;
+      c12 += x1 * b2;
+      c13 += x1 * b3;
+      c20 += x2 * b0;
+      c21 += x2 * b1;
+      c22 += x2 * b2;
+      c23 += x2 * b3;
+      c30 += x3 * b0;
+      c31 += x3 * b1;
+      c32 += x3 * b2;
+      c33 += x3 * b3;
+    }
+    s0[j] = c00 * scale;
+    s0[j + 1] = c01 * scale;
+    s0[j + 2] = c02 * scale;
+    s0[j + 3] = c03 * scale;
+    s1[j] = c10 * scale;
+    s1[j + 1] = c11 * scale;
+    s1[j + 2] = c12 * scale;
+    s1[j + 3] = c13 * scale;
+    s2[j] = c20 * scale;
+    s2[j + 1] = c21 * scale;
+    s2[j + 2] = c22 * scale;
+    s2[j + 3] = c23 * scale;
+    s3[j] = c30 * scale;
+    s3[j + 1] = c31 * scale;
+    s3[j + 2] = c32 * scale;
+    s3[j + 3] = c33 * scale;
+  }
+  for (; j < blk.end; j++) {
     const o = base + j * w;
     let c0 = 0;
     let c1 = 0;
@@ -98,7 +164,70 @@ function weighted(
   out: Float64Array[],
 ): void {
   const [w0, w1, w2, w3] = wts as [Float64Array, Float64Array, Float64Array, Float64Array];
-  for (let x = 0; x < w; x++) {
+  const [r0, r1, r2, r3] = out as [Float64Array, Float64Array, Float64Array, Float64Array];
+  let x = 0;
+  // 4 rows × 4 columns per tile: 8 loads for 16 multiply-adds.
+  for (; x + 3 < w; x += 4) {
+    let c00 = 0;
+    let c01 = 0;
+    let c02 = 0;
+    let c03 = 0;
+    let c10 = 0;
+    let c11 = 0;
+    let c12 = 0;
+    let c13 = 0;
+    let c20 = 0;
+    let c21 = 0;
+    let c22 = 0;
+    let c23 = 0;
+    let c30 = 0;
+    let c31 = 0;
+    let c32 = 0;
+    let c33 = 0;
+    for (let j = 0, o = base + x; j < blk.end; j++, o += w) {
+      const b0 = B[o] as number;
+      const b1 = B[o + 1] as number;
+      const b2 = B[o + 2] as number;
+      const b3 = B[o + 3] as number;
+      const y0 = w0[j] as number;
+      const y1 = w1[j] as number;
+      const y2 = w2[j] as number;
+      const y3 = w3[j] as number;
+      c00 += y0 * b0;
+      c01 += y0 * b1;
+      c02 += y0 * b2;
+      c03 += y0 * b3;
+      c10 += y1 * b0;
+      c11 += y1 * b1;
+      c12 += y1 * b2;
+      c13 += y1 * b3;
+      c20 += y2 * b0;
+      c21 += y2 * b1;
+      c22 += y2 * b2;
+      c23 += y2 * b3;
+      c30 += y3 * b0;
+      c31 += y3 * b1;
+      c32 += y3 * b2;
+      c33 += y3 * b3;
+    }
+    r0[x] = c00;
+    r0[x + 1] = c01;
+    r0[x + 2] = c02;
+    r0[x + 3] = c03;
+    r1[x] = c10;
+    r1[x + 1] = c11;
+    r1[x + 2] = c12;
+    r1[x + 3] = c13;
+    r2[x] = c20;
+    r2[x + 1] = c21;
+    r2[x + 2] = c22;
+    r2[x + 3] = c23;
+    r3[x] = c30;
+    r3[x + 1] = c31;
+    r3[x + 2] = c32;
+    r3[x + 3] = c33;
+  }
+  for (; x < w; x++) {
     let c0 = 0;
     let c1 = 0;
     let c2 = 0;
@@ -110,10 +239,10 @@ function weighted(
       c2 += (w2[j] as number) * b;
       c3 += (w3[j] as number) * b;
     }
-    (out[0] as Float64Array)[x] = c0;
-    (out[1] as Float64Array)[x] = c1;
-    (out[2] as Float64Array)[x] = c2;
-    (out[3] as Float64Array)[x] = c3;
+    r0[x] = c0;
+    r1[x] = c1;
+    r2[x] = c2;
+    r3[x] = c3;
   }
 }
 
@@ -127,7 +256,29 @@ function rankUpdate(
 ): void {
   const [c0, c1, c2, c3] = c as [Float64Array, Float64Array, Float64Array, Float64Array];
   const [a0, a1, a2, a3] = a as [Float64Array, Float64Array, Float64Array, Float64Array];
-  for (let j = 0; j < blk.end; j++) {
+  let j = 0;
+  // Two keys per pass: the four row values a_r[x] are loaded once for both.
+  for (; j + 1 < blk.end; j += 2) {
+    const k0 = c0[j] as number;
+    const k1 = c1[j] as number;
+    const k2 = c2[j] as number;
+    const k3 = c3[j] as number;
+    const m0 = c0[j + 1] as number;
+    const m1 = c1[j + 1] as number;
+    const m2 = c2[j + 1] as number;
+    const m3 = c3[j + 1] as number;
+    const o = j * w;
+    const p = o + w;
+    for (let x = 0; x < w; x++) {
+      const x0 = a0[x] as number;
+      const x1 = a1[x] as number;
+      const x2 = a2[x] as number;
+      const x3 = a3[x] as number;
+      G[o + x] = (G[o + x] as number) + k0 * x0 + k1 * x1 + k2 * x2 + k3 * x3;
+      G[p + x] = (G[p + x] as number) + m0 * x0 + m1 * x1 + m2 * x2 + m3 * x3;
+    }
+  }
+  for (; j < blk.end; j++) {
     const k0 = c0[j] as number;
     const k1 = c1[j] as number;
     const k2 = c2[j] as number;
