@@ -8,6 +8,7 @@
  * is for the defaults); `--json`.
  */
 import {
+  cpuKernelInfo,
   manualSeed,
   matmulT,
   memory,
@@ -97,6 +98,7 @@ const scoresBytes = B * config.nHeads * T * T * 4;
 const out = {
   shape: { batch: B, t: T, ...config },
   node: process.version,
+  cpu: cpuKernelInfo(),
   fusedMs: fused.ms,
   unfusedMs: unfused.ms,
   speedup: unfused.ms / fused.ms,
@@ -111,7 +113,7 @@ if (json) console.log(JSON.stringify(out));
 else {
   const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
   console.log(
-    `Transformer training step, batch ${B}, T ${T}, d ${config.dModel}, ${config.nHeads} heads, ${config.nLayers} layers (Node ${process.version})`,
+    `Transformer training step, batch ${B}, T ${T}, d ${config.dModel}, ${config.nHeads} heads, ${config.nLayers} layers (Node ${process.version}, matmul ${out.cpu.active}, ${out.cpu.threads} threads)`,
   );
   console.log(`  fused attention   ${out.fusedMs.toFixed(0)} ms, peak ${mib(fused.peakBytes)}`);
   console.log(`  unfused attention ${out.unfusedMs.toFixed(0)} ms, peak ${mib(unfused.peakBytes)}`);
