@@ -1,13 +1,11 @@
 import {
   concat,
-  matmulT,
   nn,
   type StreamState,
+  softmaxAttention,
   subState,
   type Tensor,
   TensorError,
-  tensor,
-  where,
   zeros,
 } from '@recur/tensor';
 import { checkStateShape } from './util.js';
@@ -22,14 +20,6 @@ export interface MultiHeadAttentionOptions extends nn.HeadedAttentionOptions {
 
 /** Keys of a KV-cache state: k and v, each [batch, heads, tokens so far, dHead]. */
 export const KV_CACHE_KEYS = ['k', 'v'] as const;
-
-/** The causal mask of a block of `t` queries that follow `past` cached tokens: [t, past + t], 1 = visible. */
-function causalMask(t: number, past: number, backend: string): Tensor {
-  const total = past + t;
-  const data = new Int32Array(t * total);
-  for (let i = 0; i < t; i++) data.fill(1, i * total, i * total + past + i + 1);
-  return tensor(data, { shape: [t, total], backend });
-}
 
 /**
  * Multi-head scaled dot-product self-attention (Vaswani et al. 2017), causal by default, with a KV
@@ -92,13 +82,18 @@ export class MultiHeadAttention extends nn.HeadedAttention {
         `KV cache overflow: ${past} cached + ${t} new tokens = ${past + t} exceeds maxCacheLength ${this.maxCacheLength}`,
       );
     }
-    let scores = matmulT(q, k, false, true).mul(1 / Math.sqrt(dh)); // [B, H, T, N + T]
-    // A single new token sees the whole cache and itself: nothing to mask.
-    if (this.causal && t > 1)
-      scores = where(causalMask(t, past, x.backend.name), scores, Number.NEGATIVE_INFINITY);
-    const out = matmulT(scores.softmax(-1), v); // [B, H, T, dh]
+    const out = this.attend(q, k, v); // [B, H, T, dh]
     const y = this.mergeHeads(out);
     return { y, state: this.causal ? { k, v } : {} };
+  }
+
+  /**
+   * softmax(q kᵀ / √d_head + causal mask) v for q [B, H, T, dh] and k, v [B, H, N + T, dh], the
+   * queries being the last T positions. One fused op: the [B, H, T, N + T] scores are never
+   * materialised, forward or backward.
+   */
+  protected attend(q: Tensor, k: Tensor, v: Tensor): Tensor {
+    return softmaxAttention(q, k, v, { causal: this.causal });
   }
 
   /** The empty cache: k and v of shape [batch, heads, 0, dHead] (0 bytes). */

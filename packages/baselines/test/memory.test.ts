@@ -5,13 +5,14 @@ import {
   memory,
   noGrad,
   randn,
+  resetPeakMemory,
   type StreamState,
   stateBytes,
   type Tensor,
   tidy,
 } from '@recur/tensor';
 import { describe, expect, it } from 'vitest';
-import { kvCacheLength, Transformer } from '../src/index.js';
+import { kvCacheLength, LSTM, Transformer } from '../src/index.js';
 
 function liveBytes(): number {
   return memory().cpu?.bytes ?? 0;
@@ -83,4 +84,20 @@ describe('memory while streaming: KV cache against Aaren on the same tokens', ()
     // At 512 tokens the cache is already 2 · 512 · 16 / (4 · 6) ≈ 683× Aaren's state.
     expect(kvAt[512]!.state / aarenAt[512]!.state).toBeGreaterThan(600);
   }, 30_000);
+});
+
+describe('memory of training a stepped model', () => {
+  it('LSTM(64, 64, 2 layers) forward + backward on [32, 315, 64] peaks below 1 GB of live tensors', () => {
+    // The UWave classification shape. Backward used to keep every per-step slice's full-size
+    // gradient to the end of the pass (13 GB here); it must need O(activations) instead.
+    manualSeed(2);
+    const lstm = new LSTM({ inputSize: 64, hiddenSize: 64, numLayers: 2 });
+    const x = randn([32, 315, 64]);
+    const before = liveBytes();
+    resetPeakMemory();
+    tidy(() => lstm.forward(x).square().mean().backward());
+    const peak = (memory().cpu?.peakBytes ?? 0) - before;
+    expect(peak).toBeLessThan(1e9);
+    for (const p of lstm.parameters()) expect(p.grad?.shape).toEqual(p.shape);
+  }, 60_000);
 });

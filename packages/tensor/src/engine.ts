@@ -51,6 +51,8 @@ export function resetPeakMemory(): void {
 export class Storage {
   private refs = 0;
   private released = false;
+  /** Stamp of the last in-place write into the buffer (see Tensor.version). */
+  writes = 0;
   /** This backend's counters, looked up once (every tensor touches them twice). */
   private readonly stats: MemoryInfo;
   constructor(
@@ -62,6 +64,10 @@ export class Storage {
     this.stats = s;
     s.bytes += bytes;
     if (s.bytes > s.peakBytes) s.peakBytes = s.bytes;
+  }
+  /** Whether more than one live tensor uses this buffer. */
+  get shared(): boolean {
+    return this.refs > 1;
   }
   retain(): void {
     this.refs++;

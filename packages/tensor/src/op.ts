@@ -31,6 +31,13 @@ export interface OpDef<A> {
   infer(inputs: readonly Tensor[], attrs: A): OutputSpec[];
   /** Gradients with respect to each input given the first output's gradient; null where none flows. */
   grad?(dy: Tensor, ctx: GradContext<A>): (Tensor | null)[];
+  /**
+   * For a single-input op whose input gradient is mostly zeros (a slice of a long tensor): a function
+   * that adds the gradient dy into `acc`, a tensor of the input's shape that backward owns, in place,
+   * instead of a full-size tensor from `grad`. Undefined where it does not apply (these attrs).
+   * Backward prefers it; `grad` must give the same result (it stays the definition).
+   */
+  gradInto?(attrs: A): ((acc: Tensor, dy: Tensor) => void) | undefined;
   /** The output shares input 0's buffer (reshape): no kernel runs. */
   readonly view?: boolean;
 }
@@ -53,7 +60,8 @@ export class GradNode {
   }
 }
 
-function kernelInput(t: Tensor): KernelInput {
+/** @internal What a kernel sees of `t`. */
+export function kernelInput(t: Tensor): KernelInput {
   return { buffer: t.buffer, shape: t.shape, dtype: t.dtype, size: t.size };
 }
 

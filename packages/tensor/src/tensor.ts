@@ -14,6 +14,8 @@ export type TensorLike = Tensor | number;
 export type NestedArray = number | NestedArray[];
 
 let nextId = 0;
+/** One clock for every data change (assign, in-place writes): a version never repeats. */
+let writeClock = 0;
 
 /**
  * An n-d array of float32 or int32 on a backend, dense and row-major. Tensors are immutable: every op
@@ -80,9 +82,25 @@ export class Tensor {
   get buffer(): BackendBuffer {
     return this.storage.buffer;
   }
-  /** How many times assign() has replaced this tensor's data (autograd checks it). */
+  /**
+   * Changes whenever assign() replaces this tensor's data or an in-place write (sliceAssign) changes
+   * its buffer, also through another tensor sharing it; autograd checks it. Only equality means
+   * anything: it is a stamp, not a count.
+   */
   get version(): number {
-    return this.writes;
+    return Math.max(this.writes, this.storage.writes);
+  }
+  /** @internal Whether another live tensor shares this tensor's buffer (a view, a detach). */
+  get sharesBuffer(): boolean {
+    return this.storage.shared;
+  }
+  /** @internal The id the next tensor will get: tensors made after this call have ids >= it. */
+  static nextId(): number {
+    return nextId;
+  }
+  /** @internal Records an in-place write into this tensor's buffer (seen by all that share it). */
+  markWritten(): void {
+    this.storage.writes = ++writeClock;
   }
 
   /** @internal See engine.finalizer. */
@@ -239,7 +257,7 @@ export class Tensor {
       finalizer.unregister(this);
       finalizer.register(this, this.storage, this);
     }
-    this.writes++;
+    this.writes = ++writeClock;
     return this;
   }
 

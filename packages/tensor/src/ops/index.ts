@@ -1,8 +1,10 @@
+export * from './attention.js';
 export * from './conv.js';
 export * from './creation.js';
 export * from './cumulative.js';
 export * from './elementwise.js';
 export * from './indexing.js';
+export { sliceAssign } from './inplace.js';
 export * from './matmul.js';
 export * from './movement.js';
 export * from './reduce.js';

@@ -12,6 +12,7 @@ import {
 import type { Tensor } from '../tensor.js';
 import { arange } from './creation.js';
 import { where } from './elementwise.js';
+import { writeStrided } from './inplace.js';
 import { sumTo } from './reduce.js';
 
 /**
@@ -45,6 +46,17 @@ const stridedDef: OpDef<StridedOpAttrs> = defineOp<StridedOpAttrs>({
     }
     return [run1(scatterDef, [dy], { ...attrs, inputShape: x.shape })];
   },
+  // Slices and flips add dy through the view into the input's gradient, where backward keeps it.
+  gradInto: (attrs) =>
+    attrs.grad === 'scatter'
+      ? (acc, dy) =>
+          writeStrided(acc, dy, {
+            shape: attrs.shape,
+            strides: attrs.strides,
+            offset: attrs.offset,
+            accumulate: true,
+          })
+      : undefined,
 });
 
 interface ScatterAttrs extends StridedAttrs {

@@ -1,6 +1,7 @@
 import type { KernelInput, OutputSpec } from '../../backend.js';
 import type { TypedArray } from '../../dtype.js';
 import { registerKernel } from '../../kernels.js';
+import type { StridedWriteAttrs } from '../../ops/inplace.js';
 import type { PadAttrs, StridedAttrs } from '../../ops/movement.js';
 import { sizeOf, stridesOf } from '../../shape.js';
 import { alloc, arr } from './backend.js';
@@ -90,3 +91,20 @@ registerKernel<{ axis: number }>('concat', 'cpu', (_b, inputs, { axis }, [spec])
   }
   return [out];
 });
+
+registerKernel<StridedWriteAttrs>(
+  'stridedWrite',
+  'cpu',
+  (_b, [target, src], { shape, strides, offset, accumulate }) => {
+    const out = arr(target as KernelInput);
+    const from = arr(src as KernelInput);
+    walk(shape, strides, offset, (d, s, n, step) => {
+      if (!accumulate && step === 1) out.set(from.subarray(d, d + n), s);
+      else if (!accumulate) for (let j = 0; j < n; j++) out[s + j * step] = from[d + j] as number;
+      else
+        for (let j = 0; j < n; j++)
+          out[s + j * step] = (out[s + j * step] as number) + (from[d + j] as number);
+    });
+    return [];
+  },
+);

@@ -9,6 +9,7 @@ import './indexing.js';
 import './cumulative.js';
 import './matmul.js';
 import './conv.js';
+import './attention.js';
 
 let options: WebGPUOptions = {};
 

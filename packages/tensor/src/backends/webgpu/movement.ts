@@ -1,5 +1,6 @@
 import type { KernelInput, OutputSpec } from '../../backend.js';
 import { registerKernel } from '../../kernels.js';
+import type { StridedWriteAttrs } from '../../ops/inplace.js';
 import type { PadAttrs, StridedAttrs } from '../../ops/movement.js';
 import { sizeOf, stridesOf } from '../../shape.js';
 import { bufOf, f32bits, gpuOf } from './backend.js';
@@ -77,6 +78,39 @@ registerKernel<StridedAttrs>(
       n,
     );
     return [out];
+  },
+);
+
+/** In place: target[view(i)] = src[i], or += src[i]; the view never overlaps itself (no races). */
+registerKernel<StridedWriteAttrs>(
+  'stridedWrite',
+  'webgpu',
+  (backend, [target, src], { shape, strides, offset, accumulate }) => {
+    const gpu = gpuOf(backend);
+    const tgt = target as KernelInput;
+    const n = sizeOf(shape);
+    const rank = shape.length;
+    const t = wt(tgt.dtype);
+    const rhs = accumulate ? 'out[at] + src[i]' : 'src[i]';
+    run1d(
+      gpu,
+      `stridedWrite:${t}:${rank}:${accumulate}`,
+      (wg) =>
+        `${header(2 + 2 * rank, [
+          { name: 'src', type: t },
+          { name: 'out', type: t, write: true },
+        ])}\n${entry(
+          wg,
+          `  if (i >= pu(0u)) { return; }
+  ${coords(rank, 2)}
+  let at = u32(pi(1u) + ${dot(rank, 2 + rank)});
+  out[at] = ${rhs};`,
+        )}`,
+      [n, offset, ...shape, ...strides],
+      [bufOf(src as KernelInput).buffer, bufOf(tgt).buffer],
+      n,
+    );
+    return [];
   },
 );
 

@@ -1,0 +1,440 @@
+import type { KernelInput, OutputSpec } from '../../backend.js';
+import type { TypedArray } from '../../dtype.js';
+import { registerKernel } from '../../kernels.js';
+import type { AttentionAttrs } from '../../ops/attention.js';
+import { sizeOf } from '../../shape.js';
+import { alloc, arr } from './backend.js';
+
+/**
+ * Fused softmax attention (ops/attention.ts), four query rows at a time: each key and value row is
+ * read once for the four, whose scores live in four scratch rows of Tk floats. Memory is O(Tk) per
+ * call, never O(Tq·Tk); the gradient recomputes the probabilities from lse. Sums run in float64.
+ */
+
+/** Query rows handled together (their scores, accumulators and gradients). */
+const R = 4;
+
+/** One past the last key query i sees: the visible keys are always the prefix 0..end−1. */
+function visibleEnd(a: AttentionAttrs, i: number): number {
+  return Math.max(0, a.causal ? Math.min(a.length, a.offset + i + 1) : a.length);
+}
+
+function dimsOf(q: KernelInput, k: KernelInput, v: KernelInput) {
+  const r = q.shape.length;
+  return {
+    batch: sizeOf(q.shape.slice(0, -2)),
+    tq: q.shape[r - 2] as number,
+    tk: k.shape[r - 2] as number,
+    d: q.shape[r - 1] as number,
+    dv: v.shape[r - 1] as number,
+  };
+}
+
+/** Scratch for one block of R rows: their inputs copied to float64, and per-key rows. */
+class Block {
+  readonly rows: Float64Array[];
+  readonly s: Float64Array[];
+  readonly ends = new Int32Array(R);
+  end = 0;
+  constructor(width: number, tk: number) {
+    this.rows = Array.from({ length: R }, () => new Float64Array(width));
+    this.s = Array.from({ length: R }, () => new Float64Array(tk));
+  }
+  /** Copies rows first..first+R−1 of src (row length `width`, zeros past `count`) into rows. */
+  load(into: Float64Array[], src: TypedArray, first: number, count: number, width: number): void {
+    for (let r = 0; r < R; r++) {
+      const row = into[r] as Float64Array;
+      if (r < count)
+        for (let x = 0; x < width; x++) row[x] = src[(first + r) * width + x] as number;
+      else row.fill(0);
+    }
+  }
+}
+
+/**
+ * s_r[j] = scale · a_r · B_j for the R rows a_r (of length w) and keys j < end, from B's rows at
+ * base + j·w; −∞ where j >= ends[r].
+ */
+function scores(
+  blk: Block,
+  a: Float64Array[],
+  B: TypedArray,
+  base: number,
+  w: number,
+  scale: number,
+  out: Float64Array[],
+): void {
+  const [a0, a1, a2, a3] = a as [Float64Array, Float64Array, Float64Array, Float64Array];
+  const [s0, s1, s2, s3] = out as [Float64Array, Float64Array, Float64Array, Float64Array];
+  let j = 0;
+  // 4 rows × 4 keys per tile: 8 loads for 16 multiply-adds.
+  for (; j + 3 < blk.end; j += 4) {
+    const o0 = base + j * w;
+    const o1 = o0 + w;
+    const o2 = o1 + w;
+    const o3 = o2 + w;
+    let c00 = 0;
+    let c01 = 0;
+    let c02 = 0;
+    let c03 = 0;
+    let c10 = 0;
+    let c11 = 0;
+    let c12 = 0;
+    let c13 = 0;
+    let c20 = 0;
+    let c21 = 0;
+    let c22 = 0;
+    let c23 = 0;
+    let c30 = 0;
+    let c31 = 0;
+    let c32 = 0;
+    let c33 = 0;
+    for (let x = 0; x < w; x++) {
+      const b0 = B[o0 + x] as number;
+      const b1 = B[o1 + x] as number;
+      const b2 = B[o2 + x] as number;
+      const b3 = B[o3 + x] as number;
+      const x0 = a0[x] as number;
+      const x1 = a1[x] as number;
+      const x2 = a2[x] as number;
+      const x3 = a3[x] as number;
+      c00 += x0 * b0;
+      c01 += x0 * b1;
+      c02 += x0 * b2;
+      c03 += x0 * b3;
+      c10 += x1 * b0;
+      c11 += x1 * b1;
+      c12 += x1 * b2;
+      c13 += x1 * b3;
+      c20 += x2 * b0;
+      c21 += x2 * b1;
+      c22 += x2 * b2;
+      c23 += x2 * b3;
+      c30 += x3 * b0;
+      c31 += x3 * b1;
+      c32 += x3 * b2;
+      c33 += x3 * b3;
+    }
+    s0[j] = c00 * scale;
+    s0[j + 1] = c01 * scale;
+    s0[j + 2] = c02 * scale;
+    s0[j + 3] = c03 * scale;
+    s1[j] = c10 * scale;
+    s1[j + 1] = c11 * scale;
+    s1[j + 2] = c12 * scale;
+    s1[j + 3] = c13 * scale;
+    s2[j] = c20 * scale;
+    s2[j + 1] = c21 * scale;
+    s2[j + 2] = c22 * scale;
+    s2[j + 3] = c23 * scale;
+    s3[j] = c30 * scale;
+    s3[j + 1] = c31 * scale;
+    s3[j + 2] = c32 * scale;
+    s3[j + 3] = c33 * scale;
+  }
+  for (; j < blk.end; j++) {
+    const o = base + j * w;
+    let c0 = 0;
+    let c1 = 0;
+    let c2 = 0;
+    let c3 = 0;
+    for (let x = 0; x < w; x++) {
+      const b = B[o + x] as number;
+      c0 += (a0[x] as number) * b;
+      c1 += (a1[x] as number) * b;
+      c2 += (a2[x] as number) * b;
+      c3 += (a3[x] as number) * b;
+    }
+    s0[j] = c0 * scale;
+    s1[j] = c1 * scale;
+    s2[j] = c2 * scale;
+    s3[j] = c3 * scale;
+  }
+  for (let r = 0; r < R; r++)
+    (out[r] as Float64Array).fill(Number.NEGATIVE_INFINITY, blk.ends[r], blk.end);
+}
+
+/** out_r[x] = Σ_{j<end} w_r[j] · B[base + j·w + x] for x < w (the R weighted sums of B's rows). */
+function weighted(
+  blk: Block,
+  wts: Float64Array[],
+  B: TypedArray,
+  base: number,
+  w: number,
+  out: Float64Array[],
+): void {
+  const [w0, w1, w2, w3] = wts as [Float64Array, Float64Array, Float64Array, Float64Array];
+  const [r0, r1, r2, r3] = out as [Float64Array, Float64Array, Float64Array, Float64Array];
+  let x = 0;
+  // 4 rows × 4 columns per tile: 8 loads for 16 multiply-adds.
+  for (; x + 3 < w; x += 4) {
+    let c00 = 0;
+    let c01 = 0;
+    let c02 = 0;
+    let c03 = 0;
+    let c10 = 0;
+    let c11 = 0;
+    let c12 = 0;
+    let c13 = 0;
+    let c20 = 0;
+    let c21 = 0;
+    let c22 = 0;
+    let c23 = 0;
+    let c30 = 0;
+    let c31 = 0;
+    let c32 = 0;
+    let c33 = 0;
+    for (let j = 0, o = base + x; j < blk.end; j++, o += w) {
+      const b0 = B[o] as number;
+      const b1 = B[o + 1] as number;
+      const b2 = B[o + 2] as number;
+      const b3 = B[o + 3] as number;
+      const y0 = w0[j] as number;
+      const y1 = w1[j] as number;
+      const y2 = w2[j] as number;
+      const y3 = w3[j] as number;
+      c00 += y0 * b0;
+      c01 += y0 * b1;
+      c02 += y0 * b2;
+      c03 += y0 * b3;
+      c10 += y1 * b0;
+      c11 += y1 * b1;
+      c12 += y1 * b2;
+      c13 += y1 * b3;
+      c20 += y2 * b0;
+      c21 += y2 * b1;
+      c22 += y2 * b2;
+      c23 += y2 * b3;
+      c30 += y3 * b0;
+      c31 += y3 * b1;
+      c32 += y3 * b2;
+      c33 += y3 * b3;
+    }
+    r0[x] = c00;
+    r0[x + 1] = c01;
+    r0[x + 2] = c02;
+    r0[x + 3] = c03;
+    r1[x] = c10;
+    r1[x + 1] = c11;
+    r1[x + 2] = c12;
+    r1[x + 3] = c13;
+    r2[x] = c20;
+    r2[x + 1] = c21;
+    r2[x + 2] = c22;
+    r2[x + 3] = c23;
+    r3[x] = c30;
+    r3[x + 1] = c31;
+    r3[x + 2] = c32;
+    r3[x + 3] = c33;
+  }
+  for (; x < w; x++) {
+    let c0 = 0;
+    let c1 = 0;
+    let c2 = 0;
+    let c3 = 0;
+    for (let j = 0, o = base + x; j < blk.end; j++, o += w) {
+      const b = B[o] as number;
+      c0 += (w0[j] as number) * b;
+      c1 += (w1[j] as number) * b;
+      c2 += (w2[j] as number) * b;
+      c3 += (w3[j] as number) * b;
+    }
+    r0[x] = c0;
+    r1[x] = c1;
+    r2[x] = c2;
+    r3[x] = c3;
+  }
+}
+
+/** G[j·w + x] += Σ_r c_r[j] · a_r[x] for j < end (rank-R update of the key rows' gradients). */
+function rankUpdate(
+  blk: Block,
+  c: Float64Array[],
+  a: Float64Array[],
+  G: Float64Array,
+  w: number,
+): void {
+  const [c0, c1, c2, c3] = c as [Float64Array, Float64Array, Float64Array, Float64Array];
+  const [a0, a1, a2, a3] = a as [Float64Array, Float64Array, Float64Array, Float64Array];
+  let j = 0;
+  // Two keys per pass: the four row values a_r[x] are loaded once for both.
+  for (; j + 1 < blk.end; j += 2) {
+    const k0 = c0[j] as number;
+    const k1 = c1[j] as number;
+    const k2 = c2[j] as number;
+    const k3 = c3[j] as number;
+    const m0 = c0[j + 1] as number;
+    const m1 = c1[j + 1] as number;
+    const m2 = c2[j + 1] as number;
+    const m3 = c3[j + 1] as number;
+    const o = j * w;
+    const p = o + w;
+    for (let x = 0; x < w; x++) {
+      const x0 = a0[x] as number;
+      const x1 = a1[x] as number;
+      const x2 = a2[x] as number;
+      const x3 = a3[x] as number;
+      G[o + x] = (G[o + x] as number) + k0 * x0 + k1 * x1 + k2 * x2 + k3 * x3;
+      G[p + x] = (G[p + x] as number) + m0 * x0 + m1 * x1 + m2 * x2 + m3 * x3;
+    }
+  }
+  for (; j < blk.end; j++) {
+    const k0 = c0[j] as number;
+    const k1 = c1[j] as number;
+    const k2 = c2[j] as number;
+    const k3 = c3[j] as number;
+    const o = j * w;
+    for (let x = 0; x < w; x++) {
+      G[o + x] =
+        (G[o + x] as number) +
+        k0 * (a0[x] as number) +
+        k1 * (a1[x] as number) +
+        k2 * (a2[x] as number) +
+        k3 * (a3[x] as number);
+    }
+  }
+}
+
+function setEnds(blk: Block, a: AttentionAttrs, i0: number, count: number): void {
+  blk.end = 0;
+  for (let r = 0; r < R; r++) {
+    const e = r < count ? visibleEnd(a, i0 + r) : 0;
+    blk.ends[r] = e;
+    if (e > blk.end) blk.end = e;
+  }
+}
+
+registerKernel<AttentionAttrs>('attention', 'cpu', (_b, [q, k, v], a, [oSpec, lSpec]) => {
+  const { batch, tq, tk, d, dv } = dimsOf(q as KernelInput, k as KernelInput, v as KernelInput);
+  const [Q, K, V] = [q, k, v].map((t) => arr(t as KernelInput)) as [
+    TypedArray,
+    TypedArray,
+    TypedArray,
+  ];
+  const out = alloc('float32', sizeOf((oSpec as OutputSpec).shape));
+  const lse = alloc('float32', sizeOf((lSpec as OutputSpec).shape));
+  const blk = new Block(Math.max(d, dv), tk);
+  const acc = Array.from({ length: R }, () => new Float64Array(dv));
+  for (let b = 0; b < batch; b++) {
+    for (let i0 = 0; i0 < tq; i0 += R) {
+      const count = Math.min(R, tq - i0);
+      const row0 = b * tq + i0;
+      setEnds(blk, a, i0, count);
+      blk.load(blk.rows, Q, row0, count, d);
+      scores(blk, blk.rows, K, b * tk * d, d, a.scale, blk.s);
+      const sums = [0, 0, 0, 0];
+      const shifts = [0, 0, 0, 0];
+      for (let r = 0; r < count; r++) {
+        const s = blk.s[r] as Float64Array;
+        const end = blk.ends[r] as number;
+        let m = Number.NEGATIVE_INFINITY;
+        for (let j = 0; j < end; j++) {
+          const sj = s[j] as number;
+          if (sj > m || Number.isNaN(sj)) m = sj;
+        }
+        // All scores −∞ (infinite inputs): there is nothing to weigh; exp(s − m) would be NaN.
+        const shift = m === Number.NEGATIVE_INFINITY ? 0 : m;
+        let sum = 0;
+        for (let j = 0; j < end; j++) {
+          const p = Math.exp((s[j] as number) - shift);
+          s[j] = p;
+          sum += p;
+        }
+        for (let j = end; j < blk.end; j++) s[j] = 0;
+        sums[r] = sum;
+        shifts[r] = shift;
+      }
+      for (let r = count; r < R; r++) (blk.s[r] as Float64Array).fill(0, 0, blk.end);
+      weighted(blk, blk.s, V, b * tk * dv, dv, acc);
+      for (let r = 0; r < count; r++) {
+        const row = row0 + r;
+        if (blk.ends[r] === 0) {
+          lse[row] = Number.NEGATIVE_INFINITY;
+          continue;
+        }
+        const sum = sums[r] as number;
+        const ar = acc[r] as Float64Array;
+        for (let x = 0; x < dv; x++) out[row * dv + x] = (ar[x] as number) / sum;
+        lse[row] = (shifts[r] as number) + Math.log(sum);
+      }
+    }
+  }
+  return [out, lse];
+});
+
+registerKernel<AttentionAttrs>(
+  'attentionGrad',
+  'cpu',
+  (_b, [q, k, v, o, lse, dO, dL], a, [dqSpec, dkSpec, dvSpec]) => {
+    const { batch, tq, tk, d, dv } = dimsOf(q as KernelInput, k as KernelInput, v as KernelInput);
+    const [Q, K, V, O, L, DO, DL] = [q, k, v, o, lse, dO, dL].map((x) => arr(x as KernelInput)) as [
+      TypedArray,
+      TypedArray,
+      TypedArray,
+      TypedArray,
+      TypedArray,
+      TypedArray,
+      TypedArray,
+    ];
+    const dq = alloc('float32', sizeOf((dqSpec as OutputSpec).shape));
+    const dk = alloc('float32', sizeOf((dkSpec as OutputSpec).shape));
+    const dvOut = alloc('float32', sizeOf((dvSpec as OutputSpec).shape));
+    const blk = new Block(Math.max(d, dv), tk);
+    const gRows = Array.from({ length: R }, () => new Float64Array(Math.max(d, dv)));
+    const dp = Array.from({ length: R }, () => new Float64Array(tk));
+    const gq = Array.from({ length: R }, () => new Float64Array(d));
+    const gk = new Float64Array(tk * d);
+    const gv = new Float64Array(tk * dv);
+    const scale = a.scale;
+    for (let b = 0; b < batch; b++) {
+      const kb = b * tk * d;
+      const vb = b * tk * dv;
+      gk.fill(0);
+      gv.fill(0);
+      for (let i0 = 0; i0 < tq; i0 += R) {
+        const count = Math.min(R, tq - i0);
+        const row0 = b * tq + i0;
+        setEnds(blk, a, i0, count);
+        if (blk.end === 0) continue;
+        blk.load(blk.rows, Q, row0, count, d);
+        blk.load(gRows, DO, row0, count, dv);
+        // p_rj = exp(s_rj − lse_r) (0 where masked), then dp_rj = dOut_r · v_j.
+        scores(blk, blk.rows, K, kb, d, scale, blk.s);
+        scores(blk, gRows, V, vb, dv, 1, dp);
+        for (let r = 0; r < R; r++) {
+          const s = blk.s[r] as Float64Array;
+          const p = dp[r] as Float64Array;
+          if (r >= count || blk.ends[r] === 0) {
+            s.fill(0, 0, blk.end);
+            p.fill(0, 0, blk.end);
+            continue;
+          }
+          const row = row0 + r;
+          const l = L[row] as number;
+          let delta = -(DL[row] as number);
+          for (let x = 0; x < dv; x++)
+            delta += (DO[row * dv + x] as number) * (O[row * dv + x] as number);
+          const end = blk.ends[r] as number;
+          // s becomes p, dp becomes ds = p · (dp − δ) · scale.
+          for (let j = 0; j < end; j++) {
+            const pj = Math.exp((s[j] as number) - l);
+            s[j] = pj;
+            p[j] = pj * ((p[j] as number) - delta) * scale;
+          }
+          s.fill(0, end, blk.end);
+          p.fill(0, end, blk.end);
+        }
+        weighted(blk, dp, K, kb, d, gq);
+        rankUpdate(blk, dp, blk.rows, gk, d);
+        rankUpdate(blk, blk.s, gRows, gv, dv);
+        for (let r = 0; r < count; r++) {
+          const g = gq[r] as Float64Array;
+          for (let x = 0; x < d; x++) dq[(row0 + r) * d + x] = g[x] as number;
+        }
+      }
+      for (let x = 0; x < tk * d; x++) dk[kb + x] = gk[x] as number;
+      for (let x = 0; x < tk * dv; x++) dvOut[vb + x] = gv[x] as number;
+    }
+    return [dq, dk, dvOut];
+  },
+);

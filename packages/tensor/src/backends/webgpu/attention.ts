@@ -1,0 +1,239 @@
+import type { KernelInput, OutputSpec } from '../../backend.js';
+import { registerKernel } from '../../kernels.js';
+import type { AttentionAttrs } from '../../ops/attention.js';
+import { sizeOf } from '../../shape.js';
+import { bufOf, f32bits, gpuOf, type WebGPUBackend } from './backend.js';
+import { COMMON, checkLoop, entry, header, output, run1d } from './wgsl.js';
+
+/**
+ * Fused softmax attention (ops/attention.ts): one thread per query row with an online softmax (a
+ * running maximum rescales the running sum and output), so no score matrix exists. The gradient
+ * recomputes probabilities from lse: δ per row, then dq per query row and dk, dv per key row (each
+ * thread owns its output row: no atomics). d and dv are compiled in (private accumulators).
+ */
+
+// params: n, tq, tk, d, dv, offset (i32), length, causal, scale (f32)
+function paramsOf(n: number, dims: Dims, a: AttentionAttrs): number[] {
+  return [
+    n,
+    dims.tq,
+    dims.tk,
+    dims.d,
+    dims.dv,
+    a.offset,
+    a.length,
+    a.causal ? 1 : 0,
+    f32bits(a.scale),
+  ];
+}
+
+const PRELUDE = `
+fn vend(qi: u32) -> u32 {
+  var e = i32(pu(6u));
+  if (pu(7u) == 1u) { e = min(e, pi(5u) + i32(qi) + 1); }
+  return u32(max(e, 0));
+}`;
+
+interface Dims {
+  batch: number;
+  tq: number;
+  tk: number;
+  d: number;
+  dv: number;
+}
+
+function dimsOf(q: KernelInput, k: KernelInput, v: KernelInput): Dims {
+  const r = q.shape.length;
+  return {
+    batch: sizeOf(q.shape.slice(0, -2)),
+    tq: q.shape[r - 2] as number,
+    tk: k.shape[r - 2] as number,
+    d: q.shape[r - 1] as number,
+    dv: v.shape[r - 1] as number,
+  };
+}
+
+function consts(dims: Dims): string {
+  // A zero-length accumulator is not valid WGSL: size 1 and never read.
+  return `const D = ${dims.d}u;\nconst DV = ${dims.dv}u;\nconst DA = ${Math.max(dims.d, 1)}u;\nconst DVA = ${Math.max(dims.dv, 1)}u;`;
+}
+
+function checks(gpu: WebGPUBackend, dims: Dims): void {
+  checkLoop(gpu, 'attention', dims.tk);
+  checkLoop(gpu, 'attention', dims.tq);
+}
+
+registerKernel<AttentionAttrs>('attention', 'webgpu', (backend, [q, k, v], a, [oSpec, lSpec]) => {
+  const gpu = gpuOf(backend);
+  const dims = dimsOf(q as KernelInput, k as KernelInput, v as KernelInput);
+  checks(gpu, dims);
+  const out = output(gpu, oSpec as OutputSpec);
+  const lse = output(gpu, lSpec as OutputSpec);
+  const n = dims.batch * dims.tq;
+  run1d(
+    gpu,
+    `attention:${dims.d}:${dims.dv}`,
+    (wg) =>
+      `${COMMON}\n${consts(dims)}\n${header(9, [
+        { name: 'q', type: 'f32' },
+        { name: 'k', type: 'f32' },
+        { name: 'v', type: 'f32' },
+        { name: 'out', type: 'f32', write: true },
+        { name: 'lse', type: 'f32', write: true },
+      ])}\n${PRELUDE}\n${entry(
+        wg,
+        `  if (i >= pu(0u)) { return; }
+  let tq = pu(1u); let tk = pu(2u); let scale = pf(8u);
+  let b = i / tq;
+  let end = vend(i % tq);
+  let qo = i * D; let kb = b * tk * D; let vb = b * tk * DV;
+  var m = -inf();
+  var l = 0.0;
+  var acc: array<f32, DVA>;
+  for (var x = 0u; x < DV; x++) { acc[x] = 0.0; }
+  for (var j = 0u; j < end; j++) {
+    var dot = 0.0;
+    for (var x = 0u; x < D; x++) { dot = dot + q[qo + x] * k[kb + j * D + x]; }
+    let s = dot * scale;
+    let mn = max(m, s);
+    let c = select(exp(m - mn), 0.0, j == 0u);
+    let p = exp(s - mn);
+    l = l * c + p;
+    for (var x = 0u; x < DV; x++) { acc[x] = acc[x] * c + p * v[vb + j * DV + x]; }
+    m = mn;
+  }
+  let oo = i * DV;
+  if (end == 0u) {
+    lse[i] = -inf();
+    for (var x = 0u; x < DV; x++) { out[oo + x] = 0.0; }
+    return;
+  }
+  lse[i] = m + log(l);
+  for (var x = 0u; x < DV; x++) { out[oo + x] = acc[x] / l; }`,
+      )}`,
+    paramsOf(n, dims, a),
+    [q, k, v].map((t) => bufOf(t as KernelInput).buffer).concat([out.buffer, lse.buffer]),
+    n,
+  );
+  return [out, lse];
+});
+
+registerKernel<AttentionAttrs>(
+  'attentionGrad',
+  'webgpu',
+  (backend, [q, k, v, o, lse, dO, dL], a, [dqSpec, dkSpec, dvSpec]) => {
+    const gpu = gpuOf(backend);
+    const dims = dimsOf(q as KernelInput, k as KernelInput, v as KernelInput);
+    checks(gpu, dims);
+    const buf = (t: KernelInput | undefined) => bufOf(t as KernelInput).buffer;
+    const rows = dims.batch * dims.tq;
+    // δ_i = dOut_i · out_i − dLse_i, one per query row.
+    const delta = gpu.alloc(Math.max(rows, 1) * 4);
+    run1d(
+      gpu,
+      `attentionDelta:${dims.dv}`,
+      (wg) =>
+        `${consts(dims)}\n${header(9, [
+          { name: 'o', type: 'f32' },
+          { name: 'g', type: 'f32' },
+          { name: 'gl', type: 'f32' },
+          { name: 'delta', type: 'f32', write: true },
+        ])}\n${entry(
+          wg,
+          `  if (i >= pu(0u)) { return; }
+  var s = -gl[i];
+  for (var x = 0u; x < DV; x++) { s = s + g[i * DV + x] * o[i * DV + x]; }
+  delta[i] = s;`,
+        )}`,
+      paramsOf(rows, dims, a),
+      [buf(o), buf(dO), buf(dL), delta.buffer],
+      rows,
+    );
+    const dq = output(gpu, dqSpec as OutputSpec);
+    const dk = output(gpu, dkSpec as OutputSpec);
+    const dv = output(gpu, dvSpec as OutputSpec);
+    const inputs = [
+      { name: 'q', type: 'f32' },
+      { name: 'k', type: 'f32' },
+      { name: 'v', type: 'f32' },
+      { name: 'lse', type: 'f32' },
+      { name: 'g', type: 'f32' },
+      { name: 'delta', type: 'f32' },
+    ] as const;
+    const ins = [buf(q), buf(k), buf(v), buf(lse), buf(dO), delta.buffer];
+    // dq_i = scale Σ_j p_ij (dOut_i · v_j − δ_i) k_j, one thread per query row.
+    run1d(
+      gpu,
+      `attentionGradQ:${dims.d}:${dims.dv}`,
+      (wg) =>
+        `${consts(dims)}\n${header(9, [...inputs, { name: 'dq', type: 'f32', write: true }])}\n${PRELUDE}\n${entry(
+          wg,
+          `  if (i >= pu(0u)) { return; }
+  let tq = pu(1u); let tk = pu(2u); let scale = pf(8u);
+  let b = i / tq;
+  let end = vend(i % tq);
+  let qo = i * D; let go = i * DV; let kb = b * tk * D; let vb = b * tk * DV;
+  var acc: array<f32, DA>;
+  for (var x = 0u; x < D; x++) { acc[x] = 0.0; }
+  for (var j = 0u; j < end; j++) {
+    var dot = 0.0;
+    for (var x = 0u; x < D; x++) { dot = dot + q[qo + x] * k[kb + j * D + x]; }
+    let p = exp(dot * scale - lse[i]);
+    var dp = 0.0;
+    for (var x = 0u; x < DV; x++) { dp = dp + g[go + x] * v[vb + j * DV + x]; }
+    let ds = p * (dp - delta[i]) * scale;
+    for (var x = 0u; x < D; x++) { acc[x] = acc[x] + ds * k[kb + j * D + x]; }
+  }
+  for (var x = 0u; x < D; x++) { dq[qo + x] = acc[x]; }`,
+        )}`,
+      paramsOf(rows, dims, a),
+      [...ins, dq.buffer],
+      rows,
+    );
+    // dk_j = scale Σ_i ds_ij q_i and dv_j = Σ_i p_ij dOut_i, one thread per key row.
+    const keys = dims.batch * dims.tk;
+    run1d(
+      gpu,
+      `attentionGradKV:${dims.d}:${dims.dv}`,
+      (wg) =>
+        `${consts(dims)}\n${header(9, [
+          ...inputs,
+          { name: 'dk', type: 'f32', write: true },
+          { name: 'dv', type: 'f32', write: true },
+        ])}\n${PRELUDE}\n${entry(
+          wg,
+          `  if (i >= pu(0u)) { return; }
+  let tq = pu(1u); let tk = pu(2u); let scale = pf(8u);
+  let b = i / tk;
+  let j = i % tk;
+  let ko = i * D; let vo = i * DV;
+  var gk: array<f32, DA>;
+  var gv: array<f32, DVA>;
+  for (var x = 0u; x < D; x++) { gk[x] = 0.0; }
+  for (var x = 0u; x < DV; x++) { gv[x] = 0.0; }
+  for (var qi = 0u; qi < tq; qi++) {
+    if (vend(qi) <= j) { continue; }
+    let row = b * tq + qi;
+    let qo = row * D; let go = row * DV;
+    var dot = 0.0;
+    for (var x = 0u; x < D; x++) { dot = dot + q[qo + x] * k[ko + x]; }
+    let p = exp(dot * scale - lse[row]);
+    var dp = 0.0;
+    for (var x = 0u; x < DV; x++) {
+      dp = dp + g[go + x] * v[vo + x];
+      gv[x] = gv[x] + p * g[go + x];
+    }
+    let ds = p * (dp - delta[row]) * scale;
+    for (var x = 0u; x < D; x++) { gk[x] = gk[x] + ds * q[qo + x]; }
+  }
+  for (var x = 0u; x < D; x++) { dk[ko + x] = gk[x]; }
+  for (var x = 0u; x < DV; x++) { dv[vo + x] = gv[x]; }`,
+        )}`,
+      paramsOf(keys, dims, a),
+      [...ins, dk.buffer, dv.buffer],
+      keys,
+    );
+    gpu.release(delta);
+    return [dq, dk, dv];
+  },
+);

@@ -1,0 +1,165 @@
+import { fmtShape, TensorError } from '../errors.js';
+import { defineOp, type OpDef, runOp } from '../op.js';
+import { shapesEqual } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { zerosLike } from './creation.js';
+
+/**
+ * Fused softmax attention over the last two axes of q [..., Tq, d], k [..., Tk, d], v [..., Tk, dv]
+ * (leading axes equal). For every leading index and query i, with V(i) the visible keys
+ *
+ *     V(i) = { j : j < length  and  (not causal  or  j <= offset + i) }     (always a prefix 0..e(i)−1)
+ *     s_ij = scale · q_i · k_j                                             (j in V(i))
+ *     lse_i = log Σ_{j∈V(i)} exp(s_ij)                                      (−∞ when V(i) is empty)
+ *     out_i = Σ_{j∈V(i)} exp(s_ij − lse_i) · v_j                            (0 when V(i) is empty)
+ *
+ * i.e. softmax(q kᵀ · scale + mask) v with the mask −∞ outside V(i). Outputs `out` [..., Tq, dv] and
+ * `lse` [..., Tq] (both differentiable). The kernels never hold the [Tq, Tk] score matrix: the CPU
+ * walks one query row at a time, the GPU one thread per row with an online softmax; the gradient
+ * ('attentionGrad') recomputes the probabilities from `lse` (as FlashAttention does).
+ */
+export interface AttentionAttrs {
+  readonly scale: number;
+  readonly causal: boolean;
+  /** Query i sits at key position offset + i (for causal masking). */
+  readonly offset: number;
+  /** Keys at positions >= length are never attended (a preallocated cache's unused tail). */
+  readonly length: number;
+}
+
+function dims(q: Tensor, k: Tensor, v: Tensor) {
+  const r = q.rank;
+  return {
+    tq: q.shape[r - 2] as number,
+    tk: k.shape[r - 2] as number,
+    d: q.shape[r - 1] as number,
+    dv: v.shape[r - 1] as number,
+  };
+}
+
+const attentionDef: OpDef<AttentionAttrs> = defineOp<AttentionAttrs>({
+  name: 'attention',
+  infer: ([q, k, v]) => {
+    const [qt, kt, vt] = [q, k, v] as [Tensor, Tensor, Tensor];
+    const { tq, dv } = dims(qt, kt, vt);
+    const lead = qt.shape.slice(0, -2);
+    return [
+      { shape: [...lead, tq, dv], dtype: 'float32' },
+      { shape: [...lead, tq], dtype: 'float32' },
+    ];
+  },
+  grad: (dy, { inputs, outputs, outputGrads, attrs }) => {
+    const lse = outputs[1] as Tensor;
+    const dLse = outputGrads[1] ?? zerosLike(lse);
+    return runOp(
+      attentionGradDef,
+      [...(inputs as [Tensor, Tensor, Tensor]), outputs[0] as Tensor, lse, dy, dLse],
+      attrs,
+    );
+  },
+});
+
+/**
+ * The gradient of 'attention': inputs q, k, v, out, lse, dOut, dLse → dq, dk, dv. With
+ * p_ij = exp(s_ij − lse_i) (recomputed) and δ_i = dOut_i · out_i − dLse_i:
+ *
+ *     ds_ij = p_ij · (dOut_i · v_j − δ_i)      dq_i = scale Σ_j ds_ij k_j
+ *     dk_j  = scale Σ_i ds_ij q_i              dv_j = Σ_i p_ij dOut_i
+ *
+ * (sums over visible pairs only). Not differentiable itself (backward records no graph).
+ */
+const attentionGradDef: OpDef<AttentionAttrs> = defineOp<AttentionAttrs>({
+  name: 'attentionGrad',
+  infer: ([q, k, v]) => [
+    { shape: (q as Tensor).shape, dtype: 'float32' },
+    { shape: (k as Tensor).shape, dtype: 'float32' },
+    { shape: (v as Tensor).shape, dtype: 'float32' },
+  ],
+});
+
+export interface AttentionOptions {
+  /** Mask keys after each query's position (default false). */
+  causal?: boolean;
+  /** Multiplies q · k (default 1/√d). */
+  scale?: number;
+  /** Query i sits at key position offset + i (default length − Tq: the queries are the last ones). */
+  offset?: number;
+  /** Only keys 0..length−1 are attended (default Tk, all of them). */
+  length?: number;
+}
+
+function check(q: Tensor, k: Tensor, v: Tensor): void {
+  const op = 'softmaxAttention';
+  for (const [name, t] of [
+    ['q', q],
+    ['k', k],
+    ['v', v],
+  ] as const) {
+    if (t.dtype !== 'float32')
+      throw new TensorError(op, `expected a float32 ${name}, got ${t.dtype}`);
+    if (t.rank < 2) {
+      throw new TensorError(
+        op,
+        `expected ${name} of rank >= 2 ([..., tokens, features]), got ${fmtShape(t.shape)}`,
+      );
+    }
+  }
+  const lead = q.shape.slice(0, -2);
+  const r = q.rank;
+  const ok =
+    k.rank === r &&
+    v.rank === r &&
+    shapesEqual(k.shape.slice(0, -2), lead) &&
+    shapesEqual(v.shape.slice(0, -2), lead) &&
+    k.shape[r - 1] === q.shape[r - 1] &&
+    v.shape[r - 2] === k.shape[r - 2];
+  if (!ok) {
+    throw new TensorError(
+      op,
+      `expected q [..., Tq, d], k [..., Tk, d], v [..., Tk, dv] with equal leading axes, got q ${fmtShape(q.shape)}, k ${fmtShape(k.shape)}, v ${fmtShape(v.shape)}`,
+    );
+  }
+}
+
+function attrsOf(q: Tensor, k: Tensor, opts: AttentionOptions): AttentionAttrs {
+  const op = 'softmaxAttention';
+  const tq = q.shape[q.rank - 2] as number;
+  const tk = k.shape[k.rank - 2] as number;
+  const d = q.shape[q.rank - 1] as number;
+  const length = opts.length ?? tk;
+  if (!Number.isInteger(length) || length < 0 || length > tk) {
+    throw new TensorError(op, `expected an integer length in [0, ${tk}] (keys), got ${length}`);
+  }
+  const offset = opts.offset ?? length - tq;
+  if (!Number.isInteger(offset))
+    throw new TensorError(op, `expected an integer offset, got ${offset}`);
+  const scale = opts.scale ?? 1 / Math.sqrt(Math.max(d, 1));
+  if (!Number.isFinite(scale)) throw new TensorError(op, `expected a finite scale, got ${scale}`);
+  return { scale, causal: opts.causal ?? false, offset, length };
+}
+
+/**
+ * softmax(q kᵀ · scale + mask) v in one op, forward and backward, without materialising the
+ * [..., Tq, Tk] scores (see AttentionAttrs for the exact definition). q [..., Tq, d], k [..., Tk, d],
+ * v [..., Tk, dv] → [..., Tq, dv]. A query that sees no key gets zeros.
+ */
+export function softmaxAttention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  opts: AttentionOptions = {},
+): Tensor {
+  return softmaxAttentionWithLse(q, k, v, opts).out;
+}
+
+/** softmaxAttention plus each query's log Σ exp(scores) (`lse` [..., Tq]; −∞ where no key is visible). */
+export function softmaxAttentionWithLse(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  opts: AttentionOptions = {},
+): { out: Tensor; lse: Tensor } {
+  check(q, k, v);
+  const [out, lse] = runOp(attentionDef, [q, k, v], attrsOf(q, k, opts)) as [Tensor, Tensor];
+  return { out, lse };
+}
