@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { manualSeed, noGrad } from '@recur/tensor';
 import type { Invocation } from '../cli.js';
@@ -7,8 +7,9 @@ import { type OptionKey, type Options, TASKS, type TaskName } from '../options.j
 import { prepareTraining } from '../tasks/setup.js';
 import type { Metrics, RunConfig } from '../tasks/types.js';
 import { loadWeights, RUN_FILES } from '../train/checkpoint.js';
+import { RunDir } from '../train/run-dir.js';
 import { type FitOptions, fit, type InterruptFlag } from '../train/trainer.js';
-import { OutputDir, readJsonFile, writeJsonAtomic } from '../util/files.js';
+import { readJsonFile, writeJsonAtomic } from '../util/files.js';
 import { fmtNumber, formatTable, type Reporter } from '../util/output.js';
 
 /** Reads and checks a run folder's config.json. */
@@ -24,13 +25,10 @@ export function readRunConfig(dir: string, flag: string): RunConfig {
   return cfg as RunConfig;
 }
 
-function defaultRunDir(task: string, model: string): string {
-  const d = new Date();
+/** The default run folder's name: `<task>-<model>-<local date>-<time>` (made unique under runs/). */
+export function defaultRunName(task: string, model: string, d = new Date()): string {
   const p = (n: number) => String(n).padStart(2, '0');
-  return join(
-    'runs',
-    `${task}-${model}-${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`,
-  );
+  return `${task}-${model}-${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
 }
 
 /** Metrics as a two-column table. */
@@ -64,7 +62,7 @@ export async function trainCommand(inv: Invocation, reporter: Reporter): Promise
   let options: Options = inv.options;
   let task: TaskName;
   let resume = false;
-  let dirPath: string;
+  let dir: RunDir;
   if (options.resume) {
     const saved = readRunConfig(options.resume, '--resume');
     if (inv.args[0] && inv.args[0] !== saved.task) {
@@ -94,11 +92,11 @@ export async function trainCommand(inv: Invocation, reporter: Reporter): Promise
     merged.resume = options.resume;
     merged.json = options.json;
     options = merged as Options;
-    dirPath = options.resume as string;
-    resume = existsSync(join(dirPath, RUN_FILES.last));
+    dir = RunDir.open(options.resume as string, '--resume');
+    resume = existsSync(join(dir.path, RUN_FILES.last));
     if (!resume && saved.model.name !== 'naive' && saved.model.name !== 'linear') {
-      throw new CliError(
-        `--resume ${dirPath}: the run has no ${RUN_FILES.last} checkpoint to continue from`,
+      reporter.warn(
+        `--resume ${dir.path}: the run stopped before its first checkpoint; starting it again from the beginning`,
       );
     }
   } else {
@@ -109,20 +107,46 @@ export async function trainCommand(inv: Invocation, reporter: Reporter): Promise
     }
     task = t as TaskName;
     if (!options.model) throw new CliError('--model <name> is required');
-    dirPath = options.out ?? defaultRunDir(task, options.model);
-    if (existsSync(join(dirPath, RUN_FILES.config))) {
-      throw new CliError(
-        `--out ${dirPath}: already holds a run; continue it with --resume ${dirPath} or choose another --out`,
-      );
+    dir = options.out
+      ? RunDir.open(options.out, '--out')
+      : RunDir.createUnique('runs', defaultRunName(task, options.model));
+    if (existsSync(join(dir.path, RUN_FILES.config))) {
+      if (options.force) {
+        for (const name of Object.values(RUN_FILES)) rmSync(join(dir.path, name), { force: true });
+      } else {
+        dir.release();
+        const state = existsSync(join(dir.path, RUN_FILES.last))
+          ? 'with a checkpoint'
+          : 'stopped before its first checkpoint';
+        throw new CliError(
+          `--out ${dir.path}: already holds a run (${state}); continue it with --resume ${dir.path}, replace it with --force, or choose another --out`,
+        );
+      }
     }
   }
+  try {
+    return await trainIn(dir, task, options, resume, reporter);
+  } catch (e) {
+    dir.discard();
+    throw e;
+  } finally {
+    dir.release();
+  }
+}
 
+async function trainIn(
+  dir: RunDir,
+  task: TaskName,
+  options: Options,
+  resume: boolean,
+  reporter: Reporter,
+): Promise<number> {
+  const dirPath = dir.path;
   const seed = options.seed ?? 0;
   manualSeed(seed);
   // Everything that can fail on bad input happens here, before any file is written.
   const prepared = prepareTraining(task, options);
   for (const w of prepared.warnings) reporter.warn(w);
-  const dir = new OutputDir(dirPath);
   const net = prepared.neural?.net;
   const config: RunConfig = {
     format: 'recur-run',
@@ -138,6 +162,7 @@ export async function trainCommand(inv: Invocation, reporter: Reporter): Promise
       test: options.test === undefined ? undefined : resolve(options.test),
       resume: undefined,
       json: undefined,
+      force: undefined,
     },
     parameters: net ? net.numParameters() : 0,
   };
@@ -151,86 +176,80 @@ export async function trainCommand(inv: Invocation, reporter: Reporter): Promise
     resume,
   });
 
-  try {
-    dir.create();
-    let metrics: Metrics;
-    let stoppedEarly = false;
-    let epochs = 0;
-    if (prepared.closedForm) {
-      writeJsonAtomic(dir.file(RUN_FILES.config), config);
-      prepared.closedForm.save?.(dir.file(RUN_FILES.best));
-      metrics = prepared.closedForm.test();
-    } else {
-      const t = prepared.neural as NonNullable<typeof prepared.neural>;
-      reporter.info(
-        `model ${prepared.model.name}: ${t.net.numParameters().toLocaleString('en-US')} parameters; run folder ${dirPath}`,
-      );
-      if (!resume) writeJsonAtomic(dir.file(RUN_FILES.config), config);
-      const fitOptions: FitOptions = {
-        epochs: options.epochs ?? 10,
-        lr: options.lr ?? 1e-3,
-        weightDecay: options.weightDecay ?? 0,
-        clip: options.clip ?? 1,
-        patience: options.patience ?? 3,
-        schedule: (options.schedule ?? 'constant') as FitOptions['schedule'],
-        warmup: options.warmup ?? 0,
-        stepsPerEpoch: task === 'lm' ? undefined : options.stepsPerEpoch,
-        valBatches: options.valBatches,
-        seed,
-      };
-      const flag: InterruptFlag = { interrupted: false };
-      const result = await withInterrupt(flag, reporter, () =>
-        fit({
-          task: t,
-          options: fitOptions,
-          reporter,
-          file: (n) => dir.file(n),
-          onCheckpoint: () => dir.keep(),
-          config,
-          resume,
-          signal: flag,
-        }),
-      );
-      if (result.interrupted) {
-        dir.keep();
-        reporter.event('interrupted', { run: dirPath, epoch: result.state.epoch });
-        throw new InterruptedError(
-          `interrupted: checkpoint saved in ${dirPath} after ${result.state.epoch} complete epoch(s); continue with: recur train --resume ${dirPath}`,
-        );
-      }
-      stoppedEarly = result.state.stopped;
-      epochs = result.state.epoch;
-      loadWeights(dir.file(RUN_FILES.best), t.net);
-      t.net.eval();
-      metrics = noGrad(() => t.test());
-      const extra = t.after?.(options);
-      if (extra !== undefined) {
-        reporter.heading('sample');
-        reporter.print(extra);
-        reporter.event('sample', { text: extra });
-      }
-    }
-    writeJsonAtomic(dir.file(RUN_FILES.metrics), {
-      split: task === 'lm' ? 'validation' : 'test',
-      ...metrics,
-    });
-    dir.keep();
-    reporter.heading(
-      `${task} · ${prepared.model.name} · ${task === 'lm' ? 'validation' : 'test'} split`,
+  let metrics: Metrics;
+  let stoppedEarly = false;
+  let epochs = 0;
+  if (prepared.closedForm) {
+    writeJsonAtomic(dir.file(RUN_FILES.config), config);
+    prepared.closedForm.save?.(dir.file(RUN_FILES.best));
+    metrics = prepared.closedForm.test();
+  } else {
+    const t = prepared.neural as NonNullable<typeof prepared.neural>;
+    reporter.info(
+      `model ${prepared.model.name}: ${t.net.numParameters().toLocaleString('en-US')} parameters; run folder ${dirPath}`,
     );
-    reporter.print(metricsTable(metrics, task === 'lm' ? 'validation' : 'test'));
-    reporter.print(`\nrun folder: ${dirPath}`);
-    reporter.result({
-      event: 'result',
-      task,
-      model: prepared.model.name,
-      run: dirPath,
-      ...(prepared.closedForm ? {} : { epochs, early_stop: stoppedEarly }),
-      ...metrics,
-    });
-    return 0;
-  } catch (e) {
-    dir.discard();
-    throw e;
+    if (!resume) writeJsonAtomic(dir.file(RUN_FILES.config), config);
+    const fitOptions: FitOptions = {
+      epochs: options.epochs ?? 10,
+      lr: options.lr ?? 1e-3,
+      weightDecay: options.weightDecay ?? 0,
+      clip: options.clip ?? 1,
+      patience: options.patience ?? 3,
+      schedule: (options.schedule ?? 'constant') as FitOptions['schedule'],
+      warmup: options.warmup ?? 0,
+      stepsPerEpoch: task === 'lm' ? undefined : options.stepsPerEpoch,
+      valBatches: options.valBatches,
+      seed,
+    };
+    const flag: InterruptFlag = { interrupted: false };
+    const result = await withInterrupt(flag, reporter, () =>
+      fit({
+        task: t,
+        options: fitOptions,
+        reporter,
+        file: (n) => dir.file(n),
+        onCheckpoint: () => dir.keep(),
+        config,
+        resume,
+        signal: flag,
+      }),
+    );
+    if (result.interrupted) {
+      dir.keep();
+      reporter.event('interrupted', { run: dirPath, epoch: result.state.epoch });
+      throw new InterruptedError(
+        `interrupted: checkpoint saved in ${dirPath} after ${result.state.epoch} complete epoch(s); continue with: recur train --resume ${dirPath}`,
+      );
+    }
+    stoppedEarly = result.state.stopped;
+    epochs = result.state.epoch;
+    loadWeights(dir.file(RUN_FILES.best), t.net);
+    t.net.eval();
+    metrics = noGrad(() => t.test());
+    const extra = t.after?.(options);
+    if (extra !== undefined) {
+      reporter.heading('sample');
+      reporter.print(extra);
+      reporter.event('sample', { text: extra });
+    }
   }
+  writeJsonAtomic(dir.file(RUN_FILES.metrics), {
+    split: task === 'lm' ? 'validation' : 'test',
+    ...metrics,
+  });
+  dir.keep();
+  reporter.heading(
+    `${task} · ${prepared.model.name} · ${task === 'lm' ? 'validation' : 'test'} split`,
+  );
+  reporter.print(metricsTable(metrics, task === 'lm' ? 'validation' : 'test'));
+  reporter.print(`\nrun folder: ${dirPath}`);
+  reporter.result({
+    event: 'result',
+    task,
+    model: prepared.model.name,
+    run: dirPath,
+    ...(prepared.closedForm ? {} : { epochs, early_stop: stoppedEarly }),
+    ...metrics,
+  });
+  return 0;
 }

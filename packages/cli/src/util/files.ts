@@ -11,19 +11,44 @@ import {
 import { dirname, join } from 'node:path';
 import { CliError } from '../errors.js';
 
+const FS_REASONS: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'the file system is read-only',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  ENOTDIR: 'a part of the path is not a folder',
+  EISDIR: 'it is a folder',
+  ENOENT: 'no such file or folder',
+  ENAMETOOLONG: 'the name is too long',
+  EMFILE: 'too many open files',
+  EIO: 'input/output error',
+  EEXIST: 'it already exists',
+};
+
+/**
+ * A file-system error (EACCES, EROFS, ENOSPC, …) as one line for the user, exit code 2; anything
+ * that is not a file-system error is returned unchanged.
+ */
+export function fsError(e: unknown, what: string): unknown {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (e instanceof CliError || typeof code !== 'string') return e;
+  return new CliError(`${what} (${code}: ${FS_REASONS[code] ?? (e as Error).message})`);
+}
+
 /**
  * Writes `data` to `path` atomically: into a temporary file beside it, then a rename, so a reader
  * (or a crash, or Ctrl-C) never sees half a file.
  */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
+    mkdirSync(dirname(path), { recursive: true });
     writeFileSync(tmp, data);
     renameSync(tmp, path);
   } catch (e) {
     rmSync(tmp, { force: true });
-    throw e;
+    throw fsError(e, `cannot write ${path}`);
   }
 }
 
@@ -36,7 +61,11 @@ export function readUserFile(path: string, what: string): Buffer {
   if (!existsSync(path)) throw new CliError(`${what}: no such file: ${path}`);
   const st = statSync(path);
   if (st.isDirectory()) throw new CliError(`${what}: expected a file, got the folder ${path}`);
-  return readFileSync(path);
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw fsError(e, `${what}: cannot read ${path}`);
+  }
 }
 
 export function readJsonFile(path: string, what: string): unknown {
