@@ -31,6 +31,8 @@ describe("README's streaming loop", () => {
     const last = r.samples.at(-1) as (typeof r.samples)[number];
     expect(last.tensors, JSON.stringify(r.samples)).toBe(first.tensors);
     expect(last.bytes).toBe(first.bytes);
-    expect(last.rss - half.rss, JSON.stringify(r.samples)).toBeLessThan(16 * 2 ** 20);
+    // RSS wanders by ±30 MB with the garbage collector's timing (measured over 200,000 tokens);
+    // the leak this guards against grew it by 785 MB.
+    expect(last.rss - half.rss, JSON.stringify(r.samples)).toBeLessThan(64 * 2 ** 20);
   }, 600_000);
 });

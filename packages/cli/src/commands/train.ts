@@ -2,7 +2,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { manualSeed, noGrad } from '@recur/tensor';
 import type { Invocation } from '../cli.js';
-import { CliError, InterruptedError } from '../errors.js';
+import { CliError, InterruptedError, requireFiniteMetrics } from '../errors.js';
 import { type OptionKey, type Options, TASKS, type TaskName } from '../options.js';
 import { prepareTraining } from '../tasks/setup.js';
 import type { Metrics, RunConfig } from '../tasks/types.js';
@@ -183,6 +183,11 @@ async function trainIn(
     writeJsonAtomic(dir.file(RUN_FILES.config), config);
     prepared.closedForm.save?.(dir.file(RUN_FILES.best));
     metrics = prepared.closedForm.test();
+    requireFiniteMetrics(
+      metrics,
+      'test',
+      'check the data for constant or extreme values (and --ridge for --model linear)',
+    );
   } else {
     const t = prepared.neural as NonNullable<typeof prepared.neural>;
     reporter.info(
@@ -226,6 +231,11 @@ async function trainIn(
     loadWeights(dir.file(RUN_FILES.best), t.net);
     t.net.eval();
     metrics = noGrad(() => t.test());
+    requireFiniteMetrics(
+      metrics,
+      'test',
+      `check the test data for constant or extreme values; the weights are in ${dir.file(RUN_FILES.best)}`,
+    );
     const extra = t.after?.(options);
     if (extra !== undefined) {
       reporter.heading('sample');

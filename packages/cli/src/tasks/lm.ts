@@ -103,6 +103,11 @@ export function createLmTask(
     throw new CliError(`--context ${t}: longer than the training text (${trainEnd} characters)`);
   }
   const val = data.ids.subarray(data.valStart);
+  if (val.length < 2) {
+    throw new CliError(
+      `${data.file}: the validation part (the last 10 %) has ${val.length} character(s), too few to score (at least 2); use a longer text`,
+    );
+  }
   /** Bits per character over the validation text, in chunks of `t` targets (every character once). */
   const evaluate = (limit?: number): Metrics => {
     const n = val.length - 1;
@@ -121,7 +126,8 @@ export function createLmTask(
         count += st.length * len;
       });
     for (const b of batches) run(b, t);
-    if (limit === undefined && rest > 0) run([starts.length * t], rest);
+    // The short tail is scored in full runs, and whenever no full chunk was (a short validation part).
+    if (rest > 0 && (limit === undefined || batches.length === 0)) run([starts.length * t], rest);
     return { bpc: nats / count / Math.LN2, loss: nats / count };
   };
   return {

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { defaultGenerator, Generator, noGrad, optim, tidy } from '@recur/tensor';
-import { CliError } from '../errors.js';
+import { NumericError, requireFiniteMetrics } from '../errors.js';
 import type { Metrics, NeuralTask } from '../tasks/types.js';
 import { writeJsonAtomic } from '../util/files.js';
 import { fmtNumber, type Reporter } from '../util/output.js';
@@ -157,9 +157,8 @@ export async function fit(ctx: FitContext): Promise<FitResult> {
       state.step++;
       if (!Number.isFinite(loss)) {
         bar.stop();
-        throw new CliError(
-          `training diverged: the loss is ${loss} at epoch ${epoch}, step ${i + 1}; try a lower --lr or --clip`,
-          1,
+        throw new NumericError(
+          `training diverged: the loss is ${loss} at epoch ${epoch}, step ${i + 1}; try a lower --lr or --clip, and check the data for extreme values`,
         );
       }
       lossSum += loss;
@@ -181,6 +180,11 @@ export async function fit(ctx: FitContext): Promise<FitResult> {
     const trainSecs = (performance.now() - start) / 1e3;
     net.eval();
     const val: Metrics = noGrad(() => task.validate(o.valBatches));
+    requireFiniteMetrics(
+      val,
+      `epoch ${epoch}: validation`,
+      'try a lower --lr or --clip, and check the validation data for constant or extreme values',
+    );
     const entry: Record<string, number> = {
       epoch,
       train_loss: lossSum / batches.length,
