@@ -3,26 +3,32 @@ import { join, resolve } from 'node:path';
 import { manualSeed, noGrad } from '@recur/tensor';
 import type { Invocation } from '../cli.js';
 import { CliError, InterruptedError, requireFiniteMetrics } from '../errors.js';
-import { type OptionKey, type Options, TASKS, type TaskName } from '../options.js';
+import { keyOfName, type OptionKey, type Options, TASKS, type TaskName } from '../options.js';
+import { parseJsonWith, parseOption, runConfigSchema } from '../schema.js';
 import { prepareTraining } from '../tasks/setup.js';
 import type { Metrics, RunConfig } from '../tasks/types.js';
 import { loadWeights, RUN_FILES } from '../train/checkpoint.js';
 import { RunDir } from '../train/run-dir.js';
 import { type FitOptions, fit, type InterruptFlag } from '../train/trainer.js';
-import { readJsonFile, writeJsonAtomic } from '../util/files.js';
+import { readUserFile, writeJsonAtomic } from '../util/files.js';
 import { fmtNumber, formatTable, type Reporter } from '../util/output.js';
 
-/** Reads and checks a run folder's config.json. */
+/** Reads and checks a run folder's config.json: its shape, and every saved option's value. */
 export function readRunConfig(dir: string, flag: string): RunConfig {
   const path = join(dir, RUN_FILES.config);
   if (!existsSync(dir)) throw new CliError(`${flag}: no such run folder: ${dir}`);
   if (!existsSync(path))
     throw new CliError(`${flag}: ${dir} is not a run folder (no ${RUN_FILES.config})`);
-  const cfg = readJsonFile(path, 'run config') as Partial<RunConfig>;
-  if (cfg?.format !== 'recur-run' || !cfg.task || !cfg.model || !cfg.taskConfig) {
-    throw new CliError(`${path}: not a recur run config`);
+  const text = readUserFile(path, 'run config').toString('utf8');
+  const cfg = parseJsonWith(runConfigSchema, text, `${path}: not a recur run config`);
+  const options: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(cfg.options)) {
+    const key = keyOfName(name);
+    if (!key) throw new CliError(`${path}: options: unknown option '${name}'`);
+    if (value !== null && value !== undefined)
+      options[key] = parseOption(key, value, `${path}: options.${name}`);
   }
-  return cfg as RunConfig;
+  return { ...cfg, options } as RunConfig;
 }
 
 /** The default run folder's name: `<task>-<model>-<local date>-<time>` (made unique under runs/). */

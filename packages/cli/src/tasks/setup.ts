@@ -6,7 +6,12 @@ import { type ForecastData, loadForecastData, naiveMetrics } from '../data/forec
 import { fitLinearForecaster, type LinearForecaster, linearMetrics } from '../data/linear.js';
 import { locateTsFiles, readTsFile } from '../data/uea.js';
 import { CliError } from '../errors.js';
-import { type BackboneConfig, defaultPositions, isSequenceModel } from '../models/backbone.js';
+import {
+  type BackboneConfig,
+  checkModelFits,
+  defaultPositions,
+  isSequenceModel,
+} from '../models/backbone.js';
 import type { Pooling } from '../models/nets.js';
 import type { Options, TaskName } from '../options.js';
 import { readUserFile, writeFileAtomic } from '../util/files.js';
@@ -42,18 +47,21 @@ export function backboneConfig(name: string, o: Options, maxLen: number): Backbo
   if (!isSequenceModel(name)) throw new CliError(`--model ${name} is not a sequence model`);
   const dModel = o.dModel ?? 64;
   const positions = o.positions ?? 'auto';
-  return {
+  const cfg: BackboneConfig = {
     name,
     layers: o.layers ?? 2,
     dModel,
     heads: o.heads ?? 4,
     dFF: o.dFF ?? 2 * dModel,
-    window: o.window ?? 16,
+    // A window (aft-local bias band, aft-conv kernel) beyond the sequence has no effect past it.
+    window: Math.min(o.window ?? 16, maxLen),
     posDim: o.posDim ?? 32,
     maxLen,
     dropout: o.dropout ?? 0,
     positions: positions === 'auto' ? defaultPositions(name) : positions === 'sinusoidal',
   };
+  checkModelFits(cfg);
+  return cfg;
 }
 
 function requireData(o: Options): string {

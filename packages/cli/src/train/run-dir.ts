@@ -12,7 +12,7 @@ import {
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { CliError } from '../errors.js';
-import { fsError } from '../util/files.js';
+import { fsError, makeDirs } from '../util/files.js';
 
 /** The lock file a run holds in its folder for as long as it runs. */
 export const LOCK_FILE = 'run.lock';
@@ -72,7 +72,7 @@ export class RunDir {
         throw new CliError(`${flag} ${path}: exists and is not a folder`);
     } else {
       try {
-        mkdirSync(path, { recursive: true });
+        makeDirs(path);
       } catch (e) {
         throw fsError(e, `${flag} ${path}: cannot create the folder`);
       }
@@ -94,7 +94,7 @@ export class RunDir {
    */
   static createUnique(parent: string, base: string): RunDir {
     try {
-      mkdirSync(parent, { recursive: true });
+      makeDirs(parent);
     } catch (e) {
       throw fsError(e, `cannot create the folder ${parent}`);
     }

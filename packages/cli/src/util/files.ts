@@ -8,7 +8,7 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { CliError } from '../errors.js';
 
 const FS_REASONS: Record<string, string> = {
@@ -37,13 +37,35 @@ export function fsError(e: unknown, what: string): unknown {
 }
 
 /**
+ * `mkdir -p` one level at a time: Node's own recursive mkdir never returns for some paths (under
+ * /proc, for one), where this fails at once with the error of the level that cannot be made.
+ */
+export function makeDirs(path: string): void {
+  const missing: string[] = [];
+  let p = resolve(path);
+  while (!existsSync(p)) {
+    missing.push(p);
+    const up = dirname(p);
+    if (up === p) break;
+    p = up;
+  }
+  for (const dir of missing.reverse()) {
+    try {
+      mkdirSync(dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
+}
+
+/**
  * Writes `data` to `path` atomically: into a temporary file beside it, then a rename, so a reader
  * (or a crash, or Ctrl-C) never sees half a file.
  */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
-    mkdirSync(dirname(path), { recursive: true });
+    makeDirs(dirname(path));
     writeFileSync(tmp, data);
     renameSync(tmp, path);
   } catch (e) {
@@ -95,7 +117,7 @@ export class OutputDir {
 
   /** Creates the folder (and parents). */
   create(): this {
-    mkdirSync(this.path, { recursive: true });
+    makeDirs(this.path);
     return this;
   }
 

@@ -1,0 +1,253 @@
+// Bad input of every kind is one line and exit 2, never a stack trace (exit 1) or a hang (issue 13,
+// case 6), and values that would be accepted silently are refused (case 7).
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadSafetensorsWithMetadata, saveSafetensors } from '@recur/tensor';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CliError } from '../src/errors.js';
+import { fsError } from '../src/util/files.js';
+import { BIN, type RunResult, recur, tempDir, writeSeriesCsv } from './helpers.js';
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+let csv: string;
+beforeAll(() => {
+  csv = join(tmp.dir, 'series.csv');
+  writeSeriesCsv(csv, 300, 2);
+});
+
+/** `recur args…`, killed after `seconds` (a hang is a failure, not a stuck suite). */
+function recurWithin(args: string[], seconds = 20): RunResult & { ms: number } {
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8',
+    timeout: seconds * 1000,
+    env: { ...process.env, NO_COLOR: '1' },
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, ms: performance.now() - t0 };
+}
+
+/** Exit 2 with one error line (the last on stderr), no stack trace. */
+function expectCleanError(r: RunResult, pattern: RegExp): void {
+  expect(r.code, r.stderr).toBe(2);
+  const lines = r.stderr.trim().split('\n');
+  expect(lines.filter((l) => l.startsWith('error:'))).toHaveLength(1);
+  expect(lines.at(-1)).toMatch(pattern);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+}
+
+const forecast = (extra: string[]) => [
+  'train',
+  'forecast',
+  '--data',
+  csv,
+  '--lookback',
+  '16',
+  '--horizon',
+  '4',
+  '--out',
+  join(tmp.dir, 'never'),
+  ...extra,
+];
+
+describe('sizes that cannot be allocated', () => {
+  it.each([
+    [['--model', 'aaren', '--d-model', '100000000']],
+    [['--model', 'aaren', '--d-ff', '3000000000']],
+    [['--model', 'aaren', '--layers', '100000']],
+    [['--model', 'aft-full', '--pos-dim', '1000000000']],
+    [['--model', 'lstm', '--d-model', '60000']],
+  ])('%j is refused at once with the memory it would need', (args) => {
+    const r = recurWithin(forecast(args));
+    expectCleanError(r, /is too large: about .* parameters need about [\d.]+ GB/);
+    expect(r.ms).toBeLessThan(10_000);
+  });
+
+  it('an --aft-local window longer than the sequence trains (the band covers it all)', () => {
+    const r = recurWithin(
+      forecast([
+        '--model',
+        'aft-local',
+        '--window',
+        '1000000000',
+        '--d-model',
+        '8',
+        '--layers',
+        '1',
+        '--epochs',
+        '1',
+        '--steps-per-epoch',
+        '2',
+        '--force',
+      ]),
+      60,
+    );
+    expect(r.code, r.stderr).toBe(0);
+  });
+});
+
+describe('file-system errors', () => {
+  it('--out where no folder can be made is one line, exit 2, at once', () => {
+    const naive = (out: string) => [
+      'train',
+      'forecast',
+      '--model',
+      'naive',
+      '--data',
+      csv,
+      '--lookback',
+      '16',
+      '--horizon',
+      '4',
+      '--out',
+      out,
+    ];
+    expectCleanError(recurWithin(naive('/proc/recur-x/run')), /--out \/proc\/recur-x\/run/);
+    expectCleanError(recurWithin(naive(join(csv, 'run'))), /ENOTDIR/);
+  });
+
+  it('EACCES, EROFS and ENOSPC become one-line CliErrors with exit 2', () => {
+    for (const [code, words] of [
+      ['EACCES', 'permission denied'],
+      ['EROFS', 'the file system is read-only'],
+      ['ENOSPC', 'no space left on the device'],
+    ]) {
+      const e = fsError(Object.assign(new Error('raw'), { code }), 'cannot write x');
+      expect(e).toBeInstanceOf(CliError);
+      expect((e as CliError).exitCode).toBe(2);
+      expect((e as CliError).message).toBe(`cannot write x (${code}: ${words})`);
+    }
+  });
+});
+
+describe('run folders and checkpoints with wrong contents', () => {
+  let run: string;
+  beforeAll(() => {
+    run = join(tmp.dir, 'good-run');
+    const r = recur([
+      'train',
+      'forecast',
+      '--model',
+      'gru',
+      '--data',
+      csv,
+      '--lookback',
+      '16',
+      '--horizon',
+      '4',
+      '--d-model',
+      '8',
+      '--layers',
+      '1',
+      '--epochs',
+      '1',
+      '--out',
+      run,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+  });
+
+  it('wrong types in config.json name the field', () => {
+    const path = join(run, 'config.json');
+    const good = readFileSync(path, 'utf8');
+    try {
+      const cfg = JSON.parse(good);
+      cfg.model.layers = '1';
+      writeFileSync(path, JSON.stringify(cfg));
+      expectCleanError(
+        recurWithin(['eval', run, '--data', csv]),
+        /config\.json: not a recur run config: model\.layers: /,
+      );
+      cfg.model.layers = 1;
+      cfg.options.batchSize = 'many';
+      writeFileSync(path, JSON.stringify(cfg));
+      expectCleanError(
+        recurWithin(['eval', run, '--data', csv]),
+        /options\.batchSize: expected an integer, got 'many'/,
+      );
+    } finally {
+      writeFileSync(path, good);
+    }
+  });
+
+  it('invalid JSON in checkpoint metadata is one line naming the checkpoint', () => {
+    const path = join(run, 'last.safetensors');
+    const good = readFileSync(path);
+    try {
+      const { tensors, metadata } = loadSafetensorsWithMetadata(new Uint8Array(good));
+      writeFileSync(
+        path,
+        saveSafetensors(tensors, { ...metadata, 'recur.trainer': '{"epoch": 1,' }),
+      );
+      expectCleanError(
+        recurWithin(['train', '--resume', run, '--epochs', '2']),
+        /last\.safetensors: trainer state .*not valid JSON/,
+      );
+      writeFileSync(
+        path,
+        saveSafetensors(tensors, {
+          ...metadata,
+          'recur.trainer': JSON.stringify({
+            ...JSON.parse(metadata['recur.trainer'] as string),
+            epoch: 'one',
+          }),
+        }),
+      );
+      expectCleanError(
+        recurWithin(['train', '--resume', run, '--epochs', '2']),
+        /trainer state \(metadata 'recur\.trainer'\): epoch: /,
+      );
+    } finally {
+      writeFileSync(path, good);
+    }
+  });
+});
+
+describe('event data', () => {
+  const events = (dim: unknown, marks = [0, 1, 0, 1, 0, 1]) =>
+    JSON.stringify(
+      Array.from({ length: 10 }, (_, i) => ({
+        dim_process: dim,
+        seq_idx: i,
+        seq_len: 6,
+        time_since_start: [0.5, 1, 2, 2.5, 4, 5],
+        time_since_last_event: [0.5, 0.5, 1, 0.5, 1.5, 1],
+        type_event: marks,
+      })),
+    );
+  const train = (file: string) =>
+    recurWithin([
+      'train',
+      'events',
+      '--model',
+      'gru',
+      '--data',
+      file,
+      '--out',
+      join(tmp.dir, 'ev-never'),
+    ]);
+
+  it.each([[1e12], [5.5], [0], ['3']])('dim_process %j is refused naming it', (dim) => {
+    const file = join(tmp.dir, 'dim.json');
+    writeFileSync(file, events(dim));
+    expectCleanError(train(file), /dim_process must be an integer from 1 to 1048576/);
+  });
+
+  it('a mark >= dim_process is refused, not a new class', () => {
+    const file = join(tmp.dir, 'mark.json');
+    writeFileSync(file, events(2, [0, 1, 2, 1, 0, 1]));
+    expectCleanError(train(file), /event 2: type_event 2 is not below dim_process 2/);
+  });
+
+  it('an RMTPP mark or time written in hexadecimal is refused', () => {
+    const folder = join(tmp.dir, 'rmtpp-hex');
+    const { mkdirSync } = require('node:fs') as typeof import('node:fs');
+    mkdirSync(folder, { recursive: true });
+    for (const split of ['train', 'dev', 'test']) {
+      writeFileSync(join(folder, `time-${split}.txt`), '0.5 1 2 3\n0.5 1 2 3\n0.5 1 2 3\n');
+      writeFileSync(join(folder, `event-${split}.txt`), '1 2 1 2\n1 2 1 2\n1 0x2 1 2\n');
+    }
+    expectCleanError(train(folder), /expected a 1-based mark up to \d+, got '0x2'/);
+  });
+});
