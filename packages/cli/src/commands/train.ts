@@ -9,7 +9,7 @@ import { prepareTraining } from '../tasks/setup.js';
 import type { Metrics, RunConfig } from '../tasks/types.js';
 import { loadWeights, RUN_FILES } from '../train/checkpoint.js';
 import { RunDir } from '../train/run-dir.js';
-import { type FitOptions, fit, type InterruptFlag } from '../train/trainer.js';
+import { type FitOptions, fit, type InterruptFlag, nextTick } from '../train/trainer.js';
 import { readUserFile, writeJsonAtomic } from '../util/files.js';
 import { fmtNumber, formatTable, type Reporter } from '../util/output.js';
 
@@ -45,7 +45,7 @@ export function metricsTable(metrics: Metrics, title = 'test'): string {
   );
 }
 
-/** Installs a SIGINT handler for the duration of `fn`; a second Ctrl-C exits at once. */
+/** Installs a SIGINT and SIGTERM handler for the duration of `fn`; a second one exits at once. */
 export async function withInterrupt<T>(
   flag: InterruptFlag,
   reporter: Reporter,
@@ -57,10 +57,12 @@ export async function withInterrupt<T>(
     reporter.info('\ninterrupt: saving a checkpoint (Ctrl-C again to quit at once)');
   };
   process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
   try {
     return await fn();
   } finally {
     process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
   }
 }
 
@@ -130,8 +132,11 @@ export async function trainCommand(inv: Invocation, reporter: Reporter): Promise
       }
     }
   }
+  const flag: InterruptFlag = { interrupted: false };
   try {
-    return await trainIn(dir, task, options, resume, reporter);
+    return await withInterrupt(flag, reporter, () =>
+      trainIn(dir, task, options, resume, reporter, flag),
+    );
   } catch (e) {
     dir.discard();
     throw e;
@@ -146,12 +151,15 @@ async function trainIn(
   options: Options,
   resume: boolean,
   reporter: Reporter,
+  flag: InterruptFlag,
 ): Promise<number> {
   const dirPath = dir.path;
   const seed = options.seed ?? 0;
   manualSeed(seed);
   // Everything that can fail on bad input happens here, before any file is written.
   const prepared = prepareTraining(task, options);
+  await nextTick(); // a Ctrl-C while the data loaded is delivered here: nothing written yet
+  if (flag.interrupted) throw new InterruptedError('interrupted before training started');
   for (const w of prepared.warnings) reporter.warn(w);
   const net = prepared.neural?.net;
   const config: RunConfig = {
@@ -212,24 +220,23 @@ async function trainIn(
       valBatches: options.valBatches,
       seed,
     };
-    const flag: InterruptFlag = { interrupted: false };
-    const result = await withInterrupt(flag, reporter, () =>
-      fit({
-        task: t,
-        options: fitOptions,
-        reporter,
-        file: (n) => dir.file(n),
-        onCheckpoint: () => dir.keep(),
-        config,
-        resume,
-        signal: flag,
-      }),
-    );
-    if (result.interrupted) {
+    const result = await fit({
+      task: t,
+      options: fitOptions,
+      reporter,
+      file: (n) => dir.file(n),
+      onCheckpoint: () => dir.keep(),
+      config,
+      resume,
+      signal: flag,
+    });
+    await nextTick();
+    if (result.interrupted || flag.interrupted) {
       dir.keep();
-      reporter.event('interrupted', { run: dirPath, epoch: result.state.epoch });
+      const { epoch, batch } = result.state;
+      reporter.event('interrupted', { run: dirPath, epoch, batch });
       throw new InterruptedError(
-        `interrupted: checkpoint saved in ${dirPath} after ${result.state.epoch} complete epoch(s); continue with: recur train --resume ${dirPath}`,
+        `interrupted: checkpoint saved in ${dirPath} after ${epoch} complete epoch(s)${batch > 0 ? ` and ${batch} batch(es) of the next` : ''}; continue with: recur train --resume ${dirPath}`,
       );
     }
     stoppedEarly = result.state.stopped;
@@ -237,6 +244,13 @@ async function trainIn(
     loadWeights(dir.file(RUN_FILES.best), t.net);
     t.net.eval();
     metrics = noGrad(() => t.test());
+    await nextTick();
+    if (flag.interrupted) {
+      dir.keep();
+      throw new InterruptedError(
+        `interrupted during the final test: training is complete in ${dirPath}; recur train --resume ${dirPath} runs the test again`,
+      );
+    }
     requireFiniteMetrics(
       metrics,
       'test',

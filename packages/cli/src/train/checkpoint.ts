@@ -31,9 +31,16 @@ export interface TrainerState {
   best: number | null;
   bestEpoch: number;
   badEpochs: number;
-  /** The default generator's state (dropout, initialisation) and the data order's. */
+  /** Batches of the current (unfinished) epoch already taken; 0 at an epoch's end. */
+  batch: number;
+  /** The default generator's state (dropout, initialisation) and the data order's, now. */
   rng: (number | null)[];
   dataRng: (number | null)[];
+  /** The data order's state when the current epoch began (to draw its batches again). */
+  epochDataRng?: (number | null)[];
+  /** Sums over the current epoch's batches so far: training loss and items. */
+  lossSum: number;
+  items: number;
   scheduler: { lastEpoch: number; baseLrs: number[] } | null;
   history: Record<string, number>[];
   stopped: boolean;
