@@ -251,3 +251,117 @@ describe('event data', () => {
     expectCleanError(train(folder), /expected a 1-based mark up to \d+, got '0x2'/);
   });
 });
+
+describe('strict CSV numbers (case 7) and the chunked reader (case 8)', () => {
+  const withCell = (name: string, cell: string): string => {
+    const file = join(tmp.dir, name);
+    const lines = readFileSync(csv, 'utf8').split('\n');
+    const cols = (lines[41] as string).split(',');
+    cols[2] = cell;
+    lines[41] = cols.join(',');
+    writeFileSync(file, lines.join('\n'));
+    return file;
+  };
+  const naive = (file: string) =>
+    recurWithin([
+      'train',
+      'forecast',
+      '--model',
+      'linear',
+      '--data',
+      file,
+      '--lookback',
+      '16',
+      '--horizon',
+      '4',
+      '--out',
+      join(tmp.dir, 'csv-never'),
+    ]);
+
+  it.each([['0x1F'], ['0b11'], ['Infinity'], ['1_000'], ['']])(
+    'the cell %j is refused with file:line and column',
+    (cell) => {
+      const file = withCell('cell.csv', cell);
+      expectCleanError(naive(file), /cell\.csv:42: column 'OT': expected a decimal number/);
+    },
+  );
+
+  it.each([['1.7e308'], ['-1.7e308'], ['3e20']])(
+    'the cell %s, beyond what float32 statistics hold, is refused with file:line',
+    (cell) => {
+      const file = withCell('huge.csv', cell);
+      expectCleanError(naive(file), /huge\.csv:42: column 'OT': .* is beyond ±1e\+15/);
+    },
+  );
+
+  it('reads a file of many 1 MiB chunks exactly as a plain split of its lines', async () => {
+    const { readTimeSeriesCsv } = await import('../src/data/csv.js');
+    const file = join(tmp.dir, 'big.csv');
+    // Quoted fields and CRLF line ends cross chunk borders somewhere in 3+ MiB.
+    const rows = 60_000;
+    const lines = ['"date","a","b","c"'];
+    for (let r = 0; r < rows; r++)
+      lines.push(`"2020-01-01 ${r}",${(r * 0.001).toFixed(3)},"${-r}",${(r % 7) / 8}`);
+    writeFileSync(file, `${lines.join('\r\n')}\r\n`);
+    const table = readTimeSeriesCsv(file);
+    expect(table.rows).toBe(rows);
+    expect(table.channels).toEqual(['a', 'b', 'c']);
+    for (let r = 0; r < rows; r += 997) {
+      expect(table.values[r * 3]).toBe(Number((r * 0.001).toFixed(3)));
+      expect(table.values[r * 3 + 1]).toBe(-r + 0);
+      expect(table.values[r * 3 + 2]).toBe((r % 7) / 8);
+    }
+    expect(table.values[(rows - 1) * 3 + 1]).toBe(-(rows - 1));
+  });
+});
+
+describe('lm text and prompt (case 7)', () => {
+  const lm = (file: string, extra: string[] = []) =>
+    recurWithin([
+      'train',
+      'lm',
+      '--model',
+      'gru',
+      '--data',
+      file,
+      '--context',
+      '8',
+      '--d-model',
+      '8',
+      '--layers',
+      '1',
+      '--epochs',
+      '1',
+      '--steps-per-epoch',
+      '2',
+      '--out',
+      join(tmp.dir, 'lm-never'),
+      ...extra,
+    ]);
+  const text = 'the quick brown fox jumps over the lazy dog\n'.repeat(20);
+
+  it('UTF-16 text is refused, not trained on', () => {
+    const file = join(tmp.dir, 'utf16.txt');
+    writeFileSync(file, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]));
+    expectCleanError(lm(file), /utf16\.txt:1: a UTF-16 byte-order mark: .*UTF-8/);
+    writeFileSync(file, Buffer.from(text, 'utf16le'));
+    expectCleanError(lm(file), /utf16\.txt:1: a NUL byte/);
+  });
+
+  it('binary or Latin-1 bytes are refused with their line', () => {
+    const file = join(tmp.dir, 'latin1.txt');
+    writeFileSync(
+      file,
+      Buffer.concat([Buffer.from(text), Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x0a])]),
+    );
+    expectCleanError(lm(file), /latin1\.txt:21: not valid UTF-8 \(byte 883\)/);
+  });
+
+  it('a --prompt with characters outside the text is refused before training', () => {
+    const file = join(tmp.dir, 'ok.txt');
+    writeFileSync(file, text);
+    const r = lm(file, ['--sample', '10', '--prompt', 'QUIZ']);
+    expectCleanError(r, /--prompt: character "Q" is not in the model's vocabulary/);
+    expect(r.stderr).not.toContain('epoch 1/1');
+  });
+});

@@ -13,7 +13,7 @@ export async function evalCommand(inv: Invocation, reporter: Reporter): Promise<
   const run = readRunConfig(dir, 'recur eval');
   const weights = join(dir, RUN_FILES.best);
   const options = { ...inv.options, seed: run.options.seed ?? 0 };
-  const prepared = prepareEvaluation(run, options, weights);
+  const prepared = prepareEvaluation(run, options, weights, (line) => reporter.info(line));
   for (const w of prepared.warnings) reporter.warn(w);
   let metrics: Record<string, number>;
   if (prepared.closedForm) {

@@ -157,7 +157,7 @@ async function trainIn(
   const seed = options.seed ?? 0;
   manualSeed(seed);
   // Everything that can fail on bad input happens here, before any file is written.
-  const prepared = prepareTraining(task, options);
+  const prepared = prepareTraining(task, options, (line) => reporter.info(line));
   await nextTick(); // a Ctrl-C while the data loaded is delivered here: nothing written yet
   if (flag.interrupted) throw new InterruptedError('interrupted before training started');
   for (const w of prepared.warnings) reporter.warn(w);

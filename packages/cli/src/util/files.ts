@@ -78,11 +78,16 @@ export function writeJsonAtomic(path: string, value: unknown): void {
   writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
 }
 
+/** Checks that a file the user named exists and is a file (not a folder), naming the flag. */
+export function checkUserFile(path: string, what: string): void {
+  if (!existsSync(path)) throw new CliError(`${what}: no such file: ${path}`);
+  if (statSync(path).isDirectory())
+    throw new CliError(`${what}: expected a file, got the folder ${path}`);
+}
+
 /** Reads a file the user named, turning "no such file" into a clear CliError naming the flag. */
 export function readUserFile(path: string, what: string): Buffer {
-  if (!existsSync(path)) throw new CliError(`${what}: no such file: ${path}`);
-  const st = statSync(path);
-  if (st.isDirectory()) throw new CliError(`${what}: expected a file, got the folder ${path}`);
+  checkUserFile(path, what);
   try {
     return readFileSync(path);
   } catch (e) {
