@@ -4,7 +4,6 @@ import {
   nn,
   noGrad,
   Generator as Rng,
-  type StreamState,
   type Tensor,
   tensor,
   tidy,
@@ -248,17 +247,15 @@ export function sampleText(
     : promptIds.length + count;
   net.eval();
   return noGrad(() => {
-    let state: StreamState = net.backbone.initState(1);
+    // The stream frees each state as the next one replaces it: memory stays flat however long.
+    const stream = net.backbone.stream(1);
     let logits: Float32Array | null = null;
     const out: string[] = [];
     const feed = (id: number) => {
-      const r = tidy(() => {
+      logits = tidy(() => {
         const x = net.emb.forward(tensor([id], { dtype: 'int32' }));
-        const step = net.backbone.step(x, state);
-        return { state: step.state, logits: net.head.forward(step.y) };
+        return net.head.forward(stream.step(x)).dataSync().slice() as Float32Array;
       });
-      state = r.state;
-      logits = r.logits.dataSync() as Float32Array;
     };
     for (const id of promptIds) feed(id);
     for (let k = promptIds.length; k < total; k++) {
@@ -273,6 +270,7 @@ export function sampleText(
       out.push(cfg.vocab[id] as string);
       feed(id);
     }
+    stream.dispose();
     return prompt + out.join('');
   });
 }
