@@ -1090,7 +1090,7 @@ describe('hostile headers (issue 13, case 8)', () => {
     expect(decodeSafetensors(fileOf(meta)).entries).toEqual([]);
   });
 
-  it('refuses shapes of rank above SAFETENSORS_MAX_RANK, even 30 million, before parsing them', () => {
+  it('refuses shapes of rank above SAFETENSORS_MAX_RANK, even 3 million, before parsing them', () => {
     const ok = `{"a":{"dtype":"F32","shape":[${Array(SAFETENSORS_MAX_RANK).fill(0).join(',')}],"data_offsets":[0,0]}}`;
     expect(decodeSafetensors(fileOf(ok)).entries[0]?.shape).toHaveLength(SAFETENSORS_MAX_RANK);
     const over = `{"a":{"dtype":"F32","shape":[${Array(SAFETENSORS_MAX_RANK + 1)
@@ -1099,7 +1099,7 @@ describe('hostile headers (issue 13, case 8)', () => {
     expect(() => decodeSafetensors(fileOf(over))).toThrow(
       /more than 64 elements; tensors of rank above 64/,
     );
-    const huge = `{"a":{"dtype":"F32","shape":[${'1,'.repeat(30_000_000)}1],"data_offsets":[0,4]}}`;
+    const huge = `{"a":{"dtype":"F32","shape":[${'1,'.repeat(3_000_000)}1],"data_offsets":[0,4]}}`;
     expect(() => decodeSafetensors(fileOf(huge))).toThrow(/rank above 64/);
   });
 
