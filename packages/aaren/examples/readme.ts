@@ -21,24 +21,26 @@ for (let step = 0; step < 100; step++) {
   });
 }
 
-// Then stream, one token at a time, with a state of constant size.
+// Then stream, one token at a time, with a state of constant size: the Stream owns the state
+// and frees each one as soon as the next exists; tidy() frees each step's temporaries.
 model.eval();
 const parallel = noGrad(() => head.forward(model.forward(x)));
-let state = model.initState(8);
+const stream = model.stream(x.shape[0] as number);
 let maxDiff = 0;
 noGrad(() => {
-  for (let t = 0; t < 32; t++) {
-    const { y, state: next } = model.step(x.slice(1, t, t + 1).squeeze(1), state);
-    state = next;
-    const diff = head
-      .forward(y)
-      .sub(parallel.slice(1, t, t + 1).squeeze(1))
-      .abs()
-      .max()
-      .item();
-    maxDiff = Math.max(maxDiff, diff);
+  for (let t = 0; t < (x.shape[1] as number); t++) {
+    tidy(() => {
+      const y = head.forward(stream.step(x.slice(1, t, t + 1).squeeze(1)));
+      const diff = y
+        .sub(parallel.slice(1, t, t + 1).squeeze(1))
+        .abs()
+        .max()
+        .item();
+      maxDiff = Math.max(maxDiff, diff);
+    });
   }
 });
+stream.dispose();
 console.log(
-  `streamed 32 tokens; max difference from the parallel forward: ${maxDiff.toExponential(1)}`,
+  `streamed ${x.shape[1]} tokens; max difference from the parallel forward: ${maxDiff.toExponential(1)}`,
 );

@@ -7,6 +7,7 @@ import {
   randn,
   saveSafetensors,
   stateBytes,
+  tidy,
 } from '@recur/tensor';
 
 manualSeed(0);
@@ -17,22 +18,24 @@ noGrad(() => {
   // Parallel over the whole sequence (training form)…
   const parallel = model.forward(x);
   // …or one token at a time with a KV cache that grows by one key and value per layer per token.
-  let state = model.initState(2);
+  const stream = model.stream(2); // owns the cache: each step frees the one it replaces
   let maxDiff = 0;
   for (let t = 0; t < 24; t++) {
-    const { y, state: next } = model.step(x.slice(1, t, t + 1).squeeze(1), state);
-    state = next;
-    const diff = y
-      .sub(parallel.slice(1, t, t + 1).squeeze(1))
-      .abs()
-      .max()
-      .item();
-    maxDiff = Math.max(maxDiff, diff);
+    tidy(() => {
+      const y = stream.step(x.slice(1, t, t + 1).squeeze(1));
+      const diff = y
+        .sub(parallel.slice(1, t, t + 1).squeeze(1))
+        .abs()
+        .max()
+        .item();
+      maxDiff = Math.max(maxDiff, diff);
+    });
     if ((t + 1) % 8 === 0)
       console.log(
-        `after ${t + 1} tokens: cache of ${kvCacheLength(state)} tokens, ${stateBytes(state)} bytes`,
+        `after ${t + 1} tokens: cache of ${kvCacheLength(stream.state)} tokens, ${stateBytes(stream.state)} bytes`,
       );
   }
+  stream.dispose();
   console.log(
     `streamed 24 tokens; max difference from the parallel forward: ${maxDiff.toExponential(1)}`,
   );

@@ -12,6 +12,7 @@ import {
   type Options,
   optionsOf,
 } from './options.js';
+import { parseOption } from './schema.js';
 import { readJsonFile } from './util/files.js';
 import { Reporter } from './util/output.js';
 import { VERSION } from './version.js';
@@ -36,60 +37,7 @@ const GROUP_TITLES: Record<string, string> = {
 
 /** Parses and checks one value of an option (from the command line or a config file). */
 export function coerceOption(key: OptionKey, raw: unknown, where: string): unknown {
-  const spec = OPTIONS[key] as OptionSpec;
-  const fail = (what: string): never => {
-    throw new CliError(`${where}: ${what}`);
-  };
-  const checkRange = (v: number): number => {
-    if (spec.min !== undefined && (spec.exclusiveMin ? !(v > spec.min) : !(v >= spec.min))) {
-      fail(`expected a value ${spec.exclusiveMin ? '>' : '>='} ${spec.min}, got ${v}`);
-    }
-    if (spec.max !== undefined && !(v <= spec.max))
-      fail(`expected a value <= ${spec.max}, got ${v}`);
-    return v;
-  };
-  const checkChoice = (v: string): string => {
-    if (spec.choices && !spec.choices.includes(v)) {
-      fail(`unknown value '${v}' (expected one of: ${spec.choices.join(', ')})`);
-    }
-    return v;
-  };
-  switch (spec.kind) {
-    case 'int': {
-      const v =
-        typeof raw === 'number'
-          ? raw
-          : /^[+-]?\d+$/.test(String(raw).trim())
-            ? Number(raw)
-            : Number.NaN;
-      if (!Number.isInteger(v)) fail(`expected an integer, got '${String(raw)}'`);
-      return checkRange(v);
-    }
-    case 'number': {
-      const s = String(raw).trim();
-      const v = typeof raw === 'number' ? raw : s === '' ? Number.NaN : Number(s);
-      if (!Number.isFinite(v)) fail(`expected a number, got '${String(raw)}'`);
-      return checkRange(v);
-    }
-    case 'boolean':
-      if (typeof raw === 'boolean') return raw;
-      if (raw === 'true' || raw === 'false') return raw === 'true';
-      return fail(`expected true or false, got '${String(raw)}'`);
-    case 'list': {
-      const items = Array.isArray(raw)
-        ? raw.map(String)
-        : String(raw)
-            .split(',')
-            .map((s) => s.trim())
-            .filter(Boolean);
-      if (items.length === 0) fail('expected a comma-separated list');
-      return items.map(checkChoice);
-    }
-    default:
-      if (typeof raw !== 'string') fail(`expected a string, got ${JSON.stringify(raw)}`);
-      if (raw === '') fail('expected a value, got an empty string');
-      return checkChoice(raw as string);
-  }
+  return parseOption(key, raw, where);
 }
 
 function helpBefore(name: CommandName): string {

@@ -1,7 +1,8 @@
 /**
  * Errors the `recur` command reports to its user. A CliError is bad input — a missing file, a
  * malformed line, an unknown flag, a horizon longer than the data: one clear message, exit code 2,
- * and no partial output. Anything else that escapes is a bug and exits 1.
+ * and no partial output. A NumericError (exit 3) is a loss or metric that came out NaN or infinite.
+ * Anything else that escapes is a bug and exits 1.
  */
 export class CliError extends Error {
   /** The process exit code: 2 for bad input. */
@@ -32,5 +33,24 @@ export class InterruptedError extends CliError {
   constructor(message = 'interrupted') {
     super(message, 130);
     this.name = 'InterruptedError';
+  }
+}
+
+/** A loss or metric that is NaN or infinite: exit 3, naming it and what to try. */
+export class NumericError extends CliError {
+  constructor(message: string) {
+    super(message, 3);
+    this.name = 'NumericError';
+  }
+}
+
+/** Throws a NumericError for the first metric that is not a finite number. */
+export function requireFiniteMetrics(
+  metrics: Record<string, number>,
+  where: string,
+  hint: string,
+): void {
+  for (const [name, value] of Object.entries(metrics)) {
+    if (!Number.isFinite(value)) throw new NumericError(`${where} ${name} is ${value}; ${hint}`);
   }
 }

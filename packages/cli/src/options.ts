@@ -438,6 +438,15 @@ export const OPTIONS = {
     group: 'training',
     commands: ['train'],
   },
+  force: {
+    flag: '--force',
+    kind: 'boolean',
+    description:
+      'train: replace the run already in --out (its config, checkpoints, history and metrics) instead of refusing',
+    group: 'training',
+    commands: ['train'],
+    default: false,
+  },
   // ---- language-model sampling
   sample: {
     flag: '--sample',

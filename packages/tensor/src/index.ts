@@ -69,6 +69,7 @@ export {
   type JsonTensor,
   prefixState,
   SequenceModule,
+  Stream,
   type Streamable,
   type StreamState,
   stateBytes,

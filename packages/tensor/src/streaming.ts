@@ -1,3 +1,4 @@
+import { keep, tidy } from './engine.js';
 import { TensorError } from './errors.js';
 import { Module } from './nn/module.js';
 import { tensor } from './ops/creation.js';
@@ -31,6 +32,56 @@ export function stateBytes(state: StreamState): number {
 /** Disposes every tensor of a state (for example the previous one, once `step` has returned). */
 export function disposeState(state: StreamState): void {
   for (const t of Object.values(state)) t.dispose();
+}
+
+/**
+ * A stream that owns its model's state, so a loop of any length holds one state at a time:
+ * `step(x)` runs the model's step inside its own tidy() (its temporaries are freed at once), keeps
+ * the new state out of every tidy() scope, and disposes the tensors of the state before it that the
+ * new one does not share. `state` is valid until the next step (copy it, e.g. with stateToJSON, to
+ * keep it). Without a Stream, `state = next` leaves every old state to the garbage collector, whose
+ * finalisers only run once the loop yields to the event loop: a synchronous loop then grows.
+ */
+export class Stream {
+  readonly model: Streamable;
+  #state: StreamState;
+  #disposed = false;
+
+  /** Starts from `initState(batch)`, or continues from `state` (which the stream then owns). */
+  constructor(model: Streamable, start: number | StreamState) {
+    this.model = model;
+    this.#state = typeof start === 'number' ? model.initState(start) : start;
+    for (const t of Object.values(this.#state)) keep(t);
+  }
+
+  /** The state after the tokens seen so far; valid until the next `step` or `dispose`. */
+  get state(): StreamState {
+    this.#assertAlive('state');
+    return this.#state;
+  }
+
+  /** Consumes one token per sequence (x [batch, features]) and returns the output for it. */
+  step(x: Tensor): Tensor {
+    this.#assertAlive('step');
+    const prev = this.#state;
+    const { y, state } = tidy(() => this.model.step(x, prev));
+    const held = new Set<Tensor>();
+    for (const t of Object.values(state)) held.add(keep(t));
+    for (const t of Object.values(prev)) if (!held.has(t) && !t.isDisposed) t.dispose();
+    this.#state = state;
+    return y;
+  }
+
+  /** Frees the state; the stream cannot step any more. */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    disposeState(this.#state);
+  }
+
+  #assertAlive(op: string): void {
+    if (this.#disposed) throw new TensorError(`Stream.${op}`, 'the stream was disposed');
+  }
 }
 
 export interface JsonTensor {
@@ -103,6 +154,14 @@ export abstract class SequenceModule extends Module implements Streamable {
 
   override forward(x: Tensor): Tensor {
     return this.run(x).y;
+  }
+
+  /**
+   * A Stream over this module from `initState(batch)` (or from a saved `state`): the leak-free way
+   * to stream, since it frees each state once the next one exists.
+   */
+  stream(start: number | StreamState): Stream {
+    return new Stream(this, start);
   }
 
   step(x: Tensor, state: StreamState): { y: Tensor; state: StreamState } {

@@ -491,6 +491,36 @@ describe('LayerNorm', () => {
     );
   });
 
+  it('is exact for any finite input: |x| from 1e19 to 3e38 against float64, gradients finite', () => {
+    // The float32 variance of such rows overflows (x² > 3.4e38): normalising must not return 0.
+    const n = 6;
+    const ln = new nn.LayerNorm(n);
+    setData(ln.weight as Tensor, values(n, 41, 0.5, 1));
+    setData(ln.bias as Tensor, values(n, 42));
+    const rows: number[] = [];
+    for (const scale of [1e19, 3e22, 1e25, 1e30, 1e35, 3e38]) {
+      const row = values(n, 43 + Math.log10(scale), 1).map((v) => Math.fround(v * scale * 0.4));
+      rows.push(...row);
+    }
+    rows.push(1e30, -1e30, 1e30, -1e30, 1e30, 1e30); // one row with a huge, symmetric spread
+    const x = tensor(rows, { shape: [rows.length / n, n], requiresGrad: true });
+    const y = ln.forward(x);
+    const ref = layerNormRef(f64(x), n, f64(ln.weight as Tensor), f64(ln.bias as Tensor), 1e-5);
+    expect(f64(y).every(Number.isFinite)).toBe(true);
+    expectClose(f64(y), ref, 1e-4, 1e-4);
+    y.sum().backward();
+    expect(f64(x.grad as Tensor).every(Number.isFinite)).toBe(true);
+    // Small inputs keep eps's effect exactly (the scale is only ever divided out above 1).
+    const tiny = tensor([1e-4, -2e-4, 3e-4, 0, 5e-5, -1e-4], { shape: [1, n] });
+    const yt = ln.forward(tiny);
+    expectClose(
+      f64(yt),
+      layerNormRef(f64(tiny), n, f64(ln.weight as Tensor), f64(ln.bias as Tensor), 1e-5),
+      1e-4,
+      1e-4,
+    );
+  });
+
   it('rejects inputs whose trailing shape differs', () => {
     const ln = new nn.LayerNorm([2, 3]);
     expect(() => ln.forward(zeros([4, 3, 2]))).toThrow(

@@ -1,11 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { loadSafetensors, saveSafetensors, type Tensor, tensor } from '../src/index.js';
 import {
   type DecodedEntry,
   decodeSafetensors,
   type EncodeEntry,
   encodeSafetensors,
   SAFETENSORS_MAX_HEADER_BYTES,
+  SAFETENSORS_MAX_RANK,
+  SAFETENSORS_MAX_TENSORS,
   SAFETENSORS_SUPPORTED_DTYPES,
   SafetensorsError,
 } from '../src/io/safetensors-format.js';
@@ -1060,5 +1063,60 @@ describe('safetensors fuzzing: corrupt input never escapes as another error', ()
       ),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('hostile headers (issue 13, case 8)', () => {
+  /** A file whose header is `json` and whose data buffer is empty. */
+  const fileOf = (json: string): Uint8Array => {
+    const header = new TextEncoder().encode(json);
+    const bytes = new Uint8Array(8 + header.length);
+    new DataView(bytes.buffer).setUint32(0, header.length, true);
+    bytes.set(header, 8);
+    return bytes;
+  };
+
+  it('refuses more than SAFETENSORS_MAX_TENSORS tensors before parsing them', () => {
+    const n = SAFETENSORS_MAX_TENSORS + 10;
+    const parts: string[] = [];
+    for (let i = 0; i < n; i++)
+      parts.push(`"t${i}":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}`);
+    const bytes = fileOf(`{"__metadata__":{"a":"{{{{"},${parts.join(',')}}`);
+    expect(() => decodeSafetensors(bytes)).toThrow(
+      new RegExp(`lists about ${n + 1} tensors; at most ${SAFETENSORS_MAX_TENSORS}`),
+    );
+    // Braces inside strings (metadata holding JSON) are not tensors.
+    const meta = JSON.stringify({ __metadata__: { cfg: '{'.repeat(SAFETENSORS_MAX_TENSORS + 5) } });
+    expect(decodeSafetensors(fileOf(meta)).entries).toEqual([]);
+  });
+
+  it('refuses shapes of rank above SAFETENSORS_MAX_RANK, even 3 million, before parsing them', () => {
+    const ok = `{"a":{"dtype":"F32","shape":[${Array(SAFETENSORS_MAX_RANK).fill(0).join(',')}],"data_offsets":[0,0]}}`;
+    expect(decodeSafetensors(fileOf(ok)).entries[0]?.shape).toHaveLength(SAFETENSORS_MAX_RANK);
+    const over = `{"a":{"dtype":"F32","shape":[${Array(SAFETENSORS_MAX_RANK + 1)
+      .fill(1)
+      .join(',')}],"data_offsets":[0,4]}}`;
+    expect(() => decodeSafetensors(fileOf(over))).toThrow(
+      /more than 64 elements; tensors of rank above 64/,
+    );
+    const huge = `{"a":{"dtype":"F32","shape":[${'1,'.repeat(3_000_000)}1],"data_offsets":[0,4]}}`;
+    expect(() => decodeSafetensors(fileOf(huge))).toThrow(/rank above 64/);
+  });
+
+  it("keeps a tensor named '__proto__' as a tensor of that name, not the record's prototype", () => {
+    const record: Record<string, Tensor> = {};
+    Object.defineProperty(record, '__proto__', {
+      value: tensor([1, 2, 3]),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+    record['constructor' as string] = tensor([4]);
+    const loaded = loadSafetensors(saveSafetensors(record));
+    expect(Object.getPrototypeOf(loaded)).toBe(Object.prototype);
+    expect(Object.keys(loaded).sort()).toEqual(['__proto__', 'constructor']);
+    const proto = Object.getOwnPropertyDescriptor(loaded, '__proto__')?.value as Tensor;
+    expect(Array.from(proto.dataSync())).toEqual([1, 2, 3]);
+    expect(Array.from((loaded.constructor as unknown as Tensor).dataSync())).toEqual([4]);
   });
 });

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { noGrad } from '@recur/tensor';
 import type { Invocation } from '../cli.js';
-import { CliError } from '../errors.js';
+import { CliError, requireFiniteMetrics } from '../errors.js';
 import { prepareEvaluation } from '../tasks/setup.js';
 import { loadWeights, RUN_FILES } from '../train/checkpoint.js';
 import type { Reporter } from '../util/output.js';
@@ -13,7 +13,7 @@ export async function evalCommand(inv: Invocation, reporter: Reporter): Promise<
   const run = readRunConfig(dir, 'recur eval');
   const weights = join(dir, RUN_FILES.best);
   const options = { ...inv.options, seed: run.options.seed ?? 0 };
-  const prepared = prepareEvaluation(run, options, weights);
+  const prepared = prepareEvaluation(run, options, weights, (line) => reporter.info(line));
   for (const w of prepared.warnings) reporter.warn(w);
   let metrics: Record<string, number>;
   if (prepared.closedForm) {
@@ -32,6 +32,11 @@ export async function evalCommand(inv: Invocation, reporter: Reporter): Promise<
     }
   }
   const split = run.task === 'lm' ? 'validation' : 'test';
+  requireFiniteMetrics(
+    metrics,
+    split,
+    `check ${weights} (non-finite weights?) and the data for constant or extreme values`,
+  );
   reporter.heading(`${run.task} · ${run.model.name} · ${split} split of ${inv.options.data}`);
   reporter.print(metricsTable(metrics, split));
   reporter.result({ event: 'result', task: run.task, model: run.model.name, run: dir, ...metrics });

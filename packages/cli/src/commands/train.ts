@@ -1,36 +1,40 @@
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { manualSeed, noGrad } from '@recur/tensor';
 import type { Invocation } from '../cli.js';
-import { CliError, InterruptedError } from '../errors.js';
-import { type OptionKey, type Options, TASKS, type TaskName } from '../options.js';
+import { CliError, InterruptedError, requireFiniteMetrics } from '../errors.js';
+import { keyOfName, type OptionKey, type Options, TASKS, type TaskName } from '../options.js';
+import { parseJsonWith, parseOption, runConfigSchema } from '../schema.js';
 import { prepareTraining } from '../tasks/setup.js';
 import type { Metrics, RunConfig } from '../tasks/types.js';
 import { loadWeights, RUN_FILES } from '../train/checkpoint.js';
-import { type FitOptions, fit, type InterruptFlag } from '../train/trainer.js';
-import { OutputDir, readJsonFile, writeJsonAtomic } from '../util/files.js';
+import { RunDir } from '../train/run-dir.js';
+import { type FitOptions, fit, type InterruptFlag, nextTick } from '../train/trainer.js';
+import { readUserFile, writeJsonAtomic } from '../util/files.js';
 import { fmtNumber, formatTable, type Reporter } from '../util/output.js';
 
-/** Reads and checks a run folder's config.json. */
+/** Reads and checks a run folder's config.json: its shape, and every saved option's value. */
 export function readRunConfig(dir: string, flag: string): RunConfig {
   const path = join(dir, RUN_FILES.config);
   if (!existsSync(dir)) throw new CliError(`${flag}: no such run folder: ${dir}`);
   if (!existsSync(path))
     throw new CliError(`${flag}: ${dir} is not a run folder (no ${RUN_FILES.config})`);
-  const cfg = readJsonFile(path, 'run config') as Partial<RunConfig>;
-  if (cfg?.format !== 'recur-run' || !cfg.task || !cfg.model || !cfg.taskConfig) {
-    throw new CliError(`${path}: not a recur run config`);
+  const text = readUserFile(path, 'run config').toString('utf8');
+  const cfg = parseJsonWith(runConfigSchema, text, `${path}: not a recur run config`);
+  const options: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(cfg.options)) {
+    const key = keyOfName(name);
+    if (!key) throw new CliError(`${path}: options: unknown option '${name}'`);
+    if (value !== null && value !== undefined)
+      options[key] = parseOption(key, value, `${path}: options.${name}`);
   }
-  return cfg as RunConfig;
+  return { ...cfg, options } as RunConfig;
 }
 
-function defaultRunDir(task: string, model: string): string {
-  const d = new Date();
+/** The default run folder's name: `<task>-<model>-<local date>-<time>` (made unique under runs/). */
+export function defaultRunName(task: string, model: string, d = new Date()): string {
   const p = (n: number) => String(n).padStart(2, '0');
-  return join(
-    'runs',
-    `${task}-${model}-${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`,
-  );
+  return `${task}-${model}-${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
 }
 
 /** Metrics as a two-column table. */
@@ -41,7 +45,7 @@ export function metricsTable(metrics: Metrics, title = 'test'): string {
   );
 }
 
-/** Installs a SIGINT handler for the duration of `fn`; a second Ctrl-C exits at once. */
+/** Installs a SIGINT and SIGTERM handler for the duration of `fn`; a second one exits at once. */
 export async function withInterrupt<T>(
   flag: InterruptFlag,
   reporter: Reporter,
@@ -53,10 +57,12 @@ export async function withInterrupt<T>(
     reporter.info('\ninterrupt: saving a checkpoint (Ctrl-C again to quit at once)');
   };
   process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
   try {
     return await fn();
   } finally {
     process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
   }
 }
 
@@ -64,7 +70,7 @@ export async function trainCommand(inv: Invocation, reporter: Reporter): Promise
   let options: Options = inv.options;
   let task: TaskName;
   let resume = false;
-  let dirPath: string;
+  let dir: RunDir;
   if (options.resume) {
     const saved = readRunConfig(options.resume, '--resume');
     if (inv.args[0] && inv.args[0] !== saved.task) {
@@ -94,11 +100,11 @@ export async function trainCommand(inv: Invocation, reporter: Reporter): Promise
     merged.resume = options.resume;
     merged.json = options.json;
     options = merged as Options;
-    dirPath = options.resume as string;
-    resume = existsSync(join(dirPath, RUN_FILES.last));
+    dir = RunDir.open(options.resume as string, '--resume');
+    resume = existsSync(join(dir.path, RUN_FILES.last));
     if (!resume && saved.model.name !== 'naive' && saved.model.name !== 'linear') {
-      throw new CliError(
-        `--resume ${dirPath}: the run has no ${RUN_FILES.last} checkpoint to continue from`,
+      reporter.warn(
+        `--resume ${dir.path}: the run stopped before its first checkpoint; starting it again from the beginning`,
       );
     }
   } else {
@@ -109,20 +115,52 @@ export async function trainCommand(inv: Invocation, reporter: Reporter): Promise
     }
     task = t as TaskName;
     if (!options.model) throw new CliError('--model <name> is required');
-    dirPath = options.out ?? defaultRunDir(task, options.model);
-    if (existsSync(join(dirPath, RUN_FILES.config))) {
-      throw new CliError(
-        `--out ${dirPath}: already holds a run; continue it with --resume ${dirPath} or choose another --out`,
-      );
+    dir = options.out
+      ? RunDir.open(options.out, '--out')
+      : RunDir.createUnique('runs', defaultRunName(task, options.model));
+    if (existsSync(join(dir.path, RUN_FILES.config))) {
+      if (options.force) {
+        for (const name of Object.values(RUN_FILES)) rmSync(join(dir.path, name), { force: true });
+      } else {
+        dir.release();
+        const state = existsSync(join(dir.path, RUN_FILES.last))
+          ? 'with a checkpoint'
+          : 'stopped before its first checkpoint';
+        throw new CliError(
+          `--out ${dir.path}: already holds a run (${state}); continue it with --resume ${dir.path}, replace it with --force, or choose another --out`,
+        );
+      }
     }
   }
+  const flag: InterruptFlag = { interrupted: false };
+  try {
+    return await withInterrupt(flag, reporter, () =>
+      trainIn(dir, task, options, resume, reporter, flag),
+    );
+  } catch (e) {
+    dir.discard();
+    throw e;
+  } finally {
+    dir.release();
+  }
+}
 
+async function trainIn(
+  dir: RunDir,
+  task: TaskName,
+  options: Options,
+  resume: boolean,
+  reporter: Reporter,
+  flag: InterruptFlag,
+): Promise<number> {
+  const dirPath = dir.path;
   const seed = options.seed ?? 0;
   manualSeed(seed);
   // Everything that can fail on bad input happens here, before any file is written.
-  const prepared = prepareTraining(task, options);
+  const prepared = prepareTraining(task, options, (line) => reporter.info(line));
+  await nextTick(); // a Ctrl-C while the data loaded is delivered here: nothing written yet
+  if (flag.interrupted) throw new InterruptedError('interrupted before training started');
   for (const w of prepared.warnings) reporter.warn(w);
-  const dir = new OutputDir(dirPath);
   const net = prepared.neural?.net;
   const config: RunConfig = {
     format: 'recur-run',
@@ -138,6 +176,7 @@ export async function trainCommand(inv: Invocation, reporter: Reporter): Promise
       test: options.test === undefined ? undefined : resolve(options.test),
       resume: undefined,
       json: undefined,
+      force: undefined,
     },
     parameters: net ? net.numParameters() : 0,
   };
@@ -151,86 +190,96 @@ export async function trainCommand(inv: Invocation, reporter: Reporter): Promise
     resume,
   });
 
-  try {
-    dir.create();
-    let metrics: Metrics;
-    let stoppedEarly = false;
-    let epochs = 0;
-    if (prepared.closedForm) {
-      writeJsonAtomic(dir.file(RUN_FILES.config), config);
-      prepared.closedForm.save?.(dir.file(RUN_FILES.best));
-      metrics = prepared.closedForm.test();
-    } else {
-      const t = prepared.neural as NonNullable<typeof prepared.neural>;
-      reporter.info(
-        `model ${prepared.model.name}: ${t.net.numParameters().toLocaleString('en-US')} parameters; run folder ${dirPath}`,
-      );
-      if (!resume) writeJsonAtomic(dir.file(RUN_FILES.config), config);
-      const fitOptions: FitOptions = {
-        epochs: options.epochs ?? 10,
-        lr: options.lr ?? 1e-3,
-        weightDecay: options.weightDecay ?? 0,
-        clip: options.clip ?? 1,
-        patience: options.patience ?? 3,
-        schedule: (options.schedule ?? 'constant') as FitOptions['schedule'],
-        warmup: options.warmup ?? 0,
-        stepsPerEpoch: task === 'lm' ? undefined : options.stepsPerEpoch,
-        valBatches: options.valBatches,
-        seed,
-      };
-      const flag: InterruptFlag = { interrupted: false };
-      const result = await withInterrupt(flag, reporter, () =>
-        fit({
-          task: t,
-          options: fitOptions,
-          reporter,
-          file: (n) => dir.file(n),
-          onCheckpoint: () => dir.keep(),
-          config,
-          resume,
-          signal: flag,
-        }),
-      );
-      if (result.interrupted) {
-        dir.keep();
-        reporter.event('interrupted', { run: dirPath, epoch: result.state.epoch });
-        throw new InterruptedError(
-          `interrupted: checkpoint saved in ${dirPath} after ${result.state.epoch} complete epoch(s); continue with: recur train --resume ${dirPath}`,
-        );
-      }
-      stoppedEarly = result.state.stopped;
-      epochs = result.state.epoch;
-      loadWeights(dir.file(RUN_FILES.best), t.net);
-      t.net.eval();
-      metrics = noGrad(() => t.test());
-      const extra = t.after?.(options);
-      if (extra !== undefined) {
-        reporter.heading('sample');
-        reporter.print(extra);
-        reporter.event('sample', { text: extra });
-      }
-    }
-    writeJsonAtomic(dir.file(RUN_FILES.metrics), {
-      split: task === 'lm' ? 'validation' : 'test',
-      ...metrics,
-    });
-    dir.keep();
-    reporter.heading(
-      `${task} · ${prepared.model.name} · ${task === 'lm' ? 'validation' : 'test'} split`,
+  let metrics: Metrics;
+  let stoppedEarly = false;
+  let epochs = 0;
+  if (prepared.closedForm) {
+    writeJsonAtomic(dir.file(RUN_FILES.config), config);
+    prepared.closedForm.save?.(dir.file(RUN_FILES.best));
+    metrics = prepared.closedForm.test();
+    requireFiniteMetrics(
+      metrics,
+      'test',
+      'check the data for constant or extreme values (and --ridge for --model linear)',
     );
-    reporter.print(metricsTable(metrics, task === 'lm' ? 'validation' : 'test'));
-    reporter.print(`\nrun folder: ${dirPath}`);
-    reporter.result({
-      event: 'result',
-      task,
-      model: prepared.model.name,
-      run: dirPath,
-      ...(prepared.closedForm ? {} : { epochs, early_stop: stoppedEarly }),
-      ...metrics,
+  } else {
+    const t = prepared.neural as NonNullable<typeof prepared.neural>;
+    reporter.info(
+      `model ${prepared.model.name}: ${t.net.numParameters().toLocaleString('en-US')} parameters; run folder ${dirPath}`,
+    );
+    if (!resume) writeJsonAtomic(dir.file(RUN_FILES.config), config);
+    const fitOptions: FitOptions = {
+      epochs: options.epochs ?? 10,
+      lr: options.lr ?? 1e-3,
+      weightDecay: options.weightDecay ?? 0,
+      clip: options.clip ?? 1,
+      patience: options.patience ?? 3,
+      schedule: (options.schedule ?? 'constant') as FitOptions['schedule'],
+      warmup: options.warmup ?? 0,
+      stepsPerEpoch: task === 'lm' ? undefined : options.stepsPerEpoch,
+      valBatches: options.valBatches,
+      seed,
+    };
+    const result = await fit({
+      task: t,
+      options: fitOptions,
+      reporter,
+      file: (n) => dir.file(n),
+      onCheckpoint: () => dir.keep(),
+      config,
+      resume,
+      signal: flag,
     });
-    return 0;
-  } catch (e) {
-    dir.discard();
-    throw e;
+    await nextTick();
+    if (result.interrupted || flag.interrupted) {
+      dir.keep();
+      const { epoch, batch } = result.state;
+      reporter.event('interrupted', { run: dirPath, epoch, batch });
+      throw new InterruptedError(
+        `interrupted: checkpoint saved in ${dirPath} after ${epoch} complete epoch(s)${batch > 0 ? ` and ${batch} batch(es) of the next` : ''}; continue with: recur train --resume ${dirPath}`,
+      );
+    }
+    stoppedEarly = result.state.stopped;
+    epochs = result.state.epoch;
+    loadWeights(dir.file(RUN_FILES.best), t.net);
+    t.net.eval();
+    metrics = noGrad(() => t.test());
+    await nextTick();
+    if (flag.interrupted) {
+      dir.keep();
+      throw new InterruptedError(
+        `interrupted during the final test: training is complete in ${dirPath}; recur train --resume ${dirPath} runs the test again`,
+      );
+    }
+    requireFiniteMetrics(
+      metrics,
+      'test',
+      `check the test data for constant or extreme values; the weights are in ${dir.file(RUN_FILES.best)}`,
+    );
+    const extra = t.after?.(options);
+    if (extra !== undefined) {
+      reporter.heading('sample');
+      reporter.print(extra);
+      reporter.event('sample', { text: extra });
+    }
   }
+  writeJsonAtomic(dir.file(RUN_FILES.metrics), {
+    split: task === 'lm' ? 'validation' : 'test',
+    ...metrics,
+  });
+  dir.keep();
+  reporter.heading(
+    `${task} · ${prepared.model.name} · ${task === 'lm' ? 'validation' : 'test'} split`,
+  );
+  reporter.print(metricsTable(metrics, task === 'lm' ? 'validation' : 'test'));
+  reporter.print(`\nrun folder: ${dirPath}`);
+  reporter.result({
+    event: 'result',
+    task,
+    model: prepared.model.name,
+    run: dirPath,
+    ...(prepared.closedForm ? {} : { epochs, early_stop: stoppedEarly }),
+    ...metrics,
+  });
+  return 0;
 }

@@ -1,15 +1,15 @@
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { parse } from 'csv-parse/sync';
+import { type CsvError, Parser } from 'csv-parse';
 import { CliError, DataError } from '../errors.js';
-import { readUserFile } from '../util/files.js';
+import { checkUserFile, fsError } from '../util/files.js';
+import { parseDecimal } from './numbers.js';
 
 /** A multichannel time series read from a CSV: first column a timestamp, then numeric channels. */
 export interface TimeSeriesTable {
   file: string;
   /** Channel names (the header without its first column), cleaned of undecodable characters. */
   channels: string[];
-  /** The first column, row by row. */
-  dates: string[];
   /** rows × channels, row-major, as written in the file. */
   values: Float64Array;
   rows: number;
@@ -17,85 +17,171 @@ export interface TimeSeriesTable {
   warnings: string[];
 }
 
-interface CsvErrorLike {
-  code?: string;
-  lines?: number;
-  message: string;
+/** Progress of a long read: rows so far, their rate, and the share of the file read. */
+export interface ReadProgress {
+  rows: number;
+  rowsPerSecond: number;
+  fraction: number;
+}
+
+export interface CsvReadOptions {
+  /** Called about every `progressSeconds` (2) while a file larger than 32 MiB is read. */
+  onProgress?: (p: ReadProgress) => void;
+  progressSeconds?: number;
+}
+
+/**
+ * The largest magnitude a value may have: beyond it, sums of squares over a split (the scaler's
+ * statistics, and the float32 ones of training) overflow float32's 3.4e38.
+ */
+export const MAX_ABS_VALUE = 1e15;
+
+const CHUNK = 1 << 20;
+
+/** The synchronous core of csv-parse's stream parser: bytes in, records out, no event loop. */
+interface CsvApi {
+  parse(
+    buf: Buffer | undefined,
+    end: boolean,
+    push: (record: { record: string[]; info: { lines: number } }) => void,
+    close: () => void,
+  ): CsvError | undefined;
 }
 
 /**
  * Reads an ETT / Weather / Exchange-style CSV (csv-parse does the parsing: quoting, CRLF or LF, a
- * BOM). Every value after the first column must be a number; the error names the file, the line and
- * the column otherwise. Header names with undecodable bytes (Weather's "mangled" units) are cleaned
- * to '?'; rows with a timestamp seen before are kept, as the standard protocol keeps them, with a
- * warning.
+ * BOM) in 1 MiB chunks, keeping only the numeric matrix, so memory follows the values, not the
+ * text. Every value after the first column must be a decimal literal of magnitude at most
+ * MAX_ABS_VALUE; the error names the file, the line and the column otherwise. Header names with
+ * undecodable bytes (Weather's "mangled" units) are cleaned to '?'; a row whose timestamp is the
+ * previous row's (or earlier) is kept, as the standard protocol keeps it, with a warning.
  */
-export function readTimeSeriesCsv(file: string): TimeSeriesTable {
-  const text = readUserFile(file, '--data').toString('utf8');
-  let records: { record: string[]; info: { lines: number } }[];
+export function readTimeSeriesCsv(file: string, options: CsvReadOptions = {}): TimeSeriesTable {
+  checkUserFile(file, '--data');
+  const size = statSync(file).size;
+  let fd: number;
   try {
-    records = parse(text, {
-      bom: true,
-      info: true,
-      skip_empty_lines: true,
-      trim: true,
-    }) as unknown as { record: string[]; info: { lines: number } }[];
+    fd = openSync(file, 'r');
   } catch (e) {
-    const err = e as CsvErrorLike;
-    const msg = err.message.replace(/\s*at line \d+\.?$/, '').replace(/\s*on line \d+\.?$/, '');
-    throw new DataError(file, err.lines, `malformed CSV: ${msg}`);
+    throw fsError(e, `--data: cannot read ${file}`);
   }
-  if (records.length === 0) throw new DataError(file, undefined, 'the file is empty');
-  const header = (records[0] as { record: string[] }).record;
-  if (header.length < 2) {
-    throw new DataError(
-      file,
-      1,
-      `expected a header with a date column and at least one channel, got ${header.length} column(s)`,
-    );
-  }
+  const parser = new Parser({ bom: true, info: true, skip_empty_lines: true, trim: true });
+  const api = (parser as unknown as { api: CsvApi }).api;
   const warnings: string[] = [];
-  const channels = header.slice(1).map((h) => h.replace(/\uFFFD+/g, '?'));
-  if (channels.some((c, i) => c !== header[i + 1])) {
-    warnings.push(`${basename(file)}: header names had undecodable characters (shown as '?')`);
-  }
-  const c = channels.length;
-  const rows = records.length - 1;
-  if (rows === 0) throw new DataError(file, undefined, 'the file has a header but no rows');
-  const values = new Float64Array(rows * c);
-  const dates: string[] = new Array(rows);
-  const seen = new Map<string, number>();
+  let channels: string[] | undefined;
+  let c = 0;
+  let values = new Float64Array(0);
+  let rows = 0;
+  let prevDate = '';
+  let prevTime = Number.NaN;
   let duplicates = 0;
   let firstDuplicate = '';
-  for (let r = 0; r < rows; r++) {
-    const { record, info } = records[r + 1] as { record: string[]; info: { lines: number } };
-    const date = record[0] as string;
-    dates[r] = date;
-    const before = seen.get(date);
-    if (before !== undefined) {
-      if (duplicates === 0)
-        firstDuplicate = `'${date}' on line ${info.lines} (first on line ${before})`;
-      duplicates++;
-    } else seen.set(date, info.lines);
-    for (let j = 0; j < c; j++) {
-      const cell = record[j + 1] as string;
-      const v = cell === '' ? Number.NaN : Number(cell);
-      if (!Number.isFinite(v)) {
-        throw new DataError(
-          file,
-          info.lines,
-          `column '${channels[j]}': expected a number, got ${cell === '' ? 'an empty field' : `'${cell}'`}`,
-        );
+  let failure: Error | undefined;
+  const started = performance.now();
+  let lastReport = started;
+  let bytesRead = 0;
+  const every = (options.progressSeconds ?? 2) * 1000;
+
+  const onRecord = ({ record, info }: { record: string[]; info: { lines: number } }) => {
+    if (failure) return;
+    try {
+      if (!channels) {
+        if (record.length < 2) {
+          throw new DataError(
+            file,
+            1,
+            `expected a header with a date column and at least one channel, got ${record.length} column(s)`,
+          );
+        }
+        channels = record.slice(1).map((h) => h.replace(/\uFFFD+/g, '?'));
+        if (channels.some((name, i) => name !== record[i + 1])) {
+          warnings.push(
+            `${basename(file)}: header names had undecodable characters (shown as '?')`,
+          );
+        }
+        c = channels.length;
+        // Room for the rows the file's size suggests (grown by half when that was too few).
+        values = new Float64Array(Math.max(1024, Math.ceil(size / (8 * c + 16))) * c);
+        return;
       }
-      values[r * c + j] = v;
+      const date = record[0] as string;
+      const time = Date.parse(date);
+      if (rows > 0 && (date === prevDate || time <= prevTime)) {
+        if (duplicates === 0)
+          firstDuplicate = `'${date}' on line ${info.lines} (the row before is '${prevDate}')`;
+        duplicates++;
+      }
+      prevDate = date;
+      prevTime = time;
+      if ((rows + 1) * c > values.length) {
+        const grown = new Float64Array(Math.ceil(values.length * 1.5) + c);
+        grown.set(values);
+        values = grown;
+      }
+      for (let j = 0; j < c; j++) {
+        const cell = record[j + 1];
+        const v = cell === undefined ? Number.NaN : parseDecimal(cell);
+        if (!Number.isFinite(v)) {
+          throw new DataError(
+            file,
+            info.lines,
+            `column '${channels[j]}': expected a decimal number, got ${cell === undefined || cell === '' ? 'an empty field' : `'${cell.slice(0, 40)}'`}`,
+          );
+        }
+        if (Math.abs(v) > MAX_ABS_VALUE) {
+          throw new DataError(
+            file,
+            info.lines,
+            `column '${channels[j]}': ${cell} is beyond ±${MAX_ABS_VALUE.toExponential(0)}, where float32 statistics overflow; rescale the column`,
+          );
+        }
+        values[rows * c + j] = v;
+      }
+      rows++;
+    } catch (e) {
+      failure = e as Error;
     }
+  };
+
+  try {
+    const buf = Buffer.allocUnsafe(CHUNK);
+    for (;;) {
+      const n = readSync(fd, buf, 0, CHUNK, null);
+      bytesRead += n;
+      // csv-parse keeps what it needs of a chunk (a field cut in two), so the buffer is reused.
+      const err = api.parse(
+        n > 0 ? Buffer.from(buf.subarray(0, n)) : undefined,
+        n === 0,
+        onRecord,
+        () => {},
+      );
+      if (err) {
+        const msg = err.message.replace(/\s*(at|on) line \d+\.?$/, '');
+        throw new DataError(file, (err as { lines?: number }).lines, `malformed CSV: ${msg}`);
+      }
+      if (failure) throw failure;
+      if (n === 0) break;
+      const now = performance.now();
+      if (options.onProgress && size > 32 * 2 ** 20 && now - lastReport > every) {
+        lastReport = now;
+        options.onProgress({
+          rows,
+          rowsPerSecond: rows / ((now - started) / 1000),
+          fraction: bytesRead / size,
+        });
+      }
+    }
+  } finally {
+    closeSync(fd);
   }
+  if (!channels) throw new DataError(file, undefined, 'the file is empty');
+  if (rows === 0) throw new DataError(file, undefined, 'the file has a header but no rows');
   if (duplicates > 0) {
     warnings.push(
-      `${basename(file)}: ${duplicates} duplicate timestamp(s), e.g. ${firstDuplicate}; rows are kept in file order, as the standard protocol does`,
+      `${basename(file)}: ${duplicates} duplicate timestamp(s) (or out of order), e.g. ${firstDuplicate}; rows are kept in file order, as the standard protocol does`,
     );
   }
-  return { file, channels, dates, values, rows, warnings };
+  return { file, channels, values: values.subarray(0, rows * c), rows, warnings };
 }
 
 export type SplitScheme = 'etth' | 'ettm' | 'ratio';

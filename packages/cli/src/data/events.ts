@@ -2,6 +2,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CliError, DataError } from '../errors.js';
 import { readUserFile } from '../util/files.js';
+import { parseDecimal } from './numbers.js';
 
 /** One event sequence: 0-based marks and event times (time since the sequence's start at 0). */
 export interface EventSequence {
@@ -20,6 +21,9 @@ export interface EventSplits {
   sources: string[];
   layout: 'json' | 'rmtpp';
 }
+
+/** The most distinct marks a data set may have (its embedding and output head grow with it). */
+export const MAX_MARKS = 2 ** 20;
 
 /**
  * Reads the JSON layout: an array of { dim_process, seq_idx, seq_len, time_since_start[],
@@ -63,17 +67,35 @@ export function readEventsJson(file: string): { sequences: EventSequence[]; mark
       );
     }
     if (types.length === 0) throw new DataError(file, undefined, `${where}: no events`);
-    if (typeof o.dim_process === 'number') marks = Math.max(marks, o.dim_process);
+    const dim = o.dim_process;
+    if (
+      dim !== undefined &&
+      (typeof dim !== 'number' || !Number.isInteger(dim) || dim < 1 || dim > MAX_MARKS)
+    ) {
+      throw new DataError(
+        file,
+        undefined,
+        `${where}: dim_process must be an integer from 1 to ${MAX_MARKS}, got ${JSON.stringify(dim)}`,
+      );
+    }
+    if (dim !== undefined) marks = Math.max(marks, dim);
     const m = new Int32Array(types.length);
     const t = new Float64Array(types.length);
     for (let k = 0; k < types.length; k++) {
       const ty = types[k];
       const tm = since[k];
-      if (typeof ty !== 'number' || !Number.isInteger(ty) || ty < 0) {
+      if (typeof ty !== 'number' || !Number.isInteger(ty) || ty < 0 || ty >= MAX_MARKS) {
         throw new DataError(
           file,
           undefined,
-          `${where}, event ${k}: type_event must be a non-negative integer, got ${JSON.stringify(ty)}`,
+          `${where}, event ${k}: type_event must be an integer from 0 to ${MAX_MARKS - 1}, got ${JSON.stringify(ty)}`,
+        );
+      }
+      if (dim !== undefined && ty >= dim) {
+        throw new DataError(
+          file,
+          undefined,
+          `${where}, event ${k}: type_event ${ty} is not below dim_process ${dim} (marks are 0 to ${dim - 1})`,
         );
       }
       if (typeof tm !== 'number' || !Number.isFinite(tm) || tm < 0) {
@@ -129,7 +151,7 @@ export function readRmtpp(
     const m = new Int32Array(events.length);
     const t = new Float64Array(times.length);
     for (let k = 0; k < times.length; k++) {
-      const tv = Number(times[k]);
+      const tv = parseDecimal(times[k] as string);
       if (!Number.isFinite(tv) || tv < 0)
         throw new DataError(
           timeFile,
@@ -142,12 +164,12 @@ export function readRmtpp(
           i + 1,
           `value ${k + 1}: time ${tv} is before the previous one`,
         );
-      const mv = Number(events[k]);
-      if (!Number.isInteger(mv) || mv < 1)
+      const mv = parseDecimal(events[k] as string);
+      if (!Number.isInteger(mv) || mv < 1 || mv > MAX_MARKS)
         throw new DataError(
           eventFile,
           i + 1,
-          `value ${k + 1}: expected a 1-based mark, got '${events[k]}'`,
+          `value ${k + 1}: expected a 1-based mark up to ${MAX_MARKS}, got '${events[k]}'`,
         );
       t[k] = tv;
       m[k] = mv - 1;

@@ -1,5 +1,6 @@
 import { CliError } from '../errors.js';
 import {
+  type CsvReadOptions,
   readTimeSeriesCsv,
   resolveSplitScheme,
   type SplitBorders,
@@ -79,11 +80,13 @@ export interface ForecastDataOptions {
   scaler?: Scaler;
   /** Expected channel count (evaluating a trained run). */
   channels?: number;
+  /** Progress of reading a large file. */
+  onProgress?: CsvReadOptions['onProgress'];
 }
 
 /** Reads the CSV, checks that every split holds at least one window, standardises. */
 export function loadForecastData(file: string, options: ForecastDataOptions): ForecastData {
-  const table = readTimeSeriesCsv(file);
+  const table = readTimeSeriesCsv(file, { onProgress: options.onProgress });
   const { lookback, horizon } = options;
   const c = table.channels.length;
   if (options.channels !== undefined && options.channels !== c) {

@@ -1,3 +1,4 @@
+import { totalmem } from 'node:os';
 import { Aaren } from '@recur/aaren';
 import * as aft from '@recur/aft';
 import { GRU, LSTM, Transformer } from '@recur/baselines';
@@ -42,8 +43,61 @@ function aftClass(): (new (options: Record<string, unknown>) => SequenceModule) 
     : undefined;
 }
 
+/**
+ * An upper estimate of a config's parameters (every model's blocks: attention or recurrent weights,
+ * feed-forward, norms, position biases) and of its largest single weight, in elements.
+ */
+export function estimateSize(cfg: BackboneConfig): { parameters: number; largest: number } {
+  const { layers, dModel: d, dFF: f, heads, window, posDim, maxLen } = cfg;
+  const rnn = cfg.name === 'lstm' || cfg.name === 'gru';
+  const gates = cfg.name === 'lstm' ? 4 : 3;
+  const positional = cfg.name === 'aft-full' || cfg.name === 'aft-local' ? 2 * posDim * maxLen : 0;
+  const conv = cfg.name === 'aft-conv' ? heads * window : 0;
+  const perLayer = rnn
+    ? gates * (2 * d * d + 2 * d)
+    : 4 * d * d + 2 * d * f + f + 12 * d + positional + conv + maxLen * maxLen;
+  // Plus the sinusoidal position table and the input and output maps (a few d each).
+  return {
+    parameters: layers * perLayer + maxLen * d + 8 * d,
+    largest: Math.max(rnn ? gates * d * d : d * f, d * d, posDim * maxLen, maxLen * maxLen),
+  };
+}
+
+/** Bytes training may use: 3/4 of the machine's (or the container's) memory. */
+export function memoryBudget(): number {
+  const constrained = process.constrainedMemory?.() ?? 0;
+  const total = totalmem();
+  return 0.75 * (constrained > 0 ? Math.min(constrained, total) : total);
+}
+
+const GB = 2 ** 30;
+
+/**
+ * Refuses a config that cannot be allocated: its weights, gradients and AdamW moments (16 bytes a
+ * parameter) beyond the memory budget, or one weight beyond what a typed array can hold.
+ */
+export function checkModelFits(cfg: BackboneConfig, budget = memoryBudget()): void {
+  const { parameters, largest } = estimateSize(cfg);
+  const rnn = cfg.name === 'lstm' || cfg.name === 'gru';
+  const sizes = `--layers ${cfg.layers} --d-model ${cfg.dModel}${rnn ? '' : ` --d-ff ${cfg.dFF}`}${
+    cfg.name === 'aft-full' || cfg.name === 'aft-local' ? ` --pos-dim ${cfg.posDim}` : ''
+  }${cfg.name === 'aft-conv' || cfg.name === 'aft-local' ? ` --window ${cfg.window}` : ''}`;
+  const need = parameters * 16;
+  if (need > budget) {
+    throw new CliError(
+      `${cfg.name} with ${sizes} is too large: about ${parameters.toExponential(2)} parameters need about ${(need / GB).toFixed(1)} GB to train (weights, gradients and AdamW state), and this machine allows ${(budget / GB).toFixed(1)} GB; use smaller sizes`,
+    );
+  }
+  if (largest > 2 ** 31 - 1) {
+    throw new CliError(
+      `${cfg.name} with ${sizes} is too large: one weight would have ${largest.toExponential(2)} elements (at most ${2 ** 31 - 1}); use smaller sizes`,
+    );
+  }
+}
+
 /** The bare sequence model [B, T, d] → [B, T, d] of a config (no positions, no heads). */
 export function createCore(cfg: BackboneConfig): SequenceModule {
+  checkModelFits(cfg);
   const { layers: nLayers, dModel, heads: nHeads, dFF, dropout } = cfg;
   const needHeads = cfg.name === 'aaren' || cfg.name === 'transformer' || cfg.name === 'aft-conv';
   if (needHeads && dModel % nHeads !== 0) {

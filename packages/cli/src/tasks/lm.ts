@@ -4,7 +4,6 @@ import {
   nn,
   noGrad,
   Generator as Rng,
-  type StreamState,
   type Tensor,
   tensor,
   tidy,
@@ -36,12 +35,64 @@ export function buildVocab(text: string): string[] {
   return [...new Set(Array.from(text))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The file's text, which must be UTF-8: invalid bytes (a binary file, Latin-1) and NUL characters
+ * (UTF-16, binary) are refused with the line they are on, rather than learned as characters.
+ */
+function decodeUtf8(file: string, bytes: Buffer): string {
+  const lineOf = (offset: number) => {
+    let line = 1;
+    for (let i = 0; i < offset; i++) if (bytes[i] === 10) line++;
+    return line;
+  };
+  const bom16 =
+    bytes.length >= 2 &&
+    ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff));
+  const nul = bytes.indexOf(0);
+  if (bom16 || nul >= 0) {
+    throw new DataError(
+      file,
+      bom16 ? 1 : lineOf(nul),
+      `${bom16 ? 'a UTF-16 byte-order mark' : 'a NUL byte'}: the lm task reads UTF-8 text, and this looks like UTF-16 or a binary file; convert it to UTF-8 (e.g. iconv -f UTF-16 -t UTF-8)`,
+    );
+  }
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    // The first invalid sequence, for the message: the longest prefix that decodes as a stream
+    // ends inside it (or just before it); its start is where the longest whole prefix ends.
+    const decodes = (end: number, stream: boolean) => {
+      try {
+        new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, end), { stream });
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    let lo = 0;
+    let hi = bytes.length;
+    while (hi - lo > 1) {
+      const mid = (lo + hi) >>> 1;
+      if (decodes(mid, true)) lo = mid;
+      else hi = mid;
+    }
+    while (lo > 0 && !decodes(lo, false)) lo--;
+    throw new DataError(
+      file,
+      lineOf(lo),
+      `not valid UTF-8 (byte ${lo}); the lm task reads UTF-8 text: convert the file (e.g. iconv -f LATIN1 -t UTF-8)`,
+    );
+  }
+}
+
 /** Reads a text file as ids of `vocab` (built from the file when not given); 90 % / 10 % split. */
 export function loadText(
   file: string,
   vocab?: readonly string[],
 ): { data: TextData; vocab: string[] } {
-  const text = readUserFile(file, '--data').toString('utf8');
+  const text = decodeUtf8(file, readUserFile(file, '--data'));
   const chars = Array.from(text);
   if (chars.length < 4)
     throw new DataError(
@@ -103,6 +154,11 @@ export function createLmTask(
     throw new CliError(`--context ${t}: longer than the training text (${trainEnd} characters)`);
   }
   const val = data.ids.subarray(data.valStart);
+  if (val.length < 2) {
+    throw new CliError(
+      `${data.file}: the validation part (the last 10 %) has ${val.length} character(s), too few to score (at least 2); use a longer text`,
+    );
+  }
   /** Bits per character over the validation text, in chunks of `t` targets (every character once). */
   const evaluate = (limit?: number): Metrics => {
     const n = val.length - 1;
@@ -121,7 +177,8 @@ export function createLmTask(
         count += st.length * len;
       });
     for (const b of batches) run(b, t);
-    if (limit === undefined && rest > 0) run([starts.length * t], rest);
+    // The short tail is scored in full runs, and whenever no full chunk was (a short validation part).
+    if (rest > 0 && (limit === undefined || batches.length === 0)) run([starts.length * t], rest);
     return { bpc: nats / count / Math.LN2, loss: nats / count };
   };
   return {
@@ -157,6 +214,22 @@ export function createLmTask(
   };
 }
 
+/** The ids of a prompt's characters; one outside the vocabulary is an error naming it. */
+export function promptIdsOf(vocab: readonly string[], prompt: string): number[] {
+  const index = new Map(vocab.map((c, i) => [c, i]));
+  const ids = Array.from(prompt).map((ch) => {
+    const id = index.get(ch);
+    if (id === undefined) {
+      throw new CliError(
+        `--prompt: character ${JSON.stringify(ch)} is not in the model's vocabulary (the ${vocab.length} characters of the training text)`,
+      );
+    }
+    return id;
+  });
+  if (ids.length === 0) throw new CliError('--prompt: must not be empty');
+  return ids;
+}
+
 /** Streams the prompt through the model one character at a time, then samples `count` more. */
 export function sampleText(
   net: LanguageNet,
@@ -167,34 +240,22 @@ export function sampleText(
   temperature: number,
   rng: Generator,
 ): string {
-  const index = new Map(cfg.vocab.map((c, i) => [c, i]));
-  const promptIds = Array.from(prompt).map((ch) => {
-    const id = index.get(ch);
-    if (id === undefined) {
-      throw new CliError(
-        `--prompt: character ${JSON.stringify(ch)} is not in the model's vocabulary`,
-      );
-    }
-    return id;
-  });
-  if (promptIds.length === 0) throw new CliError('--prompt: must not be empty');
+  const promptIds = promptIdsOf(cfg.vocab, prompt);
   const limited = model.name === 'aft-full' || model.name === 'aft-local';
   const total = limited
     ? Math.min(promptIds.length + count, model.maxLen)
     : promptIds.length + count;
   net.eval();
   return noGrad(() => {
-    let state: StreamState = net.backbone.initState(1);
+    // The stream frees each state as the next one replaces it: memory stays flat however long.
+    const stream = net.backbone.stream(1);
     let logits: Float32Array | null = null;
     const out: string[] = [];
     const feed = (id: number) => {
-      const r = tidy(() => {
+      logits = tidy(() => {
         const x = net.emb.forward(tensor([id], { dtype: 'int32' }));
-        const step = net.backbone.step(x, state);
-        return { state: step.state, logits: net.head.forward(step.y) };
+        return net.head.forward(stream.step(x)).dataSync().slice() as Float32Array;
       });
-      state = r.state;
-      logits = r.logits.dataSync() as Float32Array;
     };
     for (const id of promptIds) feed(id);
     for (let k = promptIds.length; k < total; k++) {
@@ -209,6 +270,7 @@ export function sampleText(
       out.push(cfg.vocab[id] as string);
       feed(id);
     }
+    stream.dispose();
     return prompt + out.join('');
   });
 }

@@ -1,12 +1,18 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Generator, loadSafetensors, saveSafetensors, type Tensor, tensor } from '@recur/tensor';
+import type { ReadProgress } from '../data/csv.js';
 import { loadEvents } from '../data/events.js';
 import { type ForecastData, loadForecastData, naiveMetrics } from '../data/forecast.js';
 import { fitLinearForecaster, type LinearForecaster, linearMetrics } from '../data/linear.js';
 import { locateTsFiles, readTsFile } from '../data/uea.js';
 import { CliError } from '../errors.js';
-import { type BackboneConfig, defaultPositions, isSequenceModel } from '../models/backbone.js';
+import {
+  type BackboneConfig,
+  checkModelFits,
+  defaultPositions,
+  isSequenceModel,
+} from '../models/backbone.js';
 import type { Pooling } from '../models/nets.js';
 import type { Options, TaskName } from '../options.js';
 import { readUserFile, writeFileAtomic } from '../util/files.js';
@@ -18,7 +24,7 @@ import {
   type ForecastTaskConfig,
   forecastTaskConfig,
 } from './forecast.js';
-import { createLmTask, type LmTaskConfig, loadText } from './lm.js';
+import { createLmTask, type LmTaskConfig, loadText, promptIdsOf } from './lm.js';
 import type { Metrics, NeuralTask, RunConfig } from './types.js';
 
 /** A closed-form forecaster: metrics computed directly, weights (if any) saved by `save`. */
@@ -42,18 +48,33 @@ export function backboneConfig(name: string, o: Options, maxLen: number): Backbo
   if (!isSequenceModel(name)) throw new CliError(`--model ${name} is not a sequence model`);
   const dModel = o.dModel ?? 64;
   const positions = o.positions ?? 'auto';
-  return {
+  const cfg: BackboneConfig = {
     name,
     layers: o.layers ?? 2,
     dModel,
     heads: o.heads ?? 4,
     dFF: o.dFF ?? 2 * dModel,
-    window: o.window ?? 16,
+    // A window (aft-local bias band, aft-conv kernel) beyond the sequence has no effect past it.
+    window: Math.min(o.window ?? 16, maxLen),
     posDim: o.posDim ?? 32,
     maxLen,
     dropout: o.dropout ?? 0,
     positions: positions === 'auto' ? defaultPositions(name) : positions === 'sinusoidal',
   };
+  checkModelFits(cfg);
+  return cfg;
+}
+
+/** Turns CSV read progress into lines ('reading x.csv: 1,234,567 rows, 250,000 rows/s, 40 %'). */
+function csvProgress(
+  file: string,
+  line?: (text: string) => void,
+): ((p: ReadProgress) => void) | undefined {
+  if (!line) return undefined;
+  return (p) =>
+    line(
+      `reading ${basename(file)}: ${p.rows.toLocaleString('en-US')} rows, ${Math.round(p.rowsPerSecond).toLocaleString('en-US')} rows/s, ${Math.round(p.fraction * 100)} %`,
+    );
 }
 
 function requireData(o: Options): string {
@@ -80,7 +101,11 @@ function forecastClosedForm(name: 'naive' | 'linear', data: ForecastData, o: Opt
 // ---------------------------------------------------------------- training
 
 /** Loads the data of a task, checks it, and builds the model to train. Creates no file. */
-export function prepareTraining(task: TaskName, o: Options): Prepared {
+export function prepareTraining(
+  task: TaskName,
+  o: Options,
+  onProgress?: (line: string) => void,
+): Prepared {
   const name = o.model;
   if (!name) throw new CliError('--model <name> is required');
   if ((name === 'naive' || name === 'linear') && task !== 'forecast') {
@@ -94,6 +119,7 @@ export function prepareTraining(task: TaskName, o: Options): Prepared {
   switch (task) {
     case 'forecast': {
       const fd = loadForecastData(data, {
+        onProgress: csvProgress(data, onProgress),
         lookback: o.lookback ?? 96,
         horizon: o.horizon ?? 96,
         split: o.split ?? 'auto',
@@ -209,6 +235,8 @@ export function prepareTraining(task: TaskName, o: Options): Prepared {
     }
     case 'lm': {
       const { data: text, vocab } = loadText(data);
+      // A bad --prompt is reported now, not after training.
+      if (o.prompt !== undefined) promptIdsOf(vocab, o.prompt);
       const context = o.context ?? 128;
       const taskConfig: LmTaskConfig = { vocab, context };
       const model = backboneConfig(name, o, context);
@@ -244,7 +272,12 @@ function linearFromFile(path: string): LinearForecaster {
  * Rebuilds a trained run's model and data pipeline for new data (its scaler, labels or vocabulary
  * come from the run). Only the test split is evaluated (lm: the last 10 %).
  */
-export function prepareEvaluation(run: RunConfig, o: Options, weightsPath: string): Prepared {
+export function prepareEvaluation(
+  run: RunConfig,
+  o: Options,
+  weightsPath: string,
+  onProgress?: (line: string) => void,
+): Prepared {
   const data = requireData(o);
   const batchSize = o.batchSize ?? run.options.batchSize ?? 32;
   const tc = run.taskConfig;
@@ -258,6 +291,7 @@ export function prepareEvaluation(run: RunConfig, o: Options, weightsPath: strin
     case 'forecast': {
       const cfg = tc as unknown as ForecastTaskConfig;
       const fd = loadForecastData(data, {
+        onProgress: csvProgress(data, onProgress),
         lookback: cfg.lookback,
         horizon: cfg.horizon,
         split: o.split && o.split !== 'auto' ? o.split : cfg.split,
@@ -350,6 +384,7 @@ export function prepareEvaluation(run: RunConfig, o: Options, weightsPath: strin
     case 'lm': {
       const cfg = tc as unknown as LmTaskConfig;
       const { data: text } = loadText(data, cfg.vocab);
+      if (o.prompt !== undefined) promptIdsOf(cfg.vocab, o.prompt);
       return {
         task: run.task,
         model,

@@ -8,6 +8,7 @@ import {
   type Tensor,
 } from '@recur/tensor';
 import { CliError } from '../errors.js';
+import { optimizerMetaSchema, parseJsonWith, trainerStateSchema } from '../schema.js';
 import { readUserFile, writeFileAtomic } from '../util/files.js';
 
 /** File names inside a run folder. */
@@ -30,9 +31,16 @@ export interface TrainerState {
   best: number | null;
   bestEpoch: number;
   badEpochs: number;
-  /** The default generator's state (dropout, initialisation) and the data order's. */
+  /** Batches of the current (unfinished) epoch already taken; 0 at an epoch's end. */
+  batch: number;
+  /** The default generator's state (dropout, initialisation) and the data order's, now. */
   rng: (number | null)[];
   dataRng: (number | null)[];
+  /** The data order's state when the current epoch began (to draw its batches again). */
+  epochDataRng?: (number | null)[];
+  /** Sums over the current epoch's batches so far: training loss and items. */
+  lossSum: number;
+  items: number;
   scheduler: { lastEpoch: number; baseLrs: number[] } | null;
   history: Record<string, number>[];
   stopped: boolean;
@@ -123,10 +131,11 @@ export function loadLast(path: string, net: nn.Module, opt: optim.Optimizer): Tr
   const tmeta = metadata['recur.trainer'];
   if (!meta || !tmeta)
     throw new CliError(`${path}: not a recur training checkpoint (no optimiser or trainer state)`);
-  const { paramGroups, numbers } = JSON.parse(meta) as {
-    paramGroups: optim.OptimizerStateDict['paramGroups'];
-    numbers: Record<string, Record<string, number>>;
-  };
+  const { paramGroups, numbers } = parseJsonWith(
+    optimizerMetaSchema,
+    meta,
+    `${path}: optimiser state (metadata 'recur.optimizer')`,
+  );
   const state: optim.OptimizerStateDict['state'] = {};
   for (const [k, v] of Object.entries(tensors)) {
     const m = /^optim\.(\d+)\.(.+)$/.exec(k);
@@ -141,9 +150,16 @@ export function loadLast(path: string, net: nn.Module, opt: optim.Optimizer): Tr
     Object.assign(state[i] as optim.ParamState, nums);
   }
   try {
-    opt.loadStateDict({ state, paramGroups });
+    opt.loadStateDict({
+      state,
+      paramGroups,
+    });
   } catch (e) {
     throw new CliError(`${path}: the optimiser state does not fit (${(e as Error).message})`);
   }
-  return JSON.parse(tmeta) as TrainerState;
+  return parseJsonWith(
+    trainerStateSchema,
+    tmeta,
+    `${path}: trainer state (metadata 'recur.trainer')`,
+  ) as TrainerState;
 }

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { defaultGenerator, Generator, noGrad, optim, tidy } from '@recur/tensor';
-import { CliError } from '../errors.js';
+import { NumericError, requireFiniteMetrics } from '../errors.js';
 import type { Metrics, NeuralTask } from '../tasks/types.js';
 import { writeJsonAtomic } from '../util/files.js';
 import { fmtNumber, type Reporter } from '../util/output.js';
@@ -50,7 +50,8 @@ export interface FitResult {
   interrupted: boolean;
 }
 
-const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
+/** Lets pending signals (Ctrl-C) be delivered: the loop itself is synchronous between awaits. */
+export const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 function better(a: number, b: number | null, mode: 'min' | 'max'): boolean {
   if (b === null) return true;
@@ -62,7 +63,9 @@ function better(a: number, b: number | null, mode: 'min' | 'max'): boolean {
  * after every epoch, the best weights kept (model.safetensors), a full checkpoint after every epoch
  * (last.safetensors: weights, optimiser, epoch, random state), early stopping after `patience`
  * epochs without improvement. Between steps it yields to the event loop so that Ctrl-C can stop it:
- * then it saves the checkpoint and returns with `interrupted`.
+ * then it saves a checkpoint of that very step (weights, optimiser, schedule, the epoch's batch
+ * order and position, the random states) and returns with `interrupted`; resuming from it gives
+ * the same weights, bit for bit, as a run that was never stopped.
  */
 export async function fit(ctx: FitContext): Promise<FitResult> {
   const { task, options: o, reporter } = ctx;
@@ -90,8 +93,11 @@ export async function fit(ctx: FitContext): Promise<FitResult> {
     best: null,
     bestEpoch: 0,
     badEpochs: 0,
+    batch: 0,
     rng: [],
     dataRng: [],
+    lossSum: 0,
+    items: 0,
     scheduler: null,
     history: [],
     stopped: false,
@@ -101,7 +107,11 @@ export async function fit(ctx: FitContext): Promise<FitResult> {
     defaultGenerator.setState(rngFromJson(state.rng));
     dataRng.setState(rngFromJson(state.dataRng));
     if (scheduler && state.scheduler) scheduler.loadStateDict(state.scheduler);
-    reporter.info(`resuming after epoch ${state.epoch} (step ${state.step})`);
+    reporter.info(
+      state.batch > 0
+        ? `resuming epoch ${state.epoch + 1} at batch ${state.batch + 1} (step ${state.step})`
+        : `resuming after epoch ${state.epoch} (step ${state.step})`,
+    );
   }
   const snapshot = (): TrainerState => ({
     ...state,
@@ -109,8 +119,8 @@ export async function fit(ctx: FitContext): Promise<FitResult> {
     dataRng: rngToJson(dataRng.getState()),
     scheduler: scheduler ? scheduler.stateDict() : null,
   });
-  const saveCheckpoint = () => {
-    saveLast(ctx.file(RUN_FILES.last), net, opt, snapshot());
+  const saveCheckpoint = (extra: Partial<TrainerState> = {}) => {
+    saveLast(ctx.file(RUN_FILES.last), net, opt, { ...snapshot(), ...extra });
     writeJsonAtomic(ctx.file(RUN_FILES.history), state.history);
     if (!existsSync(ctx.file(RUN_FILES.best)))
       saveWeights(ctx.file(RUN_FILES.best), net, ctx.config);
@@ -120,9 +130,16 @@ export async function fit(ctx: FitContext): Promise<FitResult> {
   const { metric, mode } = task.monitor;
 
   for (let epoch = state.epoch + 1; epoch <= o.epochs && !state.stopped; epoch++) {
-    // The epoch's random state is captured before it starts: an interrupted epoch is redone whole.
-    const epochRng = { rng: defaultGenerator.getState(), data: dataRng.getState() };
+    // Resuming inside an epoch: its batch order is drawn again from the data order's state at its
+    // start, then the random states continue from where the checkpoint left them.
+    const resumeAt = state.batch;
+    if (resumeAt > 0 && state.epochDataRng) dataRng.setState(rngFromJson(state.epochDataRng));
+    const epochDataRng = dataRng.getState();
     const batches = task.trainBatches(dataRng).slice(0, perEpoch);
+    if (resumeAt > 0) {
+      defaultGenerator.setState(rngFromJson(state.rng));
+      dataRng.setState(rngFromJson(state.dataRng));
+    }
     net.train();
     const bar = reporter.progress(
       `epoch ${epoch}/${o.epochs}`,
@@ -130,18 +147,16 @@ export async function fit(ctx: FitContext): Promise<FitResult> {
       task.unit === 'chars' ? 'chars' : 'batches',
     );
     const start = performance.now();
-    let lossSum = 0;
-    let items = 0;
+    let lossSum = resumeAt > 0 ? state.lossSum : 0;
+    let items = resumeAt > 0 ? state.items : 0;
+    state.batch = 0;
     let lastEvent = 0;
-    for (let i = 0; i < batches.length; i++) {
+    for (let i = resumeAt; i < batches.length; i++) {
       await nextTick();
       if (ctx.signal.interrupted) {
         bar.stop();
-        // Roll the random state back to the epoch's start, so that resuming redoes this epoch.
-        defaultGenerator.setState(epochRng.rng);
-        dataRng.setState(epochRng.data);
-        saveCheckpoint();
-        return { state, interrupted: true };
+        saveCheckpoint({ batch: i, epochDataRng: rngToJson(epochDataRng), lossSum, items });
+        return { state: { ...state, batch: i }, interrupted: true };
       }
       const batch = batches[i];
       const loss = tidy(() => {
@@ -157,16 +172,15 @@ export async function fit(ctx: FitContext): Promise<FitResult> {
       state.step++;
       if (!Number.isFinite(loss)) {
         bar.stop();
-        throw new CliError(
-          `training diverged: the loss is ${loss} at epoch ${epoch}, step ${i + 1}; try a lower --lr or --clip`,
-          1,
+        throw new NumericError(
+          `training diverged: the loss is ${loss} at epoch ${epoch}, step ${i + 1}; try a lower --lr or --clip, and check the data for extreme values`,
         );
       }
       lossSum += loss;
       items += task.items(batch);
       const secs = (performance.now() - start) / 1e3;
       bar.update(i + 1, { loss: lossSum / (i + 1) });
-      if (reporter.json && (performance.now() - lastEvent > 1000 || i === 0)) {
+      if (reporter.json && (performance.now() - lastEvent > 1000 || i === resumeAt)) {
         lastEvent = performance.now();
         reporter.event('step', {
           epoch,
@@ -181,6 +195,11 @@ export async function fit(ctx: FitContext): Promise<FitResult> {
     const trainSecs = (performance.now() - start) / 1e3;
     net.eval();
     const val: Metrics = noGrad(() => task.validate(o.valBatches));
+    requireFiniteMetrics(
+      val,
+      `epoch ${epoch}: validation`,
+      'try a lower --lr or --clip, and check the validation data for constant or extreme values',
+    );
     const entry: Record<string, number> = {
       epoch,
       train_loss: lossSum / batches.length,
@@ -202,6 +221,11 @@ export async function fit(ctx: FitContext): Promise<FitResult> {
     if (o.patience > 0 && state.badEpochs >= o.patience) state.stopped = true;
     saveCheckpoint();
     reporter.event('epoch', { ...entry, best: improved });
+    await nextTick(); // a Ctrl-C that came during validation is delivered here
+    if (ctx.signal.interrupted) {
+      // Ctrl-C during validation: the epoch's checkpoint is on disk; stop before the next one.
+      return { state, interrupted: true };
+    }
     const valText = Object.entries(val)
       .map(([k, v]) => `val ${k} ${fmtNumber(v)}`)
       .join(', ');

@@ -8,22 +8,69 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { CliError } from '../errors.js';
+
+const FS_REASONS: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'the file system is read-only',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  ENOTDIR: 'a part of the path is not a folder',
+  EISDIR: 'it is a folder',
+  ENOENT: 'no such file or folder',
+  ENAMETOOLONG: 'the name is too long',
+  EMFILE: 'too many open files',
+  EIO: 'input/output error',
+  EEXIST: 'it already exists',
+};
+
+/**
+ * A file-system error (EACCES, EROFS, ENOSPC, …) as one line for the user, exit code 2; anything
+ * that is not a file-system error is returned unchanged.
+ */
+export function fsError(e: unknown, what: string): unknown {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (e instanceof CliError || typeof code !== 'string') return e;
+  return new CliError(`${what} (${code}: ${FS_REASONS[code] ?? (e as Error).message})`);
+}
+
+/**
+ * `mkdir -p` one level at a time: Node's own recursive mkdir never returns for some paths (under
+ * /proc, for one), where this fails at once with the error of the level that cannot be made.
+ */
+export function makeDirs(path: string): void {
+  const missing: string[] = [];
+  let p = resolve(path);
+  while (!existsSync(p)) {
+    missing.push(p);
+    const up = dirname(p);
+    if (up === p) break;
+    p = up;
+  }
+  for (const dir of missing.reverse()) {
+    try {
+      mkdirSync(dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
+}
 
 /**
  * Writes `data` to `path` atomically: into a temporary file beside it, then a rename, so a reader
  * (or a crash, or Ctrl-C) never sees half a file.
  */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
+    makeDirs(dirname(path));
     writeFileSync(tmp, data);
     renameSync(tmp, path);
   } catch (e) {
     rmSync(tmp, { force: true });
-    throw e;
+    throw fsError(e, `cannot write ${path}`);
   }
 }
 
@@ -31,12 +78,21 @@ export function writeJsonAtomic(path: string, value: unknown): void {
   writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
 }
 
+/** Checks that a file the user named exists and is a file (not a folder), naming the flag. */
+export function checkUserFile(path: string, what: string): void {
+  if (!existsSync(path)) throw new CliError(`${what}: no such file: ${path}`);
+  if (statSync(path).isDirectory())
+    throw new CliError(`${what}: expected a file, got the folder ${path}`);
+}
+
 /** Reads a file the user named, turning "no such file" into a clear CliError naming the flag. */
 export function readUserFile(path: string, what: string): Buffer {
-  if (!existsSync(path)) throw new CliError(`${what}: no such file: ${path}`);
-  const st = statSync(path);
-  if (st.isDirectory()) throw new CliError(`${what}: expected a file, got the folder ${path}`);
-  return readFileSync(path);
+  checkUserFile(path, what);
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw fsError(e, `${what}: cannot read ${path}`);
+  }
 }
 
 export function readJsonFile(path: string, what: string): unknown {
@@ -66,7 +122,7 @@ export class OutputDir {
 
   /** Creates the folder (and parents). */
   create(): this {
-    mkdirSync(this.path, { recursive: true });
+    makeDirs(this.path);
     return this;
   }
 

@@ -80,6 +80,16 @@ export class SafetensorsError extends Error {
 /** Headers larger than this are refused (same limit as the reference implementation). */
 export const SAFETENSORS_MAX_HEADER_BYTES = 100_000_000;
 
+/**
+ * Files with more tensors than this are refused before their header is parsed (the largest
+ * published checkpoints hold tens of thousands per file; a 100 MB header could list 1.7 million
+ * empty ones, costing seconds and gigabytes to build).
+ */
+export const SAFETENSORS_MAX_TENSORS = 262_144;
+
+/** The highest tensor rank accepted (PyTorch's own limit is 64 dimensions). */
+export const SAFETENSORS_MAX_RANK = 64;
+
 interface DtypeInfo {
   size: number;
   target: 'float32' | 'int32';
@@ -255,6 +265,53 @@ function utf8SequenceLength(bytes: Uint8Array, i: number, end: number): number {
   return need + 1;
 }
 
+/**
+ * One linear pass over the header text, before JSON.parse builds anything: counts the objects
+ * (tensor entries, plus the metadata) and the longest array (a shape's rank) outside strings, and
+ * refuses more than SAFETENSORS_MAX_TENSORS tensors or a rank beyond SAFETENSORS_MAX_RANK.
+ */
+function checkHeaderSize(text: string): void {
+  let objects = 0;
+  let inString = false;
+  const arrays: number[] = []; // elements so far of each open array, innermost last
+  let depthKinds = ''; // '{' or '[' per open container
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92)
+        i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+      continue;
+    }
+    if (c === 34) inString = true;
+    else if (c === 123) {
+      objects++;
+      depthKinds += '{';
+    } else if (c === 91) {
+      depthKinds += '[';
+      arrays.push(0);
+    } else if (c === 125) depthKinds = depthKinds.slice(0, -1);
+    else if (c === 93) {
+      depthKinds = depthKinds.slice(0, -1);
+      arrays.pop();
+    } else if (c === 44 && depthKinds.endsWith('[')) {
+      const k = arrays.length - 1;
+      arrays[k] = (arrays[k] as number) + 1;
+      if ((arrays[k] as number) + 1 > SAFETENSORS_MAX_RANK) {
+        fail(
+          `header: an array (a shape) has more than ${SAFETENSORS_MAX_RANK} elements; tensors of rank above ${SAFETENSORS_MAX_RANK} are not supported`,
+        );
+      }
+    }
+  }
+  // The outer object and the metadata object are not tensors.
+  if (objects - 2 > SAFETENSORS_MAX_TENSORS) {
+    fail(
+      `header: lists about ${objects - 1} tensors; at most ${SAFETENSORS_MAX_TENSORS} are read from one file`,
+    );
+  }
+}
+
 function parseNonNegativeInt(x: unknown, where: string): number {
   if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) {
     return fail(`${where} must be a non-negative integer below 2^53, got ${describe(x)}`);
@@ -308,6 +365,9 @@ function parseTensorInfo(name: string, raw: unknown, dataLength: number): Tensor
     return fail(
       `${where}: "shape" must be an array of non-negative integers, got ${describe(shapeRaw)}`,
     );
+  }
+  if (shapeRaw.length > SAFETENSORS_MAX_RANK) {
+    return fail(`${where}: rank ${shapeRaw.length} is above the ${SAFETENSORS_MAX_RANK} supported`);
   }
   const shape = shapeRaw.map((d: unknown, i) => parseNonNegativeInt(d, `${where}: shape[${i}]`));
   const count = elementCount(shape);
@@ -512,6 +572,7 @@ export function decodeSafetensors(bytes: Uint8Array): {
   }
 
   const text = decodeHeaderText(bytes, n);
+  checkHeaderSize(text);
   let header: unknown;
   try {
     header = JSON.parse(text);
@@ -527,7 +588,13 @@ export function decodeSafetensors(bytes: Uint8Array): {
   const dataLength = total - dataStart;
   const metadata = parseMetadata(hasOwn(header, METADATA_KEY) ? header[METADATA_KEY] : undefined);
   const infos: TensorInfo[] = [];
-  for (const name of Object.keys(header)) {
+  const names = Object.keys(header);
+  if (names.length > SAFETENSORS_MAX_TENSORS + 1) {
+    return fail(
+      `header: lists ${names.length} entries; at most ${SAFETENSORS_MAX_TENSORS} tensors are read from one file`,
+    );
+  }
+  for (const name of names) {
     if (name === METADATA_KEY) continue;
     infos.push(parseTensorInfo(name, header[name], dataLength));
   }

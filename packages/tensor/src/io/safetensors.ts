@@ -52,6 +52,14 @@ export function loadSafetensorsWithMetadata(bytes: Uint8Array): {
 } {
   const { entries, metadata } = decodeSafetensors(bytes);
   const tensors: Record<string, Tensor> = {};
-  for (const e of entries) tensors[e.name] = Tensor.fromHost(e.data, e.shape);
+  // defineProperty: a tensor named '__proto__' (or 'constructor') stays a tensor of that name.
+  for (const e of entries) {
+    Object.defineProperty(tensors, e.name, {
+      value: Tensor.fromHost(e.data, e.shape),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
   return { tensors, metadata };
 }

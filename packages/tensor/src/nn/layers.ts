@@ -123,9 +123,15 @@ export class LayerNorm extends Module {
     if (x.dtype !== 'float32')
       throw new TensorError('LayerNorm', `expected a float32 input, got ${x.dtype}`);
     const axes = this.normalizedShape.map((_, i) => x.rank - k + i);
-    const centered = x.sub(x.mean(axes, true));
+    // Rows beyond |x| = 1 are divided by their largest |x| first, so that neither the mean's sum
+    // nor the squares overflow float32 (|x| ≳ 1e19 would give a variance of Infinity and y = 0).
+    // LayerNorm is scale-invariant but for eps, which becomes eps / s²; s is a constant to autograd,
+    // which leaves the gradient exact (the function equals the unscaled one for any fixed s).
+    const s = x.detach().abs().max(axes, true).clamp(1);
+    const xs = x.div(s);
+    const centered = xs.sub(xs.mean(axes, true));
     const variance = centered.square().mean(axes, true);
-    let y = centered.mul(variance.add(this.eps).rsqrt());
+    let y = centered.mul(variance.add(s.square().reciprocal().mul(this.eps)).rsqrt());
     if (this.weight) y = y.mul(this.weight);
     if (this.bias) y = y.add(this.bias);
     return y;
