@@ -18,6 +18,7 @@ import {
   matmulT,
   setCpuKernels,
   setNumThreads,
+  sliceAssign,
   type Tensor,
   TensorError,
   tensor,
@@ -135,7 +136,7 @@ afterEach(() => {
   setNumThreads(2);
 });
 
-describe('WebAssembly GEMM', () => {
+describe('WebAssembly GEMM', { timeout: 60_000 }, () => {
   it('is what runs by default here (Node 20 has WebAssembly SIMD)', () => {
     expect(cpuKernelInfo().active).toMatch(/^wasm-/);
   });
@@ -278,6 +279,20 @@ describe('WebAssembly GEMM', () => {
       third,
       reference(x.dataSync() as Float32Array, w3.dataSync() as Float32Array, p),
       'w3',
+    );
+  });
+
+  it('a weight written in place (sliceAssign) is read afresh by matrix-vector products', () => {
+    const x = tensor(values(512, 31), { shape: [1, 512] });
+    const w = tensor(values(64 * 512, 32), { shape: [64, 512] }); // 128 KiB: cached
+    const p: Product = { shapeA: [1, 512], shapeB: [64, 512], transA: false, transB: true };
+    matmulT(x, w, false, true).dataSync(); // cached now
+    sliceAssign(w, 0, 10, tensor(values(5 * 512, 33), { shape: [5, 512] }));
+    const got = matmulT(x, w, false, true).dataSync() as Float32Array;
+    expectClose(
+      got,
+      reference(x.dataSync() as Float32Array, w.dataSync() as Float32Array, p),
+      'after sliceAssign',
     );
   });
 

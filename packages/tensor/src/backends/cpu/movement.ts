@@ -5,6 +5,7 @@ import type { StridedWriteAttrs } from '../../ops/inplace.js';
 import type { PadAttrs, StridedAttrs } from '../../ops/movement.js';
 import { sizeOf, stridesOf } from '../../shape.js';
 import { alloc, arr } from './backend.js';
+import { forgetCachedMatrix } from './wasm/gemm.js';
 
 /**
  * Visits every position of `shape` in row-major order, calling `row(dst, src, n, step)` once per
@@ -98,6 +99,7 @@ registerKernel<StridedWriteAttrs>(
   (_b, [target, src], { shape, strides, offset, accumulate }) => {
     const out = arr(target as KernelInput);
     const from = arr(src as KernelInput);
+    forgetCachedMatrix(out); // the matmul kernel may hold a copy of the old contents
     walk(shape, strides, offset, (d, s, n, step) => {
       if (!accumulate && step === 1) out.set(from.subarray(d, d + n), s);
       else if (!accumulate) for (let j = 0; j < n; j++) out[s + j * step] = from[d + j] as number;
