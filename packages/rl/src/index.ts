@@ -2,10 +2,24 @@
 // scripted experts, datasets of three qualities and a Decision Transformer on Aaren or a Transformer.
 
 export { lqrGain } from './control.js';
+export {
+  checkDataset,
+  DATASET_QUALITIES,
+  type DatasetQuality,
+  datasetSize,
+  episodeRanges,
+  episodeReturns,
+  type GenerateOptions,
+  generateDataset,
+  type OfflineDataset,
+  recordEpisodes,
+  returnToGo,
+} from './dataset.js';
 export { type Action, Env, EnvError, type StepResult } from './env.js';
 export { CartPole } from './envs/cartpole.js';
 export { Pendulum, wrapAngle } from './envs/pendulum.js';
 export { PointMass } from './envs/point-mass.js';
+export { readD4rlHdf5, writeD4rlHdf5 } from './hdf5.js';
 export {
   averageReturn,
   cartPoleExpert,
