@@ -15,10 +15,28 @@ export {
   recordEpisodes,
   returnToGo,
 } from './dataset.js';
+export {
+  type Backbone,
+  DecisionTransformer,
+  DecisionTransformerAgent,
+  type DecisionTransformerOptions,
+  decisionTransformerFor,
+  observationStats,
+  sampleWindows,
+  type TrainOptions,
+  type TrainResult,
+  type TrajectoryBatch,
+  trainDecisionTransformer,
+} from './decision-transformer.js';
 export { type Action, Env, EnvError, type StepResult } from './env.js';
 export { CartPole } from './envs/cartpole.js';
 export { Pendulum, wrapAngle } from './envs/pendulum.js';
 export { PointMass } from './envs/point-mass.js';
+export {
+  type EvaluateOptions,
+  type EvaluateResult,
+  evaluateDecisionTransformer,
+} from './evaluate.js';
 export { readD4rlHdf5, writeD4rlHdf5 } from './hdf5.js';
 export {
   averageReturn,
