@@ -247,48 +247,61 @@ export function observationStats(ds: OfflineDataset): { mean: Float32Array; std:
 }
 
 /**
- * Samples `batchSize` windows of up to K timesteps: each starts at a uniformly drawn row and runs to
- * K rows or its episode's end; shorter windows are padded at the right (a causal model never sees
- * the padding from a valid row) and masked out of the loss.
+ * Draws training windows of up to K timesteps from a dataset: each starts at a uniformly drawn row
+ * and runs to K rows or its episode's end; shorter windows are padded at the right (a causal model
+ * never sees the padding from a valid row) and masked out of the loss.
  */
-export function sampleWindows(
-  ds: OfflineDataset,
-  rtg: Float32Array,
-  K: number,
-  batchSize: number,
-  rng: Generator,
-): { batch: TrajectoryBatch; mask: Float32Array } {
-  const ranges = episodeRanges(ds);
-  const episodeOf = new Int32Array(datasetSize(ds));
-  ranges.forEach(([s, e], i) => episodeOf.fill(i, s, e));
-  const obsDim = ds.observationDim;
-  const actDim = ds.actionDim;
-  const batch: TrajectoryBatch = {
-    returnsToGo: new Float32Array(batchSize * K),
-    observations: new Float32Array(batchSize * K * obsDim),
-    actions: new Float32Array(batchSize * K * actDim),
-    timesteps: new Int32Array(batchSize * K),
-    batch: batchSize,
-    length: K,
-  };
-  const mask = new Float32Array(batchSize * K);
-  for (let b = 0; b < batchSize; b++) {
-    const start = rng.nextInt(0, datasetSize(ds));
-    const [epStart, epEnd] = ranges[episodeOf[start] as number] as [number, number];
-    const end = Math.min(start + K, epEnd);
-    for (let row = start; row < end; row++) {
-      const j = b * K + (row - start);
-      batch.returnsToGo[j] = rtg[row] as number;
-      batch.observations.set(
-        ds.observations.subarray(row * obsDim, (row + 1) * obsDim),
-        j * obsDim,
-      );
-      batch.actions.set(ds.actions.subarray(row * actDim, (row + 1) * actDim), j * actDim);
-      batch.timesteps[j] = row - epStart;
-      mask[j] = 1;
+export class WindowSampler {
+  readonly dataset: OfflineDataset;
+  readonly context: number;
+  readonly returnsToGo: Float32Array;
+  private readonly ranges: [number, number][];
+  private readonly episodeOf: Int32Array;
+
+  constructor(ds: OfflineDataset, context: number) {
+    this.dataset = ds;
+    this.context = context;
+    this.returnsToGo = returnToGo(ds);
+    this.ranges = episodeRanges(ds);
+    this.episodeOf = new Int32Array(datasetSize(ds));
+    for (let i = 0; i < this.ranges.length; i++) {
+      const [s, e] = this.ranges[i] as [number, number];
+      this.episodeOf.fill(i, s, e);
     }
   }
-  return { batch, mask };
+
+  sample(batchSize: number, rng: Generator): { batch: TrajectoryBatch; mask: Float32Array } {
+    const ds = this.dataset;
+    const K = this.context;
+    const obsDim = ds.observationDim;
+    const actDim = ds.actionDim;
+    const batch: TrajectoryBatch = {
+      returnsToGo: new Float32Array(batchSize * K),
+      observations: new Float32Array(batchSize * K * obsDim),
+      actions: new Float32Array(batchSize * K * actDim),
+      timesteps: new Int32Array(batchSize * K),
+      batch: batchSize,
+      length: K,
+    };
+    const mask = new Float32Array(batchSize * K);
+    for (let b = 0; b < batchSize; b++) {
+      const start = rng.nextInt(0, datasetSize(ds));
+      const [epStart, epEnd] = this.ranges[this.episodeOf[start] as number] as [number, number];
+      const end = Math.min(start + K, epEnd);
+      for (let row = start; row < end; row++) {
+        const j = b * K + (row - start);
+        batch.returnsToGo[j] = this.returnsToGo[row] as number;
+        batch.observations.set(
+          ds.observations.subarray(row * obsDim, (row + 1) * obsDim),
+          j * obsDim,
+        );
+        batch.actions.set(ds.actions.subarray(row * actDim, (row + 1) * actDim), j * actDim);
+        batch.timesteps[j] = row - epStart;
+        mask[j] = 1;
+      }
+    }
+    return { batch, mask };
+  }
 }
 
 export interface TrainOptions {
@@ -328,7 +341,7 @@ export function trainDecisionTransformer(
     seed = 0,
   } = options;
   const rng = new Generator(seed);
-  const rtg = returnToGo(ds);
+  const sampler = new WindowSampler(ds, model.options.context);
   const params = model.parameters();
   const opt = new optim.AdamW(params, { lr, weightDecay });
   const losses: number[] = [];
@@ -341,7 +354,7 @@ export function trainDecisionTransformer(
       (performance.now() - started) / 1000 > options.maxSeconds
     )
       break;
-    const { batch, mask } = sampleWindows(ds, rtg, model.options.context, batchSize, rng);
+    const { batch, mask } = sampler.sample(batchSize, rng);
     const loss = tidy(() => {
       opt.zeroGrad();
       const l = model.loss(batch, mask);

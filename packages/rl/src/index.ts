@@ -22,11 +22,11 @@ export {
   type DecisionTransformerOptions,
   decisionTransformerFor,
   observationStats,
-  sampleWindows,
   type TrainOptions,
   type TrainResult,
   type TrajectoryBatch,
   trainDecisionTransformer,
+  WindowSampler,
 } from './decision-transformer.js';
 export { type Action, Env, EnvError, type StepResult } from './env.js';
 export { CartPole } from './envs/cartpole.js';
@@ -37,6 +37,7 @@ export {
   type EvaluateResult,
   evaluateDecisionTransformer,
 } from './evaluate.js';
+export { type OfflineRunOptions, type OfflineRunResult, runOfflineRl } from './experiment.js';
 export { readD4rlHdf5, writeD4rlHdf5 } from './hdf5.js';
 export {
   averageReturn,
