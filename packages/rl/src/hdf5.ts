@@ -1,4 +1,3 @@
-import { renameSync, rmSync } from 'node:fs';
 import { checkDataset, type OfflineDataset } from './dataset.js';
 
 // h5wasm is the HDF5 C library compiled to WebAssembly (no native build, no install script); its
@@ -21,6 +20,7 @@ const KEYS = ['observations', 'actions', 'rewards', 'terminals', 'timeouts'] as 
  * Floats of any width become float32; booleans or integers become 0/1 bytes.
  */
 export async function readD4rlHdf5(path: string): Promise<OfflineDataset> {
+  await checkHdf5File(path);
   const lib = await loadH5();
   const file = new lib.File(path, 'r');
   try {
@@ -71,6 +71,12 @@ export async function readD4rlHdf5(path: string): Promise<OfflineDataset> {
  */
 export async function writeD4rlHdf5(path: string, ds: OfflineDataset): Promise<void> {
   checkDataset(ds);
+  // Imported here so that the rest of the package also loads in a browser.
+  const { existsSync, renameSync, rmSync } = await import('node:fs');
+  const { dirname } = await import('node:path');
+  if (!existsSync(dirname(path))) {
+    throw new Error(`writeD4rlHdf5: the directory ${dirname(path)} does not exist`);
+  }
   const lib = await loadH5();
   const n = ds.rewards.length;
   const tmp = `${path}.tmp-${process.pid}`;
@@ -94,6 +100,25 @@ export async function writeD4rlHdf5(path: string, ds: OfflineDataset): Promise<v
     rmSync(tmp, { force: true });
     throw err;
   }
+}
+
+/** A clear error for a missing or non-HDF5 file, before the HDF5 library prints its own trace. */
+async function checkHdf5File(path: string): Promise<void> {
+  const { openSync, readSync, closeSync, existsSync } = await import('node:fs');
+  if (!existsSync(path)) throw new Error(`readD4rlHdf5: no such file ${path}`);
+  const fd = openSync(path, 'r');
+  try {
+    // The superblock signature sits at 0, 512, 1024, 2048, … (after an optional user block).
+    const signature = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
+    const head = new Uint8Array(8);
+    for (const offset of [0, 512, 1024, 2048, 4096]) {
+      if (readSync(fd, head, 0, 8, offset) < 8) break;
+      if (head.every((b, i) => b === signature[i])) return;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  throw new Error(`readD4rlHdf5: ${path} is not an HDF5 file (no HDF5 signature)`);
 }
 
 function toFloat32(values: ArrayLike<number | bigint | boolean>): Float32Array {

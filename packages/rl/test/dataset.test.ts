@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import h5wasm from 'h5wasm/node';
@@ -100,6 +100,23 @@ describe('D4RL HDF5 files', () => {
     expect(back).toEqual(ds);
   });
 
+  it('refuse to write a bad dataset, and leave no file behind when writing fails', async () => {
+    const ds = generateDataset(TASKS.cartpole, 'medium', { episodes: 1 });
+    const before = readdirSync(dir);
+    const bad = { ...ds, rewards: ds.rewards.map((r, i) => (i === 2 ? Number.NaN : r)) };
+    await expect(writeD4rlHdf5(join(dir, 'bad.hdf5'), bad)).rejects.toThrow(
+      /'rewards' value 2 is NaN/,
+    );
+    const short = { ...ds, timeouts: ds.timeouts.subarray(1) };
+    await expect(writeD4rlHdf5(join(dir, 'short.hdf5'), short)).rejects.toThrow(
+      new RegExp(`'timeouts' has ${ds.rewards.length - 1} values, expected ${ds.rewards.length}`),
+    );
+    await expect(writeD4rlHdf5(join(dir, 'missing-dir', 'x.hdf5'), ds)).rejects.toThrow(
+      /the directory .*missing-dir does not exist/,
+    );
+    expect(readdirSync(dir)).toEqual(before);
+  });
+
   it("read a file laid out as D4RL's (float64, bool-like int8 flags, extra keys)", async () => {
     await h5wasm.ready;
     const path = join(dir, 'd4rl-like.hdf5');
@@ -124,6 +141,14 @@ describe('D4RL HDF5 files', () => {
     expect(Array.from(ds.terminals)).toEqual([0, 1, 0]);
     expect(Array.from(ds.timeouts)).toEqual([0, 0, 1]);
     expect(Array.from(returnToGo(ds))).toEqual([1, 0, 2]);
+  });
+
+  it('name a missing file and a file that is not HDF5', async () => {
+    await expect(readD4rlHdf5(join(dir, 'absent.hdf5'))).rejects.toThrow(/no such file .*absent/);
+    const text = join(dir, 'not.hdf5');
+    writeFileSync(text, 'observations,actions\n1,2\n');
+    await expect(readD4rlHdf5(text)).rejects.toThrow(/not\.hdf5 is not an HDF5 file/);
+    rmSync(text);
   });
 
   it('name the missing key, and refuse mismatched lengths', async () => {
