@@ -1,0 +1,3 @@
+import { recurTsupConfig } from '../../tsup.shared';
+
+export default recurTsupConfig();
