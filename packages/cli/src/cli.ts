@@ -1,3 +1,4 @@
+import { setNumThreads } from '@recur/tensor';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import pc from 'picocolors';
 import { CliError } from './errors.js';
@@ -208,6 +209,7 @@ export async function runCli(
   if (!chosen) return 2;
   try {
     const { options, given } = resolveOptions(chosen.name, chosen.cmd);
+    if (options.threads !== undefined) setNumThreads(options.threads);
     const reporter = new Reporter({ json: options.json ?? false });
     return await handlers[chosen.name](
       { command: chosen.name, args: chosen.args, options, given },

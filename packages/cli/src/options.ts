@@ -429,6 +429,28 @@ export const OPTIONS = {
     default: 3,
     min: 0,
   },
+  backend: {
+    flag: '--backend',
+    kind: 'string',
+    value: '<name>',
+    description:
+      "where the training steps (forward, backward, optimiser) run: 'cpu', or 'webgpu' (a GPU through Dawn in Node; the adapter is printed, and a machine without one gets exit code 2). Validation, test metrics and checkpoints are computed on the CPU from the same weights",
+    group: 'training',
+    commands: ['train'],
+    default: 'cpu',
+    choices: ['cpu', 'webgpu'],
+  },
+  threads: {
+    flag: '--threads',
+    kind: 'int',
+    value: '<n>',
+    description:
+      'threads of the CPU backend for large matrix products (default: the available cores; 1: the main thread only). Results do not depend on it',
+    group: 'training',
+    commands: ['train', 'eval', 'demo', 'bench stream', 'bench ops'],
+    min: 1,
+    max: 256,
+  },
   resume: {
     flag: '--resume',
     kind: 'path',
