@@ -23,8 +23,9 @@ export async function copyWeights(from: nn.Module, to: nn.Module): Promise<void>
   const record: Record<string, Tensor> = {};
   const copies: Tensor[] = [];
   for (const [name, t] of Object.entries(from.stateDict())) {
-    if (t.backend.name === target) record[name] = t;
-    else copies.push((record[name] = await t.toAsync(target)));
+    const copy = t.backend.name === target ? t : await t.toAsync(target);
+    if (copy !== t) copies.push(copy);
+    record[name] = copy;
   }
   to.loadStateDict(record);
   for (const c of copies) c.dispose();
