@@ -263,7 +263,7 @@ describe('recur train lm (character-level)', () => {
     expect(sample.text.length).toBe(44);
   });
 
-  it('labels throughput by what it counts: the bar batches/s, the epoch line chars/s as history.json', () => {
+  it('says the estimated duration first, and labels throughput by what it counts (batches/s, chars/s)', () => {
     const text = join(tmp.dir, 'rate.txt');
     writeFileSync(text, 'to be or not to be, that is the question.\n'.repeat(40));
     const out = join(tmp.dir, 'lm-rate');
@@ -298,6 +298,13 @@ describe('recur train lm (character-level)', () => {
     // 3 batches of 4 sequences of 16 characters.
     expect(perSecond * (history[0]?.seconds as number)).toBeCloseTo(3 * 4 * 16, 6);
     const all = r.stdout + r.stderr;
+    const lines = all.split('\n');
+    // The run's estimated duration comes before the first epoch ends.
+    const estimate = lines.findIndex((l) =>
+      /^estimated: \S+ of training for 1 epoch\(s\) × 3 steps/.test(l),
+    );
+    expect(estimate, all).toBeGreaterThanOrEqual(0);
+    expect(estimate).toBeLessThan(lines.findIndex((l) => l.startsWith('epoch 1/1:')));
     const epochLine = all.split('\n').find((l) => l.startsWith('epoch 1/1:')) as string;
     const shown = Number(/([\d,.]+) chars\/s/.exec(epochLine)?.[1]?.replace(/,/g, ''));
     expect(Math.abs(shown - perSecond) / perSecond).toBeLessThan(0.01);

@@ -3,7 +3,7 @@ import { defaultGenerator, Generator, noGrad, optim, setBackend, tidy } from '@r
 import { NumericError, requireFiniteMetrics } from '../errors.js';
 import type { Metrics, NeuralTask } from '../tasks/types.js';
 import { writeJsonAtomic } from '../util/files.js';
-import { fmtNumber, type Reporter } from '../util/output.js';
+import { fmtDuration, fmtNumber, type Reporter } from '../util/output.js';
 import {
   loadLast,
   RUN_FILES,
@@ -142,6 +142,21 @@ export async function fit(ctx: FitContext): Promise<FitResult> {
   };
   const params = net.parameters();
   const { metric, mode } = task.monitor;
+  // The run's estimated duration, from the first steps' pace, said once before the run gets long.
+  const stepsToRun = perEpoch * (o.epochs - state.epoch);
+  let estimated = false;
+  const estimate = (bar: { note(m: string): void }, done: number, secs: number) => {
+    estimated = true;
+    const total = (secs / done) * stepsToRun;
+    bar.note(
+      `estimated: ${fmtDuration(total)} of training for ${o.epochs - state.epoch} epoch(s) × ${perEpoch} steps (${fmtNumber(secs / done, 3)} s per step so far), plus validation`,
+    );
+    reporter.event('estimate', {
+      seconds: total,
+      steps: stepsToRun,
+      seconds_per_step: secs / done,
+    });
+  };
 
   for (let epoch = state.epoch + 1; epoch <= o.epochs && !state.stopped; epoch++) {
     // Resuming inside an epoch: its batch order is drawn again from the data order's state at its
@@ -197,6 +212,8 @@ export async function fit(ctx: FitContext): Promise<FitResult> {
       lossSum += loss;
       items += task.items(batch);
       const secs = (performance.now() - start) / 1e3;
+      if (!estimated && (i + 1 === Math.min(3, batches.length) || secs > 5))
+        estimate(bar, i + 1, secs);
       bar.update(i + 1, { loss: lossSum / (i + 1) });
       if (reporter.json && (performance.now() - lastEvent > 1000 || i === resumeAt)) {
         lastEvent = performance.now();
