@@ -26,6 +26,9 @@ export function recurVitestConfig(options: { passWithNoTests?: boolean } = {}) {
         : {
             exclude: [...configDefaults.exclude, LONG],
             passWithNoTests: options.passWithNoTests ?? false,
+            // vitest's 5 s default fails tests of a few seconds when turbo runs two suites on two
+            // busy cores (seen: aft's 2-layer gradient check at 7 s); slow tests set their own.
+            testTimeout: 30_000,
           },
   }));
 }
