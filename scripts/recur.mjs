@@ -20,9 +20,13 @@ const build = spawnSync(
 );
 if (build.status !== 0) {
   process.stderr.write(`${build.stdout ?? ''}${build.stderr ?? ''}`);
-  process.stderr.write(`recur: building @recur/cli failed (${build.error ?? `exit ${build.status}`})\n`);
+  process.stderr.write(
+    `recur: building @recur/cli failed (${build.error ?? `exit ${build.status}`})\n`,
+  );
   process.exit(1);
 }
 // pnpm runs root scripts in the repository root and says where it was started in INIT_CWD.
-if (process.env.INIT_CWD) process.chdir(process.env.INIT_CWD);
+// biome-ignore lint/suspicious/noUndeclaredEnvVars: pnpm runs this script, not turbo
+const startedIn = process.env.INIT_CWD;
+if (startedIn) process.chdir(startedIn);
 await import(pathToFileURL(resolve(root, 'packages', 'cli', 'dist', 'bin.js')).href);
