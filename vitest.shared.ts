@@ -1,8 +1,15 @@
 import { defaultClientConditions, defaultServerConditions } from 'vite';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 /** The export condition under which every `@recur/*` package points at its TypeScript sources. */
 const source = '@recur/source';
+
+/**
+ * Long runs (convergence to an accuracy, streams of 100,000 tokens) live in `*.long.test.ts`: the
+ * default run leaves them out so that `pnpm test` stays within minutes; `vitest run --mode long`
+ * (`pnpm test:long`) runs only them.
+ */
+const LONG = '**/*.long.test.ts';
 
 /**
  * Shared vitest settings for every package: `@recur/*` imports resolve through the `@recur/source`
@@ -10,9 +17,18 @@ const source = '@recur/source';
  * `ssr` covers tests in Node; `resolve` covers browser-mode tests.
  */
 export function recurVitestConfig(options: { passWithNoTests?: boolean } = {}) {
-  return defineConfig({
+  return defineConfig(({ mode }) => ({
     resolve: { conditions: [source, ...defaultClientConditions] },
     ssr: { resolve: { conditions: [source, ...defaultServerConditions] } },
-    test: { passWithNoTests: options.passWithNoTests ?? false },
-  });
+    test:
+      mode === 'long'
+        ? { include: [LONG], passWithNoTests: true }
+        : {
+            exclude: [...configDefaults.exclude, LONG],
+            passWithNoTests: options.passWithNoTests ?? false,
+            // vitest's 5 s default fails tests of a few seconds when turbo runs two suites on two
+            // busy cores (seen: aft's 2-layer gradient check at 7 s); slow tests set their own.
+            testTimeout: 30_000,
+          },
+  }));
 }

@@ -1,9 +1,8 @@
 import { defineConfig, mergeConfig } from 'vitest/config';
 import { recurVitestConfig } from '../../vitest.shared';
 
-export default mergeConfig(
-  recurVitestConfig(),
-  defineConfig({
+export default defineConfig((env) =>
+  mergeConfig(recurVitestConfig()(env), {
     test: {
       // The end-to-end tests spawn the BUILT `recur` (dist/bin.js): globalSetup builds it when stale.
       globalSetup: ['./test/global-setup.ts'],

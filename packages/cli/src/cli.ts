@@ -1,3 +1,4 @@
+import { setNumThreads } from '@recur/tensor';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import pc from 'picocolors';
 import { CliError } from './errors.js';
@@ -5,12 +6,15 @@ import {
   COMMANDS,
   type CommandName,
   defaultOf,
+  descriptionOf,
   keyOfName,
   OPTIONS,
   type OptionKey,
   type OptionSpec,
   type Options,
   optionsOf,
+  TASKS,
+  type TaskName,
 } from './options.js';
 import { parseOption } from './schema.js';
 import { readJsonFile } from './util/files.js';
@@ -40,13 +44,16 @@ export function coerceOption(key: OptionKey, raw: unknown, where: string): unkno
   return parseOption(key, raw, where);
 }
 
-function helpBefore(name: CommandName): string {
+function helpBefore(name: CommandName, task?: TaskName): string {
   const spec = COMMANDS[name];
-  return `${spec.summary}\n\n${pc.bold('Examples:')}\n${spec.examples.map((e) => `  ${e}`).join('\n')}\n`;
+  const examples = task
+    ? spec.examples.filter((e) => e.startsWith(`recur ${name} ${task} `))
+    : spec.examples;
+  return `${spec.summary}\n\n${pc.bold('Examples:')}\n${examples.map((e) => `  ${e}`).join('\n')}\n`;
 }
 
-function addOptions(cmd: Command, name: CommandName): void {
-  for (const [key, spec] of optionsOf(name)) {
+function addOptions(cmd: Command, name: CommandName, task?: TaskName): void {
+  for (const [key, spec] of optionsOf(name, task)) {
     const flags = spec.kind === 'boolean' ? spec.flag : `${spec.flag} ${spec.value ?? '<value>'}`;
     const d = defaultOf(spec, name);
     const shown =
@@ -57,7 +64,7 @@ function addOptions(cmd: Command, name: CommandName): void {
       spec.choices && spec.kind !== 'list' && spec.choices.length <= 8 && key !== 'model'
         ? ` [${spec.choices.join('|')}]`
         : '';
-    const opt = new Option(flags, `${spec.description}${choices}${shown}`).helpGroup(
+    const opt = new Option(flags, `${descriptionOf(spec, name)}${choices}${shown}`).helpGroup(
       GROUP_TITLES[spec.group] ?? 'Options:',
     );
     if (spec.kind !== 'boolean') {
@@ -81,10 +88,14 @@ function addOptions(cmd: Command, name: CommandName): void {
   }
 }
 
-/** Builds the commander program from COMMANDS and OPTIONS; `onRun` receives the chosen command. */
+/**
+ * Builds the commander program from COMMANDS and OPTIONS; `onRun` receives the chosen command.
+ * With `task`, `train` takes (and its --help lists) only the options that task uses.
+ */
 export function buildProgram(
   onRun: (command: CommandName, args: string[], cmd: Command) => void,
   write: { out: (s: string) => void; err: (s: string) => void },
+  task?: TaskName,
 ): Command {
   const program = new Command('recur')
     .description(
@@ -104,10 +115,12 @@ export function buildProgram(
     const cmd = parent.command(`${word}${spec.args ? ` [${spec.args.replace(/[<>]/g, '')}]` : ''}`);
     cmd
       .description(spec.summary)
-      .addHelpText('before', helpBefore(name))
+      .addHelpText('before', helpBefore(name, name === 'train' ? task : undefined))
       .allowExcessArguments(false);
+    const forTask = name === 'train' ? task : undefined;
+    if (forTask) cmd.description(`${spec.summary}: the ${forTask} task`);
     if (spec.notes) cmd.addHelpText('after', `\n${spec.notes}`);
-    addOptions(cmd, name);
+    addOptions(cmd, name, forTask);
     cmd.action((...params: unknown[]) => {
       const args = params.slice(0, -2).filter((a): a is string => typeof a === 'string');
       onRun(name, args, cmd);
@@ -184,11 +197,13 @@ export async function runCli(
   handlers: Record<CommandName, CommandHandler>,
 ): Promise<number> {
   let chosen: { name: CommandName; args: string[]; cmd: Command } | undefined;
+  const task = argv[0] === 'train' ? TASKS.find((t) => t === argv[1]) : undefined;
   const program = buildProgram(
     (name, args, cmd) => {
       chosen = { name, args, cmd };
     },
     { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) },
+    task,
   );
   if (argv.length === 0) {
     program.outputHelp({ error: true });
@@ -200,6 +215,7 @@ export async function runCli(
   }
   const json = argv.includes('--json');
   try {
+    if (task) checkTaskOptions(task, argv);
     await program.parseAsync(argv, { from: 'user' });
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
@@ -208,6 +224,7 @@ export async function runCli(
   if (!chosen) return 2;
   try {
     const { options, given } = resolveOptions(chosen.name, chosen.cmd);
+    if (options.threads !== undefined) setNumThreads(options.threads);
     const reporter = new Reporter({ json: options.json ?? false });
     return await handlers[chosen.name](
       { command: chosen.name, args: chosen.args, options, given },
@@ -234,4 +251,19 @@ function reportError(e: unknown, json: boolean): number {
       `${JSON.stringify({ event: 'error', message: String(err?.message ?? e), exitCode: 1 })}\n`,
     );
   return 1;
+}
+
+/** `train <task>` given an option that only other tasks use: exit 2, saying whose it is. */
+function checkTaskOptions(task: TaskName, argv: string[]): void {
+  const mine = new Set(optionsOf('train', task).map(([k]) => k));
+  for (const arg of argv) {
+    if (!arg.startsWith('--')) continue;
+    const key = keyOfName(arg.split('=')[0] as string);
+    const spec = key ? (OPTIONS[key] as OptionSpec) : undefined;
+    if (key && spec?.commands.includes('train') && !mine.has(key)) {
+      throw new CliError(
+        `${spec.flag} is an option of the ${spec.tasks?.join(' and ')} task${spec.tasks && spec.tasks.length > 1 ? 's' : ''}; recur train ${task} does not use it (recur train ${task} --help lists its options)`,
+      );
+    }
+  }
 }

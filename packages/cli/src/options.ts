@@ -53,9 +53,13 @@ export interface OptionSpec<K extends OptionKind = OptionKind> {
   /** Placeholder of the value in help texts ('<n>'); none for booleans. */
   value?: string;
   description: string;
+  /** The description where a command needs its own (shared options such as --out). */
+  descriptions?: Partial<Record<CommandName, string>>;
   group: OptionGroup;
   /** The commands that take this option. */
   commands: readonly CommandName[];
+  /** `train`: the tasks that use this option (default: every task). */
+  tasks?: readonly TaskName[];
   /** Default value, the same for every command or per command. */
   default?: KindValue<K> | Partial<Record<CommandName, KindValue<K>>>;
   /** Allowed values (string and list kinds: each element). */
@@ -88,8 +92,14 @@ export const OPTIONS = {
     flag: '--out',
     kind: 'path',
     value: '<dir>',
-    description:
-      'output folder: the run folder of train (checkpoints, config.json, metrics.json), the plots and tables of demo and bench',
+    description: 'output folder',
+    descriptions: {
+      train:
+        'the run folder: config.json, model.safetensors (best weights), last.safetensors (for --resume), history.json, metrics.json (default: runs/<task>-<model>-<time>)',
+      demo: 'folder for the figures (demo-*.svg) and the numbers (demo.json)',
+      'bench stream': 'folder for the figures (stream-*.svg) and the numbers (stream.json)',
+      'bench ops': 'write the numbers to ops.json in this folder (default: print only)',
+    },
     group: 'output',
     commands: ['train', 'demo', 'bench stream', 'bench ops'],
     default: { demo: 'recur-demo', 'bench stream': 'recur-bench' },
@@ -130,6 +140,7 @@ export const OPTIONS = {
       'classify: the TEST .ts file (default: the TRAIN file with TRAIN replaced by TEST)',
     group: 'data',
     commands: TRAIN_EVAL,
+    tasks: ['classify'],
   },
   lookback: {
     flag: '--lookback',
@@ -138,6 +149,7 @@ export const OPTIONS = {
     description: 'forecast: input window length L',
     group: 'data',
     commands: ['train'],
+    tasks: ['forecast'],
     default: 96,
     min: 1,
   },
@@ -148,6 +160,7 @@ export const OPTIONS = {
     description: 'forecast: steps to predict H',
     group: 'data',
     commands: ['train'],
+    tasks: ['forecast'],
     default: 96,
     min: 1,
   },
@@ -159,6 +172,7 @@ export const OPTIONS = {
       "forecast: train/val/test rows. 'etth' 12/4/4 months of hourly rows, 'ettm' the same ×4, 'ratio' 70/10/20 %; 'auto' picks etth/ettm from a file named ETTh*/ETTm*, else ratio",
     group: 'data',
     commands: TRAIN_EVAL,
+    tasks: ['forecast'],
     default: 'auto',
     choices: ['auto', 'etth', 'ettm', 'ratio'],
   },
@@ -170,6 +184,7 @@ export const OPTIONS = {
       'classify, events: share of the training sequences held out for validation when the data has no dev split',
     group: 'data',
     commands: ['train'],
+    tasks: ['classify', 'events'],
     default: 0.1,
     min: 0,
     max: 0.5,
@@ -181,6 +196,7 @@ export const OPTIONS = {
     description: 'lm: characters per training sequence (and per evaluation chunk)',
     group: 'data',
     commands: ['train'],
+    tasks: ['lm'],
     default: 128,
     min: 2,
   },
@@ -293,6 +309,7 @@ export const OPTIONS = {
       'forecast: normalise each input window by its own mean and std and undo it on the forecast (RevIN without affine); --no-instance-norm turns it off',
     group: 'model',
     commands: ['train'],
+    tasks: ['forecast'],
     default: true,
     negatable: true,
   },
@@ -304,6 +321,7 @@ export const OPTIONS = {
       "classify: how a sequence becomes one vector: 'mean' over its valid steps or its 'last' step",
     group: 'model',
     commands: ['train'],
+    tasks: ['classify'],
     default: 'mean',
     choices: ['mean', 'last'],
   },
@@ -314,6 +332,7 @@ export const OPTIONS = {
     description: 'events: components of the log-normal mixture of inter-event times',
     group: 'model',
     commands: ['train'],
+    tasks: ['events'],
     default: 8,
     min: 1,
   },
@@ -324,6 +343,7 @@ export const OPTIONS = {
     description: 'forecast with --model linear: L2 penalty on the weights (not the bias)',
     group: 'model',
     commands: ['train'],
+    tasks: ['forecast'],
     default: 1,
     min: 0,
   },
@@ -429,6 +449,28 @@ export const OPTIONS = {
     default: 3,
     min: 0,
   },
+  backend: {
+    flag: '--backend',
+    kind: 'string',
+    value: '<name>',
+    description:
+      "where the training steps (forward, backward, optimiser) run: 'cpu', or 'webgpu' (a GPU through Dawn in Node; the adapter is printed, and a machine without one gets exit code 2). Validation, test metrics and checkpoints are computed on the CPU from the same weights",
+    group: 'training',
+    commands: ['train'],
+    default: 'cpu',
+    choices: ['cpu', 'webgpu'],
+  },
+  threads: {
+    flag: '--threads',
+    kind: 'int',
+    value: '<n>',
+    description:
+      'threads of the CPU backend for large matrix products (default: the available cores; 1: the main thread only). Results do not depend on it',
+    group: 'training',
+    commands: ['train', 'eval', 'demo', 'bench stream', 'bench ops'],
+    min: 1,
+    max: 256,
+  },
   resume: {
     flag: '--resume',
     kind: 'path',
@@ -455,6 +497,7 @@ export const OPTIONS = {
     description: 'lm: print this many generated characters after training or evaluating',
     group: 'output',
     commands: TRAIN_EVAL,
+    tasks: ['lm'],
     min: 1,
   },
   prompt: {
@@ -464,6 +507,7 @@ export const OPTIONS = {
     description: 'lm: text the sample starts from (default: a newline)',
     group: 'output',
     commands: TRAIN_EVAL,
+    tasks: ['lm'],
   },
   temperature: {
     flag: '--temperature',
@@ -472,6 +516,7 @@ export const OPTIONS = {
     description: 'lm: sampling temperature',
     group: 'output',
     commands: TRAIN_EVAL,
+    tasks: ['lm'],
     default: 0.8,
     min: 0,
     exclusiveMin: true,
@@ -481,8 +526,12 @@ export const OPTIONS = {
     flag: '--tokens',
     kind: 'int',
     value: '<n>',
-    description:
-      'bench stream: tokens to stream; demo: tokens to stream after training; info: context length at which state and FLOPs are given',
+    description: 'tokens to stream',
+    descriptions: {
+      'bench stream': 'tokens to stream through each model',
+      demo: 'tokens to stream through both models after training',
+      info: 'context length at which the state and FLOPs are given',
+    },
     group: 'benchmark',
     commands: ['bench stream', 'demo', 'info'],
     default: { 'bench stream': 16384, demo: 2048, info: 1024 },
@@ -528,11 +577,17 @@ export type Options = { -readonly [K in OptionKey]?: KindValue<SpecKind<(typeof 
 
 export const OPTION_KEYS = Object.keys(OPTIONS) as OptionKey[];
 
-/** The option specs a command takes, in table order. */
-export function optionsOf(command: CommandName): [OptionKey, OptionSpec][] {
-  return OPTION_KEYS.filter((k) => (OPTIONS[k] as OptionSpec).commands.includes(command)).map(
-    (k) => [k, OPTIONS[k] as OptionSpec],
-  );
+/** The option specs a command takes, in table order; with `task`, only those that task uses. */
+export function optionsOf(command: CommandName, task?: TaskName): [OptionKey, OptionSpec][] {
+  return OPTION_KEYS.filter((k) => {
+    const spec = OPTIONS[k] as OptionSpec;
+    return spec.commands.includes(command) && (!task || !spec.tasks || spec.tasks.includes(task));
+  }).map((k) => [k, OPTIONS[k] as OptionSpec]);
+}
+
+/** An option's help text for a command. */
+export function descriptionOf(spec: OptionSpec, command: CommandName): string {
+  return spec.descriptions?.[command] ?? spec.description;
 }
 
 /** An option's default for a command (undefined when it has none). */
@@ -570,18 +625,20 @@ export const COMMANDS: Record<CommandName, CommandSpec> = {
     examples: [
       'recur train forecast --model linear --data ETTh1.csv --horizon 96',
       'recur train forecast --model aaren --data ETTh1.csv --epochs 5 --out runs/etth1-aaren',
+      'recur train forecast --model aaren --data ETTh1.csv --epochs 5 --backend webgpu',
       'recur train classify --model aaren --data UEA/JapaneseVowels --epochs 30 --json',
       'recur train events --model transformer --data tpp/nhp_synthetic --mixtures 8',
       'recur train lm --model aaren --data input.txt --context 128 --sample 300',
       'recur train --resume runs/etth1-aaren --epochs 10',
     ],
-    notes: `Tasks: ${TASKS.join(', ')}. Metrics on the test split: forecast mse, mae; classify accuracy; events nll (per event), rmse (inter-event time), accuracy (next mark); lm bpc (validation, bits per character). Ctrl-C saves a checkpoint and exits with code 130.`,
+    notes: `Tasks: ${TASKS.join(', ')}; \`recur train <task> --help\` lists only the options that task uses. Metrics on the test split: forecast mse, mae; classify accuracy; events nll (per event), rmse (inter-event time), accuracy (next mark); lm bpc (validation, bits per character). Ctrl-C saves a checkpoint and exits with code 130.`,
   },
   eval: {
-    summary: 'evaluate a trained run on (new) data',
+    summary: 'evaluate a trained run on its data (recorded in the run folder) or on new data',
     args: '<run-dir>',
     examples: [
-      'recur eval runs/etth1-aaren --data ETTh1.csv',
+      'recur eval runs/etth1-aaren',
+      'recur eval runs/etth1-aaren --data ETTh2.csv',
       'recur eval runs/vowels --data UEA/JapaneseVowels --json',
       'recur eval runs/shakespeare --data input.txt --sample 500 --prompt "ROMEO:"',
     ],

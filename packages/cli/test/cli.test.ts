@@ -1,7 +1,15 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { COMMAND_NAMES, COMMANDS, OPTIONS, optionsOf } from '../src/options.js';
+import {
+  COMMAND_NAMES,
+  COMMANDS,
+  descriptionOf,
+  OPTIONS,
+  type OptionSpec,
+  optionsOf,
+  TASKS,
+} from '../src/options.js';
 import { listing, recur, tempDir, writeSeriesCsv } from './helpers.js';
 
 const tmp = tempDir();
@@ -20,6 +28,34 @@ describe('recur (the built command): help, flags and errors', () => {
       for (const [, spec] of optionsOf(name))
         expect(r.stdout, `${name} ${spec.flag}`).toContain(spec.flag);
     }
+  });
+
+  it("train <task> --help lists only the options that task uses; another task's option is exit 2", () => {
+    for (const task of TASKS) {
+      const r = recur(['train', task, '--help']);
+      expect(r.code, task).toBe(0);
+      const mine = new Set(optionsOf('train', task).map(([k]) => k));
+      expect(mine.size, task).toBeLessThan(optionsOf('train').length);
+      for (const [key, spec] of optionsOf('train')) {
+        // A flag followed by a space or a value placeholder (--test is not --test-…).
+        const listed = new RegExp(`\\s${spec.flag}[ ,]`).test(r.stdout);
+        expect(listed, `${task} ${spec.flag}`).toBe(mine.has(key));
+      }
+    }
+    const r = recur(['train', 'classify', '--model', 'gru', '--data', 'x', '--horizon', '5']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--horizon is an option of the forecast task');
+  });
+
+  it("writes shared options' help per command (--out of bench ops is not a run folder)", () => {
+    const out = OPTIONS.out as OptionSpec;
+    for (const name of out.commands) {
+      const r = recur([...name.split(' '), '--help']);
+      expect(r.stdout.replace(/\s+/g, ' '), name).toContain(
+        descriptionOf(out, name).replace(/\s+/g, ' ').slice(0, 40),
+      );
+    }
+    expect(recur(['bench', 'ops', '--help']).stdout).not.toContain('run folder');
   });
 
   it('prints the top-level help (with examples) and exits 2 when no command is given', () => {

@@ -262,4 +262,55 @@ describe('recur train lm (character-level)', () => {
     expect(sample.text.startsWith('the ')).toBe(true);
     expect(sample.text.length).toBe(44);
   });
+
+  it('says the estimated duration first, and labels throughput by what it counts (batches/s, chars/s)', () => {
+    const text = join(tmp.dir, 'rate.txt');
+    writeFileSync(text, 'to be or not to be, that is the question.\n'.repeat(40));
+    const out = join(tmp.dir, 'lm-rate');
+    const r = recur([
+      'train',
+      'lm',
+      '--model',
+      'gru',
+      '--data',
+      text,
+      '--context',
+      '16',
+      '--d-model',
+      '8',
+      '--layers',
+      '1',
+      '--epochs',
+      '1',
+      '--steps-per-epoch',
+      '3',
+      '--batch-size',
+      '4',
+      '--out',
+      out,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const history = JSON.parse(readFileSync(join(out, 'history.json'), 'utf8')) as {
+      chars_per_s: number;
+      seconds: number;
+    }[];
+    const perSecond = history[0]?.chars_per_s as number;
+    // 3 batches of 4 sequences of 16 characters.
+    expect(perSecond * (history[0]?.seconds as number)).toBeCloseTo(3 * 4 * 16, 6);
+    const all = r.stdout + r.stderr;
+    const lines = all.split('\n');
+    // The run's estimated duration comes before the first epoch ends.
+    const estimate = lines.findIndex((l) =>
+      /^estimated: \S+ of training for 1 epoch\(s\) × 3 steps/.test(l),
+    );
+    expect(estimate, all).toBeGreaterThanOrEqual(0);
+    expect(estimate).toBeLessThan(lines.findIndex((l) => l.startsWith('epoch 1/1:')));
+    const epochLine = all.split('\n').find((l) => l.startsWith('epoch 1/1:')) as string;
+    const shown = Number(/([\d,.]+) chars\/s/.exec(epochLine)?.[1]?.replace(/,/g, ''));
+    expect(Math.abs(shown - perSecond) / perSecond).toBeLessThan(0.01);
+    for (const line of all.split('\n').filter((l) => /^epoch 1\/1 \d+\/\d+ /.test(l))) {
+      expect(line).toMatch(/ batches\/s /);
+      expect(line).not.toMatch(/chars\/s/);
+    }
+  });
 });

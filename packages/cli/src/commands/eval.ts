@@ -9,10 +9,15 @@ import { metricsTable, readRunConfig } from './train.js';
 
 export async function evalCommand(inv: Invocation, reporter: Reporter): Promise<number> {
   const dir = inv.args[0];
-  if (!dir) throw new CliError('missing the run folder: recur eval <run-dir> --data <path>');
+  if (!dir) throw new CliError('missing the run folder: recur eval <run-dir> [--data <path>]');
   const run = readRunConfig(dir, 'recur eval');
   const weights = join(dir, RUN_FILES.best);
-  const options = { ...inv.options, seed: run.options.seed ?? 0 };
+  // Without --data, the data the run was trained on (config.json records its absolute path).
+  const recorded = inv.options.data === undefined;
+  const data = inv.options.data ?? run.options.data ?? run.data;
+  const test = recorded ? run.options.test : inv.options.test;
+  if (recorded) reporter.info(`data ${data} (recorded in ${join(dir, RUN_FILES.config)})`);
+  const options = { ...inv.options, data, test, seed: run.options.seed ?? 0 };
   const prepared = prepareEvaluation(run, options, weights, (line) => reporter.info(line));
   for (const w of prepared.warnings) reporter.warn(w);
   let metrics: Record<string, number>;
@@ -37,7 +42,7 @@ export async function evalCommand(inv: Invocation, reporter: Reporter): Promise<
     split,
     `check ${weights} (non-finite weights?) and the data for constant or extreme values`,
   );
-  reporter.heading(`${run.task} · ${run.model.name} · ${split} split of ${inv.options.data}`);
+  reporter.heading(`${run.task} · ${run.model.name} · ${split} split of ${data}`);
   reporter.print(metricsTable(metrics, split));
   reporter.result({ event: 'result', task: run.task, model: run.model.name, run: dir, ...metrics });
   return 0;

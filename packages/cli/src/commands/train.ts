@@ -1,13 +1,14 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { manualSeed, noGrad } from '@recur/tensor';
+import { defaultGenerator, manualSeed, noGrad, setBackend } from '@recur/tensor';
 import type { Invocation } from '../cli.js';
 import { CliError, InterruptedError, requireFiniteMetrics } from '../errors.js';
 import { keyOfName, type OptionKey, type Options, TASKS, type TaskName } from '../options.js';
 import { parseJsonWith, parseOption, runConfigSchema } from '../schema.js';
 import { prepareTraining } from '../tasks/setup.js';
-import type { Metrics, RunConfig } from '../tasks/types.js';
+import type { Metrics, NeuralTask, RunConfig } from '../tasks/types.js';
 import { loadWeights, RUN_FILES } from '../train/checkpoint.js';
+import { copyWeights, startWebGPU } from '../train/device.js';
 import { RunDir } from '../train/run-dir.js';
 import { type FitOptions, fit, type InterruptFlag, nextTick } from '../train/trainer.js';
 import { readUserFile, writeJsonAtomic } from '../util/files.js';
@@ -63,6 +64,31 @@ export async function withInterrupt<T>(
   } finally {
     process.off('SIGINT', handler);
     process.off('SIGTERM', handler);
+  }
+}
+
+/**
+ * The task built a second time on the WebGPU backend, its net holding the CPU net's weights. The
+ * random state is put back afterwards, so a run draws the same numbers (dropout, data order) on
+ * either backend and the first epoch's loss matches the CPU's.
+ */
+async function webgpuTwin(
+  task: TaskName,
+  options: Options,
+  cpu: NeuralTask,
+  reporter: Reporter,
+): Promise<NeuralTask> {
+  const adapter = await startWebGPU();
+  reporter.info(`backend webgpu: ${adapter}`);
+  const rng = defaultGenerator.getState();
+  await setBackend('webgpu');
+  try {
+    const twin = prepareTraining(task, options).neural as NeuralTask;
+    await copyWeights(cpu.net, twin.net);
+    return twin;
+  } finally {
+    await setBackend('cpu');
+    defaultGenerator.setState(rng);
   }
 }
 
@@ -161,6 +187,13 @@ async function trainIn(
   await nextTick(); // a Ctrl-C while the data loaded is delivered here: nothing written yet
   if (flag.interrupted) throw new InterruptedError('interrupted before training started');
   for (const w of prepared.warnings) reporter.warn(w);
+  if (options.backend === 'webgpu' && !prepared.neural) {
+    reporter.warn(`--backend webgpu: '${prepared.model.name}' is solved in closed form on the CPU`);
+  }
+  const webgpu =
+    options.backend === 'webgpu' && prepared.neural
+      ? await webgpuTwin(task, options, prepared.neural, reporter)
+      : undefined;
   const net = prepared.neural?.net;
   const config: RunConfig = {
     format: 'recur-run',
@@ -229,6 +262,7 @@ async function trainIn(
       config,
       resume,
       signal: flag,
+      webgpu,
     });
     await nextTick();
     if (result.interrupted || flag.interrupted) {

@@ -5,6 +5,7 @@ import {
   type optim,
   SafetensorsError,
   saveSafetensors,
+  saveSafetensorsAsync,
   type Tensor,
 } from '@recur/tensor';
 import { CliError } from '../errors.js';
@@ -95,13 +96,16 @@ export function loadWeights(path: string, net: nn.Module): void {
   }
 }
 
-/** Saves weights, optimiser and trainer state in one safetensors file (atomically). */
-export function saveLast(
+/**
+ * Saves weights, optimiser and trainer state in one safetensors file (atomically); reads the
+ * tensors asynchronously, so they may live on any backend.
+ */
+export async function saveLast(
   path: string,
   net: nn.Module,
   opt: optim.Optimizer,
   trainer: TrainerState,
-): void {
+): Promise<void> {
   const record: Record<string, Tensor> = {};
   for (const [k, v] of Object.entries(net.stateDict())) record[`model.${k}`] = v;
   const dict = opt.stateDict();
@@ -114,7 +118,7 @@ export function saveLast(
       } else record[`optim.${idx}.${k}`] = v;
     }
   }
-  const bytes = saveSafetensors(record, {
+  const bytes = await saveSafetensorsAsync(record, {
     'recur.optimizer': JSON.stringify({ paramGroups: dict.paramGroups, numbers }),
     'recur.trainer': JSON.stringify(trainer),
   });

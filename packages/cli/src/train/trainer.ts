@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
-import { defaultGenerator, Generator, noGrad, optim, tidy } from '@recur/tensor';
+import { defaultGenerator, Generator, noGrad, optim, setBackend, tidy } from '@recur/tensor';
 import { NumericError, requireFiniteMetrics } from '../errors.js';
 import type { Metrics, NeuralTask } from '../tasks/types.js';
 import { writeJsonAtomic } from '../util/files.js';
-import { fmtNumber, type Reporter } from '../util/output.js';
+import { fmtDuration, fmtNumber, type Reporter } from '../util/output.js';
 import {
   loadLast,
   RUN_FILES,
@@ -13,6 +13,7 @@ import {
   saveWeights,
   type TrainerState,
 } from './checkpoint.js';
+import { copyWeights } from './device.js';
 
 export interface FitOptions {
   epochs: number;
@@ -43,6 +44,11 @@ export interface FitContext {
   config: unknown;
   resume: boolean;
   signal: InterruptFlag;
+  /**
+   * The same task built on the WebGPU backend (its net holding the same weights): the training
+   * steps run there; `task` (CPU) gets its weights before each validation and for the checkpoints.
+   */
+  webgpu?: NeuralTask;
 }
 
 export interface FitResult {
@@ -69,7 +75,13 @@ function better(a: number, b: number | null, mode: 'min' | 'max'): boolean {
  */
 export async function fit(ctx: FitContext): Promise<FitResult> {
   const { task, options: o, reporter } = ctx;
-  const net = task.net;
+  // The steps run on `stepper` (the task itself, or its WebGPU twin); metrics on `task`.
+  const stepper = ctx.webgpu ?? task;
+  const net = stepper.net;
+  const stepBackend = ctx.webgpu ? 'webgpu' : 'cpu';
+  const syncToTask = async () => {
+    if (ctx.webgpu) await copyWeights(ctx.webgpu.net, task.net);
+  };
   const opt = new optim.AdamW(net.parameters(), { lr: o.lr, weightDecay: o.weightDecay });
   const perEpoch = (() => {
     const n = task.trainBatches(new Generator(0)).length;
@@ -119,15 +131,32 @@ export async function fit(ctx: FitContext): Promise<FitResult> {
     dataRng: rngToJson(dataRng.getState()),
     scheduler: scheduler ? scheduler.stateDict() : null,
   });
-  const saveCheckpoint = (extra: Partial<TrainerState> = {}) => {
-    saveLast(ctx.file(RUN_FILES.last), net, opt, { ...snapshot(), ...extra });
+  const saveCheckpoint = async (extra: Partial<TrainerState> = {}) => {
+    await saveLast(ctx.file(RUN_FILES.last), net, opt, { ...snapshot(), ...extra });
     writeJsonAtomic(ctx.file(RUN_FILES.history), state.history);
-    if (!existsSync(ctx.file(RUN_FILES.best)))
-      saveWeights(ctx.file(RUN_FILES.best), net, ctx.config);
+    if (!existsSync(ctx.file(RUN_FILES.best))) {
+      await syncToTask();
+      saveWeights(ctx.file(RUN_FILES.best), task.net, ctx.config);
+    }
     ctx.onCheckpoint();
   };
   const params = net.parameters();
   const { metric, mode } = task.monitor;
+  // The run's estimated duration, from the first steps' pace, said once before the run gets long.
+  const stepsToRun = perEpoch * (o.epochs - state.epoch);
+  let estimated = false;
+  const estimate = (bar: { note(m: string): void }, done: number, secs: number) => {
+    estimated = true;
+    const total = (secs / done) * stepsToRun;
+    bar.note(
+      `estimated: ${fmtDuration(total)} of training for ${o.epochs - state.epoch} epoch(s) × ${perEpoch} steps (${fmtNumber(secs / done, 3)} s per step so far), plus validation`,
+    );
+    reporter.event('estimate', {
+      seconds: total,
+      steps: stepsToRun,
+      seconds_per_step: secs / done,
+    });
+  };
 
   for (let epoch = state.epoch + 1; epoch <= o.epochs && !state.stopped; epoch++) {
     // Resuming inside an epoch: its batch order is drawn again from the data order's state at its
@@ -141,11 +170,10 @@ export async function fit(ctx: FitContext): Promise<FitResult> {
       dataRng.setState(rngFromJson(state.dataRng));
     }
     net.train();
-    const bar = reporter.progress(
-      `epoch ${epoch}/${o.epochs}`,
-      batches.length,
-      task.unit === 'chars' ? 'chars' : 'batches',
-    );
+    // The task's loss creates its inputs on the default backend: the steps' backend.
+    await setBackend(stepBackend);
+    // The bar counts batches, so its rate is batches/s; the items' rate is in the epoch's line.
+    const bar = reporter.progress(`epoch ${epoch}/${o.epochs}`, batches.length, 'batches');
     const start = performance.now();
     let lossSum = resumeAt > 0 ? state.lossSum : 0;
     let items = resumeAt > 0 ? state.items : 0;
@@ -155,23 +183,28 @@ export async function fit(ctx: FitContext): Promise<FitResult> {
       await nextTick();
       if (ctx.signal.interrupted) {
         bar.stop();
-        saveCheckpoint({ batch: i, epochDataRng: rngToJson(epochDataRng), lossSum, items });
+        await setBackend('cpu');
+        await saveCheckpoint({ batch: i, epochDataRng: rngToJson(epochDataRng), lossSum, items });
         return { state: { ...state, batch: i }, interrupted: true };
       }
       const batch = batches[i];
-      const loss = tidy(() => {
+      const lossTensor = tidy(() => {
         opt.zeroGrad();
-        const l = task.loss(batch);
+        const l = stepper.loss(batch);
         l.backward();
-        if (o.clip > 0) optim.clipGradNorm(params, o.clip);
-        opt.step();
-        return l.item();
+        return l;
       });
+      // Asynchronous reads: the same on the CPU, and the only kind WebGPU has.
+      if (o.clip > 0) await optim.clipGradNormAsync(params, o.clip);
+      opt.step();
+      const loss = (await lossTensor.data())[0] as number;
+      lossTensor.dispose();
       opt.zeroGrad();
       scheduler?.step();
       state.step++;
       if (!Number.isFinite(loss)) {
         bar.stop();
+        await setBackend('cpu');
         throw new NumericError(
           `training diverged: the loss is ${loss} at epoch ${epoch}, step ${i + 1}; try a lower --lr or --clip, and check the data for extreme values`,
         );
@@ -179,6 +212,8 @@ export async function fit(ctx: FitContext): Promise<FitResult> {
       lossSum += loss;
       items += task.items(batch);
       const secs = (performance.now() - start) / 1e3;
+      if (!estimated && (i + 1 === Math.min(3, batches.length) || secs > 5))
+        estimate(bar, i + 1, secs);
       bar.update(i + 1, { loss: lossSum / (i + 1) });
       if (reporter.json && (performance.now() - lastEvent > 1000 || i === resumeAt)) {
         lastEvent = performance.now();
@@ -193,7 +228,9 @@ export async function fit(ctx: FitContext): Promise<FitResult> {
     }
     bar.stop();
     const trainSecs = (performance.now() - start) / 1e3;
-    net.eval();
+    await setBackend('cpu');
+    await syncToTask();
+    task.net.eval();
     const val: Metrics = noGrad(() => task.validate(o.valBatches));
     requireFiniteMetrics(
       val,
@@ -216,10 +253,10 @@ export async function fit(ctx: FitContext): Promise<FitResult> {
       state.best = score ?? null;
       state.bestEpoch = epoch;
       state.badEpochs = 0;
-      saveWeights(ctx.file(RUN_FILES.best), net, ctx.config);
+      saveWeights(ctx.file(RUN_FILES.best), task.net, ctx.config);
     } else state.badEpochs++;
     if (o.patience > 0 && state.badEpochs >= o.patience) state.stopped = true;
-    saveCheckpoint();
+    await saveCheckpoint();
     reporter.event('epoch', { ...entry, best: improved });
     await nextTick(); // a Ctrl-C that came during validation is delivered here
     if (ctx.signal.interrupted) {
@@ -230,7 +267,7 @@ export async function fit(ctx: FitContext): Promise<FitResult> {
       .map(([k, v]) => `val ${k} ${fmtNumber(v)}`)
       .join(', ');
     reporter.info(
-      `epoch ${epoch}/${o.epochs}: train loss ${fmtNumber(entry.train_loss)}${valText ? `, ${valText}` : ''}${improved ? ' (best)' : ''}, ${fmtNumber(trainSecs, 3)}s`,
+      `epoch ${epoch}/${o.epochs}: train loss ${fmtNumber(entry.train_loss)}${valText ? `, ${valText}` : ''}${improved ? ' (best)' : ''}, ${fmtNumber(trainSecs, 3)}s, ${fmtNumber(entry[`${task.unit}_per_s`] as number, 3)} ${task.unit}/s`,
     );
     if (state.stopped) {
       reporter.info(

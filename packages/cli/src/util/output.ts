@@ -15,10 +15,12 @@ export interface ProgressPayload {
 /** A progress display for one loop of `total` units: a bar on a TTY, plain lines elsewhere. */
 export interface Progress {
   update(done: number, payload?: ProgressPayload): void;
+  /** A log line while the display runs (above the bar on a TTY; human mode only). */
+  note(message: string): void;
   stop(): void;
 }
 
-function fmtDuration(seconds: number): string {
+export function fmtDuration(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return '?';
   if (seconds < 60) return `${Math.round(seconds)}s`;
   const m = Math.floor(seconds / 60);
@@ -117,7 +119,7 @@ export class Reporter {
   /** A progress display over `total` units labelled `label`. */
   progress(label: string, total: number, unit = 'it'): Progress {
     const start = performance.now();
-    if (this.json) return { update() {}, stop() {} };
+    if (this.json) return { update() {}, note() {}, stop() {} };
     if (this.isTTY) {
       const bar = new cliProgress.SingleBar(
         {
@@ -133,6 +135,11 @@ export class Reporter {
       );
       bar.start(total, 0, { extra: '', speed: '', etaText: '?' });
       return {
+        note: (message) => {
+          // Clear the bar's line, write the message, and let the bar redraw below it.
+          this.err.write(`\r\x1b[2K${message}\n`);
+          bar.render();
+        },
         update: (done, payload = {}) => {
           const secs = (performance.now() - start) / 1e3;
           const rate = done / Math.max(secs, 1e-9);
@@ -159,6 +166,7 @@ export class Reporter {
           `${label} ${done}/${total} ${fmtPayload(payload)} ${fmtNumber(rate, 3)} ${unit}/s ETA ${fmtDuration((total - done) / rate)}\n`,
         );
       },
+      note: (message) => this.err.write(`${message}\n`),
       stop: () => {},
     };
   }

@@ -1,0 +1,116 @@
+/**
+ * `recur train --backend webgpu`: the same run as on the CPU (same weights, same batches), its
+ * first epoch's training loss equal to the CPU's to 1e-4, validation computed from the GPU's
+ * weights. Needs a WebGPU adapter (Mesa's llvmpipe on machines without a GPU, EGL_PLATFORM=
+ * surfaceless); skips with a message without one, unless RECUR_REQUIRE_WEBGPU=1.
+ */
+import { join } from 'node:path';
+import { initBackend } from '@recur/tensor';
+import { afterAll, describe, expect, it } from 'vitest';
+import { jsonLines, recur, tempDir, writeSeriesCsv } from './helpers.js';
+
+async function probe(): Promise<boolean> {
+  try {
+    await initBackend('webgpu');
+    return true;
+  } catch (e) {
+    if (process.env.RECUR_REQUIRE_WEBGPU === '1') {
+      throw new Error(`RECUR_REQUIRE_WEBGPU=1 but the webgpu backend did not start: ${e}`);
+    }
+    console.warn(`[recur] skipping recur train --backend webgpu: ${(e as Error).message}`);
+    return false;
+  }
+}
+const HAS_WEBGPU = await probe();
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+
+describe.skipIf(!HAS_WEBGPU)('recur train --backend webgpu', () => {
+  it('matches the CPU run: first-epoch loss to 1e-4, validation, checkpoints', () => {
+    const csv = join(tmp.dir, 'series.csv');
+    writeSeriesCsv(csv, 200, 2);
+    const run = (backend: string) => {
+      const out = join(tmp.dir, backend);
+      // A tiny Aaren (its scans run on the GPU's kernels), a few steps, gradient clipping on.
+      const r = recur([
+        'train',
+        'forecast',
+        '--model',
+        'aaren',
+        '--data',
+        csv,
+        '--lookback',
+        '16',
+        '--horizon',
+        '4',
+        '--d-model',
+        '8',
+        '--heads',
+        '2',
+        '--layers',
+        '1',
+        '--epochs',
+        '2',
+        '--steps-per-epoch',
+        '4',
+        '--batch-size',
+        '8',
+        '--clip',
+        '0.5',
+        '--backend',
+        backend,
+        '--out',
+        out,
+        '--json',
+      ]);
+      expect(r.stderr + r.stdout).not.toMatch(/error:/);
+      expect(r.code).toBe(0);
+      return jsonLines(r.stdout);
+    };
+    const cpu = run('cpu');
+    const gpu = run('webgpu');
+    const epochs = (events: Record<string, unknown>[]) =>
+      events.filter((e) => e.event === 'epoch') as Record<string, number>[];
+    const [c1, c2] = epochs(cpu);
+    const [g1, g2] = epochs(gpu);
+    expect(Math.abs((g1?.train_loss as number) - (c1?.train_loss as number))).toBeLessThan(1e-4);
+    expect(Math.abs((g1?.val_mse as number) - (c1?.val_mse as number))).toBeLessThan(1e-4);
+    // The second epoch starts from the GPU's weights and optimiser state: still the same run.
+    expect(Math.abs((g2?.train_loss as number) - (c2?.train_loss as number))).toBeLessThan(1e-3);
+    const result = (events: Record<string, unknown>[]) =>
+      events[events.length - 1] as Record<string, number>;
+    expect(Math.abs(result(gpu).mse - result(cpu).mse)).toBeLessThan(1e-3);
+  });
+
+  it('says which adapter runs it', () => {
+    const csv = join(tmp.dir, 'small.csv');
+    writeSeriesCsv(csv, 120, 1);
+    const r = recur([
+      'train',
+      'forecast',
+      '--model',
+      'gru',
+      '--data',
+      csv,
+      '--lookback',
+      '8',
+      '--horizon',
+      '2',
+      '--d-model',
+      '4',
+      '--layers',
+      '1',
+      '--epochs',
+      '1',
+      '--steps-per-epoch',
+      '1',
+      '--backend',
+      'webgpu',
+      '--out',
+      join(tmp.dir, 'adapter'),
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.stdout + r.stderr).toMatch(/backend webgpu: .+\(/);
+  });
+});

@@ -1,0 +1,136 @@
+#!/usr/bin/env node
+// Packaging check, as a user of the published packages sees them: packs every public package and
+// unpacks the tarballs into a fresh project outside the repository (offline), then
+// - type-checks a TypeScript file that imports every package under `moduleResolution` node16 and
+//   bundler with `skipLibCheck: false` (the published .d.ts must compile on their own), and
+// - loads every package with `import` from an .mjs file and with `require` from a .cjs file
+//   (Node >= 20.19 loads ES modules through require).
+// Needs the packages built (turbo runs `build` first). Exits non-zero with tsc's or node's output.
+import { execFileSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '..');
+const rootPkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const packages = readdirSync(join(root, 'packages'))
+  .map((dir) => ({ dir: join(root, 'packages', dir) }))
+  .map((p) => ({ ...p, pkg: JSON.parse(readFileSync(join(p.dir, 'package.json'), 'utf8')) }))
+  .filter((p) => !p.pkg.private);
+
+// pnpm runs this script with npm_execpath pointing at its own entry; outside pnpm, npx fetches it.
+const pnpm = (args, cwd) => {
+  const execPath = process.env.npm_execpath;
+  const [cmd, argv] =
+    execPath && /pnpm/.test(execPath)
+      ? [process.execPath, [execPath, ...args]]
+      : ['npx', ['-y', rootPkg.packageManager, ...args]];
+  return execFileSync(cmd, argv, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+};
+const run = (what, cmd, args, cwd) => {
+  try {
+    execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    process.stderr.write(`consumer check failed: ${what}\n${e.stdout ?? ''}${e.stderr ?? ''}\n`);
+    process.exitCode = 1;
+    return false;
+  }
+  console.log(`ok: ${what}`);
+  return true;
+};
+
+const tmp = mkdtempSync(join(tmpdir(), 'recur-consumer-'));
+try {
+  const tarballs = join(tmp, 'tarballs');
+  mkdirSync(tarballs);
+  const files = {};
+  for (const { dir, pkg } of packages) {
+    const out = pnpm(['pack', '--pack-destination', tarballs], dir).trim().split('\n');
+    files[pkg.name] = out[out.length - 1].trim();
+  }
+  // The project's node_modules as an install lays it out, assembled offline: each tarball unpacked
+  // under node_modules/@recur/, each third-party dependency linked to the copy the workspace
+  // installed, typescript and @types/node the workspace's.
+  const project = join(tmp, 'project');
+  const modules = join(project, 'node_modules');
+  mkdirSync(join(modules, '@recur'), { recursive: true });
+  mkdirSync(join(modules, '@types'), { recursive: true });
+  writeFileSync(
+    join(project, 'package.json'),
+    JSON.stringify({ name: 'recur-consumer', private: true, type: 'module' }),
+  );
+  const link = (name, from) => {
+    const target = join(modules, name);
+    if (existsSync(target)) return;
+    mkdirSync(dirname(target), { recursive: true });
+    symlinkSync(realpathSync(join(from, 'node_modules', name)), target, 'dir');
+  };
+  for (const { dir, pkg } of packages) {
+    const target = join(modules, pkg.name);
+    mkdirSync(target);
+    execFileSync('tar', ['-xzf', files[pkg.name], '-C', target, '--strip-components=1']);
+    for (const dep of Object.keys(pkg.dependencies ?? {})) {
+      if (!dep.startsWith('@recur/')) link(dep, dir);
+    }
+  }
+  link('typescript', root);
+  link('@types/node', root);
+
+  const names = Object.keys(files);
+  const ident = (name) => name.replace('@recur/', '').replace(/-/g, '_');
+  writeFileSync(
+    join(project, 'index.ts'),
+    `${names.map((n) => `import * as ${ident(n)} from '${n}';`).join('\n')}
+import { Tensor, type WebGPUOptions } from '@recur/tensor';
+
+const t: Tensor = tensor.zeros([2, 3]);
+const gpu: WebGPUOptions = { timeoutMs: 1000 };
+export const used = [t.shape, gpu, ${names.map(ident).join(', ')}];
+`,
+  );
+  const tsc = join(project, 'node_modules', 'typescript', 'bin', 'tsc');
+  for (const [module, moduleResolution] of [
+    ['node16', 'node16'],
+    ['esnext', 'bundler'],
+  ]) {
+    const config = `tsconfig.${moduleResolution}.json`;
+    writeFileSync(
+      join(project, config),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'es2022',
+          module,
+          moduleResolution,
+          strict: true,
+          skipLibCheck: false,
+          noEmit: true,
+          types: ['node'],
+        },
+        files: ['index.ts'],
+      }),
+    );
+    run(
+      `tsc --moduleResolution ${moduleResolution}, skipLibCheck false`,
+      process.execPath,
+      [tsc, '-p', config],
+      project,
+    );
+  }
+
+  writeFileSync(join(project, 'load.mjs'), names.map((n) => `await import('${n}');`).join('\n'));
+  writeFileSync(join(project, 'load.cjs'), names.map((n) => `require('${n}');`).join('\n'));
+  run('import() of every package', process.execPath, ['load.mjs'], project);
+  run('require() of every package', process.execPath, ['load.cjs'], project);
+} finally {
+  rmSync(tmp, { recursive: true, force: true });
+}
