@@ -24,7 +24,10 @@ function scoreSpread(block: AarenBlock, x: Tensor): number {
     const a = block.attn;
     const q = a.wq.forward(a.q0).reshape([HEADS, dh]);
     const k = a.wk.forward(block.norm1.forward(x)).reshape([b, t, HEADS, dh]);
-    const s = k.mul(q).sum(-1).mul(1 / Math.sqrt(dh)); // [B, T, H]
+    const s = k
+      .mul(q)
+      .sum(-1)
+      .mul(1 / Math.sqrt(dh)); // [B, T, H]
     return s.max(1).sub(s.min(1)).min().item();
   });
 }
@@ -39,7 +42,7 @@ describe('Aaren in ONNX (onnxruntime-node)', () => {
       if (t >= 17) expect(scoreSpread(model.layers[0] as AarenBlock, x)).toBeGreaterThan(100);
       expect(await parallelError(parallel, model, x), `T = ${t}`).toBeLessThan(1e-4);
     }
-  });
+  }, 60_000);
 
   it('a 1,000-token stream through the step graph, its state fed back, matches forward', async () => {
     const model = sharpAaren();
@@ -52,7 +55,7 @@ describe('Aaren in ONNX (onnxruntime-node)', () => {
       'x',
       ...['0', '1'].flatMap((l) => ['m', 'u', 'w'].map((k) => `state.layers.${l}.${k}`)),
     ]);
-  });
+  }, 60_000);
 
   it('exports the training-mode model as in evaluation (dropout off) and leaves its mode alone', () => {
     manualSeed(14);
@@ -62,5 +65,5 @@ describe('Aaren in ONNX (onnxruntime-node)', () => {
     expect(bytes.length).toBeGreaterThan(0);
     expect(model.training).toBe(true);
     expect(new TextDecoder().decode(bytes)).not.toContain('Dropout');
-  });
+  }, 60_000);
 });
