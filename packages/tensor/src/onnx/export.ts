@@ -155,6 +155,25 @@ function constantOf(g: OnnxGraph, a: Tensor, b: Tensor, names: Map<Tensor, strin
     if (shape === null) return null;
     return g.op('ConstantOfShape', [shape], { value: tensorMsg('', [first as number], [1], type) });
   }
+  // A fill with a size (each sequence's last index, say).
+  const firstB = db[0] ?? 0;
+  if (
+    da.length > 0 &&
+    db.length > 0 &&
+    da.every((v) => v === first) &&
+    db.every((v) => v === firstB)
+  ) {
+    const shape = g.shape(a.shape, b.shape);
+    const value = g.size(first, firstB);
+    if (shape !== null && typeof value === 'string') {
+      return castTo(
+        g,
+        g.op('Expand', [g.op('Reshape', [value, g.ints([])]), shape]),
+        'int64',
+        type,
+      );
+    }
+  }
   if (a.size === 1 && b.size === 1 && a.shape.join() === b.shape.join()) {
     const s = g.size(da[0] as number, db[0] as number);
     if (typeof s !== 'string') return null;
@@ -293,11 +312,12 @@ function addSymbols(g: OnnxGraph, inputs: GraphInput[]): void {
       if (d === e || g.size(d, e) !== null) return;
       g.addSymbol({ a: d, b: e, name: g.op('Shape', [name], { start: i, end: i + 1 }) });
     });
-    if (a.dtype === 'int32' && a.size === 1 && b.size === 1) {
+    // A one-element input holding a count (a stream's position) is a size too.
+    if (a.size === 1 && b.size === 1) {
       const va = a.dataSync()[0] as number;
       const vb = b.dataSync()[0] as number;
-      if (va !== vb && g.size(va, vb) === null) {
-        const v = g.op('Reshape', [castTo(g, name, 'int32', 'int64'), g.ints([1])]);
+      if (va !== vb && Number.isInteger(va) && Number.isInteger(vb) && g.size(va, vb) === null) {
+        const v = g.op('Reshape', [castTo(g, name, a.dtype, 'int64'), g.ints([1])]);
         g.addSymbol({ a: va, b: vb, name: v });
       }
     }
