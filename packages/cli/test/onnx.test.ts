@@ -186,3 +186,39 @@ describe('positions as tensor ops (what lets an exported graph compute them at a
       expect(Math.abs((g[i] as number) - (w[i] as number))).toBeLessThan(1e-5);
   });
 });
+
+describe('bench stream --runtime onnx', () => {
+  it('streams each model in recur and in onnxruntime, side by side, with the same state sizes', () => {
+    const out = join(tmp.dir, 'bench');
+    const r = recur([
+      'bench',
+      'stream',
+      '--models',
+      'aaren,transformer,lstm',
+      '--tokens',
+      '64',
+      '--d-model',
+      '16',
+      '--layers',
+      '1',
+      '--heads',
+      '2',
+      '--runtime',
+      'onnx',
+      '--out',
+      out,
+      '--json',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const models = lastJson(r.stdout).models as Record<
+      string,
+      { tokens: number; points: { stateBytes: number }[] }
+    >;
+    for (const name of ['aaren', 'transformer', 'lstm']) {
+      const a = models[name];
+      const b = models[`${name} (onnx)`];
+      expect(b?.tokens, name).toBe(64);
+      expect(b?.points.map((p) => p.stateBytes)).toEqual(a?.points.map((p) => p.stateBytes));
+    }
+  }, 120_000);
+});
