@@ -230,6 +230,9 @@ describe('toOnnx refuses what it cannot write faithfully', () => {
     expect(() => toOnnx(m, { mode: 'step' })).toThrow(/Fn has no step\(x, state\)/);
     const bare = new (class Bare extends nn.Module {})();
     expect(() => toOnnx(bare, { mode: 'parallel' })).toThrow(/pass inputSize/);
+    expect(() =>
+      toOnnx({ forward: () => 0 } as unknown as nn.Module, { mode: 'parallel' }),
+    ).toThrow(/expected an nn.Module, got object/);
   });
 });
 

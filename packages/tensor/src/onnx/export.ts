@@ -1,7 +1,7 @@
 import type { DType } from '../dtype.js';
 import { noGrad, tidy } from '../engine.js';
 import { TensorError } from '../errors.js';
-import type { Module } from '../nn/module.js';
+import { Module } from '../nn/module.js';
 import { randn } from '../random.js';
 import type { StreamState } from '../streaming.js';
 import { Tensor } from '../tensor.js';
@@ -19,6 +19,8 @@ import { type TracedOp, withRecorder } from './trace.js';
 
 /** The opset written (ONNX 1.12): onnxruntime-web and older runtimes load it. */
 export const ONNX_OPSET = 17;
+/** A protobuf message cannot exceed 2 GiB; leave room for the graph itself. */
+const MAX_PROTO_BYTES = 2 ** 31 - 2 ** 24;
 /** IR version that goes with opset 17. */
 const IR_VERSION = 8;
 
@@ -585,6 +587,12 @@ function randnShape(features: number): Tensor {
  * otherwise this throws a TensorError naming the op and the module path.
  */
 export function toOnnx(module: Module, options: ToOnnxOptions): Uint8Array {
+  if (!(module instanceof Module)) {
+    throw new TensorError(
+      'toOnnx',
+      `expected an nn.Module, got ${module === null ? 'null' : typeof module}`,
+    );
+  }
   if (options.mode !== 'parallel' && options.mode !== 'step') {
     throw new TensorError(
       'toOnnx',
@@ -608,6 +616,13 @@ export function toOnnx(module: Module, options: ToOnnxOptions): Uint8Array {
     ),
   );
   const { graph: g } = built;
+  const weightBytes = g.initializers.reduce((n, t) => n + t.rawData.length, 0);
+  if (weightBytes > MAX_PROTO_BYTES) {
+    throw new TensorError(
+      'toOnnx',
+      `the weights take ${(weightBytes / 2 ** 30).toFixed(2)} GiB: ONNX files over 2 GB need external data, which toOnnx does not write yet`,
+    );
+  }
   built.outputs.forEach((o, i) => {
     g.op('Identity', [built.outputValues[i] as string], {}, o.name);
   });
