@@ -201,7 +201,7 @@ describe('toOnnx refuses what it cannot write faithfully', () => {
   it('a constant that follows the input sizes in no expressible way', () => {
     const m = new Fn((x) => x.add(randn([x.shape[1] as number, 1])));
     expect(() => toOnnx(m, { mode: 'parallel' })).toThrow(
-      /add at the root module: a constant of shape \[5, 1\] depends on the input's sizes/,
+      /add at the root module: a constant of shape \[7, 1\] depends on the input's sizes/,
     );
   });
 
@@ -233,6 +233,21 @@ describe('toOnnx refuses what it cannot write faithfully', () => {
     expect(() =>
       toOnnx({ forward: () => 0 } as unknown as nn.Module, { mode: 'parallel' }),
     ).toThrow(/expected an nn.Module, got object/);
+  });
+});
+
+describe('sizes seen in two traces', () => {
+  it('are written as s + c, k·s or s·r of the size symbols, and an ambiguous one is refused', () => {
+    const g = new onnx.OnnxGraph();
+    g.addSymbol({ a: 2, b: 5, name: 'B' });
+    g.addSymbol({ a: 7, b: 11, name: 'T' });
+    expect(g.size(3, 3)).toBe(3);
+    expect(g.size(9, 13)).toMatch(/^Add_/); // T + 2
+    expect(g.size(8, 20)).toMatch(/^Mul_/); // 4·B
+    expect(g.size(14, 55)).toMatch(/^Mul_/); // B·T
+    expect(g.size(6, 17)).toBeNull(); // no expression it writes gives 6 and 17
+    g.addSymbol({ a: 4, b: 10, name: 'X' });
+    expect(() => g.size(8, 20)).toThrow(/fits 4·B and 2·X: cannot tell which it is/);
   });
 });
 

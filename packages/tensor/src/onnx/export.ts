@@ -49,11 +49,12 @@ function isStreaming(m: Module): m is StreamingModule {
 }
 
 // The two traces use different sizes so that every size that depends on the input's sizes differs
-// between them (and the differences tell the batch, the tokens and a cache's length apart).
-const BATCH = [2, 3] as const;
-const TOKENS = [5, 9] as const;
+// between them, and the differences (3, 4, 7) tell the batch, the tokens and a cache's length
+// apart: no multiple of one difference is another, so k·batch never passes for tokens + c.
+const BATCH = [2, 5] as const;
+const TOKENS = [7, 11] as const;
 /** Tokens fed to a stream before its step is traced (a KV cache's length in the traces). */
-const WARMUP = [7, 10] as const;
+const WARMUP = [6, 13] as const;
 
 interface Trace {
   ops: TracedOp[];

@@ -183,28 +183,39 @@ export class OnnxGraph {
 
   /**
    * A size whose value was `a` in one trace and `b` in the other: a number when they agree, else an
-   * int64 [1] tensor computed from the symbols (s + c, k·s or s·s'), or null when none fits.
+   * int64 [1] tensor computed from the symbols (s + c, k·s or s·s'), or null when none fits. When
+   * more than one expression fits, the size is ambiguous and the export stops rather than guess.
    */
   size(a: number, b: number): number | string | null {
     if (a === b) return a;
     const syms = this.scope.symbols;
+    const fits: { what: string; emit: () => string }[] = [];
     for (const s of syms) {
       if (a - s.a === b - s.b) {
         const c = a - s.a;
-        return c === 0 ? s.name : this.op('Add', [s.name, this.ints([c])]);
+        fits.push({
+          what: `${s.name} + ${c}`,
+          emit: () => (c === 0 ? s.name : this.op('Add', [s.name, this.ints([c])])),
+        });
+      } else if (s.a !== 0 && s.b !== 0 && a % s.a === 0 && a / s.a === b / s.b) {
+        const k = a / s.a;
+        fits.push({ what: `${k}·${s.name}`, emit: () => this.op('Mul', [s.name, this.ints([k])]) });
       }
     }
-    for (const s of syms) {
-      if (s.a !== 0 && s.b !== 0 && a % s.a === 0 && a / s.a === b / s.b) {
-        return this.op('Mul', [s.name, this.ints([a / s.a])]);
+    syms.forEach((s, i) => {
+      for (const r of syms.slice(i)) {
+        if (s.a * r.a === a && s.b * r.b === b) {
+          fits.push({ what: `${s.name}·${r.name}`, emit: () => this.op('Mul', [s.name, r.name]) });
+        }
       }
+    });
+    if (fits.length > 1) {
+      throw new TensorError(
+        'toOnnx',
+        `a size (${a} and ${b} in the two traces) fits ${fits.map((f) => f.what).join(' and ')}: cannot tell which it is`,
+      );
     }
-    for (const s of syms) {
-      for (const r of syms) {
-        if (s.a * r.a === a && s.b * r.b === b) return this.op('Mul', [s.name, r.name]);
-      }
-    }
-    return null;
+    return fits[0]?.emit() ?? null;
   }
 
   /**
