@@ -1,4 +1,4 @@
-import { manualSeed, randn, type SequenceModule, type Tensor } from '@recur/tensor';
+import { manualSeed, randn, type SequenceModule, setNumThreads, type Tensor } from '@recur/tensor';
 import { measureStream, type StreamResult } from '../bench/stream.js';
 import type { Invocation } from '../cli.js';
 import { CliError } from '../errors.js';
@@ -36,6 +36,8 @@ export async function benchStreamCommand(inv: Invocation, reporter: Reporter): P
       );
     }
   }
+  // Beside onnxruntime, recur's CPU backend runs at the same thread count: a ratio at equal threads.
+  if (o.runtime === 'onnx') setNumThreads(o.threads ?? 1);
   const dir = new OutputDir(o.out ?? 'recur-bench');
   const built = names.map((name) => {
     manualSeed(seed);
@@ -123,7 +125,9 @@ export async function benchStreamCommand(inv: Invocation, reporter: Reporter): P
   );
 
   if (o.runtime === 'onnx') {
-    reporter.heading(`recur against onnxruntime-node (${o.threads ?? 1} thread(s)), same weights`);
+    reporter.heading(
+      `recur against onnxruntime-node, ${o.threads ?? 1} thread(s) each, same weights and inputs`,
+    );
     reporter.print(
       formatTable(
         ['model', 'recur ms/token', 'onnx ms/token', 'recur / onnx'],
