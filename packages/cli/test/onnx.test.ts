@@ -2,7 +2,7 @@
  * `recur export` and `--runtime onnx`: a run trained on the shared data exports, onnxruntime-node
  * reproduces its test metrics, and bad input is refused with one line, exit 2, nothing written.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { lastJson, recur, SHARED_DATA, tempDir } from './helpers.js';
@@ -87,61 +87,70 @@ describe.skipIf(!present)('recur export and eval --runtime onnx on the shared da
 });
 
 describe('bad input to export and --runtime onnx', () => {
+  /** A real run folder: an Aaren forecaster trained for two steps on a small synthetic CSV. */
+  function tinyRun(name: string, model = 'aaren'): { run: string; csv: string } {
+    const csv = join(tmp.dir, 'tiny.csv');
+    const rows = ['date,a,b'];
+    for (let i = 0; i < 240; i++)
+      rows.push(`2020-01-01 ${i},${Math.sin(i / 5)},${Math.cos(i / 7)}`);
+    writeFileSync(csv, `${rows.join('\n')}\n`);
+    const run = join(tmp.dir, name);
+    const r = recur([
+      'train',
+      'forecast',
+      '--model',
+      model,
+      '--data',
+      csv,
+      '--epochs',
+      '1',
+      '--steps-per-epoch',
+      '2',
+      '--lookback',
+      '8',
+      '--horizon',
+      '2',
+      '--d-model',
+      '8',
+      '--layers',
+      '1',
+      '--out',
+      run,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    return { run, csv };
+  }
+
   it('a run folder without weights: one line naming the file, exit 2, nothing written', () => {
-    const run = join(tmp.dir, 'no-weights');
-    mkdirSync(run, { recursive: true });
-    writeFileSync(
-      join(run, 'config.json'),
-      JSON.stringify({
-        format: 'recur-run',
-        task: 'forecast',
-        model: {
-          name: 'lstm',
-          layers: 1,
-          dModel: 8,
-          heads: 1,
-          dFF: 16,
-          window: 3,
-          posDim: 4,
-          maxLen: 64,
-          dropout: 0,
-          positions: false,
-        },
-        taskConfig: {
-          lookback: 8,
-          horizon: 2,
-          split: 'ratio',
-          channels: ['a'],
-          scaler: { mean: [0], std: [1] },
-          instanceNorm: false,
-        },
-        options: {},
-      }),
-    );
+    const { run } = tinyRun('no-weights');
+    rmSync(join(run, 'model.safetensors'));
     const r = recur(['export', run]);
     expect(r.code).toBe(2);
-    expect(r.stderr.trim().split('\n')[0]).toMatch(/model\.safetensors: no such file/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/model\.safetensors: no such file/);
     expect(existsSync(join(run, 'onnx'))).toBe(false);
   });
 
   it('a corrupted model.onnx: one line naming it, exit 2', () => {
-    const run = join(tmp.dir, 'corrupt');
-    mkdirSync(join(run, 'onnx'), { recursive: true });
-    writeFileSync(
-      join(run, 'config.json'),
-      JSON.stringify({
-        format: 'recur-run',
-        task: 'forecast',
-        model: { name: 'lstm' },
-        taskConfig: {},
-        options: {},
-      }),
-    );
+    const { run, csv } = tinyRun('corrupt');
+    expect(recur(['export', run]).code).toBe(0);
     const bad = join(run, 'onnx', 'model.onnx');
     writeFileSync(bad, 'not a protobuf at all');
-    const r = recur(['eval', run, '--data', ETTH1, '--runtime', 'onnx']);
+    const r = recur(['eval', run, '--data', csv, '--runtime', 'onnx']);
     expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toContain(`${bad}: not a loadable ONNX model`);
+    // The intact file evaluates.
+    expect(recur(['export', run]).code).toBe(0);
+    expect(recur(['eval', run, '--data', csv, '--runtime', 'onnx']).code).toBe(0);
+  });
+
+  it('a run whose forward unrolls over the tokens (lstm) is refused, saying why', () => {
+    const { run } = tinyRun('lstm-run', 'lstm');
+    const r = recur(['export', run]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/cannot export: .*runs different ops for different sequence lengths/);
+    expect(existsSync(join(run, 'onnx'))).toBe(false);
   });
 
   it('a folder that is not a run', () => {
