@@ -28,7 +28,10 @@ export default defineConfig({
     sidebar: [
       {
         text: 'Guide',
-        items: [{ text: 'Getting started', link: '/guide/getting-started' }],
+        items: [
+          { text: 'Getting started', link: '/guide/getting-started' },
+          { text: 'Deploy with ONNX', link: '/guide/deploy-onnx' },
+        ],
       },
       {
         text: 'Packages',

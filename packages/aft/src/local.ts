@@ -125,14 +125,15 @@ export class AftLocal extends AftSequenceLayer {
     const q = this.wq.forward(x);
     const k = this.wk.forward(x);
     const v = this.wv.forward(x);
-    // w_{t, t−j} for rows n..n+T−1 and lags j = 0..s−1; rows of V before position 0 are 0.
-    const first = Math.max(0, n - (s - 1));
+    // w_{t, t−j} for rows n..n+T−1 and lags j = 0..s−1; rows of V before position 0 are 0: V with
+    // s − 1 zero rows in front, rows n..n+T+s−2 of that (the same ops at every position, so the
+    // step exports as one graph).
     const vPos = this.posV
-      .slice(0, first, n + t)
       .pad([
-        [s - 1 - (n - first), 0],
+        [s - 1, 0],
         [0, 0],
       ])
+      .slice(0, n, n + t + s - 1)
       .unsqueeze(0);
     const w = lags(vPos, s, t)
       .squeeze(0)

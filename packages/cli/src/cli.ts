@@ -140,6 +140,7 @@ export function buildProgram(
   leaf(bench, 'stream', 'bench stream');
   leaf(bench, 'ops', 'bench ops');
   leaf(program, 'info', 'info');
+  leaf(program, 'export', 'export');
   return program;
 }
 

@@ -11,6 +11,7 @@ export const COMMAND_NAMES = [
   'bench stream',
   'bench ops',
   'info',
+  'export',
 ] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
 
@@ -99,9 +100,10 @@ export const OPTIONS = {
       demo: 'folder for the figures (demo-*.svg) and the numbers (demo.json)',
       'bench stream': 'folder for the figures (stream-*.svg) and the numbers (stream.json)',
       'bench ops': 'write the numbers to ops.json in this folder (default: print only)',
+      export: 'folder for model.onnx, step.onnx and recur-onnx.json (default: <run-dir>/onnx)',
     },
     group: 'output',
-    commands: ['train', 'demo', 'bench stream', 'bench ops'],
+    commands: ['train', 'demo', 'bench stream', 'bench ops', 'export'],
     default: { demo: 'recur-demo', 'bench stream': 'recur-bench' },
   },
   config: {
@@ -465,7 +467,7 @@ export const OPTIONS = {
     kind: 'int',
     value: '<n>',
     description:
-      'threads of the CPU backend for large matrix products (default: the available cores; 1: the main thread only). Results do not depend on it',
+      "threads of the CPU backend for large matrix products (default: the available cores; 1: the main thread only). Results do not depend on it. With --runtime onnx: onnxruntime's intra-op threads too (default 1)",
     group: 'training',
     commands: ['train', 'eval', 'demo', 'bench stream', 'bench ops'],
     min: 1,
@@ -557,6 +559,25 @@ export const OPTIONS = {
     commands: ['demo'],
     default: 150,
     min: 1,
+  },
+  runtime: {
+    flag: '--runtime',
+    kind: 'string',
+    value: '<name>',
+    description:
+      "what runs the model: 'recur' (this library) or 'onnx' (onnxruntime-node, installed beside @recur/cli, on the files of recur export)",
+    group: 'benchmark',
+    commands: ['eval', 'bench stream'],
+    default: 'recur',
+    choices: ['recur', 'onnx'],
+  },
+  onnx: {
+    flag: '--onnx',
+    kind: 'path',
+    value: '<file>',
+    description: 'eval --runtime onnx: the model.onnx to run (default <run-dir>/onnx/model.onnx)',
+    group: 'data',
+    commands: ['eval'],
   },
   quick: {
     flag: '--quick',
@@ -661,6 +682,16 @@ export const COMMANDS: Record<CommandName, CommandSpec> = {
     summary:
       'the package benchmarks in one report: matmul and an MLP step against onnxruntime, scans against a copy',
     examples: ['recur bench ops', 'recur bench ops --quick --json'],
+  },
+  export: {
+    summary:
+      'write a trained run as ONNX: model.onnx (whole sequences), step.onnx (one token, state in and out) and recur-onnx.json',
+    args: '<run-dir>',
+    examples: [
+      'recur export runs/etth1-aaren',
+      'recur export runs/vowels --out deploy/vowels',
+      'recur eval runs/etth1-aaren --data ETTh1.csv --runtime onnx',
+    ],
   },
   info: {
     summary: 'parameters, streaming state and FLOPs per token of a model',

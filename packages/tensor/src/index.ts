@@ -48,6 +48,8 @@ export {
   registerKernel,
 } from './kernels.js';
 export * as nn from './nn/index.js';
+export { type ToOnnxOptions, toOnnx } from './onnx/export.js';
+export * as onnx from './onnx/index.js';
 export { defineOp, type GradContext, type OpDef, run1, runOp } from './op.js';
 export * from './ops/index.js';
 export * as optim from './optim/index.js';

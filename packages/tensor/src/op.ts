@@ -2,6 +2,8 @@ import type { KernelInput, OutputSpec } from './backend.js';
 import { isGradEnabled } from './engine.js';
 import { TensorError } from './errors.js';
 import { getKernel } from './kernels.js';
+import type { OnnxLowering } from './onnx/lowering.js';
+import { activeRecorder } from './onnx/trace.js';
 import { Tensor } from './tensor.js';
 
 /** What a gradient rule sees: the op's inputs, its outputs and its attributes. */
@@ -40,6 +42,11 @@ export interface OpDef<A> {
   gradInto?(attrs: A): ((acc: Tensor, dy: Tensor) => void) | undefined;
   /** The output shares input 0's buffer (reshape): no kernel runs. */
   readonly view?: boolean;
+  /**
+   * How the op is written as ONNX nodes (toOnnx). An op without one cannot be exported: the export
+   * fails naming it, never writes a graph that is silently wrong.
+   */
+  readonly onnx?: OnnxLowering<A>;
 }
 
 export function defineOp<A>(def: OpDef<A>): OpDef<A> {
@@ -95,6 +102,7 @@ export function runOp<A>(def: OpDef<A>, inputs: readonly Tensor[], attrs: A): Te
     node.outputs = outputs;
     for (const t of outputs) if (t.dtype === 'float32') t.setNode(node);
   }
+  activeRecorder()?.op({ op: def as OpDef<unknown>, inputs, attrs, outputs });
   return outputs;
 }
 

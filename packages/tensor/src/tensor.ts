@@ -4,6 +4,7 @@ import { bytesPerElement, type DType, dtypeOfArray, type TypedArray } from './dt
 import { finalizer, getDefaultBackend, Storage, trackInScope } from './engine.js';
 import { fmtShape, TensorError } from './errors.js';
 import { getBackend, initBackend } from './kernels.js';
+import { activeRecorder } from './onnx/trace.js';
 import type { GradNode } from './op.js';
 import * as ops from './ops/index.js';
 import { sizeOf } from './shape.js';
@@ -269,7 +270,9 @@ export class Tensor {
   /** A tensor with the same data and no autograd history. */
   detach(): Tensor {
     this.assertAlive('detach');
-    return Tensor.view(this, this);
+    const out = Tensor.view(this, this);
+    activeRecorder()?.alias(this, out);
+    return out;
   }
 
   [Symbol.for('nodejs.util.inspect.custom')](): string {

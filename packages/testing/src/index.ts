@@ -1,3 +1,4 @@
 // @recur/testing: test helpers shared by the packages' suites (private, never published).
 export * from './gradients.js';
+export * from './onnx.js';
 export * from './webgpu.js';

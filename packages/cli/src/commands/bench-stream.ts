@@ -1,16 +1,19 @@
-import { manualSeed, randn, type Tensor } from '@recur/tensor';
+import { manualSeed, randn, type SequenceModule, setNumThreads, type Tensor } from '@recur/tensor';
 import { measureStream, type StreamResult } from '../bench/stream.js';
 import type { Invocation } from '../cli.js';
 import { CliError } from '../errors.js';
 import { createCore } from '../models/backbone.js';
-import type { SequenceModelName } from '../options.js';
+import { requireOrt } from '../onnx/runtime.js';
+import { measureOnnxStream } from '../onnx/stream.js';
+import type { Options, SequenceModelName } from '../options.js';
 import { backboneConfig } from '../tasks/setup.js';
 import { OutputDir, writeFileAtomic, writeJsonAtomic } from '../util/files.js';
 import { fmtBytes, fmtNumber, formatTable, type Reporter } from '../util/output.js';
 import { lineChart } from '../util/svg.js';
 
 export interface StreamBenchModel {
-  model: SequenceModelName;
+  /** The model's name, with ' (onnx)' for its run in onnxruntime. */
+  model: string;
   parameters: number;
   result: StreamResult;
 }
@@ -33,6 +36,8 @@ export async function benchStreamCommand(inv: Invocation, reporter: Reporter): P
       );
     }
   }
+  // Beside onnxruntime, recur's CPU backend runs at the same thread count: a ratio at equal threads.
+  if (o.runtime === 'onnx') setNumThreads(o.threads ?? 1);
   const dir = new OutputDir(o.out ?? 'recur-bench');
   const built = names.map((name) => {
     manualSeed(seed);
@@ -81,6 +86,11 @@ export async function benchStreamCommand(inv: Invocation, reporter: Reporter): P
       tokens: result.tokens,
       points: result.points,
     });
+    if (o.runtime === 'onnx') {
+      const r = await streamInOnnx(name, core, tokens, inputs, o, reporter);
+      results.push({ model: `${name} (onnx)`, parameters: core.numParameters(), result: r });
+      reporter.event('model', { model: `${name} (onnx)`, tokens: r.tokens, points: r.points });
+    }
   }
 
   // Table: one row per checkpoint, per model step time and state.
@@ -113,6 +123,18 @@ export async function benchStreamCommand(inv: Invocation, reporter: Reporter): P
       }),
     ),
   );
+
+  if (o.runtime === 'onnx') {
+    reporter.heading(
+      `recur against onnxruntime-node, ${o.threads ?? 1} thread(s) each, same weights and inputs`,
+    );
+    reporter.print(
+      formatTable(
+        ['model', 'recur ms/token', 'onnx ms/token', 'recur / onnx'],
+        onnxRatios(results),
+      ),
+    );
+  }
 
   dir.create();
   const series = (f: (p: StreamResult['points'][number]) => number) =>
@@ -170,4 +192,53 @@ export async function benchStreamCommand(inv: Invocation, reporter: Reporter): P
   );
   reporter.result({ event: 'result', out: dir.path, ...summary });
   return 0;
+}
+
+/** The same model's step graph in onnxruntime-node, timed like the recur stream. */
+async function streamInOnnx(
+  name: string,
+  core: SequenceModule,
+  tokens: number,
+  inputs: Tensor[],
+  o: Options,
+  reporter: Reporter,
+): Promise<StreamResult> {
+  const ort = await requireOrt();
+  const bar = reporter.progress(`onnx ${name.padEnd(13)}`, tokens, 'tokens');
+  try {
+    return await measureOnnxStream(
+      ort,
+      core,
+      o.threads ?? 1,
+      (t) => inputs[t % inputs.length] as Tensor,
+      tokens,
+      {
+        maxSeconds: o.maxSeconds ?? 300,
+        onProgress: (n) => bar.update(n),
+      },
+    );
+  } catch (e) {
+    if (e instanceof CliError) throw e;
+    throw new CliError(`bench stream: ${name} failed in onnxruntime: ${(e as Error).message}`, 1);
+  } finally {
+    bar.stop();
+  }
+}
+
+/** Final ms/token of each model in both runtimes and their ratio. */
+function onnxRatios(results: StreamBenchModel[]): (string | number)[][] {
+  const last = (r: StreamBenchModel | undefined) =>
+    r?.result.points[r.result.points.length - 1]?.stepMs;
+  return results
+    .filter((r) => !r.model.endsWith(' (onnx)'))
+    .map((r) => {
+      const a = last(r);
+      const b = last(results.find((q) => q.model === `${r.model} (onnx)`));
+      return [
+        r.model,
+        fmtNumber(a, 3),
+        fmtNumber(b, 3),
+        a !== undefined && b ? fmtNumber(a / b, 2) : '-',
+      ];
+    });
 }

@@ -2,7 +2,9 @@ import { join } from 'node:path';
 import { noGrad } from '@recur/tensor';
 import type { Invocation } from '../cli.js';
 import { CliError, requireFiniteMetrics } from '../errors.js';
+import { onnxTestMetrics, openSession, requireOrt } from '../onnx/runtime.js';
 import { prepareEvaluation } from '../tasks/setup.js';
+import type { RunConfig } from '../tasks/types.js';
 import { loadWeights, RUN_FILES } from '../train/checkpoint.js';
 import type { Reporter } from '../util/output.js';
 import { metricsTable, readRunConfig } from './train.js';
@@ -11,6 +13,7 @@ export async function evalCommand(inv: Invocation, reporter: Reporter): Promise<
   const dir = inv.args[0];
   if (!dir) throw new CliError('missing the run folder: recur eval <run-dir> [--data <path>]');
   const run = readRunConfig(dir, 'recur eval');
+  if (inv.options.runtime === 'onnx') return evalOnnx(dir, run, inv, reporter);
   const weights = join(dir, RUN_FILES.best);
   // Without --data, the data the run was trained on (config.json records its absolute path).
   const recorded = inv.options.data === undefined;
@@ -46,4 +49,35 @@ export async function evalCommand(inv: Invocation, reporter: Reporter): Promise<
   reporter.print(metricsTable(metrics, split));
   reporter.result({ event: 'result', task: run.task, model: run.model.name, run: dir, ...metrics });
   return 0;
+}
+
+/** The test metrics computed by onnxruntime-node on the run's exported model.onnx. */
+async function evalOnnx(
+  dir: string,
+  run: RunConfig,
+  inv: Invocation,
+  reporter: Reporter,
+): Promise<number> {
+  const file = inv.options.onnx ?? join(dir, 'onnx', 'model.onnx');
+  const ort = await requireOrt();
+  const session = await openSession(ort, file, inv.options.threads ?? 1);
+  try {
+    const { metrics, warnings } = await onnxTestMetrics(ort, session, file, run, inv.options);
+    for (const w of warnings) reporter.warn(w);
+    reporter.heading(
+      `${run.task} · ${run.model.name} · onnxruntime · test split of ${inv.options.data}`,
+    );
+    reporter.print(metricsTable(metrics, 'test'));
+    reporter.result({
+      event: 'result',
+      task: run.task,
+      model: run.model.name,
+      run: dir,
+      runtime: 'onnx',
+      ...metrics,
+    });
+    return 0;
+  } finally {
+    await session.release();
+  }
 }

@@ -4,6 +4,7 @@ import { benchOpsCommand } from './bench-ops.js';
 import { benchStreamCommand } from './bench-stream.js';
 import { demoCommand } from './demo.js';
 import { evalCommand } from './eval.js';
+import { exportCommand } from './export.js';
 import { infoCommand } from './info.js';
 import { trainCommand } from './train.js';
 
@@ -14,6 +15,7 @@ export const HANDLERS: Record<CommandName, CommandHandler> = {
   'bench stream': benchStreamCommand,
   'bench ops': benchOpsCommand,
   info: infoCommand,
+  export: exportCommand,
 };
 
 /** Runs the `recur` command line (argv without node and the script); resolves to the exit code. */

@@ -2,7 +2,14 @@ import { totalmem } from 'node:os';
 import { Aaren } from '@recur/aaren';
 import * as aft from '@recur/aft';
 import { GRU, LSTM, Transformer } from '@recur/baselines';
-import { keep, SequenceModule, type StreamState, type Tensor, tensor } from '@recur/tensor';
+import {
+  arange,
+  SequenceModule,
+  type StreamState,
+  type Tensor,
+  tensor,
+  where,
+} from '@recur/tensor';
 import { CliError } from '../errors.js';
 import { SEQUENCE_MODELS, type SequenceModelName } from '../options.js';
 
@@ -169,7 +176,6 @@ export function sinusoid(offset: number, t: number, d: number): Float32Array {
 export class Backbone extends SequenceModule {
   readonly cfg: BackboneConfig;
   core: SequenceModule;
-  #cache = new Map<string, Tensor>();
 
   constructor(cfg: BackboneConfig) {
     super();
@@ -177,13 +183,22 @@ export class Backbone extends SequenceModule {
     this.core = createCore(cfg);
   }
 
+  /**
+   * The encodings of positions offset..offset+t−1, computed with tensor ops (a range times each
+   * channel's frequency, sin on even channels and cos on odd ones) so an exported graph computes
+   * them for any position; `sinusoid` is the same in float64.
+   */
   #positions(offset: number, t: number): Tensor {
-    const key = `${offset}:${t}`;
-    const hit = this.#cache.get(key);
-    if (hit && !hit.isDisposed) return hit;
-    const pe = tensor(sinusoid(offset, t, this.cfg.dModel), { shape: [t, this.cfg.dModel] });
-    if (offset === 0 && t > 1) this.#cache.set(key, keep(pe));
-    return pe;
+    const d = this.cfg.dModel;
+    const freq = new Float32Array(d);
+    const even = new Int32Array(d);
+    for (let i = 0; i < d; i++) {
+      freq[i] = 1 / 10000 ** ((i - (i % 2)) / d);
+      even[i] = i % 2 === 0 ? 1 : 0;
+    }
+    const pos = arange(offset, offset + t, 1, { dtype: 'float32' }).reshape([t, 1]);
+    const angle = pos.mul(tensor(freq, { shape: [1, d] }));
+    return where(tensor(even, { shape: [1, d], dtype: 'int32' }), angle.sin(), angle.cos());
   }
 
   run(x: Tensor, state?: StreamState): { y: Tensor; state: StreamState } {

@@ -4,6 +4,7 @@ import {
   hasKernel,
   maximum,
   type OpDef,
+  type onnx,
   runOp,
   scatterAdd,
   type Tensor,
@@ -42,8 +43,64 @@ function attrsFor(
   return { ...wLayout, channels: mLayout.inner, hasCarry, gaugeInvariant };
 }
 
+/**
+ * ONNX: a Scan along the scanned axis whose body is the combine below, exactly as the kernel folds
+ * one position after another (running max, exponents <= 0, the identity's −inf as coefficient 0):
+ * no global maximum, so any score spread is safe. Outputs every prefix state (M, U, W).
+ */
+function attentionOnnx(ctx: onnx.OnnxContext<AttentionAttrs>): void {
+  const { g, inputs, outputs, attrs } = ctx;
+  const axis = (ctx.inShapes[0] as number[]).length - 2;
+  const [m, u, w] = inputs as [string, string, string];
+  let init: string[];
+  if (attrs.hasCarry) init = inputs.slice(3, 6) as string[];
+  else {
+    // The identity (−inf, 0, 0), shaped like one position of each input.
+    const fill = (x: string, value: number) => {
+      const one = g.op('ReduceSum', [x, g.ints([axis])], { keepdims: 0 });
+      return g.op('Expand', [g.scalar(value, 'float32'), g.op('Shape', [one])]);
+    };
+    init = [fill(m, Number.NEGATIVE_INFINITY), fill(u, 0), fill(w, 0)];
+  }
+  const b = g.subgraph();
+  const [ma, ua, wa, mb, ub, wb] = ['ma', 'ua', 'wa', 'mb', 'ub', 'wb'].map((n) => b.fresh(n)) as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
+  const mn = b.op('Max', [ma, mb]);
+  const finite = b.op('Not', [b.op('Or', [b.op('IsInf', [mn]), b.op('IsNaN', [mn])])]);
+  const shift = b.op('Where', [finite, mn, b.scalar(0, 'float32')]);
+  const ca = b.op('Exp', [b.op('Sub', [ma, shift])]);
+  const cb = b.op('Exp', [b.op('Sub', [mb, shift])]);
+  const un = b.op('Add', [b.op('Mul', [ua, ca]), b.op('Mul', [ub, cb])]);
+  const wn = b.op('Add', [b.op('Mul', [wa, ca]), b.op('Mul', [wb, cb])]);
+  const scanOut = [mn, un, wn].map((v) => b.op('Identity', [v]));
+  const f = (name: string) => [name, 'float32'] as const;
+  const body = b.body(
+    'attention_combine',
+    [ma, ua, wa, mb, ub, wb].map(f),
+    [mn, un, wn, ...scanOut].map(f),
+  );
+  g.node(
+    'Scan',
+    [...init, m, u, w],
+    [g.fresh('M_last'), g.fresh('U_last'), g.fresh('W_last'), ...outputs],
+    {
+      body,
+      num_scan_inputs: 3,
+      scan_input_axes: [axis, axis, axis],
+      scan_output_axes: [axis, axis, axis],
+    },
+  );
+}
+
 const forwardDef: OpDef<AttentionAttrs> = defineOp<AttentionAttrs>({
   name: 'scan.attention',
+  onnx: attentionOnnx,
   infer: ([m, u, w]) => [
     { shape: (m as Tensor).shape, dtype: 'float32' },
     { shape: (u as Tensor).shape, dtype: 'float32' },

@@ -1,4 +1,5 @@
 import { fmtShape, TensorError } from '../errors.js';
+import { intsOf, type OnnxContext } from '../onnx/lowering.js';
 import { defineOp, type OpDef, runOp } from '../op.js';
 import { shapesEqual } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -37,8 +38,61 @@ function dims(q: Tensor, k: Tensor, v: Tensor) {
   };
 }
 
+/**
+ * ONNX: the scores as a MatMul, the visible set as a mask built from ranges (so any Tq, Tk, length
+ * and offset that follow the inputs' sizes stay symbolic), then a max-shifted softmax. A row that
+ * sees no key gets out = 0 and lse = −∞, as the kernel gives.
+ */
+function attentionOnnx(ctx: OnnxContext<AttentionAttrs>): void {
+  const { g, attrs, altAttrs, inputs, outputs } = ctx;
+  const [q, k, v] = inputs as [string, string, string];
+  const r = (ctx.inShapes[0] as number[]).length;
+  const [tqA, tkA] = [ctx.inShapes[0]?.[r - 2] as number, ctx.inShapes[1]?.[r - 2] as number];
+  const [tqB, tkB] = [ctx.altInShapes[0]?.[r - 2] as number, ctx.altInShapes[1]?.[r - 2] as number];
+  const perm = Array.from({ length: r }, (_, i) => (i < r - 2 ? i : 2 * r - 3 - i));
+  const scores = g.op('Mul', [
+    g.op('MatMul', [q, g.op('Transpose', [k], { perm })]),
+    g.scalar(attrs.scale, 'float32'),
+  ]);
+  const scalarOf = (x: string) => g.op('Reshape', [x, g.ints([])]);
+  const tq = scalarOf(g.op('Shape', [q], { start: r - 2, end: r - 1 }));
+  const tk = scalarOf(g.op('Shape', [k], { start: r - 2, end: r - 1 }));
+  const symbolic = (a: number, b: number, what: string): string => {
+    const s = g.size(a, b);
+    if (s === null) ctx.fail(`cannot express the ${what} ${a} (${b} in the second trace)`);
+    return typeof s === 'number' ? g.scalar(s, 'int64') : scalarOf(s);
+  };
+  const allKeys = attrs.length === tkA && altAttrs.length === tkB;
+  const length = allKeys ? tk : symbolic(attrs.length, altAttrs.length, 'length');
+  const defaultOffset =
+    attrs.offset === attrs.length - tqA && altAttrs.offset === altAttrs.length - tqB;
+  const offset = defaultOffset
+    ? g.op('Sub', [length, tq])
+    : symbolic(attrs.offset, altAttrs.offset, 'offset');
+  const one = g.scalar(1, 'int64');
+  const zero = g.scalar(0, 'int64');
+  const cols = g.op('Unsqueeze', [g.op('Range', [zero, tk, one]), g.ints([0])]); // [1, Tk]
+  const rows = g.op('Unsqueeze', [g.op('Range', [zero, tq, one]), g.ints([1])]); // [Tq, 1]
+  let visible = g.op('Less', [cols, length]);
+  if (attrs.causal) {
+    const last = g.op('Add', [rows, offset]);
+    visible = g.op('And', [visible, g.op('LessOrEqual', [cols, last])]);
+  }
+  const masked = g.op('Where', [visible, scores, g.scalar(Number.NEGATIVE_INFINITY, 'float32')]);
+  const m = g.op('ReduceMax', [masked], { axes: [-1], keepdims: 1 });
+  const shift = g.op('Where', [g.op('IsInf', [m]), g.scalar(0, 'float32'), m]);
+  const e = g.op('Exp', [g.op('Sub', [masked, shift])]);
+  const sum = g.op('ReduceSum', [e, g.ints([-1])], { keepdims: 1 });
+  // A visible row's sum is >= 1 (its maximum contributes e^0); an empty row's is 0 and gives 0.
+  const p = g.op('Div', [e, g.op('Max', [sum, g.scalar(1, 'float32')])]);
+  g.op('MatMul', [p, v], {}, outputs[0]);
+  const lse = g.op('Add', [g.op('Log', [sum]), shift]);
+  g.op('Squeeze', [lse, intsOf(g, [-1])], {}, outputs[1]);
+}
+
 const attentionDef: OpDef<AttentionAttrs> = defineOp<AttentionAttrs>({
   name: 'attention',
+  onnx: attentionOnnx,
   infer: ([q, k, v]) => {
     const [qt, kt, vt] = [q, k, v] as [Tensor, Tensor, Tensor];
     const { tq, dv } = dims(qt, kt, vt);

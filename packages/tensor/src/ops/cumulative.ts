@@ -20,6 +20,17 @@ const cumsumDef: OpDef<CumsumAttrs> = defineOp<CumsumAttrs>({
   name: 'cumsum',
   infer: ([x]) => [{ shape: (x as Tensor).shape, dtype: (x as Tensor).dtype }],
   grad: (dy, { attrs }) => [run1(cumsumDef, [dy], { ...attrs, reverse: !attrs.reverse })],
+  onnx: ({ g, inputs, attrs, outputs }) => {
+    g.op(
+      'CumSum',
+      [inputs[0] as string, g.scalar(attrs.axis, 'int64')],
+      {
+        exclusive: attrs.exclusive ? 1 : 0,
+        reverse: attrs.reverse ? 1 : 0,
+      },
+      outputs[0],
+    );
+  },
 });
 
 /** Running sums along `axis` (float32 accumulates in double precision on the CPU). */

@@ -1,6 +1,14 @@
 import type { OutputSpec } from '../backend.js';
 import { type DType, isDType } from '../dtype.js';
 import { TensorError } from '../errors.js';
+import {
+  castTo,
+  comparison,
+  elementwise,
+  type OnnxGraph,
+  type OnnxLowering,
+} from '../onnx/lowering.js';
+import { DataType } from '../onnx/proto.js';
 import { defineOp, type GradContext, run1 } from '../op.js';
 import { broadcastShapes, shapesEqual } from '../shape.js';
 import type { Tensor, TensorLike } from '../tensor.js';
@@ -11,10 +19,38 @@ import { asTensor, asTensors } from './util.js';
 
 type UnaryGrad = (dy: Tensor, x: Tensor, y: Tensor) => Tensor | null;
 
+/**
+ * A unary op's ONNX form: the input (cast to the output dtype when a float-only op reads int32) →
+ * the output. `emit` writes the nodes and returns the result's name.
+ */
+type UnaryOnnx = (g: OnnxGraph, x: string, dtype: DType) => string;
+
+/** One ONNX node of the same name. */
+const node =
+  (opType: string): UnaryOnnx =>
+  (g, x) =>
+    g.op(opType, [x]);
+
+function unaryLowering(emit: UnaryOnnx): OnnxLowering<Record<string, never>> {
+  return ({ g, inputs, inDTypes, outDTypes, outputs }) => {
+    // Float ops read int32 input as float32; int-keeping ops and isnan/isfinite read it as it is.
+    const type: DType = outDTypes[0] === 'float32' ? 'float32' : (inDTypes[0] as DType);
+    const x = castTo(g, inputs[0] as string, inDTypes[0] as DType, type);
+    g.op('Identity', [emit(g, x, type)], {}, outputs[0]);
+  };
+}
+
 /** Float-only ops turn int32 input into float32 output; the rest keep int32. */
-function unaryOp(name: string, grad: UnaryGrad | null, keepsInt = false, outDType?: DType) {
+function unaryOp(
+  name: string,
+  grad: UnaryGrad | null,
+  keepsInt = false,
+  outDType?: DType,
+  onnx?: UnaryOnnx,
+) {
   const def = defineOp<Record<string, never>>({
     name,
+    onnx: onnx && unaryLowering(onnx),
     infer: ([x]) => {
       const t = x as Tensor;
       const dtype = outDType ?? (keepsInt ? t.dtype : 'float32');
@@ -28,49 +64,151 @@ function unaryOp(name: string, grad: UnaryGrad | null, keepsInt = false, outDTyp
 const SQRT_1_2 = Math.SQRT1_2;
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
-export const neg = unaryOp('neg', (dy) => dy.neg(), true);
-export const abs = unaryOp('abs', (dy, x) => dy.mul(x.sign()), true);
-export const sign = unaryOp('sign', null, true);
-export const exp = unaryOp('exp', (dy, _x, y) => dy.mul(y));
-export const expm1 = unaryOp('expm1', (dy, _x, y) => dy.mul(y.add(1)));
-export const log = unaryOp('log', (dy, x) => dy.div(x));
-export const log1p = unaryOp('log1p', (dy, x) => dy.div(x.add(1)));
-export const sqrt = unaryOp('sqrt', (dy, _x, y) => dy.div(y.mul(2)));
-export const rsqrt = unaryOp('rsqrt', (dy, _x, y) => dy.mul(y.pow(3)).mul(-0.5));
-export const sin = unaryOp('sin', (dy, x) => dy.mul(x.cos()));
-export const cos = unaryOp('cos', (dy, x) => dy.mul(x.sin()).neg());
-export const tanh = unaryOp('tanh', (dy, _x, y) => dy.mul(y.square().neg().add(1)));
-export const erf = unaryOp('erf', (dy, x) =>
-  dy.mul(
-    x
-      .square()
-      .neg()
-      .exp()
-      .mul(2 / Math.sqrt(Math.PI)),
-  ),
+export const neg = unaryOp('neg', (dy) => dy.neg(), true, undefined, node('Neg'));
+export const abs = unaryOp('abs', (dy, x) => dy.mul(x.sign()), true, undefined, node('Abs'));
+export const sign = unaryOp('sign', null, true, undefined, node('Sign'));
+export const exp = unaryOp('exp', (dy, _x, y) => dy.mul(y), false, undefined, node('Exp'));
+// ONNX has no expm1: e^x − 1 loses relative accuracy for |x| below about 1e-4.
+export const expm1 = unaryOp(
+  'expm1',
+  (dy, _x, y) => dy.mul(y.add(1)),
+  false,
+  undefined,
+  (g, x) => g.op('Sub', [g.op('Exp', [x]), g.scalar(1, 'float32')]),
 );
-export const sigmoid = unaryOp('sigmoid', (dy, _x, y) => dy.mul(y.mul(y.neg().add(1))));
-export const relu = unaryOp('relu', (dy, x) => dy.mul(x.gt(0)), true);
+export const log = unaryOp('log', (dy, x) => dy.div(x), false, undefined, node('Log'));
+export const log1p = unaryOp(
+  'log1p',
+  (dy, x) => dy.div(x.add(1)),
+  false,
+  undefined,
+  (g, x) => g.op('Log', [g.op('Add', [x, g.scalar(1, 'float32')])]),
+);
+export const sqrt = unaryOp(
+  'sqrt',
+  (dy, _x, y) => dy.div(y.mul(2)),
+  false,
+  undefined,
+  node('Sqrt'),
+);
+export const rsqrt = unaryOp(
+  'rsqrt',
+  (dy, _x, y) => dy.mul(y.pow(3)).mul(-0.5),
+  false,
+  undefined,
+  (g, x) => g.op('Reciprocal', [g.op('Sqrt', [x])]),
+);
+export const sin = unaryOp('sin', (dy, x) => dy.mul(x.cos()), false, undefined, node('Sin'));
+export const cos = unaryOp('cos', (dy, x) => dy.mul(x.sin()).neg(), false, undefined, node('Cos'));
+export const tanh = unaryOp(
+  'tanh',
+  (dy, _x, y) => dy.mul(y.square().neg().add(1)),
+  false,
+  undefined,
+  node('Tanh'),
+);
+export const erf = unaryOp(
+  'erf',
+  (dy, x) =>
+    dy.mul(
+      x
+        .square()
+        .neg()
+        .exp()
+        .mul(2 / Math.sqrt(Math.PI)),
+    ),
+  false,
+  undefined,
+  node('Erf'),
+);
+export const sigmoid = unaryOp(
+  'sigmoid',
+  (dy, _x, y) => dy.mul(y.mul(y.neg().add(1))),
+  false,
+  undefined,
+  node('Sigmoid'),
+);
+export const relu = unaryOp('relu', (dy, x) => dy.mul(x.gt(0)), true, undefined, node('Relu'));
 /** Exact GELU, x·Φ(x) with the normal CDF (PyTorch's default, not the tanh approximation). */
-export const gelu = unaryOp('gelu', (dy, x) => {
-  const cdf = x.mul(SQRT_1_2).erf().add(1).mul(0.5);
-  const pdf = x.square().mul(-0.5).exp().mul(INV_SQRT_2PI);
-  return dy.mul(cdf.add(x.mul(pdf)));
-});
-export const silu = unaryOp('silu', (dy, x) => {
-  const s = x.sigmoid();
-  return dy.mul(s.mul(x.mul(s.neg().add(1)).add(1)));
-});
+export const gelu = unaryOp(
+  'gelu',
+  (dy, x) => {
+    const cdf = x.mul(SQRT_1_2).erf().add(1).mul(0.5);
+    const pdf = x.square().mul(-0.5).exp().mul(INV_SQRT_2PI);
+    return dy.mul(cdf.add(x.mul(pdf)));
+  },
+  false,
+  undefined,
+  (g, x) => {
+    // x·½(1 + erf(x/√2)); ONNX's Gelu op needs opset 20.
+    const cdf = g.op('Add', [
+      g.op('Erf', [g.op('Mul', [x, g.scalar(SQRT_1_2, 'float32')])]),
+      g.scalar(1, 'float32'),
+    ]);
+    return g.op('Mul', [g.op('Mul', [x, cdf]), g.scalar(0.5, 'float32')]);
+  },
+);
+export const silu = unaryOp(
+  'silu',
+  (dy, x) => {
+    const s = x.sigmoid();
+    return dy.mul(s.mul(x.mul(s.neg().add(1)).add(1)));
+  },
+  false,
+  undefined,
+  (g, x) => g.op('Mul', [x, g.op('Sigmoid', [x])]),
+);
 /** log(1 + eˣ), computed without overflow. */
-export const softplus = unaryOp('softplus', (dy, x) => dy.mul(x.sigmoid()));
-export const square = unaryOp('square', (dy, x) => dy.mul(x).mul(2), true);
-export const reciprocal = unaryOp('reciprocal', (dy, _x, y) => dy.mul(y.square()).neg());
-export const floor = unaryOp('floor', null, true);
-export const ceil = unaryOp('ceil', null, true);
+export const softplus = unaryOp(
+  'softplus',
+  (dy, x) => dy.mul(x.sigmoid()),
+  false,
+  undefined,
+  (g, x) =>
+    // max(x, 0) + log(1 + e^−|x|): no overflow at any x.
+    g.op('Add', [
+      g.op('Relu', [x]),
+      g.op('Log', [
+        g.op('Add', [g.op('Exp', [g.op('Neg', [g.op('Abs', [x])])]), g.scalar(1, 'float32')]),
+      ]),
+    ]),
+);
+export const square = unaryOp(
+  'square',
+  (dy, x) => dy.mul(x).mul(2),
+  true,
+  undefined,
+  (g, x) => g.op('Mul', [x, x]),
+);
+export const reciprocal = unaryOp(
+  'reciprocal',
+  (dy, _x, y) => dy.mul(y.square()).neg(),
+  false,
+  undefined,
+  node('Reciprocal'),
+);
+export const floor = unaryOp('floor', null, true, undefined, (g, x, t) =>
+  g.op(t === 'int32' ? 'Identity' : 'Floor', [x]),
+);
+export const ceil = unaryOp('ceil', null, true, undefined, (g, x, t) =>
+  g.op(t === 'int32' ? 'Identity' : 'Ceil', [x]),
+);
 /** Rounds half to even, as NumPy and PyTorch do. */
-export const round = unaryOp('round', null, true);
-export const isnan = unaryOp('isnan', null, false, 'int32');
-export const isfinite = unaryOp('isfinite', null, false, 'int32');
+export const round = unaryOp('round', null, true, undefined, (g, x, t) =>
+  g.op(t === 'int32' ? 'Identity' : 'Round', [x]),
+);
+export const isnan = unaryOp('isnan', null, false, 'int32', (g, x, t) =>
+  t === 'int32'
+    ? g.op('Mul', [x, g.scalar(0, 'int32')])
+    : g.op('Cast', [g.op('IsNaN', [x])], { to: DataType.INT32 }),
+);
+export const isfinite = unaryOp('isfinite', null, false, 'int32', (g, x, t) =>
+  t === 'int32'
+    ? g.op('Add', [g.op('Mul', [x, g.scalar(0, 'int32')]), g.scalar(1, 'int32')])
+    : g.op('Cast', [g.op('Not', [g.op('Or', [g.op('IsInf', [x]), g.op('IsNaN', [x])])])], {
+        to: DataType.INT32,
+      }),
+);
 
 const castDef = defineOp<{ dtype: DType }>({
   name: 'cast',
@@ -80,6 +218,10 @@ const castDef = defineOp<{ dtype: DType }>({
     return [{ shape: (x as Tensor).shape, dtype }];
   },
   grad: (dy, { inputs }) => [(inputs[0] as Tensor).dtype === 'float32' ? dy : null],
+  onnx: (ctx) => {
+    const y = castTo(ctx.g, ctx.inputs[0] as string, ctx.inDTypes[0] as DType, ctx.attrs.dtype);
+    ctx.g.op('Identity', [y], {}, ctx.outputs[0]);
+  },
 });
 
 /** Converts dtype; float → int32 truncates toward zero. Returns a copy even for the same dtype. */
@@ -107,9 +249,15 @@ function binaryInfer(name: string, outDType?: DType) {
   };
 }
 
-function binaryOp(name: string, grad: BinaryGrad | null, outDType?: DType) {
+function binaryOp(
+  name: string,
+  grad: BinaryGrad | null,
+  outDType: DType | undefined,
+  onnx: OnnxLowering<Record<string, never>>,
+) {
   const def = defineOp<Record<string, never>>({
     name,
+    onnx,
     infer: binaryInfer(name, outDType),
     grad: grad
       ? (dy, { inputs, output }: GradContext<Record<string, never>>) => {
@@ -128,13 +276,19 @@ function tieSplit(a: Tensor, b: Tensor, pick: (a: Tensor, b: Tensor) => Tensor):
   return pick(a, b).float().add(a.eq(b).float().mul(0.5));
 }
 
-export const add = binaryOp('add', (dy) => [dy, dy]);
-export const sub = binaryOp('sub', (dy) => [dy, dy.neg()]);
-export const mul = binaryOp('mul', (dy, a, b) => [dy.mul(b), dy.mul(a)]);
+export const add = binaryOp('add', (dy) => [dy, dy], undefined, elementwise('Add'));
+export const sub = binaryOp('sub', (dy) => [dy, dy.neg()], undefined, elementwise('Sub'));
+export const mul = binaryOp(
+  'mul',
+  (dy, a, b) => [dy.mul(b), dy.mul(a)],
+  undefined,
+  elementwise('Mul'),
+);
 /** True division: int32 / int32 gives float32. */
 const divDef = defineOp<Record<string, never>>({
   name: 'div',
   infer: binaryInfer('div', 'float32'),
+  onnx: elementwise('Div'),
   grad: (dy, { inputs, output }) => {
     const a = inputs[0] as Tensor;
     const b = inputs[1] as Tensor;
@@ -144,26 +298,41 @@ const divDef = defineOp<Record<string, never>>({
 export function div(a: TensorLike, b: TensorLike): Tensor {
   return run1(divDef, asTensors('div', a, b), {});
 }
-export const pow = binaryOp('pow', (dy, a, b, y) => [
-  // d/da aᵇ = b·aᵇ⁻¹, exactly 0 where b = 0 (not 0·0⁻¹ = NaN at a = 0; as PyTorch).
-  dy.mul(where(b.eq(0), 0, b.mul(a.pow(b.sub(1))))),
-  // d/db aᵇ = aᵇ·ln a, taken as 0 where a <= 0 (ln undefined), as the limit is for a = 0.
-  dy.mul(where(a.gt(0), y.mul(a.log()), 0)),
-]);
-export const maximum = binaryOp('maximum', (dy, a, b) => [
-  dy.mul(tieSplit(a, b, (x, y) => x.gt(y))),
-  dy.mul(tieSplit(b, a, (x, y) => x.gt(y))),
-]);
-export const minimum = binaryOp('minimum', (dy, a, b) => [
-  dy.mul(tieSplit(a, b, (x, y) => x.lt(y))),
-  dy.mul(tieSplit(b, a, (x, y) => x.lt(y))),
-]);
-export const eq = binaryOp('eq', null, 'int32');
-export const ne = binaryOp('ne', null, 'int32');
-export const lt = binaryOp('lt', null, 'int32');
-export const le = binaryOp('le', null, 'int32');
-export const gt = binaryOp('gt', null, 'int32');
-export const ge = binaryOp('ge', null, 'int32');
+export const pow = binaryOp(
+  'pow',
+  (dy, a, b, y) => [
+    // d/da aᵇ = b·aᵇ⁻¹, exactly 0 where b = 0 (not 0·0⁻¹ = NaN at a = 0; as PyTorch).
+    dy.mul(where(b.eq(0), 0, b.mul(a.pow(b.sub(1))))),
+    // d/db aᵇ = aᵇ·ln a, taken as 0 where a <= 0 (ln undefined), as the limit is for a = 0.
+    dy.mul(where(a.gt(0), y.mul(a.log()), 0)),
+  ],
+  undefined,
+  elementwise('Pow'),
+);
+export const maximum = binaryOp(
+  'maximum',
+  (dy, a, b) => [
+    dy.mul(tieSplit(a, b, (x, y) => x.gt(y))),
+    dy.mul(tieSplit(b, a, (x, y) => x.gt(y))),
+  ],
+  undefined,
+  elementwise('Max'),
+);
+export const minimum = binaryOp(
+  'minimum',
+  (dy, a, b) => [
+    dy.mul(tieSplit(a, b, (x, y) => x.lt(y))),
+    dy.mul(tieSplit(b, a, (x, y) => x.lt(y))),
+  ],
+  undefined,
+  elementwise('Min'),
+);
+export const eq = binaryOp('eq', null, 'int32', comparison('Equal'));
+export const ne = binaryOp('ne', null, 'int32', comparison('Equal', true));
+export const lt = binaryOp('lt', null, 'int32', comparison('Less'));
+export const le = binaryOp('le', null, 'int32', comparison('LessOrEqual'));
+export const gt = binaryOp('gt', null, 'int32', comparison('Greater'));
+export const ge = binaryOp('ge', null, 'int32', comparison('GreaterOrEqual'));
 
 /**
  * Clamps into [min, max]; either bound may be left out. The full gradient flows where
@@ -197,6 +366,14 @@ const whereDef = defineOp<Record<string, never>>({
     const [c, a, b] = inputs as [Tensor, Tensor, Tensor];
     const zero = asTensor('where', 0, dy);
     return [null, sumTo(where(c, dy, zero), a.shape), sumTo(where(c, zero, dy), b.shape)];
+  },
+  onnx: ({ g, inputs, inDTypes, outDTypes, outputs }) => {
+    const [c, a, b] = inputs as [string, string, string];
+    const out = outDTypes[0] as DType;
+    const cond = g.op('Cast', [c], { to: DataType.BOOL });
+    const x = castTo(g, a, inDTypes[1] as DType, out);
+    const y = castTo(g, b, inDTypes[2] as DType, out);
+    g.op('Where', [cond, x, y], {}, outputs[0]);
   },
 });
 

@@ -1,4 +1,5 @@
 import { fmtShape, TensorError } from '../errors.js';
+import { castTo } from '../onnx/lowering.js';
 import { defineOp, type OpDef, run1 } from '../op.js';
 import { normalizeAxis, shapesEqual } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -36,6 +37,10 @@ const gatherDef: OpDef<AxisAttrs> = defineOp<AxisAttrs>({
   grad: (dy, { inputs, attrs }) => {
     const [x, index] = inputs as [Tensor, Tensor];
     return [run1(scatterAddDef, [dy, index], { axis: attrs.axis, shape: x.shape }), null];
+  },
+  onnx: ({ g, inputs, attrs, outputs }) => {
+    const index = castTo(g, inputs[1] as string, 'int32', 'int64');
+    g.op('GatherElements', [inputs[0] as string, index], { axis: attrs.axis }, outputs[0]);
   },
 });
 
@@ -108,6 +113,10 @@ const takeDef: OpDef<AxisAttrs> = defineOp<AxisAttrs>({
   grad: (dy, { inputs, attrs }) => {
     const [x, index] = inputs as [Tensor, Tensor];
     return [run1(indexAddDef, [dy, index], { axis: attrs.axis, shape: x.shape }), null];
+  },
+  onnx: ({ g, inputs, attrs, outputs }) => {
+    const index = castTo(g, inputs[1] as string, 'int32', 'int64');
+    g.op('Gather', [inputs[0] as string, index], { axis: attrs.axis }, outputs[0]);
   },
 });
 

@@ -49,6 +49,17 @@ const matmulDef = defineOp<MatmulAttrs>({
     const db = transB ? matmulT(dy, a, true, transA) : matmulT(a, dy, !transA, false);
     return [sumTo(da, a.shape), sumTo(db, b.shape)];
   },
+  onnx: ({ g, inputs, attrs, inShapes, outputs }) => {
+    const t = (x: string, rank: number) => {
+      const perm = Array.from({ length: rank }, (_, i) => i);
+      perm[rank - 2] = rank - 1;
+      perm[rank - 1] = rank - 2;
+      return g.op('Transpose', [x], { perm });
+    };
+    const a = attrs.transA ? t(inputs[0] as string, (inShapes[0] as number[]).length) : inputs[0];
+    const b = attrs.transB ? t(inputs[1] as string, (inShapes[1] as number[]).length) : inputs[1];
+    g.op('MatMul', [a as string, b as string], {}, outputs[0]);
+  },
 });
 
 /** op(a) @ op(b) on tensors of rank >= 2; see MatmulAttrs. */

@@ -1,4 +1,5 @@
 import { fmtShape, TensorError } from '../errors.js';
+import { intsOf, type OnnxContext, SLICE_BEGIN, SLICE_END } from '../onnx/lowering.js';
 import { defineOp, type OpDef, run1 } from '../op.js';
 import {
   broadcastShapes,
@@ -31,8 +32,88 @@ interface StridedOpAttrs extends StridedAttrs {
   readonly axes?: readonly number[];
 }
 
+/** Per axis, where a slice or flip starts and its step (the view's offset in mixed radix). */
+function sliceOf(inShape: readonly number[], a: StridedAttrs): { start: number[]; step: number[] } {
+  const src = stridesOf(inShape);
+  let rest = a.offset;
+  const start = src.map((s) => {
+    const v = s === 0 ? 0 : Math.floor(rest / s);
+    rest -= v * s;
+    return v;
+  });
+  const step = a.strides.map((s, i) => ((src[i] as number) === 0 ? 1 : s / (src[i] as number)));
+  return { start, step };
+}
+
+/**
+ * One ONNX node per use of the strided kernel: Transpose (permute), Expand (broadcast), Slice (slice,
+ * flip). Bounds that follow the input's sizes are written relative to a size symbol or to the end.
+ */
+function stridedOnnx(ctx: OnnxContext<StridedOpAttrs>): void {
+  const { g, attrs, altAttrs, inputs, outputs } = ctx;
+  const x = inputs[0] as string;
+  const [inA, inB] = [ctx.inShapes[0] as number[], ctx.altInShapes[0] as number[]];
+  if (attrs.grad === 'permute') {
+    g.op('Transpose', [x], { perm: attrs.axes as number[] }, outputs[0]);
+    return;
+  }
+  if (attrs.grad === 'expand') {
+    const lead = attrs.shape.length - inA.length;
+    const parts = attrs.shape.map((d, i) => {
+      const e = altAttrs.shape[i] as number;
+      // 1 keeps the input's own size (Expand broadcasts like NumPy).
+      if (i >= lead && inA[i - lead] === d && inB[i - lead] === e) return 1;
+      const s = g.size(d, e);
+      if (s === null) ctx.fail(`cannot express the broadcast size ${d} (${e} in the second trace)`);
+      return s;
+    });
+    g.op('Expand', [x, intsOf(g, parts)], {}, outputs[0]);
+    return;
+  }
+  const a = sliceOf(inA, attrs);
+  const b = sliceOf(inB, altAttrs);
+  const axes: number[] = [];
+  const starts: (number | string)[] = [];
+  const ends: (number | string)[] = [];
+  const steps: number[] = [];
+  const bound = (va: number, vb: number, na: number, nb: number, what: string): number | string => {
+    const s = g.size(va, vb);
+    if (s !== null) return s;
+    if (va - na === vb - nb) return va - na; // counted from the end
+    return ctx.fail(`cannot express the slice ${what} ${va} (${vb} in the second trace)`);
+  };
+  inA.forEach((n, i) => {
+    const m = inB[i] as number;
+    const step = a.step[i] as number;
+    const lenA = attrs.shape[i] as number;
+    const lenB = altAttrs.shape[i] as number;
+    if (step === 1 && a.start[i] === 0 && b.start[i] === 0 && lenA === n && lenB === m) return;
+    if (step !== b.step[i]) ctx.fail('the slice step differs between traces');
+    const sa = a.start[i] as number;
+    const sb = b.start[i] as number;
+    const ea = sa + lenA * step;
+    const eb = sb + lenB * step;
+    axes.push(i);
+    steps.push(step);
+    starts.push(bound(sa, sb, n, m, 'start'));
+    if (step > 0) ends.push(ea === n && eb === m ? SLICE_END : bound(ea, eb, n, m, 'end'));
+    else ends.push(ea === -1 && eb === -1 ? SLICE_BEGIN : bound(ea, eb, n, m, 'end'));
+  });
+  if (axes.length === 0) {
+    g.op('Identity', [x], {}, outputs[0]);
+    return;
+  }
+  g.op(
+    'Slice',
+    [x, intsOf(g, starts), intsOf(g, ends), g.ints(axes), g.ints(steps)],
+    {},
+    outputs[0],
+  );
+}
+
 const stridedDef: OpDef<StridedOpAttrs> = defineOp<StridedOpAttrs>({
   name: 'strided',
+  onnx: stridedOnnx,
   infer: ([x], a) => [{ shape: a.shape, dtype: (x as Tensor).dtype }],
   grad: (dy, { inputs, attrs }) => {
     const x = inputs[0] as Tensor;
@@ -79,9 +160,33 @@ const scatterDef: OpDef<ScatterAttrs> = defineOp<ScatterAttrs>({
 
 // ---- views that share the buffer --------------------------------------------------------------
 
+/**
+ * Reshape with sizes that may follow the input's: 0 copies the input's size at the same axis, one
+ * other varying size is -1 (inferred), more are computed from the size symbols.
+ */
+function reshapeOnnx(ctx: OnnxContext<{ shape: readonly number[] }>): void {
+  const { g, attrs, altAttrs, inputs, outputs } = ctx;
+  const [inA, inB] = [ctx.inShapes[0] as number[], ctx.altInShapes[0] as number[]];
+  const out = attrs.shape;
+  const alt = altAttrs.shape;
+  const copies = out.map((d, i) => d !== alt[i] && inA[i] === d && inB[i] === alt[i]);
+  const varying = out.map((d, i) => d !== alt[i] && !copies[i]);
+  const inferred = varying.filter(Boolean).length === 1 ? varying.indexOf(true) : -1;
+  const parts = out.map((d, i) => {
+    if (copies[i]) return 0;
+    if (i === inferred) return -1;
+    if (d === 0) ctx.fail('reshape to a size-0 axis cannot be written (ONNX reads 0 as copy)');
+    const s = g.size(d, alt[i] as number);
+    if (s === null) ctx.fail(`cannot express the size ${d} (${alt[i]} in the second trace)`);
+    return s;
+  });
+  g.op('Reshape', [inputs[0] as string, intsOf(g, parts)], {}, outputs[0]);
+}
+
 const reshapeDef = defineOp<{ shape: readonly number[] }>({
   name: 'reshape',
   view: true,
+  onnx: reshapeOnnx,
   infer: ([x], { shape }) => [{ shape, dtype: (x as Tensor).dtype }],
   grad: (dy, { inputs }) => [reshape(dy, (inputs[0] as Tensor).shape)],
 });
@@ -278,6 +383,17 @@ export interface PadAttrs {
 
 const padDef = defineOp<PadAttrs>({
   name: 'pad',
+  onnx: ({ g, attrs, inputs, inShapes, inDTypes, outputs }) => {
+    const rank = (inShapes[0] as number[]).length;
+    const at = (i: number, k: 0 | 1) => attrs.pads[i]?.[k] ?? 0;
+    const pads = [
+      ...Array.from({ length: rank }, (_, i) => at(i, 0)),
+      ...Array.from({ length: rank }, (_, i) => at(i, 1)),
+    ];
+    const value = g.scalar(attrs.value, inDTypes[0] as 'float32' | 'int32');
+    // Mode 'constant' is Pad's default.
+    g.op('Pad', [inputs[0] as string, g.ints(pads), value], {}, outputs[0]);
+  },
   infer: ([x], { pads }) => [
     {
       shape: (x as Tensor).shape.map((d, i) => d + (pads[i]?.[0] ?? 0) + (pads[i]?.[1] ?? 0)),
@@ -323,6 +439,9 @@ export function pad(x: Tensor, pads: readonly (readonly [number, number])[], val
 
 const concatDef = defineOp<{ axis: number }>({
   name: 'concat',
+  onnx: ({ g, attrs, inputs, outputs }) => {
+    g.op('Concat', inputs, { axis: attrs.axis }, outputs[0]);
+  },
   infer: (xs, { axis }) => {
     const first = xs[0] as Tensor;
     let total = 0;

@@ -1,4 +1,6 @@
 import { fmtShape, TensorError } from '../errors.js';
+import type { OnnxLowering } from '../onnx/lowering.js';
+import { DataType } from '../onnx/proto.js';
 import { defineOp, run1 } from '../op.js';
 import { normalizeAxes, normalizeAxis, shapesEqual, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -27,6 +29,32 @@ function spread(t: Tensor, inputShape: readonly number[], attrs: ReduceAttrs): T
   return expand(reshape(t, kept), inputShape);
 }
 
+/**
+ * ONNX reductions over [start, end). Opset 17's ReduceSum takes the axes as an input, ReduceMax and
+ * ReduceMin as an attribute; ArgMax/ArgMin give int64 (recur: int32).
+ */
+function reduceOnnx(name: string): OnnxLowering<ReduceAttrs> {
+  return ({ g, inputs, attrs, outputs }) => {
+    const x = inputs[0] as string;
+    const axes = Array.from({ length: attrs.end - attrs.start }, (_, i) => attrs.start + i);
+    const keepdims = attrs.keepdim ? 1 : 0;
+    if (axes.length === 0) {
+      g.op('Identity', [x], {}, outputs[0]);
+    } else if (name === 'sum') {
+      g.op('ReduceSum', [x, g.ints(axes)], { keepdims }, outputs[0]);
+    } else if (name === 'max' || name === 'min') {
+      g.op(name === 'max' ? 'ReduceMax' : 'ReduceMin', [x], { axes, keepdims }, outputs[0]);
+    } else {
+      const i = g.op(name === 'argmax' ? 'ArgMax' : 'ArgMin', [x], {
+        axis: attrs.start,
+        keepdims,
+        select_last_index: 0,
+      });
+      g.op('Cast', [i], { to: DataType.INT32 }, outputs[0]);
+    }
+  };
+}
+
 function reduceDef(
   name: string,
   needsElements: boolean,
@@ -34,6 +62,7 @@ function reduceDef(
 ) {
   return defineOp<ReduceAttrs>({
     name,
+    onnx: reduceOnnx(name),
     infer: ([x], attrs) => {
       const t = x as Tensor;
       if (needsElements && sizeOf(t.shape.slice(attrs.start, attrs.end)) === 0) {

@@ -1,0 +1,161 @@
+/**
+ * What `recur export` writes for a run: its task network over whole sequences (model.onnx), its
+ * input map and sequence model one token at a time (step.onnx), and what a deployment needs to
+ * feed them (recur-onnx.json).
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  nn,
+  ones,
+  SequenceModule,
+  type StreamState,
+  stateToJSON,
+  type Tensor,
+  TensorError,
+  toOnnx,
+} from '@recur/tensor';
+import { CliError } from '../errors.js';
+import { type BackboneConfig, isSequenceModel } from '../models/backbone.js';
+import { ClassifyNet, ForecastNet } from '../models/nets.js';
+import type { ClassifyTaskConfig } from '../tasks/classify.js';
+import type { ForecastTaskConfig } from '../tasks/forecast.js';
+import type { RunConfig } from '../tasks/types.js';
+import { loadWeights, RUN_FILES } from '../train/checkpoint.js';
+
+/** The task networks that export: one input x [batch, tokens, features]. */
+export type ExportableNet = ForecastNet | ClassifyNet;
+
+/** A classifier over unpadded sequences: every step is real (mask of ones, lengths T). */
+class WholeSequenceClassifier extends nn.Module {
+  readonly inputSize: number;
+  constructor(
+    readonly net: ClassifyNet,
+    dims: number,
+  ) {
+    super();
+    this.inputSize = dims;
+  }
+  override forward(x: Tensor): Tensor {
+    const [b, t] = x.shape as [number, number, number];
+    return this.net.forward(x, ones([b, t]), new Array<number>(b).fill(t));
+  }
+}
+
+/** The input map and sequence model of a task network, token by token: x_t → features h_t. */
+class SequenceFeatures extends SequenceModule {
+  readonly inputSize: number;
+  constructor(readonly net: ExportableNet) {
+    super();
+    this.inputSize = net.inProj.inFeatures;
+  }
+  run(x: Tensor, state?: StreamState): { y: Tensor; state: StreamState } {
+    return this.net.backbone.run(this.net.inProj.forward(x), state);
+  }
+  initState(batch: number): StreamState {
+    return this.net.backbone.initState(batch);
+  }
+}
+
+/** The run's network with its best weights; runs without one (naive, linear, events, lm) are refused. */
+export function loadRunNet(dir: string, run: RunConfig): { net: ExportableNet; inputs: number } {
+  if (!isSequenceModel(run.model.name)) {
+    throw new CliError(
+      `${dir}: model '${run.model.name}' is a closed-form forecaster with no network to export`,
+    );
+  }
+  const model = run.model as BackboneConfig;
+  let net: ExportableNet;
+  let inputs: number;
+  if (run.task === 'forecast') {
+    const tc = run.taskConfig as unknown as ForecastTaskConfig;
+    inputs = tc.channels.length;
+    net = new ForecastNet(model, inputs, tc.horizon, tc.instanceNorm);
+  } else if (run.task === 'classify') {
+    const tc = run.taskConfig as unknown as ClassifyTaskConfig;
+    inputs = tc.dims;
+    net = new ClassifyNet(model, tc.dims, tc.labels.length, tc.pool);
+  } else {
+    throw new CliError(
+      `${dir}: export supports forecast and classify runs, this one is '${run.task}'`,
+    );
+  }
+  const weights = join(dir, RUN_FILES.best);
+  if (!existsSync(weights)) throw new CliError(`${weights}: no such file (the run has no weights)`);
+  loadWeights(weights, net);
+  net.eval();
+  return { net, inputs };
+}
+
+export interface OnnxExport {
+  model: Uint8Array;
+  step: Uint8Array;
+  /** recur-onnx.json */
+  manifest: Record<string, unknown>;
+}
+
+/** Both graphs and the manifest, in memory (nothing is written here). */
+export function exportRun(dir: string, run: RunConfig): OnnxExport {
+  const { net, inputs } = loadRunNet(dir, run);
+  const whole = net instanceof ClassifyNet ? new WholeSequenceClassifier(net, inputs) : net;
+  const features = new SequenceFeatures(net);
+  let model: Uint8Array;
+  let step: Uint8Array;
+  try {
+    model = toOnnx(whole, {
+      mode: 'parallel',
+      inputSize: inputs,
+      name: `${run.task}-${run.model.name}`,
+    });
+    step = toOnnx(features, { mode: 'step', inputSize: inputs, name: `${run.model.name}-step` });
+  } catch (e) {
+    if (e instanceof TensorError) throw new CliError(`${dir}: cannot export: ${e.message}`);
+    throw e;
+  }
+  const init = features.initState(1);
+  const keys = Object.keys(init);
+  const tc = run.taskConfig as Record<string, unknown>;
+  const d = (run.model as BackboneConfig).dModel;
+  const manifest = {
+    format: 'recur-onnx',
+    version: 1,
+    task: run.task,
+    model: run.model,
+    opset: 17,
+    files: {
+      model: {
+        file: 'model.onnx',
+        inputs: { x: ['batch', 'tokens', inputs] },
+        outputs:
+          run.task === 'forecast'
+            ? { y: ['batch', (tc as unknown as ForecastTaskConfig).horizon, inputs] }
+            : { y: ['batch', (tc as unknown as ClassifyTaskConfig).labels.length] },
+        notes:
+          run.task === 'forecast'
+            ? 'x: the lookback window, standardised with normalisation; y: the forecast on the same scale'
+            : 'x: one unpadded sequence per row, standardised with normalisation; y: class scores (labels in order)',
+      },
+      step: {
+        file: 'step.onnx',
+        inputs: {
+          x: ['batch', inputs],
+          ...Object.fromEntries(keys.map((k) => [`state.${k}`, init[k]?.shape])),
+        },
+        outputs: {
+          y: ['batch', d],
+          ...Object.fromEntries(keys.map((k) => [`next.${k}`, init[k]?.shape])),
+        },
+        notes:
+          "one token: the input map and sequence model's features for it (the task head reads the last token's); feed each next.<key> back as state.<key>",
+      },
+    },
+    stateKeys: keys,
+    /** The state before the first token, at batch 1 (repeat along the batch axis for more). */
+    initialState: stateToJSON(init),
+    normalisation:
+      run.task === 'forecast'
+        ? { channels: tc.channels, ...(tc.scaler as object), instanceNorm: tc.instanceNorm }
+        : { mean: tc.mean, std: tc.std, labels: tc.labels },
+  };
+  return { model, step, manifest };
+}

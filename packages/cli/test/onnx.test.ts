@@ -1,0 +1,233 @@
+/**
+ * `recur export` and `--runtime onnx`: a run trained on the shared data exports, onnxruntime-node
+ * reproduces its test metrics, and bad input is refused with one line, exit 2, nothing written.
+ */
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { lastJson, recur, SHARED_DATA, tempDir } from './helpers.js';
+
+const ETTH1 = join(SHARED_DATA, 'ETT', 'ETTh1.csv');
+const VOWELS = join(SHARED_DATA, 'UEA', 'JapaneseVowels');
+const present = existsSync(ETTH1) && existsSync(VOWELS);
+if (!present) {
+  console.warn(`[recur cli tests] SKIPPED the ONNX run tests: ${SHARED_DATA} is absent`);
+}
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+
+/** Trains briefly, exports, and evaluates with both runtimes; returns both metric records. */
+function roundTrip(task: string, model: string, data: string, extra: string[]) {
+  const run = join(tmp.dir, `${task}-${model}`);
+  const train = recur([
+    'train',
+    task,
+    '--model',
+    model,
+    '--data',
+    data,
+    '--epochs',
+    '1',
+    '--steps-per-epoch',
+    '5',
+    '--d-model',
+    '16',
+    '--layers',
+    '1',
+    '--heads',
+    '2',
+    '--out',
+    run,
+    '--json',
+    ...extra,
+  ]);
+  expect(train.code, train.stderr).toBe(0);
+  const exp = recur(['export', run, '--json']);
+  expect(exp.code, exp.stderr).toBe(0);
+  expect(readdirSync(join(run, 'onnx')).sort()).toEqual([
+    'model.onnx',
+    'recur-onnx.json',
+    'step.onnx',
+  ]);
+  const viaRecur = recur(['eval', run, '--data', data, '--json']);
+  const viaOnnx = recur([
+    'eval',
+    run,
+    '--data',
+    data,
+    '--runtime',
+    'onnx',
+    '--threads',
+    '2',
+    '--json',
+  ]);
+  expect(viaRecur.code, viaRecur.stderr).toBe(0);
+  expect(viaOnnx.code, viaOnnx.stderr).toBe(0);
+  return { run, recur: lastJson(viaRecur.stdout), onnx: lastJson(viaOnnx.stdout) };
+}
+
+describe.skipIf(!present)('recur export and eval --runtime onnx on the shared data', () => {
+  it('an ETTh1 forecaster (aaren, sinusoidal positions): the same mse and mae to 4 decimals', () => {
+    const r = roundTrip('forecast', 'aaren', ETTH1, ['--lookback', '48', '--horizon', '24']);
+    expect(r.onnx.runtime).toBe('onnx');
+    for (const k of ['mse', 'mae']) {
+      expect((r.onnx[k] as number).toFixed(4), k).toBe((r.recur[k] as number).toFixed(4));
+    }
+  }, 120_000);
+
+  it('a JapaneseVowels classifier (transformer): the same accuracy and loss to 4 decimals', () => {
+    const r = roundTrip('classify', 'transformer', VOWELS, []);
+    for (const k of ['accuracy', 'loss']) {
+      expect((r.onnx[k] as number).toFixed(4), k).toBe((r.recur[k] as number).toFixed(4));
+    }
+    const manifest = JSON.parse(readFileSync(join(r.run, 'onnx', 'recur-onnx.json'), 'utf8'));
+    expect(manifest.stateKeys).toEqual(['pos', 'core.layers.0.k', 'core.layers.0.v']);
+  }, 120_000);
+});
+
+describe('bad input to export and --runtime onnx', () => {
+  /** A real run folder: an Aaren forecaster trained for two steps on a small synthetic CSV. */
+  function tinyRun(name: string, model = 'aaren'): { run: string; csv: string } {
+    const csv = join(tmp.dir, 'tiny.csv');
+    const rows = ['date,a,b'];
+    for (let i = 0; i < 240; i++)
+      rows.push(`2020-01-01 ${i},${Math.sin(i / 5)},${Math.cos(i / 7)}`);
+    writeFileSync(csv, `${rows.join('\n')}\n`);
+    const run = join(tmp.dir, name);
+    const r = recur([
+      'train',
+      'forecast',
+      '--model',
+      model,
+      '--data',
+      csv,
+      '--epochs',
+      '1',
+      '--steps-per-epoch',
+      '2',
+      '--lookback',
+      '8',
+      '--horizon',
+      '2',
+      '--d-model',
+      '8',
+      '--layers',
+      '1',
+      '--out',
+      run,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    return { run, csv };
+  }
+
+  it('a run folder without weights: one line naming the file, exit 2, nothing written', () => {
+    const { run } = tinyRun('no-weights');
+    rmSync(join(run, 'model.safetensors'));
+    const r = recur(['export', run]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/model\.safetensors: no such file/);
+    expect(existsSync(join(run, 'onnx'))).toBe(false);
+  });
+
+  it('a corrupted model.onnx: one line naming it, exit 2', () => {
+    const { run, csv } = tinyRun('corrupt');
+    expect(recur(['export', run]).code).toBe(0);
+    const bad = join(run, 'onnx', 'model.onnx');
+    writeFileSync(bad, 'not a protobuf at all');
+    const r = recur(['eval', run, '--data', csv, '--runtime', 'onnx']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain(`${bad}: not a loadable ONNX model`);
+    // The intact file evaluates.
+    expect(recur(['export', run]).code).toBe(0);
+    expect(recur(['eval', run, '--data', csv, '--runtime', 'onnx']).code).toBe(0);
+  });
+
+  it('a run whose forward unrolls over the tokens (lstm) is refused, saying why', () => {
+    const { run } = tinyRun('lstm-run', 'lstm');
+    const r = recur(['export', run]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/cannot export: .*runs different ops for different sequence lengths/);
+    expect(existsSync(join(run, 'onnx'))).toBe(false);
+  });
+
+  it('a folder that is not a run', () => {
+    const r = recur(['export', tmp.dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/is not a run folder/);
+  });
+});
+
+describe('positions as tensor ops (what lets an exported graph compute them at any position)', () => {
+  it('equal the float64 sinusoid table, in a block and streamed from an offset', async () => {
+    const { Backbone, sinusoid } = await import('../src/models/backbone.js');
+    const { manualSeed, noGrad, randn, tensor } = await import('@recur/tensor');
+    manualSeed(7);
+    const d = 6;
+    const b = new Backbone({
+      name: 'lstm',
+      layers: 1,
+      dModel: d,
+      heads: 1,
+      dFF: 12,
+      window: 3,
+      posDim: 4,
+      maxLen: 64,
+      dropout: 0,
+      positions: true,
+    });
+    const x = randn([1, 40, d]);
+    const got = noGrad(() => b.forward(x)).dataSync();
+    const table = tensor(sinusoid(0, 40, d), { shape: [1, 40, d] });
+    const want = noGrad(() => b.core.forward(x.add(table))).dataSync();
+    for (let i = 0; i < want.length; i++)
+      expect(Math.abs((got[i] as number) - (want[i] as number))).toBeLessThan(1e-5);
+    // A stream that starts at position 37 sees the table's rows from 37 on.
+    const s = b.initState(1);
+    s.pos = tensor([37]);
+    const step = noGrad(() => b.run(x.slice(1, 0, 3), s));
+    const shifted = tensor(sinusoid(37, 3, d), { shape: [1, 3, d] });
+    const ref = noGrad(() => b.core.run(x.slice(1, 0, 3).add(shifted), b.core.initState(1)));
+    const [g, w] = [step.y.dataSync(), ref.y.dataSync()];
+    for (let i = 0; i < w.length; i++)
+      expect(Math.abs((g[i] as number) - (w[i] as number))).toBeLessThan(1e-5);
+  });
+});
+
+describe('bench stream --runtime onnx', () => {
+  it('streams each model in recur and in onnxruntime, side by side, with the same state sizes', () => {
+    const out = join(tmp.dir, 'bench');
+    const r = recur([
+      'bench',
+      'stream',
+      '--models',
+      'aaren,transformer,lstm',
+      '--tokens',
+      '64',
+      '--d-model',
+      '16',
+      '--layers',
+      '1',
+      '--heads',
+      '2',
+      '--runtime',
+      'onnx',
+      '--out',
+      out,
+      '--json',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const models = lastJson(r.stdout).models as Record<
+      string,
+      { tokens: number; points: { stateBytes: number }[] }
+    >;
+    for (const name of ['aaren', 'transformer', 'lstm']) {
+      const a = models[name];
+      const b = models[`${name} (onnx)`];
+      expect(b?.tokens, name).toBe(64);
+      expect(b?.points.map((p) => p.stateBytes)).toEqual(a?.points.map((p) => p.stateBytes));
+    }
+  }, 120_000);
+});

@@ -1,0 +1,647 @@
+import type { DType } from '../dtype.js';
+import { noGrad, tidy } from '../engine.js';
+import { TensorError } from '../errors.js';
+import { Module } from '../nn/module.js';
+import { randn } from '../random.js';
+import type { StreamState } from '../streaming.js';
+import { Tensor } from '../tensor.js';
+import {
+  castTo,
+  dataTypeOf,
+  exportError,
+  type OnnxContext,
+  OnnxGraph,
+  type OnnxType,
+  tensorMsg,
+} from './lowering.js';
+import { type DimMsg, encodeModel, type GraphMsg, type ValueInfoMsg } from './proto.js';
+import { type TracedOp, withRecorder } from './trace.js';
+
+/** The opset written (ONNX 1.12): onnxruntime-web and older runtimes load it. */
+export const ONNX_OPSET = 17;
+/** A protobuf message cannot exceed 2 GiB; leave room for the graph itself. */
+const MAX_PROTO_BYTES = 2 ** 31 - 2 ** 24;
+/** IR version that goes with opset 17. */
+const IR_VERSION = 8;
+
+export interface ToOnnxOptions {
+  /**
+   * 'parallel': input `x` [batch, tokens, features] → output `y`, batch and tokens chosen at run time.
+   * 'step': inputs `x` [batch, features] and `state.<key>` for each state entry → outputs `y` and
+   * `next.<key>`.
+   */
+  mode: 'parallel' | 'step';
+  /** Features per input token; by default the module's `inputSize` or `dModel`. */
+  inputSize?: number;
+  /** Graph name written into the file. */
+  name?: string;
+}
+
+/** A module that streams: what step mode (and the recurrent form of parallel mode) needs. */
+interface StreamingModule extends Module {
+  initState(batch: number): StreamState;
+  step(x: Tensor, state: StreamState): { y: Tensor; state: StreamState };
+}
+
+function isStreaming(m: Module): m is StreamingModule {
+  const s = m as unknown as Partial<StreamingModule>;
+  return typeof s.initState === 'function' && typeof s.step === 'function';
+}
+
+// The two traces use different sizes so that every size that depends on the input's sizes differs
+// between them, and the differences (3, 4, 7) tell the batch, the tokens and a cache's length
+// apart: no multiple of one difference is another, so k·batch never passes for tokens + c.
+const BATCH = [2, 5] as const;
+const TOKENS = [7, 11] as const;
+/** Tokens fed to a stream before its step is traced (a KV cache's length in the traces). */
+const WARMUP = [6, 13] as const;
+
+interface Trace {
+  ops: TracedOp[];
+  aliases: Map<Tensor, Tensor>;
+  inputs: Tensor[];
+  outputs: Tensor[];
+}
+
+const HOOKED = ['forward', 'run', 'step'] as const;
+
+/** Runs `fn` recording every op, with the module path each ran under. */
+function record(root: Module, inputs: Tensor[], fn: () => Tensor[]): Trace {
+  const ops: TracedOp[] = [];
+  const aliases = new Map<Tensor, Tensor>();
+  const path: string[] = [''];
+  const restore: (() => void)[] = [];
+  for (const [name, m] of root.namedModules()) {
+    const self = m as unknown as Record<string, unknown>;
+    for (const key of HOOKED) {
+      const f = self[key];
+      if (typeof f !== 'function' || Object.hasOwn(self, key)) continue;
+      self[key] = (...args: unknown[]) => {
+        path.push(name);
+        try {
+          return (f as (...a: unknown[]) => unknown).apply(m, args);
+        } finally {
+          path.pop();
+        }
+      };
+      restore.push(() => delete self[key]);
+    }
+  }
+  try {
+    const outputs = withRecorder(
+      {
+        op: (e) => ops.push({ ...e, path: path[path.length - 1] as string }),
+        alias: (src, out) => aliases.set(out, src),
+      },
+      fn,
+    );
+    return { ops, aliases, inputs, outputs };
+  } finally {
+    for (const r of restore) r();
+  }
+}
+
+/** Where a value comes from: a graph input, an op's output, or a leaf (parameter or constant). */
+type Origin =
+  | { kind: 'input'; index: number }
+  | { kind: 'op'; op: number; index: number }
+  | { kind: 'leaf'; tensor: Tensor };
+
+function origins(trace: Trace): (t: Tensor) => Origin {
+  const map = new Map<Tensor, Origin>();
+  trace.inputs.forEach((t, index) => {
+    map.set(t, { kind: 'input', index });
+  });
+  trace.ops.forEach((o, op) => {
+    o.outputs.forEach((t, index) => {
+      map.set(t, { kind: 'op', op, index });
+    });
+  });
+  return (t0: Tensor) => {
+    let t = t0;
+    for (let a = trace.aliases.get(t); a; a = trace.aliases.get(t)) t = a;
+    return map.get(t) ?? { kind: 'leaf', tensor: t };
+  };
+}
+
+function sameOrigin(a: Origin, b: Origin): boolean {
+  if (a.kind !== b.kind) return false;
+  if (a.kind === 'input') return a.index === (b as typeof a).index;
+  if (a.kind === 'op') return a.op === (b as typeof a).op && a.index === (b as typeof a).index;
+  return true;
+}
+
+/** Thrown when the two traces ran different ops: the computation's structure depends on the sizes. */
+class StructureDiffers extends Error {}
+
+function constantOf(g: OnnxGraph, a: Tensor, b: Tensor, names: Map<Tensor, string>): string | null {
+  const da = a.dataSync();
+  const db = b.dataSync();
+  const type: OnnxType = a.dtype;
+  const same =
+    a === b || (a.shape.join() === b.shape.join() && da.every((v, i) => Object.is(v, db[i])));
+  if (same) {
+    const name = names.get(a);
+    if (name !== undefined) {
+      g.initializer(tensorMsg(name, da, a.shape, type));
+      return name;
+    }
+    return g.constant(da, a.shape, type, 'const');
+  }
+  // A constant whose size follows the inputs' sizes: a fill (zeros, full, onesLike), a range
+  // (arange), or a scalar equal to a size (the count a mean divides by).
+  if (a.rank !== b.rank || a.dtype !== b.dtype) return null;
+  // Empty tensors (a KV cache before the first token) are fills of anything.
+  const first = da[0] ?? db[0] ?? 0;
+  if (da.every((v) => Object.is(v, first)) && db.every((v) => Object.is(v, first))) {
+    const shape = g.shape(a.shape, b.shape);
+    if (shape === null) return null;
+    return g.op('ConstantOfShape', [shape], { value: tensorMsg('', [first as number], [1], type) });
+  }
+  // A fill with a size (each sequence's last index, say).
+  const firstB = db[0] ?? 0;
+  if (
+    da.length > 0 &&
+    db.length > 0 &&
+    da.every((v) => v === first) &&
+    db.every((v) => v === firstB)
+  ) {
+    const shape = g.shape(a.shape, b.shape);
+    const value = g.size(first, firstB);
+    if (shape !== null && typeof value === 'string') {
+      return castTo(
+        g,
+        g.op('Expand', [g.op('Reshape', [value, g.ints([])]), shape]),
+        'int64',
+        type,
+      );
+    }
+  }
+  if (a.size === 1 && b.size === 1 && a.shape.join() === b.shape.join()) {
+    const s = g.size(da[0] as number, db[0] as number);
+    if (typeof s !== 'string') return null;
+    return castTo(g, g.op('Reshape', [s, g.ints(a.shape as number[])]), 'int64', type);
+  }
+  if (a.rank === 1 && da.length >= 2 && db.length >= 2) {
+    const step = (da[1] as number) - (da[0] as number);
+    const isRange = (d: ArrayLike<number>) =>
+      Array.prototype.every.call(d, (v: number, i: number) => v === (d[0] as number) + i * step);
+    if (
+      step !== 0 &&
+      step === (db[1] as number) - (db[0] as number) &&
+      isRange(da) &&
+      isRange(db)
+    ) {
+      const start = g.size(da[0] as number, db[0] as number);
+      const len = g.size(da.length, db.length);
+      if (start === null || len === null) return null;
+      const asScalar = (s: number | string) =>
+        typeof s === 'number' ? g.scalar(s, 'int64') : g.op('Reshape', [s, g.ints([])]);
+      const s0 = asScalar(start);
+      const n = asScalar(len);
+      const end = g.op('Add', [s0, g.op('Mul', [n, g.scalar(step, 'int64')])]);
+      const r = g.op('Range', [s0, end, g.scalar(step, 'int64')]);
+      return castTo(g, r, 'int64', type);
+    }
+  }
+  return null;
+}
+
+interface GraphInput {
+  name: string;
+  a: Tensor;
+  b: Tensor;
+}
+
+/** Names of each symbolic size, for the graph's declared input and output shapes. */
+function dimsOf(a: Tensor, b: Tensor, params: Map<string, string>, fallback: string): DimMsg[] {
+  return a.shape.map((d, i) => {
+    const e = b.shape[i] as number;
+    if (d === e) return { dimValue: d };
+    const key = `${d},${e}`;
+    let p = params.get(key);
+    if (!p) {
+      p = `${fallback}_${i}`;
+      params.set(key, p);
+    }
+    return { dimParam: p };
+  });
+}
+
+function valueInfo(name: string, t: Tensor, dims: DimMsg[]): ValueInfoMsg {
+  return { name, type: { tensorType: { elemType: dataTypeOf(t.dtype), shape: { dim: dims } } } };
+}
+
+/**
+ * Lowers two traces of one computation (at different sizes) into `g`: returns the names of the
+ * outputs. Inputs are given names; sizes that differ between the traces become symbolic.
+ */
+function lower(
+  g: OnnxGraph,
+  ta: Trace,
+  tb: Trace,
+  inputNames: string[],
+  paramNames: Map<Tensor, string>,
+): string[] {
+  if (ta.ops.length !== tb.ops.length || ta.ops.some((o, i) => o.op !== tb.ops[i]?.op)) {
+    throw new StructureDiffers();
+  }
+  const oa = origins(ta);
+  const ob = origins(tb);
+  const values = new Map<string, string>();
+  const leafNames = new Map<Tensor, string>();
+  const nameOf = (t: Tensor, u: Tensor, path: string, op: string): string => {
+    const a = oa(t);
+    const b = ob(u);
+    if (!sameOrigin(a, b)) throw new StructureDiffers();
+    if (a.kind === 'input') return inputNames[a.index] as string;
+    if (a.kind === 'op') return values.get(`${a.op}:${a.index}`) as string;
+    const leafB = (b as { tensor: Tensor }).tensor;
+    let name = leafNames.get(a.tensor);
+    if (name === undefined) {
+      const c = constantOf(g, a.tensor, leafB, paramNames);
+      if (c === null) {
+        throw exportError(
+          op,
+          path,
+          `a constant of shape [${a.tensor.shape.join(', ')}] depends on the input's sizes in a way that cannot be expressed (only fills, ranges and sizes can)`,
+        );
+      }
+      name = c;
+      leafNames.set(a.tensor, name);
+    }
+    return name;
+  };
+  ta.ops.forEach((o, i) => {
+    const ob2 = tb.ops[i] as TracedOp;
+    const name = o.op.name;
+    if (!o.op.onnx) {
+      throw exportError(name, o.path, `op '${name}' has no ONNX lowering`);
+    }
+    const inputs = o.inputs.map((t, j) => nameOf(t, ob2.inputs[j] as Tensor, o.path, name));
+    const outputs = o.outputs.map((_, j) => {
+      const v = g.fresh(name.replace(/\W/g, '_'));
+      values.set(`${i}:${j}`, v);
+      return v;
+    });
+    const ctx: OnnxContext<unknown> = {
+      op: name,
+      path: o.path,
+      attrs: o.attrs,
+      altAttrs: ob2.attrs,
+      inputs,
+      outputs,
+      inShapes: o.inputs.map((t) => t.shape),
+      altInShapes: ob2.inputs.map((t) => t.shape),
+      outShapes: o.outputs.map((t) => t.shape),
+      altOutShapes: ob2.outputs.map((t) => t.shape),
+      inDTypes: o.inputs.map((t) => t.dtype),
+      outDTypes: o.outputs.map((t) => t.dtype),
+      g,
+      fail: (message) => {
+        throw exportError(name, o.path, message);
+      },
+    };
+    o.op.onnx(ctx);
+  });
+  return ta.outputs.map((t, j) => nameOf(t, tb.outputs[j] as Tensor, '', 'output'));
+}
+
+/** Adds one size symbol per input dim that differs between the traces (and int32 scalars' values). */
+function addSymbols(g: OnnxGraph, inputs: GraphInput[]): void {
+  for (const { name, a, b } of inputs) {
+    a.shape.forEach((d, i) => {
+      const e = b.shape[i] as number;
+      if (d === e || g.size(d, e) !== null) return;
+      g.addSymbol({ a: d, b: e, name: g.op('Shape', [name], { start: i, end: i + 1 }) });
+    });
+    // A one-element input holding a count (a stream's position) is a size too.
+    if (a.size === 1 && b.size === 1) {
+      const va = a.dataSync()[0] as number;
+      const vb = b.dataSync()[0] as number;
+      if (va !== vb && Number.isInteger(va) && Number.isInteger(vb) && g.size(va, vb) === null) {
+        const v = g.op('Reshape', [castTo(g, name, a.dtype, 'int64'), g.ints([1])]);
+        g.addSymbol({ a: va, b: vb, name: v });
+      }
+    }
+  }
+}
+
+function inputSizeOf(module: Module, options: ToOnnxOptions): number {
+  const m = module as unknown as { inputSize?: number; dModel?: number };
+  const n = options.inputSize ?? m.inputSize ?? m.dModel;
+  if (!Number.isInteger(n) || (n as number) < 1) {
+    throw new TensorError(
+      'toOnnx',
+      `cannot tell the module's input features: pass inputSize (got ${String(options.inputSize)})`,
+    );
+  }
+  return n as number;
+}
+
+/** Sets every submodule to evaluation mode for `fn`, then restores each one's mode. */
+function inEvalMode<T>(module: Module, fn: () => T): T {
+  const modes = module.modules().map((m) => [m, m.training] as const);
+  module.eval();
+  try {
+    return fn();
+  } finally {
+    for (const [m, t] of modes) m.training = t;
+  }
+}
+
+interface Built {
+  graph: OnnxGraph;
+  inputs: ValueInfoMsg[];
+  outputs: ValueInfoMsg[];
+  outputValues: string[];
+}
+
+function traceStep(module: StreamingModule, features: number, k: 0 | 1) {
+  const batch = BATCH[k];
+  let state = module.initState(batch);
+  for (let i = 0; i < WARMUP[k]; i++) state = module.step(randn([batch, features]), state).state;
+  const keys = Object.keys(state);
+  const x = randn([batch, features]);
+  const inputs = [x, ...keys.map((key) => state[key] as Tensor)];
+  const trace = record(module, inputs, () => {
+    const out = module.step(x, state);
+    return [
+      out.y,
+      ...keys.map((key) => {
+        const t = out.state[key];
+        if (!t) throw new TensorError('toOnnx', `step() returned no state '${key}'`);
+        return t;
+      }),
+    ];
+  });
+  return { trace, keys };
+}
+
+function buildStep(module: StreamingModule, features: number): Built {
+  const [ra, rb] = [traceStep(module, features, 0), traceStep(module, features, 1)];
+  const g = new OnnxGraph();
+  const names = ['x', ...ra.keys.map((k) => `state.${k}`)];
+  const graphInputs = names.map((name, i) => ({
+    name,
+    a: ra.trace.inputs[i] as Tensor,
+    b: rb.trace.inputs[i] as Tensor,
+  }));
+  addSymbols(g, graphInputs);
+  const params = new Map<string, string>([[`${BATCH[0]},${BATCH[1]}`, 'batch']]);
+  const inputs = graphInputs.map(({ name, a, b }) =>
+    valueInfo(name, a, dimsOf(a, b, params, name.replace(/\W/g, '_'))),
+  );
+  let outputValues: string[];
+  try {
+    outputValues = lower(g, ra.trace, rb.trace, names, paramMap(module));
+  } catch (e) {
+    if (e instanceof StructureDiffers) {
+      throw new TensorError(
+        'toOnnx',
+        `${module.constructor.name}.step runs different ops at different batch sizes or state lengths: it cannot be written as one graph`,
+      );
+    }
+    throw e;
+  }
+  const outNames = ['y', ...ra.keys.map((k) => `next.${k}`)];
+  const outputs = outNames.map((name, i) =>
+    valueInfo(
+      name,
+      ra.trace.outputs[i] as Tensor,
+      dimsOf(
+        ra.trace.outputs[i] as Tensor,
+        rb.trace.outputs[i] as Tensor,
+        params,
+        name.replace(/\W/g, '_'),
+      ),
+    ),
+  );
+  return { graph: g, inputs, outputs, outputValues };
+}
+
+function paramMap(module: Module): Map<Tensor, string> {
+  const out = new Map<Tensor, string>();
+  for (const [name, t] of module.namedParameters()) out.set(t, name);
+  for (const [name, t] of module.namedBuffers()) if (!out.has(t)) out.set(t, name);
+  return out;
+}
+
+function traceParallel(module: Module, features: number, k: 0 | 1): Trace {
+  const x = randn([BATCH[k], TOKENS[k], features]);
+  return record(module, [x], () => {
+    const y = module.forward(x);
+    if (!(y instanceof Tensor)) {
+      throw new TensorError('toOnnx', `${module.constructor.name}.forward did not return a Tensor`);
+    }
+    return [y];
+  });
+}
+
+function buildParallel(module: Module, features: number): Built {
+  const ta = traceParallel(module, features, 0);
+  const tb = traceParallel(module, features, 1);
+  const g = new OnnxGraph();
+  const graphInputs = [{ name: 'x', a: ta.inputs[0] as Tensor, b: tb.inputs[0] as Tensor }];
+  addSymbols(g, graphInputs);
+  const params = new Map<string, string>([
+    [`${BATCH[0]},${BATCH[1]}`, 'batch'],
+    [`${TOKENS[0]},${TOKENS[1]}`, 'tokens'],
+  ]);
+  const inputs = [
+    valueInfo(
+      'x',
+      ta.inputs[0] as Tensor,
+      dimsOf(ta.inputs[0] as Tensor, tb.inputs[0] as Tensor, params, 'x'),
+    ),
+  ];
+  let outputValues: string[];
+  try {
+    outputValues = lower(g, ta, tb, ['x'], paramMap(module));
+  } catch (e) {
+    if (!(e instanceof StructureDiffers)) throw e;
+    // The forward pass unrolls over the tokens (an RNN's loop): write the step graph inside a
+    // Loop over the tokens instead, which is the same computation.
+    if (!isStreaming(module)) {
+      throw new TensorError(
+        'toOnnx',
+        `${module.constructor.name}.forward runs different ops for different sequence lengths and the module does not stream: it cannot be written as one graph`,
+      );
+    }
+    return buildRecurrent(module, features);
+  }
+  const y = [
+    valueInfo(
+      'y',
+      ta.outputs[0] as Tensor,
+      dimsOf(ta.outputs[0] as Tensor, tb.outputs[0] as Tensor, params, 'y'),
+    ),
+  ];
+  return { graph: g, inputs, outputs: y, outputValues };
+}
+
+/**
+ * Parallel mode for a module whose forward unrolls over the tokens: a Loop over the tokens whose
+ * body is the step graph, starting from initState's values (made at the batch size of `x`).
+ */
+function buildRecurrent(module: StreamingModule, features: number): Built {
+  const step = buildStep(module, features);
+  // The top graph shares the step graph's names and initializers (the body reads those from the
+  // outer scope), but not its size symbols, which are computed inside the body.
+  const g = step.graph.subgraph();
+  g.clearSymbols();
+  const batchDim = g.op('Shape', ['x'], { start: 0, end: 1 });
+  const tokens = g.op('Shape', ['x'], { start: 1, end: 2 });
+  const [sa, sb] = [module.initState(BATCH[0]), module.initState(BATCH[1])];
+  const keys = Object.keys(sa);
+  g.addSymbol({ a: BATCH[0], b: BATCH[1], name: batchDim });
+  const init = keys.map((k) => {
+    const c = constantOf(g, sa[k] as Tensor, sb[k] as Tensor, new Map());
+    if (c === null) {
+      throw new TensorError(
+        'toOnnx',
+        `initState's '${k}' is not a fill of a batch-sized shape: cannot start the token loop`,
+      );
+    }
+    return c;
+  });
+  // Body: (iteration, cond, state...) → (cond, next state..., y_t).
+  const body = step.graph;
+  const iter = 'loop_iter';
+  const condIn = 'loop_cond_in';
+  const xt = body.fresh('x_t');
+  const renamed = new Map<string, string>([['x', xt]]);
+  for (const k of keys) renamed.set(`state.${k}`, `loop_state.${k}`);
+  for (const n of body.nodes) n.input = n.input.map((v) => renamed.get(v) ?? v);
+  // x_t = x[:, iteration] feeds the step's nodes: it goes first.
+  body.op('Gather', ['x', iter], { axis: 1 }, xt);
+  body.nodes.unshift(body.nodes.pop() as (typeof body.nodes)[number]);
+  const condOut = body.op('Identity', [condIn]);
+  const outs = step.outputValues.map((v) => body.op('Identity', [renamed.get(v) ?? v]));
+  const [yOut, ...stateOuts] = outs;
+  const bodyGraph: GraphMsg = {
+    name: 'step',
+    node: body.nodes,
+    initializer: [],
+    input: [
+      { name: iter, type: { tensorType: { elemType: dataTypeOf('int64'), shape: { dim: [] } } } },
+      { name: condIn, type: { tensorType: { elemType: dataTypeOf('bool'), shape: { dim: [] } } } },
+      ...keys.map((k, i) => ({ ...(step.inputs[i + 1] as ValueInfoMsg), name: `loop_state.${k}` })),
+    ],
+    output: [
+      { name: condOut, type: { tensorType: { elemType: dataTypeOf('bool') } } },
+      ...stateOuts.map((v, i) => ({
+        name: v as string,
+        type: {
+          tensorType: { elemType: (step.outputs[i + 1] as ValueInfoMsg).type.tensorType.elemType },
+        },
+      })),
+      { name: yOut as string, type: { tensorType: { elemType: dataTypeOf('float32') } } },
+    ],
+  };
+  const loopOuts = g.node(
+    'Loop',
+    [g.op('Reshape', [tokens, g.ints([])]), '', ...init],
+    keys.length + 1,
+    { body: bodyGraph },
+  );
+  const ys = loopOuts[keys.length] as string; // [T, B, ...]
+  const rank = (step.outputs[0] as ValueInfoMsg).type.tensorType.shape?.dim.length ?? 2;
+  const perm = [1, 0, ...Array.from({ length: rank - 1 }, (_, i) => i + 2)];
+  const y = g.op('Transpose', [ys], { perm });
+  const yInfo = step.outputs[0] as ValueInfoMsg;
+  const yDims = yInfo.type.tensorType.shape?.dim ?? [];
+  return {
+    graph: g,
+    inputs: [
+      valueInfo('x', randnShape(features), [
+        { dimParam: 'batch' },
+        { dimParam: 'tokens' },
+        { dimValue: features },
+      ]),
+    ],
+    outputs: [
+      {
+        name: 'y',
+        type: {
+          tensorType: {
+            elemType: dataTypeOf('float32'),
+            shape: {
+              dim: [yDims[0] ?? { dimParam: 'batch' }, { dimParam: 'tokens' }, ...yDims.slice(1)],
+            },
+          },
+        },
+      },
+    ],
+    outputValues: [y],
+  };
+}
+
+function randnShape(features: number): Tensor {
+  return randn([1, 1, features]);
+}
+
+/**
+ * Writes a module as an ONNX model (opset 17, weights as initializers): its parallel graph
+ * (`x` [batch, tokens, features] → `y`) or its streaming step graph (`x` [batch, features] and
+ * `state.<key>` → `y` and `next.<key>`). Every op the module runs must have an ONNX lowering;
+ * otherwise this throws a TensorError naming the op and the module path.
+ */
+export function toOnnx(module: Module, options: ToOnnxOptions): Uint8Array {
+  if (!(module instanceof Module)) {
+    throw new TensorError(
+      'toOnnx',
+      `expected an nn.Module, got ${module === null ? 'null' : typeof module}`,
+    );
+  }
+  if (options.mode !== 'parallel' && options.mode !== 'step') {
+    throw new TensorError(
+      'toOnnx',
+      `expected mode 'parallel' or 'step', got ${String(options.mode)}`,
+    );
+  }
+  const features = inputSizeOf(module, options);
+  if (options.mode === 'step' && !isStreaming(module)) {
+    throw new TensorError(
+      'toOnnx',
+      `${module.constructor.name} has no step(x, state): it cannot be exported in step mode`,
+    );
+  }
+  const built = tidy(() =>
+    noGrad(() =>
+      inEvalMode(module, () =>
+        options.mode === 'step'
+          ? buildStep(module as StreamingModule, features)
+          : buildParallel(module, features),
+      ),
+    ),
+  );
+  const { graph: g } = built;
+  const weightBytes = g.initializers.reduce((n, t) => n + t.rawData.length, 0);
+  if (weightBytes > MAX_PROTO_BYTES) {
+    throw new TensorError(
+      'toOnnx',
+      `the weights take ${(weightBytes / 2 ** 30).toFixed(2)} GiB: ONNX files over 2 GB need external data, which toOnnx does not write yet`,
+    );
+  }
+  built.outputs.forEach((o, i) => {
+    g.op('Identity', [built.outputValues[i] as string], {}, o.name);
+  });
+  const bytes = encodeModel({
+    irVersion: IR_VERSION,
+    producerName: '@recur/tensor',
+    producerVersion: '0',
+    graph: {
+      name: options.name ?? module.constructor.name,
+      node: g.nodes,
+      initializer: g.initializers.slice(),
+      input: built.inputs,
+      output: built.outputs,
+    },
+    opsetImport: [{ domain: '', version: ONNX_OPSET }],
+    metadataProps: [{ key: 'recur.mode', value: options.mode }],
+  });
+  return bytes;
+}
+
+export type { DType };

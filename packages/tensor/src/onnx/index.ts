@@ -1,0 +1,15 @@
+export { ONNX_OPSET, type ToOnnxOptions, toOnnx } from './export.js';
+export {
+  type AttrValue,
+  castTo,
+  comparison,
+  elementwise,
+  intsOf,
+  type OnnxContext,
+  OnnxGraph,
+  type OnnxLowering,
+  type OnnxType,
+  SLICE_BEGIN,
+  SLICE_END,
+} from './lowering.js';
+export { decodeModel, type GraphMsg } from './proto.js';

@@ -1,0 +1,37 @@
+import type { OpDef } from '../op.js';
+import type { Tensor } from '../tensor.js';
+
+/** One op application seen while tracing: what ran, on what, with which attributes, giving what. */
+export interface TracedOp {
+  readonly op: OpDef<unknown>;
+  readonly inputs: readonly Tensor[];
+  readonly attrs: unknown;
+  readonly outputs: readonly Tensor[];
+  /** The module path the op ran under ('layers.0.attn'; '' for the root). */
+  readonly path: string;
+}
+
+/** What runOp and detach() report to while a trace is recording. */
+export interface Recorder {
+  op(entry: Omit<TracedOp, 'path'>): void;
+  /** `out` is `src` under another name (detach): the same value in the graph. */
+  alias(src: Tensor, out: Tensor): void;
+}
+
+let active: Recorder | null = null;
+
+/** @internal The recorder of the trace in progress, if any (read by runOp and detach). */
+export function activeRecorder(): Recorder | null {
+  return active;
+}
+
+/** @internal Runs `fn` with `recorder` receiving every op; traces do not nest. */
+export function withRecorder<T>(recorder: Recorder, fn: () => T): T {
+  if (active) throw new Error('a trace is already recording');
+  active = recorder;
+  try {
+    return fn();
+  } finally {
+    active = null;
+  }
+}

@@ -1,0 +1,293 @@
+import { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import {
+  arange,
+  concat,
+  cummax,
+  manualSeed,
+  nn,
+  noGrad,
+  onnx,
+  randn,
+  softmaxAttention,
+  type Tensor,
+  TensorError,
+  tensor,
+  toOnnx,
+  where,
+} from '../src/index.js';
+
+/** Runs ONNX bytes on x and returns y's values and dims. */
+async function runOnnx(
+  bytes: Uint8Array,
+  x: Tensor,
+): Promise<{ data: Float32Array; dims: readonly number[] }> {
+  const session = await InferenceSession.create(bytes);
+  try {
+    const out = await session.run({
+      x: new OrtTensor('float32', Float32Array.from(x.dataSync()), x.shape.slice()),
+    });
+    const y = out.y;
+    if (!y) throw new Error('no output y');
+    return { data: y.data as Float32Array, dims: y.dims };
+  } finally {
+    await session.release();
+  }
+}
+
+/** |got − want| <= tol · (|want| + 1) for every element, with the first offender named. */
+function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, tol = 1e-5): void {
+  expect(got.length).toBe(want.length);
+  for (let i = 0; i < want.length; i++) {
+    const w = want[i] as number;
+    const g = got[i] as number;
+    if (Number.isNaN(w) ? !Number.isNaN(g) : !(Math.abs(g - w) <= tol * (Math.abs(w) + 1))) {
+      throw new Error(`element ${i}: got ${g}, want ${w}`);
+    }
+  }
+}
+
+/** A module around a function of x [B, T, 4]. */
+class Fn extends nn.Module {
+  readonly inputSize = 4;
+  constructor(readonly fn: (x: Tensor) => Tensor) {
+    super();
+  }
+  override forward(x: Tensor): Tensor {
+    return this.fn(x);
+  }
+}
+
+async function expectParity(
+  fn: (x: Tensor) => Tensor,
+  shapes: [number, number][],
+  scale = 1,
+  tol = 1e-5,
+) {
+  const m = new Fn(fn);
+  const bytes = toOnnx(m, { mode: 'parallel' });
+  for (const [b, t] of shapes) {
+    const x = randn([b, t, 4]).mul(scale);
+    const want = noGrad(() => m.forward(x));
+    const got = await runOnnx(bytes, x);
+    expect(got.dims).toEqual(want.shape);
+    expectClose(got.data, want.dataSync(), tol);
+  }
+}
+
+const SHAPES: [number, number][] = [
+  [1, 1],
+  [2, 7],
+  [3, 13],
+];
+
+describe('toOnnx: op lowerings against recur, at batch and token sizes chosen at run time', () => {
+  it('unary ops, over inputs spread to ±60', async () => {
+    manualSeed(1);
+    await expectParity(
+      (x) =>
+        x
+          .tanh()
+          .add(x.sigmoid())
+          .add(x.abs().add(1).log())
+          .add(x.softplus().mul(0.01))
+          .add(x.gelu().mul(0.01))
+          .add(x.silu().mul(0.01))
+          .add(x.clamp(-3, 3).exp().mul(0.1))
+          .add(x.mul(0.01).sin().add(x.mul(0.01).cos()))
+          .add(x.abs().add(1).sqrt().add(x.abs().add(1).rsqrt()))
+          .add(x.abs().add(0.5).reciprocal().mul(0.1))
+          .add(x.mul(0.1).erf())
+          .add(x.relu().mul(0.01).square())
+          .add(x.neg().sign())
+          .add(x.floor().add(x.ceil()).add(x.round()).mul(0.01))
+          .add(x.abs().log1p().mul(0.1))
+          .add(x.mul(1e-3).expm1()),
+      SHAPES,
+      20,
+    );
+  });
+
+  it('broadcasting binaries, int32 comparisons, where, casts and isfinite', async () => {
+    manualSeed(2);
+    const bias = randn([4]);
+    await expectParity(
+      (x) => {
+        const ints = x.mul(3).int(); // truncation toward zero
+        const c = ints.gt(0).add(ints.le(-2)).add(ints.eq(1)).add(ints.ne(0)).add(ints.ge(3));
+        const safe = where(x.isfinite(), x, 0);
+        return safe
+          .mul(bias)
+          .sub(bias.unsqueeze(0))
+          .div(x.abs().add(1))
+          .add(c.float())
+          .add(ints.div(2))
+          .add(x.maximum(0.5).minimum(2))
+          .add(where(x.lt(0), x.abs().pow(1.5), x))
+          .add(ints.float().mul(0.5));
+      },
+      SHAPES,
+      5,
+    );
+  });
+
+  it('reductions, softmax at score spreads of thousands, logSoftmax, cumsum and a mean over tokens', async () => {
+    manualSeed(3);
+    await expectParity(
+      (x) =>
+        x
+          .softmax(-1)
+          .add(x.softmax(1))
+          .add(x.logSoftmax(1).mul(1e-3))
+          .add(x.sum(-1, true).mul(1e-3))
+          .add(x.max(1, true).mul(1e-3))
+          .add(x.min(-1, true).mul(1e-3))
+          .add(x.mean(1, true).mul(1e-3)) // divides by the number of tokens
+          .add(x.cumsum(1, { reverse: true }).mul(1e-4))
+          .add(x.cumsum(1, { exclusive: true }).mul(1e-4))
+          .add(x.argmax(-1, true).float()),
+      SHAPES,
+      1000,
+    );
+  });
+
+  it('layout: reshape, permute, slice from both ends, flip, expand, pad, concat, matmul', async () => {
+    manualSeed(4);
+    const w = randn([4, 6]);
+    await expectParity(
+      (x) => {
+        const [b, t] = x.shape as [number, number, number];
+        const heads = x.reshape([b, t, 2, 2]).permute([0, 2, 1, 3]); // [B, 2, T, 2]
+        const back = heads.permute([0, 2, 1, 3]).reshape([b, t, 4]);
+        const flat = x
+          .reshape([b * t, 4])
+          .matmul(w)
+          .reshape([b, t, 6])
+          .slice(-1, 1, 5);
+        const last = x.slice(1, t - 1).expand([b, t, 4]); // the last token, broadcast
+        const shifted = x
+          .pad([
+            [0, 0],
+            [1, 0],
+          ])
+          .slice(1, 0, t); // x one token later
+        const att = x.matmul(x.transpose(1, 2)).div(4).softmax(-1).matmul(x); // [B, T, 4]
+        return back.add(flat).add(last).add(shifted).add(x.flip(1)).add(att).add(concat2(x));
+      },
+      SHAPES,
+      2,
+    );
+  });
+});
+
+/** [x[..., :2], x[..., 2:]] joined the other way round. */
+function concat2(x: Tensor): Tensor {
+  return concat([x.slice(-1, 2), x.slice(-1, 0, 2)], -1);
+}
+
+describe('toOnnx: the fused softmax attention', () => {
+  it('causal and not, at score spreads of hundreds, a query at T = 1 included', async () => {
+    manualSeed(8);
+    await expectParity(
+      (x) => {
+        const q = x.mul(8);
+        return softmaxAttention(q, x, x, { causal: true }).add(softmaxAttention(q, x, x.square()));
+      },
+      SHAPES,
+      3,
+      1e-4, // scores in the hundreds: float32 rounding of a score moves its weight by ~1e-5
+    );
+  });
+});
+
+describe('toOnnx refuses what it cannot write faithfully', () => {
+  it('an op without a lowering names the op and the module path', () => {
+    class Inner extends nn.Module {
+      override forward(x: Tensor): Tensor {
+        return cummax(x, 1).values;
+      }
+    }
+    class Outer extends nn.Module {
+      readonly dModel = 4;
+      inner = new Inner();
+      override forward(x: Tensor): Tensor {
+        return this.inner.forward(x.mul(2));
+      }
+    }
+    const call = () => toOnnx(new Outer(), { mode: 'parallel' });
+    expect(call).toThrow(TensorError);
+    expect(call).toThrow(/cummax at 'inner': op 'cummax' has no ONNX lowering/);
+  });
+
+  it('a constant that follows the input sizes in no expressible way', () => {
+    const m = new Fn((x) => x.add(randn([x.shape[1] as number, 1])));
+    expect(() => toOnnx(m, { mode: 'parallel' })).toThrow(
+      /add at the root module: a constant of shape \[7, 1\] depends on the input's sizes/,
+    );
+  });
+
+  it('sizes it can express: ranges and fills built for the sequence length', async () => {
+    manualSeed(5);
+    await expectParity((x) => {
+      const t = x.shape[1] as number;
+      const pos = arange(0, t).float().reshape([1, t, 1]);
+      const mask = arange(t)
+        .reshape([t, 1])
+        .ge(arange(t).reshape([1, t])); // causal
+      const scores = x.matmul(x.transpose(1, 2));
+      const masked = where(mask, scores, Number.NEGATIVE_INFINITY).softmax(-1);
+      return masked
+        .matmul(x)
+        .add(pos)
+        .add(tensor([1, 2, 3, 4]));
+    }, SHAPES);
+  });
+
+  it('bad options and modules without a step', () => {
+    const m = new Fn((x) => x);
+    expect(() => toOnnx(m, { mode: 'both' as 'step' })).toThrow(
+      /expected mode 'parallel' or 'step', got both/,
+    );
+    expect(() => toOnnx(m, { mode: 'step' })).toThrow(/Fn has no step\(x, state\)/);
+    const bare = new (class Bare extends nn.Module {})();
+    expect(() => toOnnx(bare, { mode: 'parallel' })).toThrow(/pass inputSize/);
+    expect(() =>
+      toOnnx({ forward: () => 0 } as unknown as nn.Module, { mode: 'parallel' }),
+    ).toThrow(/expected an nn.Module, got object/);
+  });
+});
+
+describe('sizes seen in two traces', () => {
+  it('are written as s + c, k·s or s·r of the size symbols, and an ambiguous one is refused', () => {
+    const g = new onnx.OnnxGraph();
+    g.addSymbol({ a: 2, b: 5, name: 'B' });
+    g.addSymbol({ a: 7, b: 11, name: 'T' });
+    expect(g.size(3, 3)).toBe(3);
+    expect(g.size(9, 13)).toMatch(/^Add_/); // T + 2
+    expect(g.size(8, 20)).toMatch(/^Mul_/); // 4·B
+    expect(g.size(14, 55)).toMatch(/^Mul_/); // B·T
+    expect(g.size(6, 17)).toBeNull(); // no expression it writes gives 6 and 17
+    g.addSymbol({ a: 4, b: 10, name: 'X' });
+    expect(() => g.size(8, 20)).toThrow(/fits 4·B and 2·X: cannot tell which it is/);
+  });
+});
+
+describe('the ONNX file', () => {
+  it('is opset 17 with weights as named initializers and symbolic batch and tokens', () => {
+    manualSeed(6);
+    const lin = new nn.Linear(4, 3);
+    const model = onnx.decodeModel(toOnnx(lin, { mode: 'parallel', inputSize: 4 }));
+    expect(model.opsetImport).toEqual([{ version: 17 }]); // the default domain '' is not written
+    expect(model.irVersion).toBe(8);
+    const names = model.graph.initializer.map((t) => t.name);
+    expect(names).toEqual(expect.arrayContaining(['weight', 'bias']));
+    expect(model.graph.input[0]?.type.tensorType.shape?.dim).toEqual([
+      { dimParam: 'batch' },
+      { dimParam: 'tokens' },
+      { dimValue: 4 },
+    ]);
+    const weight = model.graph.initializer.find((t) => t.name === 'weight');
+    const raw = Uint8Array.from(weight?.rawData ?? []); // a copy: decode returns a view
+    expect(Array.from(new Float32Array(raw.buffer))).toEqual(Array.from(lin.weight.dataSync()));
+  });
+});
