@@ -147,20 +147,66 @@ export const backboneSchema = z.object({
   positions: z.boolean(),
 });
 
-/** A run folder's config.json (task settings are checked by each task when it rebuilds). */
-export const runConfigSchema = z.object({
-  format: z.literal('recur-run', { error: "expected format 'recur-run'" }),
-  version: z.literal(1, { error: 'expected version 1' }),
-  task: z.enum(TASKS),
-  model: z.discriminatedUnion('name', [
-    z.object({ name: z.enum(FORECAST_BASELINES) }),
-    backboneSchema,
-  ]),
-  taskConfig: z.record(z.string(), z.unknown()),
-  data: z.string(),
-  options: z.record(z.string(), z.unknown()),
-  parameters: z.number().int().min(0),
-});
+/** Numbers, one per channel or dimension, with the count checked against the config's. */
+const numbers = z.array(finite);
+
+/** What each task records in config.json to rebuild itself (its data's scaling, labels, vocabulary). */
+const taskConfigSchemas = {
+  forecast: z
+    .looseObject({
+      lookback: count,
+      horizon: count,
+      split: z.string(),
+      channels: z.array(z.string()).min(1),
+      scaler: z.object({ mean: numbers, std: numbers }),
+      instanceNorm: z.boolean(),
+      ridge: finite.optional(),
+    })
+    .refine(
+      (c) =>
+        c.scaler.mean.length === c.channels.length && c.scaler.std.length === c.channels.length,
+      {
+        error: 'expected scaler.mean and scaler.std to have one number per channel',
+      },
+    ),
+  classify: z
+    .looseObject({
+      problem: z.string(),
+      dims: count,
+      labels: z.array(z.string()).min(1),
+      mean: numbers,
+      std: numbers,
+      pool: z.enum(['mean', 'last']),
+    })
+    .refine((c) => c.mean.length === c.dims && c.std.length === c.dims, {
+      error: 'expected mean and std to have one number per dimension',
+    }),
+  events: z.looseObject({ marks: count, mixtures: count, logMean: finite, logStd: finite }),
+  lm: z.looseObject({ vocab: z.array(z.string()).min(1), context: count }),
+} satisfies Record<(typeof TASKS)[number], z.ZodType>;
+
+/** A run folder's config.json, the task's own settings included. */
+export const runConfigSchema = z
+  .object({
+    format: z.literal('recur-run', { error: "expected format 'recur-run'" }),
+    version: z.literal(1, { error: 'expected version 1' }),
+    task: z.enum(TASKS),
+    model: z.discriminatedUnion('name', [
+      z.object({ name: z.enum(FORECAST_BASELINES) }),
+      backboneSchema,
+    ]),
+    taskConfig: z.record(z.string(), z.unknown()),
+    data: z.string(),
+    options: z.record(z.string(), z.unknown()),
+    parameters: z.number().int().min(0),
+  })
+  .superRefine((cfg, ctx) => {
+    const checked = taskConfigSchemas[cfg.task].safeParse(cfg.taskConfig);
+    if (checked.success) return;
+    for (const issue of checked.error.issues) {
+      ctx.addIssue({ code: 'custom', message: issue.message, path: ['taskConfig', ...issue.path] });
+    }
+  });
 
 /** Trainer state in a last.safetensors checkpoint (random states keep NaN as null). */
 export const trainerStateSchema = z.object({

@@ -77,7 +77,14 @@ describe('run folders', () => {
     const first = await recurAsync(tiny(out, ['--epochs', '2']), (line, child) => {
       if (!second && line.includes('"event":"step"')) {
         holder = child.pid ?? 0;
-        second = recur(tiny(out, ['--epochs', '1']));
+        // Paused, the first run holds its lock for certain while the second starts (a tiny run
+        // could otherwise finish first on a loaded machine); it then carries on to the end.
+        child.kill('SIGSTOP');
+        try {
+          second = recur(tiny(out, ['--epochs', '1']));
+        } finally {
+          child.kill('SIGCONT');
+        }
       }
     });
     expect(first.code, first.stderr).toBe(0);

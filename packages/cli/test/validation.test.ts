@@ -164,6 +164,18 @@ describe('run folders and checkpoints with wrong contents', () => {
         recurWithin(['eval', run, '--data', csv]),
         /options\.batchSize: expected an integer, got 'many'/,
       );
+      // The task's own settings too: a wrong type, and a scaler for other channels.
+      const fresh = JSON.parse(good);
+      fresh.taskConfig.lookback = 'sixteen';
+      writeFileSync(path, JSON.stringify(fresh));
+      expectCleanError(recurWithin(['eval', run, '--data', csv]), /taskConfig\.lookback: /);
+      fresh.taskConfig.lookback = 16;
+      fresh.taskConfig.scaler.mean = [...fresh.taskConfig.scaler.mean, 0];
+      writeFileSync(path, JSON.stringify(fresh));
+      expectCleanError(
+        recurWithin(['eval', run, '--data', csv]),
+        /taskConfig: expected scaler\.mean and scaler\.std to have one number per channel/,
+      );
     } finally {
       writeFileSync(path, good);
     }
