@@ -1,9 +1,8 @@
 /**
  * onnxruntime-node as the CPU speed yardstick for matrix multiplication.
  *
- * `matmulModel` writes a one-node ONNX graph `Y = MatMul(A, B)` as ModelProto bytes, using
- * protobufjs with a minimal hand-declared subset of onnx.proto (only the messages and fields this
- * graph needs; field numbers as in onnx/onnx.proto, which keeps them stable across releases).
+ * `matmulModel` writes a one-node ONNX graph `Y = MatMul(A, B)` as ModelProto bytes with the ONNX
+ * writer of `toOnnx` (src/onnx/proto.ts).
  * `createOrtMatmul` loads it into an onnxruntime-node session and returns a runner.
  *
  * onnxruntime-node must be installed with `ONNXRUNTIME_NODE_INSTALL=skip`: its CPU binary ships
@@ -11,94 +10,12 @@
  */
 
 import { InferenceSession, Tensor } from 'onnxruntime-node';
-import protobuf from 'protobufjs/light.js';
+import { DataType, encodeModel, type ValueInfoMsg } from '../src/onnx/proto.js';
 
 /** IR version written into the model (10 = ONNX 1.16); onnxruntime-node accepts it. */
 export const IR_VERSION = 10;
 /** Default ai.onnx opset (21 = ONNX 1.16). MatMul's semantics have not changed since opset 13. */
 export const DEFAULT_OPSET = 21;
-
-/** TensorProto.DataType.FLOAT */
-const FLOAT = 1;
-
-// Only what a one-node float32 graph needs. onnx.proto is proto2: every field here is optional,
-// and no repeated scalar field is used, so packed-vs-unpacked encoding never arises.
-const onnxSchema = {
-  nested: {
-    onnx: {
-      nested: {
-        OperatorSetIdProto: {
-          fields: {
-            domain: { type: 'string', id: 1 },
-            version: { type: 'int64', id: 2 },
-          },
-        },
-        TensorShapeProto: {
-          fields: { dim: { rule: 'repeated', type: 'Dimension', id: 1 } },
-          nested: {
-            Dimension: {
-              oneofs: { value: { oneof: ['dimValue', 'dimParam'] } },
-              fields: {
-                dimValue: { type: 'int64', id: 1 },
-                dimParam: { type: 'string', id: 2 },
-              },
-            },
-          },
-        },
-        TypeProto: {
-          oneofs: { value: { oneof: ['tensorType'] } },
-          fields: { tensorType: { type: 'Tensor', id: 1 } },
-          nested: {
-            Tensor: {
-              fields: {
-                elemType: { type: 'int32', id: 1 },
-                shape: { type: 'TensorShapeProto', id: 2 },
-              },
-            },
-          },
-        },
-        ValueInfoProto: {
-          fields: {
-            name: { type: 'string', id: 1 },
-            type: { type: 'TypeProto', id: 2 },
-          },
-        },
-        NodeProto: {
-          fields: {
-            input: { rule: 'repeated', type: 'string', id: 1 },
-            output: { rule: 'repeated', type: 'string', id: 2 },
-            name: { type: 'string', id: 3 },
-            opType: { type: 'string', id: 4 },
-            domain: { type: 'string', id: 7 },
-          },
-        },
-        GraphProto: {
-          fields: {
-            node: { rule: 'repeated', type: 'NodeProto', id: 1 },
-            name: { type: 'string', id: 2 },
-            input: { rule: 'repeated', type: 'ValueInfoProto', id: 11 },
-            output: { rule: 'repeated', type: 'ValueInfoProto', id: 12 },
-          },
-        },
-        ModelProto: {
-          fields: {
-            irVersion: { type: 'int64', id: 1 },
-            producerName: { type: 'string', id: 2 },
-            producerVersion: { type: 'string', id: 3 },
-            graph: { type: 'GraphProto', id: 7 },
-            opsetImport: { rule: 'repeated', type: 'OperatorSetIdProto', id: 8 },
-          },
-        },
-      },
-    },
-  },
-};
-
-let modelProtoType: protobuf.Type | undefined;
-function modelProto(): protobuf.Type {
-  modelProtoType ??= protobuf.Root.fromJSON(onnxSchema).lookupType('onnx.ModelProto');
-  return modelProtoType;
-}
 
 function checkPositiveInt(name: string, value: number): void {
   if (!Number.isSafeInteger(value) || value < 1) {
@@ -106,10 +23,12 @@ function checkPositiveInt(name: string, value: number): void {
   }
 }
 
-function floatInput(name: string, dims: number[]) {
+function floatInput(name: string, dims: number[]): ValueInfoMsg {
   return {
     name,
-    type: { tensorType: { elemType: FLOAT, shape: { dim: dims.map((d) => ({ dimValue: d })) } } },
+    type: {
+      tensorType: { elemType: DataType.FLOAT, shape: { dim: dims.map((d) => ({ dimValue: d })) } },
+    },
   };
 }
 
@@ -126,19 +45,29 @@ export function matmulModel(
   if (!Number.isSafeInteger(opset) || opset < 13) {
     throw new RangeError(`opset must be an integer >= 13, got ${String(opset)}`);
   }
-  const type = modelProto();
-  const model = type.fromObject({
+  return encodeModel({
     irVersion: IR_VERSION,
     producerName: '@recur/tensor bench',
+    producerVersion: '',
     opsetImport: [{ domain: '', version: opset }],
+    metadataProps: [],
     graph: {
       name: 'matmul',
-      node: [{ name: 'matmul', opType: 'MatMul', domain: '', input: ['A', 'B'], output: ['Y'] }],
+      node: [
+        {
+          name: 'matmul',
+          opType: 'MatMul',
+          domain: '',
+          input: ['A', 'B'],
+          output: ['Y'],
+          attribute: [],
+        },
+      ],
+      initializer: [],
       input: [floatInput('A', [m, k]), floatInput('B', [k, n])],
       output: [floatInput('Y', [m, n])],
     },
   });
-  return type.encode(model).finish();
 }
 
 export interface OrtMatmul {
