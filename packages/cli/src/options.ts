@@ -457,8 +457,14 @@ export const OPTIONS = {
     value: '<name>',
     description:
       "where the training steps (forward, backward, optimiser) run: 'cpu', or 'webgpu' (a GPU through Dawn in Node; the adapter is printed, and a machine without one gets exit code 2). Validation, test metrics and checkpoints are computed on the CPU from the same weights",
+    descriptions: {
+      eval: "where the model runs: 'cpu', or 'webgpu' (a GPU through Dawn in Node; the adapter is printed, and a machine without one gets exit code 2). Not with --runtime onnx",
+      demo: "where both models train and stream: 'cpu', or 'webgpu' (a GPU through Dawn in Node; the adapter is printed, and a machine without one gets exit code 2)",
+      'bench stream':
+        "where the models stream: 'cpu', or 'webgpu' (a GPU through Dawn in Node; the adapter is printed, and a machine without one gets exit code 2); each step waits for its output. Not with --runtime onnx",
+    },
     group: 'training',
-    commands: ['train'],
+    commands: ['train', 'eval', 'demo', 'bench stream'],
     default: 'cpu',
     choices: ['cpu', 'webgpu'],
   },

@@ -1,13 +1,14 @@
 /**
- * `recur train --backend webgpu`: the same run as on the CPU (same weights, same batches), its
+ * `--backend webgpu`: `recur train` is the same run as on the CPU (same weights, same batches), its
  * first epoch's training loss equal to the CPU's to 1e-4, validation computed from the GPU's
- * weights. Needs a WebGPU adapter (Mesa's llvmpipe on machines without a GPU, EGL_PLATFORM=
+ * weights; `recur eval`, `recur demo` and `recur bench stream` give the CPU's numbers. Needs a WebGPU adapter (Mesa's llvmpipe on machines without a GPU, EGL_PLATFORM=
  * surfaceless); skips with a message without one, unless RECUR_REQUIRE_WEBGPU=1.
  */
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initBackend } from '@recur/tensor';
 import { afterAll, describe, expect, it } from 'vitest';
-import { jsonLines, recur, tempDir, writeSeriesCsv } from './helpers.js';
+import { jsonLines, lastJson, lcg, recur, tempDir, writeSeriesCsv } from './helpers.js';
 
 async function probe(): Promise<boolean> {
   try {
@@ -112,5 +113,128 @@ describe.skipIf(!HAS_WEBGPU)('recur train --backend webgpu', () => {
     ]);
     expect(r.code).toBe(0);
     expect(r.stdout + r.stderr).toMatch(/backend webgpu: .+\(/);
+  });
+
+  it('recur eval --backend webgpu: the metrics and sample of the CPU evaluation', () => {
+    const text = join(tmp.dir, 'text.txt');
+    const words = ['the ', 'cat ', 'sat ', 'on ', 'a ', 'mat.\n'];
+    const rand = lcg(3);
+    writeFileSync(
+      text,
+      Array.from({ length: 400 }, () => words[Math.floor(rand() * words.length)]).join(''),
+    );
+    const run = join(tmp.dir, 'lm');
+    const trained = recur([
+      'train',
+      'lm',
+      '--model',
+      'aaren',
+      '--data',
+      text,
+      '--context',
+      '16',
+      '--d-model',
+      '8',
+      '--heads',
+      '2',
+      '--layers',
+      '1',
+      '--epochs',
+      '1',
+      '--steps-per-epoch',
+      '3',
+      '--out',
+      run,
+    ]);
+    expect(trained.code, trained.stderr).toBe(0);
+    const evaluate = (backend: string) => {
+      const r = recur([
+        'eval',
+        run,
+        '--sample',
+        '12',
+        '--prompt',
+        'the ',
+        '--backend',
+        backend,
+        '--json',
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+      const sample = jsonLines(r.stdout).find((e) => e.event === 'sample') as { text: string };
+      return {
+        result: lastJson(r.stdout) as Record<string, number> & { backend: string },
+        sample: sample.text,
+      };
+    };
+    const cpu = evaluate('cpu');
+    const gpu = evaluate('webgpu');
+    expect(gpu.result.backend).toMatch(/^webgpu: .+\(/);
+    expect(Math.abs(gpu.result.bpc - cpu.result.bpc)).toBeLessThan(1e-5);
+    expect(gpu.sample).toBe(cpu.sample);
+    expect(gpu.sample).toHaveLength(16);
+  });
+
+  it('recur demo --backend webgpu: losses, accuracies and state sizes as on the CPU', () => {
+    const demo = (backend: string) => {
+      const r = recur([
+        'demo',
+        '--steps',
+        '4',
+        '--tokens',
+        '16',
+        '--backend',
+        backend,
+        '--out',
+        join(tmp.dir, `demo-${backend}`),
+        '--json',
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+      return lastJson(r.stdout) as {
+        backend: string;
+        models: Record<
+          string,
+          { final_loss: number; step_accuracy: number; stream: { stateBytes: number }[] }
+        >;
+      };
+    };
+    const cpu = demo('cpu');
+    const gpu = demo('webgpu');
+    expect(cpu.backend).toBe('cpu');
+    expect(gpu.backend).toMatch(/^webgpu: /);
+    for (const name of ['aaren', 'transformer']) {
+      const c = cpu.models[name];
+      const g = gpu.models[name];
+      expect(Math.abs((g?.final_loss as number) - (c?.final_loss as number))).toBeLessThan(1e-4);
+      expect(g?.step_accuracy).toBe(c?.step_accuracy);
+      expect(g?.stream.map((p) => p.stateBytes)).toEqual(c?.stream.map((p) => p.stateBytes));
+    }
+  });
+
+  it('recur bench stream --backend webgpu streams every model on the GPU', () => {
+    const r = recur([
+      'bench',
+      'stream',
+      '--models',
+      'aaren,transformer,lstm',
+      '--tokens',
+      '16',
+      '--d-model',
+      '16',
+      '--backend',
+      'webgpu',
+      '--out',
+      join(tmp.dir, 'bench'),
+      '--json',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const res = lastJson(r.stdout) as {
+      backend: string;
+      models: Record<string, { tokens: number; points: { stepMs: number }[] }>;
+    };
+    expect(res.backend).toMatch(/^webgpu: .+\(/);
+    for (const name of ['aaren', 'transformer', 'lstm']) {
+      expect(res.models[name]?.tokens).toBe(16);
+      for (const p of res.models[name]?.points ?? []) expect(p.stepMs).toBeGreaterThan(0);
+    }
   });
 });

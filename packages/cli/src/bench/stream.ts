@@ -39,66 +39,70 @@ function median(xs: Float64Array, from: number, to: number): number {
 }
 
 /**
+ * Runs one step without gradients, freeing what it made except the new state, and waits until its
+ * output is computed (a synchronous read on the CPU, an asynchronous one on WebGPU).
+ */
+async function timedStep(
+  step: (x: Tensor, state: StreamState) => { y: Tensor; state: StreamState },
+  x: Tensor,
+  prev: StreamState,
+): Promise<StreamState> {
+  const out = noGrad(() => tidy(() => step(x, prev)));
+  if (out.y.backend.readSync) out.y.dataSync();
+  else await out.y.data();
+  out.y.dispose();
+  releaseState(prev, out.state);
+  return out.state;
+}
+
+/**
  * Streams `tokens` tokens through `step`, one at a time from `init`, timing every step and reading
  * the state's size at the checkpoints. `input(t)` gives token t's input. `onProgress` is called now
- * and then. Stops early after `maxSeconds`. `warmup` untimed steps (default 64) go first.
+ * and then. Stops early after `maxSeconds`. `warmup` untimed steps (default 64) go first. Runs on
+ * the backend the model and inputs live on.
  */
-export function measureStream(
+export async function measureStream(
   init: () => StreamState,
   step: (x: Tensor, state: StreamState) => { y: Tensor; state: StreamState },
   input: (t: number) => Tensor,
   tokens: number,
   options: { maxSeconds?: number; onProgress?: (done: number) => void; warmup?: number } = {},
-): StreamResult {
+): Promise<StreamResult> {
   const times = new Float64Array(tokens);
   const marks = new Set(checkpointsUpTo(tokens));
   const points: StreamPoint[] = [];
   let cumulative = 0;
   let truncated = false;
   let done = 0;
-  noGrad(() => {
-    // Warm-up steps on a throwaway state: the JIT compiles the step before anything is timed.
-    let warm = init();
-    for (let t = 0; t < (options.warmup ?? 64); t++) {
-      const prev = warm;
-      warm = tidy(() => {
-        const out = step(input(t), prev);
-        out.y.dataSync();
-        return out.state;
+  // Warm-up steps on a throwaway state: the JIT compiles the step before anything is timed.
+  let warm = noGrad(init);
+  for (let t = 0; t < (options.warmup ?? 64); t++) warm = await timedStep(step, input(t), warm);
+  releaseState(warm, {});
+  let state = noGrad(init);
+  for (let t = 0; t < tokens; t++) {
+    const x = input(t);
+    const t0 = performance.now();
+    state = await timedStep(step, x, state);
+    const dt = performance.now() - t0;
+    times[t] = dt;
+    cumulative += dt;
+    done = t + 1;
+    const overTime = options.maxSeconds !== undefined && cumulative / 1e3 > options.maxSeconds;
+    if (marks.has(done) || overTime) {
+      points.push({
+        tokens: done,
+        stepMs: 0, // set below, from the steps around this point
+        stateBytes: stateBytes(state),
+        cumulativeS: cumulative / 1e3,
       });
-      releaseState(prev, warm);
     }
-    let state = init();
-    for (let t = 0; t < tokens; t++) {
-      const x = input(t);
-      const t0 = performance.now();
-      const prev = state;
-      state = tidy(() => {
-        const out = step(x, prev);
-        out.y.dataSync(); // the output is ready (all backends)
-        return out.state;
-      });
-      releaseState(prev, state);
-      const dt = performance.now() - t0;
-      times[t] = dt;
-      cumulative += dt;
-      done = t + 1;
-      const overTime = options.maxSeconds !== undefined && cumulative / 1e3 > options.maxSeconds;
-      if (marks.has(done) || overTime) {
-        points.push({
-          tokens: done,
-          stepMs: 0, // set below, from the steps around this point
-          stateBytes: stateBytes(state),
-          cumulativeS: cumulative / 1e3,
-        });
-      }
-      if (done % 256 === 0) options.onProgress?.(done);
-      if (overTime && done < tokens) {
-        truncated = true;
-        break;
-      }
+    if (done % 256 === 0) options.onProgress?.(done);
+    if (overTime && done < tokens) {
+      truncated = true;
+      break;
     }
-  });
+  }
+  releaseState(state, {});
   options.onProgress?.(done);
   // Step time at n tokens: the median of the steps around the n-th (a few on either side, up to 64
   // for long streams), so that one garbage-collection pause does not make a point.

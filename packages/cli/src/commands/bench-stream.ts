@@ -7,6 +7,7 @@ import { requireOrt } from '../onnx/runtime.js';
 import { measureOnnxStream } from '../onnx/stream.js';
 import type { Options, SequenceModelName } from '../options.js';
 import { backboneConfig } from '../tasks/setup.js';
+import { onBackend } from '../train/device.js';
 import { OutputDir, writeFileAtomic, writeJsonAtomic } from '../util/files.js';
 import { fmtBytes, fmtNumber, formatTable, type Reporter } from '../util/output.js';
 import { lineChart } from '../util/svg.js';
@@ -36,62 +37,71 @@ export async function benchStreamCommand(inv: Invocation, reporter: Reporter): P
       );
     }
   }
+  if (o.runtime === 'onnx' && o.backend === 'webgpu') {
+    throw new CliError(
+      '--backend webgpu and --runtime onnx: choose one (onnxruntime runs on the CPU here, and its ratio compares it with recur on the CPU at the same thread count)',
+    );
+  }
   // Beside onnxruntime, recur's CPU backend runs at the same thread count: a ratio at equal threads.
   if (o.runtime === 'onnx') setNumThreads(o.threads ?? 1);
   const dir = new OutputDir(o.out ?? 'recur-bench');
-  const built = names.map((name) => {
-    manualSeed(seed);
-    const cfg = { ...backboneConfig(name, o, tokens), positions: false };
-    const core = createCore(cfg);
-    core.eval();
-    return { name, cfg, core };
-  });
   const d = o.dModel ?? 64;
-  reporter.heading(
-    `Streaming ${tokens.toLocaleString('en-US')} tokens (batch 1): ${names.join(', ')}`,
-  );
-  reporter.print(
-    `Size: ${o.layers ?? 2} layer(s), d = ${d}, heads ${o.heads ?? 4}, feed-forward ${o.dFF ?? 2 * d} (lstm: hidden ${d}); time limit ${o.maxSeconds ?? 300} s per model`,
-  );
-  manualSeed(seed);
-  const inputs: Tensor[] = Array.from({ length: 16 }, () => randn([1, d]));
-  const results: StreamBenchModel[] = [];
-  for (const { name, core } of built) {
-    const bar = reporter.progress(`stream ${name.padEnd(11)}`, tokens, 'tokens');
-    let result: StreamResult;
-    try {
-      result = measureStream(
-        () => core.initState(1),
-        (x, s) => core.step(x, s),
-        (t) => inputs[t % inputs.length] as Tensor,
-        tokens,
-        { maxSeconds: o.maxSeconds ?? 300, onProgress: (n) => bar.update(n) },
-      );
-    } catch (e) {
-      bar.stop();
-      throw new CliError(
-        `bench stream: ${name} failed while streaming: ${(e as Error).message}`,
-        1,
-      );
-    }
-    bar.stop();
-    if (result.truncated)
-      reporter.warn(
-        `${name}: stopped after ${result.tokens} tokens (--max-seconds ${o.maxSeconds})`,
-      );
-    results.push({ model: name, parameters: core.numParameters(), result });
-    reporter.event('model', {
-      model: name,
-      parameters: core.numParameters(),
-      tokens: result.tokens,
-      points: result.points,
+  // Models, inputs and states live on the chosen backend; each model streams in turn.
+  const { results, runsOn } = await onBackend(o.backend, reporter, async (runsOn) => {
+    const built = names.map((name) => {
+      manualSeed(seed);
+      const cfg = { ...backboneConfig(name, o, tokens), positions: false };
+      const core = createCore(cfg);
+      core.eval();
+      return { name, cfg, core };
     });
-    if (o.runtime === 'onnx') {
-      const r = await streamInOnnx(name, core, tokens, inputs, o, reporter);
-      results.push({ model: `${name} (onnx)`, parameters: core.numParameters(), result: r });
-      reporter.event('model', { model: `${name} (onnx)`, tokens: r.tokens, points: r.points });
+    reporter.heading(
+      `Streaming ${tokens.toLocaleString('en-US')} tokens (batch 1): ${names.join(', ')}`,
+    );
+    reporter.print(
+      `Size: ${o.layers ?? 2} layer(s), d = ${d}, heads ${o.heads ?? 4}, feed-forward ${o.dFF ?? 2 * d} (lstm: hidden ${d}); time limit ${o.maxSeconds ?? 300} s per model`,
+    );
+    manualSeed(seed);
+    const inputs: Tensor[] = Array.from({ length: 16 }, () => randn([1, d]));
+    const out: StreamBenchModel[] = [];
+    for (const { name, core } of built) {
+      const bar = reporter.progress(`stream ${name.padEnd(11)}`, tokens, 'tokens');
+      let result: StreamResult;
+      try {
+        result = await measureStream(
+          () => core.initState(1),
+          (x, s) => core.step(x, s),
+          (t) => inputs[t % inputs.length] as Tensor,
+          tokens,
+          { maxSeconds: o.maxSeconds ?? 300, onProgress: (n) => bar.update(n) },
+        );
+      } catch (e) {
+        bar.stop();
+        throw new CliError(
+          `bench stream: ${name} failed while streaming: ${(e as Error).message}`,
+          1,
+        );
+      }
+      bar.stop();
+      if (result.truncated)
+        reporter.warn(
+          `${name}: stopped after ${result.tokens} tokens (--max-seconds ${o.maxSeconds})`,
+        );
+      out.push({ model: name, parameters: core.numParameters(), result });
+      reporter.event('model', {
+        model: name,
+        parameters: core.numParameters(),
+        tokens: result.tokens,
+        points: result.points,
+      });
+      if (o.runtime === 'onnx') {
+        const r = await streamInOnnx(name, core, tokens, inputs, o, reporter);
+        out.push({ model: `${name} (onnx)`, parameters: core.numParameters(), result: r });
+        reporter.event('model', { model: `${name} (onnx)`, tokens: r.tokens, points: r.points });
+      }
     }
-  }
+    return { results: out, runsOn };
+  });
 
   // Table: one row per checkpoint, per model step time and state.
   const marks = [...new Set(results.flatMap((r) => r.result.points.map((p) => p.tokens)))].sort(
@@ -170,6 +180,7 @@ export async function benchStreamCommand(inv: Invocation, reporter: Reporter): P
   for (const [name, svg] of Object.entries(files)) writeFileAtomic(dir.file(name), svg);
   const summary = {
     tokens,
+    backend: runsOn,
     size: { layers: o.layers ?? 2, dModel: d, heads: o.heads ?? 4, dFF: o.dFF ?? 2 * d },
     models: Object.fromEntries(
       results.map((r) => [

@@ -1,7 +1,9 @@
-import { Generator, manualSeed, nn, noGrad, optim, type Tensor, tensor, tidy } from '@recur/tensor';
+import { Generator, manualSeed, nn, optim, type Tensor, tensor, tidy } from '@recur/tensor';
 import { measureStream, type StreamResult } from '../bench/stream.js';
 import type { Invocation } from '../cli.js';
 import { Backbone, type BackboneConfig } from '../models/backbone.js';
+import { readBatch } from '../tasks/common.js';
+import { onBackend } from '../train/device.js';
 import { OutputDir, writeFileAtomic, writeJsonAtomic } from '../util/files.js';
 import { fmtBytes, fmtNumber, formatTable, type Reporter } from '../util/output.js';
 import { lineChart } from '../util/svg.js';
@@ -84,12 +86,12 @@ function modelConfig(name: 'aaren' | 'transformer'): BackboneConfig {
   };
 }
 
-function trainOne(
+async function trainOne(
   name: 'aaren' | 'transformer',
   steps: number,
   seed: number,
   reporter: Reporter,
-): TrainedModel {
+): Promise<TrainedModel> {
   manualSeed(seed);
   const net = new RecallNet(modelConfig(name));
   const opt = new optim.AdamW(net.parameters(), { lr: 5e-3, weightDecay: 0 });
@@ -105,7 +107,7 @@ function trainOne(
   net.train();
   for (let s = 0; s < steps; s++) {
     const { ids, targets } = recallBatch(rng, BATCH, LENGTH);
-    const loss = tidy(() => {
+    const l = tidy(() => {
       opt.zeroGrad();
       const logits = net.forward(tensor(ids, { shape: [BATCH, LENGTH], dtype: 'int32' }));
       const l = nn.crossEntropy(
@@ -113,10 +115,13 @@ function trainOne(
         tensor(targets, { dtype: 'int32' }),
       );
       l.backward();
-      optim.clipGradNorm(net.parameters(), 1);
-      opt.step();
-      return l.item();
+      return l;
     });
+    // Asynchronous reads: the same on the CPU, and the only kind WebGPU has.
+    await optim.clipGradNormAsync(net.parameters(), 1);
+    opt.step();
+    const loss = (await l.data())[0] as number;
+    l.dispose();
     opt.zeroGrad();
     sched.step();
     losses.push([s + 1, loss]);
@@ -129,14 +134,11 @@ function trainOne(
   // Held-out sequences from another seed.
   net.eval();
   const test = recallBatch(new Generator(seed + 1000), TEST_SEQUENCES, LENGTH);
-  const pred = noGrad(() =>
-    tidy(() =>
-      net
-        .forward(tensor(test.ids, { shape: [TEST_SEQUENCES, LENGTH], dtype: 'int32' }))
-        .argmax(-1)
-        .dataSync(),
-    ),
-  );
+  const { pred } = await readBatch(() => ({
+    pred: net
+      .forward(tensor(test.ids, { shape: [TEST_SEQUENCES, LENGTH], dtype: 'int32' }))
+      .argmax(-1),
+  }));
   let last = 0;
   let all = 0;
   for (let b = 0; b < TEST_SEQUENCES; b++) {
@@ -157,19 +159,19 @@ function trainOne(
   };
 }
 
-function streamOne(
+async function streamOne(
   m: TrainedModel,
   tokens: number,
   seed: number,
   reporter: Reporter,
-): StreamResult {
+): Promise<StreamResult> {
   const rng = new Generator(seed + 2000);
   const ids = Array.from({ length: 64 }, (_, i) => (i === 3 ? VALUES + 5 : rng.nextInt(0, VALUES)));
   const inputs = ids.map((id) => tensor([id], { dtype: 'int32' }));
   const net = m.net;
   net.eval();
   const bar = reporter.progress(`stream ${m.name.padEnd(10)}`, tokens, 'tokens');
-  const result = measureStream(
+  const result = await measureStream(
     () => net.backbone.initState(1),
     (x, state) => {
       const s = net.backbone.step(net.emb.forward(x), state);
@@ -183,23 +185,8 @@ function streamOne(
   return result;
 }
 
-export async function demoCommand(inv: Invocation, reporter: Reporter): Promise<number> {
-  const o = inv.options;
-  const steps = o.steps ?? 150;
-  const tokens = o.tokens ?? 2048;
-  const seed = o.seed ?? 0;
-  const dir = new OutputDir(o.out ?? 'recur-demo');
-  const t0 = performance.now();
-  reporter.heading('recur demo: Aaren vs a Transformer of the same size');
-  reporter.print(
-    `Task: recall the marked token. Streams of ${LENGTH} random tokens (${VALUES} values), one of them marked;\n` +
-      'at every step the model must name the marked token seen so far. Both models: 1 block, d = 32,\n' +
-      `4 heads, feed-forward 64, sinusoidal positions; ${steps} AdamW steps of ${BATCH} sequences each.`,
-  );
-  reporter.event('start', { task: 'recall', steps, tokens, seed });
-  const trained = (['aaren', 'transformer'] as const).map((name) =>
-    trainOne(name, steps, seed, reporter),
-  );
+/** Each model's held-out accuracy, as a table and as events. */
+function reportAccuracy(trained: TrainedModel[], reporter: Reporter): void {
   for (const m of trained) {
     reporter.event('trained', {
       model: m.name,
@@ -223,9 +210,36 @@ export async function demoCommand(inv: Invocation, reporter: Reporter): Promise<
       ]),
     ),
   );
+}
 
-  reporter.heading(`Streaming ${tokens.toLocaleString('en-US')} tokens, one at a time`);
-  const streams = trained.map((m) => ({ model: m, result: streamOne(m, tokens, seed, reporter) }));
+export async function demoCommand(inv: Invocation, reporter: Reporter): Promise<number> {
+  const o = inv.options;
+  const steps = o.steps ?? 150;
+  const tokens = o.tokens ?? 2048;
+  const seed = o.seed ?? 0;
+  const dir = new OutputDir(o.out ?? 'recur-demo');
+  const t0 = performance.now();
+  reporter.heading('recur demo: Aaren vs a Transformer of the same size');
+  reporter.print(
+    `Task: recall the marked token. Streams of ${LENGTH} random tokens (${VALUES} values), one of them marked;\n` +
+      'at every step the model must name the marked token seen so far. Both models: 1 block, d = 32,\n' +
+      `4 heads, feed-forward 64, sinusoidal positions; ${steps} AdamW steps of ${BATCH} sequences each.`,
+  );
+  reporter.event('start', { task: 'recall', steps, tokens, seed });
+  // Both models train and stream on the chosen backend (the adapter is printed for webgpu).
+  const { trained, streams, runsOn } = await onBackend(o.backend, reporter, async (runsOn) => {
+    const trained: TrainedModel[] = [];
+    for (const name of ['aaren', 'transformer'] as const) {
+      trained.push(await trainOne(name, steps, seed, reporter));
+    }
+    reportAccuracy(trained, reporter);
+    reporter.heading(`Streaming ${tokens.toLocaleString('en-US')} tokens, one at a time`);
+    const streams: { model: TrainedModel; result: StreamResult }[] = [];
+    for (const m of trained) {
+      streams.push({ model: m, result: await streamOne(m, tokens, seed, reporter) });
+    }
+    return { trained, streams, runsOn };
+  });
   const [a, t] = streams as [(typeof streams)[0], (typeof streams)[0]];
   const rows = a.result.points.map((p, i) => {
     const q = t.result.points[i];
@@ -295,6 +309,7 @@ export async function demoCommand(inv: Invocation, reporter: Reporter): Promise<
   for (const [name, svg] of Object.entries(files)) writeFileAtomic(dir.file(name), svg);
   const summary = {
     task: 'recall the marked token',
+    backend: runsOn,
     steps,
     seconds: (performance.now() - t0) / 1e3,
     models: Object.fromEntries(

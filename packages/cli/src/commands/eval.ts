@@ -1,11 +1,11 @@
 import { join } from 'node:path';
-import { noGrad } from '@recur/tensor';
 import type { Invocation } from '../cli.js';
 import { CliError, requireFiniteMetrics } from '../errors.js';
 import { onnxTestMetrics, openSession, requireOrt } from '../onnx/runtime.js';
 import { prepareEvaluation } from '../tasks/setup.js';
 import type { RunConfig } from '../tasks/types.js';
 import { loadWeights, RUN_FILES } from '../train/checkpoint.js';
+import { onBackend } from '../train/device.js';
 import type { Reporter } from '../util/output.js';
 import { metricsTable, readRunConfig } from './train.js';
 
@@ -13,7 +13,14 @@ export async function evalCommand(inv: Invocation, reporter: Reporter): Promise<
   const dir = inv.args[0];
   if (!dir) throw new CliError('missing the run folder: recur eval <run-dir> [--data <path>]');
   const run = readRunConfig(dir, 'recur eval');
-  if (inv.options.runtime === 'onnx') return evalOnnx(dir, run, inv, reporter);
+  if (inv.options.runtime === 'onnx') {
+    if (inv.options.backend === 'webgpu') {
+      throw new CliError(
+        '--backend webgpu and --runtime onnx: choose one (onnxruntime runs on the CPU)',
+      );
+    }
+    return evalOnnx(dir, run, inv, reporter);
+  }
   const weights = join(dir, RUN_FILES.best);
   // Without --data, the data the run was trained on (config.json records its absolute path).
   const recorded = inv.options.data === undefined;
@@ -21,24 +28,32 @@ export async function evalCommand(inv: Invocation, reporter: Reporter): Promise<
   const test = recorded ? run.options.test : inv.options.test;
   if (recorded) reporter.info(`data ${data} (recorded in ${join(dir, RUN_FILES.config)})`);
   const options = { ...inv.options, data, test, seed: run.options.seed ?? 0 };
-  const prepared = prepareEvaluation(run, options, weights, (line) => reporter.info(line));
-  for (const w of prepared.warnings) reporter.warn(w);
-  let metrics: Record<string, number>;
-  if (prepared.closedForm) {
-    metrics = prepared.closedForm.test();
-  } else {
-    const task = prepared.neural as NonNullable<typeof prepared.neural>;
-    loadWeights(weights, task.net);
-    task.net.eval();
-    for (const line of task.describe()) reporter.info(line);
-    metrics = noGrad(() => task.test());
-    const extra = task.after?.(options);
-    if (extra !== undefined) {
-      reporter.heading('sample');
-      reporter.print(extra);
-      reporter.event('sample', { text: extra });
-    }
+  const closedForm = run.model.name === 'naive' || run.model.name === 'linear';
+  if (closedForm && inv.options.backend === 'webgpu') {
+    reporter.warn(`--backend webgpu: '${run.model.name}' is solved in closed form on the CPU`);
   }
+  // The net is built, loaded and run on the chosen backend; metrics are read from it asynchronously.
+  const { metrics, runsOn } = await onBackend(
+    closedForm ? 'cpu' : inv.options.backend,
+    reporter,
+    async (runsOn) => {
+      const prepared = prepareEvaluation(run, options, weights, (line) => reporter.info(line));
+      for (const w of prepared.warnings) reporter.warn(w);
+      if (prepared.closedForm) return { metrics: prepared.closedForm.test(), runsOn };
+      const task = prepared.neural as NonNullable<typeof prepared.neural>;
+      loadWeights(weights, task.net);
+      task.net.eval();
+      for (const line of task.describe()) reporter.info(line);
+      const result = await task.test();
+      const extra = await task.after?.(options);
+      if (extra !== undefined) {
+        reporter.heading('sample');
+        reporter.print(extra);
+        reporter.event('sample', { text: extra });
+      }
+      return { metrics: result, runsOn };
+    },
+  );
   const split = run.task === 'lm' ? 'validation' : 'test';
   requireFiniteMetrics(
     metrics,
@@ -47,7 +62,14 @@ export async function evalCommand(inv: Invocation, reporter: Reporter): Promise<
   );
   reporter.heading(`${run.task} · ${run.model.name} · ${split} split of ${data}`);
   reporter.print(metricsTable(metrics, split));
-  reporter.result({ event: 'result', task: run.task, model: run.model.name, run: dir, ...metrics });
+  reporter.result({
+    event: 'result',
+    task: run.task,
+    model: run.model.name,
+    run: dir,
+    backend: runsOn,
+    ...metrics,
+  });
   return 0;
 }
 

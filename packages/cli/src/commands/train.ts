@@ -1,6 +1,6 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { defaultGenerator, manualSeed, noGrad, setBackend } from '@recur/tensor';
+import { defaultGenerator, manualSeed, setBackend } from '@recur/tensor';
 import type { Invocation } from '../cli.js';
 import { CliError, InterruptedError, requireFiniteMetrics } from '../errors.js';
 import { keyOfName, type OptionKey, type Options, TASKS, type TaskName } from '../options.js';
@@ -277,7 +277,7 @@ async function trainIn(
     epochs = result.state.epoch;
     loadWeights(dir.file(RUN_FILES.best), t.net);
     t.net.eval();
-    metrics = noGrad(() => t.test());
+    metrics = await t.test();
     await nextTick();
     if (flag.interrupted) {
       dir.keep();
@@ -290,7 +290,7 @@ async function trainIn(
       'test',
       `check the test data for constant or extreme values; the weights are in ${dir.file(RUN_FILES.best)}`,
     );
-    const extra = t.after?.(options);
+    const extra = await t.after?.(options);
     if (extra !== undefined) {
       reporter.heading('sample');
       reporter.print(extra);

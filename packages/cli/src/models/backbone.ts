@@ -184,11 +184,12 @@ export class Backbone extends SequenceModule {
   }
 
   /**
-   * The encodings of positions offset..offset+t−1, computed with tensor ops (a range times each
-   * channel's frequency, sin on even channels and cos on odd ones) so an exported graph computes
-   * them for any position; `sinusoid` is the same in float64.
+   * The encodings of positions offset..offset+t−1 (`offset`: a [1] tensor), computed with tensor ops
+   * (a range times each channel's frequency, sin on even channels and cos on odd ones) so that the
+   * offset never leaves the device and an exported graph computes them for any position; `sinusoid`
+   * is the same in float64.
    */
-  #positions(offset: number, t: number): Tensor {
+  #positions(offset: Tensor | null, t: number): Tensor {
     const d = this.cfg.dModel;
     const freq = new Float32Array(d);
     const even = new Int32Array(d);
@@ -196,23 +197,23 @@ export class Backbone extends SequenceModule {
       freq[i] = 1 / 10000 ** ((i - (i % 2)) / d);
       even[i] = i % 2 === 0 ? 1 : 0;
     }
-    const pos = arange(offset, offset + t, 1, { dtype: 'float32' }).reshape([t, 1]);
+    const range = arange(0, t, 1, { dtype: 'float32' }).reshape([t, 1]);
+    const pos = offset ? range.add(offset.reshape([1, 1])) : range;
     const angle = pos.mul(tensor(freq, { shape: [1, d] }));
     return where(tensor(even, { shape: [1, d], dtype: 'int32' }), angle.sin(), angle.cos());
   }
 
   run(x: Tensor, state?: StreamState): { y: Tensor; state: StreamState } {
     const t = x.shape[1] as number;
-    let offset = 0;
+    const offset = state?.pos ?? null;
     let core: StreamState | undefined;
     if (state) {
-      offset = state.pos ? (state.pos.dataSync()[0] as number) : 0;
       core = {};
       for (const [k, v] of Object.entries(state)) if (k.startsWith('core.')) core[k.slice(5)] = v;
     }
     const h = this.cfg.positions ? x.add(this.#positions(offset, t)) : x;
     const out = this.core.run(h, core);
-    const next: StreamState = { pos: tensor([offset + t]) };
+    const next: StreamState = { pos: offset ? offset.add(t) : tensor([t]) };
     for (const [k, v] of Object.entries(out.state)) next[`core.${k}`] = v;
     return { y: out.y, state: next };
   }

@@ -1,9 +1,9 @@
 import { basename } from 'node:path';
-import { type Generator, nn, type Tensor, tensor, tidy } from '@recur/tensor';
+import { type Generator, nn, type Tensor, tensor } from '@recur/tensor';
 import type { SeriesCase, SeriesFile } from '../data/uea.js';
 import type { BackboneConfig } from '../models/backbone.js';
 import { ClassifyNet, type Pooling } from '../models/nets.js';
-import { chunk, evalBatches, evalBatchSize, permutation } from './common.js';
+import { chunk, evalBatches, evalBatchSize, permutation, readBatch } from './common.js';
 import type { Metrics, NeuralTask } from './types.js';
 
 export interface ClassifyTaskConfig {
@@ -112,23 +112,26 @@ export function createClassifyTask(
   batchSize: number,
 ): NeuralTask<SeriesCase[]> {
   const net = new ClassifyNet(model, cfg.dims, cfg.labels.length, cfg.pool);
-  const evaluate = (cases: SeriesCase[], limit?: number): Metrics => {
+  const evaluate = async (cases: SeriesCase[], limit?: number): Promise<Metrics> => {
     if (cases.length === 0) return {};
     let correct = 0;
     let lossSum = 0;
     let n = 0;
     for (const idx of evalBatches(cases.length, evalBatchSize(batchSize), limit)) {
-      tidy(() => {
-        const batch = idx.map((i) => cases[i] as SeriesCase);
+      const batch = idx.map((i) => cases[i] as SeriesCase);
+      const out = await readBatch(() => {
         const { x, mask, labels, lengths } = caseBatch(batch, cfg);
         const logits = net.forward(x, mask, lengths) as Tensor;
-        lossSum += nn.crossEntropy(logits, labels, { reduction: 'sum' }).item();
-        const pred = logits.argmax(1).dataSync();
-        batch.forEach((c, i) => {
-          if (pred[i] === c.label) correct++;
-        });
-        n += batch.length;
+        return {
+          loss: nn.crossEntropy(logits, labels, { reduction: 'sum' }),
+          pred: logits.argmax(1),
+        };
       });
+      lossSum += out.loss[0] as number;
+      batch.forEach((c, i) => {
+        if (out.pred[i] === c.label) correct++;
+      });
+      n += batch.length;
     }
     return { accuracy: correct / n, loss: lossSum / n };
   };

@@ -1,4 +1,4 @@
-import type { Generator } from '@recur/tensor';
+import { type Generator, noGrad, type Tensor, type TypedArray, tidy } from '@recur/tensor';
 
 /** 0..n−1 in a random order (Fisher–Yates with `rng`). */
 export function permutation(n: number, rng: Generator): number[] {
@@ -32,4 +32,22 @@ export function evalBatches(n: number, size: number, limit?: number): number[][]
 /** Batch size for evaluation: larger than training's (no gradients are kept). */
 export function evalBatchSize(batchSize: number): number {
   return Math.max(batchSize, 64);
+}
+
+/**
+ * One evaluation batch: runs `compute` without gradients, frees every tensor it made except the ones
+ * it returns, and reads those to the host. The reads are asynchronous, so evaluation runs on any
+ * backend (WebGPU reads asynchronously; the CPU as well as synchronously).
+ */
+export async function readBatch<K extends string>(
+  compute: () => Record<K, Tensor>,
+): Promise<Record<K, TypedArray>> {
+  const out = noGrad(() => tidy(compute));
+  const tensors = Object.entries(out) as [K, Tensor][];
+  try {
+    const read = await Promise.all(tensors.map(([, t]) => t.data()));
+    return Object.fromEntries(tensors.map(([k], i) => [k, read[i]])) as Record<K, TypedArray>;
+  } finally {
+    for (const [, t] of tensors) t.dispose();
+  }
 }

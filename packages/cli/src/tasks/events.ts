@@ -1,8 +1,8 @@
-import { type Generator, logsumexp, nn, type Tensor, tensor, tidy } from '@recur/tensor';
+import { type Generator, logsumexp, nn, type Tensor, tensor } from '@recur/tensor';
 import type { EventSequence } from '../data/events.js';
 import type { BackboneConfig } from '../models/backbone.js';
 import { EventsNet } from '../models/nets.js';
-import { chunk, evalBatches, evalBatchSize, permutation } from './common.js';
+import { chunk, evalBatches, evalBatchSize, permutation, readBatch } from './common.js';
 import type { Metrics, NeuralTask } from './types.js';
 
 /** Inter-event times below this are raised to it (equal timestamps would have log-likelihood −∞). */
@@ -164,7 +164,7 @@ export function createEventsTask(
 ): NeuralTask<EventSequence[]> {
   const net = new EventsNet(model, cfg.marks, cfg.mixtures);
   const jacobian = Math.log(cfg.logStd);
-  const evaluate = (seqs: EventSequence[], limit?: number): Metrics => {
+  const evaluate = async (seqs: EventSequence[], limit?: number): Promise<Metrics> => {
     if (seqs.length === 0) return {};
     let nll = 0;
     let markNllSum = 0;
@@ -176,31 +176,37 @@ export function createEventsTask(
       Math.max(1, Math.floor(evalBatchSize(batchSize) / 4)),
       limit,
     )) {
-      tidy(() => {
-        const batch = eventBatch(
+      // Built inside the batch's scope (its tensors freed with it); its host arrays are read below.
+      let batch = undefined as unknown as EventBatch;
+      const out = await readBatch(() => {
+        batch = eventBatch(
           idx.map((i) => seqs[i] as EventSequence),
           cfg,
         );
         const terms = nllTerms(net, batch);
-        const markPart = terms.markNll.sum().item();
-        nll += markPart + terms.timeNll.sum().item() + batch.events * jacobian + batch.logTauSum;
-        markNllSum += markPart;
         // E[τ] = Σ_m π_m exp(μ₀ + σ₀ μ_m + (σ₀ σ_m)² / 2)
         const s0 = cfg.logStd;
         const expected = terms.logw
           .add(terms.mu.mul(s0))
           .add(terms.logSigma.exp().mul(s0).square().mul(0.5))
           .add(cfg.logMean);
-        const mean = logsumexp(expected, -1).exp().dataSync();
-        const pred = terms.markLogits.argmax(-1).dataSync();
-        for (let k = 0; k < batch.maskHost.length; k++) {
-          if (batch.maskHost[k] !== 1) continue;
-          const d = (mean[k] as number) - (batch.tau[k] as number);
-          sqErr += d * d;
-          if (pred[k] === batch.marksHost[k]) correct++;
-        }
-        events += batch.events;
+        return {
+          markNll: terms.markNll.sum(),
+          timeNll: terms.timeNll.sum(),
+          mean: logsumexp(expected, -1).exp(),
+          pred: terms.markLogits.argmax(-1),
+        };
       });
+      const markPart = out.markNll[0] as number;
+      nll += markPart + (out.timeNll[0] as number) + batch.events * jacobian + batch.logTauSum;
+      markNllSum += markPart;
+      for (let k = 0; k < batch.maskHost.length; k++) {
+        if (batch.maskHost[k] !== 1) continue;
+        const d = (out.mean[k] as number) - (batch.tau[k] as number);
+        sqErr += d * d;
+        if (out.pred[k] === batch.marksHost[k]) correct++;
+      }
+      events += batch.events;
     }
     return {
       nll: nll / events,

@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import { type Generator, nn, type Tensor, tensor, tidy } from '@recur/tensor';
+import { type Generator, nn, type Tensor, tensor } from '@recur/tensor';
 import {
   ErrorAccumulator,
   type ForecastData,
@@ -9,7 +9,7 @@ import {
 } from '../data/forecast.js';
 import type { BackboneConfig } from '../models/backbone.js';
 import { ForecastNet } from '../models/nets.js';
-import { chunk, evalBatches, evalBatchSize, permutation } from './common.js';
+import { chunk, evalBatches, evalBatchSize, permutation, readBatch } from './common.js';
 import type { Metrics, NeuralTask } from './types.js';
 
 export interface ForecastTaskConfig {
@@ -66,17 +66,18 @@ export function createForecastTask(
 ): NeuralTask<number[]> {
   const net = new ForecastNet(model, data.channels.length, data.horizon, cfg.instanceNorm);
   const train = windowsOf(data, 'train');
-  const evaluate = (split: Split, limit?: number): Metrics => {
+  const evaluate = async (split: Split, limit?: number): Promise<Metrics> => {
     const { first, count } = windowsOf(data, split);
     const acc = new ErrorAccumulator();
     for (const idx of evalBatches(count, evalBatchSize(batchSize), limit)) {
-      tidy(() => {
+      const out = await readBatch(() => {
         const { x, y } = windowTensors(
           data,
           idx.map((i) => first + i),
         );
-        acc.add(net.forward(x).dataSync(), y.dataSync());
+        return { pred: net.forward(x), y };
       });
+      acc.add(out.pred, out.y);
     }
     return { mse: acc.mse, mae: acc.mae };
   };

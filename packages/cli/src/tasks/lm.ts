@@ -1,19 +1,11 @@
 import { basename } from 'node:path';
-import {
-  type Generator,
-  nn,
-  noGrad,
-  Generator as Rng,
-  type Tensor,
-  tensor,
-  tidy,
-} from '@recur/tensor';
+import { type Generator, nn, Generator as Rng, type Tensor, tensor } from '@recur/tensor';
 import { CliError, DataError } from '../errors.js';
 import type { BackboneConfig } from '../models/backbone.js';
 import { LanguageNet } from '../models/nets.js';
 import type { Options } from '../options.js';
 import { readUserFile } from '../util/files.js';
-import { chunk, evalBatchSize } from './common.js';
+import { chunk, evalBatchSize, readBatch } from './common.js';
 import type { Metrics, NeuralTask } from './types.js';
 
 export interface LmTaskConfig {
@@ -160,7 +152,7 @@ export function createLmTask(
     );
   }
   /** Bits per character over the validation text, in chunks of `t` targets (every character once). */
-  const evaluate = (limit?: number): Metrics => {
+  const evaluate = async (limit?: number): Promise<Metrics> => {
     const n = val.length - 1;
     const starts: number[] = [];
     for (let s = 0; s + t <= n; s += t) starts.push(s);
@@ -169,16 +161,20 @@ export function createLmTask(
     if (limit !== undefined) batches = batches.slice(0, limit);
     let nats = 0;
     let count = 0;
-    const run = (st: number[], len: number) =>
-      tidy(() => {
+    const run = async (st: number[], len: number) => {
+      const out = await readBatch(() => {
         const { x, y } = windows(val, st, len);
         const logits = net.forward(x).reshape([st.length * len, v]);
-        nats += nn.crossEntropy(logits, y, { reduction: 'sum' }).item();
-        count += st.length * len;
+        return { nats: nn.crossEntropy(logits, y, { reduction: 'sum' }) };
       });
-    for (const b of batches) run(b, t);
+      nats += out.nats[0] as number;
+      count += st.length * len;
+    };
+    for (const b of batches) await run(b, t);
     // The short tail is scored in full runs, and whenever no full chunk was (a short validation part).
-    if (rest > 0 && (limit === undefined || batches.length === 0)) run([starts.length * t], rest);
+    if (rest > 0 && (limit === undefined || batches.length === 0)) {
+      await run([starts.length * t], rest);
+    }
     return { bpc: nats / count / Math.LN2, loss: nats / count };
   };
   return {
@@ -199,7 +195,7 @@ export function createLmTask(
     describe: () => [
       `data ${basename(data.file)}: ${data.ids.length.toLocaleString('en-US')} characters, ${v} distinct; train ${trainEnd.toLocaleString('en-US')}, validation ${val.length.toLocaleString('en-US')}`,
     ],
-    after: (options: Options) =>
+    after: async (options: Options) =>
       options.sample === undefined
         ? undefined
         : sampleText(
@@ -230,8 +226,11 @@ export function promptIdsOf(vocab: readonly string[], prompt: string): number[] 
   return ids;
 }
 
-/** Streams the prompt through the model one character at a time, then samples `count` more. */
-export function sampleText(
+/**
+ * Streams the prompt through the model one character at a time, then samples `count` more. Reads each
+ * step's scores asynchronously, so it runs on any backend.
+ */
+export async function sampleText(
   net: LanguageNet,
   model: BackboneConfig,
   cfg: LmTaskConfig,
@@ -239,38 +238,38 @@ export function sampleText(
   prompt: string,
   temperature: number,
   rng: Generator,
-): string {
+): Promise<string> {
   const promptIds = promptIdsOf(cfg.vocab, prompt);
   const limited = model.name === 'aft-full' || model.name === 'aft-local';
   const total = limited
     ? Math.min(promptIds.length + count, model.maxLen)
     : promptIds.length + count;
   net.eval();
-  return noGrad(() => {
-    // The stream frees each state as the next one replaces it: memory stays flat however long.
-    const stream = net.backbone.stream(1);
-    let logits: Float32Array | null = null;
+  // The stream frees each state as the next one replaces it: memory stays flat however long.
+  const stream = net.backbone.stream(1);
+  const feed = async (id: number): Promise<Float32Array> => {
+    const out = await readBatch(() => ({
+      logits: net.head.forward(stream.step(net.emb.forward(tensor([id], { dtype: 'int32' })))),
+    }));
+    return out.logits as Float32Array;
+  };
+  try {
+    let logits: Float32Array = new Float32Array(0);
+    for (const id of promptIds) logits = await feed(id);
     const out: string[] = [];
-    const feed = (id: number) => {
-      logits = tidy(() => {
-        const x = net.emb.forward(tensor([id], { dtype: 'int32' }));
-        return net.head.forward(stream.step(x)).dataSync().slice() as Float32Array;
-      });
-    };
-    for (const id of promptIds) feed(id);
     for (let k = promptIds.length; k < total; k++) {
-      const l = logits as unknown as Float32Array;
       let max = -Infinity;
-      for (const z of l) max = Math.max(max, z / temperature);
-      const p = Array.from(l, (z) => Math.exp(z / temperature - max));
+      for (const z of logits) max = Math.max(max, z / temperature);
+      const p = Array.from(logits, (z) => Math.exp(z / temperature - max));
       const sum = p.reduce((a, b) => a + b, 0);
       let u = rng.nextFloat() * sum;
       let id = 0;
       while (id < p.length - 1 && u >= (p[id] as number)) u -= p[id++] as number;
       out.push(cfg.vocab[id] as string);
-      feed(id);
+      logits = await feed(id);
     }
-    stream.dispose();
     return prompt + out.join('');
-  });
+  } finally {
+    stream.dispose();
+  }
 }

@@ -24,14 +24,17 @@ export interface NeuralTask<B = unknown> {
   /** Items (windows, sequences, tokens) in a batch, for throughput. */
   items(batch: B): number;
   loss(batch: B): Tensor;
-  /** Validation metrics (the net is in eval mode and gradients are off); `limit` caps the batches. */
-  validate(limit?: number): Metrics;
-  /** Test metrics over every test item. */
-  test(): Metrics;
+  /**
+   * Validation metrics (the net in eval mode; no gradients are recorded); `limit` caps the batches.
+   * Asynchronous: tensors are read with `await t.data()`, so metrics come from any backend.
+   */
+  validate(limit?: number): Promise<Metrics>;
+  /** Test metrics over every test item (as `validate`). */
+  test(): Promise<Metrics>;
   /** Human lines describing the data (shown before training). */
   describe(): string[];
   /** Extra output after training or evaluation (lm: a sample). */
-  after?(options: Options): string | undefined;
+  after?(options: Options): Promise<string | undefined>;
 }
 
 /** What a run folder's config.json holds: enough to rebuild the model and its data pipeline. */

@@ -1,5 +1,13 @@
-import { getBackend, initBackend, type nn, type Tensor, type WebGPUBackend } from '@recur/tensor';
+import {
+  getBackend,
+  initBackend,
+  type nn,
+  setBackend,
+  type Tensor,
+  type WebGPUBackend,
+} from '@recur/tensor';
 import { CliError } from '../errors.js';
+import type { Reporter } from '../util/output.js';
 
 /**
  * Starts the WebGPU backend (Dawn in Node) and returns a one-line description of the adapter, for
@@ -29,4 +37,25 @@ export async function copyWeights(from: nn.Module, to: nn.Module): Promise<void>
   }
   to.loadStateDict(record);
   for (const c of copies) c.dispose();
+}
+
+/**
+ * Runs `fn` with `backend` as the default backend: with 'webgpu' the adapter is started and printed
+ * first and the CPU is the default again afterwards; with 'cpu' `fn` just runs. `fn` is given what
+ * runs it ('cpu', or 'webgpu: ' and the adapter) for the results to record.
+ */
+export async function onBackend<T>(
+  backend: string | undefined,
+  reporter: Reporter,
+  fn: (runsOn: string) => Promise<T>,
+): Promise<T> {
+  if (backend !== 'webgpu') return fn('cpu');
+  const adapter = await startWebGPU();
+  reporter.info(`backend webgpu: ${adapter}`);
+  await setBackend('webgpu');
+  try {
+    return await fn(`webgpu: ${adapter}`);
+  } finally {
+    await setBackend('cpu');
+  }
 }

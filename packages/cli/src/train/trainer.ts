@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { defaultGenerator, Generator, noGrad, optim, setBackend, tidy } from '@recur/tensor';
+import { defaultGenerator, Generator, optim, setBackend, tidy } from '@recur/tensor';
 import { NumericError, requireFiniteMetrics } from '../errors.js';
 import type { Metrics, NeuralTask } from '../tasks/types.js';
 import { writeJsonAtomic } from '../util/files.js';
@@ -231,7 +231,7 @@ export async function fit(ctx: FitContext): Promise<FitResult> {
     await setBackend('cpu');
     await syncToTask();
     task.net.eval();
-    const val: Metrics = noGrad(() => task.validate(o.valBatches));
+    const val: Metrics = await task.validate(o.valBatches);
     requireFiniteMetrics(
       val,
       `epoch ${epoch}: validation`,
