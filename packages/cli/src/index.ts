@@ -72,5 +72,11 @@ export {
   type TaskName,
 } from './options.js';
 export type { Metrics, NeuralTask, RunConfig } from './tasks/types.js';
-export { type ChartOptions, lineChart, type Series } from './util/svg.js';
+export {
+  type ChartOptions,
+  lineChart,
+  lineChartSpec,
+  renderSvg,
+  type Series,
+} from './util/charts.js';
 export { VERSION } from './version.js';

@@ -8,9 +8,9 @@ import { measureOnnxStream } from '../onnx/stream.js';
 import type { Options, SequenceModelName } from '../options.js';
 import { backboneConfig } from '../tasks/setup.js';
 import { onBackend } from '../train/device.js';
+import { lineChart } from '../util/charts.js';
 import { OutputDir, writeFileAtomic, writeJsonAtomic } from '../util/files.js';
 import { fmtBytes, fmtNumber, formatTable, type Reporter } from '../util/output.js';
-import { lineChart } from '../util/svg.js';
 
 export interface StreamBenchModel {
   /** The model's name, with ' (onnx)' for its run in onnxruntime. */
@@ -152,7 +152,7 @@ export async function benchStreamCommand(inv: Invocation, reporter: Reporter): P
       name: r.model,
       points: r.result.points.map((p) => [p.tokens, f(p)] as [number, number]),
     }));
-  const files: Record<string, string> = {
+  const files: Record<string, Promise<string>> = {
     'stream-memory.svg': lineChart({
       title: 'State / KV-cache memory while streaming',
       xLabel: 'tokens seen',
@@ -177,7 +177,7 @@ export async function benchStreamCommand(inv: Invocation, reporter: Reporter): P
       logY: true,
     }),
   };
-  for (const [name, svg] of Object.entries(files)) writeFileAtomic(dir.file(name), svg);
+  for (const [name, svg] of Object.entries(files)) writeFileAtomic(dir.file(name), await svg);
   const summary = {
     tokens,
     backend: runsOn,

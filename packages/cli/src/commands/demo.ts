@@ -4,9 +4,9 @@ import type { Invocation } from '../cli.js';
 import { Backbone, type BackboneConfig } from '../models/backbone.js';
 import { readBatch } from '../tasks/common.js';
 import { onBackend } from '../train/device.js';
+import { lineChart } from '../util/charts.js';
 import { OutputDir, writeFileAtomic, writeJsonAtomic } from '../util/files.js';
 import { fmtBytes, fmtNumber, formatTable, type Reporter } from '../util/output.js';
-import { lineChart } from '../util/svg.js';
 
 /** Values a token can take; a marked token is id value + VALUES. */
 const VALUES = 8;
@@ -306,7 +306,7 @@ export async function demoCommand(inv: Invocation, reporter: Reporter): Promise<
       logX: true,
     }),
   };
-  for (const [name, svg] of Object.entries(files)) writeFileAtomic(dir.file(name), svg);
+  for (const [name, svg] of Object.entries(files)) writeFileAtomic(dir.file(name), await svg);
   const summary = {
     task: 'recall the marked token',
     backend: runsOn,
