@@ -9,12 +9,15 @@ import {
   noGrad,
   onnx,
   randn,
+  SequenceModule,
+  type StreamState,
   softmaxAttention,
   type Tensor,
   TensorError,
   tensor,
   toOnnx,
   where,
+  zeros,
 } from '../src/index.js';
 
 /** Runs ONNX bytes on x and returns y's values and dims. */
@@ -197,6 +200,59 @@ describe('toOnnx: the fused softmax attention', () => {
       3,
       1e-4, // scores in the hundreds: float32 rounding of a score moves its weight by ~1e-5
     );
+  });
+});
+
+/**
+ * A streaming layer whose forward unrolls over the tokens, with a cache that grows from empty:
+ * y_t = tanh(x_t + h_{t−1}) + (x_t · cᵀ) c over the cached inputs c (a product over 0 entries at
+ * the first token).
+ */
+class Unrolled extends SequenceModule {
+  readonly inputSize = 4;
+  run(x: Tensor, state?: StreamState): { y: Tensor; state: StreamState } {
+    let { h, c } = (state ?? this.initState(x.shape[0] as number)) as { h: Tensor; c: Tensor };
+    const ys: Tensor[] = [];
+    for (let t = 0; t < (x.shape[1] as number); t++) {
+      const xt = x.slice(1, t, t + 1); // [B, 1, 4]
+      const recall = xt.matmul(c.transpose(1, 2)).matmul(c).mul(0.1);
+      h = xt.squeeze(1).add(h).tanh();
+      ys.push(h.unsqueeze(1).add(recall));
+      c = concat([c, xt], 1);
+    }
+    return { y: concat(ys, 1), state: { h, c } };
+  }
+  initState(batch: number): StreamState {
+    return { h: zeros([batch, 4]), c: zeros([batch, 0, 4]) };
+  }
+}
+
+describe('toOnnx: a network around a layer that unrolls over the tokens', () => {
+  it('writes that layer as a Loop over its step graph, the rest as it ran: matches at T = 1, 2, 17', async () => {
+    manualSeed(8);
+    class Net extends nn.Module {
+      readonly inputSize = 4;
+      inner = new Unrolled();
+      override forward(x: Tensor): Tensor {
+        const h = this.inner.forward(x.mul(3).sub(1)); // the loop reads a node's output
+        return h.add(x).softmax(-1);
+      }
+    }
+    const net = new Net();
+    const bytes = toOnnx(net, { mode: 'parallel' });
+    const loops = onnx.decodeModel(bytes).graph.node.filter((n) => n.opType === 'Loop');
+    expect(loops).toHaveLength(1);
+    for (const [b, t] of [
+      [1, 1],
+      [3, 2],
+      [2, 17],
+    ] as const) {
+      const x = randn([b, t, 4]).mul(2);
+      const want = noGrad(() => net.forward(x));
+      const got = await runOnnx(bytes, x);
+      expect(got.dims).toEqual(want.shape);
+      expectClose(got.data, want.dataSync(), 1e-5);
+    }
   });
 });
 
