@@ -3,12 +3,16 @@ import { describe, expect, it } from 'vitest';
 import {
   arange,
   concat,
+  conv2d,
   cummax,
+  defineOp,
+  im2col,
   manualSeed,
   nn,
   noGrad,
   onnx,
   randn,
+  run1,
   SequenceModule,
   type StreamState,
   softmaxAttention,
@@ -256,11 +260,88 @@ describe('toOnnx: a network around a layer that unrolls over the tokens', () => 
   });
 });
 
+describe('toOnnx: cumulative maxima and patches (Scan and strided Slices)', () => {
+  const LONG: [number, number][] = [
+    [1, 1],
+    [2, 2],
+    [3, 17],
+    [2, 31],
+  ];
+
+  it('cummax values and indices along tokens and features: spreads of thousands, ties, NaNs', async () => {
+    manualSeed(11);
+    // Values rounded to few levels make ties; a NaN sticks once seen and each later NaN takes the index.
+    const spiky = (x: Tensor) => where(x.gt(1.8), Number.NaN, x.mul(1000).round().div(500).round());
+    await expectParity((x) => cummax(x, 1).values, LONG, 1000);
+    await expectParity((x) => cummax(spiky(x), 1).values, LONG);
+    await expectParity((x) => cummax(spiky(x), 1).indices.float(), LONG, 1, 0);
+    await expectParity((x) => cummax(x, -1).indices.float(), LONG, 1000, 0);
+    // int32 input keeps int32 values.
+    await expectParity(
+      (x) => {
+        const r = cummax(x.mul(3).round().int(), 1);
+        return r.values.float().add(r.indices.float().mul(100));
+      },
+      LONG,
+      1,
+      0,
+    );
+  });
+
+  it('im2col and conv2d: strides, dilations, padding before and after, prime sizes', async () => {
+    manualSeed(12);
+    const w = randn([3, 2, 3, 2]);
+    // x [B, T, 4] as images [B, 2, T, 2]: the height follows the tokens.
+    const image = (x: Tensor) =>
+      x.reshape([x.shape[0] as number, x.shape[1] as number, 2, 2]).permute([0, 2, 1, 3]);
+    await expectParity(
+      (x) => im2col(image(x), [3, 2], { padding: [[2, 0], 1] }),
+      [
+        [1, 1],
+        [2, 5],
+        [2, 17],
+      ],
+      100,
+    );
+    await expectParity(
+      (x) =>
+        conv2d(image(x), w, null, {
+          padding: [
+            [4, 0],
+            [1, 1],
+          ],
+          dilation: [2, 1],
+          stride: [1, 2],
+        }),
+      [
+        [1, 1],
+        [2, 6],
+        [3, 13],
+      ],
+      100,
+      1e-4,
+    );
+    await expectParity(
+      (x) => conv2d(image(x), w, null, { padding: 'same' }),
+      [
+        [1, 1],
+        [2, 7],
+      ],
+    );
+  });
+});
+
 describe('toOnnx refuses what it cannot write faithfully', () => {
   it('an op without a lowering names the op and the module path', () => {
+    // An op of this test's own (it borrows neg's kernel) that says nothing about ONNX.
+    const mystery = defineOp<Record<string, never>>({
+      name: 'mystery',
+      kernel: 'neg',
+      infer: ([x]) => [{ shape: (x as Tensor).shape, dtype: 'float32' }],
+    });
     class Inner extends nn.Module {
       override forward(x: Tensor): Tensor {
-        return cummax(x, 1).values;
+        return run1(mystery, [x], {});
       }
     }
     class Outer extends nn.Module {
@@ -272,7 +353,7 @@ describe('toOnnx refuses what it cannot write faithfully', () => {
     }
     const call = () => toOnnx(new Outer(), { mode: 'parallel' });
     expect(call).toThrow(TensorError);
-    expect(call).toThrow(/cummax at 'inner': op 'cummax' has no ONNX lowering/);
+    expect(call).toThrow(/mystery at 'inner': op 'mystery' has no ONNX lowering/);
   });
 
   it('a constant that follows the input sizes in no expressible way', () => {
