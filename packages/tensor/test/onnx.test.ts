@@ -20,6 +20,7 @@ import {
   TensorError,
   tensor,
   toOnnx,
+  toOnnxFiles,
   where,
   zeros,
 } from '../src/index.js';
@@ -426,5 +427,64 @@ describe('the ONNX file', () => {
     const weight = model.graph.initializer.find((t) => t.name === 'weight');
     const raw = Uint8Array.from(weight?.rawData ?? []); // a copy: decode returns a view
     expect(Array.from(new Float32Array(raw.buffer))).toEqual(Array.from(lin.weight.dataSync()));
+  });
+});
+
+describe('external data (weights in a side file beside the model)', () => {
+  it('a small model forced to external data loads in onnxruntime-node from its path and matches', async () => {
+    const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    manualSeed(13);
+    class Mlp extends nn.Module {
+      readonly inputSize = 4;
+      up = new nn.Linear(4, 96);
+      down = new nn.Linear(96, 4);
+      override forward(x: Tensor): Tensor {
+        return this.down.forward(this.up.forward(x).tanh());
+      }
+    }
+    const m = new Mlp();
+    const files = toOnnxFiles(m, { mode: 'parallel' }, { location: 'mlp.onnx.data', threshold: 0 });
+    // Both weight matrices (1.5 KiB each) move out, page-aligned; the biases (under 1 KiB) stay.
+    const inits = onnx.decodeModel(files.model).graph.initializer;
+    const moved = inits.filter((t) => t.dataLocation === 1).map((t) => t.name);
+    expect(moved.sort()).toEqual(['down.weight', 'up.weight']);
+    const entries = inits.find((t) => t.name === 'down.weight')?.externalData ?? [];
+    const at = Object.fromEntries(entries.map((e) => [e.key, e.value]));
+    expect(at.location).toBe('mlp.onnx.data');
+    expect(Number(at.offset) % 4096).toBe(0);
+    expect(Number(at.length)).toBe(96 * 4 * 4);
+    const dir = mkdtempSync(join(tmpdir(), 'recur-onnx-'));
+    try {
+      writeFileSync(join(dir, 'mlp.onnx'), files.model);
+      writeFileSync(join(dir, 'mlp.onnx.data'), Buffer.concat(files.data));
+      const session = await InferenceSession.create(join(dir, 'mlp.onnx'));
+      for (const [b, t] of SHAPES) {
+        const x = randn([b, t, 4]).mul(50);
+        const out = await session.run({
+          x: new OrtTensor('float32', Float32Array.from(x.dataSync()), [b, t, 4]),
+        });
+        expectClose(out.y?.data as Float32Array, noGrad(() => m.forward(x)).dataSync());
+      }
+      await session.release();
+      // The side file is read: without it the model does not load.
+      rmSync(join(dir, 'mlp.onnx.data'));
+      await expect(InferenceSession.create(join(dir, 'mlp.onnx'))).rejects.toThrow();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('stays inline under the threshold (by default: what a 2 GB protobuf holds)', () => {
+    const m = new nn.Linear(4, 96);
+    const files = toOnnxFiles(m, { mode: 'parallel', inputSize: 4 }, { location: 'x.data' });
+    expect(files.data).toEqual([]);
+    expect(onnx.decodeModel(files.model).graph.initializer.every((t) => !t.dataLocation)).toBe(
+      true,
+    );
+    expect(() =>
+      toOnnxFiles(m, { mode: 'parallel', inputSize: 4 }, { location: 'sub/x.data', threshold: 0 }),
+    ).toThrow(/a file name beside the model, got 'sub\/x.data'/);
   });
 });

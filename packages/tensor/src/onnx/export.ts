@@ -16,11 +16,13 @@ import {
   tensorMsg,
 } from './lowering.js';
 import {
+  DataLocation,
   type DataTypeCode,
   type DimMsg,
   encodeModel,
   type GraphMsg,
   type NodeMsg,
+  type TensorMsg,
   type ValueInfoMsg,
 } from './proto.js';
 import { type TracedOp, withoutRecorder, withRecorder } from './trace.js';
@@ -723,6 +725,77 @@ function tooShort(root: Module, e: unknown): TensorError | null {
  * otherwise this throws a TensorError naming the op and the module path.
  */
 export function toOnnx(module: Module, options: ToOnnxOptions): Uint8Array {
+  const files = toOnnxFiles(module, options, { location: '', threshold: MAX_PROTO_BYTES });
+  if (files.data.length > 0) {
+    // Unreachable: the weights fit one message whenever none moved out.
+    throw new TensorError('toOnnx', 'internal: weights moved to external data');
+  }
+  return files.model;
+}
+
+/** Where weights go when a model is too large for one protobuf message (ONNX external data). */
+export interface ExternalDataOptions {
+  /**
+   * The side file's name as written in the model (each weight's `location`), relative to the .onnx
+   * file: runtimes look for it beside the model, e.g. 'model.onnx.data'.
+   */
+  location: string;
+  /**
+   * Total weight bytes above which weights of 1 KiB or more move to the side file. Default: what
+   * a 2 GB protobuf cannot hold; 0 moves them whatever the size.
+   */
+  threshold?: number;
+}
+
+/** A model and its external data. */
+export interface OnnxFiles {
+  /** The .onnx file. */
+  model: Uint8Array;
+  /** The side file's bytes, as pieces to write one after another; empty when every weight is inline. */
+  data: Uint8Array[];
+  /** The side file's name, as the model refers to it. */
+  location: string;
+}
+
+/** Weights smaller than this stay inline even when the others move out (ONNX's usual cut-off). */
+const EXTERNAL_MIN_BYTES = 1024;
+/** Each weight starts at a multiple of this in the side file (a page: the runtime can map it). */
+const EXTERNAL_ALIGN = 4096;
+
+/** Moves the large initializers' bytes into side-file pieces, recording location, offset, length. */
+function externalise(initializers: TensorMsg[], location: string): Uint8Array[] {
+  const pieces: Uint8Array[] = [];
+  let offset = 0;
+  for (const t of initializers) {
+    const raw = t.rawData;
+    if (raw.length < EXTERNAL_MIN_BYTES) continue;
+    const pad = (EXTERNAL_ALIGN - (offset % EXTERNAL_ALIGN)) % EXTERNAL_ALIGN;
+    if (pad > 0) pieces.push(new Uint8Array(pad));
+    offset += pad;
+    pieces.push(raw);
+    t.externalData = [
+      { key: 'location', value: location },
+      { key: 'offset', value: String(offset) },
+      { key: 'length', value: String(raw.length) },
+    ];
+    t.dataLocation = DataLocation.EXTERNAL;
+    t.rawData = new Uint8Array(0);
+    offset += raw.length;
+  }
+  return pieces;
+}
+
+/**
+ * toOnnx, with the weights in a side file (ONNX external data) when they exceed
+ * `external.threshold` bytes (by default when the model would not fit one 2 GB protobuf). Write
+ * `data`'s pieces in order to `location` beside the model: onnxruntime (Node, Python) then loads the
+ * model from its path.
+ */
+export function toOnnxFiles(
+  module: Module,
+  options: ToOnnxOptions,
+  external: ExternalDataOptions,
+): OnnxFiles {
   if (!(module instanceof Module)) {
     throw new TensorError(
       'toOnnx',
@@ -734,6 +807,10 @@ export function toOnnx(module: Module, options: ToOnnxOptions): Uint8Array {
       'toOnnx',
       `expected mode 'parallel' or 'step', got ${String(options.mode)}`,
     );
+  }
+  const threshold = external.threshold ?? MAX_PROTO_BYTES;
+  if (!(threshold >= 0)) {
+    throw new TensorError('toOnnx', `expected externalData threshold >= 0, got ${threshold}`);
   }
   const features = inputSizeOf(module, options);
   if (options.mode === 'step' && !isStreaming(module)) {
@@ -757,31 +834,45 @@ export function toOnnx(module: Module, options: ToOnnxOptions): Uint8Array {
     throw tooShort(module, e) ?? e;
   }
   const { graph: g } = built;
-  const weightBytes = g.initializers.reduce((n, t) => n + t.rawData.length, 0);
-  if (weightBytes > MAX_PROTO_BYTES) {
+  const initializers = g.initializers.map((t) => ({ ...t }));
+  const weightBytes = initializers.reduce((n, t) => n + t.rawData.length, 0);
+  let data: Uint8Array[] = [];
+  if (weightBytes > threshold) {
+    if (external.location === '' || /[/\\]/.test(external.location)) {
+      throw new TensorError(
+        'toOnnx',
+        weightBytes > MAX_PROTO_BYTES
+          ? `the weights take ${(weightBytes / 2 ** 30).toFixed(2)} GiB, over what one ONNX protobuf holds (2 GB): use toOnnxFiles, which writes them as external data`
+          : `expected the external data's location to be a file name beside the model, got '${external.location}'`,
+      );
+    }
+    data = externalise(initializers, external.location);
+  }
+  const inline = initializers.reduce((n, t) => n + t.rawData.length, 0);
+  if (inline > MAX_PROTO_BYTES) {
     throw new TensorError(
       'toOnnx',
-      `the weights take ${(weightBytes / 2 ** 30).toFixed(2)} GiB: ONNX files over 2 GB need external data, which toOnnx does not write yet`,
+      `the weights under 1 KiB each still take ${(inline / 2 ** 30).toFixed(2)} GiB inline: over what one ONNX protobuf holds`,
     );
   }
   built.outputs.forEach((o, i) => {
     g.op('Identity', [built.outputValues[i] as string], {}, o.name);
   });
-  const bytes = encodeModel({
+  const model = encodeModel({
     irVersion: IR_VERSION,
     producerName: '@recur/tensor',
     producerVersion: '0',
     graph: {
       name: options.name ?? module.constructor.name,
       node: g.nodes,
-      initializer: g.initializers.slice(),
+      initializer: initializers,
       input: built.inputs,
       output: built.outputs,
     },
     opsetImport: [{ domain: '', version: ONNX_OPSET }],
     metadataProps: [{ key: 'recur.mode', value: options.mode }],
   });
-  return bytes;
+  return { model, data, location: external.location };
 }
 
 export type { DType };
