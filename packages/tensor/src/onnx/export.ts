@@ -725,12 +725,8 @@ function tooShort(root: Module, e: unknown): TensorError | null {
  * otherwise this throws a TensorError naming the op and the module path.
  */
 export function toOnnx(module: Module, options: ToOnnxOptions): Uint8Array {
-  const files = toOnnxFiles(module, options, { location: '', threshold: MAX_PROTO_BYTES });
-  if (files.data.length > 0) {
-    // Unreachable: the weights fit one message whenever none moved out.
-    throw new TensorError('toOnnx', 'internal: weights moved to external data');
-  }
-  return files.model;
+  // No side file: a model too large for one protobuf is refused, pointing to toOnnxFiles.
+  return toOnnxFiles(module, options, { location: '' }).model;
 }
 
 /** Where weights go when a model is too large for one protobuf message (ONNX external data). */
