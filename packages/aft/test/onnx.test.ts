@@ -1,5 +1,5 @@
-import { manualSeed, type nn, noGrad, randn, type Tensor } from '@recur/tensor';
-import { exportBoth, parallelError, streamError } from '@recur/testing';
+import { manualSeed, nn, noGrad, randn, type Tensor, toOnnx } from '@recur/tensor';
+import { exportBoth, ortSession, parallelError, streamError } from '@recur/testing';
 import { describe, expect, it } from 'vitest';
 import { Aft, type AftBlock, type AftOptions, type AftVariant } from '../src/index.js';
 
@@ -62,3 +62,24 @@ describe.each(Object.keys(OPTIONS) as (keyof typeof OPTIONS)[])(
     }, 60_000);
   },
 );
+
+describe('causal AFT-full inside a network (its forward is not one graph: a Loop over its step)', () => {
+  it('a projection, then AFT-full, then a head: the parallel graph matches at T = 1, 2, 17', async () => {
+    manualSeed(24);
+    class Net extends nn.Module {
+      readonly inputSize = 3;
+      inProj = new nn.Linear(3, D);
+      core = new Aft({ ...OPTIONS.full, causal: true });
+      head = new nn.Linear(D, 2);
+      override forward(x: Tensor): Tensor {
+        return this.head.forward(this.core.forward(this.inProj.forward(x)));
+      }
+    }
+    const net = new Net();
+    const session = await ortSession(toOnnx(net, { mode: 'parallel' }));
+    for (const t of [1, 2, 17]) {
+      const x = randn([2, t, 3]).mul(3);
+      expect(await parallelError(session, net as never, x), `T = ${t}`).toBeLessThan(1e-4);
+    }
+  });
+});

@@ -585,6 +585,15 @@ export const OPTIONS = {
     group: 'data',
     commands: ['eval'],
   },
+  externalData: {
+    flag: '--external-data',
+    kind: 'boolean',
+    description:
+      'export: weights in side files model.onnx.data and step.onnx.data whatever their size (default: only when a file would pass 2 GB)',
+    group: 'output',
+    commands: ['export'],
+    default: false,
+  },
   quick: {
     flag: '--quick',
     kind: 'boolean',

@@ -88,7 +88,12 @@ describe.skipIf(!present)('recur export and eval --runtime onnx on the shared da
 
 describe('bad input to export and --runtime onnx', () => {
   /** A real run folder: an Aaren forecaster trained for two steps on a small synthetic CSV. */
-  function tinyRun(name: string, model = 'aaren'): { run: string; csv: string } {
+  function tinyRun(
+    name: string,
+    model = 'aaren',
+    lookback = 8,
+    dModel = 8,
+  ): { run: string; csv: string } {
     const csv = join(tmp.dir, 'tiny.csv');
     const rows = ['date,a,b'];
     for (let i = 0; i < 240; i++)
@@ -107,11 +112,11 @@ describe('bad input to export and --runtime onnx', () => {
       '--steps-per-epoch',
       '2',
       '--lookback',
-      '8',
+      String(lookback),
       '--horizon',
       '2',
       '--d-model',
-      '8',
+      String(dModel),
       '--layers',
       '1',
       '--out',
@@ -145,13 +150,75 @@ describe('bad input to export and --runtime onnx', () => {
     expect(recur(['eval', run, '--data', csv, '--runtime', 'onnx']).code).toBe(0);
   });
 
-  it('a run whose forward unrolls over the tokens (lstm) is refused, saying why', () => {
-    const { run } = tinyRun('lstm-run', 'lstm');
+  it.each(['lstm', 'gru', 'aft-full'])(
+    'a %s run (forward unrolled over the tokens) exports whole and evaluates the same in onnxruntime',
+    (model) => {
+      // AFT-full's position biases cover the lookback: at least the 14 tokens the export traces.
+      const { run, csv } = tinyRun(`${model}-run`, model, model === 'aft-full' ? 16 : 8);
+      const exp = recur(['export', run, '--json']);
+      expect(exp.code, exp.stderr).toBe(0);
+      expect(readdirSync(join(run, 'onnx')).sort()).toEqual([
+        'model.onnx',
+        'recur-onnx.json',
+        'step.onnx',
+      ]);
+      const viaRecur = recur(['eval', run, '--data', csv, '--json']);
+      const viaOnnx = recur(['eval', run, '--data', csv, '--runtime', 'onnx', '--json']);
+      expect(viaRecur.code, viaRecur.stderr).toBe(0);
+      expect(viaOnnx.code, viaOnnx.stderr).toBe(0);
+      const [a, b] = [lastJson(viaRecur.stdout), lastJson(viaOnnx.stdout)];
+      expect(b.runtime).toBe('onnx');
+      for (const k of ['mse', 'mae']) {
+        expect(typeof a[k], k).toBe('number');
+        expect((b[k] as number).toFixed(4), k).toBe((a[k] as number).toFixed(4));
+      }
+    },
+    60_000,
+  );
+
+  it('an aft-full run whose biases cover fewer tokens than the export traces: why, exit 2', () => {
+    const { run } = tinyRun('aft-full-short', 'aft-full', 8);
     const r = recur(['export', run]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/cannot export: .*runs different ops for different sequence lengths/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/covers at most maxLen = 8 tokens, and the export traces up to 14/);
     expect(existsSync(join(run, 'onnx'))).toBe(false);
   });
+
+  it('--external-data: weights in side files beside the graphs; eval --runtime onnx loads them', () => {
+    const { run, csv } = tinyRun('external', 'aaren', 8, 16); // 16×16 weights: 1 KiB, the cut-off
+    const exp = recur(['export', run, '--external-data']);
+    expect(exp.code, exp.stderr).toBe(0);
+    expect(exp.stdout).toContain('with model.onnx.data');
+    const dir = join(run, 'onnx');
+    expect(readdirSync(dir).sort()).toEqual([
+      'model.onnx',
+      'model.onnx.data',
+      'recur-onnx.json',
+      'step.onnx',
+      'step.onnx.data',
+    ]);
+    const manifest = JSON.parse(readFileSync(join(dir, 'recur-onnx.json'), 'utf8'));
+    expect(manifest.files.model.externalData).toBe('model.onnx.data');
+    expect(manifest.files.step.externalData).toBe('step.onnx.data');
+    const a = recur(['eval', run, '--data', csv, '--json']);
+    const b = recur(['eval', run, '--data', csv, '--runtime', 'onnx', '--json']);
+    expect(b.code, b.stderr).toBe(0);
+    for (const k of ['mse', 'mae']) {
+      expect((lastJson(b.stdout)[k] as number).toFixed(4)).toBe(
+        (lastJson(a.stdout)[k] as number).toFixed(4),
+      );
+    }
+    // Without its side file the model does not load: one line naming it, exit 2.
+    rmSync(join(dir, 'model.onnx.data'));
+    const c = recur(['eval', run, '--data', csv, '--runtime', 'onnx']);
+    expect(c.code).toBe(2);
+    expect(c.stderr.trim().split('\n')).toHaveLength(1);
+    expect(c.stderr).toContain(`${join(dir, 'model.onnx')}: not a loadable ONNX model`);
+    // A plain export afterwards writes the weights inline and removes the stale side files.
+    expect(recur(['export', run]).code).toBe(0);
+    expect(readdirSync(dir).sort()).toEqual(['model.onnx', 'recur-onnx.json', 'step.onnx']);
+  }, 60_000);
 
   it('a folder that is not a run', () => {
     const r = recur(['export', tmp.dir]);
@@ -203,7 +270,7 @@ describe('bench stream --runtime onnx', () => {
       'bench',
       'stream',
       '--models',
-      'aaren,transformer,lstm',
+      'aaren,transformer,lstm,gru,aft-full',
       '--tokens',
       '64',
       '--d-model',
@@ -223,7 +290,7 @@ describe('bench stream --runtime onnx', () => {
       string,
       { tokens: number; points: { stateBytes: number }[] }
     >;
-    for (const name of ['aaren', 'transformer', 'lstm']) {
+    for (const name of ['aaren', 'transformer', 'lstm', 'gru', 'aft-full']) {
       const a = models[name];
       const b = models[`${name} (onnx)`];
       expect(b?.tokens, name).toBe(64);

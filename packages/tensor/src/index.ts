@@ -48,7 +48,13 @@ export {
   registerKernel,
 } from './kernels.js';
 export * as nn from './nn/index.js';
-export { type ToOnnxOptions, toOnnx } from './onnx/export.js';
+export {
+  type ExternalDataOptions,
+  type OnnxFiles,
+  type ToOnnxOptions,
+  toOnnx,
+  toOnnxFiles,
+} from './onnx/export.js';
 export * as onnx from './onnx/index.js';
 export { defineOp, type GradContext, type OpDef, run1, runOp } from './op.js';
 export * from './ops/index.js';

@@ -3,18 +3,26 @@ import { describe, expect, it } from 'vitest';
 import {
   arange,
   concat,
+  conv2d,
   cummax,
+  defineOp,
+  im2col,
   manualSeed,
   nn,
   noGrad,
   onnx,
   randn,
+  run1,
+  SequenceModule,
+  type StreamState,
   softmaxAttention,
   type Tensor,
   TensorError,
   tensor,
   toOnnx,
+  toOnnxFiles,
   where,
+  zeros,
 } from '../src/index.js';
 
 /** Runs ONNX bytes on x and returns y's values and dims. */
@@ -200,11 +208,141 @@ describe('toOnnx: the fused softmax attention', () => {
   });
 });
 
+/**
+ * A streaming layer whose forward unrolls over the tokens, with a cache that grows from empty:
+ * y_t = tanh(x_t + h_{t−1}) + (x_t · cᵀ) c over the cached inputs c (a product over 0 entries at
+ * the first token).
+ */
+class Unrolled extends SequenceModule {
+  readonly inputSize = 4;
+  run(x: Tensor, state?: StreamState): { y: Tensor; state: StreamState } {
+    let { h, c } = (state ?? this.initState(x.shape[0] as number)) as { h: Tensor; c: Tensor };
+    const ys: Tensor[] = [];
+    for (let t = 0; t < (x.shape[1] as number); t++) {
+      const xt = x.slice(1, t, t + 1); // [B, 1, 4]
+      const recall = xt.matmul(c.transpose(1, 2)).matmul(c).mul(0.1);
+      h = xt.squeeze(1).add(h).tanh();
+      ys.push(h.unsqueeze(1).add(recall));
+      c = concat([c, xt], 1);
+    }
+    return { y: concat(ys, 1), state: { h, c } };
+  }
+  initState(batch: number): StreamState {
+    return { h: zeros([batch, 4]), c: zeros([batch, 0, 4]) };
+  }
+}
+
+describe('toOnnx: a network around a layer that unrolls over the tokens', () => {
+  it('writes that layer as a Loop over its step graph, the rest as it ran: matches at T = 1, 2, 17', async () => {
+    manualSeed(8);
+    class Net extends nn.Module {
+      readonly inputSize = 4;
+      inner = new Unrolled();
+      override forward(x: Tensor): Tensor {
+        const h = this.inner.forward(x.mul(3).sub(1)); // the loop reads a node's output
+        return h.add(x).softmax(-1);
+      }
+    }
+    const net = new Net();
+    const bytes = toOnnx(net, { mode: 'parallel' });
+    const loops = onnx.decodeModel(bytes).graph.node.filter((n) => n.opType === 'Loop');
+    expect(loops).toHaveLength(1);
+    for (const [b, t] of [
+      [1, 1],
+      [3, 2],
+      [2, 17],
+    ] as const) {
+      const x = randn([b, t, 4]).mul(2);
+      const want = noGrad(() => net.forward(x));
+      const got = await runOnnx(bytes, x);
+      expect(got.dims).toEqual(want.shape);
+      expectClose(got.data, want.dataSync(), 1e-5);
+    }
+  });
+});
+
+describe('toOnnx: cumulative maxima and patches (Scan and strided Slices)', () => {
+  const LONG: [number, number][] = [
+    [1, 1],
+    [2, 2],
+    [3, 17],
+    [2, 31],
+  ];
+
+  it('cummax values and indices along tokens and features: spreads of thousands, ties, NaNs', async () => {
+    manualSeed(11);
+    // Values rounded to few levels make ties; a NaN sticks once seen and each later NaN takes the index.
+    const spiky = (x: Tensor) => where(x.gt(1.8), Number.NaN, x.mul(1000).round().div(500).round());
+    await expectParity((x) => cummax(x, 1).values, LONG, 1000);
+    await expectParity((x) => cummax(spiky(x), 1).values, LONG);
+    await expectParity((x) => cummax(spiky(x), 1).indices.float(), LONG, 1, 0);
+    await expectParity((x) => cummax(x, -1).indices.float(), LONG, 1000, 0);
+    // int32 input keeps int32 values.
+    await expectParity(
+      (x) => {
+        const r = cummax(x.mul(3).round().int(), 1);
+        return r.values.float().add(r.indices.float().mul(100));
+      },
+      LONG,
+      1,
+      0,
+    );
+  });
+
+  it('im2col and conv2d: strides, dilations, padding before and after, prime sizes', async () => {
+    manualSeed(12);
+    const w = randn([3, 2, 3, 2]);
+    // x [B, T, 4] as images [B, 2, T, 2]: the height follows the tokens.
+    const image = (x: Tensor) =>
+      x.reshape([x.shape[0] as number, x.shape[1] as number, 2, 2]).permute([0, 2, 1, 3]);
+    await expectParity(
+      (x) => im2col(image(x), [3, 2], { padding: [[2, 0], 1] }),
+      [
+        [1, 1],
+        [2, 5],
+        [2, 17],
+      ],
+      100,
+    );
+    await expectParity(
+      (x) =>
+        conv2d(image(x), w, null, {
+          padding: [
+            [4, 0],
+            [1, 1],
+          ],
+          dilation: [2, 1],
+          stride: [1, 2],
+        }),
+      [
+        [1, 1],
+        [2, 6],
+        [3, 13],
+      ],
+      100,
+      1e-4,
+    );
+    await expectParity(
+      (x) => conv2d(image(x), w, null, { padding: 'same' }),
+      [
+        [1, 1],
+        [2, 7],
+      ],
+    );
+  });
+});
+
 describe('toOnnx refuses what it cannot write faithfully', () => {
   it('an op without a lowering names the op and the module path', () => {
+    // An op of this test's own (it borrows neg's kernel) that says nothing about ONNX.
+    const mystery = defineOp<Record<string, never>>({
+      name: 'mystery',
+      kernel: 'neg',
+      infer: ([x]) => [{ shape: (x as Tensor).shape, dtype: 'float32' }],
+    });
     class Inner extends nn.Module {
       override forward(x: Tensor): Tensor {
-        return cummax(x, 1).values;
+        return run1(mystery, [x], {});
       }
     }
     class Outer extends nn.Module {
@@ -216,7 +354,7 @@ describe('toOnnx refuses what it cannot write faithfully', () => {
     }
     const call = () => toOnnx(new Outer(), { mode: 'parallel' });
     expect(call).toThrow(TensorError);
-    expect(call).toThrow(/cummax at 'inner': op 'cummax' has no ONNX lowering/);
+    expect(call).toThrow(/mystery at 'inner': op 'mystery' has no ONNX lowering/);
   });
 
   it('a constant that follows the input sizes in no expressible way', () => {
@@ -289,5 +427,64 @@ describe('the ONNX file', () => {
     const weight = model.graph.initializer.find((t) => t.name === 'weight');
     const raw = Uint8Array.from(weight?.rawData ?? []); // a copy: decode returns a view
     expect(Array.from(new Float32Array(raw.buffer))).toEqual(Array.from(lin.weight.dataSync()));
+  });
+});
+
+describe('external data (weights in a side file beside the model)', () => {
+  it('a small model forced to external data loads in onnxruntime-node from its path and matches', async () => {
+    const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    manualSeed(13);
+    class Mlp extends nn.Module {
+      readonly inputSize = 4;
+      up = new nn.Linear(4, 96);
+      down = new nn.Linear(96, 4);
+      override forward(x: Tensor): Tensor {
+        return this.down.forward(this.up.forward(x).tanh());
+      }
+    }
+    const m = new Mlp();
+    const files = toOnnxFiles(m, { mode: 'parallel' }, { location: 'mlp.onnx.data', threshold: 0 });
+    // Both weight matrices (1.5 KiB each) move out, page-aligned; the biases (under 1 KiB) stay.
+    const inits = onnx.decodeModel(files.model).graph.initializer;
+    const moved = inits.filter((t) => t.dataLocation === 1).map((t) => t.name);
+    expect(moved.sort()).toEqual(['down.weight', 'up.weight']);
+    const entries = inits.find((t) => t.name === 'down.weight')?.externalData ?? [];
+    const at = Object.fromEntries(entries.map((e) => [e.key, e.value]));
+    expect(at.location).toBe('mlp.onnx.data');
+    expect(Number(at.offset) % 4096).toBe(0);
+    expect(Number(at.length)).toBe(96 * 4 * 4);
+    const dir = mkdtempSync(join(tmpdir(), 'recur-onnx-'));
+    try {
+      writeFileSync(join(dir, 'mlp.onnx'), files.model);
+      writeFileSync(join(dir, 'mlp.onnx.data'), Buffer.concat(files.data));
+      const session = await InferenceSession.create(join(dir, 'mlp.onnx'));
+      for (const [b, t] of SHAPES) {
+        const x = randn([b, t, 4]).mul(50);
+        const out = await session.run({
+          x: new OrtTensor('float32', Float32Array.from(x.dataSync()), [b, t, 4]),
+        });
+        expectClose(out.y?.data as Float32Array, noGrad(() => m.forward(x)).dataSync());
+      }
+      await session.release();
+      // The side file is read: without it the model does not load.
+      rmSync(join(dir, 'mlp.onnx.data'));
+      await expect(InferenceSession.create(join(dir, 'mlp.onnx'))).rejects.toThrow();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('stays inline under the threshold (by default: what a 2 GB protobuf holds)', () => {
+    const m = new nn.Linear(4, 96);
+    const files = toOnnxFiles(m, { mode: 'parallel', inputSize: 4 }, { location: 'x.data' });
+    expect(files.data).toEqual([]);
+    expect(onnx.decodeModel(files.model).graph.initializer.every((t) => !t.dataLocation)).toBe(
+      true,
+    );
+    expect(() =>
+      toOnnxFiles(m, { mode: 'parallel', inputSize: 4 }, { location: 'sub/x.data', threshold: 0 }),
+    ).toThrow(/a file name beside the model, got 'sub\/x.data'/);
   });
 });

@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Invocation } from '../cli.js';
 import { CliError } from '../errors.js';
@@ -17,15 +18,17 @@ export async function exportCommand(inv: Invocation, reporter: Reporter): Promis
   if (!dir) throw new CliError('missing the run folder: recur export <run-dir> [--out <dir>]');
   const run = readRunConfig(dir, 'recur export');
   const out = inv.options.out ?? join(dir, 'onnx');
-  const { model, step, manifest } = exportRun(dir, run);
+  const { model, step, manifest } = exportRun(dir, run, inv.options.externalData ?? false);
   const ort = await requireOrt().catch(() => null);
   if (ort) {
-    // A graph onnxruntime rejects is a bug here, not a file to hand to the user.
-    for (const [name, bytes] of [
+    // A graph onnxruntime rejects is a bug here, not a file to hand to the user. (A graph with
+    // external data loads only from its path, beside its side file: it is not checked here.)
+    for (const [name, files] of [
       ['model.onnx', model],
       ['step.onnx', step],
     ] as const) {
-      const s = await openSession(ort, bytes, 1, name).catch((e: Error) => {
+      if (files.data.length > 0) continue;
+      const s = await openSession(ort, files.model, 1, name).catch((e: Error) => {
         throw new Error(`recur export wrote a ${name} that onnxruntime rejects: ${e.message}`);
       });
       await s.release();
@@ -36,14 +39,24 @@ export async function exportCommand(inv: Invocation, reporter: Reporter): Promis
     step: join(out, 'step.onnx'),
     manifest: join(out, 'recur-onnx.json'),
   };
-  writeFileAtomic(files.model, model);
-  writeFileAtomic(files.step, step);
+  // Side files first, so a model never refers to one that is not there yet; a stale one goes.
+  for (const f of [model, step]) {
+    const side = join(out, f.location);
+    if (f.data.length > 0) writeFileAtomic(side, f.data);
+    else rmSync(side, { force: true });
+  }
+  writeFileAtomic(files.model, model.model);
+  writeFileAtomic(files.step, step.model);
   writeJsonAtomic(files.manifest, manifest);
+  const size = (f: typeof model) => {
+    const kib = (f.model.length + f.data.reduce((n, p) => n + p.length, 0)) / 1024;
+    return f.data.length > 0 ? `${kib.toFixed(1)} KiB with ${f.location}` : `${kib.toFixed(1)} KiB`;
+  };
   reporter.heading(`export · ${run.task} · ${run.model.name}`);
   reporter.print(
     [
-      `${files.model}  (${(model.length / 1024).toFixed(1)} KiB: x [batch, tokens, features] → y)`,
-      `${files.step}  (${(step.length / 1024).toFixed(1)} KiB: x [batch, features] + state → y + next state)`,
+      `${files.model}  (${size(model)}: x [batch, tokens, features] → y)`,
+      `${files.step}  (${size(step)}: x [batch, features] + state → y + next state)`,
       files.manifest,
     ].join('\n'),
   );

@@ -7,13 +7,14 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   nn,
+  type OnnxFiles,
   ones,
   SequenceModule,
   type StreamState,
   stateToJSON,
   type Tensor,
   TensorError,
-  toOnnx,
+  toOnnxFiles,
 } from '@recur/tensor';
 import { CliError } from '../errors.js';
 import { type BackboneConfig, isSequenceModel } from '../models/backbone.js';
@@ -88,26 +89,34 @@ export function loadRunNet(dir: string, run: RunConfig): { net: ExportableNet; i
 }
 
 export interface OnnxExport {
-  model: Uint8Array;
-  step: Uint8Array;
+  model: OnnxFiles;
+  step: OnnxFiles;
   /** recur-onnx.json */
   manifest: Record<string, unknown>;
 }
 
-/** Both graphs and the manifest, in memory (nothing is written here). */
-export function exportRun(dir: string, run: RunConfig): OnnxExport {
+/**
+ * Both graphs and the manifest, in memory (nothing is written here). Weights go to side files
+ * (ONNX external data) when a graph would pass 2 GB, or always with `externalData`.
+ */
+export function exportRun(dir: string, run: RunConfig, externalData = false): OnnxExport {
   const { net, inputs } = loadRunNet(dir, run);
   const whole = net instanceof ClassifyNet ? new WholeSequenceClassifier(net, inputs) : net;
   const features = new SequenceFeatures(net);
-  let model: Uint8Array;
-  let step: Uint8Array;
+  const threshold = externalData ? 0 : undefined;
+  let model: OnnxFiles;
+  let step: OnnxFiles;
   try {
-    model = toOnnx(whole, {
-      mode: 'parallel',
-      inputSize: inputs,
-      name: `${run.task}-${run.model.name}`,
-    });
-    step = toOnnx(features, { mode: 'step', inputSize: inputs, name: `${run.model.name}-step` });
+    model = toOnnxFiles(
+      whole,
+      { mode: 'parallel', inputSize: inputs, name: `${run.task}-${run.model.name}` },
+      { location: 'model.onnx.data', threshold },
+    );
+    step = toOnnxFiles(
+      features,
+      { mode: 'step', inputSize: inputs, name: `${run.model.name}-step` },
+      { location: 'step.onnx.data', threshold },
+    );
   } catch (e) {
     if (e instanceof TensorError) throw new CliError(`${dir}: cannot export: ${e.message}`);
     throw e;
@@ -125,6 +134,7 @@ export function exportRun(dir: string, run: RunConfig): OnnxExport {
     files: {
       model: {
         file: 'model.onnx',
+        ...(model.data.length > 0 ? { externalData: model.location } : {}),
         inputs: { x: ['batch', 'tokens', inputs] },
         outputs:
           run.task === 'forecast'
@@ -137,6 +147,7 @@ export function exportRun(dir: string, run: RunConfig): OnnxExport {
       },
       step: {
         file: 'step.onnx',
+        ...(step.data.length > 0 ? { externalData: step.location } : {}),
         inputs: {
           x: ['batch', inputs],
           ...Object.fromEntries(keys.map((k) => [`state.${k}`, init[k]?.shape])),

@@ -1,12 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import {
+  closeSync,
   existsSync,
   mkdirSync,
+  openSync,
   readFileSync,
   renameSync,
   rmSync,
   statSync,
   writeFileSync,
+  writeSync,
 } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { CliError } from '../errors.js';
@@ -62,11 +65,24 @@ export function makeDirs(path: string): void {
  * Writes `data` to `path` atomically: into a temporary file beside it, then a rename, so a reader
  * (or a crash, or Ctrl-C) never sees half a file.
  */
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+export function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array | readonly Uint8Array[],
+): void {
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
     makeDirs(dirname(path));
-    writeFileSync(tmp, data);
+    if (Array.isArray(data)) {
+      // Pieces, one after another (a file too large for one buffer).
+      const fd = openSync(tmp, 'w');
+      try {
+        for (const piece of data) {
+          for (let at = 0; at < piece.length; ) at += writeSync(fd, piece, at);
+        }
+      } finally {
+        closeSync(fd);
+      }
+    } else writeFileSync(tmp, data as string | Uint8Array);
     renameSync(tmp, path);
   } catch (e) {
     rmSync(tmp, { force: true });

@@ -4,6 +4,7 @@ import {
   maximum,
   minimum,
   type OpDef,
+  type onnx,
   runOp,
   type Tensor,
   where,
@@ -53,8 +54,66 @@ export interface LogcumsumexpAttrs extends ScanLayout {
   readonly hasCarry: boolean;
 }
 
+/** The scanned axis of a [outer, T, inner] layout in `shape` (the first that fits). */
+function scanAxis(shape: readonly number[], { outer, length }: ScanLayout): number {
+  let before = 1;
+  for (let i = 0; i < shape.length; i++) {
+    if (before === outer && shape[i] === length) return i;
+    before *= shape[i] as number;
+  }
+  return 0;
+}
+
+/** A tensor of `value` shaped like one position of x along `axis` (the scan's identity). */
+function identityFill(g: onnx.OnnxGraph, x: string, axis: number, value: number): string {
+  const shape = g.op(
+    'Concat',
+    [g.op('Shape', [x], { start: 0, end: axis }), g.op('Shape', [x], { start: axis + 1 })],
+    { axis: 0 },
+  );
+  return g.op('Expand', [g.scalar(value, 'float32'), shape]);
+}
+
+/**
+ * ONNX: a Scan along the axis folding one position after another exactly as the kernel does
+ * (hi + log1p(e^{lo − hi}), −inf stays −inf, NaN poisons the rest): no global maximum.
+ */
+function logcumsumexpOnnx(ctx: onnx.OnnxContext<LogcumsumexpAttrs>): void {
+  const { g, inputs, outputs, attrs } = ctx;
+  const x = inputs[0] as string;
+  const axis = scanAxis(ctx.inShapes[0] as number[], attrs);
+  const init = attrs.hasCarry
+    ? (inputs[1] as string)
+    : identityFill(g, x, axis, Number.NEGATIVE_INFINITY);
+  const b = g.subgraph();
+  const [acc, v] = [b.fresh('acc'), b.fresh('v')];
+  const hi = b.op('Max', [acc, v]);
+  const lo = b.op('Min', [acc, v]);
+  const nan = b.op('Or', [b.op('IsNaN', [acc]), b.op('IsNaN', [v])]);
+  const inf = b.scalar(Number.NEGATIVE_INFINITY, 'float32');
+  const sum = b.op('Add', [
+    hi,
+    b.op('Log', [b.op('Add', [b.scalar(1, 'float32'), b.op('Exp', [b.op('Sub', [lo, hi])])])]),
+  ]);
+  const folded = b.op('Where', [
+    nan,
+    b.scalar(Number.NaN, 'float32'),
+    b.op('Where', [b.op('Equal', [hi, inf]), inf, sum]),
+  ]);
+  const out = b.op('Identity', [folded]);
+  const f = (name: string) => [name, 'float32'] as const;
+  const body = b.body('logaddexp_step', [acc, v].map(f), [folded, out].map(f));
+  g.node('Scan', [init, x], [g.fresh('acc_last'), outputs[0] as string], {
+    body,
+    num_scan_inputs: 1,
+    scan_input_axes: [axis],
+    scan_output_axes: [axis],
+  });
+}
+
 const logcumsumexpDef: OpDef<LogcumsumexpAttrs> = defineOp<LogcumsumexpAttrs>({
   name: 'scan.logcumsumexp',
+  onnx: logcumsumexpOnnx,
   infer: ([x]) => [{ shape: (x as Tensor).shape, dtype: 'float32' }],
   grad: (dy, { inputs, output, attrs }) =>
     runOp(logcumsumexpBackwardDef, [...inputs, output, dy], attrs),
@@ -100,8 +159,37 @@ export interface LinearRecurrenceAttrs extends ScanLayout {
   readonly hasCarry: boolean;
 }
 
+/** ONNX: a Scan along the axis carrying (Π a, h) as the kernel does, h_t = a_t h_{t−1} + b_t. */
+function linearRecurrenceOnnx(ctx: onnx.OnnxContext<LinearRecurrenceAttrs>): void {
+  const { g, inputs, outputs, attrs } = ctx;
+  const [a, b] = inputs as [string, string];
+  const axis = scanAxis(ctx.inShapes[0] as number[], attrs);
+  const init = attrs.hasCarry
+    ? (inputs.slice(2, 4) as string[])
+    : [identityFill(g, a, axis, 1), identityFill(g, b, axis, 0)];
+  const s = g.subgraph();
+  const [pa, h, at, bt] = ['pa', 'h', 'at', 'bt'].map((n) => s.fresh(n)) as [
+    string,
+    string,
+    string,
+    string,
+  ];
+  const pa1 = s.op('Mul', [pa, at]);
+  const h1 = s.op('Add', [s.op('Mul', [at, h]), bt]);
+  const outs = [pa1, h1].map((v) => s.op('Identity', [v]));
+  const f = (name: string) => [name, 'float32'] as const;
+  const body = s.body('linear_recurrence_step', [pa, h, at, bt].map(f), [pa1, h1, ...outs].map(f));
+  g.node('Scan', [...init, a, b], [g.fresh('A_last'), g.fresh('H_last'), ...outputs], {
+    body,
+    num_scan_inputs: 2,
+    scan_input_axes: [axis, axis],
+    scan_output_axes: [axis, axis],
+  });
+}
+
 const linearRecurrenceDef: OpDef<LinearRecurrenceAttrs> = defineOp<LinearRecurrenceAttrs>({
   name: 'scan.linearRecurrence',
+  onnx: linearRecurrenceOnnx,
   infer: ([a, b]) => [
     { shape: (a as Tensor).shape, dtype: 'float32' },
     { shape: (b as Tensor).shape, dtype: 'float32' },

@@ -2,6 +2,7 @@ import type { DType } from '../dtype.js';
 import { noGrad, tidy } from '../engine.js';
 import { TensorError } from '../errors.js';
 import { Module } from '../nn/module.js';
+import type { OpDef } from '../op.js';
 import { randn } from '../random.js';
 import type { StreamState } from '../streaming.js';
 import { Tensor } from '../tensor.js';
@@ -14,8 +15,17 @@ import {
   type OnnxType,
   tensorMsg,
 } from './lowering.js';
-import { type DimMsg, encodeModel, type GraphMsg, type ValueInfoMsg } from './proto.js';
-import { type TracedOp, withRecorder } from './trace.js';
+import {
+  DataLocation,
+  type DataTypeCode,
+  type DimMsg,
+  encodeModel,
+  type GraphMsg,
+  type NodeMsg,
+  type TensorMsg,
+  type ValueInfoMsg,
+} from './proto.js';
+import { type TracedOp, withoutRecorder, withRecorder } from './trace.js';
 
 /** The opset written (ONNX 1.12): onnxruntime-web and older runtimes load it. */
 export const ONNX_OPSET = 17;
@@ -65,22 +75,50 @@ interface Trace {
 
 const HOOKED = ['forward', 'run', 'step'] as const;
 
-/** Runs `fn` recording every op, with the module path each ran under. */
-function record(root: Module, inputs: Tensor[], fn: () => Tensor[]): Trace {
+/** One call of a hooked method: the module's path and the ops it ran, [start, end). */
+interface Call {
+  path: string;
+  start: number;
+  end: number;
+}
+
+/**
+ * Runs `fn` recording every op, with the module path each ran under. The `forward` of a module in
+ * `opaque` is recorded as one op (its given OpDef) from its input to its output, its own ops unseen.
+ */
+function record(
+  root: Module,
+  inputs: Tensor[],
+  fn: () => Tensor[],
+  opaque: ReadonlyMap<Module, OpDef<unknown>> = new Map(),
+  calls: Call[] = [],
+): Trace {
   const ops: TracedOp[] = [];
   const aliases = new Map<Tensor, Tensor>();
   const path: string[] = [''];
   const restore: (() => void)[] = [];
   for (const [name, m] of root.namedModules()) {
     const self = m as unknown as Record<string, unknown>;
+    const def = opaque.get(m);
     for (const key of HOOKED) {
       const f = self[key];
       if (typeof f !== 'function' || Object.hasOwn(self, key)) continue;
       self[key] = (...args: unknown[]) => {
         path.push(name);
+        const call = { path: name, start: ops.length, end: ops.length };
+        calls.push(call);
         try {
+          if (def && key === 'forward') {
+            const y = withoutRecorder(() => (f as (...a: unknown[]) => unknown).apply(m, args));
+            if (args.length !== 1 || !(args[0] instanceof Tensor) || !(y instanceof Tensor)) {
+              throw new StructureDiffers();
+            }
+            ops.push({ op: def, inputs: [args[0]], attrs: {}, outputs: [y], path: name });
+            return y;
+          }
           return (f as (...a: unknown[]) => unknown).apply(m, args);
         } finally {
+          call.end = ops.length;
           path.pop();
         }
       };
@@ -378,9 +416,13 @@ function traceStep(module: StreamingModule, features: number, k: 0 | 1) {
   return { trace, keys };
 }
 
-function buildStep(module: StreamingModule, features: number): Built {
+function buildStep(
+  module: StreamingModule,
+  features: number,
+  g: OnnxGraph = new OnnxGraph(),
+  prefix = '',
+): Built {
   const [ra, rb] = [traceStep(module, features, 0), traceStep(module, features, 1)];
-  const g = new OnnxGraph();
   const names = ['x', ...ra.keys.map((k) => `state.${k}`)];
   const graphInputs = names.map((name, i) => ({
     name,
@@ -394,7 +436,7 @@ function buildStep(module: StreamingModule, features: number): Built {
   );
   let outputValues: string[];
   try {
-    outputValues = lower(g, ra.trace, rb.trace, names, paramMap(module));
+    outputValues = lower(g, ra.trace, rb.trace, names, paramMap(module, prefix));
   } catch (e) {
     if (e instanceof StructureDiffers) {
       throw new TensorError(
@@ -420,27 +462,41 @@ function buildStep(module: StreamingModule, features: number): Built {
   return { graph: g, inputs, outputs, outputValues };
 }
 
-function paramMap(module: Module): Map<Tensor, string> {
+/** Each parameter and buffer's name (after `prefix`: a submodule's path in the exported module). */
+function paramMap(module: Module, prefix = ''): Map<Tensor, string> {
   const out = new Map<Tensor, string>();
-  for (const [name, t] of module.namedParameters()) out.set(t, name);
-  for (const [name, t] of module.namedBuffers()) if (!out.has(t)) out.set(t, name);
+  for (const [name, t] of module.namedParameters()) out.set(t, prefix + name);
+  for (const [name, t] of module.namedBuffers()) if (!out.has(t)) out.set(t, prefix + name);
   return out;
 }
 
-function traceParallel(module: Module, features: number, k: 0 | 1): Trace {
+function traceParallel(
+  module: Module,
+  features: number,
+  k: 0 | 1,
+  opaque?: ReadonlyMap<Module, OpDef<unknown>>,
+  calls?: Call[],
+): Trace {
   const x = randn([BATCH[k], TOKENS[k], features]);
-  return record(module, [x], () => {
-    const y = module.forward(x);
-    if (!(y instanceof Tensor)) {
-      throw new TensorError('toOnnx', `${module.constructor.name}.forward did not return a Tensor`);
-    }
-    return [y];
-  });
+  return record(
+    module,
+    [x],
+    () => {
+      const y = module.forward(x);
+      if (!(y instanceof Tensor)) {
+        throw new TensorError(
+          'toOnnx',
+          `${module.constructor.name}.forward did not return a Tensor`,
+        );
+      }
+      return [y];
+    },
+    opaque,
+    calls,
+  );
 }
 
-function buildParallel(module: Module, features: number): Built {
-  const ta = traceParallel(module, features, 0);
-  const tb = traceParallel(module, features, 1);
+function lowerParallel(module: Module, ta: Trace, tb: Trace): Built {
   const g = new OnnxGraph();
   const graphInputs = [{ name: 'x', a: ta.inputs[0] as Tensor, b: tb.inputs[0] as Tensor }];
   addSymbols(g, graphInputs);
@@ -455,21 +511,7 @@ function buildParallel(module: Module, features: number): Built {
       dimsOf(ta.inputs[0] as Tensor, tb.inputs[0] as Tensor, params, 'x'),
     ),
   ];
-  let outputValues: string[];
-  try {
-    outputValues = lower(g, ta, tb, ['x'], paramMap(module));
-  } catch (e) {
-    if (!(e instanceof StructureDiffers)) throw e;
-    // The forward pass unrolls over the tokens (an RNN's loop): write the step graph inside a
-    // Loop over the tokens instead, which is the same computation.
-    if (!isStreaming(module)) {
-      throw new TensorError(
-        'toOnnx',
-        `${module.constructor.name}.forward runs different ops for different sequence lengths and the module does not stream: it cannot be written as one graph`,
-      );
-    }
-    return buildRecurrent(module, features);
-  }
+  const outputValues = lower(g, ta, tb, ['x'], paramMap(module));
   const y = [
     valueInfo(
       'y',
@@ -480,105 +522,200 @@ function buildParallel(module: Module, features: number): Built {
   return { graph: g, inputs, outputs: y, outputValues };
 }
 
+function buildParallel(module: Module, features: number): Built {
+  const calls: [Call[], Call[]] = [[], []];
+  const ta = traceParallel(module, features, 0, undefined, calls[0]);
+  const tb = traceParallel(module, features, 1, undefined, calls[1]);
+  try {
+    return lowerParallel(module, ta, tb);
+  } catch (e) {
+    if (!(e instanceof StructureDiffers)) throw e;
+  }
+  // Some forward pass unrolls over the tokens (an RNN's loop, or blocks that follow the length):
+  // write each outermost such module that streams as a Loop over its step graph instead, which is
+  // the same computation, and the rest of the network as it ran.
+  const loops = recurrentModules(module, [ta, tb], calls);
+  if (loops.size === 0) {
+    throw new TensorError(
+      'toOnnx',
+      `${module.constructor.name}.forward runs different ops for different sequence lengths and no module that does so streams: it cannot be written as one graph`,
+    );
+  }
+  const ra = traceParallel(module, features, 0, loops);
+  const rb = traceParallel(module, features, 1, loops);
+  try {
+    return lowerParallel(module, ra, rb);
+  } catch (e) {
+    if (!(e instanceof StructureDiffers)) throw e;
+    throw new TensorError(
+      'toOnnx',
+      `${module.constructor.name}.forward runs different ops for different sequence lengths outside the modules written as loops: it cannot be written as one graph`,
+    );
+  }
+}
+
 /**
- * Parallel mode for a module whose forward unrolls over the tokens: a Loop over the tokens whose
- * body is the step graph, starting from initState's values (made at the batch size of `x`).
+ * The outermost streaming modules whose forward ran different ops in the two traces, each with the
+ * op that writes it as a Loop over its step graph.
  */
-function buildRecurrent(module: StreamingModule, features: number): Built {
-  const step = buildStep(module, features);
-  // The top graph shares the step graph's names and initializers (the body reads those from the
-  // outer scope), but not its size symbols, which are computed inside the body.
-  const g = step.graph.subgraph();
-  g.clearSymbols();
-  const batchDim = g.op('Shape', ['x'], { start: 0, end: 1 });
-  const tokens = g.op('Shape', ['x'], { start: 1, end: 2 });
-  const [sa, sb] = [module.initState(BATCH[0]), module.initState(BATCH[1])];
-  const keys = Object.keys(sa);
-  g.addSymbol({ a: BATCH[0], b: BATCH[1], name: batchDim });
+function recurrentModules(
+  root: Module,
+  traces: [Trace, Trace],
+  calls: [Call[], Call[]],
+): Map<Module, OpDef<unknown>> {
+  const opsOf = (k: 0 | 1): Map<string, string> => {
+    const seq = new Map<string, string>();
+    const ops = traces[k].ops;
+    for (const c of calls[k]) {
+      const names = ops.slice(c.start, c.end).map((o) => o.op.name);
+      seq.set(c.path, `${seq.get(c.path) ?? ''}|${names.join(',')}`);
+    }
+    return seq;
+  };
+  const [a, b] = [opsOf(0), opsOf(1)];
+  const differs = root
+    .namedModules()
+    .filter(([path, m]) => isStreaming(m) && a.get(path) !== b.get(path));
+  const within = (path: string, outer: string) =>
+    path !== outer && (outer === '' || path.startsWith(`${outer}.`));
+  const out = new Map<Module, OpDef<unknown>>();
+  for (const [path, m] of differs) {
+    if (differs.some(([p]) => within(path, p))) continue;
+    out.set(m, {
+      name: 'recurrent',
+      infer: () => [],
+      onnx: (ctx) => writeLoop(ctx, m as StreamingModule, path),
+    });
+  }
+  return out;
+}
+
+/** Renames value inputs in `nodes` and in the graphs nested in their attributes. */
+function renameInputs(nodes: readonly NodeMsg[], renamed: ReadonlyMap<string, string>): void {
+  for (const n of nodes) {
+    n.input = n.input.map((v) => renamed.get(v) ?? v);
+    for (const a of n.attribute) if (a.g) renameInputs(a.g.node, renamed);
+  }
+}
+
+/** The step graph of `module` inside `g`'s scope: its own size symbols, parameters named from `path`. */
+function stepIn(g: OnnxGraph, module: StreamingModule, features: number, path: string): Built {
+  const outer = g.takeSymbols();
+  try {
+    return buildStep(module, features, g.subgraph(), path === '' ? '' : `${path}.`);
+  } finally {
+    g.takeSymbols();
+    g.restoreSymbols(outer);
+  }
+}
+
+/**
+ * A streaming module's forward (x [batch, tokens, features] → y [batch, tokens, ...]) as a Loop
+ * over the tokens whose body is its step graph, starting from initState's values at the batch size
+ * of x.
+ */
+function writeLoop(ctx: OnnxContext<unknown>, module: StreamingModule, path: string): void {
+  const { g } = ctx;
+  const [sa, sb] = [ctx.inShapes[0], ctx.altInShapes[0]] as [number[], number[]];
+  if (sa.length !== 3) {
+    ctx.fail(
+      `a recurrent module's input must be [batch, tokens, features], got [${sa.join(', ')}]`,
+    );
+  }
+  const x = ctx.inputs[0] as string;
+  const features = sa[2] as number;
+  const step = stepIn(g, module, features, path);
+  // initState's values, at the batch size of x (only that size symbol in sight).
+  const outer = g.takeSymbols();
+  const [ia, ib] = [module.initState(sa[0] as number), module.initState(sb[0] as number)];
+  const keys = Object.keys(ia);
+  g.addSymbol({
+    a: sa[0] as number,
+    b: sb[0] as number,
+    name: g.op('Shape', [x], { start: 0, end: 1 }),
+  });
   const init = keys.map((k) => {
-    const c = constantOf(g, sa[k] as Tensor, sb[k] as Tensor, new Map());
+    const c = constantOf(g, ia[k] as Tensor, ib[k] as Tensor, new Map());
     if (c === null) {
-      throw new TensorError(
-        'toOnnx',
+      ctx.fail(
         `initState's '${k}' is not a fill of a batch-sized shape: cannot start the token loop`,
       );
     }
     return c;
   });
-  // Body: (iteration, cond, state...) → (cond, next state..., y_t).
+  g.takeSymbols();
+  g.restoreSymbols(outer);
+  // Body: (iteration, cond, state...) → (cond, next state..., y_t = step(x[:, iteration])).
   const body = step.graph;
-  const iter = 'loop_iter';
-  const condIn = 'loop_cond_in';
+  const iter = body.fresh('loop_iter');
+  const condIn = body.fresh('loop_cond');
   const xt = body.fresh('x_t');
+  const stateIn = keys.map((k) => body.fresh(`loop_state_${k.replace(/\W/g, '_')}`));
   const renamed = new Map<string, string>([['x', xt]]);
-  for (const k of keys) renamed.set(`state.${k}`, `loop_state.${k}`);
-  for (const n of body.nodes) n.input = n.input.map((v) => renamed.get(v) ?? v);
-  // x_t = x[:, iteration] feeds the step's nodes: it goes first.
-  body.op('Gather', ['x', iter], { axis: 1 }, xt);
-  body.nodes.unshift(body.nodes.pop() as (typeof body.nodes)[number]);
+  keys.forEach((k, i) => {
+    renamed.set(`state.${k}`, stateIn[i] as string);
+  });
+  renameInputs(body.nodes, renamed);
+  const head = body.nodes.length;
+  body.op('Gather', [x, iter], { axis: 1 }, xt);
+  body.nodes.unshift(...body.nodes.splice(head));
   const condOut = body.op('Identity', [condIn]);
   const outs = step.outputValues.map((v) => body.op('Identity', [renamed.get(v) ?? v]));
   const [yOut, ...stateOuts] = outs;
+  const scalarInfo = (name: string, t: OnnxType): ValueInfoMsg => ({
+    name,
+    type: { tensorType: { elemType: dataTypeOf(t), shape: { dim: [] } } },
+  });
+  const typed = (name: string, code: DataTypeCode): ValueInfoMsg => ({
+    name,
+    type: { tensorType: { elemType: code } },
+  });
   const bodyGraph: GraphMsg = {
-    name: 'step',
+    name: `${module.constructor.name}_step`,
     node: body.nodes,
     initializer: [],
     input: [
-      { name: iter, type: { tensorType: { elemType: dataTypeOf('int64'), shape: { dim: [] } } } },
-      { name: condIn, type: { tensorType: { elemType: dataTypeOf('bool'), shape: { dim: [] } } } },
-      ...keys.map((k, i) => ({ ...(step.inputs[i + 1] as ValueInfoMsg), name: `loop_state.${k}` })),
+      scalarInfo(iter, 'int64'),
+      scalarInfo(condIn, 'bool'),
+      ...keys.map((_, i) => ({
+        ...(step.inputs[i + 1] as ValueInfoMsg),
+        name: stateIn[i] as string,
+      })),
     ],
     output: [
-      { name: condOut, type: { tensorType: { elemType: dataTypeOf('bool') } } },
-      ...stateOuts.map((v, i) => ({
-        name: v as string,
-        type: {
-          tensorType: { elemType: (step.outputs[i + 1] as ValueInfoMsg).type.tensorType.elemType },
-        },
-      })),
-      { name: yOut as string, type: { tensorType: { elemType: dataTypeOf('float32') } } },
+      typed(condOut, dataTypeOf('bool')),
+      ...stateOuts.map((v, i) =>
+        typed(v as string, (step.outputs[i + 1] as ValueInfoMsg).type.tensorType.elemType),
+      ),
+      typed(yOut as string, dataTypeOf('float32')),
     ],
   };
-  const loopOuts = g.node(
-    'Loop',
-    [g.op('Reshape', [tokens, g.ints([])]), '', ...init],
-    keys.length + 1,
-    { body: bodyGraph },
-  );
+  const tokens = g.op('Reshape', [g.op('Shape', [x], { start: 1, end: 2 }), g.ints([])]);
+  const loopOuts = g.node('Loop', [tokens, '', ...init], keys.length + 1, { body: bodyGraph });
   const ys = loopOuts[keys.length] as string; // [T, B, ...]
-  const rank = (step.outputs[0] as ValueInfoMsg).type.tensorType.shape?.dim.length ?? 2;
-  const perm = [1, 0, ...Array.from({ length: rank - 1 }, (_, i) => i + 2)];
-  const y = g.op('Transpose', [ys], { perm });
-  const yInfo = step.outputs[0] as ValueInfoMsg;
-  const yDims = yInfo.type.tensorType.shape?.dim ?? [];
-  return {
-    graph: g,
-    inputs: [
-      valueInfo('x', randnShape(features), [
-        { dimParam: 'batch' },
-        { dimParam: 'tokens' },
-        { dimValue: features },
-      ]),
-    ],
-    outputs: [
-      {
-        name: 'y',
-        type: {
-          tensorType: {
-            elemType: dataTypeOf('float32'),
-            shape: {
-              dim: [yDims[0] ?? { dimParam: 'batch' }, { dimParam: 'tokens' }, ...yDims.slice(1)],
-            },
-          },
-        },
-      },
-    ],
-    outputValues: [y],
-  };
+  const rank = (ctx.outShapes[0] as number[]).length;
+  const perm = [1, 0, ...Array.from({ length: rank - 2 }, (_, i) => i + 2)];
+  g.op('Transpose', [ys], { perm }, ctx.outputs[0]);
 }
 
-function randnShape(features: number): Tensor {
-  return randn([1, 1, features]);
+/** The longest sequence a trace feeds (a step is traced after WARMUP tokens, a KV cache's length). */
+const TRACE_TOKENS = Math.max(TOKENS[1], WARMUP[1] + 1);
+
+/**
+ * When a trace failed and a module only covers `maxLen` tokens, fewer than the traces feed: the
+ * reason, said plainly (its own error only says a length was exceeded).
+ */
+function tooShort(root: Module, e: unknown): TensorError | null {
+  for (const [path, m] of root.namedModules()) {
+    const maxLen = (m as unknown as { maxLen?: unknown }).maxLen;
+    if (typeof maxLen === 'number' && maxLen < TRACE_TOKENS) {
+      return new TensorError(
+        'toOnnx',
+        `${m.constructor.name} at ${path === '' ? 'the root module' : `'${path}'`} covers at most maxLen = ${maxLen} tokens, and the export traces up to ${TRACE_TOKENS}: export a model built with maxLen >= ${TRACE_TOKENS} (${e instanceof Error ? e.message : String(e)})`,
+      );
+    }
+  }
+  return null;
 }
 
 /**
@@ -588,6 +725,73 @@ function randnShape(features: number): Tensor {
  * otherwise this throws a TensorError naming the op and the module path.
  */
 export function toOnnx(module: Module, options: ToOnnxOptions): Uint8Array {
+  // No side file: a model too large for one protobuf is refused, pointing to toOnnxFiles.
+  return toOnnxFiles(module, options, { location: '' }).model;
+}
+
+/** Where weights go when a model is too large for one protobuf message (ONNX external data). */
+export interface ExternalDataOptions {
+  /**
+   * The side file's name as written in the model (each weight's `location`), relative to the .onnx
+   * file: runtimes look for it beside the model, e.g. 'model.onnx.data'.
+   */
+  location: string;
+  /**
+   * Total weight bytes above which weights of 1 KiB or more move to the side file. Default: what
+   * a 2 GB protobuf cannot hold; 0 moves them whatever the size.
+   */
+  threshold?: number;
+}
+
+/** A model and its external data. */
+export interface OnnxFiles {
+  /** The .onnx file. */
+  model: Uint8Array;
+  /** The side file's bytes, as pieces to write one after another; empty when every weight is inline. */
+  data: Uint8Array[];
+  /** The side file's name, as the model refers to it. */
+  location: string;
+}
+
+/** Weights smaller than this stay inline even when the others move out (ONNX's usual cut-off). */
+const EXTERNAL_MIN_BYTES = 1024;
+/** Each weight starts at a multiple of this in the side file (a page: the runtime can map it). */
+const EXTERNAL_ALIGN = 4096;
+
+/** Moves the large initializers' bytes into side-file pieces, recording location, offset, length. */
+function externalise(initializers: TensorMsg[], location: string): Uint8Array[] {
+  const pieces: Uint8Array[] = [];
+  let offset = 0;
+  for (const t of initializers) {
+    const raw = t.rawData;
+    if (raw.length < EXTERNAL_MIN_BYTES) continue;
+    const pad = (EXTERNAL_ALIGN - (offset % EXTERNAL_ALIGN)) % EXTERNAL_ALIGN;
+    if (pad > 0) pieces.push(new Uint8Array(pad));
+    offset += pad;
+    pieces.push(raw);
+    t.externalData = [
+      { key: 'location', value: location },
+      { key: 'offset', value: String(offset) },
+      { key: 'length', value: String(raw.length) },
+    ];
+    t.dataLocation = DataLocation.EXTERNAL;
+    t.rawData = new Uint8Array(0);
+    offset += raw.length;
+  }
+  return pieces;
+}
+
+/**
+ * toOnnx, with the weights in a side file (ONNX external data) when they exceed
+ * `external.threshold` bytes (by default when the model would not fit one 2 GB protobuf). Write
+ * `data`'s pieces in order to `location` beside the model: onnxruntime (Node, Python) then loads the
+ * model from its path.
+ */
+export function toOnnxFiles(
+  module: Module,
+  options: ToOnnxOptions,
+  external: ExternalDataOptions,
+): OnnxFiles {
   if (!(module instanceof Module)) {
     throw new TensorError(
       'toOnnx',
@@ -600,6 +804,10 @@ export function toOnnx(module: Module, options: ToOnnxOptions): Uint8Array {
       `expected mode 'parallel' or 'step', got ${String(options.mode)}`,
     );
   }
+  const threshold = external.threshold ?? MAX_PROTO_BYTES;
+  if (!(threshold >= 0)) {
+    throw new TensorError('toOnnx', `expected externalData threshold >= 0, got ${threshold}`);
+  }
   const features = inputSizeOf(module, options);
   if (options.mode === 'step' && !isStreaming(module)) {
     throw new TensorError(
@@ -607,41 +815,60 @@ export function toOnnx(module: Module, options: ToOnnxOptions): Uint8Array {
       `${module.constructor.name} has no step(x, state): it cannot be exported in step mode`,
     );
   }
-  const built = tidy(() =>
-    noGrad(() =>
-      inEvalMode(module, () =>
-        options.mode === 'step'
-          ? buildStep(module as StreamingModule, features)
-          : buildParallel(module, features),
+  let built: Built;
+  try {
+    built = tidy(() =>
+      noGrad(() =>
+        inEvalMode(module, () =>
+          options.mode === 'step'
+            ? buildStep(module as StreamingModule, features)
+            : buildParallel(module, features),
+        ),
       ),
-    ),
-  );
+    );
+  } catch (e) {
+    throw tooShort(module, e) ?? e;
+  }
   const { graph: g } = built;
-  const weightBytes = g.initializers.reduce((n, t) => n + t.rawData.length, 0);
-  if (weightBytes > MAX_PROTO_BYTES) {
+  const initializers = g.initializers.map((t) => ({ ...t }));
+  const weightBytes = initializers.reduce((n, t) => n + t.rawData.length, 0);
+  let data: Uint8Array[] = [];
+  if (weightBytes > threshold) {
+    if (external.location === '' || /[/\\]/.test(external.location)) {
+      throw new TensorError(
+        'toOnnx',
+        weightBytes > MAX_PROTO_BYTES
+          ? `the weights take ${(weightBytes / 2 ** 30).toFixed(2)} GiB, over what one ONNX protobuf holds (2 GB): use toOnnxFiles, which writes them as external data`
+          : `expected the external data's location to be a file name beside the model, got '${external.location}'`,
+      );
+    }
+    data = externalise(initializers, external.location);
+  }
+  const inline = initializers.reduce((n, t) => n + t.rawData.length, 0);
+  if (inline > MAX_PROTO_BYTES) {
     throw new TensorError(
       'toOnnx',
-      `the weights take ${(weightBytes / 2 ** 30).toFixed(2)} GiB: ONNX files over 2 GB need external data, which toOnnx does not write yet`,
+      `the weights under 1 KiB each still take ${(inline / 2 ** 30).toFixed(2)} GiB inline: over what one ONNX protobuf holds`,
     );
   }
   built.outputs.forEach((o, i) => {
     g.op('Identity', [built.outputValues[i] as string], {}, o.name);
   });
-  const bytes = encodeModel({
+  const model = encodeModel({
     irVersion: IR_VERSION,
     producerName: '@recur/tensor',
     producerVersion: '0',
     graph: {
       name: options.name ?? module.constructor.name,
       node: g.nodes,
-      initializer: g.initializers.slice(),
+      initializer: initializers,
       input: built.inputs,
       output: built.outputs,
     },
     opsetImport: [{ domain: '', version: ONNX_OPSET }],
     metadataProps: [{ key: 'recur.mode', value: options.mode }],
   });
-  return bytes;
+  return { model, data, location: external.location };
 }
 
 export type { DType };

@@ -1,4 +1,11 @@
-export { ONNX_OPSET, type ToOnnxOptions, toOnnx } from './export.js';
+export {
+  type ExternalDataOptions,
+  ONNX_OPSET,
+  type OnnxFiles,
+  type ToOnnxOptions,
+  toOnnx,
+  toOnnxFiles,
+} from './export.js';
 export {
   type AttrValue,
   castTo,

@@ -67,6 +67,7 @@ class GraphScope {
   readonly initializers: TensorMsg[] = [];
   readonly constants = new Map<string, string>();
   readonly symbols: SizeSymbol[] = [];
+  readonly named = new Set<string>();
 }
 
 /**
@@ -136,8 +137,13 @@ export class OnnxGraph {
     return this.constant([value], [], type);
   }
 
-  /** Adds a named initializer (a parameter). */
+  /**
+   * Adds a named initializer (a parameter), once: a parameter read both by a graph and by a loop's
+   * body over a submodule's step has one name (its path from the exported module).
+   */
   initializer(t: TensorMsg): void {
+    if (this.scope.named.has(t.name)) return;
+    this.scope.named.add(t.name);
     this.scope.initializers.push(t);
   }
 
@@ -150,9 +156,14 @@ export class OnnxGraph {
     return new OnnxGraph(this.scope);
   }
 
-  /** Forgets the size symbols (a graph's symbols are not visible from its parent). */
-  clearSymbols(): void {
-    this.scope.symbols.length = 0;
+  /** Removes the size symbols and returns them (a subgraph's symbols are not its parent's). */
+  takeSymbols(): SizeSymbol[] {
+    return this.scope.symbols.splice(0);
+  }
+
+  /** Puts back symbols takeSymbols() removed. */
+  restoreSymbols(symbols: readonly SizeSymbol[]): void {
+    this.scope.symbols.push(...symbols);
   }
 
   /**

@@ -9,6 +9,9 @@ import protobuf from 'protobufjs/light.js';
 export const DataType = { FLOAT: 1, INT32: 6, INT64: 7, BOOL: 9 } as const;
 export type DataTypeCode = (typeof DataType)[keyof typeof DataType];
 
+/** TensorProto.DataLocation values. */
+export const DataLocation = { DEFAULT: 0, EXTERNAL: 1 } as const;
+
 /** AttributeProto.AttributeType values. */
 export const AttributeType = {
   FLOAT: 1,
@@ -89,6 +92,8 @@ const schema = {
             dataType: { type: 'int32', id: 2 },
             name: { type: 'string', id: 8 },
             rawData: { type: 'bytes', id: 9 },
+            externalData: { rule: 'repeated', type: 'StringStringEntryProto', id: 13 },
+            dataLocation: { type: 'int32', id: 14 },
           },
         },
         TensorShapeProto: {
@@ -132,6 +137,9 @@ export interface TensorMsg {
   dims: number[];
   dataType: DataTypeCode;
   rawData: Uint8Array;
+  /** External data: location (a file beside the model), offset and length in bytes. */
+  externalData?: { key: string; value: string }[];
+  dataLocation?: number;
 }
 export interface AttributeMsg {
   name: string;

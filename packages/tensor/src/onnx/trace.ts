@@ -35,3 +35,14 @@ export function withRecorder<T>(recorder: Recorder, fn: () => T): T {
     active = null;
   }
 }
+
+/** @internal Runs `fn` with the trace in progress (if any) paused: its ops are not recorded. */
+export function withoutRecorder<T>(fn: () => T): T {
+  const saved = active;
+  active = null;
+  try {
+    return fn();
+  } finally {
+    active = saved;
+  }
+}

@@ -1,4 +1,5 @@
 import { fmtShape, TensorError } from '../errors.js';
+import { type OnnxContext, SLICE_END } from '../onnx/lowering.js';
 import { defineOp, type OpDef, run1 } from '../op.js';
 import type { Tensor } from '../tensor.js';
 import { matmulT } from './matmul.js';
@@ -79,8 +80,65 @@ function checkGeometry(op: string, x: Tensor, a: Im2colAttrs, expected: readonly
     throw new TensorError(op, `negative output size ${a.outH}×${a.outW}`);
 }
 
+/**
+ * ONNX: x zero-padded to exactly the extent the fields cover (or cut to it), then one strided Slice
+ * per kernel offset (i, j) giving [N, C, outH, outW], stacked in (c, i, j) order and flattened.
+ * The far padding must not depend on the input's sizes (it never does for a fixed geometry that
+ * follows the input, as 'same' or a causal pad).
+ */
+function im2colOnnx({
+  g,
+  inputs,
+  outputs,
+  attrs: a,
+  altAttrs: b,
+  fail,
+}: OnnxContext<Im2colAttrs>): void {
+  const far = (t: Im2colAttrs) => [
+    (t.outH - 1) * t.strideH + t.dilationH * (t.kernelH - 1) + 1 - t.padTop - t.height,
+    (t.outW - 1) * t.strideW + t.dilationW * (t.kernelW - 1) + 1 - t.padLeft - t.width,
+  ];
+  const [bottom, right] = far(a) as [number, number];
+  const [bottomB, rightB] = far(b) as [number, number];
+  if (bottom !== bottomB || right !== rightB) {
+    fail('the padding after the input depends on its sizes: no fixed ONNX Pad writes it');
+  }
+  let x = inputs[0] as string;
+  // Cut what no field reaches, then pad with zeros to exactly the covered extent.
+  if (bottom < 0 || right < 0) {
+    x = g.op('Slice', [
+      x,
+      g.ints([0, 0]),
+      g.ints([bottom < 0 ? bottom : SLICE_END, right < 0 ? right : SLICE_END]),
+      g.ints([2, 3]),
+    ]);
+  }
+  const pads = [0, 0, a.padTop, a.padLeft, 0, 0, Math.max(bottom, 0), Math.max(right, 0)];
+  if (pads.some((p) => p !== 0)) x = g.op('Pad', [x, g.ints(pads)]);
+  const patches: string[] = [];
+  for (let i = 0; i < a.kernelH; i++) {
+    for (let j = 0; j < a.kernelW; j++) {
+      const endH = (a.kernelH - 1 - i) * a.dilationH;
+      const endW = (a.kernelW - 1 - j) * a.dilationW;
+      const patch = g.op('Slice', [
+        x,
+        g.ints([i * a.dilationH, j * a.dilationW]),
+        g.ints([endH === 0 ? SLICE_END : -endH, endW === 0 ? SLICE_END : -endW]),
+        g.ints([2, 3]),
+        g.ints([a.strideH, a.strideW]),
+      ]);
+      patches.push(g.op('Unsqueeze', [patch, g.ints([2])])); // [N, C, 1, outH, outW]
+    }
+  }
+  const all = patches.length === 1 ? (patches[0] as string) : g.op('Concat', patches, { axis: 2 });
+  // [N, C, kH·kW, outH, outW] → [N, C·kH·kW, outH·outW]
+  const rows = a.channels * a.kernelH * a.kernelW;
+  g.op('Reshape', [all, g.ints([0, rows, -1])], {}, outputs[0]);
+}
+
 const im2colDef: OpDef<Im2colAttrs> = defineOp<Im2colAttrs>({
   name: 'im2col',
+  onnx: im2colOnnx,
   infer: ([x], a) => {
     const t = x as Tensor;
     checkGeometry('im2col', t, a, [a.channels, a.height, a.width]);

@@ -1,3 +1,6 @@
+import type { DType } from '../dtype.js';
+import type { OnnxContext } from '../onnx/lowering.js';
+import { DataType } from '../onnx/proto.js';
 import { defineOp, type OpDef, run1, runOp } from '../op.js';
 import { normalizeAxis } from '../shape.js';
 import type { Tensor } from '../tensor.js';
@@ -43,8 +46,62 @@ export function cumsum(x: Tensor, axis = -1, options: CumulativeOptions = {}): T
   });
 }
 
+/**
+ * ONNX has no cummax: a Scan along the axis carrying (maximum, its index, the position), with the
+ * kernel's rule (a NaN sticks once seen and each later NaN takes the index; among equal maxima the
+ * latest index). It starts from the first element, which every rule takes.
+ */
+function cummaxOnnx({ g, inputs, outputs, attrs, inDTypes }: OnnxContext<{ axis: number }>): void {
+  const x = inputs[0] as string;
+  const { axis } = attrs;
+  const float = inDTypes[0] === 'float32';
+  const type = inDTypes[0] as DType;
+  const best0 = g.op('Gather', [x, g.scalar(0, 'int64')], { axis });
+  const at0 = g.op('ConstantOfShape', [g.op('Shape', [best0])], {
+    value: { name: '', dims: [1], dataType: DataType.INT32, rawData: new Uint8Array(4) },
+  });
+  const b = g.subgraph();
+  const [best, at, k, v] = ['best', 'at', 'k', 'v'].map((n) => b.fresh(n)) as [
+    string,
+    string,
+    string,
+    string,
+  ];
+  const ge = b.op('GreaterOrEqual', [v, best]);
+  const take = float
+    ? b.op('Or', [b.op('IsNaN', [v]), b.op('And', [b.op('Not', [b.op('IsNaN', [best])]), ge])])
+    : ge;
+  const best1 = b.op('Where', [take, v, best]);
+  const at1 = b.op('Where', [take, k, at]);
+  const k1 = b.op('Add', [k, b.scalar(1, 'int32')]);
+  const outs = [best1, at1].map((o) => b.op('Identity', [o]));
+  const body = b.body(
+    'cummax_step',
+    [
+      [best, type],
+      [at, 'int32'],
+      [k, 'int32'],
+      [v, type],
+    ],
+    [
+      [best1, type],
+      [at1, 'int32'],
+      [k1, 'int32'],
+      [outs[0] as string, type],
+      [outs[1] as string, 'int32'],
+    ],
+  );
+  g.node(
+    'Scan',
+    [best0, at0, g.scalar(0, 'int32'), x],
+    [g.fresh('best_last'), g.fresh('at_last'), g.fresh('k_last'), ...outputs],
+    { body, num_scan_inputs: 1, scan_input_axes: [axis], scan_output_axes: [axis, axis] },
+  );
+}
+
 const cummaxDef = defineOp<{ axis: number }>({
   name: 'cummax',
+  onnx: cummaxOnnx,
   infer: ([x]) => {
     const t = x as Tensor;
     return [

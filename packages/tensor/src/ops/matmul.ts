@@ -1,3 +1,4 @@
+import type { DType } from '../dtype.js';
 import { fmtShape, TensorError } from '../errors.js';
 import { defineOp, run1 } from '../op.js';
 import { broadcastShapes, sizeOf } from '../shape.js';
@@ -49,7 +50,7 @@ const matmulDef = defineOp<MatmulAttrs>({
     const db = transB ? matmulT(dy, a, true, transA) : matmulT(a, dy, !transA, false);
     return [sumTo(da, a.shape), sumTo(db, b.shape)];
   },
-  onnx: ({ g, inputs, attrs, inShapes, outputs }) => {
+  onnx: ({ g, inputs, attrs, inShapes, altInShapes, outDTypes, outputs }) => {
     const t = (x: string, rank: number) => {
       const perm = Array.from({ length: rank }, (_, i) => i);
       perm[rank - 2] = rank - 1;
@@ -58,7 +59,18 @@ const matmulDef = defineOp<MatmulAttrs>({
     };
     const a = attrs.transA ? t(inputs[0] as string, (inShapes[0] as number[]).length) : inputs[0];
     const b = attrs.transB ? t(inputs[1] as string, (inShapes[1] as number[]).length) : inputs[1];
-    g.op('MatMul', [a as string, b as string], {}, outputs[0]);
+    const ra = (inShapes[0] as number[]).length;
+    const kAxis = attrs.transA ? ra - 2 : ra - 1;
+    if (inShapes[0]?.[kAxis] === altInShapes[0]?.[kAxis]) {
+      g.op('MatMul', [a as string, b as string], {}, outputs[0]);
+      return;
+    }
+    // The inner size follows the inputs' sizes (a KV cache's length) and can be 0 at run time,
+    // where onnxruntime's MatMul leaves its output unwritten: the sum over nothing is 0.
+    const mm = g.op('MatMul', [a as string, b as string]);
+    const k = g.op('Shape', [a as string], { start: -1 });
+    const empty = g.op('Equal', [g.op('Reshape', [k, g.ints([])]), g.scalar(0, 'int64')]);
+    g.op('Where', [empty, g.scalar(0, outDTypes[0] as DType), mm], {}, outputs[0]);
   },
 });
 
