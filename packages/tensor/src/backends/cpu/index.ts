@@ -8,6 +8,7 @@ import './cumulative.js';
 import './matmul.js';
 import './conv.js';
 import './attention.js';
+import './norm.js';
 
 registerBackend(cpu);
 

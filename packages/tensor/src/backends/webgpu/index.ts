@@ -10,6 +10,7 @@ import './cumulative.js';
 import './matmul.js';
 import './conv.js';
 import './attention.js';
+import './norm.js';
 
 let options: WebGPUOptions = {};
 
