@@ -1,4 +1,4 @@
-import { type KernelInput, registerKernel } from '@recur/tensor';
+import { type Kernel, type KernelInput, registerKernel } from '@recur/tensor';
 import type { AttentionAttrs } from '../../operators/attention.js';
 import { ATTENTION_WGSL, REVERSE_PAIR_WGSL } from './combines.js';
 import { bufferOf, checkLoop, gpuOf, run1d, runScan, type ScanProgram } from './engine.js';
@@ -19,9 +19,20 @@ const indices = (head: boolean) => `
 fn pw_of(o: u32, k: u32, t: u32) -> u32 { return (o * rs_pu(1u) + t) * rs_pu(2u) + k; }
 fn pm_of(o: u32, k: u32, t: u32) -> u32 { return ${head ? 'o * rs_pu(1u) + t' : 'pw_of(o, k, t)'}; }`;
 
-function forwardProgram(head: boolean): ScanProgram {
+/**
+ * The forward scan. With `divide` (attentionScan's fused output, 'scan.attentionOutput') W gets
+ * w/u, 0 where m is still −inf, and the last position's state is written to Ml, Ul, Wl (the carry).
+ */
+function forwardProgram(head: boolean, divide = false): ScanProgram {
+  const last = divide
+    ? `
+  if (t + 1u == rs_pu(1u)) {
+    Wl[o * rs_pu(2u) + k] = e.w;
+    ${head ? 'if (k == 0u) { Ml[o] = e.m; Ul[o] = e.u; }' : 'Ml[o * rs_pu(2u) + k] = e.m; Ul[o * rs_pu(2u) + k] = e.u;'}
+  }`
+    : '';
   return {
-    key: `attention.forward.${head ? 'head' : 'channel'}`,
+    key: `attention.forward.${head ? 'head' : 'channel'}${divide ? '.divide' : ''}`,
     elem: ATTENTION_WGSL,
     elemWords: 3,
     buffers: [
@@ -31,6 +42,13 @@ function forwardProgram(head: boolean): ScanProgram {
       { name: 'M', write: true },
       { name: 'U', write: true },
       { name: 'W', write: true },
+      ...(divide
+        ? [
+            { name: 'Ml', write: true },
+            { name: 'Ul', write: true },
+            { name: 'Wl', write: true },
+          ]
+        : []),
     ],
     load: `${indices(head)}
 fn leaf(o: u32, k: u32, t: u32) -> Elem {
@@ -38,12 +56,12 @@ fn leaf(o: u32, k: u32, t: u32) -> Elem {
   return Elem(m[pm], u[pm], w[pw_of(o, k, t)]);
 }`,
     store: `fn emit(o: u32, k: u32, t: u32, e: Elem) {
-  W[pw_of(o, k, t)] = e.w;
+  W[pw_of(o, k, t)] = ${divide ? 'select(e.w / e.u, 0.0, is_neg_inf(e.m))' : 'e.w'};
   ${head ? 'if (k == 0u) ' : ''}{
     let pm = pm_of(o, k, t);
     M[pm] = e.m;
     U[pm] = e.u;
-  }
+  }${last}
 }`,
     reverse: false,
   };
@@ -81,18 +99,19 @@ fn leaf(o: u32, k: u32, t: u32) -> Elem {
 
 const programs = {
   forward: { head: forwardProgram(true), channel: forwardProgram(false) },
+  output: { head: forwardProgram(true, true), channel: forwardProgram(false, true) },
   backward: { head: backwardProgram(true), channel: backwardProgram(false) },
 };
 
-registerKernel<AttentionAttrs>(
-  'scan.attention',
-  'webgpu',
-  (backend, inputs, { outer, length: T, inner: d, channels: c, hasCarry }) => {
+/** The forward scan, or with `divide` attentionScan's fused output (see forwardProgram). */
+function forward(divide: boolean): Kernel<AttentionAttrs> {
+  return (backend, inputs, { outer, length: T, inner: d, channels: c, hasCarry }) => {
     const gpu = gpuOf(backend);
     const [m, u, w] = inputs as [KernelInput, KernelInput, KernelInput];
     const M = gpu.alloc(m.size * 4);
     const U = gpu.alloc(u.size * 4);
     const W = gpu.alloc(w.size * 4);
+    const last = divide ? [outer * c, outer * c, outer * d].map((n) => gpu.alloc(n * 4)) : [];
     const head = c === 1;
     const lines = outer * d;
     let carry: ReturnType<typeof gpu.alloc> | null = null;
@@ -110,17 +129,30 @@ registerKernel<AttentionAttrs>(
         [...inputs.slice(3, 6).map(bufferOf), carry.buffer],
       );
     }
+    const program = (divide ? programs.output : programs.forward)[head ? 'head' : 'channel'];
     runScan(
       gpu,
-      head ? programs.forward.head : programs.forward.channel,
+      program,
       { outer, length: T, inner: d },
-      [bufferOf(m), bufferOf(u), bufferOf(w), M.buffer, U.buffer, W.buffer],
+      [
+        bufferOf(m),
+        bufferOf(u),
+        bufferOf(w),
+        M.buffer,
+        U.buffer,
+        W.buffer,
+        ...last.map((b) => b.buffer),
+      ],
       { carry: carry?.buffer },
     );
     if (carry) gpu.release(carry);
-    return [M, U, W];
-  },
-);
+    // attentionScan's output first (the op's order), then the states.
+    return divide ? [W, M, U, ...last] : [M, U, W];
+  };
+}
+
+registerKernel<AttentionAttrs>('scan.attention', 'webgpu', forward(false));
+registerKernel<AttentionAttrs>('scan.attentionOutput', 'webgpu', forward(true));
 
 registerKernel<AttentionAttrs>(
   'scan.attentionBackward',
