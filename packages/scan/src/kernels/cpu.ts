@@ -39,9 +39,10 @@ function forward(divide: boolean): Kernel<AttentionAttrs> {
       m0: hasCarry ? f32(inputs[3] as KernelInput) : null,
       u0: hasCarry ? f32(inputs[4] as KernelInput) : null,
       w0: hasCarry ? f32(inputs[5] as KernelInput) : null,
-      M: allocCpuBuffer('float32', m.length) as Float32Array,
-      U: allocCpuBuffer('float32', u.length) as Float32Array,
-      W: allocCpuBuffer('float32', w.length) as Float32Array,
+      // Every element is written: no memset of a reused buffer.
+      M: allocCpuBuffer('float32', m.length, false) as Float32Array,
+      U: allocCpuBuffer('float32', u.length, false) as Float32Array,
+      W: allocCpuBuffer('float32', w.length, false) as Float32Array,
       divide,
       Wlast: divide ? (allocCpuBuffer('float32', outer * d) as Float32Array) : null,
     };
