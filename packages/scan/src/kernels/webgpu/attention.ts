@@ -21,16 +21,10 @@ fn pm_of(o: u32, k: u32, t: u32) -> u32 { return ${head ? 'o * rs_pu(1u) + t' : 
 
 /**
  * The forward scan. With `divide` (attentionScan's fused output, 'scan.attentionOutput') W gets
- * w/u, 0 where m is still −inf, and the last position's state is written to Ml, Ul, Wl (the carry).
+ * w/u, 0 where m is still −inf. Same bindings either way: adapters may allow only 8 storage buffers
+ * per shader (the scan engine uses two of them), so the carry comes from a second, small kernel.
  */
 function forwardProgram(head: boolean, divide = false): ScanProgram {
-  const last = divide
-    ? `
-  if (t + 1u == rs_pu(1u)) {
-    Wl[o * rs_pu(2u) + k] = e.w;
-    ${head ? 'if (k == 0u) { Ml[o] = e.m; Ul[o] = e.u; }' : 'Ml[o * rs_pu(2u) + k] = e.m; Ul[o * rs_pu(2u) + k] = e.u;'}
-  }`
-    : '';
   return {
     key: `attention.forward.${head ? 'head' : 'channel'}${divide ? '.divide' : ''}`,
     elem: ATTENTION_WGSL,
@@ -42,13 +36,6 @@ function forwardProgram(head: boolean, divide = false): ScanProgram {
       { name: 'M', write: true },
       { name: 'U', write: true },
       { name: 'W', write: true },
-      ...(divide
-        ? [
-            { name: 'Ml', write: true },
-            { name: 'Ul', write: true },
-            { name: 'Wl', write: true },
-          ]
-        : []),
     ],
     load: `${indices(head)}
 fn leaf(o: u32, k: u32, t: u32) -> Elem {
@@ -61,7 +48,7 @@ fn leaf(o: u32, k: u32, t: u32) -> Elem {
     let pm = pm_of(o, k, t);
     M[pm] = e.m;
     U[pm] = e.u;
-  }${last}
+  }
 }`,
     reverse: false,
   };
@@ -134,20 +121,42 @@ function forward(divide: boolean): Kernel<AttentionAttrs> {
       gpu,
       program,
       { outer, length: T, inner: d },
-      [
-        bufferOf(m),
-        bufferOf(u),
-        bufferOf(w),
-        M.buffer,
-        U.buffer,
-        W.buffer,
-        ...last.map((b) => b.buffer),
-      ],
+      [bufferOf(m), bufferOf(u), bufferOf(w), M.buffer, U.buffer, W.buffer],
       { carry: carry?.buffer },
     );
     if (carry) gpu.release(carry);
+    if (!divide) return [M, U, W];
+    // The carry: M and U at the last position, and the numerator there as out · U (out is 0 where
+    // M is −inf, and so is the numerator).
+    type Buf = ReturnType<typeof gpu.alloc>;
+    const [Ml, Ul, Wl] = last as [Buf, Buf, Buf];
+    run1d(
+      gpu,
+      'attention.last',
+      '',
+      [
+        { name: 'M' },
+        { name: 'U' },
+        { name: 'W' },
+        { name: 'Ml', write: true },
+        { name: 'Ul', write: true },
+        { name: 'Wl', write: true },
+      ],
+      `  let d = rs_pu(1u); let T = rs_pu(2u); let c = rs_pu(3u);
+  let o = i / d; let k = i % d;
+  let at = o * T + T - 1u;
+  let pm = select(at * d + k, at, c == 1u);
+  Wl[i] = W[at * d + k] * U[pm];
+  if (c != 1u || k == 0u) {
+    let j = select(i, o, c == 1u);
+    Ml[j] = M[pm];
+    Ul[j] = U[pm];
+  }`,
+      [outer * d, d, T, c],
+      [M.buffer, U.buffer, W.buffer, Ml.buffer, Ul.buffer, Wl.buffer],
+    );
     // attentionScan's output first (the op's order), then the states.
-    return divide ? [W, M, U, ...last] : [M, U, W];
+    return [W, M, U, Ml, Ul, Wl];
   };
 }
 
