@@ -1,6 +1,10 @@
 import { full, onesLike, type Tensor, where, zeros } from '@recur/tensor';
-import { checkAttentionShapes, gaugeInvariantAttention } from './operators/attention.js';
-import { type ScanAlgorithm, scan } from './scan.js';
+import {
+  checkAttentionShapes,
+  fusedAttentionOutput,
+  gaugeInvariantAttention,
+} from './operators/attention.js';
+import { checkScanInputs, type ScanAlgorithm, scan } from './scan.js';
 
 /**
  * The running state of causal softmax attention after some positions: m the running max of the
@@ -41,6 +45,17 @@ export function attentionScan(
   const m = kind === 'head' ? scores.unsqueeze(-1) : scores;
   const u = onesLike(m, { requiresGrad: false });
   const axis = values.rank - 2;
+  const algorithm = options.algorithm ?? 'auto';
+  if (algorithm === 'auto' || algorithm === 'sequential') {
+    // One kernel for the scan, the division and the carry where the backend has it.
+    const carryIn = options.carry ? [options.carry.m, options.carry.u, options.carry.w] : undefined;
+    checkScanInputs(gaugeInvariantAttention, [m, u, values], { axis, carry: carryIn });
+    const fused = fusedAttentionOutput(m, u, values, carryIn);
+    if (fused) {
+      const [cm, cu, cw] = fused.carry;
+      return { out: fused.out, carry: { m: cm, u: cu, w: cw } };
+    }
+  }
   // out = W/U and the carry (passed back as a carry) depend on (U·e^M, W·e^M) only.
   const { outputs, carry } = scan(gaugeInvariantAttention, [m, u, values], {
     axis,

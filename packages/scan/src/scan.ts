@@ -43,7 +43,12 @@ function fmt(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }
 
-function checkInputs(op: ScanOperator, inputs: readonly Tensor[], options: ScanOptions): number {
+/** Validates scan()'s inputs, carry and options; returns the resolved axis. */
+export function checkScanInputs(
+  op: ScanOperator,
+  inputs: readonly Tensor[],
+  options: ScanOptions,
+): number {
   if (inputs.length !== op.arity)
     fail(op, `expected ${op.arity} input tensors, got ${inputs.length}`);
   const first = inputs[0] as Tensor;
@@ -121,7 +126,7 @@ export function scan(
   inputs: readonly Tensor[],
   options: ScanOptions = {},
 ): ScanResult {
-  const axis = checkInputs(op, inputs, options);
+  const axis = checkScanInputs(op, inputs, options);
   const algorithm = options.algorithm ?? 'auto';
   if (!['sequential', 'chunked', 'tree', 'auto'].includes(algorithm)) {
     fail(op, `unknown algorithm '${algorithm}' (expected sequential, chunked, tree or auto)`);

@@ -266,3 +266,64 @@ describe('attentionScan on long sequences with huge score spreads', () => {
     });
   });
 });
+
+describe('attentionScan reuses pooled buffers without stale values', () => {
+  it('a second call into the first one’s released outputs (no memset) equals a fresh run', () => {
+    // [2, 1024, 64] float32 outputs are 512 KiB: pooled, and handed back unzeroed to the kernel.
+    const [B, T, d] = [2, 1024, 64];
+    const values = (seed: number) =>
+      Float32Array.from({ length: B * T * d }, (_, i) => Math.sin(i * 0.37 + seed));
+    const first = tidy(() =>
+      attentionScan(
+        tensor(
+          Float32Array.from({ length: B * T }, (_, i) => Math.cos(i)),
+          { shape: [B, T] },
+        ),
+        tensor(values(1), { shape: [B, T, d] }),
+      ).out.dataSync(),
+    );
+    expect(first.some((x) => x !== 0)).toBe(true);
+    // Leading −inf scores: those outputs must be written as 0, not left from the first call.
+    const scores = Float32Array.from({ length: B * T }, (_, i) =>
+      i % T < 300 ? Number.NEGATIVE_INFINITY : Math.sin(i),
+    );
+    const again = tidy(() =>
+      attentionScan(
+        tensor(scores, { shape: [B, T] }),
+        tensor(values(2), { shape: [B, T, d] }),
+      ).out.dataSync(),
+    );
+    const ref = attentionReference(scores, values(2), B, T, d);
+    for (let i = 0; i < again.length; i++) {
+      if (
+        Math.abs((again[i] as number) - (ref[i] as number)) >
+        1e-5 * (1 + Math.abs(ref[i] as number))
+      ) {
+        throw new Error(`element ${i}: got ${again[i]}, want ${ref[i]}`);
+      }
+    }
+  });
+});
+
+/** out_t = Σ_{i≤t} softmax_i(s) v_i per row in float64, 0 while every score so far is −inf. */
+function attentionReference(s: Float32Array, v: Float32Array, B: number, T: number, d: number) {
+  const out = new Float64Array(B * T * d);
+  for (let b = 0; b < B; b++) {
+    let m = Number.NEGATIVE_INFINITY;
+    let u = 0;
+    const w = new Float64Array(d);
+    for (let t = 0; t < T; t++) {
+      const x = s[b * T + t] as number;
+      if (x === Number.NEGATIVE_INFINITY) continue;
+      const mn = Math.max(m, x);
+      const ca = m === Number.NEGATIVE_INFINITY ? 0 : Math.exp(m - mn);
+      const cb = Math.exp(x - mn);
+      u = u * ca + cb;
+      for (let k = 0; k < d; k++)
+        w[k] = (w[k] as number) * ca + cb * (v[(b * T + t) * d + k] as number);
+      m = mn;
+      for (let k = 0; k < d; k++) out[(b * T + t) * d + k] = (w[k] as number) / u;
+    }
+  }
+  return out;
+}

@@ -89,7 +89,7 @@ describe.each<Form>(['head', 'channel'])('attention gradients, %s form', (form) 
           tensor(h.data, { shape: h.shape, requiresGrad: true }),
         );
         const probe = attentionFn()(s as Tensor, v as Tensor, m, u, w);
-        expect(graphHas(probe[0] as Tensor, 'scan.attention')).toBe(true);
+        expect(graphHas(probe[0] as Tensor, 'scan.attentionOutput')).toBe(true);
       });
       gradcheck(attentionFn(), inputs, { eps: 1e-2, atol: 2e-3, rtol: 1e-2, name: tag });
     });

@@ -47,7 +47,7 @@ interface Case {
   carry?: 'finite' | 'identity' | 'mixed' | 'nan';
 }
 
-function build(k: Case, seed: number): AttentionForwardArgs {
+function build(k: Case, seed: number, divide = false): AttentionForwardArgs {
   const r = rng(seed);
   const c = k.c === 'head' ? 1 : k.d;
   const { outer, T, d } = k;
@@ -87,6 +87,8 @@ function build(k: Case, seed: number): AttentionForwardArgs {
     M: new Float32Array(m.length),
     U: new Float32Array(u.length),
     W: new Float32Array(w.length),
+    divide,
+    Wlast: divide ? new Float32Array(outer * d) : null,
   };
 }
 
@@ -97,6 +99,7 @@ function fresh(a: AttentionForwardArgs): AttentionForwardArgs {
     M: new Float32Array(a.M.length),
     U: new Float32Array(a.U.length),
     W: new Float32Array(a.W.length),
+    Wlast: a.Wlast && new Float32Array(a.Wlast.length),
   };
 }
 
@@ -242,6 +245,20 @@ describe('attention forward: WebAssembly SIMD equals JavaScript bit for bit', ()
     expectSameBits(wa.M, js.M, 'M');
     expectSameBits(wa.U, js.U, 'U');
     expectSameBits(wa.W, js.W, 'W');
+  });
+
+  // attentionScan's fused output: W/U (0 where M is −inf) and the last numerator, both paths alike.
+  it.each(CASES.map((k, i) => ({ ...k, seed: 1000 + i })))('$name, divided by U', (k) => {
+    const wasm = attentionWasm();
+    if (!wasm) return expect.fail('no WebAssembly SIMD');
+    const js = build(k, k.seed, true);
+    const wa = fresh(js);
+    attentionForwardJs(js);
+    expect(attentionForwardWasm(wasm, wa)).toBe(true);
+    expectSameBits(wa.M, js.M, 'M');
+    expectSameBits(wa.U, js.U, 'U');
+    expectSameBits(wa.W, js.W, 'W/U');
+    expectSameBits(wa.Wlast as Float32Array, js.Wlast as Float32Array, 'last W');
   });
 
   it('a value width so large one position fills a block (the memory grows)', () => {

@@ -81,8 +81,14 @@ async function runOn(
   const ys = f(...leaves);
   const ran = new Set<string>();
   const first = ys[0] as Tensor;
-  for (const name of ['scan.attention', 'scan.logcumsumexp', 'scan.linearRecurrence', 'scan.wgsl'])
-    if (graphHas(first, name)) ran.add(name);
+  const fusedOps = [
+    'scan.attention',
+    'scan.attentionOutput',
+    'scan.logcumsumexp',
+    'scan.linearRecurrence',
+    'scan.wgsl',
+  ];
+  for (const name of fusedOps) if (graphHas(first, name)) ran.add(name);
   if (wrt.length > 0) {
     let loss: Tensor | null = null;
     ys.forEach((y, k) => {
@@ -206,7 +212,7 @@ describe.skipIf(!HAS_WEBGPU)('scan on webgpu = scan on the cpu', { timeout: 60_0
           await sameOnBoth(attentionFn(), inputs, {
             wrt: inputs.map((_, i) => i),
             what: `T = ${T}${withCarry ? ' with carry' : ''}`,
-            fused: 'scan.attention',
+            fused: 'scan.attentionOutput',
           });
         }
       }

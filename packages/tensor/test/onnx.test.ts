@@ -7,6 +7,7 @@ import {
   cummax,
   defineOp,
   im2col,
+  layerNorm,
   manualSeed,
   nn,
   noGrad,
@@ -192,6 +193,31 @@ describe('toOnnx: op lowerings against recur, at batch and token sizes chosen at
 function concat2(x: Tensor): Tensor {
   return concat([x.slice(-1, 2), x.slice(-1, 0, 2)], -1);
 }
+
+describe('toOnnx: the fused layerNorm and cross entropy', () => {
+  it('layerNorm with weight and bias at |x| up to 1e30, and crossEntropy per sample (weight, smoothing)', async () => {
+    manualSeed(5);
+    const w = tensor([0.5, 1.5, -1, 2]);
+    const b = tensor([0.1, -0.2, 0.3, 0]);
+    const huge = new Fn((x) => layerNorm(x, [4], w, b));
+    const bytes = toOnnx(huge, { mode: 'parallel' });
+    for (const scale of [1, 1e30]) {
+      const x = randn([2, 5, 4]).mul(scale);
+      const got = await runOnnx(bytes, x);
+      expectClose(got.data, huge.forward(x).dataSync(), 1e-5);
+    }
+    await expectParity((x) => {
+      const rows = x.reshape([-1, 4]);
+      const target = rows.argmax(-1);
+      const loss = nn.crossEntropy(rows.mul(3), target, {
+        reduction: 'none',
+        weight: w.abs(),
+        labelSmoothing: 0.1,
+      });
+      return loss.reshape([x.shape[0] as number, -1, 1]).add(layerNorm(x, [4]));
+    }, SHAPES);
+  });
+});
 
 describe('toOnnx: the fused softmax attention', () => {
   it('causal and not, at score spreads of hundreds, a query at T = 1 included', async () => {

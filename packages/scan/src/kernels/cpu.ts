@@ -1,4 +1,4 @@
-import { allocCpuBuffer, type KernelInput, registerKernel } from '@recur/tensor';
+import { allocCpuBuffer, type Kernel, type KernelInput, registerKernel } from '@recur/tensor';
 import type { AttentionAttrs } from '../operators/attention.js';
 import type { LinearRecurrenceAttrs, LogcumsumexpAttrs } from '../operators/basic.js';
 import {
@@ -23,10 +23,9 @@ function expDiff(a: number, b: number): number {
   return a === NEG_INF ? 0 : Math.exp(a - b);
 }
 
-registerKernel<AttentionAttrs>(
-  'scan.attention',
-  'cpu',
-  (_b, inputs, { outer, length: T, inner: d, channels: c, hasCarry }) => {
+/** The forward scan, or with `divide` attentionScan's fused output W/U and the last state. */
+function forward(divide: boolean): Kernel<AttentionAttrs> {
+  return (_b, inputs, { outer, length: T, inner: d, channels: c, hasCarry }) => {
     const [m, u, w] = inputs.map(f32) as [Float32Array, Float32Array, Float32Array];
     // Outputs from the backend's pool: a reused large buffer saves the page faults of a fresh one.
     const args: AttentionForwardArgs = {
@@ -40,24 +39,48 @@ registerKernel<AttentionAttrs>(
       m0: hasCarry ? f32(inputs[3] as KernelInput) : null,
       u0: hasCarry ? f32(inputs[4] as KernelInput) : null,
       w0: hasCarry ? f32(inputs[5] as KernelInput) : null,
-      M: allocCpuBuffer('float32', m.length) as Float32Array,
-      U: allocCpuBuffer('float32', u.length) as Float32Array,
-      W: allocCpuBuffer('float32', w.length) as Float32Array,
+      // Every element is written: no memset of a reused buffer.
+      M: allocCpuBuffer('float32', m.length, false) as Float32Array,
+      U: allocCpuBuffer('float32', u.length, false) as Float32Array,
+      W: allocCpuBuffer('float32', w.length, false) as Float32Array,
+      divide,
+      Wlast: divide ? (allocCpuBuffer('float32', outer * d) as Float32Array) : null,
     };
     // WebAssembly SIMD where the engine has it (faster from a single position of d = 64 on); its
     // outputs are bit-identical to the JavaScript loop's.
     const wasm = attentionWasmActive() ? attentionWasm() : null;
     if (!wasm || !attentionForwardWasm(wasm, args)) attentionForwardJs(args);
-    return [args.M, args.U, args.W];
-  },
-);
+    if (!divide) return [args.M, args.U, args.W];
+    // The carry's m and u: the states at the last position (T >= 1 here).
+    const Ml = allocCpuBuffer('float32', outer * c) as Float32Array;
+    const Ul = allocCpuBuffer('float32', outer * c) as Float32Array;
+    for (let o = 0; o < outer; o++) {
+      const at = (o * T + T - 1) * c;
+      Ml.set(args.M.subarray(at, at + c), o * c);
+      Ul.set(args.U.subarray(at, at + c), o * c);
+    }
+    return [args.W, args.M, args.U, Ml, Ul, args.Wlast];
+  };
+}
+
+registerKernel<AttentionAttrs>('scan.attention', 'cpu', forward(false));
+registerKernel<AttentionAttrs>('scan.attentionOutput', 'cpu', forward(true));
+
+/**
+ * What each stored output value is multiplied by (wasm/attention.wat's $scaleOf): 1 for the
+ * numerator W, or with `divide` attentionScan's 1/U, and 0 while the running max is −inf.
+ */
+function scaleOf(u: number, m: number, divide: boolean): number {
+  if (!divide) return 1;
+  return m === NEG_INF ? 0 : 1 / u;
+}
 
 /**
  * The forward pass in plain JavaScript: the reference for the WebAssembly kernel (wasm/attention.wat
  * does the same arithmetic in the same order) and the fallback where WebAssembly SIMD is missing.
  */
 export function attentionForwardJs(args: AttentionForwardArgs): void {
-  const { outer, T, d, c, m, u, w, m0, u0, w0, M, U, W } = args;
+  const { outer, T, d, c, m, u, w, m0, u0, w0, M, U, W, divide, Wlast } = args;
   const runM = new Float64Array(c);
   const runU = new Float64Array(c);
   const runW = new Float64Array(d);
@@ -81,18 +104,20 @@ export function attentionForwardJs(args: AttentionForwardArgs): void {
           const ca = expDiff(rm, mi);
           rm = mi;
           ru = ru * ca + (u[p] as number);
+          const f = scaleOf(ru, rm, divide);
           for (let k = 0; k < d; k++, q++) {
             const x = (runW[k] as number) * ca + (w[q] as number);
             runW[k] = x;
-            W[q] = x;
+            W[q] = x * f;
           }
         } else {
           const cb = expDiff(mi, rm);
           ru = ru + (u[p] as number) * cb;
+          const f = scaleOf(ru, rm, divide);
           for (let k = 0; k < d; k++, q++) {
             const x = (runW[k] as number) + (w[q] as number) * cb;
             runW[k] = x;
-            W[q] = x;
+            W[q] = x * f;
           }
         }
         M[p] = rm;
@@ -120,10 +145,11 @@ export function attentionForwardJs(args: AttentionForwardArgs): void {
           runW[j] = x;
           M[q] = runM[j] as number;
           U[q] = y;
-          W[q] = x;
+          W[q] = x * scaleOf(y, runM[j] as number, divide);
         }
       }
     }
+    if (Wlast) for (let k = 0; k < d; k++) Wlast[o * d + k] = runW[k] as number;
   }
 }
 

@@ -10,6 +10,7 @@ import {
   type Tensor,
   TensorError,
   where,
+  zeros,
 } from '@recur/tensor';
 import { ATTENTION_WGSL } from '../kernels/webgpu/combines.js';
 import { defineOperator } from '../operator.js';
@@ -138,6 +139,100 @@ const backwardDef: OpDef<AttentionAttrs> = defineOp<AttentionAttrs>({
   infer: (inputs, { hasCarry }) =>
     inputs.slice(0, hasCarry ? 6 : 3).map((t) => ({ shape: t.shape, dtype: 'float32' as const })),
 });
+
+/**
+ * ONNX of attentionScan's fused output: the Scan above, then out = W/U (0 where M is −inf) and the
+ * states at the last position (the carry).
+ */
+function outputOnnx(ctx: onnx.OnnxContext<AttentionAttrs>): void {
+  const { g, outputs } = ctx;
+  const axis = (ctx.inShapes[0] as number[]).length - 2;
+  const [out, M, U, mLast, uLast, wLast] = outputs as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
+  const W = g.fresh('W');
+  attentionOnnx({ ...ctx, outputs: [M, U, W] });
+  const empty = g.op('IsInf', [M], { detect_positive: 0 });
+  g.op('Where', [empty, g.scalar(0, 'float32'), g.op('Div', [W, U])], {}, out);
+  const last = (x: string, name: string) => {
+    const end = g.ints([Number.MAX_SAFE_INTEGER]);
+    const slice = g.op('Slice', [x, g.ints([-1]), end, g.ints([axis])]);
+    g.op('Squeeze', [slice, g.ints([axis])], {}, name);
+  };
+  last(M, mLast);
+  last(U, uLast);
+  last(W, wLast);
+}
+
+/** A gradient `last` of the state at the last position, as a full-length one (zeros before it). */
+function atLast(full: Tensor, last: Tensor | null, axis: number): Tensor {
+  if (!last) return full;
+  const T = full.shape[axis] as number;
+  const before = [...full.shape];
+  before[axis] = T - 1;
+  return full.add(
+    concat([zeros(before, { backend: full.backend.name }), last.unsqueeze(axis)], axis),
+  );
+}
+
+/**
+ * attentionScan's forward in one kernel: the scan of (m, u, w) with out = W/U written in place of
+ * W (0 where M is still −inf, the guard against 0/0) and the states at the last position (the
+ * carry), so neither the division nor the guard nor the carry's slices run as separate ops. Outputs
+ * out, M, U, m_last, u_last, w_last. Only for gauge-invariant uses (out and the carry are), so the
+ * gradient along M is 0 (see forwardDef); the backward is the scan's ('scan.attentionBackward')
+ * after the division's own chain rule: dW = dOut / U, dU = −Σ dOut·out / U.
+ */
+const outputDef: OpDef<AttentionAttrs> = defineOp<AttentionAttrs>({
+  name: 'scan.attentionOutput',
+  onnx: outputOnnx,
+  infer: ([m, , w]) => {
+    const [mt, wt] = [m as Tensor, w as Tensor];
+    const axis = mt.rank - 2;
+    const drop = (s: readonly number[]) => [...s.slice(0, axis), ...s.slice(axis + 1)];
+    return [wt.shape, mt.shape, mt.shape, drop(mt.shape), drop(mt.shape), drop(wt.shape)].map(
+      (shape) => ({ shape, dtype: 'float32' as const }),
+    );
+  },
+  grad: (dOut, { inputs, outputs, outputGrads, attrs }) => {
+    const [out, M, U] = outputs as [Tensor, Tensor, Tensor];
+    const axis = M.rank - 2;
+    const safe = where(M.ne(Number.NEGATIVE_INFINITY), U, Number.POSITIVE_INFINITY);
+    const prod = dOut.mul(out);
+    let dU = (attrs.channels === 1 ? prod.sum(-1, true) : prod).div(safe).neg();
+    if (outputGrads[2]) dU = dU.add(outputGrads[2]);
+    dU = atLast(dU, outputGrads[4] ?? null, axis);
+    const dW = atLast(dOut.div(safe), outputGrads[5] ?? null, axis);
+    return runOp(backwardDef, [...inputs, M, dU, dW], attrs);
+  },
+});
+
+/**
+ * attentionScan through 'scan.attentionOutput' where the backend has it and the sequence is not
+ * empty: { out, carry } or undefined (the caller composes the scan and the division instead).
+ */
+export function fusedAttentionOutput(
+  m: Tensor,
+  u: Tensor,
+  w: Tensor,
+  carry: readonly Tensor[] | undefined,
+): { out: Tensor; carry: [Tensor, Tensor, Tensor] } | undefined {
+  const axis = w.rank - 2;
+  const all = carry ? [m, u, w, ...carry] : [m, u, w];
+  if ((w.shape[axis] as number) === 0) return undefined;
+  if (!servedBy(all, hasKernel, 'scan.attentionOutput', 'scan.attentionBackward')) return undefined;
+  const [out, , , mLast, uLast, wLast] = runOp(
+    outputDef,
+    all,
+    attrsFor(m, w, axis, carry !== undefined, true),
+  ) as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
+  return { out, carry: [mLast, uLast, wLast] };
+}
 
 function fused(
   inputs: readonly Tensor[],

@@ -4,6 +4,7 @@ import { ones, tensor, zeros } from '../ops/creation.js';
 import { where } from '../ops/elementwise.js';
 import { indexSelect } from '../ops/indexing.js';
 import { matmulT } from '../ops/matmul.js';
+import { layerNorm } from '../ops/norm.js';
 import { dropout } from '../ops/softmax.js';
 import { type Generator, randn } from '../random.js';
 import { Tensor } from '../tensor.js';
@@ -122,18 +123,8 @@ export class LayerNorm extends Module {
     }
     if (x.dtype !== 'float32')
       throw new TensorError('LayerNorm', `expected a float32 input, got ${x.dtype}`);
-    const axes = this.normalizedShape.map((_, i) => x.rank - k + i);
-    // Rows beyond |x| = 1 are divided by their largest |x| first, so that neither the mean's sum
-    // nor the squares overflow float32 (|x| ≳ 1e19 would give a variance of Infinity and y = 0).
-    // LayerNorm is scale-invariant but for eps, which becomes eps / s²; s is a constant to autograd,
-    // which leaves the gradient exact (the function equals the unscaled one for any fixed s).
-    const s = x.detach().abs().max(axes, true).clamp(1);
-    const xs = x.div(s);
-    const centered = xs.sub(xs.mean(axes, true));
-    const variance = centered.square().mean(axes, true);
-    let y = centered.mul(variance.add(s.square().reciprocal().mul(this.eps)).rsqrt());
-    if (this.weight) y = y.mul(this.weight);
-    if (this.bias) y = y.add(this.bias);
+    // One fused op, exact for any finite input (ops/norm.ts).
+    const y = layerNorm(x, this.normalizedShape, this.weight, this.bias, this.eps);
     return y;
   }
 

@@ -1,5 +1,6 @@
 // Loss functions, as torch.nn.functional. Each takes `reduction`: 'mean' (default), 'sum' or 'none'.
 import { fmtShape, TensorError } from '../errors.js';
+import { crossEntropyRows } from '../ops/cross-entropy.js';
 import { where } from '../ops/elementwise.js';
 import { gather, indexSelect } from '../ops/indexing.js';
 import { logSoftmax } from '../ops/softmax.js';
@@ -206,8 +207,21 @@ export function crossEntropy(
   if (!(eps >= 0 && eps <= 1))
     throw new TensorError(op, `expected labelSmoothing in [0, 1], got ${eps}`);
   const p = prepare(op, input, target, options);
-  const logp = logSoftmax(p.x, 1);
   const C = p.classes;
+  const ignoreIndex = options.ignoreIndex ?? -100;
+  if (p.target.dtype === 'int32' && p.x.rank === 2) {
+    // Scores [N, C] (classification, a language model's flattened tokens): one fused op forward and
+    // backward (ops/cross-entropy.ts) for the per-sample loss, then the reduction.
+    const loss = crossEntropyRows(p.x, p.target, p.weight, { ignoreIndex, smoothing: eps });
+    if (reduction === 'none') return finish(loss, p.single, reduction);
+    if (reduction === 'sum') return loss.sum();
+    const valid = p.target.ne(ignoreIndex);
+    const denominator = p.weight
+      ? where(valid, indexSelect(p.weight, 0, where(valid, p.target, 0)), 0).sum()
+      : valid.sum().float();
+    return loss.sum().div(denominator);
+  }
+  const logp = logSoftmax(p.x, 1);
 
   if (p.target.dtype === 'float32') {
     // Class probabilities: −Σ_c w_c·t_c·logp_c, 'mean' over the N·d1… positions.
@@ -222,7 +236,7 @@ export function crossEntropy(
     throw new TensorError(op, `expected int32 class indices, got ${p.target.dtype}`);
 
   const lp: Prepared = { ...p, x: logp };
-  const { loss, denominator, valid } = nllParts(lp, options.ignoreIndex ?? -100);
+  const { loss, denominator, valid } = nllParts(lp, ignoreIndex);
   const reduceNll = (l: Tensor): Tensor =>
     reduction === 'none' ? l : reduction === 'sum' ? l.sum() : l.sum().div(denominator);
   if (eps === 0) return finish(reduceNll(loss), p.single, reduction);

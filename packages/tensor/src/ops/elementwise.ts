@@ -62,7 +62,6 @@ function unaryOp(
 }
 
 const SQRT_1_2 = Math.SQRT1_2;
-const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
 export const neg = unaryOp('neg', (dy) => dy.neg(), true, undefined, node('Neg'));
 export const abs = unaryOp('abs', (dy, x) => dy.mul(x.sign()), true, undefined, node('Abs'));
@@ -129,14 +128,19 @@ export const sigmoid = unaryOp(
   node('Sigmoid'),
 );
 export const relu = unaryOp('relu', (dy, x) => dy.mul(x.gt(0)), true, undefined, node('Relu'));
+/**
+ * GELU's backward in one kernel: dy · (Φ(x) + x·φ(x)), inputs dy and x of the same shape. Not
+ * differentiable itself (backward records no graph).
+ */
+const geluGradDef = defineOp<Record<string, never>>({
+  name: 'geluGrad',
+  infer: ([dy]) => [{ shape: (dy as Tensor).shape, dtype: 'float32' }],
+});
+
 /** Exact GELU, x·Φ(x) with the normal CDF (PyTorch's default, not the tanh approximation). */
 export const gelu = unaryOp(
   'gelu',
-  (dy, x) => {
-    const cdf = x.mul(SQRT_1_2).erf().add(1).mul(0.5);
-    const pdf = x.square().mul(-0.5).exp().mul(INV_SQRT_2PI);
-    return dy.mul(cdf.add(x.mul(pdf)));
-  },
+  (dy, x) => run1(geluGradDef, [dy, x], {}),
   false,
   undefined,
   (g, x) => {

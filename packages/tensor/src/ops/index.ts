@@ -7,5 +7,6 @@ export * from './indexing.js';
 export { sliceAssign } from './inplace.js';
 export * from './matmul.js';
 export * from './movement.js';
+export * from './norm.js';
 export * from './reduce.js';
 export * from './softmax.js';

@@ -1,6 +1,6 @@
 import { TensorError } from '../errors.js';
+import { adamStep } from '../ops/adam.js';
 import { zerosLike } from '../ops/creation.js';
-import { maximum } from '../ops/elementwise.js';
 import type { Tensor } from '../tensor.js';
 import {
   checkNumber,
@@ -83,28 +83,30 @@ abstract class AdamBase extends Optimizer<AdamHyper> {
     const step = (state.step as number) + 1;
     state.step = step;
 
-    let g = maximize ? grad.neg() : grad;
-    let param = p;
-    if (weightDecay !== 0) {
-      if (this.decoupled) param = p.mul(1 - lr * weightDecay);
-      else g = g.add(p.mul(weightDecay));
-    }
-    m.assign(m.add(g.sub(m).mul(1 - beta1))); // lerp(m, g, 1 − β₁), as PyTorch
-    v.assign(v.mul(beta2).add(g.square().mul(1 - beta2)));
-    const biasCorrection1 = 1 - beta1 ** step;
-    const biasCorrection2Sqrt = Math.sqrt(1 - beta2 ** step);
-    let second = v;
+    let vmax: Tensor | null = null;
     if (amsgrad) {
-      let vmax = state.maxExpAvgSq as Tensor | undefined;
+      vmax = (state.maxExpAvgSq as Tensor | undefined) ?? null;
       if (!vmax) {
         vmax = this.persistent(zerosLike(p));
         state.maxExpAvgSq = vmax;
       }
-      vmax.assign(maximum(vmax, v));
-      second = vmax;
     }
-    const denom = second.sqrt().div(biasCorrection2Sqrt).add(eps);
-    p.assign(param.sub(m.div(denom).mul(lr / biasCorrection1)));
+    // One kernel per parameter (ops/adam.ts); assign() swaps the new buffers in without a copy.
+    const [np, nm, nv, nvmax] = adamStep(p, grad, m, v, vmax, {
+      lr,
+      beta1,
+      beta2,
+      eps,
+      weightDecay,
+      decoupled: this.decoupled,
+      maximize,
+      amsgrad,
+      step,
+    }) as [Tensor, Tensor, Tensor, Tensor | undefined];
+    m.assign(nm);
+    v.assign(nv);
+    if (vmax && nvmax) vmax.assign(nvmax);
+    p.assign(np);
   }
 }
 

@@ -31,6 +31,7 @@ export interface AttentionWasm {
     u: number,
     v: number,
     scratch: number,
+    divide: number,
   ): void;
   /** One score per channel: the same with state [M_0.., U_0.., w_0..] (float64, d each), `m` and
    * `u` float32 [n, d], `scratch` 12·n·d + 8 bytes. */
@@ -42,6 +43,7 @@ export interface AttentionWasm {
     u: number,
     v: number,
     scratch: number,
+    divide: number,
   ): void;
 }
 
@@ -119,6 +121,13 @@ export interface AttentionForwardArgs {
   readonly M: Float32Array;
   readonly U: Float32Array;
   readonly W: Float32Array;
+  /**
+   * attentionScan's fused output: W receives the numerator divided by U (0 where M is −inf) instead
+   * of the numerator itself.
+   */
+  readonly divide: boolean;
+  /** Where given, written with the numerator after each row's last position ([outer, d]). */
+  readonly Wlast: Float32Array | null;
 }
 
 const align16 = (bytes: number) => (bytes + 15) & ~15;
@@ -134,8 +143,9 @@ let f64 = new Float64Array(0);
  * grow to the layout needed, so the caller falls back to JavaScript.
  */
 export function attentionForwardWasm(wasm: AttentionWasm, a: AttentionForwardArgs): boolean {
-  const { outer, T, d, c, m, u, w, m0, u0, w0, M, U, W } = a;
-  if (outer === 0 || T === 0) return true;
+  const { outer, T, d, c, m, u, w, m0, u0, w0, M, U, W, divide, Wlast } = a;
+  if (outer === 0) return true;
+  if (T === 0) return false; // nothing to scan: the JavaScript loop writes Wlast (the carry in)
   const head = c === 1;
   // Positions per block: about BLOCK_BYTES of block and scratch (at least one position).
   const B = Math.max(1, Math.min(T, Math.floor(BLOCK_BYTES / (4 * d + 20 * c))));
@@ -183,11 +193,16 @@ export function attentionForwardWasm(wasm: AttentionWasm, a: AttentionForwardArg
       f32.set(m.subarray(p, p + n * c), mAt);
       f32.set(u.subarray(p, p + n * c), uAt);
       f32.set(w.subarray(q, q + n * d), vAt);
-      if (head) wasm.forwardHead(n, d, 0, mOff, uOff, vOff, scratch);
-      else wasm.forwardChannel(n, d, 0, mOff, uOff, vOff, scratch);
+      const div = divide ? 1 : 0;
+      if (head) wasm.forwardHead(n, d, 0, mOff, uOff, vOff, scratch, div);
+      else wasm.forwardChannel(n, d, 0, mOff, uOff, vOff, scratch, div);
       M.set(f32.subarray(mAt, mAt + n * c), p);
       U.set(f32.subarray(uAt, uAt + n * c), p);
       W.set(f32.subarray(vAt, vAt + n * d), q);
+    }
+    if (Wlast) {
+      const run = head ? 2 : 2 * d; // the numerator's float64 offset in the state
+      for (let k = 0; k < d; k++) Wlast[o * d + k] = f64[run + k] as number;
     }
   }
   return true;

@@ -17,7 +17,8 @@
 ;;   s > M (the max moves): c = M = −inf ? 0 : e^{M − s};  M ← s;  U ← U·c + x;  run ← run·c + v
 ;;   otherwise:             c = s = −inf ? 0 : e^{s − M};          U ← U + x·c;  run ← run + v·c
 ;;
-;; then the block's s, x and v are overwritten in place by M, U and float32(run): the outputs. NaN
+;; then the block's s, x and v are overwritten in place by M, U and float32(run): the outputs (with
+;; $div set, v gets attentionScan's output float32(run · (1/U)) instead, 0 where M is −inf). NaN
 ;; scores fail `s > M` and give c = NaN, as in JavaScript. The −inf tests (an exponent of −inf,
 ;; whose exp is exactly 0) keep the identity out of e^{−inf − (−inf)}.
 ;;
@@ -152,6 +153,18 @@
         (local.set $p (i32.add (local.get $p) (i32.const 16)))
         (br_if $pair (i32.lt_u (local.get $p) (local.get $end))))))
 
+  ;; The factor each output value is multiplied by before it is stored: 1 (the numerator W itself),
+  ;; or with $div the output division W/U of attentionScan: 1/U, and 0 where the running max M is
+  ;; still −inf (nothing seen yet: the output is 0, never 0/0).
+  (func $scaleOf (param $den f64) (param $big f32) (param $div i32) (result f64)
+    (if (result f64) (local.get $div)
+      (then
+        (select
+          (f64.const 0)
+          (f64.div (f64.const 1) (local.get $den))
+          (f32.eq (local.get $big) (f32.const -inf))))
+      (else (f64.const 1))))
+
   ;; One score per position (c = 1): n positions of a row, state at $state (see the header), in
   ;; three passes over the block. 1: the running max, writing M and, per position, a flag (int32 at
   ;; $scratch + 8·n', n' = n rounded up to even: 1 where the max moved) and the exponent (float64 at
@@ -160,7 +173,10 @@
   ;; ($exps). 3: per position the denominator (U) and the d-wide sweep of the numerator.
   (func (export "forwardHead")
     (param $n i32) (param $d i32) (param $state i32) (param $m i32) (param $u i32) (param $v i32)
-    (param $scratch i32)
+    (param $scratch i32) (param $div i32)
+    (local $mp i32)    ;; walks M (float32, written by pass 1) in pass 3
+    (local $inv f64)   ;; the output factor ($scaleOf)
+    (local $iv v128)   ;; $inv in both lanes
     (local $end i32)   ;; $m + 4·n: one past the last score
     (local $coef i32)  ;; walks the coefficients (float64)
     (local $flag i32)  ;; walks the flags (int32)
@@ -177,6 +193,7 @@
     (local $x v128)
     (local $lo v128)
     (local $hi v128)
+    (local.set $mp (local.get $m))
     (local.set $end (i32.add (local.get $m) (i32.shl (local.get $n) (i32.const 2))))
     (local.set $big (f64.load (local.get $state)))
     (local.set $den (f64.load offset=8 (local.get $state)))
@@ -240,6 +257,9 @@
               (f64.add
                 (f64.mul (local.get $den) (local.get $c))
                 (f64.promote_f32 (f32.load (local.get $u)))))
+            (local.set $iv
+              (f64x2.splat
+                (local.tee $inv (call $scaleOf (local.get $den) (f32.load (local.get $mp)) (local.get $div)))))
             ;; Four values at a time: one float32x4 promoted to two float64x2, and back.
             (block $vdone
               (br_if $vdone (i32.ge_u (local.get $r) (local.get $vend)))
@@ -259,8 +279,8 @@
                 (v128.store offset=16 (local.get $r) (local.get $hi))
                 (v128.store align=4 (local.get $v)
                   (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
-                    (f32x4.demote_f64x2_zero (local.get $lo))
-                    (f32x4.demote_f64x2_zero (local.get $hi))))
+                    (f32x4.demote_f64x2_zero (f64x2.mul (local.get $lo) (local.get $iv)))
+                    (f32x4.demote_f64x2_zero (f64x2.mul (local.get $hi) (local.get $iv)))))
                 (local.set $r (i32.add (local.get $r) (i32.const 32)))
                 (local.set $v (i32.add (local.get $v) (i32.const 16)))
                 (br_if $vector (i32.lt_u (local.get $r) (local.get $vend)))))
@@ -272,7 +292,8 @@
                   (f64.add
                     (f64.mul (f64.load (local.get $r)) (local.get $c))
                     (f64.promote_f32 (f32.load (local.get $v)))))
-                (f32.store (local.get $v) (f32.demote_f64 (f64.load (local.get $r))))
+                (f32.store (local.get $v)
+                  (f32.demote_f64 (f64.mul (f64.load (local.get $r)) (local.get $inv))))
                 (local.set $r (i32.add (local.get $r) (i32.const 8)))
                 (local.set $v (i32.add (local.get $v) (i32.const 4)))
                 (br_if $scalar (i32.lt_u (local.get $r) (local.get $rend))))))
@@ -281,6 +302,9 @@
               (f64.add
                 (local.get $den)
                 (f64.mul (f64.promote_f32 (f32.load (local.get $u))) (local.get $c))))
+            (local.set $iv
+              (f64x2.splat
+                (local.tee $inv (call $scaleOf (local.get $den) (f32.load (local.get $mp)) (local.get $div)))))
             (block $vdone
               (br_if $vdone (i32.ge_u (local.get $r) (local.get $vend)))
               (loop $vector
@@ -301,8 +325,8 @@
                 (v128.store offset=16 (local.get $r) (local.get $hi))
                 (v128.store align=4 (local.get $v)
                   (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
-                    (f32x4.demote_f64x2_zero (local.get $lo))
-                    (f32x4.demote_f64x2_zero (local.get $hi))))
+                    (f32x4.demote_f64x2_zero (f64x2.mul (local.get $lo) (local.get $iv)))
+                    (f32x4.demote_f64x2_zero (f64x2.mul (local.get $hi) (local.get $iv)))))
                 (local.set $r (i32.add (local.get $r) (i32.const 32)))
                 (local.set $v (i32.add (local.get $v) (i32.const 16)))
                 (br_if $vector (i32.lt_u (local.get $r) (local.get $vend)))))
@@ -313,12 +337,14 @@
                   (f64.add
                     (f64.load (local.get $r))
                     (f64.mul (f64.promote_f32 (f32.load (local.get $v))) (local.get $c))))
-                (f32.store (local.get $v) (f32.demote_f64 (f64.load (local.get $r))))
+                (f32.store (local.get $v)
+                  (f32.demote_f64 (f64.mul (f64.load (local.get $r)) (local.get $inv))))
                 (local.set $r (i32.add (local.get $r) (i32.const 8)))
                 (local.set $v (i32.add (local.get $v) (i32.const 4)))
                 (br_if $scalar (i32.lt_u (local.get $r) (local.get $rend)))))))
         (f32.store (local.get $u) (f32.demote_f64 (local.get $den)))
         (local.set $u (i32.add (local.get $u) (i32.const 4)))
+        (local.set $mp (i32.add (local.get $mp) (i32.const 4)))
         (local.set $coef (i32.add (local.get $coef) (i32.const 8)))
         (local.set $flag (i32.add (local.get $flag) (i32.const 4)))
         (br_if $position (i32.lt_u (local.get $coef) (local.get $cend)))))
@@ -330,7 +356,8 @@
   ;; even) and after them (int32).
   (func (export "forwardChannel")
     (param $n i32) (param $d i32) (param $state i32) (param $m i32) (param $u i32) (param $v i32)
-    (param $scratch i32)
+    (param $scratch i32) (param $div i32)
+    (local $mp i32)    ;; walks M (float32, written by pass 1) in pass 3
     (local $end i32)   ;; $m + 4·n·d
     (local $nd i32)    ;; n·d
     (local $dd i32)    ;; 8·d: from M_j to U_j, and from U_j to run_j
@@ -345,6 +372,7 @@
     (local $x f64)
     (local.set $nd (i32.mul (local.get $n) (local.get $d)))
     (if (i32.eqz (local.get $nd)) (then (return)))
+    (local.set $mp (local.get $m))
     (local.set $end (i32.add (local.get $m) (i32.shl (local.get $nd) (i32.const 2))))
     (local.set $dd (i32.shl (local.get $d) (i32.const 3)))
     (local.set $send (i32.add (local.get $state) (local.get $dd)))
@@ -418,8 +446,13 @@
       (f64.store (i32.add (local.get $j) (local.get $dd)) (local.get $y))
       (f64.store (i32.add (local.get $j) (i32.shl (local.get $dd) (i32.const 1))) (local.get $x))
       (f32.store (local.get $u) (f32.demote_f64 (local.get $y)))
-      (f32.store (local.get $v) (f32.demote_f64 (local.get $x)))
+      (f32.store (local.get $v)
+        (f32.demote_f64
+          (f64.mul
+            (local.get $x)
+            (call $scaleOf (local.get $y) (f32.load (local.get $mp)) (local.get $div)))))
       (local.set $u (i32.add (local.get $u) (i32.const 4)))
+      (local.set $mp (i32.add (local.get $mp) (i32.const 4)))
       (local.set $v (i32.add (local.get $v) (i32.const 4)))
       (local.set $e (i32.add (local.get $e) (i32.const 8)))
       (local.set $flag (i32.add (local.get $flag) (i32.const 4)))

@@ -1,4 +1,4 @@
-import { type KernelInput, registerKernel } from '@recur/tensor';
+import { type Kernel, type KernelInput, registerKernel } from '@recur/tensor';
 import type { AttentionAttrs } from '../../operators/attention.js';
 import { ATTENTION_WGSL, REVERSE_PAIR_WGSL } from './combines.js';
 import { bufferOf, checkLoop, gpuOf, run1d, runScan, type ScanProgram } from './engine.js';
@@ -19,9 +19,14 @@ const indices = (head: boolean) => `
 fn pw_of(o: u32, k: u32, t: u32) -> u32 { return (o * rs_pu(1u) + t) * rs_pu(2u) + k; }
 fn pm_of(o: u32, k: u32, t: u32) -> u32 { return ${head ? 'o * rs_pu(1u) + t' : 'pw_of(o, k, t)'}; }`;
 
-function forwardProgram(head: boolean): ScanProgram {
+/**
+ * The forward scan. With `divide` (attentionScan's fused output, 'scan.attentionOutput') W gets
+ * w/u, 0 where m is still −inf. Same bindings either way: adapters may allow only 8 storage buffers
+ * per shader (the scan engine uses two of them), so the carry comes from a second, small kernel.
+ */
+function forwardProgram(head: boolean, divide = false): ScanProgram {
   return {
-    key: `attention.forward.${head ? 'head' : 'channel'}`,
+    key: `attention.forward.${head ? 'head' : 'channel'}${divide ? '.divide' : ''}`,
     elem: ATTENTION_WGSL,
     elemWords: 3,
     buffers: [
@@ -38,7 +43,7 @@ fn leaf(o: u32, k: u32, t: u32) -> Elem {
   return Elem(m[pm], u[pm], w[pw_of(o, k, t)]);
 }`,
     store: `fn emit(o: u32, k: u32, t: u32, e: Elem) {
-  W[pw_of(o, k, t)] = e.w;
+  W[pw_of(o, k, t)] = ${divide ? 'select(e.w / e.u, 0.0, is_neg_inf(e.m))' : 'e.w'};
   ${head ? 'if (k == 0u) ' : ''}{
     let pm = pm_of(o, k, t);
     M[pm] = e.m;
@@ -81,18 +86,19 @@ fn leaf(o: u32, k: u32, t: u32) -> Elem {
 
 const programs = {
   forward: { head: forwardProgram(true), channel: forwardProgram(false) },
+  output: { head: forwardProgram(true, true), channel: forwardProgram(false, true) },
   backward: { head: backwardProgram(true), channel: backwardProgram(false) },
 };
 
-registerKernel<AttentionAttrs>(
-  'scan.attention',
-  'webgpu',
-  (backend, inputs, { outer, length: T, inner: d, channels: c, hasCarry }) => {
+/** The forward scan, or with `divide` attentionScan's fused output (see forwardProgram). */
+function forward(divide: boolean): Kernel<AttentionAttrs> {
+  return (backend, inputs, { outer, length: T, inner: d, channels: c, hasCarry }) => {
     const gpu = gpuOf(backend);
     const [m, u, w] = inputs as [KernelInput, KernelInput, KernelInput];
     const M = gpu.alloc(m.size * 4);
     const U = gpu.alloc(u.size * 4);
     const W = gpu.alloc(w.size * 4);
+    const last = divide ? [outer * c, outer * c, outer * d].map((n) => gpu.alloc(n * 4)) : [];
     const head = c === 1;
     const lines = outer * d;
     let carry: ReturnType<typeof gpu.alloc> | null = null;
@@ -110,17 +116,52 @@ registerKernel<AttentionAttrs>(
         [...inputs.slice(3, 6).map(bufferOf), carry.buffer],
       );
     }
+    const program = (divide ? programs.output : programs.forward)[head ? 'head' : 'channel'];
     runScan(
       gpu,
-      head ? programs.forward.head : programs.forward.channel,
+      program,
       { outer, length: T, inner: d },
       [bufferOf(m), bufferOf(u), bufferOf(w), M.buffer, U.buffer, W.buffer],
       { carry: carry?.buffer },
     );
     if (carry) gpu.release(carry);
-    return [M, U, W];
-  },
-);
+    if (!divide) return [M, U, W];
+    // The carry: M and U at the last position, and the numerator there as out · U (out is 0 where
+    // M is −inf, and so is the numerator).
+    type Buf = ReturnType<typeof gpu.alloc>;
+    const [Ml, Ul, Wl] = last as [Buf, Buf, Buf];
+    run1d(
+      gpu,
+      'attention.last',
+      '',
+      [
+        { name: 'M' },
+        { name: 'U' },
+        { name: 'W' },
+        { name: 'Ml', write: true },
+        { name: 'Ul', write: true },
+        { name: 'Wl', write: true },
+      ],
+      `  let d = rs_pu(1u); let T = rs_pu(2u); let c = rs_pu(3u);
+  let o = i / d; let k = i % d;
+  let at = o * T + T - 1u;
+  let pm = select(at * d + k, at, c == 1u);
+  Wl[i] = W[at * d + k] * U[pm];
+  if (c != 1u || k == 0u) {
+    let j = select(i, o, c == 1u);
+    Ml[j] = M[pm];
+    Ul[j] = U[pm];
+  }`,
+      [outer * d, d, T, c],
+      [M.buffer, U.buffer, W.buffer, Ml.buffer, Ul.buffer, Wl.buffer],
+    );
+    // attentionScan's output first (the op's order), then the states.
+    return [W, M, U, Ml, Ul, Wl];
+  };
+}
+
+registerKernel<AttentionAttrs>('scan.attention', 'webgpu', forward(false));
+registerKernel<AttentionAttrs>('scan.attentionOutput', 'webgpu', forward(true));
 
 registerKernel<AttentionAttrs>(
   'scan.attentionBackward',

@@ -52,13 +52,17 @@ export function arr(x: KernelInput): TypedArray {
   return x.buffer as TypedArray;
 }
 
-/** A zero-filled buffer for a kernel's output (reused from the pool when a large one is free). */
-export function alloc(dtype: DType, size: number): TypedArray {
+/**
+ * A zero-filled buffer for a kernel's output (reused from the pool when a large one is free). A
+ * kernel that writes every element passes `zeroed = false`: a reused buffer then keeps its old
+ * contents instead of paying a memset as large as the output.
+ */
+export function alloc(dtype: DType, size: number, zeroed = true): TypedArray {
   if (size * 4 >= POOL_MIN_BYTES) {
     const reused = pool.get(keyOf(dtype, size))?.pop();
     if (reused) {
       pooledBytes -= reused.byteLength;
-      reused.fill(0);
+      if (zeroed) reused.fill(0);
       return reused;
     }
   }

@@ -71,6 +71,11 @@ const BINARY: Record<string, Expr> = {
   le: { expr: 'a <= b ? 1 : 0' },
   gt: { expr: 'a > b ? 1 : 0' },
   ge: { expr: 'a >= b ? 1 : 0' },
+  // GELU's backward in one pass, dy · (Φ(x) + x·φ(x)) with a = dy, b = x (GELU's Φ, erfc tail too).
+  geluGrad: {
+    pre: (GELU.pre as string).replace(/\bx\b/g, 'b'),
+    expr: 'a * (0.5 * p_ + b * 0.3989422804014327 * Math.exp(-0.5 * b * b))',
+  },
 };
 
 function register(name: string, e: Expr): void {

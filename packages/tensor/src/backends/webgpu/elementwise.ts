@@ -164,10 +164,11 @@ fn tanh_(x: f32) -> f32 {
   return select(t, -t, x < 0.0);
 }`,
   },
-  gelu: {
+  // 2Φ(x) = 1 + erf(x/√2), GELU's and its derivative's common part.
+  gelu2cdf: {
     deps: ['erf', 'exp'],
     code: `
-fn gelu_(x: f32) -> f32 {
+fn gelu2cdf_(x: f32) -> f32 {
   let z = x * 0.7071067811865476;
   var p = 1.0 + erf_(z);
   if (z < -0.5) {
@@ -182,7 +183,20 @@ fn gelu_(x: f32) -> f32 {
       + u * (-0.18628806 + u * (0.27886807 + u * (-1.13520398 + u * (1.48851587
       + u * (-0.82215223 + u * 0.17087277)))))))));
   }
-  return 0.5 * x * p;
+  return p;
+}`,
+  },
+  gelu: {
+    deps: ['gelu2cdf'],
+    code: `
+fn gelu_(x: f32) -> f32 { return 0.5 * x * gelu2cdf_(x); }`,
+  },
+  // GELU's backward in one kernel: dy · (Φ(x) + x·φ(x)).
+  geluGrad: {
+    deps: ['gelu2cdf', 'exp'],
+    code: `
+fn gelu_grad_(dy: f32, x: f32) -> f32 {
+  return dy * (0.5 * gelu2cdf_(x) + x * 0.3989422804014327 * exp_(-0.5 * x * x));
 }`,
   },
   softplus: {
@@ -283,6 +297,7 @@ const BINARY: Record<string, BinaryDef> = {
   le: { f: 'select(0, 1, a <= b && !nan2(a, b))', i: 'select(0, 1, a <= b)', compare: true },
   gt: { f: 'select(0, 1, a > b && !nan2(a, b))', i: 'select(0, 1, a > b)', compare: true },
   ge: { f: 'select(0, 1, a >= b && !nan2(a, b))', i: 'select(0, 1, a >= b)', compare: true },
+  geluGrad: { f: 'gelu_grad_(a, b)', i: 'gelu_grad_(f32(a), f32(b))', lib: 'geluGrad' },
 };
 
 /** How an input is read: at the flat index, at 0, or through strides. */

@@ -9,7 +9,10 @@ import './indexing.js';
 import './cumulative.js';
 import './matmul.js';
 import './conv.js';
+import './cross-entropy.js';
+import './adam.js';
 import './attention.js';
+import './norm.js';
 
 let options: WebGPUOptions = {};
 

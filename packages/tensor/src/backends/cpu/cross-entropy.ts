@@ -1,0 +1,87 @@
+import type { KernelInput } from '../../backend.js';
+import { registerKernel } from '../../kernels.js';
+import type { CrossEntropyRowsAttrs } from '../../ops/cross-entropy.js';
+import { alloc, arr } from './backend.js';
+
+/**
+ * Softmax cross entropy per row (ops/cross-entropy.ts) in float64: the max-shifted log Σ exp, the
+ * picked and the smoothed terms in two passes over the row; the backward in one more.
+ */
+
+function dims(x: KernelInput): [number, number] {
+  return [x.shape[0] as number, x.shape[1] as number];
+}
+
+/** The row's shift m (its max, 0 if not finite) and log Σ exp(x − m). */
+function rowStats(x: Float32Array, at: number, C: number): [number, number] {
+  let m = Number.NEGATIVE_INFINITY;
+  for (let c = 0; c < C; c++) {
+    const v = x[at + c] as number;
+    if (v > m || v !== v) m = v;
+  }
+  const shift = Number.isFinite(m) ? m : 0;
+  let s = 0;
+  for (let c = 0; c < C; c++) s += Math.exp((x[at + c] as number) - shift);
+  return [shift, Math.log(s)];
+}
+
+registerKernel<CrossEntropyRowsAttrs>('crossEntropyRows', 'cpu', (_b, inputs, a) => {
+  const [xIn, tIn, wIn] = inputs as [KernelInput, KernelInput, KernelInput | undefined];
+  const x = arr(xIn) as Float32Array;
+  const t = arr(tIn) as Int32Array;
+  const w = wIn ? (arr(wIn) as Float32Array) : null;
+  const [R, C] = dims(xIn);
+  const loss = alloc('float32', R) as Float32Array;
+  for (let r = 0; r < R; r++) {
+    const y = t[r] as number;
+    if (y === a.ignoreIndex) continue;
+    const at = r * C;
+    const [m, logZ] = rowStats(x, at, C);
+    // (x − m) − log Z, not the log of a softmax: exact for any spread of scores.
+    const logp = (c: number) => (x[at + c] as number) - m - logZ;
+    let l = -(w ? (w[y] as number) : 1) * logp(y) * (1 - a.smoothing);
+    if (a.smoothing > 0) {
+      let s = 0;
+      for (let c = 0; c < C; c++) s -= (w ? (w[c] as number) : 1) * logp(c);
+      l += (a.smoothing / C) * s;
+    }
+    loss[r] = l;
+  }
+  return [loss];
+});
+
+registerKernel<CrossEntropyRowsAttrs>('crossEntropyRowsGrad', 'cpu', (_b, inputs, a) => {
+  const [xIn, tIn, gIn, wIn] = inputs as [
+    KernelInput,
+    KernelInput,
+    KernelInput,
+    KernelInput | undefined,
+  ];
+  const x = arr(xIn) as Float32Array;
+  const t = arr(tIn) as Int32Array;
+  const dl = arr(gIn) as Float32Array;
+  const w = wIn ? (arr(wIn) as Float32Array) : null;
+  const [R, C] = dims(xIn);
+  const dx = alloc('float32', R * C) as Float32Array;
+  let wSum = C;
+  if (w) {
+    wSum = 0;
+    for (let c = 0; c < C; c++) wSum += w[c] as number;
+  }
+  const eps = a.smoothing / C;
+  for (let r = 0; r < R; r++) {
+    const y = t[r] as number;
+    if (y === a.ignoreIndex) continue;
+    const at = r * C;
+    const g = dl[r] as number;
+    const [m, logZ] = rowStats(x, at, C);
+    const wy = (1 - a.smoothing) * (w ? (w[y] as number) : 1);
+    for (let c = 0; c < C; c++) {
+      const p = Math.exp((x[at + c] as number) - m - logZ);
+      let d = wy * (c === y ? p - 1 : p);
+      if (eps > 0) d += eps * (p * wSum - (w ? (w[c] as number) : 1));
+      dx[at + c] = g * d;
+    }
+  }
+  return [dx];
+});
