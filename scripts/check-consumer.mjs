@@ -2,9 +2,11 @@
 // Packaging check, as a user of the published packages sees them: packs every public package and
 // unpacks the tarballs into a fresh project outside the repository (offline), then
 // - type-checks a TypeScript file that imports every package under `moduleResolution` node16 and
-//   bundler with `skipLibCheck: false` (the published .d.ts must compile on their own), and
+//   bundler with `skipLibCheck: false` (the published .d.ts must compile on their own),
 // - loads every package with `import` from an .mjs file and with `require` from a .cjs file
-//   (Node >= 20.19 loads ES modules through require).
+//   (Node >= 20.19 loads ES modules through require), and
+// - runs every self-contained code example of every package README (a block that imports a
+//   `@recur/` package) as an .mjs file: what a user pastes into `example.mjs` must run.
 // Needs the packages built (turbo runs `build` first). Exits non-zero with tsc's or node's output.
 import { execFileSync } from 'node:child_process';
 import {
@@ -131,6 +133,52 @@ export const used = [t.shape, gpu, ${names.map(ident).join(', ')}];
   writeFileSync(join(project, 'load.cjs'), names.map((n) => `require('${n}');`).join('\n'));
   run('import() of every package', process.execPath, ['load.mjs'], project);
   run('require() of every package', process.execPath, ['load.cjs'], project);
+
+  // README examples. The optional 'webgpu' package is linked as a user would install it; examples
+  // on WebGPU are skipped (said) where no adapter starts, unless RECUR_REQUIRE_WEBGPU=1. Data files
+  // an example reads come from ../shared/data beside the repository (skipped, said, where absent).
+  const tensorDir = join(root, 'packages', 'tensor');
+  if (existsSync(join(tensorDir, 'node_modules', 'webgpu'))) link('webgpu', tensorDir);
+  writeFileSync(
+    join(project, 'probe-webgpu.mjs'),
+    "import { initBackend } from '@recur/tensor';\nawait initBackend('webgpu');\nprocess.exit(0);\n",
+  );
+  let webgpu = true;
+  try {
+    execFileSync(process.execPath, ['probe-webgpu.mjs'], { cwd: project, stdio: 'ignore' });
+  } catch {
+    webgpu = false;
+    if (process.env.RECUR_REQUIRE_WEBGPU === '1') {
+      process.stderr.write('consumer check failed: RECUR_REQUIRE_WEBGPU=1 but no WebGPU adapter\n');
+      process.exitCode = 1;
+    }
+  }
+  const dataFiles = { 'ETTh1.csv': join(root, '..', 'shared', 'data', 'ETT', 'ETTh1.csv') };
+  for (const { dir, pkg } of packages) {
+    const readme = join(dir, 'README.md');
+    if (!existsSync(readme)) continue;
+    const blocks = [...readFileSync(readme, 'utf8').matchAll(/```(?:ts|js)\n([\s\S]*?)```/g)]
+      .map((m) => m[1])
+      .filter((code) => /^import .* from '@recur\//m.test(code));
+    blocks.forEach((code, i) => {
+      const file = `readme-${ident(pkg.name)}-${i + 1}.mjs`;
+      const what = `${pkg.name} README example ${i + 1} as ${file}`;
+      if (!webgpu && /'webgpu'/.test(code)) {
+        console.log(`skipped: ${what} (no WebGPU adapter here)`);
+        return;
+      }
+      for (const [name, path] of Object.entries(dataFiles)) {
+        if (!code.includes(`'${name}'`)) continue;
+        if (!existsSync(path)) {
+          console.log(`skipped: ${what} (needs ${path})`);
+          return;
+        }
+        if (!existsSync(join(project, name))) symlinkSync(path, join(project, name));
+      }
+      writeFileSync(join(project, file), code);
+      run(what, process.execPath, [file], project);
+    });
+  }
 } finally {
   rmSync(tmp, { recursive: true, force: true });
 }

@@ -28,10 +28,10 @@ model.eval();
 const parallel = noGrad(() => head.forward(model.forward(x)));
 // A Stream owns the state and frees each one as soon as the next exists; tidy() frees each
 // step's temporaries.
-const stream = model.stream(x.shape[0] as number);
+const stream = model.stream(x.shape[0]);
 let maxDiff = 0;
 noGrad(() => {
-  for (let t = 0; t < (x.shape[1] as number); t++) {
+  for (let t = 0; t < x.shape[1]; t++) {
     tidy(() => {
       const y = head.forward(stream.step(x.slice(1, t, t + 1).squeeze(1)));
       const diff = y

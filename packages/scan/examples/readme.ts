@@ -25,10 +25,10 @@ const matmul2 = defineOperator({
   arity: 4,
   identity: [1, 0, 0, 1],
   combine: ([a11, a12, a21, a22], [b11, b12, b21, b22]) => [
-    a11!.mul(b11!).add(a12!.mul(b21!)),
-    a11!.mul(b12!).add(a12!.mul(b22!)),
-    a21!.mul(b11!).add(a22!.mul(b21!)),
-    a21!.mul(b12!).add(a22!.mul(b22!)),
+    a11.mul(b11).add(a12.mul(b21)),
+    a11.mul(b12).add(a12.mul(b22)),
+    a21.mul(b11).add(a22.mul(b21)),
+    a21.mul(b12).add(a22.mul(b22)),
   ],
 });
 const entries = [0, 1, 2, 3].map(() => randn([5, 10]).mul(0.5));
