@@ -45,7 +45,7 @@ export interface TrajectoryBatch {
   returnsToGo: Float32Array;
   /** [B, T, observationDim] raw observations. */
   observations: Float32Array;
-  /** [B, T, actionDim]: discrete actions as their index (actionDim 1), continuous as vectors. */
+  /** `[B, T, actionDim]`: discrete actions as their index (actionDim 1), continuous as vectors. */
   actions: Float32Array;
   /** [B, T] timestep of each row within its episode. */
   timesteps: Int32Array;
