@@ -89,7 +89,13 @@ export default defineConfig({
         collapsed: true,
         items: [
           { text: 'Overview', link: '/api/' },
-          ...PACKAGES.map((name) => ({ text: `@recur/${name}`, link: `/api/@recur/${name}/` })),
+          // A package with namespaces gets a folder of pages, the others one page.
+          ...PACKAGES.map((name) => ({
+            text: `@recur/${name}`,
+            link: existsSync(join(root, 'api', '@recur', name))
+              ? `/api/@recur/${name}/`
+              : `/api/@recur/${name}`,
+          })),
         ],
       },
       {

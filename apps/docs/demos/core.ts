@@ -88,7 +88,7 @@ async function train(
 const VALUES = 8;
 
 const RECALL_SIZES = {
-  test: { steps: 3, batch: 4, length: 10, heldOut: 8, tokens: 12 },
+  test: { steps: 2, batch: 4, length: 8, heldOut: 8, tokens: 8 },
   full: { steps: 120, batch: 32, length: 24, heldOut: 256, tokens: 512 },
 } as const;
 
@@ -214,16 +214,19 @@ export async function runRecall(ctx: DemoContext): Promise<RecallResult> {
 
 // ---------------------------------------------------------------- parallel = recurrent
 
-const PARALLEL_SIZES = { test: { tokens: 17 }, full: { tokens: 257 } } as const;
-
 /**
- * Score spreads the demo sweeps: ×1 … ×1e4 in half decades, written out (Math.pow's last bit is
+ * Score spreads the full demo sweeps: ×1 … ×1e4 in half decades (the test size: whole decades), written out (Math.pow's last bit is
  * not the same in every engine).
  */
 export const SPREADS = [
   1, 3.1622776601683795, 10, 31.622776601683793, 100, 316.2277660168379, 1000, 3162.277660168379,
   10_000,
 ];
+
+const PARALLEL_SIZES = {
+  test: { tokens: 9, spreads: [1, 10, 100, 1000, 10_000] },
+  full: { tokens: 257, spreads: SPREADS },
+} as const;
 
 export interface SpreadResult {
   spread: number;
@@ -249,14 +252,14 @@ export interface ParallelResult {
  * however far apart the scores are, since both carry the running max.
  */
 export async function runParallel(ctx: DemoContext): Promise<ParallelResult> {
-  const { tokens } = PARALLEL_SIZES[ctx.size];
+  const { tokens, spreads: sweep } = PARALLEL_SIZES[ctx.size];
   manualSeed(3);
   const attn = new AarenAttention({ dModel: 16, nHeads: 2 });
   const x = randn([1, tokens, 16]);
   const wk = attn.wk.weight.detach().clone();
   const bk = attn.wk.bias?.detach().clone();
   const spreads: SpreadResult[] = [];
-  for (const [i, spread] of SPREADS.entries()) {
+  for (const [i, spread] of sweep.entries()) {
     noGrad(() => {
       attn.wk.weight.assign(wk.mul(spread));
       if (bk && attn.wk.bias) attn.wk.bias.assign(bk.mul(spread));
@@ -296,7 +299,7 @@ export async function runParallel(ctx: DemoContext): Promise<ParallelResult> {
     ctx.onProgress({
       phase: 'spreads',
       done: i + 1,
-      total: SPREADS.length,
+      total: sweep.length,
       point: { spread, maxDiff: Math.max(...perToken) },
     });
     await pause();
@@ -307,7 +310,7 @@ export async function runParallel(ctx: DemoContext): Promise<ParallelResult> {
 // ---------------------------------------------------------------- AFT
 
 const AFT_SIZES = {
-  test: { steps: 3, batch: 4, length: 10 },
+  test: { steps: 2, batch: 4, length: 8 },
   full: { steps: 150, batch: 32, length: 16 },
 } as const;
 

@@ -7,7 +7,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Application } from 'typedoc';
+import { apiReference } from './api-reference.js';
 import { cliPages, type Page } from './cli-reference.js';
 import { reproductionPages } from './reproduction.js';
 
@@ -21,22 +21,11 @@ function writePages(pages: Page[]): void {
   }
 }
 
-async function apiReference(): Promise<void> {
-  rmSync(join(root, 'api'), { recursive: true, force: true });
-  const app = await Application.bootstrapWithPlugins({ options: join(root, 'typedoc.json') });
-  const project = await app.convert();
-  if (!project) throw new Error('TypeDoc could not convert the packages (see the messages above)');
-  app.validate(project);
-  if (app.logger.hasErrors() || app.logger.hasWarnings()) {
-    throw new Error(
-      `TypeDoc: ${app.logger.errorCount} errors, ${app.logger.warningCount} warnings (a broken {@link} or an undocumented export; see above)`,
-    );
-  }
-  await app.generateOutputs(project);
-}
-
 const only = process.argv[2];
 for (const dir of ['cli', 'reproduce']) rmSync(join(root, dir), { recursive: true, force: true });
 writePages(cliPages());
 writePages(reproductionPages(join(root, 'results')));
-if (only !== '--no-api') await apiReference();
+if (only !== '--no-api') {
+  rmSync(join(root, 'api'), { recursive: true, force: true });
+  await apiReference(root);
+}
