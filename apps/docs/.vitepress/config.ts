@@ -1,10 +1,41 @@
-import { defineConfig } from 'vitepress';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { type DefaultTheme, defineConfig } from 'vitepress';
+
+const root = join(import.meta.dirname, '..');
+
+/** Sidebar entries for the generated pages of a folder (api/<pkg>/…, cli/, reproduce/). */
+function generated(dir: string, title: (file: string) => string): DefaultTheme.SidebarItem[] {
+  const full = join(root, dir);
+  if (!existsSync(full)) return [];
+  return readdirSync(full)
+    .filter((f) => f.endsWith('.md') && f !== 'index.md' && f !== 'README.md')
+    .sort()
+    .map((f) => ({
+      text: title(f.replace(/\.md$/, '')),
+      link: `/${dir}/${f.replace(/\.md$/, '')}`,
+    }));
+}
+
+const PACKAGES = ['tensor', 'scan', 'aaren', 'aft', 'baselines', 'rl', 'cli'];
 
 export default defineConfig({
   title: 'recur',
   description:
     'Attention as a recurrence: Aaren and AFT models that train in parallel like Transformers and stream like RNNs.',
-  cleanUrls: true,
+  // Pages are written as page.html and linked as such, so the built site works under any static
+  // file server (a clean '/page' link needs a server that adds '.html').
+  cleanUrls: false,
+  head: [['link', { rel: 'icon', type: 'image/svg+xml', href: '/favicon.svg' }]],
+  vite: {
+    // The demos run the packages' TypeScript sources (what their dist/ is built from), so the site
+    // builds without building the packages first.
+    resolve: { conditions: ['@recur/source'] },
+    ssr: { resolve: { conditions: ['@recur/source'] } },
+    worker: { format: 'es' },
+    // The demo worker bundles @recur/tensor's CPU and WebGPU backends; the theme, Observable Plot.
+    build: { chunkSizeWarningLimit: 2000 },
+  },
   markdown: {
     // The package pages include each package's README, whose "Part of recur" link points at the
     // repository's README: on the site that is the getting-started page.
@@ -21,9 +52,14 @@ export default defineConfig({
     },
   },
   themeConfig: {
+    search: { provider: 'local' },
     nav: [
       { text: 'Getting started', link: '/guide/getting-started' },
+      { text: 'Demos', link: '/demos/attention-as-rnn' },
       { text: 'Packages', link: '/packages/tensor' },
+      { text: 'API', link: '/api/' },
+      { text: 'CLI', link: '/cli/' },
+      { text: 'Reproductions', link: '/reproduce/' },
     ],
     sidebar: [
       {
@@ -35,10 +71,47 @@ export default defineConfig({
       },
       {
         text: 'Packages',
-        items: ['tensor', 'scan', 'aaren', 'aft', 'baselines', 'cli'].map((name) => ({
+        items: ['tensor', 'scan', 'aaren', 'aft', 'baselines', 'rl', 'cli'].map((name) => ({
           text: `@recur/${name}`,
           link: `/packages/${name}`,
         })),
+      },
+      {
+        text: 'Live demos',
+        items: [
+          { text: 'Attention as an RNN', link: '/demos/attention-as-rnn' },
+          { text: 'Parallel = recurrent', link: '/demos/parallel-recurrent' },
+          { text: 'AFT position biases', link: '/demos/aft' },
+        ],
+      },
+      {
+        text: 'API reference',
+        collapsed: true,
+        items: [
+          { text: 'Overview', link: '/api/' },
+          // A package with namespaces gets a folder of pages, the others one page.
+          ...PACKAGES.map((name) => ({
+            text: `@recur/${name}`,
+            link: existsSync(join(root, 'api', '@recur', name))
+              ? `/api/@recur/${name}/`
+              : `/api/@recur/${name}`,
+          })),
+        ],
+      },
+      {
+        text: 'CLI reference',
+        collapsed: true,
+        items: [
+          { text: 'Overview', link: '/cli/' },
+          ...generated('cli', (c) => `recur ${c.replace('-', ' ')}`),
+        ],
+      },
+      {
+        text: 'Reproductions',
+        items: [
+          { text: 'Overview', link: '/reproduce/' },
+          ...generated('reproduce', (f) => (f === 'fig5' ? 'Fig. 5: streaming' : f)),
+        ],
       },
     ],
   },

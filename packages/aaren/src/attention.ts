@@ -1,6 +1,10 @@
 import { attentionScan, emptyAttentionCarry } from '@recur/scan';
 import { nn, randn, type StreamState, subState, type Tensor } from '@recur/tensor';
 
+/**
+ * Options of an AarenAttention layer: the model width and its number of heads (dModel divisible by
+ * nHeads).
+ */
 export interface AarenAttentionOptions {
   dModel: number;
   nHeads: number;

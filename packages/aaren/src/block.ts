@@ -1,6 +1,10 @@
 import { nn } from '@recur/tensor';
 import { AarenAttention } from './attention.js';
 
+/**
+ * Options of an AarenBlock: Aaren attention and a feed-forward network, each behind a pre-LayerNorm
+ * residual.
+ */
 export interface AarenBlockOptions extends nn.PreNormBlockOptions {
   nHeads: number;
 }
@@ -18,6 +22,7 @@ export class AarenBlock extends nn.PreNormBlock<AarenAttention> {
   }
 }
 
+/** Options of a stacked Aaren: a block's options and the number of blocks. */
 export interface AarenOptions extends AarenBlockOptions {
   nLayers: number;
 }

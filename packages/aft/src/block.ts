@@ -5,8 +5,16 @@ import { AftFull } from './full.js';
 import { AftLocal } from './local.js';
 import { AftSimple } from './simple.js';
 
+/**
+ * Which AFT layer a block uses: AFT-full, AFT-local, AFT-simple, AFT-conv over sequences (conv1d)
+ * or images (conv2d).
+ */
 export type AftVariant = 'full' | 'local' | 'simple' | 'conv1d' | 'conv2d';
 
+/**
+ * Options of an AftBlock (and of aftLayer): the variant, the width, and the variant's own sizes
+ * (maxLen, window, heads, kernel), then the feed-forward network's.
+ */
 export interface AftBlockOptions {
   variant: AftVariant;
   dModel: number;
@@ -111,6 +119,7 @@ export class AftBlock extends nn.PreNormBlock<AftSequenceLayer | AftConv2d> {
   }
 }
 
+/** Options of a stacked Aft model: a block's options and the number of blocks. */
 export interface AftOptions extends AftBlockOptions {
   nLayers: number;
 }

@@ -179,6 +179,10 @@ export function emptyWindowState(batch: number, d: number, s: number): StreamSta
   };
 }
 
+/**
+ * Keys of the stream state of the windowed causal layers (AFT-conv 1-d): the scan's attention
+ * triple m, u, w and the keys k and values v of the last s − 1 tokens (s the kernel size).
+ */
 export const WINDOW_STATE_KEYS = ['m', 'u', 'w', 'k', 'v'] as const;
 
 /** Checks a windowed state's shapes against the batch, window and width. */

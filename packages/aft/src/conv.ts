@@ -77,6 +77,7 @@ function initConvParts(op: string, dModel: number, heads: number, bias: boolean)
   };
 }
 
+/** Options of AftConv1d: width, heads and kernel size over a sequence. */
 export interface AftConv1dOptions {
   dModel: number;
   /** Heads h: one key and one kernel per head, shared by its dModel / h channels. */
@@ -189,6 +190,7 @@ export class AftConv1d extends AftSequenceLayer {
   }
 }
 
+/** Options of AftConv2d: width, heads and a square kernel over an image's height and width. */
 export interface AftConv2dOptions {
   dModel: number;
   /** Heads h: one key and one k×k kernel per head, shared by its dModel / h channels. */

@@ -14,6 +14,10 @@ import {
 import { AftSequenceLayer, checkShape, gatedOutput, joinShifted, type Shifted } from './common.js';
 import { initPositionFactor, POSITION_INIT_STD } from './position.js';
 
+/**
+ * Options of AftFull: width, the longest sequence its pair-wise biases cover, and their
+ * factorisation.
+ */
 export interface AftFullOptions {
   dModel: number;
   /** The longest sequence (and, streaming, the most tokens) the position biases cover. */

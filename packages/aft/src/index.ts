@@ -1,5 +1,10 @@
-// @recur/aft: the Attention Free Transformer family (Zhai et al. 2021) — AFT-full, AFT-local,
-// AFT-simple and AFT-conv (1-d and 2-d), causal and not; causal layers stream.
+/**
+ * the Attention Free Transformer family (Zhai et al. 2021) — AFT-full, AFT-local, AFT-simple and
+ * AFT-conv (1-d and 2-d), causal and not; causal layers stream.
+ *
+ * @packageDocumentation
+ * @module @recur/aft
+ */
 export {
   Aft,
   AftBlock,

@@ -10,6 +10,7 @@ import {
 } from './common.js';
 import { initPositionFactor, POSITION_INIT_STD, positionOf } from './position.js';
 
+/** Options of AftLocal: AftFull's, plus the window inside which the biases are learned. */
 export interface AftLocalOptions {
   dModel: number;
   /** The longest sequence (and, streaming, the most tokens) the position biases cover. */

@@ -2,6 +2,7 @@ import { attentionScan, emptyAttentionCarry } from '@recur/scan';
 import { nn, type StreamState, type Tensor } from '@recur/tensor';
 import { AftSequenceLayer, checkShape } from './common.js';
 
+/** Options of AftSimple: the width, causality and projection biases (it has no position biases). */
 export interface AftSimpleOptions {
   dModel: number;
   /** Sum over t' ≤ t only (streamable). Default true. */

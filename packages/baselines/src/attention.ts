@@ -10,6 +10,7 @@ import {
 } from '@recur/tensor';
 import { checkStateShape } from './util.js';
 
+/** Options of MultiHeadAttention: the shared headed-attention options plus the KV cache's limit. */
 export interface MultiHeadAttentionOptions extends nn.HeadedAttentionOptions {
   /**
    * The most tokens the KV cache may hold (cache plus the block being run); more is an error, never a

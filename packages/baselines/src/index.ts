@@ -1,6 +1,11 @@
-// @recur/baselines: the yardsticks for the recurrent-attention models — a Transformer (causal
-// multi-head attention with a KV cache), linear attention, LSTM and GRU — on the shared streaming
-// contract (initState / step / forwardChunked).
+/**
+ * the yardsticks for the recurrent-attention models — a Transformer (causal multi-head attention
+ * with a KV cache), linear attention, LSTM and GRU — on the shared streaming contract (initState
+ * / step / forwardChunked).
+ *
+ * @packageDocumentation
+ * @module @recur/baselines
+ */
 export {
   KV_CACHE_KEYS,
   MultiHeadAttention,

@@ -11,6 +11,7 @@ import {
 } from '@recur/tensor';
 import { checkStateShape } from './util.js';
 
+/** Options of LinearAttention: the shared headed-attention options (width, heads, causality). */
 export type LinearAttentionOptions = nn.HeadedAttentionOptions;
 
 /** Keys of a linear-attention state: S [B, H, dHead, dHead] = Σ φ(k) vᵀ and z [B, H, dHead] = Σ φ(k). */

@@ -9,6 +9,7 @@ import {
 } from '@recur/tensor';
 import { checkStateShape } from './util.js';
 
+/** Options of LSTM and GRU: input and hidden sizes, stacked layers, biases and dropout. */
 export interface RNNOptions {
   /** Features per input token. */
   inputSize: number;

@@ -2,6 +2,10 @@ import { nn, type StreamState, TensorError } from '@recur/tensor';
 import { MultiHeadAttention } from './attention.js';
 import { LinearAttention } from './linear-attention.js';
 
+/**
+ * Options of a TransformerBlock: the shared pre-LayerNorm block options plus the attention's heads,
+ * causality, cache limit and kind.
+ */
 export interface TransformerBlockOptions extends nn.PreNormBlockOptions {
   nHeads: number;
   /** Causal self-attention (streams with a KV cache). Default true. */
@@ -57,6 +61,7 @@ export class TransformerBlock extends nn.PreNormBlock<MultiHeadAttention | Linea
   }
 }
 
+/** Options of a stacked Transformer: a block's options and the number of blocks. */
 export interface TransformerOptions extends TransformerBlockOptions {
   nLayers: number;
 }

@@ -1,6 +1,11 @@
-// @recur/cli: the library side of the `recur` command — dataset readers in the standard formats,
-// the forecasting protocol and its closed-form baselines, the task networks, the training loop with
-// checkpoints, streaming measurements, and the command line itself.
+/**
+ * the library side of the `recur` command — dataset readers in the standard formats, the
+ * forecasting protocol and its closed-form baselines, the task networks, the training loop with
+ * checkpoints, streaming measurements, and the command line itself.
+ *
+ * @packageDocumentation
+ * @module @recur/cli
+ */
 
 export { measureStream, type StreamPoint, type StreamResult } from './bench/stream.js';
 export {

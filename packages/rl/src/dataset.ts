@@ -21,12 +21,14 @@ export interface OfflineDataset {
 
 /** The analogues of D4RL's medium, medium-replay and medium-expert datasets. */
 export type DatasetQuality = 'medium' | 'medium-replay' | 'medium-expert';
+/** Every dataset quality: medium, medium-replay and medium-expert (see generateDataset). */
 export const DATASET_QUALITIES: readonly DatasetQuality[] = [
   'medium',
   'medium-replay',
   'medium-expert',
 ];
 
+/** The number of transitions (steps) in a dataset. */
 export function datasetSize(ds: OfflineDataset): number {
   return ds.rewards.length;
 }
@@ -99,6 +101,7 @@ export function episodeReturns(ds: OfflineDataset): number[] {
   });
 }
 
+/** Options of generateDataset: how many episodes to record and their seeds. */
 export interface GenerateOptions {
   /** Episodes to record. Default 50. */
   episodes?: number;

@@ -16,8 +16,16 @@ import { datasetSize, episodeRanges, type OfflineDataset, returnToGo } from './d
 import type { Action } from './env.js';
 import type { Space } from './spaces.js';
 
+/**
+ * The sequence model inside a Decision Transformer: Aaren (constant state per step) or a
+ * Transformer (KV cache of the last K timesteps).
+ */
 export type Backbone = 'aaren' | 'transformer';
 
+/**
+ * Options of a DecisionTransformer: observation size and action space, the backbone and its sizes,
+ * the context length K, the largest timestep, and the scales of returns and observations.
+ */
 export interface DecisionTransformerOptions {
   observationDim: number;
   /** The environment's action space: discrete → softmax head, box → tanh head scaled to the box. */
@@ -45,7 +53,7 @@ export interface TrajectoryBatch {
   returnsToGo: Float32Array;
   /** [B, T, observationDim] raw observations. */
   observations: Float32Array;
-  /** [B, T, actionDim]: discrete actions as their index (actionDim 1), continuous as vectors. */
+  /** `[B, T, actionDim]`: discrete actions as their index (actionDim 1), continuous as vectors. */
   actions: Float32Array;
   /** [B, T] timestep of each row within its episode. */
   timesteps: Int32Array;
@@ -202,10 +210,15 @@ export class DecisionTransformer extends nn.Module {
     return err.sum().div(valid * dim);
   }
 
+  /** Returns-to-go divided by the options' returnScale, as the model reads them. */
   scaleReturns(returnsToGo: ArrayLike<number>): Float32Array {
     return Float32Array.from(returnsToGo, (r) => r / this.options.returnScale);
   }
 
+  /**
+   * Observations (flattened, observationDim per step) standardised with the dataset's per-feature
+   * mean and standard deviation.
+   */
   normaliseStates(observations: ArrayLike<number>): Float32Array {
     const dim = this.options.observationDim;
     return Float32Array.from(
@@ -270,6 +283,10 @@ export class WindowSampler {
     }
   }
 
+  /**
+   * Draws `batchSize` windows of up to K steps from random episodes; mask marks the real (not
+   * padded) steps.
+   */
   sample(batchSize: number, rng: Generator): { batch: TrajectoryBatch; mask: Float32Array } {
     const ds = this.dataset;
     const K = this.context;
@@ -304,6 +321,10 @@ export class WindowSampler {
   }
 }
 
+/**
+ * Options of trainDecisionTransformer: steps, batch, AdamW's learning rate and weight decay,
+ * clipping, seed, a time limit and a per-step callback.
+ */
 export interface TrainOptions {
   /** Optimiser steps. Default 500. */
   steps?: number;
@@ -317,9 +338,11 @@ export interface TrainOptions {
   seed?: number;
   /** Stop early after this many seconds of wall time. */
   maxSeconds?: number;
+  /** Called after every optimiser step with its number (from 1) and loss. */
   onStep?: (step: number, loss: number) => void;
 }
 
+/** What training returns: the loss of each step, the steps taken and the wall time in seconds. */
 export interface TrainResult {
   losses: number[];
   steps: number;
@@ -417,6 +440,9 @@ export class DecisionTransformerAgent {
     this.targetReturn = targetReturn;
   }
 
+  /**
+   * Starts a new episode: a fresh backbone state and the return-to-go back at the target return.
+   */
   reset(): void {
     this.state = noGrad(() => this.model.backbone.initState(1));
     this.returnToGo = this.targetReturn;

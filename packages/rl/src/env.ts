@@ -12,6 +12,10 @@ export interface StepResult {
 /** An action: an integer for a discrete space, a vector of the box's length for a continuous one. */
 export type Action = number | ArrayLike<number>;
 
+/**
+ * The error an environment throws on misuse (a bad seed, a step before reset() or after the end, an
+ * action outside the space), prefixed with the environment's name.
+ */
 export class EnvError extends Error {
   constructor(env: string, message: string) {
     super(`${env}: ${message}`);
@@ -49,6 +53,10 @@ export abstract class Env<A extends Space = Space> {
     return this.observe();
   }
 
+  /**
+   * Applies `action` and returns the next observation, the reward and whether the episode
+   * terminated or was truncated at maxEpisodeSteps; throws before reset() and after the end.
+   */
   step(action: Action): StepResult {
     if (this.done) {
       throw new EnvError(
@@ -71,8 +79,11 @@ export abstract class Env<A extends Space = Space> {
     return this.stepsTaken;
   }
 
+  /** Draws the initial state from the environment's generator (seeded by reset). */
   protected abstract resetState(): void;
+  /** The observation of the current state. */
   protected abstract observe(): Float64Array;
+  /** Advances the state by one checked action; returns the reward and whether the task ended. */
   protected abstract transition(action: A extends DiscreteSpace ? number : Float64Array): {
     reward: number;
     terminated: boolean;

@@ -2,6 +2,10 @@ import { type DecisionTransformer, DecisionTransformerAgent } from './decision-t
 import type { Env } from './env.js';
 import { normalisedReturn, type ReferenceReturns } from './tasks.js';
 
+/**
+ * Options of evaluate: episodes and their seed, the target return, and reference returns for
+ * normalised scores.
+ */
 export interface EvaluateOptions {
   /** Episodes to roll out, seeded seed, seed + 1, … Default 5. */
   episodes?: number;
@@ -12,6 +16,10 @@ export interface EvaluateOptions {
   reference?: ReferenceReturns;
 }
 
+/**
+ * What evaluate returns: each episode's return and their mean, normalised too when references were
+ * given, and the steps taken.
+ */
 export interface EvaluateResult {
   returns: number[];
   meanReturn: number;

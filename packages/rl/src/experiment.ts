@@ -12,6 +12,10 @@ import {
 import { evaluateDecisionTransformer } from './evaluate.js';
 import { getTask, type ReferenceReturns, referenceReturns, type TaskName } from './tasks.js';
 
+/**
+ * Options of one offline run: task, dataset quality, backbone, seed, and the dataset, model,
+ * training and evaluation settings.
+ */
 export interface OfflineRunOptions {
   task: TaskName;
   quality: DatasetQuality;
@@ -36,6 +40,10 @@ export interface OfflineRunOptions {
   reference?: ReferenceReturns;
 }
 
+/**
+ * What one offline run reports: its settings, the model's size, the training's steps, time and
+ * final loss, the dataset's size and mean return, and the evaluation's returns.
+ */
 export interface OfflineRunResult {
   task: TaskName;
   quality: DatasetQuality;

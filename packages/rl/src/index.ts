@@ -1,5 +1,10 @@
-// @recur/rl: offline reinforcement learning in the D4RL style — classic-control environments,
-// scripted experts, datasets of three qualities and a Decision Transformer on Aaren or a Transformer.
+/**
+ * offline reinforcement learning in the D4RL style — classic-control environments, scripted
+ * experts, datasets of three qualities and a Decision Transformer on Aaren or a Transformer.
+ *
+ * @packageDocumentation
+ * @module @recur/rl
+ */
 
 export { lqrGain } from './control.js';
 export {

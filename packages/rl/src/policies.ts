@@ -20,6 +20,10 @@ export function randomPolicy(space: Space): Policy {
   };
 }
 
+/**
+ * Noise that turns the expert into a weaker policy: random actions with probability epsilon, and
+ * Gaussian noise on continuous actions.
+ */
 export interface NoiseOptions {
   /** Probability of replacing the action by a uniformly random one. */
   epsilon?: number;
@@ -143,6 +147,7 @@ export function pointMassExpert(): Policy {
   };
 }
 
+/** One recorded episode: observations, actions and rewards per step, and how it ended. */
 export interface Episode {
   observations: Float64Array[];
   actions: Action[];

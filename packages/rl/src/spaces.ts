@@ -12,12 +12,15 @@ export interface BoxSpace {
   high: Float64Array;
 }
 
+/** An action or observation space: discrete or a box. */
 export type Space = DiscreteSpace | BoxSpace;
 
+/** A discrete space of `n` actions, 0 … n − 1. */
 export function discrete(n: number): DiscreteSpace {
   return { kind: 'discrete', n };
 }
 
+/** A box of vectors with per-element bounds `low` ≤ x ≤ `high` (equal lengths). */
 export function box(low: readonly number[], high: readonly number[]): BoxSpace {
   return {
     kind: 'box',

@@ -13,17 +13,21 @@ import {
   randomPolicy,
 } from './policies.js';
 
+/** The built-in tasks. */
 export type TaskName = 'cartpole' | 'pendulum' | 'point-mass';
 
 /** An environment with its scripted expert and the noise that makes its "medium" policy. */
 export interface Task {
   name: TaskName;
+  /** A fresh environment of the task. */
   make(): Env;
+  /** The scripted expert policy. */
   expert(): Policy;
   /** Noise on the expert for the medium-quality policy (the analogue of D4RL's half-trained agent). */
   mediumNoise: NoiseOptions;
 }
 
+/** Every built-in task by name. */
 export const TASKS: Record<TaskName, Task> = {
   cartpole: {
     name: 'cartpole',
@@ -45,6 +49,7 @@ export const TASKS: Record<TaskName, Task> = {
   },
 };
 
+/** The task named `name`; throws naming the known tasks when there is none. */
 export function getTask(name: string): Task {
   const task = TASKS[name as TaskName];
   if (!task) {
@@ -64,6 +69,10 @@ export interface ReferenceReturns {
   expert: number;
 }
 
+/**
+ * The random and expert policies' mean returns over `episodes` seeded episodes: the 0 and 100 of
+ * D4RL-style normalised scores.
+ */
 export function referenceReturns(
   task: Task,
   { episodes = 100, seed = 1_000_000 }: { episodes?: number; seed?: number } = {},

@@ -20,6 +20,7 @@ export interface AttentionCarry {
   w: Tensor;
 }
 
+/** Options of attentionScan(): a carry to resume from and the scan algorithm. */
 export interface AttentionScanOptions {
   /** The state before the first position (from a previous call's `carry`). */
   carry?: AttentionCarry;

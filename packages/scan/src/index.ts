@@ -1,4 +1,9 @@
-// @recur/scan: associative scans over tuples of tensors, with the attention operator of Aaren.
+/**
+ * associative scans over tuples of tensors, with the attention operator of Aaren.
+ *
+ * @packageDocumentation
+ * @module @recur/scan
+ */
 import './kernels/cpu.js';
 import './kernels/webgpu/index.js';
 

@@ -19,6 +19,10 @@ export interface ScanOperator {
    * is the one just before the first member's element axes.
    */
   readonly elementRanks?: readonly number[];
+  /**
+   * Joins an earlier element `a` with a later element `b` (tuples of `arity` tensors, broadcast
+   * over the leading axes).
+   */
   combine(a: readonly Tensor[], b: readonly Tensor[]): Tensor[];
   /**
    * A fused whole-sequence inclusive scan (one op with its own kernels and gradient) for the

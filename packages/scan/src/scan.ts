@@ -3,8 +3,13 @@ import { sequentialScan, treeScan } from './generic.js';
 import { wgslScan } from './kernels/webgpu/generic.js';
 import type { ScanOperator } from './operator.js';
 
+/** How scan() runs: 'sequential', 'tree', 'chunked' or 'auto' (see ScanOptions.algorithm). */
 export type ScanAlgorithm = 'sequential' | 'chunked' | 'tree' | 'auto';
 
+/**
+ * Options of scan(): the scanned axis, the direction, inclusive or exclusive outputs, the algorithm
+ * and a carry to resume from.
+ */
 export interface ScanOptions {
   /**
    * The scanned axis, resolved against the first input (negative counts from its end). Default:
@@ -28,6 +33,7 @@ export interface ScanOptions {
   carry?: readonly Tensor[];
 }
 
+/** What scan() returns: the prefix combinations and the state after the last element. */
 export interface ScanResult {
   /** One tensor per tuple member, shaped like the inputs. */
   outputs: Tensor[];

@@ -1,4 +1,9 @@
-// @recur/tensor: n-d tensors with reverse-mode autograd on pluggable backends.
+/**
+ * n-d tensors with reverse-mode autograd on pluggable backends.
+ *
+ * @packageDocumentation
+ * @module @recur/tensor
+ */
 import './backends/cpu/index.js';
 import './backends/webgpu/index.js';
 

@@ -84,6 +84,7 @@ export class Stream {
   }
 }
 
+/** A tensor as JSON (stateToJSON's entries): dtype, shape and row-major values. */
 export interface JsonTensor {
   dtype: 'float32' | 'int32';
   shape: number[];
@@ -149,7 +150,12 @@ export function stateFromJSON(json: unknown): StreamState {
  *   between them (activation memory per block, not per sequence).
  */
 export abstract class SequenceModule extends Module implements Streamable {
+  /**
+   * The one computation: x [B, T, features] continuing from `state` (a fresh sequence when left
+   * out) → the outputs y [B, T, …] and the state after the last token.
+   */
   abstract run(x: Tensor, state?: StreamState): { y: Tensor; state: StreamState };
+  /** The state before the first token, for `batch` sequences. */
   abstract initState(batch: number): StreamState;
 
   override forward(x: Tensor): Tensor {
@@ -164,6 +170,10 @@ export abstract class SequenceModule extends Module implements Streamable {
     return new Stream(this, start);
   }
 
+  /**
+   * One token per sequence, x_t [B, features], after `state` → its output [B, …] and the next state
+   * (`run` on a block of one token).
+   */
   step(x: Tensor, state: StreamState): { y: Tensor; state: StreamState } {
     if (x.rank !== 2) {
       throw new TensorError(
@@ -175,6 +185,11 @@ export abstract class SequenceModule extends Module implements Streamable {
     return { y: y.squeeze(1), state: next };
   }
 
+  /**
+   * x [B, T, features] in blocks of `chunkSize` tokens, the state carried from block to block (from
+   * `state`, or a fresh one) → the outputs of all T tokens and the final state: the numbers of
+   * `run`, with activation memory per block.
+   */
   forwardChunked(
     x: Tensor,
     chunkSize: number,

@@ -17,7 +17,7 @@ export interface SeriesFile {
   file: string;
   problem: string;
   dims: number;
-  /** Class labels in the order of @classLabel (or of first appearance). */
+  /** Class labels in the order of `@classLabel` (or of first appearance). */
   labels: string[];
   cases: SeriesCase[];
   /** Whether any value was '?' (missing; read as NaN). */
@@ -25,8 +25,8 @@ export interface SeriesFile {
 }
 
 /**
- * Reads a UEA/sktime `.ts` classification file: `#` comments, `@` header lines (@problemName,
- * @timeStamps, @missing, @univariate, @dimensions, @equalLength, @seriesLength, @classLabel true
+ * Reads a UEA/sktime `.ts` classification file: `#` comments, `@` header lines (`@problemName`,
+ * `@timeStamps`, `@missing`, `@univariate`, `@dimensions`, `@equalLength`, `@seriesLength`, `@classLabel true`
  * …), then `@data` and one case a line — dimensions separated by ':', values by ',', the class label
  * last. Unequal lengths are fine (the model pads and masks); each error names the file and line.
  * `labels` fixes the label order (the TRAIN file's, when reading TEST).

@@ -33,16 +33,22 @@ export class Pendulum extends Env<BoxSpace> {
     this.maxEpisodeSteps = options.maxEpisodeSteps ?? 200;
   }
 
+  /** θ uniform in ±π and θ̇ in ±1, as Gym. */
   protected resetState(): void {
     this.state[0] = this.uniform(-Math.PI, Math.PI);
     this.state[1] = this.uniform(-1, 1);
   }
 
+  /** (cos θ, sin θ, θ̇). */
   protected observe(): Float64Array {
     const [theta, thetaDot] = this.state as unknown as [number, number];
     return Float64Array.of(Math.cos(theta), Math.sin(theta), thetaDot);
   }
 
+  /**
+   * One step of Gym's Pendulum-v1 under the clipped torque; reward −(θ² + 0.1θ̇² + 0.001u²); never
+   * terminates.
+   */
   protected transition(action: Float64Array): { reward: number; terminated: boolean } {
     const P = Pendulum;
     const [theta, thetaDot] = this.state as unknown as [number, number];

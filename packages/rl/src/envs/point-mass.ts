@@ -32,6 +32,7 @@ export class PointMass extends Env<BoxSpace> {
     this.maxEpisodeSteps = options.maxEpisodeSteps ?? 100;
   }
 
+  /** Position and goal uniform in [−1, 1]², velocity 0. */
   protected resetState(): void {
     const s = this.state;
     s[0] = this.uniform(-1, 1);
@@ -42,10 +43,12 @@ export class PointMass extends Env<BoxSpace> {
     s[5] = this.uniform(-1, 1);
   }
 
+  /** Position, velocity and goal. */
   protected observe(): Float64Array {
     return Float64Array.from(this.state);
   }
 
+  /** One damped step of dt = 0.1 under the clipped force; reward −‖p − goal‖. */
   protected transition(action: Float64Array): { reward: number; terminated: boolean } {
     const P = PointMass;
     const s = this.state;

@@ -270,6 +270,10 @@ function combine(a: readonly Tensor[], b: readonly Tensor[]): Tensor[] {
   return [m, ua.mul(ca).add(ub.mul(cb)), wa.mul(ca).add(wb.mul(cb))];
 }
 
+/**
+ * The attention operator: combines (m, u, w) triples with a shared running max, so that a scan of
+ * it is softmax attention over each prefix (MATH.md §2).
+ */
 export const attention = defineOperator({
   name: 'attention',
   arity: 3,

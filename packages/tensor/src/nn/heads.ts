@@ -4,6 +4,10 @@ import type { Tensor } from '../tensor.js';
 import { Linear } from './layers.js';
 import { checkPositive, checkTokens } from './sequence.js';
 
+/**
+ * Options every multi-head attention layer shares: the width, the number of heads (dividing it),
+ * causality and projection biases.
+ */
 export interface HeadedAttentionOptions {
   dModel: number;
   nHeads: number;

@@ -5,11 +5,16 @@ import { Tensor } from '../tensor.js';
 /** Parameters and buffers by PyTorch-style dotted name ('layers.0.weight'). */
 export type StateDict = Record<string, Tensor>;
 
+/** Options of Module.loadStateDict. */
 export interface LoadStateDictOptions {
   /** Throw when a key is missing from the record or the record has keys the module lacks. Default true. */
   strict?: boolean;
 }
 
+/**
+ * What Module.loadStateDict reports: the module's keys the record lacked, and the record's keys the
+ * module lacks (both empty in strict mode).
+ */
 export interface LoadStateDictResult {
   missingKeys: string[];
   unexpectedKeys: string[];
@@ -130,6 +135,7 @@ export class Module {
     return this.#own().children;
   }
 
+  /** Direct children, without their names. */
   children(): Module[] {
     return this.namedChildren().map(([, m]) => m);
   }
@@ -148,6 +154,7 @@ export class Module {
     return out;
   }
 
+  /** This module and every descendant, each once, depth first. */
   modules(): Module[] {
     return this.namedModules().map(([, m]) => m);
   }
@@ -166,10 +173,12 @@ export class Module {
     return out;
   }
 
+  /** Every trainable parameter once (what an optimizer takes). */
   parameters(): Tensor[] {
     return this.namedParameters().map(([, p]) => p);
   }
 
+  /** Every buffer (a tensor saved with the module but not trained) with its dotted name. */
   namedBuffers(): [string, Tensor][] {
     const out: [string, Tensor][] = [];
     const seen = new Set<Tensor>();
@@ -183,6 +192,7 @@ export class Module {
     return out;
   }
 
+  /** Every buffer, without its name. */
   buffers(): Tensor[] {
     return this.namedBuffers().map(([, b]) => b);
   }
@@ -335,6 +345,7 @@ export class Sequential extends Module {
     for (const m of modules) this.append(m);
   }
 
+  /** The number of modules held. */
   get length(): number {
     return this.#length;
   }
@@ -351,6 +362,7 @@ export class Sequential extends Module {
     return this;
   }
 
+  /** The modules in order. */
   *[Symbol.iterator](): Iterator<Module> {
     for (let i = 0; i < this.#length; i++) yield this[i] as Module;
   }

@@ -33,6 +33,10 @@ export function checkTokens(op: string, x: Tensor, features: number): void {
   }
 }
 
+/**
+ * Options every pre-LayerNorm block shares (x + mixer(LN(x)), then x + FFN(LN(x))): width,
+ * feed-forward width, dropout, activation and biases.
+ */
 export interface PreNormBlockOptions {
   dModel: number;
   /** Feed-forward width. Default 4 · dModel. */
@@ -148,6 +152,7 @@ export class SequenceStack<L extends SequenceModule = SequenceModule> extends Se
     this.norm = new LayerNorm(dModel);
   }
 
+  /** The number of stacked layers. */
   get nLayers(): number {
     return this.layers.length;
   }
