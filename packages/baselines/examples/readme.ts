@@ -45,7 +45,8 @@ noGrad(() => {
 //   save_file(torch.nn.LSTM(16, 32, num_layers=2, batch_first=True).state_dict(), 'lstm.safetensors')
 // Here a file with the same keys (weight_ih_l0, weight_hh_l0, bias_ih_l0, …) stands in for it.
 const lstm = new LSTM({ inputSize: 16, hiddenSize: 32, numLayers: 2 });
-const file = saveSafetensors(new LSTM({ inputSize: 16, hiddenSize: 32, numLayers: 2 }).stateDict());
+const trained = new LSTM({ inputSize: 16, hiddenSize: 32, numLayers: 2 });
+const file = saveSafetensors(trained.stateDict());
 lstm.loadStateDict(loadSafetensors(file));
 const { y, state } = lstm.run(x); // outputs of the last layer, and h_n, c_n
 console.log(`LSTM: y [${y.shape}], h [${state.h?.shape}], c [${state.c?.shape}]`);
