@@ -2,6 +2,8 @@
  * The API reference: TypeDoc with typedoc-plugin-markdown over every package's entry point
  * (typedoc.json), into api/. Any warning fails it: a broken {@link}, a symbol used by the API but
  * not exported, or an undocumented export of a package in packagesRequiringDocumentation.
+ * Source links are off (disableSources): they need a public git remote, and without one TypeDoc
+ * warns, which would fail every build from a clone without `origin`.
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
