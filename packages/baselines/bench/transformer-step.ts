@@ -32,9 +32,11 @@ const config = { nLayers: 2, dModel: 64, nHeads: 4, dFF: 128 };
 
 /** The attention as it was before the fused op: every intermediate a full [B, H, T, T] tensor. */
 class UnfusedAttention extends MultiHeadAttention {
-  protected override attend(q: Tensor, k: Tensor, v: Tensor): Tensor {
+  protected override attend(q: Tensor, k: Tensor, v: Tensor, length: number): Tensor {
     const t = q.shape[2] as number;
-    const n = k.shape[2] as number;
+    const n = length;
+    if (n !== k.shape[2])
+      throw new Error('the unfused attention runs without a preallocated cache');
     const past = n - t;
     let scores = matmulT(q, k, false, true).mul(1 / Math.sqrt(this.dHead));
     if (this.causal && t > 1) {
