@@ -3,13 +3,28 @@ import type { TypedArray } from '../../dtype.js';
 import { registerKernel } from '../../kernels.js';
 import type { AttentionAttrs } from '../../ops/attention.js';
 import { sizeOf } from '../../shape.js';
+import { tiledBackward, tiledEngine, tiledForward } from './attention-tiled.js';
 import { alloc, arr } from './backend.js';
 
 /**
- * Fused softmax attention (ops/attention.ts), four query rows at a time: each key and value row is
+ * Fused softmax attention (ops/attention.ts) on the CPU. Products of many queries (a training
+ * step, a prefill) run on tiles of queries × keys through the WebAssembly GEMM with an online
+ * softmax (attention-tiled.ts). Few queries (a streaming step), small products and engines without
+ * WebAssembly SIMD take the row kernels here: four query rows at a time, each key and value row
  * read once for the four, whose scores live in four scratch rows of Tk floats. Memory is O(Tk) per
  * call, never O(Tq·Tk); the gradient recomputes the probabilities from lse. Sums run in float64.
  */
+
+/**
+ * The tiled kernels run when a head has at least this many queries and query-key pairs: below, the
+ * GEMM's copies and calls cost more than the row kernels' plain loops.
+ */
+const TILED_MIN_QUERIES = 16;
+const TILED_MIN_PAIRS = 4096;
+
+function useTiled(tq: number, tk: number, d: number) {
+  return tq >= TILED_MIN_QUERIES && tq * tk >= TILED_MIN_PAIRS && d > 0 ? tiledEngine() : null;
+}
 
 /** Query rows handled together (their scores, accumulators and gradients). */
 const R = 4;
@@ -313,6 +328,11 @@ registerKernel<AttentionAttrs>('attention', 'cpu', (_b, [q, k, v], a, [oSpec, lS
   ];
   const out = alloc('float32', sizeOf((oSpec as OutputSpec).shape));
   const lse = alloc('float32', sizeOf((lSpec as OutputSpec).shape));
+  const engine = useTiled(tq, tk, d);
+  if (engine) {
+    tiledForward(engine, Q, K, V, out, lse, { batch, tq, tk, d, dv }, a);
+    return [out, lse];
+  }
   const blk = new Block(Math.max(d, dv), tk);
   const acc = Array.from({ length: R }, () => new Float64Array(dv));
   for (let b = 0; b < batch; b++) {
@@ -379,6 +399,11 @@ registerKernel<AttentionAttrs>(
     const dq = alloc('float32', sizeOf((dqSpec as OutputSpec).shape));
     const dk = alloc('float32', sizeOf((dkSpec as OutputSpec).shape));
     const dvOut = alloc('float32', sizeOf((dvSpec as OutputSpec).shape));
+    const engine = useTiled(tq, tk, d);
+    if (engine) {
+      tiledBackward(engine, [Q, K, V, O, L, DO, DL], [dq, dk, dvOut], { batch, tq, tk, d, dv }, a);
+      return [dq, dk, dvOut];
+    }
     const blk = new Block(Math.max(d, dv), tk);
     const gRows = Array.from({ length: R }, () => new Float64Array(Math.max(d, dv)));
     const dp = Array.from({ length: R }, () => new Float64Array(tk));
