@@ -319,6 +319,78 @@ function setEnds(blk: Block, a: AttentionAttrs, i0: number, count: number): void
   }
 }
 
+/**
+ * One query row: its scores against keys 0..end−1 (four keys per pass, the query row read from
+ * float32), a max-shifted softmax, and the weighted sum of the value rows (one pass over them).
+ */
+function oneRow(
+  Q: TypedArray,
+  K: TypedArray,
+  V: TypedArray,
+  out: TypedArray,
+  lse: TypedArray,
+  row: number,
+  key0: number,
+  end: number,
+  d: number,
+  dv: number,
+  scale: number,
+  s: Float64Array,
+  acc: Float64Array,
+): void {
+  if (end === 0) {
+    lse[row] = Number.NEGATIVE_INFINITY;
+    for (let x = 0; x < dv; x++) out[row * dv + x] = 0;
+    return;
+  }
+  const q0 = row * d;
+  let j = 0;
+  for (; j + 3 < end; j += 4) {
+    const o0 = (key0 + j) * d;
+    const o1 = o0 + d;
+    const o2 = o1 + d;
+    const o3 = o2 + d;
+    let c0 = 0;
+    let c1 = 0;
+    let c2 = 0;
+    let c3 = 0;
+    for (let x = 0; x < d; x++) {
+      const qx = Q[q0 + x] as number;
+      c0 += qx * (K[o0 + x] as number);
+      c1 += qx * (K[o1 + x] as number);
+      c2 += qx * (K[o2 + x] as number);
+      c3 += qx * (K[o3 + x] as number);
+    }
+    s[j] = c0 * scale;
+    s[j + 1] = c1 * scale;
+    s[j + 2] = c2 * scale;
+    s[j + 3] = c3 * scale;
+  }
+  for (; j < end; j++) {
+    const o = (key0 + j) * d;
+    let c = 0;
+    for (let x = 0; x < d; x++) c += (Q[q0 + x] as number) * (K[o + x] as number);
+    s[j] = c * scale;
+  }
+  let m = Number.NEGATIVE_INFINITY;
+  for (let t = 0; t < end; t++) {
+    const v = s[t] as number;
+    if (v > m || Number.isNaN(v)) m = v;
+  }
+  // All scores −∞ (infinite inputs): there is nothing to weigh; exp(s − m) would be NaN.
+  const shift = m === Number.NEGATIVE_INFINITY ? 0 : m;
+  let sum = 0;
+  acc.fill(0, 0, dv);
+  for (let t = 0; t < end; t++) {
+    const p = Math.exp((s[t] as number) - shift);
+    sum += p;
+    const o = (key0 + t) * dv;
+    for (let x = 0; x < dv; x++) acc[x] = (acc[x] as number) + p * (V[o + x] as number);
+  }
+  for (let x = 0; x < dv; x++) out[row * dv + x] = (acc[x] as number) / sum;
+  lse[row] = shift + Math.log(sum);
+}
+
 registerKernel<AttentionAttrs>('attention', 'cpu', (_b, [q, k, v], a, [oSpec, lSpec]) => {
   const { batch, tq, tk, d, dv } = dimsOf(q as KernelInput, k as KernelInput, v as KernelInput);
   const [Q, K, V] = [q, k, v].map((t) => arr(t as KernelInput)) as [
@@ -339,6 +411,25 @@ registerKernel<AttentionAttrs>('attention', 'cpu', (_b, [q, k, v], a, [oSpec, lS
     for (let i0 = 0; i0 < tq; i0 += R) {
       const count = Math.min(R, tq - i0);
       const row0 = b * tq + i0;
+      if (count === 1) {
+        // One query (a streaming step): a block of four would do four rows' work for one.
+        oneRow(
+          Q,
+          K,
+          V,
+          out,
+          lse,
+          row0,
+          b * tk,
+          visibleEnd(a, i0),
+          d,
+          dv,
+          a.scale,
+          blk.s[0] as Float64Array,
+          acc[0] as Float64Array,
+        );
+        continue;
+      }
       setEnds(blk, a, i0, count);
       blk.load(blk.rows, Q, row0, count, d);
       scores(blk, blk.rows, K, b * tk * d, d, a.scale, blk.s);
