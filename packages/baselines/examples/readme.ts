@@ -1,14 +1,6 @@
 // The README's example, kept here so it is type-checked and run by test/readme.test.ts.
-import { GRU, kvCacheLength, LSTM, Transformer } from '@recur/baselines';
-import {
-  loadSafetensors,
-  manualSeed,
-  noGrad,
-  randn,
-  saveSafetensors,
-  stateBytes,
-  tidy,
-} from '@recur/tensor';
+import { GRU, kvCacheBytes, kvCacheLength, LSTM, Transformer } from '@recur/baselines';
+import { loadSafetensors, manualSeed, noGrad, randn, saveSafetensors, tidy } from '@recur/tensor';
 
 manualSeed(0);
 const model = new Transformer({ nLayers: 2, dModel: 16, nHeads: 4, dFF: 32, maxCacheLength: 64 });
@@ -17,7 +9,8 @@ const x = randn([2, 24, 16]); // [batch, tokens, dModel]
 noGrad(() => {
   // Parallel over the whole sequence (training form)…
   const parallel = model.forward(x);
-  // …or one token at a time with a KV cache that grows by one key and value per layer per token.
+  // …or one token at a time with a KV cache that holds one more key and value per layer per token
+  // (written in place into capacity that doubles when full).
   const stream = model.stream(2); // owns the cache: each step frees the one it replaces
   let maxDiff = 0;
   for (let t = 0; t < 24; t++) {
@@ -32,7 +25,7 @@ noGrad(() => {
     });
     if ((t + 1) % 8 === 0)
       console.log(
-        `after ${t + 1} tokens: cache of ${kvCacheLength(stream.state)} tokens, ${stateBytes(stream.state)} bytes`,
+        `after ${t + 1} tokens: cache of ${kvCacheLength(stream.state)} tokens, ${kvCacheBytes(stream.state).used} bytes (${kvCacheBytes(stream.state).allocated} allocated)`,
       );
   }
   stream.dispose();

@@ -8,8 +8,11 @@
  */
 export {
   KV_CACHE_KEYS,
+  type KvCacheBytes,
+  kvCacheBytes,
   MultiHeadAttention,
   type MultiHeadAttentionOptions,
+  usedStateBytes,
 } from './attention.js';
 export {
   eluFeatureMap,

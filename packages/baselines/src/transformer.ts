@@ -1,5 +1,5 @@
 import { nn, type StreamState, TensorError } from '@recur/tensor';
-import { MultiHeadAttention } from './attention.js';
+import { cacheLength, MultiHeadAttention } from './attention.js';
 import { LinearAttention } from './linear-attention.js';
 
 /**
@@ -69,7 +69,8 @@ export interface TransformerOptions extends TransformerBlockOptions {
 /**
  * Stacked Transformer: nLayers pre-LayerNorm blocks and a final LayerNorm, x [B, T, dModel] →
  * [B, T, dModel] (the same layout as Aaren). Causal by default; its streaming state is every layer's
- * KV cache, 'layers.i.k' and 'layers.i.v' of shape [B, H, N, d_head], growing with every token.
+ * KV cache, 'layers.i.k' and 'layers.i.v' of shape [B, H, capacity, d_head] holding
+ * 'layers.i.length' tokens (see MultiHeadAttention).
  */
 export class Transformer extends nn.SequenceStack<TransformerBlock> {
   constructor(options: TransformerOptions) {
@@ -83,12 +84,13 @@ export class Transformer extends nn.SequenceStack<TransformerBlock> {
 
 /** The number of tokens a Transformer's (or one attention layer's) KV cache holds. */
 export function kvCacheLength(state: StreamState): number {
-  const k = state.k ?? state['layers.0.k'];
-  if (!k) {
+  const n = state.length ?? state['layers.0.length'];
+  if (!n) {
     throw new TensorError(
       'kvCacheLength',
-      `expected a KV-cache state with 'k' or 'layers.0.k', got keys: ${Object.keys(state).join(', ') || 'none'}`,
+      `expected a KV-cache state with 'length' or 'layers.0.length', got keys: ${Object.keys(state).join(', ') || 'none'}`,
     );
   }
-  return k.shape[2] as number;
+  const k = state.k ?? state['layers.0.k'];
+  return cacheLength(n, (k?.shape[2] as number | undefined) ?? Number.POSITIVE_INFINITY);
 }

@@ -4,11 +4,20 @@ import {
   manualSeed,
   noGrad,
   randn,
+  type StreamState,
   saveSafetensors,
   stateBytes,
+  type Tensor,
+  tensor,
 } from '@recur/tensor';
 import { describe, expect, it } from 'vitest';
-import { kvCacheLength, MultiHeadAttention, Transformer, TransformerBlock } from '../src/index.js';
+import {
+  kvCacheBytes,
+  kvCacheLength,
+  MultiHeadAttention,
+  Transformer,
+  TransformerBlock,
+} from '../src/index.js';
 import {
   attentionWeights,
   layerNorm,
@@ -19,6 +28,11 @@ import {
   scoreSpread,
   streamAll,
 } from './helpers.js';
+
+/** The keys a cache holds (its first `length` positions; the rest is unused capacity). */
+function heldKeys(state: StreamState): Tensor {
+  return state.k!.slice(2, 0, kvCacheLength(state));
+}
 
 describe('MultiHeadAttention', () => {
   for (const causal of [true, false]) {
@@ -100,7 +114,7 @@ describe('MultiHeadAttention', () => {
         const chunked = layer.forwardChunked(x, c);
         expect(maxAbsDiff(y, chunked.y)).toBeLessThan(1e-5);
         // The cache after any chunking holds the same keys and values.
-        expect(maxAbsDiff(chunked.state.k!, streamed.state.k!)).toBeLessThan(1e-5);
+        expect(maxAbsDiff(heldKeys(chunked.state), heldKeys(streamed.state))).toBeLessThan(1e-5);
       }
     }
   });
@@ -122,17 +136,24 @@ describe('MultiHeadAttention', () => {
     expect(maxRelErr(tail, third.y)).toBeLessThan(2e-5);
   });
 
-  it('the KV cache grows by one key and one value per token and stateBytes is exactly linear', () => {
+  it('the KV cache holds one key and one value per token: used bytes exactly linear, capacity doubling', () => {
     manualSeed(7);
     const layer = new MultiHeadAttention({ dModel: 8, nHeads: 2 });
     let state = layer.initState(3);
     expect(state.k!.shape).toEqual([3, 2, 0, 4]);
-    expect(stateBytes(state)).toBe(0);
+    expect(kvCacheBytes(state)).toEqual({ used: 0, allocated: 0 });
+    expect(stateBytes(state)).toBe(4); // the int32 length
     noGrad(() => {
-      for (let n = 1; n <= 20; n++) {
+      for (let n = 1; n <= 40; n++) {
         state = layer.step(randn([3, 8]), state).state;
-        expect(state.k!.shape).toEqual([3, 2, n, 4]);
-        expect(stateBytes(state)).toBe(n * 2 * 3 * 8 * 4);
+        const capacity = n <= 16 ? 16 : n <= 32 ? 32 : 64;
+        expect(state.k!.shape).toEqual([3, 2, capacity, 4]);
+        expect(kvCacheLength(state)).toBe(n);
+        expect(kvCacheBytes(state)).toEqual({
+          used: n * 2 * 3 * 8 * 4,
+          allocated: capacity * 2 * 3 * 8 * 4,
+        });
+        expect(stateBytes(state)).toBe(capacity * 2 * 3 * 8 * 4 + 4);
       }
     });
   });
@@ -174,15 +195,41 @@ describe('MultiHeadAttention', () => {
     );
     expect(() => new MultiHeadAttention({ dModel: 10, nHeads: 3 })).toThrow(/divisible/);
     expect(() => layer.step(randn([2, 1, 8]), layer.initState(2))).toThrow(/\[batch, features\]/);
-    expect(() => layer.run(randn([2, 3, 8]), { k: randn([2, 2, 1, 4]) })).toThrow(
-      /state has no 'v'/,
-    );
+    const length = (n: number) => tensor([n], { dtype: 'int32', shape: [] });
     expect(() =>
-      layer.run(randn([2, 3, 8]), { k: randn([2, 2, 1, 3]), v: randn([2, 2, 1, 3]) }),
-    ).toThrow(/expected state 'k' of shape \[2, 2, tokens, 4\], got \[2, 2, 1, 3\]/);
+      layer.run(randn([2, 3, 8]), { k: randn([2, 2, 1, 4]), length: length(1) }),
+    ).toThrow(/state has no 'v'/);
     expect(() =>
-      layer.run(randn([2, 3, 8]), { k: randn([2, 2, 2, 4]), v: randn([2, 2, 1, 4]) }),
+      layer.run(randn([2, 3, 8]), { k: randn([2, 2, 1, 4]), v: randn([2, 2, 1, 4]) }),
+    ).toThrow(/state has no 'length'/);
+    expect(() =>
+      layer.run(randn([2, 3, 8]), {
+        k: randn([2, 2, 1, 3]),
+        v: randn([2, 2, 1, 3]),
+        length: length(1),
+      }),
+    ).toThrow(/expected state 'k' of shape \[2, 2, capacity, 4\], got \[2, 2, 1, 3\]/);
+    expect(() =>
+      layer.run(randn([2, 3, 8]), {
+        k: randn([2, 2, 2, 4]),
+        v: randn([2, 2, 1, 4]),
+        length: length(1),
+      }),
     ).toThrow(/expected state 'v' of shape \[2, 2, 2, 4\], got \[2, 2, 1, 4\]/);
+    expect(() =>
+      layer.run(randn([2, 3, 8]), {
+        k: randn([2, 2, 2, 4]),
+        v: randn([2, 2, 2, 4]),
+        length: length(3),
+      }),
+    ).toThrow(/expected state 'length' in \[0, 2\] \(the cache's capacity\), got 3/);
+    expect(() =>
+      layer.run(randn([2, 3, 8]), {
+        k: randn([2, 2, 2, 4]),
+        v: randn([2, 2, 2, 4]),
+        length: tensor([1]),
+      }),
+    ).toThrow(/expected state 'length' to be an int32 scalar, got float32 of shape \[1\]/);
     expect(() => layer.step(randn([1, 8]), layer.initState(2))).toThrow(/'k' of shape \[1, 2/);
   });
 });
@@ -249,8 +296,10 @@ describe('TransformerBlock and Transformer', () => {
       expect(maxAbsDiff(y, streamed.y)).toBeLessThan(1e-5);
       expect(Object.keys(streamed.state).sort()).toEqual([
         'layers.0.k',
+        'layers.0.length',
         'layers.0.v',
         'layers.1.k',
+        'layers.1.length',
         'layers.1.v',
       ]);
       expect(streamed.state['layers.1.k']!.shape).toEqual([2, 4, T, 4]);

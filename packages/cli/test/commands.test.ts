@@ -11,6 +11,7 @@ interface Point {
   tokens: number;
   stepMs: number;
   stateBytes: number;
+  allocatedBytes: number;
   cumulativeS: number;
 }
 
@@ -42,8 +43,16 @@ describe('recur demo, bench and info (built command)', () => {
     const first = t[0] as Point;
     const last = t[t.length - 1] as Point;
     expect(last.tokens).toBe(64);
-    // (each state also holds the 4-byte position counter of the sinusoidal encodings)
-    expect(last.stateBytes - 4).toBe((first.stateBytes - 4) * 64);
+    // Used bytes are linear in the tokens: each state also holds the 4-byte position counter of
+    // the sinusoidal encodings and each layer's 4-byte cache length.
+    const second = t[1] as Point;
+    expect(second.tokens).toBe(2);
+    const perToken = second.stateBytes - first.stateBytes;
+    expect(perToken).toBeGreaterThan(0);
+    expect(last.stateBytes - first.stateBytes).toBe(63 * perToken);
+    // The cache's capacity (16 tokens, doubling) is reported apart: 64 tokens fill it exactly.
+    expect(first.allocatedBytes - first.stateBytes).toBe(15 * perToken);
+    expect(last.allocatedBytes).toBe(last.stateBytes);
   });
 
   it('bench stream --json: step time, state bytes and cumulative time per model', () => {
@@ -71,7 +80,15 @@ describe('recur demo, bench and info (built command)', () => {
     const tokens = (m: string) => res.models[m]?.points.map((p) => p.tokens);
     expect(tokens('aaren')).toEqual([1, 2, 4, 8, 16, 32, 64, 128]);
     const kv = res.models.transformer?.points as Point[];
-    expect(kv[kv.length - 1]?.stateBytes).toBe(128 * (kv[0] as Point).stateBytes);
+    // Used bytes: 128× those after one token, less the layer's 4-byte cache length.
+    expect((kv[kv.length - 1] as Point).stateBytes - 4).toBe(
+      128 * ((kv[0] as Point).stateBytes - 4),
+    );
+    // Allocated: a capacity of 16 tokens after one, 128 (full) after 128.
+    expect((kv[0] as Point).allocatedBytes - 4).toBe(16 * ((kv[0] as Point).stateBytes - 4));
+    expect((kv[kv.length - 1] as Point).allocatedBytes).toBe(
+      (kv[kv.length - 1] as Point).stateBytes,
+    );
     for (const m of ['aaren', 'lstm']) {
       expect(new Set(res.models[m]?.points.map((p) => p.stateBytes)).size, m).toBe(1);
     }
@@ -111,7 +128,8 @@ describe('recur demo, bench and info (built command)', () => {
     expect(ra.state_bytes_per_token).toBe(0);
     // The KV cache: keys and values of d floats per token.
     expect(rt.state_bytes_per_token).toBe(2 * 512 * 4);
-    expect(rt.state_bytes).toBe(300 * 2 * 512 * 4);
+    // Held bytes (not the cache's spare capacity), plus its 4-byte int32 length.
+    expect(rt.state_bytes).toBe(300 * 2 * 512 * 4 + 4);
     expect(rt.flops_per_token as number).toBeGreaterThan(ra.flops_per_token as number);
   });
 

@@ -82,7 +82,12 @@ describe.skipIf(!present)('recur export and eval --runtime onnx on the shared da
       expect((r.onnx[k] as number).toFixed(4), k).toBe((r.recur[k] as number).toFixed(4));
     }
     const manifest = JSON.parse(readFileSync(join(r.run, 'onnx', 'recur-onnx.json'), 'utf8'));
-    expect(manifest.stateKeys).toEqual(['pos', 'core.layers.0.k', 'core.layers.0.v']);
+    expect(manifest.stateKeys).toEqual([
+      'pos',
+      'core.layers.0.k',
+      'core.layers.0.v',
+      'core.layers.0.length',
+    ]);
   }, 120_000);
 });
 

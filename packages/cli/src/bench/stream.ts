@@ -1,3 +1,4 @@
+import { usedStateBytes } from '@recur/baselines';
 import { noGrad, type StreamState, stateBytes, type Tensor, tidy } from '@recur/tensor';
 
 /** One row of a streaming measurement: after `tokens` tokens. */
@@ -5,8 +6,13 @@ export interface StreamPoint {
   tokens: number;
   /** Median wall time of the steps around this point (up to 32 on either side), in milliseconds. */
   stepMs: number;
-  /** Bytes of the state (Aaren's (m, u, w), the KV cache, h and c, …) after `tokens` tokens. */
+  /**
+   * Bytes the state holds (Aaren's (m, u, w), the KV cache's keys and values so far, h and c, …)
+   * after `tokens` tokens: a KV cache's unused capacity is not counted (see allocatedBytes).
+   */
   stateBytes: number;
+  /** Bytes allocated for the state: stateBytes plus a KV cache's unused capacity. */
+  allocatedBytes: number;
   /** Wall time of all steps so far, in seconds. */
   cumulativeS: number;
 }
@@ -92,7 +98,8 @@ export async function measureStream(
       points.push({
         tokens: done,
         stepMs: 0, // set below, from the steps around this point
-        stateBytes: stateBytes(state),
+        stateBytes: usedStateBytes(state),
+        allocatedBytes: stateBytes(state),
         cumulativeS: cumulative / 1e3,
       });
     }

@@ -1,4 +1,5 @@
-import { manualSeed, noGrad, randn, type StreamState, stateBytes, tidy } from '@recur/tensor';
+import { usedStateBytes } from '@recur/baselines';
+import { manualSeed, noGrad, randn, type StreamState, tidy } from '@recur/tensor';
 import { releaseState } from '../bench/stream.js';
 import type { Invocation } from '../cli.js';
 import { CliError } from '../errors.js';
@@ -68,7 +69,8 @@ export function measureState(
       const prev = state;
       state = tidy(() => core.step(x, prev).state);
       releaseState(prev, state);
-      sizes.push(stateBytes(state));
+      // Held bytes: a KV cache's spare capacity (it doubles when full) is not state per token.
+      sizes.push(usedStateBytes(state));
     }
   });
   const first = sizes[0] as number;

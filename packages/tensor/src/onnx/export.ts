@@ -25,7 +25,7 @@ import {
   type TensorMsg,
   type ValueInfoMsg,
 } from './proto.js';
-import { type TracedOp, withoutRecorder, withRecorder } from './trace.js';
+import { type TracedOp, whileExporting, withoutRecorder, withRecorder } from './trace.js';
 
 /** The opset written (ONNX 1.12): onnxruntime-web and older runtimes load it. */
 export const ONNX_OPSET = 17;
@@ -817,12 +817,14 @@ export function toOnnxFiles(
   }
   let built: Built;
   try {
-    built = tidy(() =>
-      noGrad(() =>
-        inEvalMode(module, () =>
-          options.mode === 'step'
-            ? buildStep(module as StreamingModule, features)
-            : buildParallel(module, features),
+    built = whileExporting(() =>
+      tidy(() =>
+        noGrad(() =>
+          inEvalMode(module, () =>
+            options.mode === 'step'
+              ? buildStep(module as StreamingModule, features)
+              : buildParallel(module, features),
+          ),
         ),
       ),
     );

@@ -20,3 +20,4 @@ export {
   SLICE_END,
 } from './lowering.js';
 export { decodeModel, type GraphMsg } from './proto.js';
+export { isExporting } from './trace.js';

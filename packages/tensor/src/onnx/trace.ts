@@ -19,6 +19,27 @@ export interface Recorder {
 }
 
 let active: Recorder | null = null;
+let exporting = 0;
+
+/**
+ * Whether toOnnx is running (tracing a module, its warm-up steps included). A module whose fast
+ * path writes tensors in place (which a trace cannot record: an exported graph is a pure function
+ * of its inputs) checks this and takes its pure path instead, e.g. the Transformer's KV cache
+ * concatenates rather than writing into preallocated capacity while it is exported.
+ */
+export function isExporting(): boolean {
+  return exporting > 0;
+}
+
+/** @internal Runs `fn` with isExporting() true. */
+export function whileExporting<T>(fn: () => T): T {
+  exporting++;
+  try {
+    return fn();
+  } finally {
+    exporting--;
+  }
+}
 
 /** @internal The recorder of the trace in progress, if any (read by runOp and detach). */
 export function activeRecorder(): Recorder | null {

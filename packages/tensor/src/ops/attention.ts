@@ -16,8 +16,10 @@ import { zerosLike } from './creation.js';
  *
  * i.e. softmax(q kᵀ · scale + mask) v with the mask −∞ outside V(i). Outputs `out` [..., Tq, dv] and
  * `lse` [..., Tq] (both differentiable). The kernels never hold the [Tq, Tk] score matrix: the CPU
- * walks one query row at a time, the GPU one thread per row with an online softmax; the gradient
- * ('attentionGrad') recomputes the probabilities from `lse` (as FlashAttention does).
+ * works on tiles of 64 queries × 128 keys with the WebAssembly GEMM and an online softmax (a
+ * streaming step's few queries walk rows, four at a time), the GPU one thread per row with an
+ * online softmax; the gradient ('attentionGrad') recomputes the probabilities from `lse` tile by
+ * tile (as FlashAttention does).
  */
 export interface AttentionAttrs {
   readonly scale: number;

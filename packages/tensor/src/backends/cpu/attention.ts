@@ -3,13 +3,28 @@ import type { TypedArray } from '../../dtype.js';
 import { registerKernel } from '../../kernels.js';
 import type { AttentionAttrs } from '../../ops/attention.js';
 import { sizeOf } from '../../shape.js';
+import { tiledBackward, tiledEngine, tiledForward } from './attention-tiled.js';
 import { alloc, arr } from './backend.js';
 
 /**
- * Fused softmax attention (ops/attention.ts), four query rows at a time: each key and value row is
+ * Fused softmax attention (ops/attention.ts) on the CPU. Products of many queries (a training
+ * step, a prefill) run on tiles of queries × keys through the WebAssembly GEMM with an online
+ * softmax (attention-tiled.ts). Few queries (a streaming step), small products and engines without
+ * WebAssembly SIMD take the row kernels here: four query rows at a time, each key and value row
  * read once for the four, whose scores live in four scratch rows of Tk floats. Memory is O(Tk) per
  * call, never O(Tq·Tk); the gradient recomputes the probabilities from lse. Sums run in float64.
  */
+
+/**
+ * The tiled kernels run when a head has at least this many queries and query-key pairs: below, the
+ * GEMM's copies and calls cost more than the row kernels' plain loops.
+ */
+const TILED_MIN_QUERIES = 16;
+const TILED_MIN_PAIRS = 4096;
+
+function useTiled(tq: number, tk: number, d: number) {
+  return tq >= TILED_MIN_QUERIES && tq * tk >= TILED_MIN_PAIRS && d > 0 ? tiledEngine() : null;
+}
 
 /** Query rows handled together (their scores, accumulators and gradients). */
 const R = 4;
@@ -304,6 +319,78 @@ function setEnds(blk: Block, a: AttentionAttrs, i0: number, count: number): void
   }
 }
 
+/**
+ * One query row: its scores against keys 0..end−1 (four keys per pass, the query row read from
+ * float32), a max-shifted softmax, and the weighted sum of the value rows (one pass over them).
+ */
+function oneRow(
+  Q: TypedArray,
+  K: TypedArray,
+  V: TypedArray,
+  out: TypedArray,
+  lse: TypedArray,
+  row: number,
+  key0: number,
+  end: number,
+  d: number,
+  dv: number,
+  scale: number,
+  s: Float64Array,
+  acc: Float64Array,
+): void {
+  if (end === 0) {
+    lse[row] = Number.NEGATIVE_INFINITY;
+    for (let x = 0; x < dv; x++) out[row * dv + x] = 0;
+    return;
+  }
+  const q0 = row * d;
+  let j = 0;
+  for (; j + 3 < end; j += 4) {
+    const o0 = (key0 + j) * d;
+    const o1 = o0 + d;
+    const o2 = o1 + d;
+    const o3 = o2 + d;
+    let c0 = 0;
+    let c1 = 0;
+    let c2 = 0;
+    let c3 = 0;
+    for (let x = 0; x < d; x++) {
+      const qx = Q[q0 + x] as number;
+      c0 += qx * (K[o0 + x] as number);
+      c1 += qx * (K[o1 + x] as number);
+      c2 += qx * (K[o2 + x] as number);
+      c3 += qx * (K[o3 + x] as number);
+    }
+    s[j] = c0 * scale;
+    s[j + 1] = c1 * scale;
+    s[j + 2] = c2 * scale;
+    s[j + 3] = c3 * scale;
+  }
+  for (; j < end; j++) {
+    const o = (key0 + j) * d;
+    let c = 0;
+    for (let x = 0; x < d; x++) c += (Q[q0 + x] as number) * (K[o + x] as number);
+    s[j] = c * scale;
+  }
+  let m = Number.NEGATIVE_INFINITY;
+  for (let t = 0; t < end; t++) {
+    const v = s[t] as number;
+    if (v > m || Number.isNaN(v)) m = v;
+  }
+  // All scores −∞ (infinite inputs): there is nothing to weigh; exp(s − m) would be NaN.
+  const shift = m === Number.NEGATIVE_INFINITY ? 0 : m;
+  let sum = 0;
+  acc.fill(0, 0, dv);
+  for (let t = 0; t < end; t++) {
+    const p = Math.exp((s[t] as number) - shift);
+    sum += p;
+    const o = (key0 + t) * dv;
+    for (let x = 0; x < dv; x++) acc[x] = (acc[x] as number) + p * (V[o + x] as number);
+  }
+  for (let x = 0; x < dv; x++) out[row * dv + x] = (acc[x] as number) / sum;
+  lse[row] = shift + Math.log(sum);
+}
+
 registerKernel<AttentionAttrs>('attention', 'cpu', (_b, [q, k, v], a, [oSpec, lSpec]) => {
   const { batch, tq, tk, d, dv } = dimsOf(q as KernelInput, k as KernelInput, v as KernelInput);
   const [Q, K, V] = [q, k, v].map((t) => arr(t as KernelInput)) as [
@@ -313,12 +400,36 @@ registerKernel<AttentionAttrs>('attention', 'cpu', (_b, [q, k, v], a, [oSpec, lS
   ];
   const out = alloc('float32', sizeOf((oSpec as OutputSpec).shape));
   const lse = alloc('float32', sizeOf((lSpec as OutputSpec).shape));
+  const engine = useTiled(tq, tk, d);
+  if (engine) {
+    tiledForward(engine, Q, K, V, out, lse, { batch, tq, tk, d, dv }, a);
+    return [out, lse];
+  }
   const blk = new Block(Math.max(d, dv), tk);
   const acc = Array.from({ length: R }, () => new Float64Array(dv));
   for (let b = 0; b < batch; b++) {
     for (let i0 = 0; i0 < tq; i0 += R) {
       const count = Math.min(R, tq - i0);
       const row0 = b * tq + i0;
+      if (count === 1) {
+        // One query (a streaming step): a block of four would do four rows' work for one.
+        oneRow(
+          Q,
+          K,
+          V,
+          out,
+          lse,
+          row0,
+          b * tk,
+          visibleEnd(a, i0),
+          d,
+          dv,
+          a.scale,
+          blk.s[0] as Float64Array,
+          acc[0] as Float64Array,
+        );
+        continue;
+      }
       setEnds(blk, a, i0, count);
       blk.load(blk.rows, Q, row0, count, d);
       scores(blk, blk.rows, K, b * tk * d, d, a.scale, blk.s);
@@ -379,6 +490,11 @@ registerKernel<AttentionAttrs>(
     const dq = alloc('float32', sizeOf((dqSpec as OutputSpec).shape));
     const dk = alloc('float32', sizeOf((dkSpec as OutputSpec).shape));
     const dvOut = alloc('float32', sizeOf((dvSpec as OutputSpec).shape));
+    const engine = useTiled(tq, tk, d);
+    if (engine) {
+      tiledBackward(engine, [Q, K, V, O, L, DO, DL], [dq, dk, dvOut], { batch, tq, tk, d, dv }, a);
+      return [dq, dk, dvOut];
+    }
     const blk = new Block(Math.max(d, dv), tk);
     const gRows = Array.from({ length: R }, () => new Float64Array(Math.max(d, dv)));
     const dp = Array.from({ length: R }, () => new Float64Array(tk));
