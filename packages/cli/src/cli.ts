@@ -187,6 +187,10 @@ export function resolveOptions(
   return { options: options as Options, given };
 }
 
+/**
+ * Runs one command from its resolved {@link Invocation}, writing through the reporter, and resolves
+ * to the exit code (0 success, 2 bad input, 1 anything else).
+ */
 export type CommandHandler = (inv: Invocation, reporter: Reporter) => Promise<number>;
 
 /**

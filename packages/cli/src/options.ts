@@ -13,9 +13,15 @@ export const COMMAND_NAMES = [
   'info',
   'export',
 ] as const;
+/** A `recur` command, as typed on the command line (two words for 'bench stream'). */
 export type CommandName = (typeof COMMAND_NAMES)[number];
 
+/**
+ * The tasks `recur train` and `recur eval` run: forecasting, sequence classification, event
+ * sequences and character language modelling.
+ */
 export const TASKS = ['forecast', 'classify', 'events', 'lm'] as const;
+/** One of {@link TASKS}. */
 export type TaskName = (typeof TASKS)[number];
 
 /** Sequence models (every task). */
@@ -29,10 +35,16 @@ export const SEQUENCE_MODELS = [
   'lstm',
   'gru',
 ] as const;
+/** One of {@link SEQUENCE_MODELS}. */
 export type SequenceModelName = (typeof SEQUENCE_MODELS)[number];
 /** Closed-form forecasting baselines (the forecast task only). */
 export const FORECAST_BASELINES = ['naive', 'linear'] as const;
+/**
+ * Every model name `--model` accepts: the {@link SEQUENCE_MODELS} and the closed-form forecasting
+ * baselines.
+ */
 export const MODELS = [...SEQUENCE_MODELS, ...FORECAST_BASELINES] as const;
+/** One of {@link MODELS}. */
 export type ModelName = (typeof MODELS)[number];
 
 /** How an option's value is written and parsed. */
@@ -47,6 +59,10 @@ export type KindValue<K extends OptionKind> = K extends 'int' | 'number'
 
 export type OptionGroup = 'data' | 'model' | 'training' | 'output' | 'benchmark';
 
+/**
+ * How one command-line option is written, parsed and documented: its flag, value kind, help text,
+ * group, default, and the commands (and tasks) that take it.
+ */
 export interface OptionSpec<K extends OptionKind = OptionKind> {
   /** The long flag, '--d-model'. */
   flag: `--${string}`;
@@ -78,6 +94,10 @@ const ALL: readonly CommandName[] = COMMAND_NAMES;
 const TRAIN_EVAL: readonly CommandName[] = ['train', 'eval'];
 const SIZE: readonly CommandName[] = ['train', 'info', 'bench stream'];
 
+/**
+ * Every option of every command, keyed by its camelCase name: the single source the parser,
+ * `--help` and the docs' CLI reference read.
+ */
 export const OPTIONS = {
   // ---- output
   json: {
@@ -604,6 +624,7 @@ export const OPTIONS = {
   },
 } as const satisfies Record<string, OptionSpec>;
 
+/** The name of an option in {@link OPTIONS} (and in {@link Options}). */
 export type OptionKey = keyof typeof OPTIONS;
 
 type SpecKind<S> = S extends { kind: infer K extends OptionKind } ? K : never;
@@ -643,6 +664,7 @@ export function keyOfName(name: string): OptionKey | undefined {
   return undefined;
 }
 
+/** How one command is documented: its one-line summary, positional arguments, examples and notes. */
 export interface CommandSpec {
   /** What the command does, one line. */
   summary: string;
@@ -654,6 +676,7 @@ export interface CommandSpec {
   notes?: string;
 }
 
+/** The {@link CommandSpec} of every command, for `--help` and the docs' CLI reference. */
 export const COMMANDS: Record<CommandName, CommandSpec> = {
   train: {
     summary: 'train a model on a task and report its test metrics',

@@ -1,5 +1,9 @@
 /** Element types a tensor can hold. Comparisons and indices are int32; there is no bool dtype. */
 export type DType = 'float32' | 'int32';
+/**
+ * The host array of a dtype: Float32Array for float32, Int32Array for int32 (what {@link
+ * Tensor.data} returns).
+ */
 export type TypedArray = Float32Array | Int32Array;
 
 export const DTYPES: readonly DType[] = ['float32', 'int32'];

@@ -40,6 +40,10 @@ export function memory(): Record<string, MemoryInfo> {
   return out;
 }
 
+/**
+ * Resets every backend's `peakBytes` (see {@link memory}) to its current `bytes`, to measure the
+ * peak of what follows.
+ */
 export function resetPeakMemory(): void {
   for (const s of stats.values()) s.peakBytes = s.bytes;
 }
@@ -120,6 +124,10 @@ export function setBackend(name: string): Promise<void> {
 
 let gradEnabled = true;
 
+/**
+ * Whether ops record autograd history now: false inside {@link noGrad}, true by default and inside
+ * {@link enableGrad}.
+ */
 export function isGradEnabled(): boolean {
   return gradEnabled;
 }
@@ -142,6 +150,10 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
+/**
+ * Runs `fn` with autograd recording on, also inside a {@link noGrad}, and restores the previous
+ * setting afterwards (also when `fn` throws).
+ */
 export function enableGrad<T>(fn: () => T): T {
   const prev = gradEnabled;
   gradEnabled = true;

@@ -6,6 +6,10 @@ const factories = new Map<string, () => Promise<Backend>>();
 const starting = new Map<string, Promise<Backend>>();
 const kernels = new Map<string, Map<string, Kernel<never>>>();
 
+/**
+ * Makes a ready backend available under its `name`, replacing one registered under that name; see
+ * {@link registerBackendFactory} for backends that start asynchronously.
+ */
 export function registerBackend(backend: Backend): void {
   backends.set(backend.name, backend);
 }
@@ -51,6 +55,10 @@ export function initBackend(name: string): Promise<Backend> {
   return p;
 }
 
+/**
+ * The registered backend `name`. Throws when none has that name, or when it starts asynchronously
+ * and {@link initBackend} has not finished yet.
+ */
 export function getBackend(name: string): Backend {
   const b = backends.get(name);
   if (!b) {
@@ -88,6 +96,7 @@ export function getKernel<A>(name: string, backend: string): Kernel<A> {
   return k as unknown as Kernel<A>;
 }
 
+/** Whether a kernel for op `name` is registered on `backend` (see {@link registerKernel}). */
 export function hasKernel(name: string, backend: string): boolean {
   return kernels.get(name)?.has(backend) ?? false;
 }

@@ -30,6 +30,10 @@ export interface OpDef<A> {
   readonly name: string;
   /** The registered kernel that computes it; `name` when left out (several ops can share one). */
   readonly kernel?: string;
+  /**
+   * The shape rule: checks the inputs and attributes (throwing a {@link TensorError} naming what is
+   * wrong) and returns each output's shape and dtype.
+   */
   infer(inputs: readonly Tensor[], attrs: A): OutputSpec[];
   /** Gradients with respect to each input given the first output's gradient; null where none flows. */
   grad?(dy: Tensor, ctx: GradContext<A>): (Tensor | null)[];
@@ -49,6 +53,11 @@ export interface OpDef<A> {
   readonly onnx?: OnnxLowering<A>;
 }
 
+/**
+ * Declares an op from its definition (it returns `def` as is, typed); run it with {@link runOp} or
+ * {@link run1} on the backend of its inputs, where a kernel of its name must be registered (see
+ * {@link registerKernel}).
+ */
 export function defineOp<A>(def: OpDef<A>): OpDef<A> {
   return def;
 }

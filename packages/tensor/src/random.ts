@@ -39,6 +39,10 @@ export class Generator {
     return [...this.s, this.spare ?? Number.NaN];
   }
 
+  /**
+   * Restores a state from {@link Generator.getState}, after which the generator repeats the numbers
+   * it drew after that call. Throws unless given 5 numbers.
+   */
   setState(state: readonly number[]): void {
     if (state.length !== 5)
       throw new TensorError('Generator.setState', `expected 5 numbers, got ${state.length}`);
@@ -103,6 +107,11 @@ export function manualSeed(seed: number): void {
   defaultGenerator.seed(seed);
 }
 
+/**
+ * Options of the random functions ({@link rand}, {@link randn}, …): the generator ({@link
+ * defaultGenerator} when left out), whether the result is a leaf that requires gradients, and the
+ * backend name (the default backend when left out).
+ */
 export interface RandomOptions {
   generator?: Generator;
   requiresGrad?: boolean;
@@ -193,10 +202,12 @@ export function randperm(n: number, opts: RandomOptions = {}): Tensor {
   );
 }
 
+/** Uniform values in [0, 1) of `t`'s shape on `t`'s backend, float32; see {@link rand}. */
 export function randLike(t: Tensor, opts: RandomOptions = {}): Tensor {
   return rand(t.shape, { backend: t.backend.name, ...opts });
 }
 
+/** Standard normal values of `t`'s shape on `t`'s backend, float32; see {@link randn}. */
 export function randnLike(t: Tensor, opts: RandomOptions = {}): Tensor {
   return randn(t.shape, { backend: t.backend.name, ...opts });
 }

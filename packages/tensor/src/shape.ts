@@ -2,6 +2,7 @@ import { fmtShape, TensorError } from './errors.js';
 
 export type Shape = readonly number[];
 
+/** The number of elements of a shape: the product of its sizes, 1 for [] (a scalar). */
 export function sizeOf(shape: Shape): number {
   let n = 1;
   for (const d of shape) n *= d;
@@ -70,6 +71,10 @@ export function broadcastStrides(shape: Shape, outShape: Shape): number[] {
   return out;
 }
 
+/**
+ * `axis` in 0..rank−1, counting a negative axis from the end (a scalar accepts 0 and −1). Throws a
+ * {@link TensorError} naming `op` when it is not an integer in −rank..rank−1.
+ */
 export function normalizeAxis(op: string, axis: number, rank: number): number {
   if (!Number.isInteger(axis) || axis < -Math.max(rank, 1) || axis >= Math.max(rank, 1)) {
     throw new TensorError(

@@ -18,7 +18,12 @@ export type StreamState = Record<string, Tensor>;
  * normally run under noGrad(): with gradients on, each state keeps the whole history alive.
  */
 export interface Streamable {
+  /** The state before any token, for `batch` sequences. */
   initState(batch: number): StreamState;
+  /**
+   * Consumes one token per sequence, x [batch, features], and returns the output y for it and the
+   * next state; does not dispose `state`.
+   */
   step(x: Tensor, state: StreamState): { y: Tensor; state: StreamState };
 }
 

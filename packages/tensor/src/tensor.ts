@@ -12,6 +12,10 @@ import { sizeOf } from './shape.js';
 /** A tensor operand: a Tensor, or a JS number that takes the other operand's dtype where it fits. */
 export type TensorLike = Tensor | number;
 
+/**
+ * Nested JS arrays of numbers, one level per axis, or a number for rank 0: what {@link tensor}
+ * reads and {@link Tensor.array} returns.
+ */
 export type NestedArray = number | NestedArray[];
 
 let nextId = 0;
@@ -73,13 +77,18 @@ export class Tensor {
 
   // ---- properties ------------------------------------------------------------------------------
 
+  /** The number of axes: 0 for a scalar, 3 for [B, T, d]. */
   get rank(): number {
     return this.shape.length;
   }
+  /**
+   * The backend the tensor's buffer lives on; ops need all their inputs on the same one (see {@link
+   * Tensor.to}).
+   */
   get backend(): Backend {
     return this.storage.backend;
   }
-  /** @internal */
+  /** @internal The backend buffer holding the elements; shared with views of this tensor. */
   get buffer(): BackendBuffer {
     return this.storage.buffer;
   }
@@ -110,6 +119,7 @@ export class Tensor {
     this.registered = true;
     finalizer.register(this, this.storage, this);
   }
+  /** Whether {@link Tensor.dispose} was called; a disposed tensor cannot be read or used in ops. */
   get isDisposed(): boolean {
     return this.disposed;
   }
@@ -121,15 +131,23 @@ export class Tensor {
   get gradNode(): GradNode | null {
     return this.node;
   }
-  /** @internal */
+  /** @internal Records the op that produced this tensor, which makes it require gradients. */
   setNode(node: GradNode): void {
     this.node = node;
     this.needsGrad = true;
   }
 
+  /**
+   * Whether gradients flow to this tensor: set it on float32 leaves (parameters) for {@link
+   * Tensor.backward} to fill `.grad`; op outputs of such tensors have it set.
+   */
   get requiresGrad(): boolean {
     return this.needsGrad;
   }
+  /**
+   * Turns gradient tracking on or off. Throws when turning it on for an int32 tensor, or off for a
+   * tensor an op produced (use {@link Tensor.detach}).
+   */
   set requiresGrad(value: boolean) {
     if (value && this.dtype !== 'float32') {
       throw new TensorError(
@@ -146,7 +164,7 @@ export class Tensor {
     this.needsGrad = value;
   }
 
-  /** @internal */
+  /** @internal Throws, naming `op`, when the tensor was disposed. */
   assertAlive(op: string): void {
     if (this.disposed)
       throw new TensorError(op, `tensor ${this.id} of shape ${fmtShape(this.shape)} was disposed`);
@@ -177,6 +195,10 @@ export class Tensor {
   async array(): Promise<NestedArray> {
     return nest(await this.data(), this.shape);
   }
+  /**
+   * Nested JS arrays (a number for rank 0), synchronously; only on backends that read synchronously
+   * (the CPU), like {@link Tensor.dataSync}.
+   */
   arraySync(): NestedArray {
     return nest(this.dataSync(), this.shape);
   }
@@ -279,6 +301,10 @@ export class Tensor {
     return this.toString();
   }
 
+  /**
+   * A one-line summary: dtype, shape, whether it requires gradients, and the first 8 elements (read
+   * only on backends that read synchronously, else `…`).
+   */
   toString(): string {
     const data = this.backend.readSync ? Array.from(this.dataSync().slice(0, 8)) : '…';
     return `Tensor(${this.dtype} ${fmtShape(this.shape)}${this.requiresGrad ? ', requiresGrad' : ''}) [${data}${this.size > 8 ? ', …' : ''}]`;
@@ -286,229 +312,425 @@ export class Tensor {
 
   // ---- ops as methods (see ops/ for the definitions) --------------------------------------------
 
+  /** this + other elementwise with broadcasting; see {@link "@recur/tensor"!add | add}. */
   add(other: TensorLike): Tensor {
     return ops.add(this, other);
   }
+  /** this − other elementwise with broadcasting; see {@link "@recur/tensor"!sub | sub}. */
   sub(other: TensorLike): Tensor {
     return ops.sub(this, other);
   }
+  /** this · other elementwise with broadcasting; see {@link "@recur/tensor"!mul | mul}. */
   mul(other: TensorLike): Tensor {
     return ops.mul(this, other);
   }
+  /**
+   * this / other elementwise with broadcasting, always float32; see {@link "@recur/tensor"!div |
+   * div}.
+   */
   div(other: TensorLike): Tensor {
     return ops.div(this, other);
   }
+  /**
+   * this raised to `other` elementwise with broadcasting; see {@link "@recur/tensor"!pow | pow}.
+   */
   pow(other: TensorLike): Tensor {
     return ops.pow(this, other);
   }
+  /**
+   * The elementwise larger of this and other, with broadcasting; see {@link "@recur/tensor"!maximum
+   * | maximum}.
+   */
   maximum(other: TensorLike): Tensor {
     return ops.maximum(this, other);
   }
+  /**
+   * The elementwise smaller of this and other, with broadcasting; see {@link
+   * "@recur/tensor"!minimum | minimum}.
+   */
   minimum(other: TensorLike): Tensor {
     return ops.minimum(this, other);
   }
+  /**
+   * 1 where this = other, else 0 (int32), with broadcasting; see {@link "@recur/tensor"!eq | eq}.
+   */
   eq(other: TensorLike): Tensor {
     return ops.eq(this, other);
   }
+  /**
+   * 1 where this ≠ other, else 0 (int32), with broadcasting; see {@link "@recur/tensor"!ne | ne}.
+   */
   ne(other: TensorLike): Tensor {
     return ops.ne(this, other);
   }
+  /**
+   * 1 where this < other, else 0 (int32), with broadcasting; see {@link "@recur/tensor"!lt | lt}.
+   */
   lt(other: TensorLike): Tensor {
     return ops.lt(this, other);
   }
+  /**
+   * 1 where this <= other, else 0 (int32), with broadcasting; see {@link "@recur/tensor"!le | le}.
+   */
   le(other: TensorLike): Tensor {
     return ops.le(this, other);
   }
+  /**
+   * 1 where this > other, else 0 (int32), with broadcasting; see {@link "@recur/tensor"!gt | gt}.
+   */
   gt(other: TensorLike): Tensor {
     return ops.gt(this, other);
   }
+  /**
+   * 1 where this >= other, else 0 (int32), with broadcasting; see {@link "@recur/tensor"!ge | ge}.
+   */
   ge(other: TensorLike): Tensor {
     return ops.ge(this, other);
   }
 
+  /** −this; see {@link "@recur/tensor"!neg | neg}. */
   neg(): Tensor {
     return ops.neg(this);
   }
+  /** |this| elementwise; see {@link "@recur/tensor"!abs | abs}. */
   abs(): Tensor {
     return ops.abs(this);
   }
+  /** −1, 0 or 1 by the sign of each element; see {@link "@recur/tensor"!sign | sign}. */
   sign(): Tensor {
     return ops.sign(this);
   }
+  /** eˣ elementwise (float32); see {@link "@recur/tensor"!exp | exp}. */
   exp(): Tensor {
     return ops.exp(this);
   }
+  /** Natural logarithm elementwise (float32); see {@link "@recur/tensor"!log | log}. */
   log(): Tensor {
     return ops.log(this);
   }
+  /** log(1 + x) elementwise, accurate near 0; see {@link "@recur/tensor"!log1p | log1p}. */
   log1p(): Tensor {
     return ops.log1p(this);
   }
+  /** eˣ − 1 elementwise, accurate near 0; see {@link "@recur/tensor"!expm1 | expm1}. */
   expm1(): Tensor {
     return ops.expm1(this);
   }
+  /** √x elementwise (float32); see {@link "@recur/tensor"!sqrt | sqrt}. */
   sqrt(): Tensor {
     return ops.sqrt(this);
   }
+  /** 1/√x elementwise (float32); see {@link "@recur/tensor"!rsqrt | rsqrt}. */
   rsqrt(): Tensor {
     return ops.rsqrt(this);
   }
+  /** Sine elementwise, in radians; see {@link "@recur/tensor"!sin | sin}. */
   sin(): Tensor {
     return ops.sin(this);
   }
+  /** Cosine elementwise, in radians; see {@link "@recur/tensor"!cos | cos}. */
   cos(): Tensor {
     return ops.cos(this);
   }
+  /** Hyperbolic tangent elementwise; see {@link "@recur/tensor"!tanh | tanh}. */
   tanh(): Tensor {
     return ops.tanh(this);
   }
+  /** The error function elementwise; see {@link "@recur/tensor"!erf | erf}. */
   erf(): Tensor {
     return ops.erf(this);
   }
+  /** 1/(1 + e⁻ˣ) elementwise; see {@link "@recur/tensor"!sigmoid | sigmoid}. */
   sigmoid(): Tensor {
     return ops.sigmoid(this);
   }
+  /** max(x, 0) elementwise; see {@link "@recur/tensor"!relu | relu}. */
   relu(): Tensor {
     return ops.relu(this);
   }
+  /** Exact GELU, x·Φ(x) with the normal CDF; see {@link "@recur/tensor"!gelu | gelu}. */
   gelu(): Tensor {
     return ops.gelu(this);
   }
+  /** x·σ(x) elementwise; see {@link "@recur/tensor"!silu | silu}. */
   silu(): Tensor {
     return ops.silu(this);
   }
+  /** log(1 + eˣ) elementwise, without overflow; see {@link "@recur/tensor"!softplus | softplus}. */
   softplus(): Tensor {
     return ops.softplus(this);
   }
+  /** x² elementwise; see {@link "@recur/tensor"!square | square}. */
   square(): Tensor {
     return ops.square(this);
   }
+  /** 1/x elementwise (float32); see {@link "@recur/tensor"!reciprocal | reciprocal}. */
   reciprocal(): Tensor {
     return ops.reciprocal(this);
   }
+  /** Rounds each element down; see {@link "@recur/tensor"!floor | floor}. */
   floor(): Tensor {
     return ops.floor(this);
   }
+  /** Rounds each element up; see {@link "@recur/tensor"!ceil | ceil}. */
   ceil(): Tensor {
     return ops.ceil(this);
   }
+  /**
+   * Rounds each element to the nearest integer, half to even; see {@link "@recur/tensor"!round |
+   * round}.
+   */
   round(): Tensor {
     return ops.round(this);
   }
+  /**
+   * Clamps into [min, max], either bound optional; throws when min > max. See {@link
+   * "@recur/tensor"!clamp | clamp}.
+   */
   clamp(min?: number | null, max?: number | null): Tensor {
     return ops.clamp(this, min, max);
   }
+  /**
+   * A copy converted to `dtype` (float → int32 truncates toward zero); see {@link
+   * "@recur/tensor"!cast | cast}.
+   */
   cast(dtype: DType): Tensor {
     return ops.cast(this, dtype);
   }
+  /** A float32 copy; the same as `cast('float32')` (see {@link "@recur/tensor"!cast | cast}). */
   float(): Tensor {
     return ops.cast(this, 'float32');
   }
+  /**
+   * An int32 copy, truncated toward zero; the same as `cast('int32')` (see {@link
+   * "@recur/tensor"!cast | cast}).
+   */
   int(): Tensor {
     return ops.cast(this, 'int32');
   }
+  /** A differentiable copy with its own buffer; see {@link "@recur/tensor"!clone | clone}. */
   clone(): Tensor {
     return ops.clone(this);
   }
+  /** 1 where the element is NaN, else 0 (int32); see {@link "@recur/tensor"!isnan | isnan}. */
   isnan(): Tensor {
     return ops.isnan(this);
   }
+  /**
+   * 1 where the element is neither NaN nor ±Infinity, else 0 (int32); see {@link
+   * "@recur/tensor"!isfinite | isfinite}.
+   */
   isfinite(): Tensor {
     return ops.isfinite(this);
   }
 
+  /**
+   * Sum over `axis` (all axes when left out), reduced axes kept as size 1 when `keepdim`; see
+   * {@link "@recur/tensor"!sum | sum}.
+   */
   sum(axis?: number | number[], keepdim = false): Tensor {
     return ops.sum(this, axis, keepdim);
   }
+  /**
+   * Mean over `axis` (all axes when left out), always float32; see {@link "@recur/tensor"!mean |
+   * mean}.
+   */
   mean(axis?: number | number[], keepdim = false): Tensor {
     return ops.mean(this, axis, keepdim);
   }
+  /**
+   * Maximum over `axis` (all axes when left out); see {@link "@recur/tensor"!max | max}. Throws on
+   * an empty axis.
+   */
   max(axis?: number | number[], keepdim = false): Tensor {
     return ops.max(this, axis, keepdim);
   }
+  /**
+   * Minimum over `axis` (all axes when left out); see {@link "@recur/tensor"!min | min}. Throws on
+   * an empty axis.
+   */
   min(axis?: number | number[], keepdim = false): Tensor {
     return ops.min(this, axis, keepdim);
   }
+  /**
+   * int32 index of the largest element along `axis`, or into the flattened tensor; see {@link
+   * "@recur/tensor"!argmax | argmax}.
+   */
   argmax(axis?: number, keepdim = false): Tensor {
     return ops.argmax(this, axis, keepdim);
   }
+  /**
+   * int32 index of the smallest element along `axis`, or into the flattened tensor; see {@link
+   * "@recur/tensor"!argmin | argmin}.
+   */
   argmin(axis?: number, keepdim = false): Tensor {
     return ops.argmin(this, axis, keepdim);
   }
+  /**
+   * Variance over `axis` (all when left out) with Bessel's `correction` (default 1, unbiased); see
+   * {@link "@recur/tensor"!variance | variance}.
+   */
   var(axis?: number | number[], keepdim = false, correction = 1): Tensor {
     return ops.variance(this, axis, keepdim, correction);
   }
+  /**
+   * Standard deviation over `axis` (all when left out) with Bessel's `correction` (default 1); see
+   * {@link "@recur/tensor"!std | std}.
+   */
   std(axis?: number | number[], keepdim = false, correction = 1): Tensor {
     return ops.std(this, axis, keepdim, correction);
   }
+  /**
+   * log Σ exp(x) over `axis` (all when left out), without overflow; see {@link
+   * "@recur/tensor"!logsumexp | logsumexp}.
+   */
   logsumexp(axis?: number | number[], keepdim = false): Tensor {
     return ops.logsumexp(this, axis, keepdim);
   }
+  /** Softmax along `axis` (the last by default); see {@link "@recur/tensor"!softmax | softmax}. */
   softmax(axis = -1): Tensor {
     return ops.softmax(this, axis);
   }
+  /**
+   * log softmax along `axis` (the last by default), exact for large score spreads; see {@link
+   * "@recur/tensor"!logSoftmax | logSoftmax}.
+   */
   logSoftmax(axis = -1): Tensor {
     return ops.logSoftmax(this, axis);
   }
+  /**
+   * Running sums along `axis` (the last by default), optionally reversed or exclusive; see {@link
+   * "@recur/tensor"!cumsum | cumsum}.
+   */
   cumsum(axis = -1, options?: ops.CumulativeOptions): Tensor {
     return ops.cumsum(this, axis, options);
   }
+  /**
+   * Running maxima along `axis` (the last by default) and the int32 indices they came from; see
+   * {@link "@recur/tensor"!cummax | cummax}.
+   */
   cummax(axis = -1): { values: Tensor; indices: Tensor } {
     return ops.cummax(this, axis);
   }
 
+  /**
+   * Matrix product with NumPy semantics ([..., n, k] · [..., k, m] → [..., n, m], batch axes
+   * broadcast, 1-d operands promoted; one dtype for both); see {@link "@recur/tensor"!matmul | matmul}.
+   */
   matmul(other: Tensor): Tensor {
     return ops.matmul(this, other);
   }
 
+  /**
+   * The same elements in another shape of the same size (one size may be -1); shares the buffer.
+   * See {@link "@recur/tensor"!reshape | reshape}.
+   */
   reshape(shape: readonly number[]): Tensor {
     return ops.reshape(this, shape);
   }
+  /**
+   * Merges axes `startAxis`..`endAxis` (inclusive; all by default) into one; see {@link
+   * "@recur/tensor"!flatten | flatten}.
+   */
   flatten(startAxis = 0, endAxis = -1): Tensor {
     return ops.flatten(this, startAxis, endAxis);
   }
+  /**
+   * Reorders the axes: output axis i is axis `axes[i]`; see {@link "@recur/tensor"!permute |
+   * permute}.
+   */
   permute(axes: readonly number[]): Tensor {
     return ops.permute(this, axes);
   }
+  /** Swaps two axes, the last two by default; see {@link "@recur/tensor"!transpose | transpose}. */
   transpose(axis0 = -2, axis1 = -1): Tensor {
     return ops.transpose(this, axis0, axis1);
   }
+  /**
+   * Broadcasts to `shape` by NumPy rules (-1 keeps a size); see {@link "@recur/tensor"!expand |
+   * expand}.
+   */
   expand(shape: readonly number[]): Tensor {
     return ops.expand(this, shape);
   }
+  /**
+   * Removes size-1 axes: all of them, or those named; see {@link "@recur/tensor"!squeeze |
+   * squeeze}.
+   */
   squeeze(axis?: number | number[]): Tensor {
     return ops.squeeze(this, axis);
   }
+  /**
+   * Inserts a size-1 axis at `axis` (in the output's numbering, so -1 appends); see {@link
+   * "@recur/tensor"!unsqueeze | unsqueeze}.
+   */
   unsqueeze(axis: number): Tensor {
     return ops.unsqueeze(this, axis);
   }
+  /**
+   * Elements start, start + step, … before end along `axis`, with Python slice rules; see {@link
+   * "@recur/tensor"!slice | slice}.
+   */
   slice(axis: number, start?: number, end?: number, step?: number): Tensor {
     return ops.slice(this, axis, start, end, step);
   }
+  /**
+   * `length` elements from `start` along `axis`: `slice(axis, start, start + length)` (see {@link
+   * "@recur/tensor"!slice | slice}).
+   */
   narrow(axis: number, start: number, length: number): Tensor {
     return ops.slice(this, axis, start, start + length);
   }
+  /** Reverses the order of elements along `axes`; see {@link "@recur/tensor"!flip | flip}. */
   flip(axes: number | number[]): Tensor {
     return ops.flip(this, axes);
   }
+  /**
+   * Pads with the constant `value` (default 0), `pads[i] = [before, after]` for axis i counted from
+   * the first axis; see {@link "@recur/tensor"!pad | pad}.
+   */
   pad(pads: readonly (readonly [number, number])[], value = 0): Tensor {
     return ops.pad(this, pads, value);
   }
+  /**
+   * Splits along `axis` (default 0) into pieces of the given sizes, or equal pieces of one size;
+   * see {@link "@recur/tensor"!split | split}.
+   */
   split(sizes: number | readonly number[], axis = 0): Tensor[] {
     return ops.split(this, sizes, axis);
   }
+  /**
+   * Zeros the elements above the `diagonal`-th diagonal of the last two axes; see {@link
+   * "@recur/tensor"!tril | tril}.
+   */
   tril(diagonal = 0): Tensor {
     return ops.tril(this, diagonal);
   }
+  /**
+   * Zeros the elements below the `diagonal`-th diagonal of the last two axes; see {@link
+   * "@recur/tensor"!triu | triu}.
+   */
   triu(diagonal = 0): Tensor {
     return ops.triu(this, diagonal);
   }
+  /**
+   * Picks elements along `axis` by an int32 index of the output's shape (torch.gather); see {@link
+   * "@recur/tensor"!gather | gather}.
+   */
   gather(axis: number, index: Tensor): Tensor {
     return ops.gather(this, axis, index);
   }
+  /**
+   * Selects whole slices along `axis` by an int32 index of any shape (an embedding lookup); see
+   * {@link "@recur/tensor"!indexSelect | indexSelect}.
+   */
   indexSelect(axis: number, index: Tensor): Tensor {
     return ops.indexSelect(this, axis, index);
   }
+  /**
+   * Elementwise `condition ? this : other` with broadcasting: `where(condition, this, other)` (see
+   * {@link "@recur/tensor"!where | where}).
+   */
   where(condition: Tensor, other: TensorLike): Tensor {
     return ops.where(condition, this, other);
   }

@@ -17,6 +17,10 @@ export interface StreamPoint {
   cumulativeS: number;
 }
 
+/**
+ * What {@link measureStream} returns: the measurements at each reported token count, the tokens
+ * actually streamed, and whether the time limit cut the stream short.
+ */
 export interface StreamResult {
   points: StreamPoint[];
   /** Tokens streamed (fewer than asked when the time limit was reached). */

@@ -8,6 +8,10 @@ import { exportCommand } from './export.js';
 import { infoCommand } from './info.js';
 import { trainCommand } from './train.js';
 
+/**
+ * The handler of each command name ({@link COMMAND_NAMES}); {@link runRecur} passes it to {@link
+ * runCli}.
+ */
 export const HANDLERS: Record<CommandName, CommandHandler> = {
   train: trainCommand,
   eval: evalCommand,

@@ -184,6 +184,10 @@ export function readTimeSeriesCsv(file: string, options: CsvReadOptions = {}): T
   return { file, channels, values: values.subarray(0, rows * c), rows, warnings };
 }
 
+/**
+ * How a series is cut into train / val / test (see {@link splitBorders}): 'etth' and 'ettm' are the
+ * fixed ETT borders of hourly and 15-minute data, 'ratio' is 70 / 10 / 20 % of the rows.
+ */
 export type SplitScheme = 'etth' | 'ettm' | 'ratio';
 
 /** The split scheme of a file: 'auto' means etth for ETTh*, ettm for ETTm*, ratio otherwise. */

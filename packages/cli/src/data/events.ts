@@ -10,6 +10,10 @@ export interface EventSequence {
   times: Float64Array;
 }
 
+/**
+ * Event sequences split into train, val and test as the data set provides them (see {@link
+ * loadEvents}), with the number of marks and where each split was read from.
+ */
 export interface EventSplits {
   train: EventSequence[];
   /** Empty when the data has no dev split (the trainer then holds out part of train). */

@@ -8,6 +8,7 @@ import {
   splitBorders,
 } from './csv.js';
 
+/** One of the three chronological parts of a forecasting series (see {@link splitBorders}). */
 export type Split = 'train' | 'val' | 'test';
 
 /** Per-channel standardisation: z = (x − mean) / std, with the train split's population std. */
@@ -142,6 +143,10 @@ export class ErrorAccumulator {
   sae = 0;
   n = 0;
 
+  /**
+   * Adds the errors of `pred` against `target`, element by element (both of one length, in any flat
+   * layout).
+   */
   add(pred: ArrayLike<number>, target: ArrayLike<number>): void {
     for (let i = 0; i < pred.length; i++) {
       const d = (pred[i] as number) - (target[i] as number);
@@ -151,10 +156,12 @@ export class ErrorAccumulator {
     this.n += pred.length;
   }
 
+  /** Mean squared error over every element added so far (NaN before any). */
   get mse(): number {
     return this.sse / this.n;
   }
 
+  /** Mean absolute error over every element added so far (NaN before any). */
   get mae(): number {
     return this.sae / this.n;
   }

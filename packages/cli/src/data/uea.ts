@@ -13,6 +13,10 @@ export interface SeriesCase {
   line: number;
 }
 
+/**
+ * A parsed UEA/UCR `.ts` file (see {@link readTsFile}): its problem name, the number of dimensions,
+ * the class labels and the cases.
+ */
 export interface SeriesFile {
   file: string;
   problem: string;

@@ -43,6 +43,10 @@ export class ForecastNet extends nn.Module {
   }
 }
 
+/**
+ * How {@link ClassifyNet} turns a sequence into one vector: the mean over its real (unmasked)
+ * steps, or its last real step.
+ */
 export type Pooling = 'mean' | 'last';
 
 /**

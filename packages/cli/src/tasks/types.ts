@@ -2,6 +2,7 @@ import type { Generator, nn, Tensor } from '@recur/tensor';
 import type { BackboneConfig } from '../models/backbone.js';
 import type { Options, TaskName } from '../options.js';
 
+/** Named metric values of a run (mse, mae, accuracy, nll, …), as reported and written to JSON. */
 export type Metrics = Record<string, number>;
 
 /** The validation metric early stopping watches. */
@@ -23,6 +24,9 @@ export interface NeuralTask<B = unknown> {
   trainBatches(rng: Generator): B[];
   /** Items (windows, sequences, tokens) in a batch, for throughput. */
   items(batch: B): number;
+  /**
+   * The scalar training loss of one batch, with the net in training mode and gradients recorded.
+   */
   loss(batch: B): Tensor;
   /**
    * Validation metrics (the net in eval mode; no gradients are recorded); `limit` caps the batches.

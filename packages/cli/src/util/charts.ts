@@ -4,11 +4,16 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 
+/** One line of a chart: its legend name and its (x, y) points. */
 export interface Series {
   name: string;
   points: [number, number][];
 }
 
+/**
+ * What {@link lineChartSpec} draws: title, axis labels, the series, log scales (off by default) and
+ * the size in pixels (default 520 × 320).
+ */
 export interface ChartOptions {
   title: string;
   xLabel: string;

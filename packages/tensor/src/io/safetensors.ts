@@ -22,6 +22,10 @@ export function saveSafetensors(
   return encodeSafetensors(entries, metadata);
 }
 
+/**
+ * {@link saveSafetensors} for tensors on any backend, webgpu included: reads their data
+ * asynchronously first. Same format and optional string `metadata`.
+ */
 export async function saveSafetensorsAsync(
   record: Record<string, Tensor>,
   metadata?: Record<string, string>,
@@ -46,6 +50,10 @@ export function loadSafetensors(bytes: Uint8Array): Record<string, Tensor> {
   return loadSafetensorsWithMetadata(bytes).tensors;
 }
 
+/**
+ * {@link loadSafetensors} that also returns the file's `__metadata__` string map (empty when the
+ * file has none). Throws {@link SafetensorsError} on a malformed file.
+ */
 export function loadSafetensorsWithMetadata(bytes: Uint8Array): {
   tensors: Record<string, Tensor>;
   metadata: Record<string, string>;

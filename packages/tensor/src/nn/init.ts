@@ -6,6 +6,7 @@ import { full } from '../ops/creation.js';
 import { type Generator, rand, randn } from '../random.js';
 import type { Tensor } from '../tensor.js';
 
+/** The activations {@link calculateGain} knows, named as in torch.nn.init.calculate_gain. */
 export type Nonlinearity =
   | 'linear'
   | 'identity'
@@ -18,6 +19,10 @@ export type Nonlinearity =
   | 'leaky_relu'
   | 'selu';
 
+/**
+ * Which fan a Kaiming initialisation scales by: 'fan_in' preserves the variance of the forward
+ * pass, 'fan_out' that of the backward pass (see {@link calculateFanInAndFanOut}).
+ */
 export type FanMode = 'fan_in' | 'fan_out';
 
 /** The recommended gain for a nonlinearity (torch.nn.init.calculate_gain). */
@@ -81,6 +86,10 @@ function requireFloat(op: string, t: Tensor): void {
   if (t.dtype !== 'float32') throw new TensorError(op, `expected a float32 tensor, got ${t.dtype}`);
 }
 
+/**
+ * Options every initialiser takes: the generator to draw from ({@link
+ * "@recur/tensor"!defaultGenerator | defaultGenerator} when left out).
+ */
 export interface InitOptions {
   generator?: Generator;
 }
@@ -130,10 +139,18 @@ export function constant_(t: Tensor, value: number): Tensor {
   );
 }
 
+/**
+ * Fills `t` (float32 or int32) with 0 in place, keeping its identity, and returns it; see {@link
+ * constant_}.
+ */
 export function zeros_(t: Tensor): Tensor {
   return constant_(t, 0);
 }
 
+/**
+ * Fills `t` (float32 or int32) with 1 in place, keeping its identity, and returns it; see {@link
+ * constant_}.
+ */
 export function ones_(t: Tensor): Tensor {
   return constant_(t, 1);
 }
@@ -153,6 +170,10 @@ export function xavierNormal_(t: Tensor, opts: InitOptions & { gain?: number } =
   return normal_(t, { std, generator: opts.generator });
 }
 
+/**
+ * Options of {@link kaimingUniform_} and {@link kaimingNormal_}: the gain comes from `nonlinearity`
+ * (and `a`), the fan from `mode`, as in PyTorch.
+ */
 export interface KaimingOptions extends InitOptions {
   /** Negative slope of the leaky ReLU that follows (used with 'leaky_relu'). Default 0. */
   a?: number;

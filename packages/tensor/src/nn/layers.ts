@@ -24,6 +24,10 @@ function checkTensor(op: string, x: unknown): Tensor {
   return x;
 }
 
+/**
+ * Options of a {@link Linear} layer: whether it has a bias (default true) and the generator of its
+ * initial weights.
+ */
 export interface LinearOptions {
   /** Learn an additive bias. Default true. */
   bias?: boolean;
@@ -78,6 +82,10 @@ export class Linear extends Module {
   }
 }
 
+/**
+ * Options of a {@link LayerNorm}: eps (default 1e-5) and which affine parameters it learns (weight
+ * and bias by default).
+ */
 export interface LayerNormOptions {
   /** Added to the variance before the square root. Default 1e-5. */
   eps?: number;
@@ -133,9 +141,14 @@ export class LayerNorm extends Module {
   }
 }
 
+/**
+ * Options of an {@link Embedding}: an optional padding row and the generator of its initial N(0, 1)
+ * table.
+ */
 export interface EmbeddingOptions {
   /** Row that starts at zero and receives no gradient (negative counts from the end). */
   paddingIdx?: number;
+  /** Draw the initial table from this generator instead of the default one. */
   generator?: Generator;
 }
 

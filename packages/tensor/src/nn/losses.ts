@@ -6,6 +6,11 @@ import { gather, indexSelect } from '../ops/indexing.js';
 import { logSoftmax } from '../ops/softmax.js';
 import { Tensor } from '../tensor.js';
 
+/**
+ * How a loss reduces its per-element values: 'mean' (the default; {@link nllLoss} and {@link
+ * crossEntropy} divide by the targets' total class weight), 'sum', or 'none' (the unreduced
+ * tensor).
+ */
 export type Reduction = 'mean' | 'sum' | 'none';
 
 function checkReduction(op: string, r: unknown): Reduction {
@@ -46,6 +51,9 @@ function checkPair(op: string, input: Tensor, target: Tensor): void {
     throw new TensorError(op, `expected a float32 input, got ${input.dtype}`);
 }
 
+/**
+ * Options every loss takes: its {@link Reduction} ('mean' by default). An unknown reduction throws.
+ */
 export interface ReductionOptions {
   reduction?: Reduction;
 }
@@ -64,6 +72,10 @@ export function l1Loss(input: Tensor, target: Tensor, options: ReductionOptions 
   return reduce(input.sub(target).abs(), reduction);
 }
 
+/**
+ * Options of {@link nllLoss} (and {@link crossEntropy}): the reduction, an ignored target index
+ * (default −100) and per-class weights.
+ */
 export interface NllLossOptions extends ReductionOptions {
   /** Targets equal to this contribute nothing and are left out of the mean. Default -100. */
   ignoreIndex?: number;
@@ -71,6 +83,9 @@ export interface NllLossOptions extends ReductionOptions {
   weight?: Tensor;
 }
 
+/**
+ * Options of {@link crossEntropy}: those of {@link NllLossOptions} and label smoothing (default 0).
+ */
 export interface CrossEntropyOptions extends NllLossOptions {
   /** Mixes the target with the uniform distribution: (1 − ε)·target + ε/C. Default 0. */
   labelSmoothing?: number;
@@ -249,6 +264,10 @@ export function crossEntropy(
   return finish(out, p.single, reduction);
 }
 
+/**
+ * Options of {@link bceWithLogits}: the reduction, a weight of the positive term and a per-element
+ * weight, both broadcast against the input.
+ */
 export interface BceWithLogitsOptions extends ReductionOptions {
   /** Weight of the positive term, broadcast against the input (one per class along the last axis). */
   posWeight?: Tensor;

@@ -50,7 +50,10 @@ export interface PreNormBlockOptions {
 }
 
 /** A token mixer: maps [..., dModel] to the same shape. A SequenceModule mixer can also stream. */
-export type Mixer = Module & { forward(x: Tensor): Tensor };
+export type Mixer = Module & {
+  /** Mixes information across tokens: x [..., dModel] → [..., dModel]. */
+  forward(x: Tensor): Tensor;
+};
 
 /**
  * The pre-LayerNorm Transformer block around any token mixer (softmax attention, Aaren attention,

@@ -34,6 +34,10 @@ const MAX_PROTO_BYTES = 2 ** 31 - 2 ** 24;
 /** IR version that goes with opset 17. */
 const IR_VERSION = 8;
 
+/**
+ * Options of {@link toOnnx} and {@link toOnnxFiles}: which form of the module to export (the whole
+ * sequence at once, or one streaming step with its state), the input width, and the graph's name.
+ */
 export interface ToOnnxOptions {
   /**
    * 'parallel': input `x` [batch, tokens, features] → output `y`, batch and tokens chosen at run time.

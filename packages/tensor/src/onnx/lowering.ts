@@ -147,6 +147,10 @@ export class OnnxGraph {
     this.scope.initializers.push(t);
   }
 
+  /**
+   * The constant tensors (weights, shape constants) recorded so far in this graph's scope, shared
+   * with its subgraphs.
+   */
   get initializers(): readonly TensorMsg[] {
     return this.scope.initializers;
   }
@@ -188,6 +192,10 @@ export class OnnxGraph {
     };
   }
 
+  /**
+   * Registers a size that depends on the inputs' sizes (its values in the two traces and the graph
+   * tensor holding it), so that {@link OnnxGraph.size} can express later sizes in terms of it.
+   */
   addSymbol(s: SizeSymbol): void {
     this.scope.symbols.push(s);
   }
@@ -305,8 +313,12 @@ export function comparison(opType: string, negate = false) {
   };
 }
 
-/** Largest and smallest Slice bounds (clamped by the runtime to the axis). */
+/** The largest Slice end: an end of 2⁶² is clamped by the runtime to the axis's length. */
 export const SLICE_END = 2 ** 62;
+/**
+ * The smallest Slice start: a start of −2⁶² is clamped by the runtime to the axis's beginning (see
+ * {@link SLICE_END}).
+ */
 export const SLICE_BEGIN = -(2 ** 62);
 
 /** An int64 1-D tensor from parts that are numbers or int64 [1] tensors. */

@@ -167,6 +167,10 @@ export interface ValueInfoMsg {
   name: string;
   type: { tensorType: { elemType: DataTypeCode; shape?: { dim: DimMsg[] } } };
 }
+/**
+ * An ONNX GraphProto as a plain object (field names in camelCase, as protobufjs gives them): its
+ * nodes, initializers, inputs and outputs; the `graph` of what {@link decodeModel} returns.
+ */
 export interface GraphMsg {
   name: string;
   node: NodeMsg[];

@@ -133,6 +133,10 @@ const attentionGradDef: OpDef<AttentionAttrs> = defineOp<AttentionAttrs>({
   ],
 });
 
+/**
+ * Options of {@link softmaxAttention}: causal masking, the score scale, where the queries sit among
+ * the keys, and how many keys are valid.
+ */
 export interface AttentionOptions {
   /** Mask keys after each query's position (default false). */
   causal?: boolean;

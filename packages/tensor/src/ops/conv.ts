@@ -42,6 +42,10 @@ export type ConvPadding = number | readonly [number, number];
  */
 export type ConvPaddingMode = 'valid' | 'same';
 
+/**
+ * Options of {@link conv1d}: stride, padding, dilation and groups, as in
+ * torch.nn.functional.conv1d.
+ */
 export interface Conv1dOptions {
   /** Default 1. */
   stride?: number | readonly [number];
@@ -53,6 +57,10 @@ export interface Conv1dOptions {
   groups?: number;
 }
 
+/**
+ * Options of {@link conv2d}: stride, padding and dilation per spatial axis (a number for both), and
+ * groups.
+ */
 export interface Conv2dOptions {
   /** A number or [strideH, strideW]. Default 1. */
   stride?: number | readonly [number, number];

@@ -6,13 +6,22 @@ import { getBackend } from '../kernels.js';
 import { checkShape, sizeOf } from '../shape.js';
 import { type NestedArray, Tensor } from '../tensor.js';
 
+/**
+ * Options of the creation functions ({@link full}, {@link zeros}, …): the dtype (float32 when left
+ * out), whether the new tensor is a leaf that requires gradients (float32 only), and the backend.
+ */
 export interface CreateOptions {
+  /** float32 or int32; float32 when left out (the `*Like` functions take the model tensor's). */
   dtype?: DType;
+  /** Make the result a leaf that requires gradients; false when left out. Throws for int32. */
   requiresGrad?: boolean;
   /** Backend name; the default backend (see setBackend) when left out. */
   backend?: string;
 }
 
+/**
+ * Options of {@link tensor}: those of {@link CreateOptions} and the shape the data is read into.
+ */
 export interface TensorOptions extends CreateOptions {
   /** Required with a flat typed array or flat number array of another rank than 1. */
   shape?: readonly number[];
@@ -106,10 +115,15 @@ export function tensor(
   return finish(Tensor.fromHost(typed, shape, backendOf(opts.backend)), opts);
 }
 
+/** A rank-0 tensor holding `value` (float32 unless `opts.dtype` says otherwise). */
 export function scalar(value: number, opts: CreateOptions = {}): Tensor {
   return tensor(value, opts);
 }
 
+/**
+ * A tensor of `shape` filled with `value`; float32 unless `opts.dtype` says otherwise (int32
+ * truncates `value`). Throws on a negative or non-integer dimension.
+ */
 export function full(shape: readonly number[], value: number, opts: CreateOptions = {}): Tensor {
   const s = checkShape('full', shape);
   const data = allocTyped(checkDType('full', opts.dtype ?? 'float32'), sizeOf(s));
@@ -117,10 +131,12 @@ export function full(shape: readonly number[], value: number, opts: CreateOption
   return finish(Tensor.fromHost(data, s, backendOf(opts.backend)), opts);
 }
 
+/** A tensor of `shape` filled with 0; float32 unless `opts.dtype` says otherwise. */
 export function zeros(shape: readonly number[], opts: CreateOptions = {}): Tensor {
   return full(shape, 0, opts);
 }
 
+/** A tensor of `shape` filled with 1; float32 unless `opts.dtype` says otherwise. */
 export function ones(shape: readonly number[], opts: CreateOptions = {}): Tensor {
   return full(shape, 1, opts);
 }
@@ -129,12 +145,18 @@ function likeOpts(t: Tensor, opts: CreateOptions): CreateOptions {
   return { dtype: t.dtype, backend: t.backend.name, ...opts };
 }
 
+/**
+ * A tensor of `t`'s shape filled with `value`, with `t`'s dtype and backend unless `opts` overrides
+ * them.
+ */
 export function fullLike(t: Tensor, value: number, opts: CreateOptions = {}): Tensor {
   return full(t.shape, value, likeOpts(t, opts));
 }
+/** Zeros of `t`'s shape, with `t`'s dtype and backend unless `opts` overrides them. */
 export function zerosLike(t: Tensor, opts: CreateOptions = {}): Tensor {
   return full(t.shape, 0, likeOpts(t, opts));
 }
+/** Ones of `t`'s shape, with `t`'s dtype and backend unless `opts` overrides them. */
 export function onesLike(t: Tensor, opts: CreateOptions = {}): Tensor {
   return full(t.shape, 1, likeOpts(t, opts));
 }

@@ -6,6 +6,10 @@ import { normalizeAxis } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { scatterAdd } from './indexing.js';
 
+/**
+ * Options of {@link cumsum}: direction and whether each output includes its own element. Both
+ * default to false.
+ */
 export interface CumulativeOptions {
   /** Accumulate from the end backwards. */
   reverse?: boolean;
@@ -13,6 +17,10 @@ export interface CumulativeOptions {
   exclusive?: boolean;
 }
 
+/**
+ * The attributes of the cumsum op (see {@link cumsum}): a normalised axis and the {@link
+ * CumulativeOptions} flags.
+ */
 export interface CumsumAttrs {
   readonly axis: number;
   readonly reverse: boolean;

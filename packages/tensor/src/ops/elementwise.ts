@@ -63,11 +63,22 @@ function unaryOp(
 
 const SQRT_1_2 = Math.SQRT1_2;
 
+/** −x elementwise; int32 stays int32. */
 export const neg = unaryOp('neg', (dy) => dy.neg(), true, undefined, node('Neg'));
+/** |x| elementwise; int32 stays int32. The gradient is sign(x)·dy, 0 at x = 0. */
 export const abs = unaryOp('abs', (dy, x) => dy.mul(x.sign()), true, undefined, node('Abs'));
+/**
+ * −1, 0 or 1 by the sign of each element (0 for ±0), in x's dtype; NaN stays NaN. Not
+ * differentiable: the result never requires gradients.
+ */
 export const sign = unaryOp('sign', null, true, undefined, node('Sign'));
+/** eˣ elementwise; int32 input gives float32. */
 export const exp = unaryOp('exp', (dy, _x, y) => dy.mul(y), false, undefined, node('Exp'));
 // ONNX has no expm1: e^x − 1 loses relative accuracy for |x| below about 1e-4.
+/**
+ * eˣ − 1 elementwise, accurate for |x| near 0 where `exp(x) - 1` cancels; int32 input gives
+ * float32.
+ */
 export const expm1 = unaryOp(
   'expm1',
   (dy, _x, y) => dy.mul(y.add(1)),
@@ -75,7 +86,9 @@ export const expm1 = unaryOp(
   undefined,
   (g, x) => g.op('Sub', [g.op('Exp', [x]), g.scalar(1, 'float32')]),
 );
+/** Natural logarithm elementwise: −Infinity at 0, NaN below; int32 input gives float32. */
 export const log = unaryOp('log', (dy, x) => dy.div(x), false, undefined, node('Log'));
+/** log(1 + x) elementwise, accurate for |x| near 0; int32 input gives float32. */
 export const log1p = unaryOp(
   'log1p',
   (dy, x) => dy.div(x.add(1)),
@@ -83,6 +96,7 @@ export const log1p = unaryOp(
   undefined,
   (g, x) => g.op('Log', [g.op('Add', [x, g.scalar(1, 'float32')])]),
 );
+/** √x elementwise (NaN below 0); int32 input gives float32. */
 export const sqrt = unaryOp(
   'sqrt',
   (dy, _x, y) => dy.div(y.mul(2)),
@@ -90,6 +104,7 @@ export const sqrt = unaryOp(
   undefined,
   node('Sqrt'),
 );
+/** 1/√x elementwise (Infinity at 0); int32 input gives float32. */
 export const rsqrt = unaryOp(
   'rsqrt',
   (dy, _x, y) => dy.mul(y.pow(3)).mul(-0.5),
@@ -97,8 +112,11 @@ export const rsqrt = unaryOp(
   undefined,
   (g, x) => g.op('Reciprocal', [g.op('Sqrt', [x])]),
 );
+/** Sine elementwise, in radians; int32 input gives float32. */
 export const sin = unaryOp('sin', (dy, x) => dy.mul(x.cos()), false, undefined, node('Sin'));
+/** Cosine elementwise, in radians; int32 input gives float32. */
 export const cos = unaryOp('cos', (dy, x) => dy.mul(x.sin()).neg(), false, undefined, node('Cos'));
+/** Hyperbolic tangent elementwise, in (−1, 1); int32 input gives float32. */
 export const tanh = unaryOp(
   'tanh',
   (dy, _x, y) => dy.mul(y.square().neg().add(1)),
@@ -106,6 +124,7 @@ export const tanh = unaryOp(
   undefined,
   node('Tanh'),
 );
+/** The error function (2/√π)∫₀ˣ e^(−t²) dt elementwise; int32 input gives float32. */
 export const erf = unaryOp(
   'erf',
   (dy, x) =>
@@ -120,6 +139,7 @@ export const erf = unaryOp(
   undefined,
   node('Erf'),
 );
+/** The logistic function 1/(1 + e⁻ˣ) elementwise, in (0, 1); int32 input gives float32. */
 export const sigmoid = unaryOp(
   'sigmoid',
   (dy, _x, y) => dy.mul(y.mul(y.neg().add(1))),
@@ -127,6 +147,7 @@ export const sigmoid = unaryOp(
   undefined,
   node('Sigmoid'),
 );
+/** max(x, 0) elementwise; int32 stays int32. The gradient is 0 at x = 0. */
 export const relu = unaryOp('relu', (dy, x) => dy.mul(x.gt(0)), true, undefined, node('Relu'));
 /**
  * GELU's backward in one kernel: dy · (Φ(x) + x·φ(x)), inputs dy and x of the same shape. Not
@@ -152,6 +173,7 @@ export const gelu = unaryOp(
     return g.op('Mul', [g.op('Mul', [x, cdf]), g.scalar(0.5, 'float32')]);
   },
 );
+/** SiLU (swish), x·σ(x) with σ the {@link sigmoid}; int32 input gives float32. */
 export const silu = unaryOp(
   'silu',
   (dy, x) => {
@@ -177,6 +199,7 @@ export const softplus = unaryOp(
       ]),
     ]),
 );
+/** x² elementwise; int32 stays int32. */
 export const square = unaryOp(
   'square',
   (dy, x) => dy.mul(x).mul(2),
@@ -184,6 +207,7 @@ export const square = unaryOp(
   undefined,
   (g, x) => g.op('Mul', [x, x]),
 );
+/** 1/x elementwise (Infinity at 0); int32 input gives float32. */
 export const reciprocal = unaryOp(
   'reciprocal',
   (dy, _x, y) => dy.mul(y.square()).neg(),
@@ -191,9 +215,17 @@ export const reciprocal = unaryOp(
   undefined,
   node('Reciprocal'),
 );
+/**
+ * Rounds down to an integer value, in x's dtype (the identity on int32). Not differentiable: the
+ * result never requires gradients.
+ */
 export const floor = unaryOp('floor', null, true, undefined, (g, x, t) =>
   g.op(t === 'int32' ? 'Identity' : 'Floor', [x]),
 );
+/**
+ * Rounds up to an integer value, in x's dtype (the identity on int32). Not differentiable: the
+ * result never requires gradients.
+ */
 export const ceil = unaryOp('ceil', null, true, undefined, (g, x, t) =>
   g.op(t === 'int32' ? 'Identity' : 'Ceil', [x]),
 );
@@ -201,11 +233,13 @@ export const ceil = unaryOp('ceil', null, true, undefined, (g, x, t) =>
 export const round = unaryOp('round', null, true, undefined, (g, x, t) =>
   g.op(t === 'int32' ? 'Identity' : 'Round', [x]),
 );
+/** 1 where x is NaN, else 0, as int32 (all zeros for int32 input). */
 export const isnan = unaryOp('isnan', null, false, 'int32', (g, x, t) =>
   t === 'int32'
     ? g.op('Mul', [x, g.scalar(0, 'int32')])
     : g.op('Cast', [g.op('IsNaN', [x])], { to: DataType.INT32 }),
 );
+/** 1 where x is neither NaN nor ±Infinity, else 0, as int32 (all ones for int32 input). */
 export const isfinite = unaryOp('isfinite', null, false, 'int32', (g, x, t) =>
   t === 'int32'
     ? g.op('Add', [g.op('Mul', [x, g.scalar(0, 'int32')]), g.scalar(1, 'int32')])
@@ -280,8 +314,14 @@ function tieSplit(a: Tensor, b: Tensor, pick: (a: Tensor, b: Tensor) => Tensor):
   return pick(a, b).float().add(a.eq(b).float().mul(0.5));
 }
 
+/**
+ * a + b elementwise with broadcasting; float32 if either operand is float32, else int32. A number
+ * operand takes the tensor's dtype where it fits.
+ */
 export const add = binaryOp('add', (dy) => [dy, dy], undefined, elementwise('Add'));
+/** a − b elementwise with broadcasting; float32 if either operand is float32, else int32. */
 export const sub = binaryOp('sub', (dy) => [dy, dy.neg()], undefined, elementwise('Sub'));
+/** a · b elementwise with broadcasting; float32 if either operand is float32, else int32. */
 export const mul = binaryOp(
   'mul',
   (dy, a, b) => [dy.mul(b), dy.mul(a)],
@@ -299,9 +339,17 @@ const divDef = defineOp<Record<string, never>>({
     return [sumTo(dy.div(b), a.shape), sumTo(dy.mul(output).div(b).neg(), b.shape)];
   },
 });
+/**
+ * True division a / b elementwise with broadcasting: always float32, also for int32 / int32.
+ * Division by 0 gives ±Infinity or NaN.
+ */
 export function div(a: TensorLike, b: TensorLike): Tensor {
   return run1(divDef, asTensors('div', a, b), {});
 }
+/**
+ * aᵇ elementwise with broadcasting; float32 if either operand is float32, else int32. The gradient
+ * in b is taken as 0 where a <= 0, and the gradient in a is 0 where b = 0.
+ */
 export const pow = binaryOp(
   'pow',
   (dy, a, b, y) => [
@@ -313,6 +361,10 @@ export const pow = binaryOp(
   undefined,
   elementwise('Pow'),
 );
+/**
+ * The larger of a and b elementwise, with broadcasting. Where they tie each gets half the gradient
+ * (as in PyTorch); see {@link clamp} for bounds by numbers.
+ */
 export const maximum = binaryOp(
   'maximum',
   (dy, a, b) => [
@@ -322,6 +374,10 @@ export const maximum = binaryOp(
   undefined,
   elementwise('Max'),
 );
+/**
+ * The smaller of a and b elementwise, with broadcasting. Where they tie each gets half the gradient
+ * (as in PyTorch).
+ */
 export const minimum = binaryOp(
   'minimum',
   (dy, a, b) => [
@@ -331,11 +387,35 @@ export const minimum = binaryOp(
   undefined,
   elementwise('Min'),
 );
+/**
+ * 1 where a = b, else 0, as int32, with broadcasting. Not differentiable: the result never requires
+ * gradients.
+ */
 export const eq = binaryOp('eq', null, 'int32', comparison('Equal'));
+/**
+ * 1 where a ≠ b, else 0, as int32, with broadcasting (NaN ≠ NaN). Not differentiable: the result
+ * never requires gradients.
+ */
 export const ne = binaryOp('ne', null, 'int32', comparison('Equal', true));
+/**
+ * 1 where a < b, else 0, as int32, with broadcasting. Not differentiable: the result never requires
+ * gradients.
+ */
 export const lt = binaryOp('lt', null, 'int32', comparison('Less'));
+/**
+ * 1 where a <= b, else 0, as int32, with broadcasting. Not differentiable: the result never
+ * requires gradients.
+ */
 export const le = binaryOp('le', null, 'int32', comparison('LessOrEqual'));
+/**
+ * 1 where a > b, else 0, as int32, with broadcasting. Not differentiable: the result never requires
+ * gradients.
+ */
 export const gt = binaryOp('gt', null, 'int32', comparison('Greater'));
+/**
+ * 1 where a >= b, else 0, as int32, with broadcasting. Not differentiable: the result never
+ * requires gradients.
+ */
 export const ge = binaryOp('ge', null, 'int32', comparison('GreaterOrEqual'));
 
 /**

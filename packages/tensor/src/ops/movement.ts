@@ -272,6 +272,11 @@ export function unsqueeze(x: Tensor, axis: number): Tensor {
 
 // ---- strided copies ---------------------------------------------------------------------------
 
+/**
+ * Reorders the axes: output axis i is input axis `axes[i]` (negative axes count from the end), e.g.
+ * [B, T, H, d] with [0, 2, 1, 3] → [B, H, T, d]. Copies unless `axes` is the identity; throws
+ * unless `axes` names each axis exactly once.
+ */
 export function permute(x: Tensor, axes: readonly number[]): Tensor {
   if (axes.length !== x.rank) {
     throw new TensorError(
@@ -326,6 +331,7 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
   return run1(stridedDef, [x], { shape: target, strides, offset: 0, grad: 'expand' });
 }
 
+/** The same as {@link expand}: broadcasts x to `shape` by NumPy rules. */
 export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
   return expand(x, shape);
 }
@@ -376,6 +382,10 @@ export function flip(x: Tensor, axes: number | readonly number[]): Tensor {
 
 // ---- pad, concat, split, stack ----------------------------------------------------------------
 
+/**
+ * The attributes of the pad op (see {@link pad}): `[before, after]` per axis from the first, and
+ * the fill value.
+ */
 export interface PadAttrs {
   readonly pads: readonly (readonly [number, number])[];
   readonly value: number;

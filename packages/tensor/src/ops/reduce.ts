@@ -121,6 +121,11 @@ function reduceAxes(
   return y;
 }
 
+/**
+ * Sum over `axis` (one axis, several, or all when left out; negative axes count from the end),
+ * keeping the reduced axes as size 1 when `keepdim`. Keeps the dtype: int32 sums stay int32; an
+ * empty axis sums to 0.
+ */
 export function sum(x: Tensor, axis?: number | readonly number[], keepdim = false): Tensor {
   return reduceAxes(sumDef, 'sum', x, axis, keepdim);
 }
@@ -156,10 +161,20 @@ function extremum(
     : y;
 }
 
+/**
+ * Maximum over `axis` (one, several, or all when left out), reduced axes kept as size 1 when
+ * `keepdim`; keeps the dtype. The gradient is split evenly among tied maxima; throws on an empty
+ * axis. See {@link argmax} for the index.
+ */
 export function max(x: Tensor, axis?: number | readonly number[], keepdim = false): Tensor {
   return extremum(maxDef, 'max', x, axis, keepdim);
 }
 
+/**
+ * Minimum over `axis` (one, several, or all when left out), reduced axes kept as size 1 when
+ * `keepdim`; keeps the dtype. The gradient is split evenly among tied minima; throws on an empty
+ * axis. See {@link argmin} for the index.
+ */
 export function min(x: Tensor, axis?: number | readonly number[], keepdim = false): Tensor {
   return extremum(minDef, 'min', x, axis, keepdim);
 }
@@ -190,6 +205,10 @@ export function variance(
   return sum(centered.square(), axes, keepdim).div(Math.max(0, n - correction));
 }
 
+/**
+ * Standard deviation over `axis` (all when left out): the square root of {@link variance} with the
+ * same Bessel `correction` (1 by default); int32 input gives float32.
+ */
 export function std(
   x: Tensor,
   axis?: number | readonly number[],
@@ -237,6 +256,11 @@ export function argmax(x: Tensor, axis?: number, keepdim = false): Tensor {
   return argReduce(argmaxDef, 'argmax', x, axis, keepdim);
 }
 
+/**
+ * Index (int32) of the smallest element along `axis`, or into the flattened tensor when `axis` is
+ * left out; the first on ties, and a NaN counts as the smallest. Throws on an empty axis; not
+ * differentiable.
+ */
 export function argmin(x: Tensor, axis?: number, keepdim = false): Tensor {
   return argReduce(argminDef, 'argmin', x, axis, keepdim);
 }

@@ -27,9 +27,14 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
   return shifted.sub(sum(shifted.exp(), a, true).log());
 }
 
+/**
+ * Options of {@link dropout}: whether it is active, and the random generator the mask is drawn
+ * from.
+ */
 export interface DropoutOptions {
   /** Off (identity) when false, as in evaluation. Default true. */
   training?: boolean;
+  /** Draws the mask; {@link defaultGenerator} when left out. */
   generator?: Generator;
 }
 

@@ -10,6 +10,11 @@ import {
   type ParamsInput,
 } from './optimizer.js';
 
+/**
+ * Options of {@link Adam} and {@link AdamW}, as in torch.optim: lr (default 1e-3), betas (default
+ * [0.9, 0.999]), eps (default 1e-8), weightDecay (default 0 for Adam, 1e-2 for AdamW), amsgrad and
+ * maximize (default false).
+ */
 export interface AdamOptions {
   lr?: number;
   betas?: readonly [number, number];
@@ -17,9 +22,14 @@ export interface AdamOptions {
   weightDecay?: number;
   /** Use the running maximum of the second moment (AMSGrad). Default false. */
   amsgrad?: boolean;
+  /** Ascend instead of descend. Default false. */
   maximize?: boolean;
 }
 
+/**
+ * The hyperparameters of an Adam or AdamW parameter group, every default filled in (see {@link
+ * AdamOptions}); a group's lr is what schedulers change.
+ */
 export interface AdamHyper {
   lr: number;
   initialLr?: number;

@@ -30,6 +30,7 @@ function mapGrads(params: Tensor[], f: (g: Tensor) => Tensor): void {
   for (const old of replaced.keys()) old.dispose();
 }
 
+/** Options of {@link clipGradNorm} and {@link clipGradNormAsync}. */
 export interface ClipGradNormOptions {
   /** Throw when the total norm is NaN or infinite. Default false (as PyTorch). */
   errorIfNonfinite?: boolean;

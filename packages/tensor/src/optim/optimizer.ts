@@ -83,6 +83,11 @@ export abstract class Optimizer<H extends GroupHyper = GroupHyper> {
     state: ParamState,
   ): void;
 
+  /**
+   * Adds a group of parameters with its own hyperparameters (those left out take the optimiser's
+   * defaults). Throws when a parameter is not a float32 leaf tensor, is already in a group, or a
+   * hyperparameter is out of range.
+   */
   addParamGroup(group: ParamGroupInput<H>): void {
     const { params, ...hyper } = group;
     const list = params instanceof Tensor ? [params] : [...params];

@@ -1,6 +1,10 @@
 import { TensorError } from '../errors.js';
 import type { GroupHyper, Optimizer } from './optimizer.js';
 
+/**
+ * A scheduler's checkpoint ({@link LRScheduler.stateDict}): the steps taken and each group's base
+ * lr.
+ */
 export interface LRSchedulerStateDict {
   lastEpoch: number;
   baseLrs: number[];
@@ -52,10 +56,19 @@ export abstract class LRScheduler {
     return this.lastLrs.slice();
   }
 
+  /**
+   * The steps taken and the base lrs, for checkpoints (as PyTorch's `state_dict`); see {@link
+   * LRScheduler.loadStateDict}.
+   */
   stateDict(): LRSchedulerStateDict {
     return { lastEpoch: this.lastEpoch, baseLrs: this.baseLrs.slice() };
   }
 
+  /**
+   * Resumes from {@link LRScheduler.stateDict}'s output and sets each group's lr for that step.
+   * Throws when lastEpoch is not a non-negative integer or the number of base lrs differs from the
+   * number of groups.
+   */
   loadStateDict(state: LRSchedulerStateDict): void {
     const name = `${this.constructor.name}.loadStateDict`;
     if (!state || !Number.isInteger(state.lastEpoch) || state.lastEpoch < 0) {
@@ -148,6 +161,10 @@ export class LinearWarmupCosine extends LRScheduler {
 
 /** lr = base · factor(step) for any function (torch.optim.lr_scheduler.LambdaLR). */
 export class LambdaLR extends LRScheduler {
+  /**
+   * The multiplier of each group's base lr as a function of the scheduler step: lr = base ·
+   * factor(step).
+   */
   readonly factor: (step: number) => number;
 
   constructor(optimizer: Optimizer<GroupHyper>, factor: (step: number) => number) {

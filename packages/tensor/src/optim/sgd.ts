@@ -8,6 +8,10 @@ import {
   type ParamsInput,
 } from './optimizer.js';
 
+/**
+ * Options of {@link SGD}, as in torch.optim.SGD: lr (required), momentum, dampening and weightDecay
+ * (default 0), nesterov (default false; needs momentum > 0 and dampening 0), maximize.
+ */
 export interface SGDOptions {
   lr: number;
   momentum?: number;
@@ -18,6 +22,9 @@ export interface SGDOptions {
   maximize?: boolean;
 }
 
+/**
+ * The hyperparameters of an SGD parameter group, every default filled in (see {@link SGDOptions}).
+ */
 export interface SGDHyper {
   lr: number;
   initialLr?: number;

@@ -139,6 +139,11 @@ export class WebGPUBackend implements Backend {
     });
   }
 
+  /**
+   * Requests a GPU device (or takes `opts.device`) and builds a backend on it, without registering
+   * it: `setBackend('webgpu')` does that with the options of {@link configureWebGPU}. Rejects,
+   * naming every way it tried, when no adapter is found or a request times out.
+   */
   static async create(opts: WebGPUOptions = {}): Promise<WebGPUBackend> {
     return new WebGPUBackend(await acquireDevice(opts), opts);
   }
