@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Generator, loadSafetensors, saveSafetensors, type Tensor, tensor } from '@recur/tensor';
 import type { ReadProgress } from '../data/csv.js';
-import { loadEvents } from '../data/events.js';
+import { loadEvents, windowSequences } from '../data/events.js';
 import { type ForecastData, loadForecastData, naiveMetrics } from '../data/forecast.js';
 import { fitLinearForecaster, type LinearForecaster, linearMetrics } from '../data/linear.js';
 import { locateTsFiles, readTsFile } from '../data/uea.js';
@@ -17,7 +17,12 @@ import type { Pooling } from '../models/nets.js';
 import type { Options, TaskName } from '../options.js';
 import { readUserFile, writeFileAtomic } from '../util/files.js';
 import { type ClassifyTaskConfig, createClassifyTask, fitCaseScaler, holdOut } from './classify.js';
-import { createEventsTask, type EventsTaskConfig, fitLogTimes } from './events.js';
+import {
+  createEventsTask,
+  type EventsTaskConfig,
+  fitEventBaselines,
+  fitLogTimes,
+} from './events.js';
 import {
   createForecastTask,
   describeForecastData,
@@ -190,12 +195,18 @@ export function prepareTraining(
       };
     }
     case 'events': {
-      const ev = loadEvents(data);
+      const ev = loadEvents(data, { splitSeed: o.splitSeed });
       let { train, val } = ev;
+      let test = ev.test;
       if (val.length === 0) {
         const n = Math.round(train.length * (o.valFraction ?? 0.1));
         val = train.slice(train.length - n);
         train = train.slice(0, train.length - n);
+      }
+      if (o.maxEvents !== undefined) {
+        train = windowSequences(train, o.maxEvents);
+        val = windowSequences(val, o.maxEvents);
+        test = windowSequences(test, o.maxEvents);
       }
       if (train.length === 0) throw new CliError(`--data ${data}: no training sequences`);
       const times = fitLogTimes(train);
@@ -204,15 +215,17 @@ export function prepareTraining(
         mixtures: o.mixtures ?? 8,
         logMean: times.logMean,
         logStd: times.logStd,
+        baseline: fitEventBaselines(train, ev.marks),
+        ...(o.maxEvents !== undefined ? { bucketed: true } : {}),
       };
-      const all = [...train, ...val, ...ev.test];
+      const all = [...train, ...val, ...test];
       const maxLen = Math.max(...all.map((s) => s.marks.length));
       const model = backboneConfig(name, o, maxLen);
       const count = (s: { marks: Int32Array }[]) =>
         s.reduce((a, x) => a + x.marks.length, 0).toLocaleString('en-US');
       const describe = [
         `data ${ev.sources.map((s) => basename(s)).join(', ')} (${ev.layout}): ${ev.marks} mark(s), sequences up to ${maxLen} events`,
-        `sequences (events): train ${train.length} (${count(train)}), val ${val.length} (${count(val)}), test ${ev.test.length} (${count(ev.test)})`,
+        `sequences (events): train ${train.length} (${count(train)}), val ${val.length} (${count(val)}), test ${test.length} (${count(test)})${o.maxEvents !== undefined ? ` (windows of at most ${o.maxEvents} events)` : ''}`,
       ];
       const warnings =
         times.floored > 0
@@ -222,13 +235,7 @@ export function prepareTraining(
         task,
         model,
         taskConfig: { ...taskConfig },
-        neural: createEventsTask(
-          model,
-          taskConfig,
-          { train, val, test: ev.test },
-          batchSize,
-          describe,
-        ),
+        neural: createEventsTask(model, taskConfig, { train, val, test }, batchSize, describe),
         describe: [],
         warnings,
       };
@@ -270,7 +277,7 @@ function linearFromFile(path: string): LinearForecaster {
 
 /**
  * Rebuilds a trained run's model and data pipeline for new data (its scaler, labels or vocabulary
- * come from the run). Only the test split is evaluated (lm: the last 10 %).
+ * come from the run). Only the test split is evaluated (lm: the last 5 %).
  */
 export function prepareEvaluation(
   run: RunConfig,
