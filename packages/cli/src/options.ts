@@ -16,7 +16,7 @@ export const COMMAND_NAMES = [
 ] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
 
-export const TASKS = ['forecast', 'classify', 'events', 'lm'] as const;
+export const TASKS = ['forecast', 'classify', 'events', 'lm', 'image-ar'] as const;
 export type TaskName = (typeof TASKS)[number];
 
 /** Sequence models (every task). */
@@ -161,7 +161,7 @@ export const OPTIONS = {
     kind: 'path',
     value: '<path>',
     description:
-      'data: a CSV (forecast), a *_TRAIN.ts file or its folder (classify), a JSON file or folder of train/dev/test.json or RMTPP time-/event-*.txt (events), a text file (lm)',
+      'data: a CSV (forecast), a *_TRAIN.ts file or its folder (classify), a JSON file or folder of train/dev/test.json or RMTPP time-/event-*.txt (events), a text file (lm), a folder of JPEG packs *_train.bin + *_train_index.csv and the same for test, as cifar10_jpeg/ (image-ar)',
     descriptions: {
       reproduce:
         'the folder holding the data sets, laid out as ETT/, weather/, exchange_rate/, UEA/, tpp/, tinyshakespeare/, cifar10_jpeg/ (default: $RECUR_DATA, else ../shared/data)',
@@ -218,10 +218,10 @@ export const OPTIONS = {
     kind: 'number',
     value: '<x>',
     description:
-      'classify, events: share of the training sequences held out for validation when the data has no dev split',
+      'classify, events, image-ar: share of the training sequences (images) held out for validation when the data has no dev split',
     group: 'data',
     commands: ['train'],
-    tasks: ['classify', 'events'],
+    tasks: ['classify', 'events', 'image-ar'],
     default: 0.1,
     min: 0,
     max: 0.5,
@@ -372,6 +372,29 @@ export const OPTIONS = {
     tasks: ['events'],
     default: 8,
     min: 1,
+  },
+  imageSize: {
+    flag: '--image-size',
+    kind: 'int',
+    value: '<n>',
+    description:
+      "image-ar: side of the images after downscaling by averaging blocks of pixels (must divide the images' side: 8, 16 or 32 for CIFAR-10); a sequence is size × size × 3 sub-pixels",
+    group: 'data',
+    commands: ['train'],
+    tasks: ['image-ar'],
+    default: 16,
+    min: 1,
+  },
+  maxImages: {
+    flag: '--max-images',
+    kind: 'int',
+    value: '<n>',
+    description:
+      'image-ar: use this many training images (spread evenly over the pack, so every class is in), and a fifth as many test images (default: every image)',
+    group: 'data',
+    commands: ['train'],
+    tasks: ['image-ar'],
+    min: 2,
   },
   maxEvents: {
     flag: '--max-events',
@@ -773,9 +796,10 @@ export const COMMANDS: Record<CommandName, CommandSpec> = {
       'recur train classify --model aaren --data UEA/JapaneseVowels --epochs 30 --json',
       'recur train events --model transformer --data tpp/nhp_synthetic --mixtures 8',
       'recur train lm --model aaren --data input.txt --context 128 --sample 300',
+      'recur train image-ar --model aft-local --data cifar10_jpeg --image-size 16 --max-images 5000',
       'recur train --resume runs/etth1-aaren --epochs 10',
     ],
-    notes: `Tasks: ${TASKS.join(', ')}; \`recur train <task> --help\` lists only the options that task uses. Metrics on the test split: forecast mse, mae; classify accuracy; events nll (per event), rmse (inter-event time), accuracy (next mark); lm bpc (bits per character on the held-out last 5 % of the text; the 5 % before it picks the best epoch). Ctrl-C saves a checkpoint and exits with code 130.`,
+    notes: `Tasks: ${TASKS.join(', ')}; \`recur train <task> --help\` lists only the options that task uses. Metrics on the test split: forecast mse, mae; classify accuracy; events nll (per event), rmse (inter-event time), accuracy (next mark); lm bpc (bits per character on the held-out last 5 % of the text; the 5 % before it picks the best epoch); image-ar bpd (bits per sub-pixel). Ctrl-C saves a checkpoint and exits with code 130.`,
   },
   eval: {
     summary: 'evaluate a trained run on its data (recorded in the run folder) or on new data',

@@ -17,6 +17,7 @@ import { parseOption, parseWith } from '../schema.js';
 import classifyUea from './experiments/classify-uea.json' with { type: 'json' };
 import events from './experiments/events.json' with { type: 'json' };
 import forecastEtt from './experiments/forecast-ett.json' with { type: 'json' };
+import imageAr from './experiments/image-ar.json' with { type: 'json' };
 import lmChar from './experiments/lm-char.json' with { type: 'json' };
 import rlOffline from './experiments/rl-offline.json' with { type: 'json' };
 
@@ -138,6 +139,7 @@ const SOURCES: Record<string, unknown> = {
   events,
   'rl-offline': rlOffline,
   'lm-char': lmChar,
+  'image-ar': imageAr,
 };
 
 /** The names of the checked-in experiments, in listing order. */

@@ -96,7 +96,7 @@ function appendStream(path: string): { stream: Writable; close: () => void } {
 function tokensPerItem(task: TaskName, options: Options): number | undefined {
   if (task === 'lm') return 1;
   if (task === 'forecast') return options.lookback ?? 96;
-  if ((task as string) === 'image-ar') return 1;
+  if (task === 'image-ar') return 1;
   return undefined;
 }
 

@@ -4,6 +4,7 @@ import { Generator, loadSafetensors, saveSafetensors, type Tensor, tensor } from
 import type { ReadProgress } from '../data/csv.js';
 import { loadEvents, windowSequences } from '../data/events.js';
 import { type ForecastData, loadForecastData, naiveMetrics } from '../data/forecast.js';
+import { evenlySpaced, locateImagePack, readImages } from '../data/images.js';
 import { fitLinearForecaster, type LinearForecaster, linearMetrics } from '../data/linear.js';
 import { locateTsFiles, readTsFile } from '../data/uea.js';
 import { CliError } from '../errors.js';
@@ -17,6 +18,7 @@ import type { Pooling } from '../models/nets.js';
 import type { Options, TaskName } from '../options.js';
 import { readUserFile, writeFileAtomic } from '../util/files.js';
 import { type ClassifyTaskConfig, createClassifyTask, fitCaseScaler, holdOut } from './classify.js';
+import { permutation } from './common.js';
 import {
   createEventsTask,
   type EventsTaskConfig,
@@ -29,6 +31,7 @@ import {
   type ForecastTaskConfig,
   forecastTaskConfig,
 } from './forecast.js';
+import { createImageTask, type ImageTaskConfig, imageLength } from './image.js';
 import { createLmTask, type LmTaskConfig, loadText, promptIdsOf } from './lm.js';
 import type { Metrics, NeuralTask, RunConfig } from './types.js';
 
@@ -256,6 +259,42 @@ export function prepareTraining(
         warnings: [],
       };
     }
+    case 'image-ar': {
+      const pack = locateImagePack(data);
+      const size = o.imageSize ?? 16;
+      const train = readImages(pack.train, size, (n) => evenlySpaced(n, o.maxImages));
+      const test = readImages(pack.test, size, (n) =>
+        evenlySpaced(
+          n,
+          o.maxImages === undefined ? undefined : Math.max(1, Math.ceil(o.maxImages / 5)),
+        ),
+      );
+      const order = permutation(train.images.length, seedRng);
+      const nVal = Math.round(train.images.length * (o.valFraction ?? 0.1));
+      const val = order.slice(0, nVal).map((i) => train.images[i] as Uint8Array);
+      const tr = order.slice(nVal).map((i) => train.images[i] as Uint8Array);
+      if (tr.length === 0)
+        throw new CliError(`--data ${data}: no training images left after the validation share`);
+      const taskConfig: ImageTaskConfig = { size, channels: 3 };
+      const model = backboneConfig(name, o, imageLength(taskConfig));
+      const describe = [
+        `data ${basename(pack.train.bin)}, ${basename(pack.test.bin)}: ${size}×${size}×3 = ${imageLength(taskConfig)} sub-pixels per image in raster order; images train ${tr.length}, val ${val.length} (of ${train.available}), test ${test.images.length} (of ${test.available})`,
+      ];
+      return {
+        task,
+        model,
+        taskConfig: { ...taskConfig },
+        neural: createImageTask(
+          model,
+          taskConfig,
+          { train: tr, val, test: test.images },
+          batchSize,
+          describe,
+        ),
+        describe: [],
+        warnings: [],
+      };
+    }
   }
 }
 
@@ -397,6 +436,25 @@ export function prepareEvaluation(
         model,
         taskConfig: tc,
         neural: createLmTask(neuralModel(), cfg, text, batchSize, 1),
+        describe: [],
+        warnings: [],
+      };
+    }
+    case 'image-ar': {
+      const cfg = tc as unknown as ImageTaskConfig;
+      const pack = locateImagePack(data);
+      const test = readImages(pack.test, cfg.size, (n) => evenlySpaced(n));
+      return {
+        task: run.task,
+        model,
+        taskConfig: tc,
+        neural: createImageTask(
+          neuralModel(),
+          cfg,
+          { train: [], val: [], test: test.images },
+          batchSize,
+          [`data ${basename(pack.test.bin)}: test ${test.images.length} images`],
+        ),
         describe: [],
         warnings: [],
       };
