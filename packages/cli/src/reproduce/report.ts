@@ -165,10 +165,9 @@ export function buildResults(
         tokensPerSecond: runs.every((r) => r.tokensPerSecond !== null)
           ? stat(runs.map((r) => r.tokensPerSecond as number))
           : null,
-        throughput:
-          thr && thr[0]
-            ? { unit: thr[0].unit, ...stat(thr.map((t) => (t as { perSecond: number }).perSecond)) }
-            : null,
+        throughput: thr?.[0]
+          ? { unit: thr[0].unit, ...stat(thr.map((t) => (t as { perSecond: number }).perSecond)) }
+          : null,
       });
     }
     const comparisons: Record<string, ComparisonResult | null> = {};
