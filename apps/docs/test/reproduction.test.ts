@@ -2,7 +2,16 @@
  * The reproduction pages' generator: Fig. 5 from the checked-in demo.json and stream.json, and a
  * table page from a `recur reproduce` results.json (a hand-written fixture in its schema).
  */
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,17 +41,23 @@ describe('reproduction pages', () => {
 
   it('writes Fig. 5 from recur demo and bench stream, and a table per results.json', () => {
     const pages = reproductionPages(folder({ fixture: readFileSync(FIXTURE, 'utf8') }));
+    // The fixture's page beside one per checked-in results/reproduce/*.json, in name order.
+    const checkedIn = existsSync(join(RESULTS, 'reproduce'))
+      ? readdirSync(join(RESULTS, 'reproduce'))
+          .filter((f) => f.endsWith('.json'))
+          .map((f) => `reproduce/${f.replace(/\.json$/, '')}`)
+      : [];
     expect(pages.map((p) => p.path)).toEqual([
       'reproduce/index',
       'reproduce/fig5',
-      'reproduce/fixture',
+      ...['reproduce/fixture', ...checkedIn].sort(),
     ]);
     const fig5 = pages[1]?.markdown ?? '';
     expect(fig5).toContain('recur bench stream --tokens 2048');
     expect(fig5).toContain('<StreamFigure :data="stream" />');
     // The table reads the file: Aaren's state after one token in stream.json is 576 B.
     expect(fig5).toMatch(/\| 1 \| [\d.]+ \| 576 B \|/);
-    const table = pages[2]?.markdown ?? '';
+    const table = pages.find((p) => p.path === 'reproduce/fixture')?.markdown ?? '';
     expect(table).toContain('# Fixture: forecasting');
     expect(table).toContain('recur reproduce fixture');
     expect(table).toContain(
@@ -53,6 +68,22 @@ describe('reproduction pages', () => {
       'aaren against transformer on mse: 0.500 vs 0.550 (-9.1 %), as good or within the tolerance',
     );
     expect(pages[0]?.markdown).toContain('[Fixture: forecasting](/reproduce/fixture)');
+  });
+
+  it('reads every checked-in recur reproduce results.json: its table rows and comparisons', () => {
+    const dir = join(RESULTS, 'reproduce');
+    if (!existsSync(dir)) return;
+    const pages = reproductionPages(RESULTS);
+    for (const f of readdirSync(dir).filter((x) => x.endsWith('.json'))) {
+      const r = JSON.parse(readFileSync(join(dir, f), 'utf8'));
+      const page = pages.find((p) => p.path === `reproduce/${f.replace(/\.json$/, '')}`);
+      expect(page?.markdown).toContain(`# ${r.experiment.title}`);
+      for (const d of r.datasets) {
+        expect(page?.markdown).toContain(`## ${d.name}`);
+        for (const m of d.models)
+          expect(page?.markdown).toContain(`| ${m.model} | ${m.parameters} |`);
+      }
+    }
   });
 
   it('names the file and what it expected when a results.json is not one', () => {

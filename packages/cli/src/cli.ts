@@ -141,6 +141,7 @@ export function buildProgram(
   leaf(bench, 'ops', 'bench ops');
   leaf(program, 'info', 'info');
   leaf(program, 'export', 'export');
+  leaf(program, 'reproduce', 'reproduce');
   return program;
 }
 

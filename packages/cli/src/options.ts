@@ -12,15 +12,16 @@ export const COMMAND_NAMES = [
   'bench ops',
   'info',
   'export',
+  'reproduce',
 ] as const;
 /** A `recur` command, as typed on the command line (two words for 'bench stream'). */
 export type CommandName = (typeof COMMAND_NAMES)[number];
 
 /**
  * The tasks `recur train` and `recur eval` run: forecasting, sequence classification, event
- * sequences and character language modelling.
+ * sequences, character language modelling and autoregressive image modelling.
  */
-export const TASKS = ['forecast', 'classify', 'events', 'lm'] as const;
+export const TASKS = ['forecast', 'classify', 'events', 'lm', 'image-ar'] as const;
 /** One of {@link TASKS}. */
 export type TaskName = (typeof TASKS)[number];
 
@@ -44,6 +45,34 @@ export const FORECAST_BASELINES = ['naive', 'linear'] as const;
  * baselines.
  */
 export const MODELS = [...SEQUENCE_MODELS, ...FORECAST_BASELINES] as const;
+
+/**
+ * Options a closed-form forecaster (naive, linear) has no use for: it neither trains nor has a
+ * network, so `recur train` refuses them rather than ignore them silently.
+ */
+export const TRAINING_ONLY_OPTIONS = [
+  'layers',
+  'dModel',
+  'heads',
+  'dFF',
+  'window',
+  'posDim',
+  'dropout',
+  'positions',
+  'epochs',
+  'batchSize',
+  'stepsPerEpoch',
+  'valBatches',
+  'lr',
+  'weightDecay',
+  'schedule',
+  'warmup',
+  'clip',
+  'patience',
+  'maxSeconds',
+  'earlyStopMetric',
+  'testBatches',
+] as const;
 /** One of {@link MODELS}. */
 export type ModelName = (typeof MODELS)[number];
 
@@ -121,9 +150,11 @@ export const OPTIONS = {
       'bench stream': 'folder for the figures (stream-*.svg) and the numbers (stream.json)',
       'bench ops': 'write the numbers to ops.json in this folder (default: print only)',
       export: 'folder for model.onnx, step.onnx and recur-onnx.json (default: <run-dir>/onnx)',
+      reproduce:
+        'folder for results.json, results.md, results.svg and units/ (one folder per data set × model × seed; a rerun skips the finished ones) (default: reproduce/<experiment>-<scale>)',
     },
     group: 'output',
-    commands: ['train', 'demo', 'bench stream', 'bench ops', 'export'],
+    commands: ['train', 'demo', 'bench stream', 'bench ops', 'export', 'reproduce'],
     default: { demo: 'recur-demo', 'bench stream': 'recur-bench' },
   },
   config: {
@@ -150,9 +181,13 @@ export const OPTIONS = {
     kind: 'path',
     value: '<path>',
     description:
-      'data: a CSV (forecast), a *_TRAIN.ts file or its folder (classify), a JSON file or folder of train/dev/test.json or RMTPP time-/event-*.txt (events), a text file (lm)',
+      'data: a CSV (forecast), a *_TRAIN.ts file or its folder (classify), a JSON file or folder of train/dev/test.json or RMTPP time-/event-*.txt (events), a text file (lm), a folder of JPEG packs *_train.bin + *_train_index.csv and the same for test, as cifar10_jpeg/ (image-ar)',
+    descriptions: {
+      reproduce:
+        'the folder holding the data sets, laid out as ETT/, weather/, exchange_rate/, UEA/, tpp/, tinyshakespeare/, cifar10_jpeg/ (default: $RECUR_DATA, else ../shared/data)',
+    },
     group: 'data',
-    commands: TRAIN_EVAL,
+    commands: [...TRAIN_EVAL, 'reproduce'],
   },
   test: {
     flag: '--test',
@@ -203,10 +238,10 @@ export const OPTIONS = {
     kind: 'number',
     value: '<x>',
     description:
-      'classify, events: share of the training sequences held out for validation when the data has no dev split',
+      'classify, events, image-ar: share of the training sequences (images) held out for validation when the data has no dev split',
     group: 'data',
     commands: ['train'],
-    tasks: ['classify', 'events'],
+    tasks: ['classify', 'events', 'image-ar'],
     default: 0.1,
     min: 0,
     max: 0.5,
@@ -358,6 +393,50 @@ export const OPTIONS = {
     default: 8,
     min: 1,
   },
+  imageSize: {
+    flag: '--image-size',
+    kind: 'int',
+    value: '<n>',
+    description:
+      "image-ar: side of the images after downscaling by averaging blocks of pixels (must divide the images' side: 8, 16 or 32 for CIFAR-10); a sequence is size × size × 3 sub-pixels",
+    group: 'data',
+    commands: ['train'],
+    tasks: ['image-ar'],
+    default: 16,
+    min: 1,
+  },
+  maxImages: {
+    flag: '--max-images',
+    kind: 'int',
+    value: '<n>',
+    description:
+      'image-ar: use this many training images (spread evenly over the pack, so every class is in), and a fifth as many test images (default: every image)',
+    group: 'data',
+    commands: ['train'],
+    tasks: ['image-ar'],
+    min: 2,
+  },
+  maxEvents: {
+    flag: '--max-events',
+    kind: 'int',
+    value: '<n>',
+    description:
+      'events: cut every sequence (each split) into consecutive windows of at most this many events, times taken from the event before each window; batches are also grouped by length',
+    group: 'data',
+    commands: ['train'],
+    tasks: ['events'],
+    min: 1,
+  },
+  splitSeed: {
+    flag: '--split-seed',
+    kind: 'int',
+    value: '<n>',
+    description:
+      'events: shuffle the sequences of a single data file with this seed before splitting them 60/20/20 % (default: in file order)',
+    group: 'data',
+    commands: ['train'],
+    tasks: ['events'],
+  },
   ridge: {
     flag: '--ridge',
     kind: 'number',
@@ -471,6 +550,26 @@ export const OPTIONS = {
     default: 3,
     min: 0,
   },
+  earlyStopMetric: {
+    flag: '--early-stop-metric',
+    kind: 'string',
+    value: '<metric>',
+    description:
+      "the validation metric that picks the best epoch and stops early (accuracy is maximised, the others minimised); default: the task's own (forecast mse, classify loss… see the task's validation line); e.g. accuracy for classify",
+    group: 'training',
+    commands: ['train'],
+    choices: ['loss', 'mse', 'mae', 'accuracy', 'nll', 'rmse', 'bpc', 'bpd'],
+  },
+  testBatches: {
+    flag: '--test-batches',
+    kind: 'int',
+    value: '<n>',
+    description:
+      'test on at most this many batches, drawn evenly across the test split (a quick partial test; default: all of it)',
+    group: 'training',
+    commands: ['train'],
+    min: 1,
+  },
   backend: {
     flag: '--backend',
     kind: 'string',
@@ -495,7 +594,7 @@ export const OPTIONS = {
     description:
       "threads of the CPU backend for large matrix products (default: the available cores; 1: the main thread only). Results do not depend on it. With --runtime onnx: onnxruntime's intra-op threads too (default 1)",
     group: 'training',
-    commands: ['train', 'eval', 'demo', 'bench stream', 'bench ops'],
+    commands: ['train', 'eval', 'demo', 'bench stream', 'bench ops', 'reproduce'],
     min: 1,
     max: 256,
   },
@@ -570,9 +669,13 @@ export const OPTIONS = {
     kind: 'number',
     value: '<s>',
     description: 'bench stream: stop streaming a model once it has taken this long',
+    descriptions: {
+      train:
+        'wall-clock budget of the training, seconds: stop after the step that passes it, then validate, keep the best weights and test as after the last epoch (the run counts as finished)',
+    },
     group: 'benchmark',
-    commands: ['bench stream'],
-    default: 300,
+    commands: ['bench stream', 'train'],
+    default: { 'bench stream': 300 },
     min: 0,
     exclusiveMin: true,
   },
@@ -612,6 +715,34 @@ export const OPTIONS = {
       'export: weights in side files model.onnx.data and step.onnx.data whatever their size (default: only when a file would pass 2 GB)',
     group: 'output',
     commands: ['export'],
+    default: false,
+  },
+  scale: {
+    flag: '--scale',
+    kind: 'string',
+    value: '<scale>',
+    description:
+      "reproduce: the experiment's size: 'tiny' (seconds, for tests), 'small' (about 30 minutes on 2 cores), 'paper' (the papers' sizes and budgets)",
+    group: 'benchmark',
+    commands: ['reproduce'],
+    default: 'small',
+    choices: ['tiny', 'small', 'paper'],
+  },
+  seeds: {
+    flag: '--seeds',
+    kind: 'int',
+    value: '<n>',
+    description: "reproduce: seeds per model and data set (0, 1, …; default: the scale's)",
+    group: 'benchmark',
+    commands: ['reproduce'],
+    min: 1,
+  },
+  list: {
+    flag: '--list',
+    kind: 'boolean',
+    description: 'reproduce: list the experiments with their expected runtime at small scale',
+    group: 'benchmark',
+    commands: ['reproduce'],
     default: false,
   },
   quick: {
@@ -688,9 +819,10 @@ export const COMMANDS: Record<CommandName, CommandSpec> = {
       'recur train classify --model aaren --data UEA/JapaneseVowels --epochs 30 --json',
       'recur train events --model transformer --data tpp/nhp_synthetic --mixtures 8',
       'recur train lm --model aaren --data input.txt --context 128 --sample 300',
+      'recur train image-ar --model aft-local --data cifar10_jpeg --image-size 16 --max-images 5000',
       'recur train --resume runs/etth1-aaren --epochs 10',
     ],
-    notes: `Tasks: ${TASKS.join(', ')}; \`recur train <task> --help\` lists only the options that task uses. Metrics on the test split: forecast mse, mae; classify accuracy; events nll (per event), rmse (inter-event time), accuracy (next mark); lm bpc (validation, bits per character). Ctrl-C saves a checkpoint and exits with code 130.`,
+    notes: `Tasks: ${TASKS.join(', ')}; \`recur train <task> --help\` lists only the options that task uses. Metrics on the test split: forecast mse, mae; classify accuracy; events nll (per event), rmse (inter-event time), accuracy (next mark); lm bpc (bits per character on the held-out last 5 % of the text; the 5 % before it picks the best epoch); image-ar bpd (bits per sub-pixel). Ctrl-C saves a checkpoint and exits with code 130.`,
   },
   eval: {
     summary: 'evaluate a trained run on its data (recorded in the run folder) or on new data',
@@ -730,6 +862,19 @@ export const COMMANDS: Record<CommandName, CommandSpec> = {
       'recur export runs/vowels --out deploy/vowels',
       'recur eval runs/etth1-aaren --data ETTh1.csv --runtime onnx',
     ],
+  },
+  reproduce: {
+    summary:
+      "run one of the papers' experiments (a checked-in configuration): every model × data set × seed under the same budget; writes results.json, results.md and results.svg, and resumes where a killed run stopped",
+    args: '<experiment>',
+    examples: [
+      'recur reproduce --list',
+      'recur reproduce forecast-ett --scale small',
+      'recur reproduce rl-offline --scale tiny --seeds 2 --out runs/rl',
+      'recur reproduce lm-char --data ../shared/data',
+    ],
+    notes:
+      'Each finished run is saved under <out>/units/ as it ends; running the same command again skips those and finishes the rest. results.json is the format the docs site reads (packages/cli/README.md documents it).',
   },
   info: {
     summary: 'parameters, streaming state and FLOPs per token of a model',

@@ -183,6 +183,7 @@ const taskConfigSchemas = {
     }),
   events: z.looseObject({ marks: count, mixtures: count, logMean: finite, logStd: finite }),
   lm: z.looseObject({ vocab: z.array(z.string()).min(1), context: count }),
+  'image-ar': z.looseObject({ size: count, channels: count }),
 } satisfies Record<(typeof TASKS)[number], z.ZodType>;
 
 /** A run folder's config.json, the task's own settings included. */

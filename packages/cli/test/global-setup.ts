@@ -37,7 +37,7 @@ function buildIfStale(pkg: string, output: string): void {
 }
 
 export default function setup(): void {
-  for (const dep of ['tensor', 'scan', 'aaren', 'aft', 'baselines']) {
+  for (const dep of ['tensor', 'scan', 'aaren', 'aft', 'baselines', 'rl']) {
     buildIfStale(join(packages, dep), 'dist/index.js');
   }
   buildIfStale(cli, 'dist/bin.js');

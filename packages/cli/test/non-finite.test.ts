@@ -31,7 +31,7 @@ const small = ['--d-model', '8', '--layers', '1', '--heads', '2', '--epochs', '1
 describe('non-finite results', () => {
   it('lm: a validation split too short to score is refused, not bpc null', () => {
     const text = join(tmp.dir, 'tiny.txt');
-    writeFileSync(text, 'abcdefghij'); // 10 characters: 1 of validation
+    writeFileSync(text, 'abcdefghij'); // 10 characters: 0 of validation (90–95 %), 1 of test
     const r = recur([
       'train',
       'lm',
@@ -48,7 +48,7 @@ describe('non-finite results', () => {
       ...small,
     ]);
     expect(r.code, r.stdout).toBe(2);
-    expect(r.stderr).toContain('the validation part (the last 10 %) has 1 character(s)');
+    expect(r.stderr).toContain('the validation part (90–95 %) has 0 character(s)');
     expect(r.stdout).not.toContain('"bpc":null');
   });
 

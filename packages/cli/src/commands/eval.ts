@@ -54,7 +54,7 @@ export async function evalCommand(inv: Invocation, reporter: Reporter): Promise<
       return { metrics: result, runsOn };
     },
   );
-  const split = run.task === 'lm' ? 'validation' : 'test';
+  const split = 'test';
   requireFiniteMetrics(
     metrics,
     split,

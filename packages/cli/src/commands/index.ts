@@ -6,6 +6,7 @@ import { demoCommand } from './demo.js';
 import { evalCommand } from './eval.js';
 import { exportCommand } from './export.js';
 import { infoCommand } from './info.js';
+import { reproduceCommand } from './reproduce.js';
 import { trainCommand } from './train.js';
 
 /**
@@ -20,6 +21,7 @@ export const HANDLERS: Record<CommandName, CommandHandler> = {
   'bench ops': benchOpsCommand,
   info: infoCommand,
   export: exportCommand,
+  reproduce: reproduceCommand,
 };
 
 /** Runs the `recur` command line (argv without node and the script); resolves to the exit code. */

@@ -3,7 +3,15 @@ import { join, resolve } from 'node:path';
 import { defaultGenerator, manualSeed, setBackend } from '@recur/tensor';
 import type { Invocation } from '../cli.js';
 import { CliError, InterruptedError, requireFiniteMetrics } from '../errors.js';
-import { keyOfName, type OptionKey, type Options, TASKS, type TaskName } from '../options.js';
+import {
+  keyOfName,
+  OPTIONS,
+  type OptionKey,
+  type Options,
+  TASKS,
+  type TaskName,
+  TRAINING_ONLY_OPTIONS,
+} from '../options.js';
 import { parseJsonWith, parseOption, runConfigSchema } from '../schema.js';
 import { prepareTraining } from '../tasks/setup.js';
 import type { Metrics, NeuralTask, RunConfig } from '../tasks/types.js';
@@ -30,6 +38,21 @@ export function readRunConfig(dir: string, flag: string): RunConfig {
       options[key] = parseOption(key, value, `${path}: options.${name}`);
   }
   return { ...cfg, options } as RunConfig;
+}
+
+/** naive and linear neither train nor have a network: a training or size flag is an error. */
+export function refuseUnusedByClosedForm(model: string, given: ReadonlySet<OptionKey>): void {
+  if (model !== 'naive' && model !== 'linear') return;
+  const unused: OptionKey[] = [
+    ...TRAINING_ONLY_OPTIONS,
+    ...(model === 'naive' ? ['ridge' as const] : []),
+  ];
+  const bad = unused.filter((k) => given.has(k)).map((k) => OPTIONS[k].flag);
+  if (bad.length > 0) {
+    throw new CliError(
+      `--model ${model} is ${model === 'naive' ? 'the repeat-the-last-value forecast' : 'a closed-form ridge map'}: it has no network and does not train, so ${bad.join(', ')} would have no effect; leave ${bad.length > 1 ? 'them' : 'it'} out`,
+    );
+  }
 }
 
 /** The default run folder's name: `<task>-<model>-<local date>-<time>` (made unique under runs/). */
@@ -141,6 +164,7 @@ export async function trainCommand(inv: Invocation, reporter: Reporter): Promise
     }
     task = t as TaskName;
     if (!options.model) throw new CliError('--model <name> is required');
+    refuseUnusedByClosedForm(options.model, inv.given);
     dir = options.out
       ? RunDir.open(options.out, '--out')
       : RunDir.createUnique('runs', defaultRunName(task, options.model));
@@ -252,6 +276,13 @@ async function trainIn(
       stepsPerEpoch: task === 'lm' ? undefined : options.stepsPerEpoch,
       valBatches: options.valBatches,
       seed,
+      maxSeconds: options.maxSeconds,
+      monitor: options.earlyStopMetric
+        ? {
+            metric: options.earlyStopMetric,
+            mode: options.earlyStopMetric === 'accuracy' ? 'max' : 'min',
+          }
+        : undefined,
     };
     const result = await fit({
       task: t,
@@ -277,7 +308,7 @@ async function trainIn(
     epochs = result.state.epoch;
     loadWeights(dir.file(RUN_FILES.best), t.net);
     t.net.eval();
-    metrics = await t.test();
+    metrics = await t.test(options.testBatches);
     await nextTick();
     if (flag.interrupted) {
       dir.keep();
@@ -298,14 +329,12 @@ async function trainIn(
     }
   }
   writeJsonAtomic(dir.file(RUN_FILES.metrics), {
-    split: task === 'lm' ? 'validation' : 'test',
+    split: 'test',
     ...metrics,
   });
   dir.keep();
-  reporter.heading(
-    `${task} · ${prepared.model.name} · ${task === 'lm' ? 'validation' : 'test'} split`,
-  );
-  reporter.print(metricsTable(metrics, task === 'lm' ? 'validation' : 'test'));
+  reporter.heading(`${task} · ${prepared.model.name} · test split`);
+  reporter.print(metricsTable(metrics, 'test'));
   reporter.print(`\nrun folder: ${dirPath}`);
   reporter.result({
     event: 'result',

@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { Generator } from '@recur/tensor';
 import { CliError, DataError } from '../errors.js';
 import { readUserFile } from '../util/files.js';
 import { parseDecimal } from './numbers.js';
@@ -184,12 +185,26 @@ export function readRmtpp(
   return { sequences, marks };
 }
 
-/** Splits one list of sequences 60/20/20 % in order (a single file with no given splits). */
-function splitSequences(seqs: EventSequence[]): {
+/**
+ * Splits one list of sequences 60/20/20 % (a single file with no given splits): in file order, or
+ * shuffled with `seed` first.
+ */
+function splitSequences(
+  all: EventSequence[],
+  seed?: number,
+): {
   train: EventSequence[];
   val: EventSequence[];
   test: EventSequence[];
 } {
+  const seqs = [...all];
+  if (seed !== undefined) {
+    const rng = new Generator(seed);
+    for (let i = seqs.length - 1; i > 0; i--) {
+      const j = rng.nextInt(0, i + 1);
+      [seqs[i], seqs[j]] = [seqs[j] as EventSequence, seqs[i] as EventSequence];
+    }
+  }
   const n = seqs.length;
   const nTrain = Math.max(1, Math.round(n * 0.6));
   const nVal = Math.round(n * 0.2);
@@ -203,9 +218,9 @@ function splitSequences(seqs: EventSequence[]): {
 /**
  * Event data from --data: a folder with train/dev/test.json (dev optional), a folder with RMTPP
  * time-{train,dev,test}.txt and event-{…}.txt, or a single JSON file (split 60/20/20 % of its
- * sequences, in order).
+ * sequences, in order, or shuffled with `options.splitSeed`).
  */
-export function loadEvents(path: string): EventSplits {
+export function loadEvents(path: string, options: { splitSeed?: number } = {}): EventSplits {
   if (!existsSync(path)) throw new CliError(`--data: no such file or folder: ${path}`);
   if (!statSync(path).isDirectory()) {
     const { sequences, marks } = readEventsJson(path);
@@ -216,7 +231,12 @@ export function loadEvents(path: string): EventSplits {
         `needs at least 3 sequences to split into train/val/test, has ${sequences.length}`,
       );
     }
-    return { ...splitSequences(sequences), marks, sources: [path], layout: 'json' };
+    return {
+      ...splitSequences(sequences, options.splitSeed),
+      marks,
+      sources: [path],
+      layout: 'json',
+    };
   }
   const files = readdirSync(path);
   const has = (f: string) => files.includes(f);
@@ -255,4 +275,31 @@ export function loadEvents(path: string): EventSplits {
   throw new CliError(
     `--data ${path}: expected train.json/test.json (JSON layout) or time-train.txt/event-train.txt (RMTPP layout) in the folder`,
   );
+}
+
+/**
+ * Every sequence cut into consecutive windows of at most `maxEvents` events. A window's times are
+ * measured from the event before it (its first inter-event time is the true one), so every event
+ * keeps its interval and mark; only the history a window's model sees is shortened.
+ */
+export function windowSequences(
+  seqs: readonly EventSequence[],
+  maxEvents: number,
+): EventSequence[] {
+  const out: EventSequence[] = [];
+  for (const s of seqs) {
+    const n = s.marks.length;
+    if (n <= maxEvents) {
+      out.push(s);
+      continue;
+    }
+    for (let start = 0; start < n; start += maxEvents) {
+      const end = Math.min(n, start + maxEvents);
+      const origin = start === 0 ? 0 : (s.times[start - 1] as number);
+      const times = new Float64Array(end - start);
+      for (let k = start; k < end; k++) times[k - start] = (s.times[k] as number) - origin;
+      out.push({ marks: s.marks.slice(start, end), times });
+    }
+  }
+  return out;
 }

@@ -122,11 +122,12 @@ export class LanguageNet extends nn.Module {
   backbone: Backbone;
   head: nn.Linear;
 
-  constructor(cfg: BackboneConfig, vocab: number) {
+  /** `vocab` input tokens; `outputs` scores per position (default: one per input token). */
+  constructor(cfg: BackboneConfig, vocab: number, outputs = vocab) {
     super();
     this.emb = new nn.Embedding(vocab, cfg.dModel);
     this.backbone = new Backbone(cfg);
-    this.head = new nn.Linear(cfg.dModel, vocab);
+    this.head = new nn.Linear(cfg.dModel, outputs);
   }
 
   override forward(ids: Tensor): Tensor {

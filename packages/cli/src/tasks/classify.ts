@@ -152,7 +152,7 @@ export function createClassifyTask(
       return nn.crossEntropy(net.forward(x, mask, lens) as Tensor, labels);
     },
     validate: (limit) => evaluate(sets.val, limit),
-    test: () => evaluate(sets.test),
+    test: (limit) => evaluate(sets.test, limit),
     describe: () => [
       `data ${cfg.problem} (${basename(files.train.file)}, ${basename(files.test.file)}): ${cfg.dims} dimension(s), ${cfg.labels.length} classes, lengths ${Math.min(...lengths)}–${Math.max(...lengths)}`,
       `cases: train ${counts(sets.train)}, val ${counts(sets.val)}, test ${counts(sets.test)}`,

@@ -18,6 +18,53 @@ export interface EventsTaskConfig {
   /** Mean and std of log inter-event times on the training split (the mixture's standardisation). */
   logMean: number;
   logStd: number;
+  /**
+   * The two reference models fitted on the training split, reported beside every model's NLL:
+   * log-probabilities of the marks by their frequency (add-one smoothed) and the rate of a
+   * homogeneous Poisson process (events per unit time).
+   */
+  baseline?: { markLogProb: number[]; rate: number };
+  /** Training batches grouped by length (set with --max-events). */
+  bucketed?: boolean;
+}
+
+/**
+ * The reference models of `EventsTaskConfig.baseline` fitted on `seqs`: mark frequencies with
+ * add-one smoothing over `marks` marks, and the Poisson rate n / Σ τ (maximum likelihood).
+ */
+export function fitEventBaselines(
+  seqs: readonly EventSequence[],
+  marks: number,
+): { markLogProb: number[]; rate: number } {
+  const counts = new Float64Array(marks);
+  let n = 0;
+  let total = 0;
+  for (const s of seqs) {
+    for (const m of s.marks) counts[m] = (counts[m] as number) + 1;
+    for (const t of intervals(s).tau) total += t;
+    n += s.marks.length;
+  }
+  const denom = n + marks;
+  return {
+    markLogProb: Array.from(counts, (c) => Math.log((c + 1) / denom)),
+    rate: n / total,
+  };
+}
+
+/** Sequences shuffled with `rng`, then sorted by length within pools of 8 batches, in shuffled batches. */
+function bucketedBatches(
+  seqs: readonly EventSequence[],
+  batchSize: number,
+  rng: Generator,
+): EventSequence[][] {
+  const order = permutation(seqs.length, rng).map((i) => seqs[i] as EventSequence);
+  const batches: EventSequence[][] = [];
+  const pool = batchSize * 8;
+  for (let at = 0; at < order.length; at += pool) {
+    const part = order.slice(at, at + pool).sort((a, b) => a.marks.length - b.marks.length);
+    batches.push(...chunk(part, batchSize));
+  }
+  return permutation(batches.length, rng).map((i) => batches[i] as EventSequence[]);
 }
 
 /** Inter-event times of a sequence: τ_k = t_k − t_{k−1} with t_{−1} = 0, floored at MIN_INTERVAL. */
@@ -171,6 +218,9 @@ export function createEventsTask(
     let sqErr = 0;
     let correct = 0;
     let events = 0;
+    let markBase = 0;
+    let timeBase = 0;
+    const base = cfg.baseline;
     for (const idx of evalBatches(
       seqs.length,
       Math.max(1, Math.floor(evalBatchSize(batchSize) / 4)),
@@ -205,6 +255,10 @@ export function createEventsTask(
         const d = (out.mean[k] as number) - (batch.tau[k] as number);
         sqErr += d * d;
         if (out.pred[k] === batch.marksHost[k]) correct++;
+        if (base) {
+          markBase -= base.markLogProb[batch.marksHost[k] as number] ?? Number.NaN;
+          timeBase += base.rate * (batch.tau[k] as number) - Math.log(base.rate);
+        }
       }
       events += batch.events;
     }
@@ -213,6 +267,12 @@ export function createEventsTask(
       nll_mark: markNllSum / events,
       rmse: Math.sqrt(sqErr / events),
       accuracy: correct / events,
+      ...(base
+        ? {
+            nll_mark_frequency: markBase / events,
+            nll_poisson: (markBase + timeBase) / events,
+          }
+        : {}),
     };
   };
   return {
@@ -220,10 +280,12 @@ export function createEventsTask(
     monitor: { metric: 'nll', mode: 'min' },
     unit: 'sequences',
     trainBatches: (rng: Generator) =>
-      chunk(
-        permutation(sets.train.length, rng).map((i) => sets.train[i] as EventSequence),
-        batchSize,
-      ),
+      cfg.bucketed
+        ? bucketedBatches(sets.train, batchSize, rng)
+        : chunk(
+            permutation(sets.train.length, rng).map((i) => sets.train[i] as EventSequence),
+            batchSize,
+          ),
     items: (b) => b.length,
     loss: (seqs) => {
       const batch = eventBatch(seqs, cfg);

@@ -96,7 +96,7 @@ export function createForecastTask(
       return nn.mseLoss(net.forward(x), y);
     },
     validate: (limit) => evaluate('val', limit),
-    test: () => evaluate('test'),
+    test: (limit) => evaluate('test', limit),
     describe: () => describeForecastData(data),
   };
 }

@@ -18,8 +18,10 @@ export interface TextData {
   file: string;
   /** Character ids of the whole file. */
   ids: Int32Array;
-  /** First id of the validation part (the last 10 %). */
+  /** First id of the validation part (the last 10 %: its first half picks the checkpoint). */
   valStart: number;
+  /** First id of the held-out test part (the last 5 %: never seen while training or selecting). */
+  testStart: number;
 }
 
 /** The vocabulary of a text: its distinct characters (code points), sorted. */
@@ -79,7 +81,10 @@ function decodeUtf8(file: string, bytes: Buffer): string {
   }
 }
 
-/** Reads a text file as ids of `vocab` (built from the file when not given); 90 % / 10 % split. */
+/**
+ * Reads a text file as ids of `vocab` (built from the file when not given). Split by position: the
+ * first 90 % trains, the next 5 % validates (picks the best epoch), the last 5 % is the test.
+ */
 export function loadText(
   file: string,
   vocab?: readonly string[],
@@ -109,7 +114,15 @@ export function loadText(
     ids[i] = id;
     if (ch === '\n') line++;
   }
-  return { data: { file, ids, valStart: Math.floor(chars.length * 0.9) }, vocab: v };
+  return {
+    data: {
+      file,
+      ids,
+      valStart: Math.floor(chars.length * 0.9),
+      testStart: Math.floor(chars.length * 0.95),
+    },
+    vocab: v,
+  };
 }
 
 /** Input and target ids of windows of `len + 1` characters starting at `starts`. */
@@ -145,14 +158,21 @@ export function createLmTask(
   if (trainEnd < t + 2) {
     throw new CliError(`--context ${t}: longer than the training text (${trainEnd} characters)`);
   }
-  const val = data.ids.subarray(data.valStart);
-  if (val.length < 2) {
-    throw new CliError(
-      `${data.file}: the validation part (the last 10 %) has ${val.length} character(s), too few to score (at least 2); use a longer text`,
-    );
+  const val = data.ids.subarray(data.valStart, data.testStart);
+  const test = data.ids.subarray(data.testStart);
+  for (const [part, ids, share] of [
+    ['validation', val, '90–95 %'],
+    ['test', test, 'the last 5 %'],
+  ] as const) {
+    if (ids.length < 2) {
+      throw new CliError(
+        `${data.file}: the ${part} part (${share}) has ${ids.length} character(s), too few to score (at least 2); use a longer text`,
+      );
+    }
   }
-  /** Bits per character over the validation text, in chunks of `t` targets (every character once). */
-  const evaluate = async (limit?: number): Promise<Metrics> => {
+  /** Bits per character over a part of the text, in chunks of `t` targets (every character once). */
+  const evaluate = async (part: Int32Array, limit?: number): Promise<Metrics> => {
+    const val = part;
     const n = val.length - 1;
     const starts: number[] = [];
     for (let s = 0; s + t <= n; s += t) starts.push(s);
@@ -190,10 +210,10 @@ export function createLmTask(
       const { x, y } = windows(data.ids, starts, t);
       return nn.crossEntropy(net.forward(x).reshape([starts.length * t, v]), y);
     },
-    validate: (limit) => evaluate(limit),
-    test: () => evaluate(),
+    validate: (limit) => evaluate(val, limit),
+    test: (limit) => evaluate(test, limit),
     describe: () => [
-      `data ${basename(data.file)}: ${data.ids.length.toLocaleString('en-US')} characters, ${v} distinct; train ${trainEnd.toLocaleString('en-US')}, validation ${val.length.toLocaleString('en-US')}`,
+      `data ${basename(data.file)}: ${data.ids.length.toLocaleString('en-US')} characters, ${v} distinct; train ${trainEnd.toLocaleString('en-US')}, validation ${val.length.toLocaleString('en-US')}, test ${test.length.toLocaleString('en-US')}`,
     ],
     after: async (options: Options) =>
       options.sample === undefined

@@ -2,8 +2,9 @@ import { existsSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Generator, loadSafetensors, saveSafetensors, type Tensor, tensor } from '@recur/tensor';
 import type { ReadProgress } from '../data/csv.js';
-import { loadEvents } from '../data/events.js';
+import { loadEvents, windowSequences } from '../data/events.js';
 import { type ForecastData, loadForecastData, naiveMetrics } from '../data/forecast.js';
+import { evenlySpaced, locateImagePack, readImages } from '../data/images.js';
 import { fitLinearForecaster, type LinearForecaster, linearMetrics } from '../data/linear.js';
 import { locateTsFiles, readTsFile } from '../data/uea.js';
 import { CliError } from '../errors.js';
@@ -17,13 +18,20 @@ import type { Pooling } from '../models/nets.js';
 import type { Options, TaskName } from '../options.js';
 import { readUserFile, writeFileAtomic } from '../util/files.js';
 import { type ClassifyTaskConfig, createClassifyTask, fitCaseScaler, holdOut } from './classify.js';
-import { createEventsTask, type EventsTaskConfig, fitLogTimes } from './events.js';
+import { permutation } from './common.js';
+import {
+  createEventsTask,
+  type EventsTaskConfig,
+  fitEventBaselines,
+  fitLogTimes,
+} from './events.js';
 import {
   createForecastTask,
   describeForecastData,
   type ForecastTaskConfig,
   forecastTaskConfig,
 } from './forecast.js';
+import { createImageTask, type ImageTaskConfig, imageLength } from './image.js';
 import { createLmTask, type LmTaskConfig, loadText, promptIdsOf } from './lm.js';
 import type { Metrics, NeuralTask, RunConfig } from './types.js';
 
@@ -190,12 +198,18 @@ export function prepareTraining(
       };
     }
     case 'events': {
-      const ev = loadEvents(data);
+      const ev = loadEvents(data, { splitSeed: o.splitSeed });
       let { train, val } = ev;
+      let test = ev.test;
       if (val.length === 0) {
         const n = Math.round(train.length * (o.valFraction ?? 0.1));
         val = train.slice(train.length - n);
         train = train.slice(0, train.length - n);
+      }
+      if (o.maxEvents !== undefined) {
+        train = windowSequences(train, o.maxEvents);
+        val = windowSequences(val, o.maxEvents);
+        test = windowSequences(test, o.maxEvents);
       }
       if (train.length === 0) throw new CliError(`--data ${data}: no training sequences`);
       const times = fitLogTimes(train);
@@ -204,15 +218,17 @@ export function prepareTraining(
         mixtures: o.mixtures ?? 8,
         logMean: times.logMean,
         logStd: times.logStd,
+        baseline: fitEventBaselines(train, ev.marks),
+        ...(o.maxEvents !== undefined ? { bucketed: true } : {}),
       };
-      const all = [...train, ...val, ...ev.test];
+      const all = [...train, ...val, ...test];
       const maxLen = Math.max(...all.map((s) => s.marks.length));
       const model = backboneConfig(name, o, maxLen);
       const count = (s: { marks: Int32Array }[]) =>
         s.reduce((a, x) => a + x.marks.length, 0).toLocaleString('en-US');
       const describe = [
         `data ${ev.sources.map((s) => basename(s)).join(', ')} (${ev.layout}): ${ev.marks} mark(s), sequences up to ${maxLen} events`,
-        `sequences (events): train ${train.length} (${count(train)}), val ${val.length} (${count(val)}), test ${ev.test.length} (${count(ev.test)})`,
+        `sequences (events): train ${train.length} (${count(train)}), val ${val.length} (${count(val)}), test ${test.length} (${count(test)})${o.maxEvents !== undefined ? ` (windows of at most ${o.maxEvents} events)` : ''}`,
       ];
       const warnings =
         times.floored > 0
@@ -222,13 +238,7 @@ export function prepareTraining(
         task,
         model,
         taskConfig: { ...taskConfig },
-        neural: createEventsTask(
-          model,
-          taskConfig,
-          { train, val, test: ev.test },
-          batchSize,
-          describe,
-        ),
+        neural: createEventsTask(model, taskConfig, { train, val, test }, batchSize, describe),
         describe: [],
         warnings,
       };
@@ -245,6 +255,42 @@ export function prepareTraining(
         model,
         taskConfig: { ...taskConfig },
         neural: createLmTask(model, taskConfig, text, batchSize, o.stepsPerEpoch ?? 200),
+        describe: [],
+        warnings: [],
+      };
+    }
+    case 'image-ar': {
+      const pack = locateImagePack(data);
+      const size = o.imageSize ?? 16;
+      const train = readImages(pack.train, size, (n) => evenlySpaced(n, o.maxImages));
+      const test = readImages(pack.test, size, (n) =>
+        evenlySpaced(
+          n,
+          o.maxImages === undefined ? undefined : Math.max(1, Math.ceil(o.maxImages / 5)),
+        ),
+      );
+      const order = permutation(train.images.length, seedRng);
+      const nVal = Math.round(train.images.length * (o.valFraction ?? 0.1));
+      const val = order.slice(0, nVal).map((i) => train.images[i] as Uint8Array);
+      const tr = order.slice(nVal).map((i) => train.images[i] as Uint8Array);
+      if (tr.length === 0)
+        throw new CliError(`--data ${data}: no training images left after the validation share`);
+      const taskConfig: ImageTaskConfig = { size, channels: 3 };
+      const model = backboneConfig(name, o, imageLength(taskConfig));
+      const describe = [
+        `data ${basename(pack.train.bin)}, ${basename(pack.test.bin)}: ${size}×${size}×3 = ${imageLength(taskConfig)} sub-pixels per image in raster order; images train ${tr.length}, val ${val.length} (of ${train.available}), test ${test.images.length} (of ${test.available})`,
+      ];
+      return {
+        task,
+        model,
+        taskConfig: { ...taskConfig },
+        neural: createImageTask(
+          model,
+          taskConfig,
+          { train: tr, val, test: test.images },
+          batchSize,
+          describe,
+        ),
         describe: [],
         warnings: [],
       };
@@ -270,7 +316,7 @@ function linearFromFile(path: string): LinearForecaster {
 
 /**
  * Rebuilds a trained run's model and data pipeline for new data (its scaler, labels or vocabulary
- * come from the run). Only the test split is evaluated (lm: the last 10 %).
+ * come from the run). Only the test split is evaluated (lm: the last 5 %).
  */
 export function prepareEvaluation(
   run: RunConfig,
@@ -390,6 +436,25 @@ export function prepareEvaluation(
         model,
         taskConfig: tc,
         neural: createLmTask(neuralModel(), cfg, text, batchSize, 1),
+        describe: [],
+        warnings: [],
+      };
+    }
+    case 'image-ar': {
+      const cfg = tc as unknown as ImageTaskConfig;
+      const pack = locateImagePack(data);
+      const test = readImages(pack.test, cfg.size, (n) => evenlySpaced(n));
+      return {
+        task: run.task,
+        model,
+        taskConfig: tc,
+        neural: createImageTask(
+          neuralModel(),
+          cfg,
+          { train: [], val: [], test: test.images },
+          batchSize,
+          [`data ${basename(pack.test.bin)}: test ${test.images.length} images`],
+        ),
         describe: [],
         warnings: [],
       };

@@ -33,8 +33,8 @@ export interface NeuralTask<B = unknown> {
    * Asynchronous: tensors are read with `await t.data()`, so metrics come from any backend.
    */
   validate(limit?: number): Promise<Metrics>;
-  /** Test metrics over every test item (as `validate`). */
-  test(): Promise<Metrics>;
+  /** Test metrics over every test item (as `validate`); `limit` caps the batches (--test-batches). */
+  test(limit?: number): Promise<Metrics>;
   /** Human lines describing the data (shown before training). */
   describe(): string[];
   /** Extra output after training or evaluation (lm: a sample). */

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { defaultGenerator, Generator, optim, setBackend, tidy } from '@recur/tensor';
-import { NumericError, requireFiniteMetrics } from '../errors.js';
-import type { Metrics, NeuralTask } from '../tasks/types.js';
+import { CliError, NumericError, requireFiniteMetrics } from '../errors.js';
+import type { Metrics, Monitor, NeuralTask } from '../tasks/types.js';
 import { writeJsonAtomic } from '../util/files.js';
 import { fmtDuration, fmtNumber, type Reporter } from '../util/output.js';
 import {
@@ -26,6 +26,10 @@ export interface FitOptions {
   stepsPerEpoch?: number;
   valBatches?: number;
   seed: number;
+  /** Wall-clock budget of this call, seconds: stop after the step that passes it. */
+  maxSeconds?: number;
+  /** The validation metric that picks the best epoch (default: the task's). */
+  monitor?: Monitor;
 }
 
 /** Set by the command's SIGINT handler; the loop checks it between steps. */
@@ -141,7 +145,11 @@ export async function fit(ctx: FitContext): Promise<FitResult> {
     ctx.onCheckpoint();
   };
   const params = net.parameters();
-  const { metric, mode } = task.monitor;
+  const { metric, mode } = o.monitor ?? task.monitor;
+  const budgetStart = performance.now();
+  const overBudget = () =>
+    o.maxSeconds !== undefined && (performance.now() - budgetStart) / 1e3 >= o.maxSeconds;
+  let budgetSpent = false;
   // The run's estimated duration, from the first steps' pace, said once before the run gets long.
   const stepsToRun = perEpoch * (o.epochs - state.epoch);
   let estimated = false;
@@ -179,6 +187,7 @@ export async function fit(ctx: FitContext): Promise<FitResult> {
     let items = resumeAt > 0 ? state.items : 0;
     state.batch = 0;
     let lastEvent = 0;
+    let taken = resumeAt;
     for (let i = resumeAt; i < batches.length; i++) {
       await nextTick();
       if (ctx.signal.interrupted) {
@@ -211,6 +220,7 @@ export async function fit(ctx: FitContext): Promise<FitResult> {
       }
       lossSum += loss;
       items += task.items(batch);
+      taken = i + 1;
       const secs = (performance.now() - start) / 1e3;
       if (!estimated && (i + 1 === Math.min(3, batches.length) || secs > 5))
         estimate(bar, i + 1, secs);
@@ -224,6 +234,10 @@ export async function fit(ctx: FitContext): Promise<FitResult> {
           loss,
           [`${task.unit}_per_s`]: items / Math.max(secs, 1e-9),
         });
+      }
+      if (overBudget()) {
+        budgetSpent = true;
+        break;
       }
     }
     bar.stop();
@@ -239,7 +253,7 @@ export async function fit(ctx: FitContext): Promise<FitResult> {
     );
     const entry: Record<string, number> = {
       epoch,
-      train_loss: lossSum / batches.length,
+      train_loss: lossSum / Math.max(1, taken),
       lr: opt.paramGroups[0]?.lr ?? o.lr,
       seconds: trainSecs,
       [`${task.unit}_per_s`]: items / Math.max(trainSecs, 1e-9),
@@ -248,6 +262,11 @@ export async function fit(ctx: FitContext): Promise<FitResult> {
     state.history.push(entry);
     state.epoch = epoch;
     const score = val[metric];
+    if (score === undefined && o.monitor && Object.keys(val).length > 0) {
+      throw new CliError(
+        `--early-stop-metric ${metric}: the validation gives ${Object.keys(val).join(', ')}, not ${metric}`,
+      );
+    }
     const improved = score === undefined || better(score, state.best, mode);
     if (improved) {
       state.best = score ?? null;
@@ -256,6 +275,7 @@ export async function fit(ctx: FitContext): Promise<FitResult> {
       saveWeights(ctx.file(RUN_FILES.best), task.net, ctx.config);
     } else state.badEpochs++;
     if (o.patience > 0 && state.badEpochs >= o.patience) state.stopped = true;
+    if (budgetSpent) state.stopped = true;
     await saveCheckpoint();
     reporter.event('epoch', { ...entry, best: improved });
     await nextTick(); // a Ctrl-C that came during validation is delivered here
@@ -269,7 +289,12 @@ export async function fit(ctx: FitContext): Promise<FitResult> {
     reporter.info(
       `epoch ${epoch}/${o.epochs}: train loss ${fmtNumber(entry.train_loss)}${valText ? `, ${valText}` : ''}${improved ? ' (best)' : ''}, ${fmtNumber(trainSecs, 3)}s, ${fmtNumber(entry[`${task.unit}_per_s`] as number, 3)} ${task.unit}/s`,
     );
-    if (state.stopped) {
+    if (budgetSpent) {
+      reporter.info(
+        `time budget: --max-seconds ${o.maxSeconds} spent after ${state.step} step(s); best epoch ${state.bestEpoch}`,
+      );
+      reporter.event('budget_spent', { epoch, step: state.step, best_epoch: state.bestEpoch });
+    } else if (state.stopped) {
       reporter.info(
         `early stop: no better val ${metric} for ${o.patience} epoch(s); best epoch ${state.bestEpoch}`,
       );
