@@ -13,19 +13,6 @@ import {
   zeros,
 } from '@recur/tensor';
 
-/** Throws unless `t` has exactly `shape` (entries that are null are not checked). */
-export function checkShape(
-  op: string,
-  name: string,
-  t: Tensor,
-  shape: readonly (number | null)[],
-): void {
-  if (t.rank !== shape.length || shape.some((d, i) => d !== null && t.shape[i] !== d)) {
-    const want = shape.map((d) => (d === null ? '*' : String(d))).join(', ');
-    throw new TensorError(op, `expected ${name} of shape [${want}], got [${t.shape.join(', ')}]`);
-  }
-}
-
 /**
  * The three projections and the output projection every AFT layer has: Q = X W_Q, K = X W_K,
  * V = X W_V, and y = W_O Y (the projection multi-head attention has after its heads, kept so an AFT
@@ -38,6 +25,27 @@ export interface Projections {
   wo: nn.Linear;
 }
 
+/** Options of the projections: biases, and the key width (dModel, or one key per head for AFT-conv). */
+export interface ProjectionOptions {
+  /** Biases on the four projections. Default true. */
+  bias?: boolean;
+  /** Width of K = X W_K. Default dModel. */
+  keyDim?: number;
+}
+
+/** W_Q, W_V, W_O: dModel → dModel; W_K: dModel → keyDim. */
+export function projections(
+  dModel: number,
+  { bias = true, keyDim }: ProjectionOptions,
+): Projections {
+  return {
+    wq: new nn.Linear(dModel, dModel, { bias }),
+    wk: new nn.Linear(dModel, keyDim ?? dModel, { bias }),
+    wv: new nn.Linear(dModel, dModel, { bias }),
+    wo: new nn.Linear(dModel, dModel, { bias }),
+  };
+}
+
 /**
  * Base of the 1-d AFT layers. Every layer computes the AFT weighted average
  *
@@ -48,18 +56,33 @@ export interface Projections {
  * derive from `run(x, state)`. Non-causal layers only have `forward`: a token's output depends on
  * later tokens, so there is nothing to stream.
  */
-export abstract class AftSequenceLayer extends SequenceModule {
+export abstract class AftSequenceLayer extends SequenceModule implements Projections {
   readonly dModel: number;
   readonly causal: boolean;
+  wq: nn.Linear;
+  wk: nn.Linear;
+  wv: nn.Linear;
+  wo: nn.Linear;
   /** The names of the entries of this layer's stream state. */
   abstract readonly stateKeys: readonly string[];
 
-  constructor(op: string, dModel: number, causal: boolean | undefined) {
+  constructor(
+    op: string,
+    dModel: number,
+    causal: boolean | undefined,
+    options: ProjectionOptions = {},
+  ) {
     super();
     this.dModel = nn.checkPositive(op, 'dModel', dModel);
     if (causal !== undefined && typeof causal !== 'boolean')
       throw new TensorError(op, `expected causal to be a boolean, got ${String(causal)}`);
     this.causal = causal ?? true;
+    ({ wq: this.wq, wk: this.wk, wv: this.wv, wo: this.wo } = projections(dModel, options));
+  }
+
+  /** Q, K, V of a block of tokens x [B, T, dModel]. */
+  protected project(x: Tensor): { q: Tensor; k: Tensor; v: Tensor } {
+    return { q: this.wq.forward(x), k: this.wk.forward(x), v: this.wv.forward(x) };
   }
 
   /** The whole sequence at once when the layer is not causal. */
@@ -194,9 +217,9 @@ export function checkWindowState(
   s: number,
 ): void {
   for (const key of ['m', 'u', 'w'] as const)
-    checkShape(op, `state '${key}'`, state[key] as Tensor, [batch, d]);
+    nn.checkShape(op, `state '${key}'`, state[key] as Tensor, [batch, d]);
   for (const key of ['k', 'v'] as const)
-    checkShape(op, `state '${key}'`, state[key] as Tensor, [batch, s - 1, d]);
+    nn.checkShape(op, `state '${key}'`, state[key] as Tensor, [batch, s - 1, d]);
 }
 
 /**

@@ -14,6 +14,8 @@ import {
   checkWindowState,
   emptyWindowState,
   gatedOutput,
+  type Projections,
+  projections,
   WINDOW_STATE_KEYS,
 } from './common.js';
 
@@ -53,28 +55,13 @@ function channelKernel(kernel: Tensor, dh: number): Tensor {
     .reshape([(h as number) * dh, 1, ...rest]);
 }
 
-interface ConvParts {
-  heads: number;
-  dHead: number;
-  wq: nn.Linear;
-  wk: nn.Linear;
-  wv: nn.Linear;
-  wo: nn.Linear;
-}
-
-function initConvParts(op: string, dModel: number, heads: number, bias: boolean): ConvParts {
+/** Checks that heads divide dModel; the channels per head. */
+function headWidth(op: string, dModel: number, heads: number): number {
   nn.checkPositive(op, 'dModel', dModel);
   nn.checkPositive(op, 'heads', heads);
   if (dModel % heads !== 0)
     throw new TensorError(op, `dModel (${dModel}) must be divisible by heads (${heads})`);
-  return {
-    heads,
-    dHead: dModel / heads,
-    wq: new nn.Linear(dModel, dModel, { bias }),
-    wk: new nn.Linear(dModel, heads, { bias }), // one key per head
-    wv: new nn.Linear(dModel, dModel, { bias }),
-    wo: new nn.Linear(dModel, dModel, { bias }),
-  };
+  return dModel / heads;
 }
 
 /** Options of AftConv1d: width, heads and kernel size over a sequence. */
@@ -114,10 +101,6 @@ export class AftConv1d extends AftSequenceLayer {
   readonly heads: number;
   readonly dHead: number;
   readonly window: number;
-  wq: nn.Linear;
-  wk: nn.Linear;
-  wv: nn.Linear;
-  wo: nn.Linear;
   /** Raw kernels [heads, window], N(0, 1) (so their std is non-zero). */
   w: Tensor;
   /** Per-head scale γ [heads], initialised to 0. */
@@ -126,7 +109,10 @@ export class AftConv1d extends AftSequenceLayer {
   beta: Tensor;
 
   constructor({ dModel, heads, window, causal, bias = true }: AftConv1dOptions) {
-    super('AftConv1d', dModel, causal);
+    const dHead = headWidth('AftConv1d', dModel, heads);
+    super('AftConv1d', dModel, causal, { bias, keyDim: heads }); // one key per head
+    this.heads = heads;
+    this.dHead = dHead;
     this.window = nn.checkPositive('AftConv1d', 'window', window);
     if (!this.causal && window % 2 === 0) {
       throw new TensorError(
@@ -134,13 +120,6 @@ export class AftConv1d extends AftSequenceLayer {
         `expected an odd window when causal is false (a centred kernel), got ${window}`,
       );
     }
-    const parts = initConvParts('AftConv1d', dModel, heads, bias);
-    this.heads = parts.heads;
-    this.dHead = parts.dHead;
-    this.wq = parts.wq;
-    this.wk = parts.wk;
-    this.wv = parts.wv;
-    this.wo = parts.wo;
     this.w = nn.parameter(randn([heads, window]));
     this.gamma = nn.parameter(zeros([heads]));
     this.beta = nn.parameter(zeros([heads]));
@@ -207,7 +186,7 @@ export interface AftConv2dOptions {
  * kernels, not causal. Every position sees the whole image through the global sums; the kernel adds
  * e^{w'} − 1 over its neighbourhood. Keys are shifted by their per-head maximum over the image.
  */
-export class AftConv2d extends nn.Module {
+export class AftConv2d extends nn.Module implements Projections {
   readonly dModel: number;
   readonly heads: number;
   readonly dHead: number;
@@ -225,17 +204,21 @@ export class AftConv2d extends nn.Module {
 
   constructor({ dModel, heads, kernel, bias = true }: AftConv2dOptions) {
     super();
-    const parts = initConvParts('AftConv2d', dModel, heads, bias);
+    this.dHead = headWidth('AftConv2d', dModel, heads);
     this.kernelSize = nn.checkPositive('AftConv2d', 'kernel', kernel);
     if (kernel % 2 === 0)
       throw new TensorError('AftConv2d', `expected an odd kernel (centred), got ${kernel}`);
     this.dModel = dModel;
-    this.heads = parts.heads;
-    this.dHead = parts.dHead;
-    this.wq = parts.wq;
-    this.wk = parts.wk;
-    this.wv = parts.wv;
-    this.wo = parts.wo;
+    this.heads = heads;
+    ({
+      wq: this.wq,
+      wk: this.wk,
+      wv: this.wv,
+      wo: this.wo,
+    } = projections(dModel, {
+      bias,
+      keyDim: heads, // one key per head
+    }));
     this.w = nn.parameter(randn([heads, kernel, kernel]));
     this.gamma = nn.parameter(zeros([heads]));
     this.beta = nn.parameter(zeros([heads]));

@@ -11,7 +11,7 @@ import {
   where,
   zeros,
 } from '@recur/tensor';
-import { AftSequenceLayer, checkShape, gatedOutput, joinShifted, type Shifted } from './common.js';
+import { AftSequenceLayer, gatedOutput, joinShifted, type Shifted } from './common.js';
 import { initPositionFactor, POSITION_INIT_STD } from './position.js';
 
 /**
@@ -64,10 +64,6 @@ export class AftFull extends AftSequenceLayer {
   readonly stateKeys = FULL_STATE_KEYS;
   readonly maxLen: number;
   readonly posDim: number;
-  wq: nn.Linear;
-  wk: nn.Linear;
-  wv: nn.Linear;
-  wo: nn.Linear;
   /** U [maxLen, posDim]: w_{t,t'} = <U_t, V_{t'}>. */
   posU: Tensor;
   /** V [maxLen, posDim]. */
@@ -81,13 +77,9 @@ export class AftFull extends AftSequenceLayer {
     posInitStd = POSITION_INIT_STD,
     bias = true,
   }: AftFullOptions) {
-    super('AftFull', dModel, causal);
+    super('AftFull', dModel, causal, { bias });
     this.maxLen = nn.checkPositive('AftFull', 'maxLen', maxLen);
     this.posDim = nn.checkPositive('AftFull', 'posDim', posDim);
-    this.wq = new nn.Linear(dModel, dModel, { bias });
-    this.wk = new nn.Linear(dModel, dModel, { bias });
-    this.wv = new nn.Linear(dModel, dModel, { bias });
-    this.wo = new nn.Linear(dModel, dModel, { bias });
     this.posU = initPositionFactor('AftFull', maxLen, posDim, posInitStd);
     this.posV = initPositionFactor('AftFull', maxLen, posDim, posInitStd);
   }
@@ -100,9 +92,7 @@ export class AftFull extends AftSequenceLayer {
   protected parallel(x: Tensor): Tensor {
     const t = x.shape[1] as number;
     this.checkLength(0, t);
-    const q = this.wq.forward(x);
-    const k = this.wk.forward(x);
-    const v = this.wv.forward(x);
+    const { q, k, v } = this.project(x);
     const w = this.positionBias(0, t, t); // [T, T]
     const a = w.sub(w.max(-1, true).detach()).exp(); // per-row max: every row has a 1
     const e = k.sub(k.max(1, true).detach()).exp(); // per-channel max over all tokens
@@ -114,13 +104,11 @@ export class AftFull extends AftSequenceLayer {
     const d = this.dModel;
     const pk = state.k as Tensor;
     const pv = state.v as Tensor;
-    checkShape('AftFull', "state 'k'", pk, [b, null, d]);
+    nn.checkShape('AftFull', "state 'k'", pk, [b, null, d]);
     const n = pk.shape[1] as number;
-    checkShape('AftFull', "state 'v'", pv, [b, n, d]);
+    nn.checkShape('AftFull', "state 'v'", pv, [b, n, d]);
     this.checkLength(n, t);
-    const q = this.wq.forward(x);
-    const k = this.wk.forward(x);
-    const v = this.wv.forward(x);
+    const { q, k, v } = this.project(x);
 
     const uRows = this.posU.slice(0, n, n + t); // rows n..n+T−1
     const vRows = this.posV.slice(0, n, n + t);

@@ -52,10 +52,6 @@ export class AftLocal extends AftSequenceLayer {
   readonly maxLen: number;
   readonly window: number;
   readonly posDim: number;
-  wq: nn.Linear;
-  wk: nn.Linear;
-  wv: nn.Linear;
-  wo: nn.Linear;
   /** U [maxLen, posDim]: w_{t,t'} = <U_t, V_{t'}> inside the window. */
   posU: Tensor;
   /** V [maxLen, posDim]. */
@@ -70,14 +66,10 @@ export class AftLocal extends AftSequenceLayer {
     posInitStd = POSITION_INIT_STD,
     bias = true,
   }: AftLocalOptions) {
-    super('AftLocal', dModel, causal);
+    super('AftLocal', dModel, causal, { bias });
     this.maxLen = nn.checkPositive('AftLocal', 'maxLen', maxLen);
     this.window = nn.checkPositive('AftLocal', 'window', window);
     this.posDim = nn.checkPositive('AftLocal', 'posDim', posDim);
-    this.wq = new nn.Linear(dModel, dModel, { bias });
-    this.wk = new nn.Linear(dModel, dModel, { bias });
-    this.wv = new nn.Linear(dModel, dModel, { bias });
-    this.wo = new nn.Linear(dModel, dModel, { bias });
     this.posU = initPositionFactor('AftLocal', maxLen, posDim, posInitStd);
     this.posV = initPositionFactor('AftLocal', maxLen, posDim, posInitStd);
   }
@@ -86,9 +78,7 @@ export class AftLocal extends AftSequenceLayer {
     const t = x.shape[1] as number;
     this.checkLength(0, t);
     const s = this.window;
-    const q = this.wq.forward(x);
-    const k = this.wk.forward(x);
-    const v = this.wv.forward(x);
+    const { q, k, v } = this.project(x);
     // The whole sequence is visible to every row: shift by the per-channel maximum over time.
     const ek = k.sub(k.max(1, true).detach()).exp(); // [B, T, d], every entry <= 1, one = 1
     const ekv = ek.mul(v);
@@ -123,9 +113,7 @@ export class AftLocal extends AftSequenceLayer {
     checkWindowState('AftLocal', state, b, this.dModel, s);
     const n = positionOf('AftLocal', state.pos as Tensor);
     this.checkLength(n, t);
-    const q = this.wq.forward(x);
-    const k = this.wk.forward(x);
-    const v = this.wv.forward(x);
+    const { q, k, v } = this.project(x);
     // w_{t, t−j} for rows n..n+T−1 and lags j = 0..s−1; rows of V before position 0 are 0: V with
     // s − 1 zero rows in front, rows n..n+T+s−2 of that (the same ops at every position, so the
     // step exports as one graph).

@@ -1,6 +1,6 @@
 import { attentionScan, emptyAttentionCarry } from '@recur/scan';
 import { nn, type StreamState, type Tensor } from '@recur/tensor';
-import { AftSequenceLayer, checkShape } from './common.js';
+import { AftSequenceLayer } from './common.js';
 
 /** Options of AftSimple: the width, causality and projection biases (it has no position biases). */
 export interface AftSimpleOptions {
@@ -26,38 +26,28 @@ export const SIMPLE_STATE_KEYS = ['m', 'u', 'w'] as const;
  */
 export class AftSimple extends AftSequenceLayer {
   readonly stateKeys = SIMPLE_STATE_KEYS;
-  wq: nn.Linear;
-  wk: nn.Linear;
-  wv: nn.Linear;
-  wo: nn.Linear;
 
   constructor({ dModel, causal, bias = true }: AftSimpleOptions) {
-    super('AftSimple', dModel, causal);
-    this.wq = new nn.Linear(dModel, dModel, { bias });
-    this.wk = new nn.Linear(dModel, dModel, { bias });
-    this.wv = new nn.Linear(dModel, dModel, { bias });
-    this.wo = new nn.Linear(dModel, dModel, { bias });
+    super('AftSimple', dModel, causal, { bias });
   }
 
   protected parallel(x: Tensor): Tensor {
-    const k = this.wk.forward(x);
-    const v = this.wv.forward(x);
+    const { q, k, v } = this.project(x);
     // softmax shifts by the per-channel maximum over time (detached): exact at any key spread.
     const context = k.softmax(1).mul(v).sum(1, true); // [B, 1, d]
-    return this.wo.forward(this.wq.forward(x).sigmoid().mul(context));
+    return this.wo.forward(q.sigmoid().mul(context));
   }
 
   protected continue(x: Tensor, state: StreamState): { y: Tensor; state: StreamState } {
     const b = x.shape[0] as number;
     const d = this.dModel;
     for (const key of SIMPLE_STATE_KEYS)
-      checkShape('AftSimple', `state '${key}'`, state[key] as Tensor, [b, d]);
-    const k = this.wk.forward(x);
-    const v = this.wv.forward(x);
+      nn.checkShape('AftSimple', `state '${key}'`, state[key] as Tensor, [b, d]);
+    const { q, k, v } = this.project(x);
     const { out, carry } = attentionScan(k, v, {
       carry: state as unknown as { m: Tensor; u: Tensor; w: Tensor },
     });
-    const y = this.wo.forward(this.wq.forward(x).sigmoid().mul(out));
+    const y = this.wo.forward(q.sigmoid().mul(out));
     return { y, state: { ...carry } };
   }
 

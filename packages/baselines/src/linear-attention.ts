@@ -9,7 +9,6 @@ import {
   where,
   zeros,
 } from '@recur/tensor';
-import { checkStateShape } from './util.js';
 
 /** Options of LinearAttention: the shared headed-attention options (width, heads, causality). */
 export type LinearAttentionOptions = nn.HeadedAttentionOptions;
@@ -74,8 +73,8 @@ export class LinearAttention extends nn.HeadedAttention {
         const carry = subState('LinearAttention', '', state, LINEAR_ATTENTION_STATE_KEYS);
         const s0 = carry.S as Tensor;
         const z0 = carry.z as Tensor;
-        checkStateShape('LinearAttention', 'S', s0, [b, h, dh, dh], []);
-        checkStateShape('LinearAttention', 'z', z0, [b, h, dh], []);
+        nn.checkShape('LinearAttention', "state 'S'", s0, [b, h, dh, dh]);
+        nn.checkShape('LinearAttention', "state 'z'", z0, [b, h, dh]);
         num = num.add(matmulT(fq, s0));
         den = den.add(matmulT(fq, z0.unsqueeze(-1)));
         s = s.add(s0);

@@ -7,7 +7,6 @@ import {
   TensorError,
   zeros,
 } from '@recur/tensor';
-import { checkStateShape } from './util.js';
 
 /** Options of LSTM and GRU: input and hidden sizes, stacked layers, biases and dropout. */
 export interface RNNOptions {
@@ -118,7 +117,7 @@ abstract class RNNBase extends SequenceModule {
           `state has no '${key}' (keys: ${Object.keys(s).join(', ') || 'none'})`,
         );
       }
-      checkStateShape(this.#name, key, t, [this.numLayers, b, this.hiddenSize], []);
+      nn.checkShape(this.#name, `state '${key}'`, t, [this.numLayers, b, this.hiddenSize]);
       return t;
     });
     let h = x;

@@ -129,3 +129,21 @@ describe('HeadedAttention', () => {
     ).toThrow(/non-causal attention has no streaming form/);
   });
 });
+
+describe('nn.checkShape', () => {
+  it('passes exact shapes and null wildcards, and names op, tensor, labels and sizes when not', () => {
+    const t = zeros([2, 4, 7]);
+    expect(() => nn.checkShape('Op', "state 'k'", t, [2, 4, 7])).not.toThrow();
+    expect(() => nn.checkShape('Op', "state 'k'", t, [2, null, 7])).not.toThrow();
+    expect(() => nn.checkShape('Op', "state 'k'", t, [2, 4, 7, 16], ['b', 'h', 'tokens'])).toThrow(
+      "Op: expected state 'k' of shape [2, 4, 7, 16], got [2, 4, 7]",
+    );
+    expect(() => nn.checkShape('Op', 'x', t, [3, null, 7], ['batch', 'tokens'])).toThrow(
+      'expected x of shape [3, tokens, 7], got [2, 4, 7]',
+    );
+    expect(() => nn.checkShape('Op', 'x', t, [2, 4, null, 1])).toThrow(
+      'expected x of shape [2, 4, *, 1]',
+    );
+    expect(() => nn.checkShape('Op', 'x', zeros([]), [1])).toThrow('got []');
+  });
+});

@@ -42,6 +42,7 @@ export {
   type ActivationName,
   activation,
   checkPositive,
+  checkShape,
   checkTokens,
   type Mixer,
   PreNormBlock,

@@ -34,6 +34,24 @@ export function checkTokens(op: string, x: Tensor, features: number): void {
 }
 
 /**
+ * Checks that `t` has exactly `shape`; a null entry matches any size and is shown as its label
+ * (`labels[i]`, default '*'). The error names the op, the tensor, the expected and the actual shape,
+ * e.g. "expected state 'k' of shape [2, 4, tokens, 16], got [2, 4, 7]".
+ */
+export function checkShape(
+  op: string,
+  name: string,
+  t: Tensor,
+  shape: readonly (number | null)[],
+  labels: readonly string[] = [],
+): void {
+  if (t.rank !== shape.length || shape.some((d, i) => d !== null && t.shape[i] !== d)) {
+    const want = shape.map((d, i) => (d === null ? (labels[i] ?? '*') : String(d))).join(', ');
+    throw new TensorError(op, `expected ${name} of shape [${want}], got [${t.shape.join(', ')}]`);
+  }
+}
+
+/**
  * Options every pre-LayerNorm block shares (x + mixer(LN(x)), then x + FFN(LN(x))): width,
  * feed-forward width, dropout, activation and biases.
  */
