@@ -13,7 +13,6 @@ import {
   tensor,
   zeros,
 } from '@recur/tensor';
-import { checkStateShape } from './util.js';
 
 /** Options of MultiHeadAttention: the shared headed-attention options plus the KV cache's limit. */
 export interface MultiHeadAttentionOptions extends nn.HeadedAttentionOptions {
@@ -165,9 +164,15 @@ export class MultiHeadAttention extends nn.HeadedAttention {
     if (state) {
       cache = subState('MultiHeadAttention', '', state, KV_CACHE_KEYS);
       const labels = ['batch', 'heads', 'capacity', 'dHead'];
-      checkStateShape('MultiHeadAttention', 'k', cache.k as Tensor, [b, h, null, dh], labels);
+      nn.checkShape('MultiHeadAttention', "state 'k'", cache.k as Tensor, [b, h, null, dh], labels);
       const capacity = (cache.k as Tensor).shape[2] as number;
-      checkStateShape('MultiHeadAttention', 'v', cache.v as Tensor, [b, h, capacity, dh], labels);
+      nn.checkShape(
+        'MultiHeadAttention',
+        "state 'v'",
+        cache.v as Tensor,
+        [b, h, capacity, dh],
+        labels,
+      );
       past = cacheLength(cache.length as Tensor, capacity);
     }
     if (this.causal && past + t > this.maxCacheLength) {
