@@ -68,6 +68,31 @@ export function cacheLength(t: Tensor, capacity: number): number {
   return n;
 }
 
+/**
+ * The state with every KV cache in it (any nesting: 'k'/'v'/'length', 'layers.0.k', …) cut to its
+ * last `tokens` tokens: a sliding-window cache, as a Decision Transformer keeps over its context.
+ * Other entries pass through; a cache holding `tokens` or fewer is returned as it is.
+ */
+export function trimKvCache(state: StreamState, tokens: number): StreamState {
+  if (!Number.isInteger(tokens) || tokens < 0) {
+    throw new TensorError('trimKvCache', `expected tokens to be an integer >= 0, got ${tokens}`);
+  }
+  const out: StreamState = { ...state };
+  for (const [key, len] of Object.entries(state)) {
+    if (key !== 'length' && !key.endsWith('.length')) continue;
+    const prefix = key.slice(0, key.length - 'length'.length);
+    const k = state[`${prefix}k`];
+    const v = state[`${prefix}v`];
+    if (!k || !v) continue;
+    const n = cacheLength(len, k.shape[2] as number);
+    if (n <= tokens) continue;
+    out[`${prefix}k`] = k.slice(2, n - tokens, n);
+    out[`${prefix}v`] = v.slice(2, n - tokens, n);
+    out[key] = lengthScalar(tokens, k);
+  }
+  return out;
+}
+
 /** Bytes of the KV caches in a state (any nesting: 'k', 'layers.0.k', 'core.layers.1.k', …). */
 export interface KvCacheBytes {
   /** Bytes of the tokens held: 2 · batch · heads · length · dHead · 4 per layer. */

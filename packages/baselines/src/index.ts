@@ -12,6 +12,7 @@ export {
   kvCacheBytes,
   MultiHeadAttention,
   type MultiHeadAttentionOptions,
+  trimKvCache,
   usedStateBytes,
 } from './attention.js';
 export {

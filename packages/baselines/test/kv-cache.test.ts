@@ -9,7 +9,13 @@ import {
   type Tensor,
 } from '@recur/tensor';
 import { describe, expect, it } from 'vitest';
-import { kvCacheBytes, kvCacheLength, MultiHeadAttention, Transformer } from '../src/index.js';
+import {
+  kvCacheBytes,
+  kvCacheLength,
+  MultiHeadAttention,
+  Transformer,
+  trimKvCache,
+} from '../src/index.js';
 import { attentionWeights, maxAbsDiff, maxRelErr, naiveSoftmaxAttention } from './helpers.js';
 
 /**
@@ -184,5 +190,32 @@ describe('KV cache with preallocated capacity', () => {
       /18 cached \+ 3 new tokens = 21 exceeds maxCacheLength 20/,
     );
     expect(kvCacheLength(part.state)).toBe(18);
+  });
+});
+
+describe('trimKvCache', () => {
+  it('keeps the last tokens of every layer, and then streams on in place', () => {
+    manualSeed(5);
+    const model = new Transformer({ dModel: 8, nHeads: 2, nLayers: 2 });
+    const x = randn([2, 23, 8]);
+    noGrad(() => {
+      const { state } = stepAll(model, x, 'layers.0.k');
+      expect(kvCacheLength(state)).toBe(23);
+      const trimmed = trimKvCache(state, 7);
+      expect(kvCacheLength(trimmed)).toBe(7);
+      for (const layer of ['layers.0.', 'layers.1.']) {
+        for (const kv of ['k', 'v']) {
+          const full = state[`${layer}${kv}`]!.slice(2, 16, 23);
+          expect(trimmed[`${layer}${kv}`]!.shape).toEqual([2, 2, 7, 4]);
+          expect(maxAbsDiff(trimmed[`${layer}${kv}`]!, full)).toBe(0);
+        }
+        expect(trimmed[`${layer}length`]!.dataSync()[0]).toBe(7);
+      }
+      // A cache at or under the window is untouched; the trimmed one keeps streaming.
+      expect(trimKvCache(trimmed, 7)['layers.0.k']).toBe(trimmed['layers.0.k']);
+      const next = model.step(x.slice(1, 0, 1).squeeze(1), trimmed);
+      expect(kvCacheLength(next.state)).toBe(8);
+      expect(() => trimKvCache(state, -1)).toThrow('expected tokens to be an integer >= 0, got -1');
+    });
   });
 });

@@ -1,5 +1,5 @@
 import { Aaren } from '@recur/aaren';
-import { Transformer } from '@recur/baselines';
+import { Transformer, trimKvCache } from '@recur/baselines';
 import {
   Generator,
   manualSeed,
@@ -461,7 +461,7 @@ export class DecisionTransformerAgent {
     const { output, state: kept } = noGrad(() =>
       tidy(() => {
         let state = this.state as StreamState;
-        if (m.options.backbone === 'transformer') state = trimCache(state, 3 * (K - 1));
+        if (m.options.backbone === 'transformer') state = trimKvCache(state, 3 * (K - 1));
         const time = m.embedTimestep.forward(tensor(Int32Array.of(timestep), { shape: [1] }));
         const feed = (x: Tensor) => {
           const { y, state: next } = m.backbone.step(m.embedNorm.forward(x.add(time)), state);
@@ -508,14 +508,4 @@ export class DecisionTransformerAgent {
     this.returnToGo -= reward;
     this.pendingAction = undefined;
   }
-}
-
-/** Keeps the last `tokens` entries of every KV-cache tensor (axis 2 of [B, H, N, d_head]). */
-function trimCache(state: StreamState, tokens: number): StreamState {
-  const out: StreamState = {};
-  for (const [key, t] of Object.entries(state)) {
-    const n = t.shape[2] as number;
-    out[key] = n > tokens && t.rank === 4 ? t.slice(2, n - tokens, n) : t;
-  }
-  return out;
 }
