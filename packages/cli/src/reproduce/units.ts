@@ -174,12 +174,7 @@ export async function runTrainUnit(task: TaskName, u: Unit, out: string): Promis
     }
     const perItem = tokensPerItem(task, u.options as Options);
     return {
-      format: 'recur-reproduce-unit',
-      version: 1,
-      dataset: u.dataset,
-      model: u.model,
-      seed: u.seed,
-      options: unitOptionsRecord(u),
+      ...unitHeader(u),
       metrics,
       parameters,
       trainSeconds,
@@ -191,6 +186,18 @@ export async function runTrainUnit(task: TaskName, u: Unit, out: string): Promis
   } finally {
     log.close();
   }
+}
+
+/** What every unit result starts with: its format and which run it is (with the options used). */
+function unitHeader(u: Unit) {
+  return {
+    format: 'recur-reproduce-unit',
+    version: 1,
+    dataset: u.dataset,
+    model: u.model,
+    seed: u.seed,
+    options: unitOptionsRecord(u),
+  } as const;
 }
 
 const references = new Map<RlTaskName, ReferenceReturns>();
@@ -214,12 +221,7 @@ export function runRlUnit(u: Unit): UnitResult {
     reference,
   });
   return {
-    format: 'recur-reproduce-unit',
-    version: 1,
-    dataset: u.dataset,
-    model: u.model,
-    seed: u.seed,
-    options: unitOptionsRecord(u),
+    ...unitHeader(u),
     metrics: {
       normalisedReturn: r.normalisedReturn,
       envStepsPerSecond: r.envStepsPerSecond,
