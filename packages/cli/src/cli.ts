@@ -194,6 +194,12 @@ export function resolveOptions(
  */
 export type CommandHandler = (inv: Invocation, reporter: Reporter) => Promise<number>;
 
+/** Where a run of the command writes: the process's streams, or a caller's (tests, embedding). */
+export interface CliIo {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
 /**
  * Runs `recur` with `argv` (without node and the script): parses, resolves options, dispatches to
  * `handlers`. Returns the exit code: 0 success, 2 bad input, 130 interrupted, 1 anything else.
@@ -201,6 +207,7 @@ export type CommandHandler = (inv: Invocation, reporter: Reporter) => Promise<nu
 export async function runCli(
   argv: string[],
   handlers: Record<CommandName, CommandHandler>,
+  io: CliIo = { stdout: process.stdout, stderr: process.stderr },
 ): Promise<number> {
   let chosen: { name: CommandName; args: string[]; cmd: Command } | undefined;
   const task = argv[0] === 'train' ? TASKS.find((t) => t === argv[1]) : undefined;
@@ -208,7 +215,7 @@ export async function runCli(
     (name, args, cmd) => {
       chosen = { name, args, cmd };
     },
-    { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) },
+    { out: (s) => io.stdout.write(s), err: (s) => io.stderr.write(s) },
     task,
   );
   if (argv.length === 0) {
@@ -225,35 +232,35 @@ export async function runCli(
     await program.parseAsync(argv, { from: 'user' });
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
-    return reportError(e, json);
+    return reportError(e, json, io);
   }
   if (!chosen) return 2;
   try {
     const { options, given } = resolveOptions(chosen.name, chosen.cmd);
     if (options.threads !== undefined) setNumThreads(options.threads);
-    const reporter = new Reporter({ json: options.json ?? false });
+    const reporter = new Reporter({ json: options.json ?? false, ...io });
     return await handlers[chosen.name](
       { command: chosen.name, args: chosen.args, options, given },
       reporter,
     );
   } catch (e) {
-    return reportError(e, json);
+    return reportError(e, json, io);
   }
 }
 
-function reportError(e: unknown, json: boolean): number {
+function reportError(e: unknown, json: boolean, io: CliIo): number {
   if (e instanceof CliError) {
-    process.stderr.write(`${pc.red('error:')} ${e.message}\n`);
+    io.stderr.write(`${pc.red('error:')} ${e.message}\n`);
     if (json)
-      process.stdout.write(
+      io.stdout.write(
         `${JSON.stringify({ event: 'error', message: e.message, exitCode: e.exitCode })}\n`,
       );
     return e.exitCode;
   }
   const err = e as Error;
-  process.stderr.write(`${pc.red('error:')} ${err?.stack ?? String(e)}\n`);
+  io.stderr.write(`${pc.red('error:')} ${err?.stack ?? String(e)}\n`);
   if (json)
-    process.stdout.write(
+    io.stdout.write(
       `${JSON.stringify({ event: 'error', message: String(err?.message ?? e), exitCode: 1 })}\n`,
     );
   return 1;

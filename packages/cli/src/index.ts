@@ -9,6 +9,7 @@
 
 export { measureStream, type StreamPoint, type StreamResult } from './bench/stream.js';
 export {
+  type CliIo,
   type CommandHandler,
   coerceOption,
   type Invocation,

@@ -10,15 +10,15 @@ import {
   optionsOf,
   TASKS,
 } from '../src/options.js';
-import { listing, recur, tempDir, writeSeriesCsv } from './helpers.js';
+import { listing, recur, recurHere, tempDir, writeSeriesCsv } from './helpers.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 
 describe('recur (the built command): help, flags and errors', () => {
-  it('leads every command help with its examples, and lists every option of the table', () => {
+  it('leads every command help with its examples, and lists every option of the table', async () => {
     for (const name of COMMAND_NAMES) {
-      const r = recur([...name.split(' '), '--help']);
+      const r = await recurHere([...name.split(' '), '--help']);
       expect(r.code, name).toBe(0);
       const examples = r.stdout.indexOf('Examples:');
       const usage = r.stdout.indexOf('Usage:');
@@ -30,9 +30,9 @@ describe('recur (the built command): help, flags and errors', () => {
     }
   });
 
-  it("train <task> --help lists only the options that task uses; another task's option is exit 2", () => {
+  it("train <task> --help lists only the options that task uses; another task's option is exit 2", async () => {
     for (const task of TASKS) {
-      const r = recur(['train', task, '--help']);
+      const r = await recurHere(['train', task, '--help']);
       expect(r.code, task).toBe(0);
       const mine = new Set(optionsOf('train', task).map(([k]) => k));
       expect(mine.size, task).toBeLessThan(optionsOf('train').length);
@@ -42,20 +42,29 @@ describe('recur (the built command): help, flags and errors', () => {
         expect(listed, `${task} ${spec.flag}`).toBe(mine.has(key));
       }
     }
-    const r = recur(['train', 'classify', '--model', 'gru', '--data', 'x', '--horizon', '5']);
+    const r = await recurHere([
+      'train',
+      'classify',
+      '--model',
+      'gru',
+      '--data',
+      'x',
+      '--horizon',
+      '5',
+    ]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--horizon is an option of the forecast task');
   });
 
-  it("writes shared options' help per command (--out of bench ops is not a run folder)", () => {
+  it("writes shared options' help per command (--out of bench ops is not a run folder)", async () => {
     const out = OPTIONS.out as OptionSpec;
     for (const name of out.commands) {
-      const r = recur([...name.split(' '), '--help']);
+      const r = await recurHere([...name.split(' '), '--help']);
       expect(r.stdout.replace(/\s+/g, ' '), name).toContain(
         descriptionOf(out, name).replace(/\s+/g, ' ').slice(0, 40),
       );
     }
-    expect(recur(['bench', 'ops', '--help']).stdout).not.toContain('run folder');
+    expect((await recurHere(['bench', 'ops', '--help'])).stdout).not.toContain('run folder');
   });
 
   it('prints the top-level help (with examples) and exits 2 when no command is given', () => {
@@ -72,19 +81,28 @@ describe('recur (the built command): help, flags and errors', () => {
     expect(r.stderr).toContain('--d-model');
   });
 
-  it('rejects an unknown model, a bad number and an unknown task with exit code 2', () => {
-    let r = recur(['train', 'forecast', '--model', 'mamba', '--data', 'x.csv']);
+  it('rejects an unknown model, a bad number and an unknown task with exit code 2', async () => {
+    let r = await recurHere(['train', 'forecast', '--model', 'mamba', '--data', 'x.csv']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--model');
     expect(r.stderr).toContain("unknown value 'mamba'");
-    r = recur(['train', 'forecast', '--model', 'naive', '--data', 'x.csv', '--horizon', 'ten']);
+    r = await recurHere([
+      'train',
+      'forecast',
+      '--model',
+      'naive',
+      '--data',
+      'x.csv',
+      '--horizon',
+      'ten',
+    ]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--horizon');
     expect(r.stderr).toContain("expected an integer, got 'ten'");
-    r = recur(['train', 'forecast', '--model', 'naive', '--data', 'x.csv', '--lr', '0']);
+    r = await recurHere(['train', 'forecast', '--model', 'naive', '--data', 'x.csv', '--lr', '0']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--lr');
-    r = recur(['train', 'translate', '--model', 'aaren', '--data', 'x.csv']);
+    r = await recurHere(['train', 'translate', '--model', 'aaren', '--data', 'x.csv']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("unknown task 'translate'");
   });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { lastJson, listing, recur, tempDir } from './helpers.js';
+import { lastJson, listing, recurHere, tempDir } from './helpers.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -16,9 +16,9 @@ interface Point {
 }
 
 describe('recur demo, bench and info (built command)', () => {
-  it('demo: trains both models, streams them, writes tables, SVG figures and JSON', () => {
+  it('demo: trains both models, streams them, writes tables, SVG figures and JSON', async () => {
     const out = join(tmp.dir, 'demo');
-    const r = recur(['demo', '--steps', '8', '--tokens', '64', '--out', out]);
+    const r = await recurHere(['demo', '--steps', '8', '--tokens', '64', '--out', out]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('aaren');
     expect(r.stdout).toContain('transformer');
@@ -55,9 +55,9 @@ describe('recur demo, bench and info (built command)', () => {
     expect(last.allocatedBytes).toBe(last.stateBytes);
   });
 
-  it('bench stream --json: step time, state bytes and cumulative time per model', () => {
+  it('bench stream --json: step time, state bytes and cumulative time per model', async () => {
     const out = join(tmp.dir, 'bench');
-    const r = recur([
+    const r = await recurHere([
       'bench',
       'stream',
       '--tokens',
@@ -98,12 +98,12 @@ describe('recur demo, bench and info (built command)', () => {
       'stream-time.svg',
       'stream.json',
     ]);
-    const bad = recur(['bench', 'stream', '--models', 'aaren,rwkv']);
+    const bad = await recurHere(['bench', 'stream', '--models', 'aaren,rwkv']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("unknown value 'rwkv'");
   });
 
-  it("info: parameters (the paper's 1-layer d=512 count), state and FLOPs per token", () => {
+  it("info: parameters (the paper's 1-layer d=512 count), state and FLOPs per token", async () => {
     const size = [
       '--d-model',
       '512',
@@ -116,8 +116,8 @@ describe('recur demo, bench and info (built command)', () => {
       '--tokens',
       '300',
     ];
-    const a = recur(['info', '--model', 'aaren', ...size, '--json']);
-    const t = recur(['info', '--model', 'transformer', ...size, '--json']);
+    const a = await recurHere(['info', '--model', 'aaren', ...size, '--json']);
+    const t = await recurHere(['info', '--model', 'transformer', ...size, '--json']);
     expect(a.code, a.stderr).toBe(0);
     expect(t.code, t.stderr).toBe(0);
     const ra = lastJson(a.stdout);
@@ -133,8 +133,8 @@ describe('recur demo, bench and info (built command)', () => {
     expect(rt.flops_per_token as number).toBeGreaterThan(ra.flops_per_token as number);
   });
 
-  it('bench ops --quick --json: matmul at 1 and 2 threads, Aaren and MLP steps against JS, scans', () => {
-    const r = recur(['bench', 'ops', '--quick', '--json']);
+  it('bench ops --quick --json: matmul at 1 and 2 threads, Aaren and MLP steps against JS, scans', async () => {
+    const r = await recurHere(['bench', 'ops', '--quick', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const res = lastJson(r.stdout) as {
       runtime: { node: string; kernels: string };

@@ -7,6 +7,7 @@ import {
   listing,
   recur,
   recurAsync,
+  recurHere,
   tempDir,
   writeSeriesCsv,
 } from './helpers.js';
@@ -21,7 +22,7 @@ const H = 8;
 let csv: string;
 let values: number[][];
 
-beforeAll(() => {
+beforeAll(async () => {
   csv = join(tmp.dir, 'series.csv');
   values = writeSeriesCsv(csv, ROWS, C);
 });
@@ -60,8 +61,8 @@ function solve(a: number[][], b: number[][]): number[][] {
 }
 
 describe('recur train forecast (built command, generated CSV)', () => {
-  it('naive: MSE/MAE equal the protocol computed independently', () => {
-    const r = recur([
+  it('naive: MSE/MAE equal the protocol computed independently', async () => {
+    const r = await recurHere([
       'train',
       'forecast',
       '--model',
@@ -96,8 +97,8 @@ describe('recur train forecast (built command, generated CSV)', () => {
     expect(res.mae).toBeCloseTo(ae / n, 9);
   });
 
-  it('linear: the closed-form ridge map equals an explicit design-matrix solve', () => {
-    const r = recur([
+  it('linear: the closed-form ridge map equals an explicit design-matrix solve', async () => {
+    const r = await recurHere([
       'train',
       'forecast',
       '--model',
@@ -149,12 +150,12 @@ describe('recur train forecast (built command, generated CSV)', () => {
     expect(res.mae).toBeCloseTo(ae / n, 8);
     // eval reloads the saved map (float32 weights) and reproduces the numbers; without --data it
     // evaluates on the data the run recorded.
-    const e = recur(['eval', join(tmp.dir, 'linear'), '--json']);
+    const e = await recurHere(['eval', join(tmp.dir, 'linear'), '--json']);
     expect(e.code, e.stderr).toBe(0);
     expect(lastJson(e.stdout).mse).toBeCloseTo(se / n, 5);
   });
 
-  it('a malformed CSV line: exit 2, file, line and column named, no output left', () => {
+  it('a malformed CSV line: exit 2, file, line and column named, no output left', async () => {
     const bad = join(tmp.dir, 'bad.csv');
     const lines = readFileSync(csv, 'utf8').split('\n');
     const cells = (lines[7] as string).split(',');
@@ -162,7 +163,16 @@ describe('recur train forecast (built command, generated CSV)', () => {
     lines[7] = cells.join(',');
     writeFileSync(bad, lines.join('\n'));
     const out = join(tmp.dir, 'bad-run');
-    const r = recur(['train', 'forecast', '--model', 'aaren', '--data', bad, '--out', out]);
+    const r = await recurHere([
+      'train',
+      'forecast',
+      '--model',
+      'aaren',
+      '--data',
+      bad,
+      '--out',
+      out,
+    ]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`${bad}:8`);
     expect(r.stderr).toContain("column 'c1'");
@@ -171,15 +181,24 @@ describe('recur train forecast (built command, generated CSV)', () => {
     // A row with a missing field.
     lines[7] = cells.slice(0, 2).join(',');
     writeFileSync(bad, lines.join('\n'));
-    const r2 = recur(['train', 'forecast', '--model', 'naive', '--data', bad, '--out', out]);
+    const r2 = await recurHere([
+      'train',
+      'forecast',
+      '--model',
+      'naive',
+      '--data',
+      bad,
+      '--out',
+      out,
+    ]);
     expect(r2.code).toBe(2);
     expect(r2.stderr).toContain(`${bad}:8`);
     expect(listing(out)).toEqual([]);
   });
 
-  it('a horizon longer than the data: exit 2 naming --horizon, no output left', () => {
+  it('a horizon longer than the data: exit 2 naming --horizon, no output left', async () => {
     const out = join(tmp.dir, 'long-run');
-    const r = recur([
+    const r = await recurHere([
       'train',
       'forecast',
       '--model',
@@ -197,14 +216,14 @@ describe('recur train forecast (built command, generated CSV)', () => {
     expect(listing(out)).toEqual([]);
   });
 
-  it("reads Weather's layout: undecodable header bytes, CRLF, a duplicate timestamp", () => {
+  it("reads Weather's layout: undecodable header bytes, CRLF, a duplicate timestamp", async () => {
     const w = join(tmp.dir, 'weather.csv');
     const header = ['date', 'p (mbar)', 'SWDR (W/m\uFFFD)', 'OT'];
     writeSeriesCsv(w, 300, 3, { eol: '\r\n', header });
     const text = readFileSync(w, 'utf8').split('\r\n');
     text[11] = `${(text[10] as string).split(',')[0]},${(text[11] as string).split(',').slice(1).join(',')}`;
     writeFileSync(w, text.join('\r\n'));
-    const r = recur([
+    const r = await recurHere([
       'train',
       'forecast',
       '--model',
@@ -290,7 +309,7 @@ describe('recur train forecast (built command, generated CSV)', () => {
     expect(again.stderr).toContain('--resume');
   });
 
-  it('every sequence model trains, and its saved config alone rebuilds it for eval', () => {
+  it('every sequence model trains, and its saved config alone rebuilds it for eval', async () => {
     for (const model of [
       'aaren',
       'transformer',
@@ -302,7 +321,7 @@ describe('recur train forecast (built command, generated CSV)', () => {
       'gru',
     ]) {
       const out = join(tmp.dir, `every-${model}`);
-      const r = recur([
+      const r = await recurHere([
         'train',
         'forecast',
         '--model',
@@ -332,7 +351,7 @@ describe('recur train forecast (built command, generated CSV)', () => {
       expect(r.code, `${model}: ${r.stderr}`).toBe(0);
       const mse = lastJson(r.stdout).mse as number;
       expect(Number.isFinite(mse), model).toBe(true);
-      const e = recur(['eval', out, '--data', csv, '--json']);
+      const e = await recurHere(['eval', out, '--data', csv, '--json']);
       expect(e.code, `${model}: ${e.stderr}`).toBe(0);
       expect(lastJson(e.stdout).mse as number, model).toBeCloseTo(mse, 5);
     }

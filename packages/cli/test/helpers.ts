@@ -2,6 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -131,4 +132,31 @@ export function writeSeriesCsv(
   }
   writeFileSync(path, lines.join(eol) + eol);
   return values;
+}
+
+/**
+ * Runs `recur args…` inside this test process (the sources, not the built bin), capturing what it
+ * writes: for checks of arguments, help and errors, where a process start would cost more than the
+ * command. Tests of the bin itself, of signals, of `cwd` and of concurrent runs spawn it instead.
+ */
+export async function recurHere(args: string[]): Promise<RunResult> {
+  const { runRecur } = await import('../src/index.js');
+  // Collected synchronously, so the text is complete when the command resolves.
+  const sink = () => {
+    const chunks: string[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer | string, _enc, done) {
+        chunks.push(String(chunk));
+        done();
+      },
+    });
+    stream.write = (chunk: unknown) => {
+      chunks.push(String(chunk));
+      return true;
+    };
+    return { stream, text: () => chunks.join('') };
+  };
+  const [out, err] = [sink(), sink()];
+  const code = await runRecur(args, { stdout: out.stream, stderr: err.stream });
+  return { code, stdout: out.text(), stderr: err.text() };
 }

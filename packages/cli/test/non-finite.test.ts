@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadSafetensorsWithMetadata, saveSafetensors, type Tensor, tensor } from '@recur/tensor';
 import { afterAll, describe, expect, it } from 'vitest';
-import { lastJson, recur, tempDir, writeSeriesCsv } from './helpers.js';
+import { lastJson, recurHere, tempDir, writeSeriesCsv } from './helpers.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -29,10 +29,10 @@ function poison(path: string, which: (name: string) => boolean): void {
 const small = ['--d-model', '8', '--layers', '1', '--heads', '2', '--epochs', '1', '--json'];
 
 describe('non-finite results', () => {
-  it('lm: a validation split too short to score is refused, not bpc null', () => {
+  it('lm: a validation split too short to score is refused, not bpc null', async () => {
     const text = join(tmp.dir, 'tiny.txt');
     writeFileSync(text, 'abcdefghij'); // 10 characters: 0 of validation (90–95 %), 1 of test
-    const r = recur([
+    const r = await recurHere([
       'train',
       'lm',
       '--model',
@@ -52,29 +52,47 @@ describe('non-finite results', () => {
     expect(r.stdout).not.toContain('"bpc":null');
   });
 
-  it('training whose loss turns non-finite exits 3 naming the loss and what to try', () => {
+  it('training whose loss turns non-finite exits 3 naming the loss and what to try', async () => {
     const csv = join(tmp.dir, 'diverge.csv');
     writeSeriesCsv(csv, 300, 2);
     const out = join(tmp.dir, 'diverge');
     const args = ['--data', csv, '--lookback', '16', '--horizon', '4'];
-    const r = recur(['train', 'forecast', '--model', 'gru', ...args, '--out', out, ...small]);
+    const r = await recurHere([
+      'train',
+      'forecast',
+      '--model',
+      'gru',
+      ...args,
+      '--out',
+      out,
+      ...small,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     poison(join(out, 'last.safetensors'), (k) => k.startsWith('model.'));
-    const resumed = recur(['train', '--resume', out, '--epochs', '2', '--json']);
+    const resumed = await recurHere(['train', '--resume', out, '--epochs', '2', '--json']);
     expect(resumed.code, resumed.stderr).toBe(3);
     expect(resumed.stderr).toMatch(/loss is NaN/);
     expect(resumed.stderr).toMatch(/--lr/);
   });
 
-  it('eval of a checkpoint holding NaN weights exits 3 naming the metric, not NaN with exit 0', () => {
+  it('eval of a checkpoint holding NaN weights exits 3 naming the metric, not NaN with exit 0', async () => {
     const csv = join(tmp.dir, 'series.csv');
     writeSeriesCsv(csv, 300, 2);
     const out = join(tmp.dir, 'nan-run');
     const args = ['--data', csv, '--lookback', '16', '--horizon', '4'];
-    const r = recur(['train', 'forecast', '--model', 'gru', ...args, '--out', out, ...small]);
+    const r = await recurHere([
+      'train',
+      'forecast',
+      '--model',
+      'gru',
+      ...args,
+      '--out',
+      out,
+      ...small,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     poison(join(out, 'model.safetensors'), () => true);
-    const e = recur(['eval', out, '--data', csv, '--json']);
+    const e = await recurHere(['eval', out, '--data', csv, '--json']);
     expect(e.code, e.stdout).toBe(3);
     expect(e.stderr).toMatch(/mse/);
     expect(e.stderr).toMatch(/not finite|NaN/);

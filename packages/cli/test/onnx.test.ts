@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { lastJson, recur, SHARED_DATA, tempDir } from './helpers.js';
+import { lastJson, recur, recurHere, SHARED_DATA, tempDir } from './helpers.js';
 
 const ETTH1 = join(SHARED_DATA, 'ETT', 'ETTh1.csv');
 const VOWELS = join(SHARED_DATA, 'UEA', 'JapaneseVowels');
@@ -18,9 +18,9 @@ const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 
 /** Trains briefly, exports, and evaluates with both runtimes; returns both metric records. */
-function roundTrip(task: string, model: string, data: string, extra: string[]) {
+async function roundTrip(task: string, model: string, data: string, extra: string[]) {
   const run = join(tmp.dir, `${task}-${model}`);
-  const train = recur([
+  const train = await recurHere([
     'train',
     task,
     '--model',
@@ -43,15 +43,15 @@ function roundTrip(task: string, model: string, data: string, extra: string[]) {
     ...extra,
   ]);
   expect(train.code, train.stderr).toBe(0);
-  const exp = recur(['export', run, '--json']);
+  const exp = await recurHere(['export', run, '--json']);
   expect(exp.code, exp.stderr).toBe(0);
   expect(readdirSync(join(run, 'onnx')).sort()).toEqual([
     'model.onnx',
     'recur-onnx.json',
     'step.onnx',
   ]);
-  const viaRecur = recur(['eval', run, '--data', data, '--json']);
-  const viaOnnx = recur([
+  const viaRecur = await recurHere(['eval', run, '--data', data, '--json']);
+  const viaOnnx = await recurHere([
     'eval',
     run,
     '--data',
@@ -68,16 +68,16 @@ function roundTrip(task: string, model: string, data: string, extra: string[]) {
 }
 
 describe.skipIf(!present)('recur export and eval --runtime onnx on the shared data', () => {
-  it('an ETTh1 forecaster (aaren, sinusoidal positions): the same mse and mae to 4 decimals', () => {
-    const r = roundTrip('forecast', 'aaren', ETTH1, ['--lookback', '48', '--horizon', '24']);
+  it('an ETTh1 forecaster (aaren, sinusoidal positions): the same mse and mae to 4 decimals', async () => {
+    const r = await roundTrip('forecast', 'aaren', ETTH1, ['--lookback', '48', '--horizon', '24']);
     expect(r.onnx.runtime).toBe('onnx');
     for (const k of ['mse', 'mae']) {
       expect((r.onnx[k] as number).toFixed(4), k).toBe((r.recur[k] as number).toFixed(4));
     }
   }, 120_000);
 
-  it('a JapaneseVowels classifier (transformer): the same accuracy and loss to 4 decimals', () => {
-    const r = roundTrip('classify', 'transformer', VOWELS, []);
+  it('a JapaneseVowels classifier (transformer): the same accuracy and loss to 4 decimals', async () => {
+    const r = await roundTrip('classify', 'transformer', VOWELS, []);
     for (const k of ['accuracy', 'loss']) {
       expect((r.onnx[k] as number).toFixed(4), k).toBe((r.recur[k] as number).toFixed(4));
     }
@@ -93,19 +93,19 @@ describe.skipIf(!present)('recur export and eval --runtime onnx on the shared da
 
 describe('bad input to export and --runtime onnx', () => {
   /** A real run folder: an Aaren forecaster trained for two steps on a small synthetic CSV. */
-  function tinyRun(
+  async function tinyRun(
     name: string,
     model = 'aaren',
     lookback = 8,
     dModel = 8,
-  ): { run: string; csv: string } {
+  ): Promise<{ run: string; csv: string }> {
     const csv = join(tmp.dir, 'tiny.csv');
     const rows = ['date,a,b'];
     for (let i = 0; i < 240; i++)
       rows.push(`2020-01-01 ${i},${Math.sin(i / 5)},${Math.cos(i / 7)}`);
     writeFileSync(csv, `${rows.join('\n')}\n`);
     const run = join(tmp.dir, name);
-    const r = recur([
+    const r = await recurHere([
       'train',
       'forecast',
       '--model',
@@ -131,18 +131,18 @@ describe('bad input to export and --runtime onnx', () => {
     return { run, csv };
   }
 
-  it('a run folder without weights: one line naming the file, exit 2, nothing written', () => {
-    const { run } = tinyRun('no-weights');
+  it('a run folder without weights: one line naming the file, exit 2, nothing written', async () => {
+    const { run } = await tinyRun('no-weights');
     rmSync(join(run, 'model.safetensors'));
-    const r = recur(['export', run]);
+    const r = await recurHere(['export', run]);
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/model\.safetensors: no such file/);
     expect(existsSync(join(run, 'onnx'))).toBe(false);
   });
 
-  it('a corrupted model.onnx: one line naming it, exit 2', () => {
-    const { run, csv } = tinyRun('corrupt');
+  it('a corrupted model.onnx: one line naming it, exit 2 (the built bin)', async () => {
+    const { run, csv } = await tinyRun('corrupt');
     expect(recur(['export', run]).code).toBe(0);
     const bad = join(run, 'onnx', 'model.onnx');
     writeFileSync(bad, 'not a protobuf at all');
@@ -157,18 +157,18 @@ describe('bad input to export and --runtime onnx', () => {
 
   it.each(['lstm', 'gru', 'aft-full'])(
     'a %s run (forward unrolled over the tokens) exports whole and evaluates the same in onnxruntime',
-    (model) => {
+    async (model) => {
       // AFT-full's position biases cover the lookback: at least the 14 tokens the export traces.
-      const { run, csv } = tinyRun(`${model}-run`, model, model === 'aft-full' ? 16 : 8);
-      const exp = recur(['export', run, '--json']);
+      const { run, csv } = await tinyRun(`${model}-run`, model, model === 'aft-full' ? 16 : 8);
+      const exp = await recurHere(['export', run, '--json']);
       expect(exp.code, exp.stderr).toBe(0);
       expect(readdirSync(join(run, 'onnx')).sort()).toEqual([
         'model.onnx',
         'recur-onnx.json',
         'step.onnx',
       ]);
-      const viaRecur = recur(['eval', run, '--data', csv, '--json']);
-      const viaOnnx = recur(['eval', run, '--data', csv, '--runtime', 'onnx', '--json']);
+      const viaRecur = await recurHere(['eval', run, '--data', csv, '--json']);
+      const viaOnnx = await recurHere(['eval', run, '--data', csv, '--runtime', 'onnx', '--json']);
       expect(viaRecur.code, viaRecur.stderr).toBe(0);
       expect(viaOnnx.code, viaOnnx.stderr).toBe(0);
       const [a, b] = [lastJson(viaRecur.stdout), lastJson(viaOnnx.stdout)];
@@ -181,18 +181,18 @@ describe('bad input to export and --runtime onnx', () => {
     60_000,
   );
 
-  it('an aft-full run whose biases cover fewer tokens than the export traces: why, exit 2', () => {
-    const { run } = tinyRun('aft-full-short', 'aft-full', 8);
-    const r = recur(['export', run]);
+  it('an aft-full run whose biases cover fewer tokens than the export traces: why, exit 2', async () => {
+    const { run } = await tinyRun('aft-full-short', 'aft-full', 8);
+    const r = await recurHere(['export', run]);
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/covers at most maxLen = 8 tokens, and the export traces up to 14/);
     expect(existsSync(join(run, 'onnx'))).toBe(false);
   });
 
-  it('--external-data: weights in side files beside the graphs; eval --runtime onnx loads them', () => {
-    const { run, csv } = tinyRun('external', 'aaren', 8, 16); // 16×16 weights: 1 KiB, the cut-off
-    const exp = recur(['export', run, '--external-data']);
+  it('--external-data: weights in side files beside the graphs; eval --runtime onnx loads them', async () => {
+    const { run, csv } = await tinyRun('external', 'aaren', 8, 16); // 16×16 weights: 1 KiB, the cut-off
+    const exp = await recurHere(['export', run, '--external-data']);
     expect(exp.code, exp.stderr).toBe(0);
     expect(exp.stdout).toContain('with model.onnx.data');
     const dir = join(run, 'onnx');
@@ -206,8 +206,8 @@ describe('bad input to export and --runtime onnx', () => {
     const manifest = JSON.parse(readFileSync(join(dir, 'recur-onnx.json'), 'utf8'));
     expect(manifest.files.model.externalData).toBe('model.onnx.data');
     expect(manifest.files.step.externalData).toBe('step.onnx.data');
-    const a = recur(['eval', run, '--data', csv, '--json']);
-    const b = recur(['eval', run, '--data', csv, '--runtime', 'onnx', '--json']);
+    const a = await recurHere(['eval', run, '--data', csv, '--json']);
+    const b = await recurHere(['eval', run, '--data', csv, '--runtime', 'onnx', '--json']);
     expect(b.code, b.stderr).toBe(0);
     for (const k of ['mse', 'mae']) {
       expect((lastJson(b.stdout)[k] as number).toFixed(4)).toBe(
@@ -216,17 +216,17 @@ describe('bad input to export and --runtime onnx', () => {
     }
     // Without its side file the model does not load: one line naming it, exit 2.
     rmSync(join(dir, 'model.onnx.data'));
-    const c = recur(['eval', run, '--data', csv, '--runtime', 'onnx']);
+    const c = await recurHere(['eval', run, '--data', csv, '--runtime', 'onnx']);
     expect(c.code).toBe(2);
     expect(c.stderr.trim().split('\n')).toHaveLength(1);
     expect(c.stderr).toContain(`${join(dir, 'model.onnx')}: not a loadable ONNX model`);
     // A plain export afterwards writes the weights inline and removes the stale side files.
-    expect(recur(['export', run]).code).toBe(0);
+    expect((await recurHere(['export', run])).code).toBe(0);
     expect(readdirSync(dir).sort()).toEqual(['model.onnx', 'recur-onnx.json', 'step.onnx']);
   }, 60_000);
 
-  it('a folder that is not a run', () => {
-    const r = recur(['export', tmp.dir]);
+  it('a folder that is not a run', async () => {
+    const r = await recurHere(['export', tmp.dir]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/is not a run folder/);
   });
@@ -269,9 +269,9 @@ describe('positions as tensor ops (what lets an exported graph compute them at a
 });
 
 describe('bench stream --runtime onnx', () => {
-  it('streams each model in recur and in onnxruntime, side by side, with the same state sizes', () => {
+  it('streams each model in recur and in onnxruntime, side by side, with the same state sizes', async () => {
     const out = join(tmp.dir, 'bench');
-    const r = recur([
+    const r = await recurHere([
       'bench',
       'stream',
       '--models',

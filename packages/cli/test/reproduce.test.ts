@@ -14,7 +14,15 @@ import {
   plan,
 } from '../src/reproduce/experiment.js';
 import { compare, stat } from '../src/reproduce/report.js';
-import { jsonLines, lastJson, recur, recurAsync, SHARED_DATA, tempDir } from './helpers.js';
+import {
+  jsonLines,
+  lastJson,
+  recur,
+  recurAsync,
+  recurHere,
+  SHARED_DATA,
+  tempDir,
+} from './helpers.js';
 
 const tmp = tempDir('recur-reproduce-');
 afterAll(() => tmp.cleanup());
@@ -78,8 +86,8 @@ function checkResultsFormat(r: Record<string, unknown>): void {
 }
 
 describe('recur reproduce --list', () => {
-  it('names every experiment with its expected runtime at small scale', () => {
-    const r = recur(['reproduce', '--list']);
+  it('names every experiment with its expected runtime at small scale', async () => {
+    const r = await recurHere(['reproduce', '--list']);
     expect(r.code, r.stderr).toBe(0);
     for (const name of [
       'forecast-ett',
@@ -91,7 +99,7 @@ describe('recur reproduce --list', () => {
     ]) {
       expect(r.stdout).toMatch(new RegExp(`^${name} .* ~[\\d.]+ min`, 'm'));
     }
-    const json = lastJson(recur(['reproduce', '--list', '--json']).stdout);
+    const json = lastJson((await recurHere(['reproduce', '--list', '--json'])).stdout);
     const rows = json.experiments as { name: string; expectedMinutes: number; units: number }[];
     expect(rows.map((x) => x.name)).toEqual(EXPERIMENT_NAMES);
     for (const row of rows) {
@@ -110,23 +118,30 @@ describe('recur reproduce --list', () => {
     }
   });
 
-  it('an unknown experiment or a missing name is exit 2 naming the known ones', () => {
-    const r = recur(['reproduce', 'nope']);
+  it('an unknown experiment or a missing name is exit 2 naming the known ones', async () => {
+    const r = await recurHere(['reproduce', 'nope']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("unknown experiment 'nope'");
     expect(r.stderr).toContain('forecast-ett');
-    expect(recur(['reproduce']).code).toBe(2);
+    expect((await recurHere(['reproduce'])).code).toBe(2);
   });
 
-  it('data that is not there is exit 2 naming the folder and how to give it', () => {
-    const r = recur(['reproduce', 'lm-char', '--scale', 'tiny', '--data', join(tmp.dir, 'none')]);
+  it('data that is not there is exit 2 naming the folder and how to give it', async () => {
+    const r = await recurHere([
+      'reproduce',
+      'lm-char',
+      '--scale',
+      'tiny',
+      '--data',
+      join(tmp.dir, 'none'),
+    ]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/data not found: .*tinyshakespeare.*--data <dir>/);
   });
 });
 
 describe('experiment configurations', () => {
-  it('every checked-in experiment passes its schema and has tiny, small and paper scales', () => {
+  it('every checked-in experiment passes its schema and has tiny, small and paper scales', async () => {
     for (const name of EXPERIMENT_NAMES) {
       const e = getExperiment(name);
       for (const s of ['tiny', 'small', 'paper'] as const) {
@@ -135,7 +150,7 @@ describe('experiment configurations', () => {
     }
   });
 
-  it('a wrong configuration is a CliError naming the place and what was expected', () => {
+  it('a wrong configuration is a CliError naming the place and what was expected', async () => {
     const good = JSON.parse(JSON.stringify(getExperiment('lm-char'))) as Record<string, unknown>;
     const bad = (patch: Record<string, unknown>) => () =>
       parseExperiment({ ...good, ...patch }, 'my.json');
@@ -154,7 +169,7 @@ describe('experiment configurations', () => {
     ).toThrow(/metric 'mse' is not one of the experiment's metrics/);
   });
 
-  it('closed-form forecasters get none of the training options', () => {
+  it('closed-form forecasters get none of the training options', async () => {
     const e = getExperiment('forecast-ett');
     const units = plan(e, 'small', undefined, (x) => x).units;
     const naive = units.find((u) => u.model === 'naive');
@@ -167,7 +182,7 @@ describe('experiment configurations', () => {
 });
 
 describe('statistics and comparisons', () => {
-  it('mean and sample std, null std for one value', () => {
+  it('mean and sample std, null std for one value', async () => {
     const s = stat([1, 2, 4]);
     expect(s.mean).toBeCloseTo(7 / 3, 12);
     const m = 7 / 3;
@@ -175,7 +190,7 @@ describe('statistics and comparisons', () => {
     expect(stat([5]).std).toBeNull();
   });
 
-  it('within the tolerance: relative for losses, absolute points for scores', () => {
+  it('within the tolerance: relative for losses, absolute points for scores', async () => {
     const summary = (model: string, metric: string, v: number) => ({
       model,
       runs: 1,
@@ -208,9 +223,9 @@ describe('statistics and comparisons', () => {
 });
 
 describe('recur reproduce end to end (tiny)', () => {
-  it('rl-offline: results.json in the docs format, results.md, the plot; a rerun resumes', () => {
+  it('rl-offline: results.json in the docs format, results.md, the plot; a rerun resumes', async () => {
     const out = join(tmp.dir, 'rl');
-    const first = recur([
+    const first = await recurHere([
       'reproduce',
       'rl-offline',
       '--scale',
@@ -245,7 +260,7 @@ describe('recur reproduce end to end (tiny)', () => {
     expect(svg).toContain('normalised return');
 
     // A finished experiment run again does nothing but rewrite its files.
-    const again = recur([
+    const again = await recurHere([
       'reproduce',
       'rl-offline',
       '--scale',
@@ -265,7 +280,7 @@ describe('recur reproduce end to end (tiny)', () => {
     const lost = join(out, 'units', 'cartpole-medium', 'transformer', 'seed-1.json');
     const before = JSON.parse(readFileSync(lost, 'utf8'));
     rmSync(lost);
-    const resumed = recur([
+    const resumed = await recurHere([
       'reproduce',
       'rl-offline',
       '--scale',
@@ -291,7 +306,7 @@ describe('recur reproduce end to end (tiny)', () => {
       stale,
       JSON.stringify({ ...saved, options: { ...saved.options, trainSteps: 999 } }),
     );
-    const rerun = recur([
+    const rerun = await recurHere([
       'reproduce',
       'rl-offline',
       '--scale',
@@ -396,9 +411,9 @@ describe('recur reproduce end to end (tiny)', () => {
 
   it.skipIf(!hasData)(
     'events: the models and the Poisson and mark-frequency baselines beside them',
-    () => {
+    async () => {
       const out = join(tmp.dir, 'events');
-      const r = recur([
+      const r = await recurHere([
         'reproduce',
         'events',
         '--scale',

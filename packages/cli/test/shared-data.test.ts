@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { lastJson, recur, SHARED_DATA, tempDir } from './helpers.js';
+import { lastJson, recurHere, SHARED_DATA, tempDir } from './helpers.js';
 
 const ETTH1 = join(SHARED_DATA, 'ETT', 'ETTh1.csv');
 const VOWELS = join(SHARED_DATA, 'UEA', 'JapaneseVowels');
@@ -19,8 +19,8 @@ const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 
 describe.skipIf(!present)(`public data in ${SHARED_DATA}`, () => {
-  it('ETTh1, H = 96: naive and linear reproduce the README numbers to 3 decimals', () => {
-    const naive = recur([
+  it('ETTh1, H = 96: naive and linear reproduce the README numbers to 3 decimals', async () => {
+    const naive = await recurHere([
       'train',
       'forecast',
       '--model',
@@ -37,7 +37,7 @@ describe.skipIf(!present)(`public data in ${SHARED_DATA}`, () => {
     const n = lastJson(naive.stdout);
     expect(Math.abs((n.mse as number) - 1.2944)).toBeLessThan(5e-4);
     expect(Math.abs((n.mae as number) - 0.7132)).toBeLessThan(5e-4);
-    const linear = recur([
+    const linear = await recurHere([
       'train',
       'forecast',
       '--model',

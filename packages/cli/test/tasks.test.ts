@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jsonLines, lastJson, lcg, listing, recur, tempDir } from './helpers.js';
+import { jsonLines, lastJson, lcg, listing, recurHere, tempDir } from './helpers.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -39,16 +39,16 @@ function writeTs(path: string, cases: number, seed: number): void {
 
 describe('recur train classify (.ts files)', () => {
   let folder: string;
-  beforeAll(() => {
+  beforeAll(async () => {
     folder = join(tmp.dir, 'Waves');
     mkdirSync(folder);
     writeTs(join(folder, 'Waves_TRAIN.ts'), 60, 1);
     writeTs(join(folder, 'Waves_TEST.ts'), 30, 2);
   });
 
-  it('trains on unequal-length cases and reports test accuracy; eval rebuilds it', () => {
+  it('trains on unequal-length cases and reports test accuracy; eval rebuilds it', async () => {
     const out = join(tmp.dir, 'waves-run');
-    const r = recur([
+    const r = await recurHere([
       'train',
       'classify',
       '--model',
@@ -76,12 +76,12 @@ describe('recur train classify (.ts files)', () => {
     expect(res.accuracy).toBeGreaterThan(0.6);
     const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
     expect(cfg.taskConfig.labels).toEqual(['low', 'mid', 'high']);
-    const e = recur(['eval', out, '--data', join(folder, 'Waves_TEST.ts'), '--json']);
+    const e = await recurHere(['eval', out, '--data', join(folder, 'Waves_TEST.ts'), '--json']);
     expect(e.code, e.stderr).toBe(0);
     expect(lastJson(e.stdout).accuracy).toBe(res.accuracy);
   });
 
-  it('a malformed .ts line: exit 2 with file and line, nothing written', () => {
+  it('a malformed .ts line: exit 2 with file and line, nothing written', async () => {
     const bad = join(tmp.dir, 'Bad');
     mkdirSync(bad);
     writeTs(join(bad, 'Bad_TRAIN.ts'), 12, 3);
@@ -90,7 +90,7 @@ describe('recur train classify (.ts files)', () => {
     lines[13] = (lines[13] as string).replace(/,/, ',abc,');
     writeFileSync(join(bad, 'Bad_TRAIN.ts'), lines.join('\n'));
     const out = join(tmp.dir, 'bad-run');
-    const r = recur(['train', 'classify', '--model', 'gru', '--data', bad, '--out', out]);
+    const r = await recurHere(['train', 'classify', '--model', 'gru', '--data', bad, '--out', out]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('Bad_TRAIN.ts:14');
     expect(r.stderr).toContain("'abc'");
@@ -98,7 +98,16 @@ describe('recur train classify (.ts files)', () => {
     // A label the header does not list.
     lines[13] = (lines[13] as string).replace(/,abc,/, ',').replace(/:(low|mid|high)$/, ':huge');
     writeFileSync(join(bad, 'Bad_TRAIN.ts'), lines.join('\n'));
-    const r2 = recur(['train', 'classify', '--model', 'gru', '--data', bad, '--out', out]);
+    const r2 = await recurHere([
+      'train',
+      'classify',
+      '--model',
+      'gru',
+      '--data',
+      bad,
+      '--out',
+      out,
+    ]);
     expect(r2.code).toBe(2);
     expect(r2.stderr).toContain('Bad_TRAIN.ts:14');
     expect(r2.stderr).toContain("'huge'");
@@ -133,13 +142,13 @@ function eventSequences(n: number, len: number, seed: number) {
 }
 
 describe('recur train events (JSON and RMTPP layouts)', () => {
-  it('JSON folder: NLL per event, time RMSE and mark accuracy', () => {
+  it('JSON folder: NLL per event, time RMSE and mark accuracy', async () => {
     const folder = join(tmp.dir, 'tpp');
     mkdirSync(folder);
     writeFileSync(join(folder, 'train.json'), JSON.stringify(eventSequences(24, 12, 1)));
     writeFileSync(join(folder, 'dev.json'), JSON.stringify(eventSequences(6, 12, 2)));
     writeFileSync(join(folder, 'test.json'), JSON.stringify(eventSequences(6, 12, 3)));
-    const r = recur([
+    const r = await recurHere([
       'train',
       'events',
       '--model',
@@ -169,7 +178,7 @@ describe('recur train events (JSON and RMTPP layouts)', () => {
     expect(res.accuracy).toBeGreaterThan(0.4);
   });
 
-  it('RMTPP text layout, and a bad mark line is exit 2 naming file and line', () => {
+  it('RMTPP text layout, and a bad mark line is exit 2 naming file and line', async () => {
     const folder = join(tmp.dir, 'rmtpp');
     mkdirSync(folder);
     const write = (split: string, seqs: ReturnType<typeof eventSequences>) => {
@@ -184,7 +193,7 @@ describe('recur train events (JSON and RMTPP layouts)', () => {
     };
     write('train', eventSequences(20, 10, 4));
     write('test', eventSequences(5, 10, 5));
-    const r = recur([
+    const r = await recurHere([
       'train',
       'events',
       '--model',
@@ -207,7 +216,16 @@ describe('recur train events (JSON and RMTPP layouts)', () => {
     ev[2] = (ev[2] as string).replace(/^\d/, '0');
     writeFileSync(join(folder, 'event-test.txt'), ev.join('\n'));
     const out = join(tmp.dir, 'rmtpp-bad');
-    const bad = recur(['train', 'events', '--model', 'lstm', '--data', folder, '--out', out]);
+    const bad = await recurHere([
+      'train',
+      'events',
+      '--model',
+      'lstm',
+      '--data',
+      folder,
+      '--out',
+      out,
+    ]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('event-test.txt:3');
     expect(bad.stderr).toContain('1-based mark');
@@ -216,7 +234,7 @@ describe('recur train events (JSON and RMTPP layouts)', () => {
 });
 
 describe('recur train lm (character-level)', () => {
-  it('reports bits per character and prints a sample with --sample', () => {
+  it('reports bits per character and prints a sample with --sample', async () => {
     const text = join(tmp.dir, 'text.txt');
     const words = ['the ', 'cat ', 'sat ', 'on ', 'a ', 'mat.\n'];
     const rand = lcg(9);
@@ -224,7 +242,7 @@ describe('recur train lm (character-level)', () => {
       text,
       Array.from({ length: 1500 }, () => words[Math.floor(rand() * words.length)]).join(''),
     );
-    const r = recur([
+    const r = await recurHere([
       'train',
       'lm',
       '--model',
@@ -263,11 +281,11 @@ describe('recur train lm (character-level)', () => {
     expect(sample.text.length).toBe(44);
   });
 
-  it('says the estimated duration first, and labels throughput by what it counts (batches/s, chars/s)', () => {
+  it('says the estimated duration first, and labels throughput by what it counts (batches/s, chars/s)', async () => {
     const text = join(tmp.dir, 'rate.txt');
     writeFileSync(text, 'to be or not to be, that is the question.\n'.repeat(40));
     const out = join(tmp.dir, 'lm-rate');
-    const r = recur([
+    const r = await recurHere([
       'train',
       'lm',
       '--model',

@@ -11,20 +11,20 @@ import { type EventSequence, loadEvents, windowSequences } from '../src/data/eve
 import { downscale, evenlySpaced, locateImagePack, readImages } from '../src/data/images.js';
 import { fitEventBaselines, intervals } from '../src/tasks/events.js';
 import { imageBatch, START } from '../src/tasks/image.js';
-import { jsonLines, lastJson, lcg, recur, tempDir, writeSeriesCsv } from './helpers.js';
+import { jsonLines, lastJson, lcg, recurHere, tempDir, writeSeriesCsv } from './helpers.js';
 
 const tmp = tempDir('recur-flags-');
 afterAll(() => tmp.cleanup());
 const csv = join(tmp.dir, 'series.csv');
-beforeAll(() => {
+beforeAll(async () => {
   writeSeriesCsv(csv, 400, 2);
 });
 const small = ['--d-model', '8', '--layers', '1', '--heads', '2'];
 const forecast = ['train', 'forecast', '--data', csv, '--lookback', '16', '--horizon', '4'];
 
 describe('naive and linear refuse the flags they would ignore', () => {
-  it('naive: --epochs and --ridge are errors naming the flag; linear takes --ridge but no --d-model', () => {
-    const a = recur([
+  it('naive: --epochs and --ridge are errors naming the flag; linear takes --ridge but no --d-model', async () => {
+    const a = await recurHere([
       ...forecast,
       '--model',
       'naive',
@@ -35,7 +35,7 @@ describe('naive and linear refuse the flags they would ignore', () => {
     ]);
     expect(a.code).toBe(2);
     expect(a.stderr).toMatch(/--model naive .* does not train, so --epochs would have no effect/);
-    const b = recur([
+    const b = await recurHere([
       ...forecast,
       '--model',
       'naive',
@@ -46,7 +46,7 @@ describe('naive and linear refuse the flags they would ignore', () => {
     ]);
     expect(b.code).toBe(2);
     expect(b.stderr).toContain('--ridge');
-    const c = recur([
+    const c = await recurHere([
       ...forecast,
       '--model',
       'linear',
@@ -56,7 +56,7 @@ describe('naive and linear refuse the flags they would ignore', () => {
       join(tmp.dir, 'l1'),
     ]);
     expect(c.code, c.stderr).toBe(0);
-    const d = recur([
+    const d = await recurHere([
       ...forecast,
       '--model',
       'linear',
@@ -73,10 +73,10 @@ describe('naive and linear refuse the flags they would ignore', () => {
 });
 
 describe('--max-seconds', () => {
-  it('stops training once the budget is spent, then tests the best weights', () => {
+  it('stops training once the budget is spent, then tests the best weights', async () => {
     const out = join(tmp.dir, 'budget');
     const t0 = performance.now();
-    const r = recur([
+    const r = await recurHere([
       ...forecast,
       '--model',
       'aaren',
@@ -131,15 +131,15 @@ function writeTs(path: string, cases: number, seed: number): void {
 
 describe('--early-stop-metric', () => {
   let folder: string;
-  beforeAll(() => {
+  beforeAll(async () => {
     folder = join(tmp.dir, 'W');
     mkdirSync(folder);
     writeTs(join(folder, 'W_TRAIN.ts'), 60, 1);
     writeTs(join(folder, 'W_TEST.ts'), 15, 2);
   });
 
-  it('accuracy: the best epoch is the one with the highest validation accuracy, not the lowest loss', () => {
-    const r = recur([
+  it('accuracy: the best epoch is the one with the highest validation accuracy, not the lowest loss', async () => {
+    const r = await recurHere([
       'train',
       'classify',
       '--data',
@@ -170,8 +170,8 @@ describe('--early-stop-metric', () => {
     }
   });
 
-  it('a metric the validation does not give is exit 2 naming those it gives', () => {
-    const r = recur([
+  it('a metric the validation does not give is exit 2 naming those it gives', async () => {
+    const r = await recurHere([
       ...forecast,
       '--model',
       'aaren',
@@ -191,9 +191,9 @@ describe('--early-stop-metric', () => {
 });
 
 describe('--test-batches', () => {
-  it('tests on part of the test split: other numbers than the full test of the same weights', () => {
+  it('tests on part of the test split: other numbers than the full test of the same weights', async () => {
     const out = join(tmp.dir, 'partial');
-    const r = recur([
+    const r = await recurHere([
       ...forecast,
       '--model',
       'aaren',
@@ -210,33 +210,35 @@ describe('--test-batches', () => {
     ]);
     expect(r.code, r.stderr).toBe(0);
     const partial = lastJson(r.stdout);
-    const full = lastJson(recur(['eval', out, '--json']).stdout);
+    const full = lastJson((await recurHere(['eval', out, '--json'])).stdout);
     expect(Number.isFinite(partial.mse as number)).toBe(true);
     expect(partial.mse).not.toBeCloseTo(full.mse as number, 6);
     // The test split has fewer than 128 windows: two evaluation batches of 64 cover all of it.
     const again = lastJson(
-      recur([
-        ...forecast,
-        '--model',
-        'aaren',
-        ...small,
-        '--epochs',
-        '1',
-        '--test-batches',
-        '2',
-        '--batch-size',
-        '8',
-        '--out',
-        join(tmp.dir, 'partial2'),
-        '--json',
-      ]).stdout,
+      (
+        await recurHere([
+          ...forecast,
+          '--model',
+          'aaren',
+          ...small,
+          '--epochs',
+          '1',
+          '--test-batches',
+          '2',
+          '--batch-size',
+          '8',
+          '--out',
+          join(tmp.dir, 'partial2'),
+          '--json',
+        ])
+      ).stdout,
     );
     expect(again.mse).toBeCloseTo(full.mse as number, 5);
   });
 });
 
 describe('lm: a held-out test split distinct from validation', () => {
-  it('the last 5 % tests, the 5 % before it validates', () => {
+  it('the last 5 % tests, the 5 % before it validates', async () => {
     // 95 % of the text is one cycle ('abc'), the last 5 % the reverse one ('cba'): a model of the
     // first predicts the validation part well and the test part badly.
     const n = 6000;
@@ -246,7 +248,7 @@ describe('lm: a held-out test split distinct from validation', () => {
     const file = join(tmp.dir, 'cycle.txt');
     writeFileSync(file, text);
     const out = join(tmp.dir, 'lm');
-    const r = recur([
+    const r = await recurHere([
       'train',
       'lm',
       '--data',
@@ -285,7 +287,7 @@ describe('events: windows, shuffled splits, baselines', () => {
     marks: Int32Array.from(marks),
   });
 
-  it('--max-events windows keep every event, its mark and its inter-event time', () => {
+  it('--max-events windows keep every event, its mark and its inter-event time', async () => {
     const s = seq([0.5, 1.5, 1.75, 3, 4.5], [0, 1, 1, 0, 1]);
     const w = windowSequences([s], 2);
     expect(w.map((x) => Array.from(x.marks))).toEqual([[0, 1], [1, 0], [1]]);
@@ -294,7 +296,7 @@ describe('events: windows, shuffled splits, baselines', () => {
     expect(windowSequences([s], 5)[0]).toBe(s);
   });
 
-  it('--split-seed shuffles a single file before splitting it; the same seed the same split', () => {
+  it('--split-seed shuffles a single file before splitting it; the same seed the same split', async () => {
     const file = join(tmp.dir, 'ev.json');
     const items = Array.from({ length: 20 }, (_, i) => ({
       dim_process: 2,
@@ -320,7 +322,7 @@ describe('events: windows, shuffled splits, baselines', () => {
     expect(all).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
   });
 
-  it('the mark-frequency and Poisson baselines: fitted on train, scored per test event', () => {
+  it('the mark-frequency and Poisson baselines: fitted on train, scored per test event', async () => {
     const train = [seq([1, 3], [0, 0]), seq([2], [1])];
     const base = fitEventBaselines(train, 3);
     // Marks 0, 0, 1 of 3 marks, add-one smoothed: (2+1)/6, (1+1)/6, (0+1)/6; rate 3 events / 5 time.
@@ -351,7 +353,7 @@ describe('events: windows, shuffled splits, baselines', () => {
     });
     const file = join(tmp.dir, 'ev2.json');
     writeFileSync(file, JSON.stringify(items));
-    const r = recur([
+    const r = await recurHere([
       'train',
       'events',
       '--data',
@@ -400,7 +402,7 @@ describe('events: windows, shuffled splits, baselines', () => {
 });
 
 describe('image-ar', () => {
-  it('downscales by averaging blocks, and shifts sub-pixels one step right behind a start token', () => {
+  it('downscales by averaging blocks, and shifts sub-pixels one step right behind a start token', async () => {
     // A 4×4 RGB image: sub-pixel value = 10·row + col (+ 100·channel).
     const img = new Uint8Array(4 * 4 * 3);
     for (let y = 0; y < 4; y++)
@@ -419,7 +421,7 @@ describe('image-ar', () => {
     expect(evenlySpaced(10, 4)).toEqual([0, 2, 5, 7]);
   });
 
-  it('trains on a few images of a JPEG pack and reports bits per dimension', () => {
+  it('trains on a few images of a JPEG pack and reports bits per dimension', async () => {
     const pack = join(tmp.dir, 'pack');
     mkdirSync(pack);
     const rand = lcg(3);
@@ -454,7 +456,7 @@ describe('image-ar', () => {
       expect(
         Math.abs((decoded.images[0]?.[c] as number) - (colour[c] as number)),
       ).toBeLessThanOrEqual(3);
-    const r = recur([
+    const r = await recurHere([
       'train',
       'image-ar',
       '--data',
@@ -481,7 +483,7 @@ describe('image-ar', () => {
     expect(res.bpd as number).toBeGreaterThan(0);
     expect(res.bpd as number).toBeLessThan(8.5);
     expect(res.bpd as number).toBeCloseTo((res.loss as number) / Math.LN2, 10);
-    const bad = recur([
+    const bad = await recurHere([
       'train',
       'image-ar',
       '--data',

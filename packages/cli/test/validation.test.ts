@@ -7,7 +7,7 @@ import { loadSafetensorsWithMetadata, saveSafetensors } from '@recur/tensor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CliError } from '../src/errors.js';
 import { fsError } from '../src/util/files.js';
-import { BIN, type RunResult, recur, tempDir, writeSeriesCsv } from './helpers.js';
+import { BIN, type RunResult, recurHere, tempDir, writeSeriesCsv } from './helpers.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -121,9 +121,9 @@ describe('file-system errors', () => {
 
 describe('run folders and checkpoints with wrong contents', () => {
   let run: string;
-  beforeAll(() => {
+  beforeAll(async () => {
     run = join(tmp.dir, 'good-run');
-    const r = recur([
+    const r = await recurHere([
       'train',
       'forecast',
       '--model',
@@ -146,7 +146,7 @@ describe('run folders and checkpoints with wrong contents', () => {
     expect(r.code, r.stderr).toBe(0);
   });
 
-  it('wrong types in config.json name the field', () => {
+  it('wrong types in config.json name the field', async () => {
     const path = join(run, 'config.json');
     const good = readFileSync(path, 'utf8');
     try {
@@ -154,26 +154,26 @@ describe('run folders and checkpoints with wrong contents', () => {
       cfg.model.layers = '1';
       writeFileSync(path, JSON.stringify(cfg));
       expectCleanError(
-        recurWithin(['eval', run, '--data', csv]),
+        await recurHere(['eval', run, '--data', csv]),
         /config\.json: not a recur run config: model\.layers: /,
       );
       cfg.model.layers = 1;
       cfg.options.batchSize = 'many';
       writeFileSync(path, JSON.stringify(cfg));
       expectCleanError(
-        recurWithin(['eval', run, '--data', csv]),
+        await recurHere(['eval', run, '--data', csv]),
         /options\.batchSize: expected an integer, got 'many'/,
       );
       // The task's own settings too: a wrong type, and a scaler for other channels.
       const fresh = JSON.parse(good);
       fresh.taskConfig.lookback = 'sixteen';
       writeFileSync(path, JSON.stringify(fresh));
-      expectCleanError(recurWithin(['eval', run, '--data', csv]), /taskConfig\.lookback: /);
+      expectCleanError(await recurHere(['eval', run, '--data', csv]), /taskConfig\.lookback: /);
       fresh.taskConfig.lookback = 16;
       fresh.taskConfig.scaler.mean = [...fresh.taskConfig.scaler.mean, 0];
       writeFileSync(path, JSON.stringify(fresh));
       expectCleanError(
-        recurWithin(['eval', run, '--data', csv]),
+        await recurHere(['eval', run, '--data', csv]),
         /taskConfig: expected scaler\.mean and scaler\.std to have one number per channel/,
       );
     } finally {
@@ -181,7 +181,7 @@ describe('run folders and checkpoints with wrong contents', () => {
     }
   });
 
-  it('invalid JSON in checkpoint metadata is one line naming the checkpoint', () => {
+  it('invalid JSON in checkpoint metadata is one line naming the checkpoint', async () => {
     const path = join(run, 'last.safetensors');
     const good = readFileSync(path);
     try {
@@ -191,7 +191,7 @@ describe('run folders and checkpoints with wrong contents', () => {
         saveSafetensors(tensors, { ...metadata, 'recur.trainer': '{"epoch": 1,' }),
       );
       expectCleanError(
-        recurWithin(['train', '--resume', run, '--epochs', '2']),
+        await recurHere(['train', '--resume', run, '--epochs', '2']),
         /last\.safetensors: trainer state .*not valid JSON/,
       );
       writeFileSync(
@@ -205,7 +205,7 @@ describe('run folders and checkpoints with wrong contents', () => {
         }),
       );
       expectCleanError(
-        recurWithin(['train', '--resume', run, '--epochs', '2']),
+        await recurHere(['train', '--resume', run, '--epochs', '2']),
         /trainer state \(metadata 'recur\.trainer'\): epoch: /,
       );
     } finally {
@@ -226,8 +226,8 @@ describe('event data', () => {
         type_event: marks,
       })),
     );
-  const train = (file: string) =>
-    recurWithin([
+  const train = async (file: string) =>
+    await recurHere([
       'train',
       'events',
       '--model',
@@ -238,19 +238,19 @@ describe('event data', () => {
       join(tmp.dir, 'ev-never'),
     ]);
 
-  it.each([[1e12], [5.5], ['3']])('dim_process %j is refused naming it', (dim) => {
+  it.each([[1e12], [5.5], ['3']])('dim_process %j is refused naming it', async (dim) => {
     const file = join(tmp.dir, 'dim.json');
     writeFileSync(file, events(dim));
-    expectCleanError(train(file), /dim_process must be an integer from 1 to 1048576/);
+    expectCleanError(await train(file), /dim_process must be an integer from 1 to 1048576/);
   });
 
-  it('a mark >= dim_process is refused, not a new class', () => {
+  it('a mark >= dim_process is refused, not a new class', async () => {
     const file = join(tmp.dir, 'mark.json');
     writeFileSync(file, events(2, [0, 1, 2, 1, 0, 1]));
-    expectCleanError(train(file), /event 2: type_event 2 is not below dim_process 2/);
+    expectCleanError(await train(file), /event 2: type_event 2 is not below dim_process 2/);
   });
 
-  it('an RMTPP mark or time written in hexadecimal is refused', () => {
+  it('an RMTPP mark or time written in hexadecimal is refused', async () => {
     const folder = join(tmp.dir, 'rmtpp-hex');
     const { mkdirSync } = require('node:fs') as typeof import('node:fs');
     mkdirSync(folder, { recursive: true });
@@ -258,7 +258,7 @@ describe('event data', () => {
       writeFileSync(join(folder, `time-${split}.txt`), '0.5 1 2 3\n0.5 1 2 3\n0.5 1 2 3\n');
       writeFileSync(join(folder, `event-${split}.txt`), '1 2 1 2\n1 2 1 2\n1 0x2 1 2\n');
     }
-    expectCleanError(train(folder), /expected a 1-based mark up to \d+, got '0x2'/);
+    expectCleanError(await train(folder), /expected a 1-based mark up to \d+, got '0x2'/);
   });
 });
 
@@ -272,8 +272,8 @@ describe('strict CSV numbers (case 7) and the chunked reader (case 8)', () => {
     writeFileSync(file, lines.join('\n'));
     return file;
   };
-  const naive = (file: string) =>
-    recurWithin([
+  const naive = async (file: string) =>
+    await recurHere([
       'train',
       'forecast',
       '--model',
@@ -290,17 +290,17 @@ describe('strict CSV numbers (case 7) and the chunked reader (case 8)', () => {
 
   it.each([['0x1F'], ['Infinity'], ['']])(
     'the cell %j is refused with file:line and column',
-    (cell) => {
+    async (cell) => {
       const file = withCell('cell.csv', cell);
-      expectCleanError(naive(file), /cell\.csv:42: column 'OT': expected a decimal number/);
+      expectCleanError(await naive(file), /cell\.csv:42: column 'OT': expected a decimal number/);
     },
   );
 
   it.each([['-1.7e308'], ['3e20']])(
     'the cell %s, beyond what float32 statistics hold, is refused with file:line',
-    (cell) => {
+    async (cell) => {
       const file = withCell('huge.csv', cell);
-      expectCleanError(naive(file), /huge\.csv:42: column 'OT': .* is beyond ±1e\+15/);
+      expectCleanError(await naive(file), /huge\.csv:42: column 'OT': .* is beyond ±1e\+15/);
     },
   );
 
@@ -326,8 +326,8 @@ describe('strict CSV numbers (case 7) and the chunked reader (case 8)', () => {
 });
 
 describe('lm text and prompt (case 7)', () => {
-  const lm = (file: string, extra: string[] = []) =>
-    recurWithin([
+  const lm = async (file: string, extra: string[] = []) =>
+    await recurHere([
       'train',
       'lm',
       '--model',
@@ -350,27 +350,27 @@ describe('lm text and prompt (case 7)', () => {
     ]);
   const text = 'the quick brown fox jumps over the lazy dog\n'.repeat(20);
 
-  it('UTF-16 text is refused, not trained on', () => {
+  it('UTF-16 text is refused, not trained on', async () => {
     const file = join(tmp.dir, 'utf16.txt');
     writeFileSync(file, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]));
-    expectCleanError(lm(file), /utf16\.txt:1: a UTF-16 byte-order mark: .*UTF-8/);
+    expectCleanError(await lm(file), /utf16\.txt:1: a UTF-16 byte-order mark: .*UTF-8/);
     writeFileSync(file, Buffer.from(text, 'utf16le'));
-    expectCleanError(lm(file), /utf16\.txt:1: a NUL byte/);
+    expectCleanError(await lm(file), /utf16\.txt:1: a NUL byte/);
   });
 
-  it('binary or Latin-1 bytes are refused with their line', () => {
+  it('binary or Latin-1 bytes are refused with their line', async () => {
     const file = join(tmp.dir, 'latin1.txt');
     writeFileSync(
       file,
       Buffer.concat([Buffer.from(text), Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x0a])]),
     );
-    expectCleanError(lm(file), /latin1\.txt:21: not valid UTF-8 \(byte 883\)/);
+    expectCleanError(await lm(file), /latin1\.txt:21: not valid UTF-8 \(byte 883\)/);
   });
 
-  it('a --prompt with characters outside the text is refused before training', () => {
+  it('a --prompt with characters outside the text is refused before training', async () => {
     const file = join(tmp.dir, 'ok.txt');
     writeFileSync(file, text);
-    const r = lm(file, ['--sample', '10', '--prompt', 'QUIZ']);
+    const r = await lm(file, ['--sample', '10', '--prompt', 'QUIZ']);
     expectCleanError(r, /--prompt: character "Q" is not in the model's vocabulary/);
     expect(r.stderr).not.toContain('epoch 1/1');
   });

@@ -1,4 +1,4 @@
-import { type CommandHandler, runCli } from '../cli.js';
+import { type CliIo, type CommandHandler, runCli } from '../cli.js';
 import type { CommandName } from '../options.js';
 import { benchOpsCommand } from './bench-ops.js';
 import { benchStreamCommand } from './bench-stream.js';
@@ -24,7 +24,10 @@ export const HANDLERS: Record<CommandName, CommandHandler> = {
   reproduce: reproduceCommand,
 };
 
-/** Runs the `recur` command line (argv without node and the script); resolves to the exit code. */
-export function runRecur(argv: string[]): Promise<number> {
-  return runCli(argv, HANDLERS);
+/**
+ * Runs the `recur` command line (argv without node and the script); resolves to the exit code.
+ * Output goes to the process's stdout and stderr unless `io` names other streams.
+ */
+export function runRecur(argv: string[], io?: CliIo): Promise<number> {
+  return runCli(argv, HANDLERS, io);
 }
