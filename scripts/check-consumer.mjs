@@ -88,8 +88,13 @@ try {
   link('typescript', root);
   link('@types/node', root);
 
-  const names = Object.keys(files);
-  const ident = (name) => name.replace('@recur/', '').replace(/-/g, '_');
+  // Every entry point: the packages and their subpath exports (e.g. @recur/tensor/kernels).
+  const names = packages.flatMap(({ pkg }) =>
+    Object.keys(pkg.exports ?? { '.': null })
+      .filter((key) => key !== './package.json')
+      .map((key) => (key === '.' ? pkg.name : `${pkg.name}/${key.slice(2)}`)),
+  );
+  const ident = (name) => name.replace('@recur/', '').replace(/[-/]/g, '_');
   writeFileSync(
     join(project, 'index.ts'),
     `${names.map((n) => `import * as ${ident(n)} from '${n}';`).join('\n')}

@@ -17,7 +17,8 @@ function generated(dir: string, title: (file: string) => string): DefaultTheme.S
     }));
 }
 
-const PACKAGES = ['tensor', 'scan', 'aaren', 'aft', 'baselines', 'rl', 'cli'];
+// API pages: each package, and the subpath entry points (tensor/kernels).
+const PACKAGES = ['tensor', 'tensor/kernels', 'scan', 'aaren', 'aft', 'baselines', 'rl', 'cli'];
 
 export default defineConfig({
   title: 'recur',

@@ -9,6 +9,7 @@
  *   ratio is the figure to compare across runs; the machine is shared).
  */
 import { Aaren, AarenBlock } from '@recur/aaren';
+import { alternate, median } from '@recur/bench';
 import { manualSeed, noGrad, optim, randn, type Tensor, tidy } from '@recur/tensor';
 import { withRecorder } from '../../tensor/src/onnx/trace.js';
 
@@ -27,11 +28,6 @@ function countOps(fn: () => void): { total: number; top: [string, number][] } {
   );
   const top = [...byName.entries()].sort((a, b) => b[1] - a[1]);
   return { total: top.reduce((s, [, c]) => s + c, 0), top: top.slice(0, 12) };
-}
-
-function median(xs: number[]): number {
-  const s = xs.slice().sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
 }
 
 function smallModelOps() {
@@ -69,17 +65,10 @@ const blockStep = () =>
   });
 const bytes = new Float32Array(block.parameters().reduce((s, p: Tensor) => s + p.size, 0));
 const dst = new Float32Array(bytes.length);
-blockStep();
-const stepMs: number[] = [];
-const copyMs: number[] = [];
-for (let r = 0; r < (quick ? 3 : 9); r++) {
-  let t = performance.now();
-  blockStep();
-  stepMs.push(performance.now() - t);
-  t = performance.now();
-  dst.set(bytes);
-  copyMs.push(performance.now() - t);
-}
+const { step: stepMs, copy: copyMs } = await alternate(
+  { step: blockStep, copy: () => dst.set(bytes) },
+  quick ? 3 : 9,
+);
 const blockOps = stepOnly ? null : countOps(blockStep);
 
 const show = (name: string, c: { total: number; top: [string, number][] }) =>

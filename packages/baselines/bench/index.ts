@@ -8,6 +8,7 @@
  * times what a concatenating cache would add per step: one copy of every cached k and v.
  */
 import { Aaren } from '@recur/aaren';
+import { median } from '@recur/bench';
 import {
   concat,
   manualSeed,
@@ -26,11 +27,6 @@ const lengths = quick ? [256, 1024] : [1024, 4096];
 const reps = quick ? 20 : 60;
 const warmup = 20;
 const config = { nLayers: 2, dModel: 64, nHeads: 4, dFF: 256 };
-
-function median(xs: number[]): number {
-  const s = xs.slice().sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-}
 
 interface Steppable {
   step(x: Tensor, s: StreamState): { y: Tensor; state: StreamState };

@@ -20,6 +20,7 @@
  * to read, absolute rates are notes. `--quick` runs fewer
  * repetitions; `--json` prints one JSON object instead of the table.
  */
+import { fill, median } from '@recur/bench';
 import { onesLike, setCpuPoolLimit, tensor, tidy } from '@recur/tensor';
 import { add, attention, attentionScan, scan } from '../src/index.js';
 import { attentionWasmActive, setAttentionWasm } from '../src/kernels/wasm/attention.js';
@@ -40,22 +41,6 @@ const POOL_BYTES = 2 ** 30;
  * in whichever operation is timed next.
  */
 const collect: () => void = (globalThis as { gc?: () => void }).gc ?? (() => {});
-
-function median(xs: number[]): number {
-  const s = xs.slice().sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-}
-
-/** Seeded uniform values in [lo, hi) (a fast LCG: the values only need to be varied). */
-function fill(n: number, lo: number, hi: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = lo + ((hi - lo) * s) / 4294967296;
-  }
-  return out;
-}
 
 interface Setting {
   /** The WebAssembly SIMD kernel (else the JavaScript loop). */

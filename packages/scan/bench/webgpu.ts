@@ -15,6 +15,7 @@
  * the same CPU cores), which is slower than the CPU backend; the same script prints real GPU numbers
  * where there is one. Absolute times are notes; `--quick` runs smaller sizes, `--json` prints JSON.
  */
+import { fill, timeAlternating } from '@recur/bench';
 import {
   getBackend,
   initBackend,
@@ -33,22 +34,6 @@ const quick = process.argv.includes('--quick');
 await initBackend('webgpu');
 const gpu = getBackend('webgpu') as WebGPUBackend;
 
-function median(xs: number[]): number {
-  const s = xs.slice().sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-}
-
-/** Seeded uniform values in [lo, hi). */
-function fill(n: number, lo: number, hi: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = lo + ((hi - lo) * s) / 4294967296;
-  }
-  return out;
-}
-
 interface Row {
   name: string;
   /** Elements (cumsum) or positions·d (attention) per run. */
@@ -59,14 +44,11 @@ interface Row {
   ratio: number;
 }
 
-/** Runs `op` (which returns the tensors it made) and waits for its backend; the time in ms. */
-async function time(backend: 'cpu' | 'webgpu', op: () => Tensor[]): Promise<number> {
-  const t0 = performance.now();
+/** Runs `op` (which returns the tensors it made) and waits for its backend, then disposes them. */
+async function runOnce(backend: 'cpu' | 'webgpu', op: () => Tensor[]): Promise<void> {
   const ys = tidy(op);
   if (backend === 'webgpu') await gpu.sync();
-  const ms = performance.now() - t0;
   for (const y of ys) y.dispose();
-  return ms;
 }
 
 async function bench(
@@ -80,17 +62,14 @@ async function bench(
   const cpuIn = inputs.map((x) => tensor(x.data, { shape: x.shape }));
   const gpuIn = inputs.map((x) => tensor(x.data, { shape: x.shape, backend: 'webgpu' }));
   await gpu.sync();
-  await time('cpu', () => cpuOp(...cpuIn));
-  await time('webgpu', () => gpuOp(...gpuIn));
-  const cpu: number[] = [];
-  const gpuT: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    cpu.push(await time('cpu', () => cpuOp(...cpuIn)));
-    gpuT.push(await time('webgpu', () => gpuOp(...gpuIn)));
-  }
+  const { cpu: cpuMs, webgpu: gpuMs } = await timeAlternating(
+    {
+      cpu: () => runOnce('cpu', () => cpuOp(...cpuIn)),
+      webgpu: () => runOnce('webgpu', () => gpuOp(...gpuIn)),
+    },
+    reps,
+  );
   for (const t of [...cpuIn, ...gpuIn]) t.dispose();
-  const cpuMs = median(cpu);
-  const gpuMs = median(gpuT);
   const row = { name, elements, cpuMs, gpuMs, ratio: cpuMs / gpuMs };
   if (!json) {
     const rate = (ms: number) => `${(elements / (ms / 1e3) / 1e6).toFixed(0)} M/s`;

@@ -1,4 +1,5 @@
 import { concat, full, normalizeAxis, type Tensor, TensorError } from '@recur/tensor';
+import { fmtShape } from '@recur/tensor/kernels';
 import { sequentialScan, treeScan } from './generic.js';
 import { wgslScan } from './kernels/webgpu/generic.js';
 import type { ScanOperator } from './operator.js';
@@ -45,10 +46,6 @@ function fail(op: ScanOperator, message: string): never {
   throw new TensorError(`scan(${op.name})`, message);
 }
 
-function fmt(shape: readonly number[]): string {
-  return `[${shape.join(', ')}]`;
-}
-
 /** Validates scan()'s inputs, carry and options; returns the resolved axis. */
 export function checkScanInputs(
   op: ScanOperator,
@@ -60,14 +57,14 @@ export function checkScanInputs(
   const first = inputs[0] as Tensor;
   const elemRank = op.elementRanks?.[0] ?? 0;
   if (first.rank < elemRank + 1)
-    fail(op, `input 0 of shape ${fmt(first.shape)} has no sequence axis`);
+    fail(op, `input 0 of shape ${fmtShape(first.shape)} has no sequence axis`);
   const axis = normalizeAxis(`scan(${op.name})`, options.axis ?? -(elemRank + 1), first.rank);
   const lead = first.shape.slice(0, axis + 1);
   inputs.forEach((x, k) => {
     if (x.rank <= axis || x.shape.slice(0, axis + 1).some((d, i) => d !== lead[i])) {
       fail(
         op,
-        `input ${k} of shape ${fmt(x.shape)} does not share the leading axes ${fmt(lead)} of input 0 (scan axis ${axis})`,
+        `input ${k} of shape ${fmtShape(x.shape)} does not share the leading axes ${fmtShape(lead)} of input 0 (scan axis ${axis})`,
       );
     }
     if (x.dtype !== 'float32') fail(op, `input ${k} must be float32, got ${x.dtype}`);
@@ -80,7 +77,7 @@ export function checkScanInputs(
       if (c.rank !== want.length || c.shape.some((d, i) => d !== want[i])) {
         fail(
           op,
-          `carry ${k} must have shape ${fmt(want)} (input ${k} without axis ${axis}), got ${fmt(c.shape)}`,
+          `carry ${k} must have shape ${fmtShape(want)} (input ${k} without axis ${axis}), got ${fmtShape(c.shape)}`,
         );
       }
       if (c.dtype !== 'float32') fail(op, `carry ${k} must be float32, got ${c.dtype}`);

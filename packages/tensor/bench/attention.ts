@@ -6,6 +6,7 @@
  * here). Alternated in one run; medians of `--reps` (default 3). Wall and process CPU time.
  * `--t N` / `--batch N` change the shape; `--json`.
  */
+import { median } from '@recur/bench';
 import { manualSeed, randn, setCpuKernels, softmaxAttention, tidy } from '../src/index.js';
 
 const arg = (name: string, dflt: number) => {
@@ -40,8 +41,6 @@ function once(kernels: 'auto' | 'js') {
   return { fwdMs: fwd, ms: performance.now() - t0, cpuMs: (c.user + c.system) / 1000 };
 }
 
-const median = (xs: number[]) =>
-  xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const runs = { tiled: [] as ReturnType<typeof once>[], rows: [] as ReturnType<typeof once>[] };
 once('auto'); // warm-up (JIT)
 for (let r = 0; r < reps; r++) {

@@ -12,6 +12,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
+import { timeAlternating } from '@recur/bench';
 import {
   type CpuKernels,
   cpuKernelInfo,
@@ -49,11 +50,6 @@ if (
   process.exit(r.status ?? 1);
 }
 
-function median(xs: number[]): number {
-  const s = xs.slice().sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-}
-
 const gflops = (flop: number, ms: number) => flop / (ms / 1e3) / 1e9;
 const cores = availableParallelism();
 const threadCounts = [...new Set([1, Math.min(2, cores)])];
@@ -69,26 +65,6 @@ interface MatmulRow {
   /** GFLOP/s with the JavaScript kernels (1024³, one thread). */
   js: number | null;
   ort: number;
-}
-
-/** Times `run` under each kernel setting and onnxruntime, alternating; medians in ms. */
-async function timeAlternating(
-  runs: Record<string, () => unknown>,
-  reps: number,
-): Promise<Record<string, number>> {
-  const times: Record<string, number[]> = {};
-  for (const [name, run] of Object.entries(runs)) {
-    await run(); // warm-up (and worker start-up)
-    times[name] = [];
-  }
-  for (let r = 0; r < reps; r++) {
-    for (const [name, run] of Object.entries(runs)) {
-      const t = performance.now();
-      await run();
-      (times[name] as number[]).push(performance.now() - t);
-    }
-  }
-  return Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
 }
 
 const withKernels = (kernels: CpuKernels, run: () => void) => () => {

@@ -6,6 +6,7 @@
  * GPU numbers where there is one. `--json` prints one JSON object; `--quick` runs smaller sizes.
  */
 
+import { timeAlternating } from '@recur/bench';
 import type { WebGPUBackend } from '../src/backends/webgpu/index.js';
 import {
   getBackend,
@@ -20,11 +21,6 @@ import {
 const json = process.argv.includes('--json');
 const quick = process.argv.includes('--quick');
 
-function median(xs: number[]): number {
-  const s = xs.slice().sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-}
-
 interface Row {
   name: string;
   cpuMs: number;
@@ -35,12 +31,11 @@ interface Row {
   gflopsGpu?: number;
 }
 
-async function time(run: () => Tensor): Promise<number> {
-  const t0 = performance.now();
+/** Runs `run` and waits for its result on the host (what a caller waits for), then disposes it. */
+async function readBack(run: () => Tensor): Promise<void> {
   const y = run();
   await y.data();
   y.dispose();
-  return performance.now() - t0;
 }
 
 async function bench(
@@ -53,18 +48,12 @@ async function bench(
   const cpuIn = make('cpu');
   const gpuIn = await Promise.all(cpuIn.map((t) => t.toAsync('webgpu')));
   const run = (xs: Tensor[]) => () => tidy(() => op(...xs));
-  // Warm-up: compiles the GPU pipelines and fills the buffer pool.
-  await time(run(cpuIn));
-  await time(run(gpuIn));
-  const cpu: number[] = [];
-  const gpu: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    cpu.push(await time(run(cpuIn)));
-    gpu.push(await time(run(gpuIn)));
-  }
+  // The warm-up round compiles the GPU pipelines and fills the buffer pool.
+  const { cpu: cpuMs, gpu: gpuMs } = await timeAlternating(
+    { cpu: () => readBack(run(cpuIn)), gpu: () => readBack(run(gpuIn)) },
+    reps,
+  );
   for (const t of [...cpuIn, ...gpuIn]) t.dispose();
-  const cpuMs = median(cpu);
-  const gpuMs = median(gpu);
   const row: Row = { name, cpuMs, gpuMs, speedup: cpuMs / gpuMs };
   if (flop) {
     row.gflopsCpu = flop / (cpuMs / 1e3) / 1e9;

@@ -6,6 +6,7 @@ export class TensorError extends Error {
   }
 }
 
+/** A shape as messages write it: `[2, 3]`. */
 export function fmtShape(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }

@@ -12,6 +12,7 @@ import {
   where,
   zeros,
 } from '@recur/tensor';
+import { fmtShape } from '@recur/tensor/kernels';
 import { ATTENTION_WGSL } from '../kernels/webgpu/combines.js';
 import { defineOperator } from '../operator.js';
 import { layoutOf, type ScanLayout, servedBy } from './layout.js';
@@ -300,13 +301,13 @@ export function checkAttentionShapes(
   values: Tensor,
 ): 'head' | 'channel' {
   if (values.rank < 2)
-    throw new TensorError(op, `expected values [..., T, d], got [${values.shape.join(', ')}]`);
+    throw new TensorError(op, `expected values [..., T, d], got ${fmtShape(values.shape)}`);
   const lead = values.shape.slice(0, -1);
   if (scores.rank === values.rank - 1 && scores.shape.every((s, i) => s === lead[i])) return 'head';
   if (scores.rank === values.rank && scores.shape.every((s, i) => s === values.shape[i]))
     return 'channel';
   throw new TensorError(
     op,
-    `expected scores [..., T] (one per position) or [..., T, d] (one per channel) for values [${values.shape.join(', ')}], got [${scores.shape.join(', ')}]`,
+    `expected scores [..., T] (one per position) or [..., T, d] (one per channel) for values ${fmtShape(values.shape)}, got ${fmtShape(scores.shape)}`,
   );
 }

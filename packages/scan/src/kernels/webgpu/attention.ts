@@ -1,7 +1,14 @@
-import { type Kernel, type KernelInput, registerKernel } from '@recur/tensor';
+import {
+  bufOf,
+  checkLoop,
+  gpuOf,
+  type Kernel,
+  type KernelInput,
+  registerKernel,
+} from '@recur/tensor/kernels';
 import type { AttentionAttrs } from '../../operators/attention.js';
 import { ATTENTION_WGSL, REVERSE_PAIR_WGSL } from './combines.js';
-import { bufferOf, checkLoop, gpuOf, run1d, runScan, type ScanProgram } from './engine.js';
+import { run1d, runScan, type ScanProgram } from './engine.js';
 
 /**
  * The attention scan on WebGPU (MATH.md §2), [outer, T, ·] with one score per position (c = 1, m and
@@ -109,11 +116,16 @@ function forward(divide: boolean): Kernel<AttentionAttrs> {
         gpu,
         `attention.carry.${head ? 'head' : 'channel'}`,
         ATTENTION_WGSL,
-        [{ name: 'm0' }, { name: 'u0' }, { name: 'w0' }, { name: 'out', elem: true, write: true }],
+        [
+          { name: 'm0' },
+          { name: 'u0' },
+          { name: 'w0' },
+          { name: 'out', type: 'Elem', write: true },
+        ],
         `  let j = ${head ? 'i / rs_pu(1u)' : 'i'};
   out[i] = Elem(m0[j], u0[j], w0[i]);`,
         [lines, d],
-        [...inputs.slice(3, 6).map(bufferOf), carry.buffer],
+        [...inputs.slice(3, 6).map((x) => bufOf(x).buffer), carry.buffer],
       );
     }
     const program = (divide ? programs.output : programs.forward)[head ? 'head' : 'channel'];
@@ -121,7 +133,7 @@ function forward(divide: boolean): Kernel<AttentionAttrs> {
       gpu,
       program,
       { outer, length: T, inner: d },
-      [bufferOf(m), bufferOf(u), bufferOf(w), M.buffer, U.buffer, W.buffer],
+      [bufOf(m).buffer, bufOf(u).buffer, bufOf(w).buffer, M.buffer, U.buffer, W.buffer],
       { carry: carry?.buffer },
     );
     if (carry) gpu.release(carry);
@@ -191,7 +203,7 @@ registerKernel<AttentionAttrs>(
       gpu,
       head ? programs.backward.head : programs.backward.channel,
       { outer, length: T, inner: d },
-      [bufferOf(m), bufferOf(M), bufferOf(dU), bufferOf(dW), du.buffer, dw.buffer],
+      [bufOf(m).buffer, bufOf(M).buffer, bufOf(dU).buffer, bufOf(dW).buffer, du.buffer, dw.buffer],
       { final: final?.buffer },
     );
     // dm = u·du + <w, dw> per score.
@@ -207,7 +219,7 @@ registerKernel<AttentionAttrs>(
   dm[i] = u[i] * du[i] + sdot;`
         : '  dm[i] = u[i] * du[i] + w[i] * dw[i];',
       [m.size, d],
-      [bufferOf(u), bufferOf(w), du.buffer, dw.buffer, dm.buffer],
+      [bufOf(u).buffer, bufOf(w).buffer, du.buffer, dw.buffer, dm.buffer],
     );
     if (final) {
       const [m0, u0, w0] = carry as [KernelInput, KernelInput, KernelInput];
@@ -222,7 +234,7 @@ registerKernel<AttentionAttrs>(
         `attention.dcarry.${head ? 'head' : 'channel'}`,
         REVERSE_PAIR_WGSL,
         [
-          { name: 'z', elem: true },
+          { name: 'z', type: 'Elem' },
           { name: 'm0' },
           { name: 'u0' },
           { name: 'w0' },
@@ -255,10 +267,10 @@ registerKernel<AttentionAttrs>(
         [outer * c, d, T],
         [
           final.buffer,
-          bufferOf(m0),
-          bufferOf(u0),
-          bufferOf(w0),
-          bufferOf(M),
+          bufOf(m0).buffer,
+          bufOf(u0).buffer,
+          bufOf(w0).buffer,
+          bufOf(M).buffer,
           dm0.buffer,
           du0.buffer,
           dw0.buffer,

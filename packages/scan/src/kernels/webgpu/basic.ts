@@ -1,14 +1,13 @@
-import { type KernelInput, registerKernel } from '@recur/tensor';
+import {
+  bufOf,
+  type GPUTensorBuffer,
+  gpuOf,
+  type KernelInput,
+  registerKernel,
+} from '@recur/tensor/kernels';
 import type { LinearRecurrenceAttrs, LogcumsumexpAttrs } from '../../operators/basic.js';
 import { LINEAR_RECURRENCE_WGSL, LOGADDEXP_WGSL, REVERSE_PAIR_WGSL } from './combines.js';
-import {
-  bufferOf,
-  type GpuTensorBuffer,
-  gpuOf,
-  run1d,
-  runScan,
-  type ScanProgram,
-} from './engine.js';
+import { run1d, runScan, type ScanProgram } from './engine.js';
 
 /**
  * logcumsumexp and the linear recurrence on WebGPU, elementwise over [outer, T, inner] (one lane per
@@ -56,8 +55,8 @@ registerKernel<LogcumsumexpAttrs>(
     const x = inputs[0] as KernelInput;
     const out = gpu.alloc(x.size * 4);
     // A carry [outer, inner] of f32 is already an array of Elem { v: f32 }.
-    const carry = hasCarry ? bufferOf(inputs[1] as KernelInput) : undefined;
-    runScan(gpu, logcumsumexpForward, { outer, length: T, inner }, [bufferOf(x), out.buffer], {
+    const carry = hasCarry ? bufOf(inputs[1] as KernelInput).buffer : undefined;
+    runScan(gpu, logcumsumexpForward, { outer, length: T, inner }, [bufOf(x).buffer, out.buffer], {
       carry,
     });
     return [out];
@@ -84,7 +83,7 @@ registerKernel<LogcumsumexpAttrs>(
       gpu,
       logcumsumexpBackward,
       { outer, length: T, inner },
-      [bufferOf(x), bufferOf(out), bufferOf(dy), dx.buffer],
+      [bufOf(x).buffer, bufOf(out).buffer, bufOf(dy).buffer, dx.buffer],
       { final: final?.buffer },
     );
     if (c0 && dc0 && final) {
@@ -92,12 +91,17 @@ registerKernel<LogcumsumexpAttrs>(
         gpu,
         'logcumsumexp.dcarry',
         LINEAR_RECURRENCE_WGSL,
-        [{ name: 'z', elem: true }, { name: 'c0' }, { name: 'out' }, { name: 'dc0', write: true }],
+        [
+          { name: 'z', type: 'Elem' },
+          { name: 'c0' },
+          { name: 'out' },
+          { name: 'dc0', write: true },
+        ],
         `  let inner = rs_pu(1u);
   let T = rs_pu(2u);
   dc0[i] = exp_diff(c0[i], out[(i / inner) * T * inner + i % inner]) * z[i].b;`,
         [lines, inner, T],
-        [final.buffer, bufferOf(c0), bufferOf(out), dc0.buffer],
+        [final.buffer, bufOf(c0).buffer, bufOf(out).buffer, dc0.buffer],
       );
       gpu.release(final);
     }
@@ -159,24 +163,28 @@ registerKernel<LinearRecurrenceAttrs>(
     const A = gpu.alloc(a.size * 4);
     const H = gpu.alloc(b.size * 4);
     const lines = outer * inner;
-    let carry: GpuTensorBuffer | null = null;
+    let carry: GPUTensorBuffer | null = null;
     if (hasCarry && lines > 0 && T > 0) {
       carry = gpu.alloc(lines * 8);
       run1d(
         gpu,
         'linearRecurrence.carry',
         LINEAR_RECURRENCE_WGSL,
-        [{ name: 'a0' }, { name: 'b0' }, { name: 'out', elem: true, write: true }],
+        [{ name: 'a0' }, { name: 'b0' }, { name: 'out', type: 'Elem', write: true }],
         '  out[i] = Elem(a0[i], b0[i]);',
         [lines],
-        [bufferOf(inputs[2] as KernelInput), bufferOf(inputs[3] as KernelInput), carry.buffer],
+        [
+          bufOf(inputs[2] as KernelInput).buffer,
+          bufOf(inputs[3] as KernelInput).buffer,
+          carry.buffer,
+        ],
       );
     }
     runScan(
       gpu,
       linearRecurrenceForward,
       { outer, length: T, inner },
-      [bufferOf(a), bufferOf(b), A.buffer, H.buffer],
+      [bufOf(a).buffer, bufOf(b).buffer, A.buffer, H.buffer],
       { carry: carry?.buffer },
     );
     if (carry) gpu.release(carry);
@@ -209,7 +217,7 @@ registerKernel<LinearRecurrenceAttrs>(
       gpu,
       linearRecurrenceBackward,
       { outer, length: T, inner },
-      [bufferOf(a), bufferOf(dA), bufferOf(dH), da.buffer, db.buffer],
+      [bufOf(a).buffer, bufOf(dA).buffer, bufOf(dH).buffer, da.buffer, db.buffer],
       { final: final?.buffer },
     );
     // da_t = gH_t·h_{t−1} + gA_t·A_{t−1}, with (h, A) before the first position the carry (b0, a0)
@@ -237,22 +245,22 @@ registerKernel<LinearRecurrenceAttrs>(
   da[i] = db[i] * hPrev + da[i] * aPrev;`,
       [a.size, T, inner],
       [
-        bufferOf(H),
-        bufferOf(A),
+        bufOf(H).buffer,
+        bufOf(A).buffer,
         db.buffer,
         da.buffer,
-        ...(carry ? [bufferOf(carry[1]), bufferOf(carry[0])] : []),
+        ...(carry ? [bufOf(carry[1]).buffer, bufOf(carry[0]).buffer] : []),
       ],
     );
     if (carry && final) {
-      const [da0, db0] = dCarry as [GpuTensorBuffer, GpuTensorBuffer];
+      const [da0, db0] = dCarry as [GPUTensorBuffer, GPUTensorBuffer];
       // da0 = a_0·gA_0, db0 = a_0·gH_0.
       run1d(
         gpu,
         'linearRecurrence.dcarry',
         REVERSE_PAIR_WGSL,
         [
-          { name: 'z', elem: true },
+          { name: 'z', type: 'Elem' },
           { name: 'a' },
           { name: 'da0', write: true },
           { name: 'db0', write: true },
@@ -263,7 +271,7 @@ registerKernel<LinearRecurrenceAttrs>(
   da0[i] = a1 * z[i].w;
   db0[i] = a1 * z[i].u;`,
         [lines, inner, T],
-        [final.buffer, bufferOf(a), da0.buffer, db0.buffer],
+        [final.buffer, bufOf(a).buffer, da0.buffer, db0.buffer],
       );
       gpu.release(final);
     }

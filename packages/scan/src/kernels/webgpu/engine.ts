@@ -1,4 +1,11 @@
-import { type Backend, TensorError, WebGPUBackend } from '@recur/tensor';
+import {
+  type Binding,
+  type GPUTensorBuffer,
+  runProgram,
+  SPECIAL_VALUES_WGSL,
+  TensorError,
+  type WebGPUBackend,
+} from '@recur/tensor/kernels';
 
 /**
  * Reduce-then-scan on WebGPU: the scan engine every WebGPU kernel of this package is built from.
@@ -24,34 +31,16 @@ import { type Backend, TensorError, WebGPUBackend } from '@recur/tensor';
  * A reverse scan reads position T − 1 − j as its j-th element (the aggregates are in scan order).
  */
 
-/** The WebGPU backend's buffer (GPUTensorBuffer) and the raw GPUBuffer in it. */
-export type GpuTensorBuffer = ReturnType<WebGPUBackend['alloc']>;
-export type RawBuffer = GpuTensorBuffer['buffer'];
-
-export function gpuOf(backend: Backend): WebGPUBackend {
-  if (!(backend instanceof WebGPUBackend)) {
-    throw new TensorError('scan', `internal: a webgpu kernel ran on backend '${backend.name}'`);
-  }
-  return backend;
-}
-
-export function bufferOf(x: { buffer: unknown }): RawBuffer {
-  return (x.buffer as GpuTensorBuffer).buffer;
-}
+/** The raw GPUBuffer inside a GPUTensorBuffer. */
+export type RawBuffer = GPUTensorBuffer['buffer'];
 
 /**
  * WGSL helpers available to every kernel and to an operator's `wgsl` (so its combine can name them):
- * `inf()`, `nan()`, `is_nan(x)`, `is_neg_inf(x)`, `exp_diff(a, b)` (e^{a−b} with 0 when a = −inf and
- * NaN when either is NaN, never evaluating −inf − (−inf)), `log1p_(y)` (log(1 + y), accurate for
- * small y). Special values are built from bits and tested on bits: compilers may fold `x != x`.
+ * `inf()`, `nan()`, `is_nan(x)`, `is_neg_inf(x)`, `is_finite(x)` (the kit's SPECIAL_VALUES_WGSL),
+ * `exp_diff(a, b)` (e^{a−b} with 0 when a = −inf and NaN when either is NaN, never evaluating
+ * −inf − (−inf)), `log1p_(y)` (log(1 + y), accurate for small y).
  */
-export const PRELUDE = `
-var<private> RS_INF_BITS: u32 = 0x7f800000u;
-var<private> RS_NAN_BITS: u32 = 0x7fc00000u;
-fn inf() -> f32 { return bitcast<f32>(RS_INF_BITS); }
-fn nan() -> f32 { return bitcast<f32>(RS_NAN_BITS); }
-fn is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
-fn is_neg_inf(x: f32) -> bool { return bitcast<u32>(x) == 0xff800000u; }
+export const PRELUDE = `${SPECIAL_VALUES_WGSL}
 fn exp_diff(a: f32, b: f32) -> f32 {
   if (is_neg_inf(a)) { return 0.0; }
   let x = a - b;
@@ -65,13 +54,6 @@ fn log1p_(y: f32) -> f32 {
   return log(v) * (y / (v - 1.0));
 }
 `;
-
-/** A storage buffer a kernel binds: f32 data or an array of the program's Elem. */
-export interface Binding {
-  readonly name: string;
-  readonly write?: boolean;
-  readonly elem?: boolean;
-}
 
 /**
  * What one scan computes, as WGSL. `load` defines `fn leaf(o: u32, k: u32, t: u32) -> Elem` (the
@@ -141,31 +123,6 @@ function tileFor(gpu: WebGPUBackend, n: number, inner: number): Tile {
   return { lanes: wg / rows, rows, k };
 }
 
-/** Workgroups for `groups` spread over x and y (65535 per axis). */
-function grid(groups: number): [number, number, number] {
-  const x = Math.max(1, Math.min(groups, 65535));
-  return [x, Math.ceil(groups / x), 1];
-}
-
-function decl(b: Binding, at: number): string {
-  const access = b.write ? 'read_write' : 'read';
-  return `@group(0) @binding(${at}) var<storage, ${access}> ${b.name}: array<${b.elem ? 'Elem' : 'f32'}>;`;
-}
-
-/** The params uniform (read with rs_pu / rs_pf) and storage buffers at 1, 2, …, each marked used. */
-function header(params: number, buffers: readonly Binding[]): { decls: string; uses: string } {
-  const lines = [
-    `@group(0) @binding(0) var<uniform> RS_P: array<vec4<u32>, ${Math.max(1, Math.ceil(params / 4))}>;`,
-    'fn rs_pu(i: u32) -> u32 { return RS_P[i / 4u][i % 4u]; }',
-  ];
-  buffers.forEach((b, i) => {
-    lines.push(decl(b, i + 1));
-  });
-  // Every declared buffer is bound, so each must be in the pipeline's (automatic) layout.
-  const uses = buffers.map((b) => `  _ = arrayLength(&${b.name});`).join('\n');
-  return { decls: lines.join('\n'), uses };
-}
-
 type Source = 'leaf' | 'agg';
 type Mode = 'reduce' | 'scan';
 
@@ -175,24 +132,35 @@ type Mode = 'reduce' | 'scan';
  * to `rs_agg_out` [outer, nb, inner]; `scan` writes the inclusive result through `emit` (leaves) or the
  * exclusive prefix in place (aggregates), with carry-in `rs_parent[o, b, k]` (the exclusive prefix of
  * the block, or the line's carry at the top) when there is one, and `final[ℓ]` the line's total.
+ * The pass's buffers: the program's (leaves) or `rs_agg`, then `rs_agg_out` / `rs_parent` /
+ * `rs_final` as it has them.
  */
-function passSource(
+function passBindings(
+  program: ScanProgram,
+  src: Source,
+  mode: Mode,
+  parent: boolean,
+  final: boolean,
+): Binding[] {
+  const bindings: Binding[] = [];
+  if (src === 'leaf') bindings.push(...program.buffers);
+  else bindings.push({ name: 'rs_agg', type: 'Elem', write: mode === 'scan' });
+  if (mode === 'reduce') bindings.push({ name: 'rs_agg_out', type: 'Elem', write: true });
+  if (mode === 'scan' && parent) bindings.push({ name: 'rs_parent', type: 'Elem' });
+  if (mode === 'scan' && final) bindings.push({ name: 'rs_final', type: 'Elem', write: true });
+  return bindings;
+}
+
+/** The body of one pass's entry point (see passBindings). */
+function passMain(
   program: ScanProgram,
   src: Source,
   mode: Mode,
   tile: Tile,
   parent: boolean,
   final: boolean,
-): { code: string; bindings: Binding[] } {
+): string {
   const { lanes, rows, k: per } = tile;
-  const wg = lanes * rows;
-  const bindings: Binding[] = [];
-  if (src === 'leaf') bindings.push(...program.buffers);
-  else bindings.push({ name: 'rs_agg', elem: true, write: mode === 'scan' });
-  if (mode === 'reduce') bindings.push({ name: 'rs_agg_out', elem: true, write: true });
-  if (mode === 'scan' && parent) bindings.push({ name: 'rs_parent', elem: true });
-  if (mode === 'scan' && final) bindings.push({ name: 'rs_final', elem: true, write: true });
-  const { decls, uses } = header(4, bindings);
   const at = (j: string) => (program.reverse && src === 'leaf' ? `(n - 1u - (${j}))` : `(${j})`);
   const load = src === 'leaf' ? `leaf(o, k, ${at('j')})` : 'rs_agg[(o * n + j) * inner + k]';
   const up: string[] = [];
@@ -235,16 +203,7 @@ ${down.join('\n')}
     }
   }`;
   }
-  const code = `${PRELUDE}
-${program.elem}
-${decls}
-var<workgroup> rs_sh: array<Elem, ${wg}>;
-${src === 'leaf' ? `${program.load}\n${program.store}` : ''}
-@compute @workgroup_size(${wg})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-${uses}
-  let lines = rs_pu(0u);
+  return `  let lines = rs_pu(0u);
   let n = rs_pu(1u);
   let inner = rs_pu(2u);
   let nb = rs_pu(3u);
@@ -267,9 +226,7 @@ ${uses}
     acc = combine(acc, x);
   }
   rs_sh[lid] = acc;
-${tail}
-}`;
-  return { code, bindings };
+${tail}`;
 }
 
 /**
@@ -291,13 +248,24 @@ function pass(
   const tile = tileFor(gpu, n, inner);
   const block = tile.rows * tile.k;
   const nb = Math.ceil(n / block);
-  const key = `scan:${program.key}|${src}|${mode}|${tile.lanes}x${tile.rows}x${tile.k}|${parent}|${final}`;
-  const pipeline = gpu.pipeline(
-    key,
-    () => passSource(program, src, mode, tile, parent, final).code,
+  const wg = tile.lanes * tile.rows;
+  runProgram(
+    gpu,
+    {
+      name: `scan:${program.key}|${src}|${mode}|${tile.lanes}x${tile.rows}x${tile.k}|${parent}|${final}`,
+      prelude: `${PRELUDE}
+${program.elem}
+var<workgroup> rs_sh: array<Elem, ${wg}>;
+${src === 'leaf' ? `${program.load}\n${program.store}` : ''}`,
+      bindings: passBindings(program, src, mode, parent, final),
+      main: () => passMain(program, src, mode, tile, parent, final),
+      workgroups: Math.ceil(lanesTotal / tile.lanes) * nb,
+      workgroupSize: wg,
+      prefix: 'rs_',
+    },
+    [lanesTotal, n, inner, nb],
+    buffers,
   );
-  const groups = Math.ceil(lanesTotal / tile.lanes) * nb;
-  gpu.dispatch(pipeline, [lanesTotal, n, inner, nb], buffers, grid(groups));
 }
 
 /** Blocks at a level of length n (the next level's length). */
@@ -359,7 +327,7 @@ export function runScan(
     T,
     lines,
     inner,
-    [...buffers, (aggs[0] as GpuTensorBuffer).buffer],
+    [...buffers, (aggs[0] as GPUTensorBuffer).buffer],
     false,
     false,
   );
@@ -372,7 +340,7 @@ export function runScan(
       lengths[l] as number,
       lines,
       inner,
-      [(aggs[l - 1] as GpuTensorBuffer).buffer, (aggs[l] as GpuTensorBuffer).buffer],
+      [(aggs[l - 1] as GPUTensorBuffer).buffer, (aggs[l] as GPUTensorBuffer).buffer],
       false,
       false,
     );
@@ -380,7 +348,7 @@ export function runScan(
   // Down: the top level (one block per line, the carry as carry-in), each level with its parent's
   // exclusive prefixes, then the leaves.
   for (let l = aggs.length - 1; l >= 0; l--) {
-    const parent = l === aggs.length - 1 ? opts.carry : (aggs[l + 1] as GpuTensorBuffer).buffer;
+    const parent = l === aggs.length - 1 ? opts.carry : (aggs[l + 1] as GPUTensorBuffer).buffer;
     pass(
       gpu,
       program,
@@ -389,7 +357,7 @@ export function runScan(
       lengths[l + 1] as number,
       lines,
       inner,
-      [(aggs[l] as GpuTensorBuffer).buffer, ...(parent ? [parent] : [])],
+      [(aggs[l] as GPUTensorBuffer).buffer, ...(parent ? [parent] : [])],
       parent !== undefined,
       false,
     );
@@ -402,7 +370,7 @@ export function runScan(
     T,
     lines,
     inner,
-    [...buffers, (aggs[0] as GpuTensorBuffer).buffer, ...final],
+    [...buffers, (aggs[0] as GPUTensorBuffer).buffer, ...final],
     true,
     !!opts.final,
   );
@@ -423,32 +391,17 @@ export function run1d(
   params: readonly number[],
   buffers: readonly RawBuffer[],
 ): void {
-  const n = params[0] as number;
-  if (n === 0) return;
-  const wg = pow2floor(gpu.workgroupSize);
-  const pipeline = gpu.pipeline(`scan:${key}|wg${wg}`, () => {
-    const { decls, uses } = header(params.length, bindings);
-    return `${PRELUDE}
-${elem}
-${decls}
-@compute @workgroup_size(${wg})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-${uses}
-  let i = (wid.y * nwg.x + wid.x) * ${wg}u + lid;
-  if (i >= rs_pu(0u)) { return; }
-${body}
-}`;
-  });
-  gpu.dispatch(pipeline, params, buffers, grid(Math.ceil(n / wg)));
-}
-
-/** Throws when one invocation of a 1-d kernel would loop `iterations` times on a limited adapter. */
-export function checkLoop(gpu: WebGPUBackend, op: string, iterations: number): void {
-  if (iterations > gpu.maxLoopIterations) {
-    throw new TensorError(
-      op,
-      `a width of ${iterations} is more than this WebGPU adapter (${gpu.adapterName}) loops over in one invocation (${gpu.maxLoopIterations}); use the cpu backend`,
-    );
-  }
+  runProgram(
+    gpu,
+    {
+      name: `scan:${key}`,
+      prelude: `${PRELUDE}\n${elem}`,
+      bindings,
+      main: `  if (i >= rs_pu(0u)) { return; }\n${body}`,
+      size: params[0] as number,
+      prefix: 'rs_',
+    },
+    params,
+    buffers,
+  );
 }

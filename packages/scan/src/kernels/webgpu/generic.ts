@@ -2,24 +2,22 @@ import {
   defineOp,
   hasKernel,
   isGradEnabled,
-  type KernelInput,
   type OpDef,
-  registerKernel,
   runOp,
   type Tensor,
   TensorError,
   WebGPUBackend,
 } from '@recur/tensor';
+import {
+  bufOf,
+  type GPUTensorBuffer,
+  gpuOf,
+  type KernelInput,
+  registerKernel,
+} from '@recur/tensor/kernels';
 import type { ScanOperator } from '../../operator.js';
 import { layoutOf, type ScanLayout, servedBy } from '../../operators/layout.js';
-import {
-  bufferOf,
-  type GpuTensorBuffer,
-  gpuOf,
-  run1d,
-  runScan,
-  type ScanProgram,
-} from './engine.js';
+import { run1d, runScan, type ScanProgram } from './engine.js';
 
 /**
  * Any operator with a `wgsl` combine, fused on WebGPU: reduce-then-scan kernels generated from its
@@ -104,7 +102,7 @@ registerKernel<WgslScanAttrs>('scan.wgsl', 'webgpu', (backend, inputs, attrs) =>
   const xs = inputs.slice(0, arity) as KernelInput[];
   const ys = xs.map((x) => gpu.alloc(x.size * 4));
   const lines = outer * inner;
-  let carry: GpuTensorBuffer | null = null;
+  let carry: GPUTensorBuffer | null = null;
   if (hasCarry && lines > 0 && T > 0) {
     carry = gpu.alloc(lines * arity * 4);
     const cs = inputs.slice(arity, 2 * arity) as KernelInput[];
@@ -112,17 +110,17 @@ registerKernel<WgslScanAttrs>('scan.wgsl', 'webgpu', (backend, inputs, attrs) =>
       gpu,
       `${program.key}.carry`,
       attrs.wgsl,
-      [...cs.map((_, j) => ({ name: `rs_c${j}` })), { name: 'rs_out', elem: true, write: true }],
+      [...cs.map((_, j) => ({ name: `rs_c${j}` })), { name: 'rs_out', type: 'Elem', write: true }],
       `  rs_out[i] = Elem(${cs.map((_, j) => `rs_c${j}[i]`).join(', ')});`,
       [lines],
-      [...cs.map(bufferOf), carry.buffer],
+      [...cs.map((x) => bufOf(x).buffer), carry.buffer],
     );
   }
   runScan(
     gpu,
     program,
     { outer, length: T, inner },
-    [...xs.map(bufferOf), ...ys.map((y) => y.buffer)],
+    [...xs.map((x) => bufOf(x).buffer), ...ys.map((y) => y.buffer)],
     { carry: carry?.buffer },
   );
   if (carry) gpu.release(carry);

@@ -1,8 +1,8 @@
 import type { KernelInput } from '../../backend.js';
+import { runProgram } from '../../kernel-kit/webgpu.js';
 import { registerKernel } from '../../kernels.js';
 import type { AdamStepAttrs } from '../../ops/adam.js';
 import { bufOf, f32bits, gpuOf } from './backend.js';
-import { entry, header, run1d } from './wgsl.js';
 
 /** The Adam / AdamW update (ops/adam.ts), one thread per element, in float32. */
 registerKernel<AdamStepAttrs>('adamStep', 'webgpu', (backend, inputs, a) => {
@@ -26,20 +26,20 @@ registerKernel<AdamStepAttrs>('adamStep', 'webgpu', (backend, inputs, a) => {
     f32bits(1 - a.beta2),
   ];
   const names = ['p', 'g', 'm', 'v', ...(ams ? ['vm'] : [])];
-  run1d(
+  runProgram(
     gpu,
-    `adamStep:${ams ? 1 : 0}`,
-    (wg) =>
-      `${header(10, [
+    {
+      name: `adamStep:${ams ? 1 : 0}`,
+      bindings: [
         ...names.map((name) => ({ name, type: 'f32' as const })),
         ...['po', 'mo', 'vo', ...(ams ? ['vmo'] : [])].map((name) => ({
           name,
           type: 'f32' as const,
           write: true,
         })),
-      ])}\n${entry(
-        wg,
-        `  if (i >= pu(0u)) { return; }
+      ],
+      size: n,
+      main: `  if (i >= pu(0u)) { return; }
   let c1 = pf(4u); let b2 = pf(5u); let c2 = pf(9u);
   let gi = pf(1u) * g[i] + pf(2u) * p[i];
   let mi = m[i] + (gi - m[i]) * c1;
@@ -49,10 +49,9 @@ registerKernel<AdamStepAttrs>('adamStep', 'webgpu', (backend, inputs, a) => {
   var second = vi;
   ${ams ? 'second = max(vm[i], vi); vmo[i] = second;' : ''}
   po[i] = p[i] * pf(3u) - pf(7u) * mi / (sqrt(second) / pf(6u) + pf(8u));`,
-      )}`,
+    },
     params,
     [...inputs.map((t) => bufOf(t).buffer), ...outs.map((b) => b.buffer)],
-    n,
   );
   return outs;
 });

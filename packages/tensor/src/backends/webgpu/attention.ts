@@ -1,9 +1,9 @@
 import type { KernelInput, OutputSpec } from '../../backend.js';
+import { COMMON_WGSL, checkLoop, output, runProgram } from '../../kernel-kit/webgpu.js';
 import { registerKernel } from '../../kernels.js';
 import type { AttentionAttrs } from '../../ops/attention.js';
 import { sizeOf } from '../../shape.js';
 import { bufOf, f32bits, gpuOf, type WebGPUBackend } from './backend.js';
-import { COMMON, checkLoop, entry, header, output, run1d } from './wgsl.js';
 
 /**
  * Fused softmax attention (ops/attention.ts): one thread per query row with an online softmax (a
@@ -70,19 +70,20 @@ registerKernel<AttentionAttrs>('attention', 'webgpu', (backend, [q, k, v], a, [o
   const out = output(gpu, oSpec as OutputSpec);
   const lse = output(gpu, lSpec as OutputSpec);
   const n = dims.batch * dims.tq;
-  run1d(
+  runProgram(
     gpu,
-    `attention:${dims.d}:${dims.dv}`,
-    (wg) =>
-      `${COMMON}\n${consts(dims)}\n${header(9, [
+    {
+      name: `attention:${dims.d}:${dims.dv}`,
+      prelude: `${COMMON_WGSL}\n${consts(dims)}\n${PRELUDE}`,
+      bindings: [
         { name: 'q', type: 'f32' },
         { name: 'k', type: 'f32' },
         { name: 'v', type: 'f32' },
         { name: 'out', type: 'f32', write: true },
         { name: 'lse', type: 'f32', write: true },
-      ])}\n${PRELUDE}\n${entry(
-        wg,
-        `  if (i >= pu(0u)) { return; }
+      ],
+      size: n,
+      main: `  if (i >= pu(0u)) { return; }
   let tq = pu(1u); let tk = pu(2u); let scale = pf(8u);
   let b = i / tq;
   let end = vend(i % tq);
@@ -110,10 +111,9 @@ registerKernel<AttentionAttrs>('attention', 'webgpu', (backend, [q, k, v], a, [o
   }
   lse[i] = m + log(l);
   for (var x = 0u; x < DV; x++) { out[oo + x] = acc[x] / l; }`,
-      )}`,
+    },
     paramsOf(n, dims, a),
     [q, k, v].map((t) => bufOf(t as KernelInput).buffer).concat([out.buffer, lse.buffer]),
-    n,
   );
   return [out, lse];
 });
@@ -129,25 +129,25 @@ registerKernel<AttentionAttrs>(
     const rows = dims.batch * dims.tq;
     // δ_i = dOut_i · out_i − dLse_i, one per query row.
     const delta = gpu.alloc(Math.max(rows, 1) * 4);
-    run1d(
+    runProgram(
       gpu,
-      `attentionDelta:${dims.dv}`,
-      (wg) =>
-        `${consts(dims)}\n${header(9, [
+      {
+        name: `attentionDelta:${dims.dv}`,
+        prelude: consts(dims),
+        bindings: [
           { name: 'o', type: 'f32' },
           { name: 'g', type: 'f32' },
           { name: 'gl', type: 'f32' },
           { name: 'delta', type: 'f32', write: true },
-        ])}\n${entry(
-          wg,
-          `  if (i >= pu(0u)) { return; }
+        ],
+        size: rows,
+        main: `  if (i >= pu(0u)) { return; }
   var s = -gl[i];
   for (var x = 0u; x < DV; x++) { s = s + g[i * DV + x] * o[i * DV + x]; }
   delta[i] = s;`,
-        )}`,
+      },
       paramsOf(rows, dims, a),
       [buf(o), buf(dO), buf(dL), delta.buffer],
-      rows,
     );
     const dq = output(gpu, dqSpec as OutputSpec);
     const dk = output(gpu, dkSpec as OutputSpec);
@@ -162,13 +162,14 @@ registerKernel<AttentionAttrs>(
     ] as const;
     const ins = [buf(q), buf(k), buf(v), buf(lse), buf(dO), delta.buffer];
     // dq_i = scale Σ_j p_ij (dOut_i · v_j − δ_i) k_j, one thread per query row.
-    run1d(
+    runProgram(
       gpu,
-      `attentionGradQ:${dims.d}:${dims.dv}`,
-      (wg) =>
-        `${consts(dims)}\n${header(9, [...inputs, { name: 'dq', type: 'f32', write: true }])}\n${PRELUDE}\n${entry(
-          wg,
-          `  if (i >= pu(0u)) { return; }
+      {
+        name: `attentionGradQ:${dims.d}:${dims.dv}`,
+        prelude: `${consts(dims)}\n${PRELUDE}`,
+        bindings: [...inputs, { name: 'dq', type: 'f32', write: true }],
+        size: rows,
+        main: `  if (i >= pu(0u)) { return; }
   let tq = pu(1u); let tk = pu(2u); let scale = pf(8u);
   let b = i / tq;
   let end = vend(i % tq);
@@ -185,24 +186,24 @@ registerKernel<AttentionAttrs>(
     for (var x = 0u; x < D; x++) { acc[x] = acc[x] + ds * k[kb + j * D + x]; }
   }
   for (var x = 0u; x < D; x++) { dq[qo + x] = acc[x]; }`,
-        )}`,
+      },
       paramsOf(rows, dims, a),
       [...ins, dq.buffer],
-      rows,
     );
     // dk_j = scale Σ_i ds_ij q_i and dv_j = Σ_i p_ij dOut_i, one thread per key row.
     const keys = dims.batch * dims.tk;
-    run1d(
+    runProgram(
       gpu,
-      `attentionGradKV:${dims.d}:${dims.dv}`,
-      (wg) =>
-        `${consts(dims)}\n${header(9, [
+      {
+        name: `attentionGradKV:${dims.d}:${dims.dv}`,
+        prelude: `${consts(dims)}\n${PRELUDE}`,
+        bindings: [
           ...inputs,
           { name: 'dk', type: 'f32', write: true },
           { name: 'dv', type: 'f32', write: true },
-        ])}\n${PRELUDE}\n${entry(
-          wg,
-          `  if (i >= pu(0u)) { return; }
+        ],
+        size: keys,
+        main: `  if (i >= pu(0u)) { return; }
   let tq = pu(1u); let tk = pu(2u); let scale = pf(8u);
   let b = i / tk;
   let j = i % tk;
@@ -228,10 +229,9 @@ registerKernel<AttentionAttrs>(
   }
   for (var x = 0u; x < D; x++) { dk[ko + x] = gk[x]; }
   for (var x = 0u; x < DV; x++) { dv[vo + x] = gv[x]; }`,
-        )}`,
+      },
       paramsOf(keys, dims, a),
       [...ins, dk.buffer, dv.buffer],
-      keys,
     );
     gpu.release(delta);
     return [dq, dk, dv];

@@ -429,6 +429,7 @@ export function gpuOf(backend: Backend): WebGPUBackend {
   return backend;
 }
 
+/** A kernel input's buffer on the WebGPU backend. */
 export function bufOf(x: KernelInput): GPUTensorBuffer {
   return x.buffer as GPUTensorBuffer;
 }

@@ -1,9 +1,9 @@
 import type { KernelInput, OutputSpec } from '../../backend.js';
+import { output, runProgram, wt } from '../../kernel-kit/webgpu.js';
 import { registerKernel } from '../../kernels.js';
 import type { Im2colAttrs } from '../../ops/conv.js';
 import { sizeOf } from '../../shape.js';
 import { bufOf, gpuOf } from './backend.js';
-import { entry, header, output, run1d, wt } from './wgsl.js';
 
 /**
  * im2col: one thread per element of the columns [N, C·kH·kW, outH·outW], reading its pixel or 0 in
@@ -42,16 +42,16 @@ registerKernel<Im2colAttrs>('im2col', 'webgpu', (backend, [x], a, [spec]) => {
   const cols = output(gpu, s);
   const n = sizeOf(s.shape);
   const t = wt(s.dtype);
-  run1d(
+  runProgram(
     gpu,
-    `im2col:${t}`,
-    (wg) =>
-      `${header(14, [
+    {
+      name: `im2col:${t}`,
+      bindings: [
         { name: 'x', type: t },
         { name: 'cols', type: t, write: true },
-      ])}\n${entry(
-        wg,
-        `  if (i >= pu(0u)) { return; }
+      ],
+      size: n,
+      main: `  if (i >= pu(0u)) { return; }
   ${UNPACK}
   let L = oH * oW;
   let rows = C * kH * kW;
@@ -68,10 +68,9 @@ registerKernel<Im2colAttrs>('im2col', 'webgpu', (backend, [x], a, [spec]) => {
     v = x[((b * C + c) * H + u32(ih)) * W + u32(iw)];
   }
   cols[i] = v;`,
-      )}`,
+    },
     params(a, n),
     [bufOf(X).buffer, cols.buffer],
-    n,
   );
   return [cols];
 });
@@ -83,16 +82,16 @@ registerKernel<Im2colAttrs>('col2im', 'webgpu', (backend, [c], a, [spec]) => {
   const img = output(gpu, s);
   const n = sizeOf(s.shape);
   const t = wt(s.dtype);
-  run1d(
+  runProgram(
     gpu,
-    `col2im:${t}`,
-    (wg) =>
-      `${header(14, [
+    {
+      name: `col2im:${t}`,
+      bindings: [
         { name: 'cols', type: t },
         { name: 'img', type: t, write: true },
-      ])}\n${entry(
-        wg,
-        `  if (i >= pu(0u)) { return; }
+      ],
+      size: n,
+      main: `  if (i >= pu(0u)) { return; }
   ${UNPACK}
   let L = oH * oW;
   let rows = C * kH * kW;
@@ -115,10 +114,9 @@ registerKernel<Im2colAttrs>('col2im', 'webgpu', (backend, [c], a, [spec]) => {
     }
   }
   img[i] = acc;`,
-      )}`,
+    },
     params(a, n),
     [bufOf(Cols).buffer, img.buffer],
-    n,
   );
   return [img];
 });

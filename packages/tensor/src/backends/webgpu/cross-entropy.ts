@@ -1,8 +1,8 @@
 import type { KernelInput, OutputSpec } from '../../backend.js';
+import { COMMON_WGSL, checkLoop, output, runProgram } from '../../kernel-kit/webgpu.js';
 import { registerKernel } from '../../kernels.js';
 import type { CrossEntropyRowsAttrs } from '../../ops/cross-entropy.js';
 import { bufOf, f32bits, gpuOf } from './backend.js';
-import { COMMON, checkLoop, entry, header, output, run1d } from './wgsl.js';
 
 /**
  * Softmax cross entropy per row (ops/cross-entropy.ts), one thread per row in float32: the row's max
@@ -45,13 +45,14 @@ registerKernel<CrossEntropyRowsAttrs>(
     const { gpu, R, params } = setup(backend, x, a);
     const loss = output(gpu, spec as OutputSpec);
     const W = (c: string) => weightOf(weighted, c);
-    run1d(
+    runProgram(
       gpu,
-      `crossEntropyRows:${weighted ? 1 : 0}`,
-      (wg) =>
-        `${COMMON}\n${header(4, [...bindings(weighted, []), { name: 'loss', type: 'f32', write: true }])}\n${entry(
-          wg,
-          `  if (i >= pu(0u)) { return; }
+      {
+        name: `crossEntropyRows:${weighted ? 1 : 0}`,
+        prelude: COMMON_WGSL,
+        bindings: [...bindings(weighted, []), { name: 'loss', type: 'f32', write: true }],
+        size: R,
+        main: `  if (i >= pu(0u)) { return; }
   let C = pu(1u); let eps = pf(3u);
   let y = t[i];
   if (y == pi(2u)) { loss[i] = 0.0; return; }${STATS}
@@ -63,10 +64,9 @@ registerKernel<CrossEntropyRowsAttrs>(
     l = l + eps / f32(C) * sm;
   }
   loss[i] = l;`,
-        )}`,
+      },
       params,
       inputs.map((t) => bufOf(t).buffer).concat([loss.buffer]),
-      R,
     );
     return [loss];
   },
@@ -81,13 +81,14 @@ registerKernel<CrossEntropyRowsAttrs>(
     const { gpu, R, params } = setup(backend, x, a);
     const dx = output(gpu, spec as OutputSpec);
     const W = (c: string) => weightOf(weighted, c);
-    run1d(
+    runProgram(
       gpu,
-      `crossEntropyRowsGrad:${weighted ? 1 : 0}`,
-      (wg) =>
-        `${COMMON}\n${header(4, [...bindings(weighted, ['g']), { name: 'dx', type: 'f32', write: true }])}\n${entry(
-          wg,
-          `  if (i >= pu(0u)) { return; }
+      {
+        name: `crossEntropyRowsGrad:${weighted ? 1 : 0}`,
+        prelude: COMMON_WGSL,
+        bindings: [...bindings(weighted, ['g']), { name: 'dx', type: 'f32', write: true }],
+        size: R,
+        main: `  if (i >= pu(0u)) { return; }
   let C = pu(1u); let eps = pf(3u) / f32(pu(1u));
   let y = t[i];
   if (y == pi(2u)) {
@@ -104,10 +105,9 @@ registerKernel<CrossEntropyRowsAttrs>(
     if (eps > 0.0) { d = d + eps * (p * wsum - ${W('c')}); }
     dx[at + c] = g[i] * d;
   }`,
-        )}`,
+      },
       params,
       inputs.map((t) => bufOf(t).buffer).concat([dx.buffer]),
-      R,
     );
     return [dx];
   },

@@ -1,9 +1,16 @@
 import type { KernelInput, OutputSpec } from '../../backend.js';
+import {
+  COMMON_WGSL,
+  checkLoop,
+  loopRange,
+  output,
+  runProgram,
+  wt,
+} from '../../kernel-kit/webgpu.js';
 import { registerKernel } from '../../kernels.js';
 import type { CumsumAttrs } from '../../ops/cumulative.js';
 import { sizeOf } from '../../shape.js';
 import { bufOf, gpuOf } from './backend.js';
-import { COMMON, checkLoop, entry, header, loopRange, output, run1d, wt } from './wgsl.js';
 
 /**
  * Cumulative ops along an axis of [outer, r, inner]: one thread per (outer, inner) line walks r in
@@ -44,16 +51,17 @@ registerKernel<CumsumAttrs>(
         : exclusive
           ? 'out[p] = s; s = s + v;'
           : 's = s + v; out[p] = s;';
-    run1d(
+    runProgram(
       gpu,
-      `cumsum:${t}:${reverse}:${exclusive}`,
-      (wg) =>
-        `${COMMON}\n${header(3, [
+      {
+        name: `cumsum:${t}:${reverse}:${exclusive}`,
+        prelude: COMMON_WGSL,
+        bindings: [
           { name: 'x', type: t },
           { name: 'out', type: t, write: true },
-        ])}\n${entry(
-          wg,
-          `  let n = pu(0u); let r = pu(1u); let inner = pu(2u);
+        ],
+        size: n,
+        main: `  let n = pu(0u); let r = pu(1u); let inner = pu(2u);
   if (i >= n) { return; }
   ${LINE}
   var s = ${t}(0);
@@ -67,10 +75,9 @@ registerKernel<CumsumAttrs>(
     let v = x[p];
     ${step}`,
   )}`,
-        )}`,
+      },
       [n, r, inner],
       [bufOf(input).buffer, out.buffer],
-      n,
     );
     return [out];
   },
@@ -88,17 +95,18 @@ registerKernel<{ axis: number }>('cummax', 'webgpu', (backend, [x], { axis }, [s
   const n = outer * inner;
   const t = wt(o.dtype);
   const take = t === 'f32' ? 'is_nan(v) || (!is_nan(best) && v >= best)' : 'k == 0u || v >= best';
-  run1d(
+  runProgram(
     gpu,
-    `cummax:${t}`,
-    (wg) =>
-      `${COMMON}\n${header(3, [
+    {
+      name: `cummax:${t}`,
+      prelude: COMMON_WGSL,
+      bindings: [
         { name: 'x', type: t },
         { name: 'values', type: t, write: true },
         { name: 'indices', type: 'i32', write: true },
-      ])}\n${entry(
-        wg,
-        `  let n = pu(0u); let r = pu(1u); let inner = pu(2u);
+      ],
+      size: n,
+      main: `  let n = pu(0u); let r = pu(1u); let inner = pu(2u);
   if (i >= n) { return; }
   ${LINE}
   var best = ${t === 'f32' ? '-inf()' : '0'};
@@ -113,10 +121,9 @@ registerKernel<{ axis: number }>('cummax', 'webgpu', (backend, [x], { axis }, [s
     values[p] = best;
     indices[p] = i32(at);`,
   )}`,
-      )}`,
+    },
     [n, r, inner],
     [bufOf(input).buffer, values.buffer, indices.buffer],
-    n,
   );
   return [values, indices];
 });

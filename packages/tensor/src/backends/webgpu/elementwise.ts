@@ -1,9 +1,9 @@
 import type { KernelInput, OutputSpec } from '../../backend.js';
 import type { DType } from '../../dtype.js';
+import { COMMON_WGSL, convert, output, runProgram, wt } from '../../kernel-kit/webgpu.js';
 import { registerKernel } from '../../kernels.js';
 import { broadcastStrides, collapseAxes, sizeOf, stridesOf } from '../../shape.js';
 import { bufOf, gpuOf } from './backend.js';
-import { COMMON, convert, entry, header, output, run1d, wt } from './wgsl.js';
 
 /**
  * Elementwise kernels are generated per (op, dtypes, layout): each op is a WGSL function of its
@@ -347,47 +347,50 @@ function registerElementwise(
     }
     const names = NAMES[inputs.length - 1] as string[];
     const fullKey = `ew:${name}:${key}:${inputs.map((x) => x.dtype).join(',')}>${o.dtype}:${modes.join(',')}:${anyStrided ? rank : 0}`;
-    run1d(
+    runProgram(
       gpu,
-      fullKey,
-      (wg) => {
-        const decls = header(params.length, [
+      {
+        name: fullKey,
+        prelude: `${COMMON_WGSL}\n${lib}`,
+        bindings: [
           ...inputs.map((x, k) => ({ name: `in${k}`, type: wt(x.dtype) })),
           { name: 'out', type: wt(o.dtype), write: true },
-        ]);
-        const lines: string[] = [];
-        if (anyStrided) {
-          lines.push('  var rem = i;');
-          inputs.forEach((_, k) => {
-            if (modes[k] === 'strided') lines.push(`  var p${k} = 0u;`);
-          });
-          let at = 1 + rank;
-          const strideAt: number[] = inputs.map((_, k) => {
-            if (modes[k] !== 'strided') return -1;
-            const s = at;
-            at += rank;
-            return s;
-          });
-          for (let d = rank - 1; d >= 0; d--) {
-            lines.push(`  { let c = rem % pu(${1 + d}u); rem = rem / pu(${1 + d}u);`);
+        ],
+        size: n,
+        main: () => {
+          const lines: string[] = [];
+          if (anyStrided) {
+            lines.push('  var rem = i;');
             inputs.forEach((_, k) => {
-              if (modes[k] === 'strided')
-                lines.push(`    p${k} = p${k} + c * pu(${(strideAt[k] as number) + d}u);`);
+              if (modes[k] === 'strided') lines.push(`  var p${k} = 0u;`);
             });
-            lines.push('  }');
+            let at = 1 + rank;
+            const strideAt: number[] = inputs.map((_, k) => {
+              if (modes[k] !== 'strided') return -1;
+              const s = at;
+              at += rank;
+              return s;
+            });
+            for (let d = rank - 1; d >= 0; d--) {
+              lines.push(`  { let c = rem % pu(${1 + d}u); rem = rem / pu(${1 + d}u);`);
+              inputs.forEach((_, k) => {
+                if (modes[k] === 'strided')
+                  lines.push(`    p${k} = p${k} + c * pu(${(strideAt[k] as number) + d}u);`);
+              });
+              lines.push('  }');
+            }
           }
-        }
-        inputs.forEach((x, k) => {
-          const idx = modes[k] === 'flat' ? 'i' : modes[k] === 'one' ? '0u' : `p${k}`;
-          const v = convert(`in${k}[${idx}]`, x.dtype, operand[k] as DType);
-          lines.push(`  let ${names[k]} = ${v};`);
-        });
-        lines.push(`  out[i] = ${expr};`);
-        return `${COMMON}\n${lib}\n${decls}\n${entry(wg, `  if (i >= pu(0u)) { return; }\n${lines.join('\n')}`)}`;
+          inputs.forEach((x, k) => {
+            const idx = modes[k] === 'flat' ? 'i' : modes[k] === 'one' ? '0u' : `p${k}`;
+            const v = convert(`in${k}[${idx}]`, x.dtype, operand[k] as DType);
+            lines.push(`  let ${names[k]} = ${v};`);
+          });
+          lines.push(`  out[i] = ${expr};`);
+          return `  if (i >= pu(0u)) { return; }\n${lines.join('\n')}`;
+        },
       },
       params,
       [...inputs.map((x) => bufOf(x).buffer), out.buffer],
-      n,
     );
     return [out];
   });

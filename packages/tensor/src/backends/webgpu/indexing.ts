@@ -1,9 +1,9 @@
 import type { KernelInput, OutputSpec } from '../../backend.js';
+import { checkLoop, coords, loopRange, output, runProgram, wt } from '../../kernel-kit/webgpu.js';
 import { registerKernel } from '../../kernels.js';
 import type { AxisAttrs } from '../../ops/indexing.js';
 import { sizeOf, stridesOf } from '../../shape.js';
 import { bufOf, gpuOf, INDEX_OPS, type WebGPUBackend } from './backend.js';
-import { checkLoop, coords, entry, header, loopRange, output, run1d, wt } from './wgsl.js';
 
 /**
  * Gather and scatter on the GPU.
@@ -29,16 +29,16 @@ function checkIndices(
 ): void {
   if (index.size === 0) return;
   gpu.noteIndexCheck();
-  run1d(
+  runProgram(
     gpu,
-    'indexcheck',
-    (wg) =>
-      `${header(4, [
+    {
+      name: 'indexcheck',
+      bindings: [
         { name: 'idx', type: 'i32' },
         { name: 'err', type: 'atomic<u32>', write: true },
-      ])}\n${entry(
-        wg,
-        `  if (i >= pu(0u)) { return; }
+      ],
+      size: index.size,
+      main: `  if (i >= pu(0u)) { return; }
   let v = idx[i];
   if (v < 0 || v >= pi(1u)) {
     if (atomicAdd(&err[0], 1u) == 0u) {
@@ -48,10 +48,9 @@ function checkIndices(
       atomicStore(&err[4], pu(3u));
     }
   }`,
-      )}`,
+    },
     [index.size, size, INDEX_OPS.indexOf(op), axis],
     [bufOf(index).buffer, gpu.errorBuffer],
-    index.size,
   );
 }
 
@@ -69,25 +68,24 @@ registerKernel<AxisAttrs>('gather', 'webgpu', (backend, [x, index], { axis }, [s
   const terms = Array.from({ length: rank }, (_, k) =>
     k === axis ? `u32(v) * pu(${2 + rank + k}u)` : `c${k} * pu(${2 + rank + k}u)`,
   ).join(' + ');
-  run1d(
+  runProgram(
     gpu,
-    `gather:${t}:${rank}:${axis}`,
-    (wg) =>
-      `${header(2 + 2 * rank, [
+    {
+      name: `gather:${t}:${rank}:${axis}`,
+      bindings: [
         { name: 'x', type: t },
         { name: 'idx', type: 'i32' },
         { name: 'out', type: t, write: true },
-      ])}\n${entry(
-        wg,
-        `  if (i >= pu(0u)) { return; }
+      ],
+      size: I.size,
+      main: `  if (i >= pu(0u)) { return; }
   ${coords(rank, 2)}
   let v = idx[i];
   if (v < 0 || v >= pi(1u)) { out[i] = ${t}(0); return; }
   out[i] = x[${terms}];`,
-      )}`,
+    },
     [I.size, size, ...I.shape, ...xs],
     [bufOf(X).buffer, bufOf(I).buffer, out.buffer],
-    I.size,
   );
   return [out];
 });
@@ -123,17 +121,17 @@ registerKernel<AxisAttrs & { shape: number[] }>(
     const fits = offAxis.map((k) => `c${k} < pu(${idxAt + k}u)`).join(' && ') || 'true';
     const ibase = offAxis.map((k) => `c${k} * pu(${istrAt + k}u)`).join(' + ') || '0u';
     const sbase = offAxis.map((k) => `c${k} * pu(${sstrAt + k}u)`).join(' + ') || '0u';
-    run1d(
+    runProgram(
       gpu,
-      `scatterAdd:${t}:${rank}:${axis}`,
-      (wg) =>
-        `${header(params.length, [
+      {
+        name: `scatterAdd:${t}:${rank}:${axis}`,
+        bindings: [
           { name: 'src', type: t },
           { name: 'idx', type: 'i32' },
           { name: 'out', type: t, write: true },
-        ])}\n${entry(
-          wg,
-          `  if (i >= pu(0u)) { return; }
+        ],
+        size: n,
+        main: `  if (i >= pu(0u)) { return; }
   ${coords(rank, 2)}
   var acc = ${t}(0);
   if (${fits}) {
@@ -148,10 +146,9 @@ registerKernel<AxisAttrs & { shape: number[] }>(
     )}
   }
   out[i] = acc;`,
-        )}`,
+      },
       params,
       [bufOf(S).buffer, bufOf(I).buffer, out.buffer],
-      n,
     );
     return [out];
   },
@@ -170,17 +167,17 @@ registerKernel<AxisAttrs>('take', 'webgpu', (backend, [x, index], { axis }, [spe
   const k = I.size;
   const n = sizeOf(o.shape);
   const t = wt(o.dtype);
-  run1d(
+  runProgram(
     gpu,
-    `take:${t}`,
-    (wg) =>
-      `${header(4, [
+    {
+      name: `take:${t}`,
+      bindings: [
         { name: 'x', type: t },
         { name: 'idx', type: 'i32' },
         { name: 'out', type: t, write: true },
-      ])}\n${entry(
-        wg,
-        `  if (i >= pu(0u)) { return; }
+      ],
+      size: n,
+      main: `  if (i >= pu(0u)) { return; }
   let size = pu(1u); let k = pu(2u); let inner = pu(3u);
   let ii = i % inner;
   let j = (i / inner) % k;
@@ -188,10 +185,9 @@ registerKernel<AxisAttrs>('take', 'webgpu', (backend, [x, index], { axis }, [spe
   let v = idx[j];
   if (v < 0 || u32(v) >= size) { out[i] = ${t}(0); return; }
   out[i] = x[(o * size + u32(v)) * inner + ii];`,
-      )}`,
+    },
     [n, size, k, inner],
     [bufOf(X).buffer, bufOf(I).buffer, out.buffer],
-    n,
   );
   return [out];
 });
@@ -211,17 +207,17 @@ registerKernel<AxisAttrs & { shape: number[] }>(
     const inner = sizeOf(shape.slice(axis + 1));
     const n = sizeOf(shape);
     const t = wt(o.dtype);
-    run1d(
+    runProgram(
       gpu,
-      `indexAdd:${t}`,
-      (wg) =>
-        `${header(4, [
+      {
+        name: `indexAdd:${t}`,
+        bindings: [
           { name: 'src', type: t },
           { name: 'idx', type: 'i32' },
           { name: 'out', type: t, write: true },
-        ])}\n${entry(
-          wg,
-          `  if (i >= pu(0u)) { return; }
+        ],
+        size: n,
+        main: `  if (i >= pu(0u)) { return; }
   let size = pu(1u); let k = pu(2u); let inner = pu(3u);
   let ii = i % inner;
   let v = i32((i / inner) % size);
@@ -229,10 +225,9 @@ registerKernel<AxisAttrs & { shape: number[] }>(
   var acc = ${t}(0);
   ${loopRange('j', '0u', 'k', 'if (idx[j] == v) { acc = acc + src[(o * k + j) * inner + ii]; }')}
   out[i] = acc;`,
-        )}`,
+      },
       [n, size, I.size, inner],
       [bufOf(S).buffer, bufOf(I).buffer, out.buffer],
-      n,
     );
     return [out];
   },

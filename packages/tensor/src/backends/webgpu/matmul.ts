@@ -1,9 +1,17 @@
 import type { KernelInput, OutputSpec } from '../../backend.js';
+import {
+  type Binding,
+  checkLoop,
+  header,
+  loopRange,
+  output,
+  runProgram,
+  wt,
+} from '../../kernel-kit/webgpu.js';
 import { registerKernel } from '../../kernels.js';
 import type { MatmulAttrs } from '../../ops/matmul.js';
 import { broadcastStrides, sizeOf } from '../../shape.js';
 import { bufOf, gpuOf } from './backend.js';
-import { checkLoop, entry, header, loopRange, output, run1d, wt } from './wgsl.js';
 
 /**
  * Batched op(A)·op(B) with broadcast batch axes.
@@ -66,11 +74,7 @@ function tiledSource(
       var v = ${t}(0);
       if (gn < N && gk < K) { v = b[bOff + gk * N + gn]; }
       Bs[kk * ${tile}u + n] = v;`;
-  return `${header(5 + 3 * rank, [
-    { name: 'a', type: t },
-    { name: 'b', type: t },
-    { name: 'out', type: t, write: true },
-  ])}
+  return `${header(5 + 3 * rank, abOut(t))}
 var<workgroup> As: array<${t}, ${BK * tile}>;
 var<workgroup> Bs: array<${t}, ${BK * tile}>;
 @compute @workgroup_size(${s}, ${s})
@@ -124,23 +128,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 }`;
 }
 
-function directSource(
-  t: 'f32' | 'i32',
-  transA: boolean,
-  transB: boolean,
-  rank: number,
-  wg: number,
-): string {
+/** The direct kernel's body: one thread per output element walking K. */
+function directMain(transA: boolean, transB: boolean, rank: number, t: 'f32' | 'i32'): string {
   const aIdx = transA ? 'aOff + kk * M + m' : 'aOff + m * K + kk';
   const bIdx = transB ? 'bOff + n * K + kk' : 'bOff + kk * N + n';
-  return `${header(5 + 3 * rank, [
-    { name: 'a', type: t },
-    { name: 'b', type: t },
-    { name: 'out', type: t, write: true },
-  ])}
-${entry(
-  wg,
-  `  let M = pu(0u); let N = pu(1u); let K = pu(2u);
+  return `  let M = pu(0u); let N = pu(1u); let K = pu(2u);
   if (i >= pu(4u)) { return; }
   let z = i / (M * N);
   let m = (i / N) % M;
@@ -150,9 +142,14 @@ ${entry(
   let bOff = ib * K * N;
   var acc = ${t}(0);
   ${loopRange('kk', '0u', 'K', `acc = acc + a[${aIdx}] * b[${bIdx}];`)}
-  out[i] = acc;`,
-)}`;
+  out[i] = acc;`;
 }
+
+const abOut = (t: 'f32' | 'i32'): Binding[] => [
+  { name: 'a', type: t },
+  { name: 'b', type: t },
+  { name: 'out', type: t, write: true },
+];
 
 registerKernel<MatmulAttrs>('matmul', 'webgpu', (backend, [a, b], { transA, transB }, [spec]) => {
   const gpu = gpuOf(backend);
@@ -180,13 +177,16 @@ registerKernel<MatmulAttrs>('matmul', 'webgpu', (backend, [a, b], { transA, tran
   const key = `${t}:${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}:${rank}`;
   const tail = [...batch, ...aStr, ...bStr];
   if (m < 16 || n < 16) {
-    run1d(
+    runProgram(
       gpu,
-      `matmul-direct:${key}`,
-      (wg) => directSource(t, transA, transB, rank, wg),
+      {
+        name: `matmul-direct:${key}`,
+        bindings: abOut(t),
+        size: total,
+        main: () => directMain(transA, transB, rank, t),
+      },
       [m, n, k, 0, total, ...tail],
       [bufOf(A).buffer, bufOf(B).buffer, out.buffer],
-      total,
     );
     return [out];
   }

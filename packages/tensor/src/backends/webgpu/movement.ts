@@ -1,10 +1,10 @@
 import type { KernelInput, OutputSpec } from '../../backend.js';
+import { coords, output, runProgram, wt } from '../../kernel-kit/webgpu.js';
 import { registerKernel } from '../../kernels.js';
 import type { StridedWriteAttrs } from '../../ops/inplace.js';
 import type { PadAttrs, StridedAttrs } from '../../ops/movement.js';
 import { sizeOf, stridesOf } from '../../shape.js';
 import { bufOf, f32bits, gpuOf } from './backend.js';
-import { coords, entry, header, output, run1d, wt } from './wgsl.js';
 
 /** Σ c_k · pi(at + k) as a WGSL i32 expression. */
 function dot(rank: number, at: number, prefix = 'c'): string {
@@ -23,22 +23,21 @@ registerKernel<StridedAttrs>(
     const n = sizeOf(shape);
     const rank = shape.length;
     const t = wt(o.dtype);
-    run1d(
+    runProgram(
       gpu,
-      `strided:${t}:${rank}`,
-      (wg) =>
-        `${header(2 + 2 * rank, [
+      {
+        name: `strided:${t}:${rank}`,
+        bindings: [
           { name: 'x', type: t },
           { name: 'out', type: t, write: true },
-        ])}\n${entry(
-          wg,
-          `  if (i >= pu(0u)) { return; }
+        ],
+        size: n,
+        main: `  if (i >= pu(0u)) { return; }
   ${coords(rank, 2)}
   out[i] = x[u32(pi(1u) + ${dot(rank, 2 + rank)})];`,
-        )}`,
+      },
       [n, offset, ...shape, ...strides],
       [bufOf(x as KernelInput).buffer, out.buffer],
-      n,
     );
     return [out];
   },
@@ -60,22 +59,21 @@ registerKernel<StridedAttrs>(
     const n = sizeOf(shape);
     const rank = shape.length;
     const t = wt(o.dtype);
-    run1d(
+    runProgram(
       gpu,
-      `stridedScatter:${t}:${rank}`,
-      (wg) =>
-        `${header(2 + 2 * rank, [
+      {
+        name: `stridedScatter:${t}:${rank}`,
+        bindings: [
           { name: 'g', type: t },
           { name: 'out', type: t, write: true },
-        ])}\n${entry(
-          wg,
-          `  if (i >= pu(0u)) { return; }
+        ],
+        size: n,
+        main: `  if (i >= pu(0u)) { return; }
   ${coords(rank, 2)}
   out[u32(pi(1u) + ${dot(rank, 2 + rank)})] = g[i];`,
-        )}`,
+      },
       [n, offset, ...shape, ...strides],
       [bufOf(g as KernelInput).buffer, out.buffer],
-      n,
     );
     return [out];
   },
@@ -92,23 +90,22 @@ registerKernel<StridedWriteAttrs>(
     const rank = shape.length;
     const t = wt(tgt.dtype);
     const rhs = accumulate ? 'out[at] + src[i]' : 'src[i]';
-    run1d(
+    runProgram(
       gpu,
-      `stridedWrite:${t}:${rank}:${accumulate}`,
-      (wg) =>
-        `${header(2 + 2 * rank, [
+      {
+        name: `stridedWrite:${t}:${rank}:${accumulate}`,
+        bindings: [
           { name: 'src', type: t },
           { name: 'out', type: t, write: true },
-        ])}\n${entry(
-          wg,
-          `  if (i >= pu(0u)) { return; }
+        ],
+        size: n,
+        main: `  if (i >= pu(0u)) { return; }
   ${coords(rank, 2)}
   let at = u32(pi(1u) + ${dot(rank, 2 + rank)});
   out[at] = ${rhs};`,
-        )}`,
+      },
       [n, offset, ...shape, ...strides],
       [bufOf(src as KernelInput).buffer, bufOf(tgt).buffer],
-      n,
     );
     return [];
   },
@@ -139,25 +136,24 @@ registerKernel<PadAttrs>('pad', 'webgpu', (backend, [x], { pads, value }, [spec]
     (_, k) =>
       `{ let d = i32(c${k}) - pi(${2 + rank + k}u); if (d < 0 || d >= pi(${2 + 2 * rank + k}u)) { inside = false; } src = src + d * pi(${2 + 3 * rank + k}u); }`,
   ).join('\n  ');
-  run1d(
+  runProgram(
     gpu,
-    `pad:${t}:${rank}`,
-    (wg) =>
-      `${header(params.length, [
+    {
+      name: `pad:${t}:${rank}`,
+      bindings: [
         { name: 'x', type: t },
         { name: 'out', type: t, write: true },
-      ])}\n${entry(
-        wg,
-        `  if (i >= pu(0u)) { return; }
+      ],
+      size: n,
+      main: `  if (i >= pu(0u)) { return; }
   ${coords(rank, 2)}
   var inside = true;
   var src = 0;
   ${checks}
   if (inside) { out[i] = x[u32(src)]; } else { out[i] = bitcast<${t}>(pu(1u)); }`,
-      )}`,
+    },
     params,
     [bufOf(input).buffer, out.buffer],
-    n,
   );
   return [out];
 });
@@ -175,22 +171,21 @@ registerKernel<{ axis: number }>('concat', 'webgpu', (backend, inputs, { axis },
   for (const x of inputs) {
     const len = (x.shape[axis] as number) * inner;
     const n = outer * len;
-    run1d(
+    runProgram(
       gpu,
-      `concat:${t}`,
-      (wg) =>
-        `${header(4, [
+      {
+        name: `concat:${t}`,
+        bindings: [
           { name: 'x', type: t },
           { name: 'out', type: t, write: true },
-        ])}\n${entry(
-          wg,
-          `  if (i >= pu(0u)) { return; }
+        ],
+        size: n,
+        main: `  if (i >= pu(0u)) { return; }
   let len = pu(1u);
   out[(i / len) * pu(2u) + pu(3u) + i % len] = x[i];`,
-        )}`,
+      },
       [n, len, rowLen, at],
       [bufOf(x).buffer, out.buffer],
-      n,
     );
     at += len;
   }

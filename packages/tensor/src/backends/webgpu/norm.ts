@@ -1,9 +1,9 @@
 import type { KernelInput, OutputSpec } from '../../backend.js';
+import { checkLoop, output, runProgram } from '../../kernel-kit/webgpu.js';
 import { registerKernel } from '../../kernels.js';
 import type { LayerNormAttrs } from '../../ops/norm.js';
 import { sizeOf } from '../../shape.js';
 import { bufOf, f32bits, gpuOf } from './backend.js';
-import { checkLoop, entry, header, output, run1d } from './wgsl.js';
 
 /**
  * LayerNorm (ops/norm.ts) in float32, one thread per row. Each row is divided by
@@ -46,19 +46,19 @@ registerKernel<LayerNormAttrs>('layerNorm', 'webgpu', (backend, inputs, a, [spec
   let v = 'xhat(x[at + j], s, mean, r)';
   if (a.affine >= 1) v = `${v} * w[j]`;
   if (a.affine === 2) v = `${v} + b[j]`;
-  run1d(
+  runProgram(
     gpu,
-    `layerNorm:${a.affine}`,
-    (wg) =>
-      `${header(3, [...bindings, { name: 'y', type: 'f32', write: true }])}\n${XHAT}\n${entry(
-        wg,
-        `  if (i >= pu(0u)) { return; }
+    {
+      name: `layerNorm:${a.affine}`,
+      prelude: XHAT,
+      bindings: [...bindings, { name: 'y', type: 'f32', write: true }],
+      size: rows,
+      main: `  if (i >= pu(0u)) { return; }
   let n = pu(1u); let eps = pf(2u);${STATS}
   for (var j = 0u; j < n; j++) { y[at + j] = ${v}; }`,
-      )}`,
+    },
     [rows, n, f32bits(a.eps)],
     inputs.map((t) => bufOf(t).buffer).concat([y.buffer]),
-    rows,
   );
   return [y];
 });
@@ -78,17 +78,18 @@ registerKernel<LayerNormAttrs>('layerNormGrad', 'webgpu', (backend, inputs, a, s
     { name: 'dy', type: 'f32' as const },
     ...(w ? [{ name: 'w', type: 'f32' as const }] : []),
   ];
-  run1d(
+  runProgram(
     gpu,
-    `layerNormGrad:${w ? 1 : 0}`,
-    (wg) =>
-      `${header(3, [
+    {
+      name: `layerNormGrad:${w ? 1 : 0}`,
+      prelude: XHAT,
+      bindings: [
         ...ins,
         { name: 'dx', type: 'f32', write: true },
         { name: 'stats', type: 'f32', write: true },
-      ])}\n${XHAT}\n${entry(
-        wg,
-        `  if (i >= pu(0u)) { return; }
+      ],
+      size: rows,
+      main: `  if (i >= pu(0u)) { return; }
   let n = pu(1u); let eps = pf(2u);${STATS}
   stats[3u * i] = s; stats[3u * i + 1u] = mean; stats[3u * i + 2u] = r;
   var gs = 0.0;
@@ -103,10 +104,9 @@ registerKernel<LayerNormAttrs>('layerNormGrad', 'webgpu', (backend, inputs, a, s
     let g = ${gOf};
     dx[at + j] = rs * (g - ga - xhat(x[at + j], s, mean, r) * gb);
   }`,
-      )}`,
+    },
     [rows, n, f32bits(a.eps)],
     inputs.map((t) => bufOf(t).buffer).concat([dx.buffer, stats.buffer]),
-    rows,
   );
   if (!w) {
     gpu.release(stats);
@@ -114,19 +114,20 @@ registerKernel<LayerNormAttrs>('layerNormGrad', 'webgpu', (backend, inputs, a, s
   }
   const dw = output(gpu, specs[1] as OutputSpec);
   const db = output(gpu, specs[2] as OutputSpec);
-  run1d(
+  runProgram(
     gpu,
-    'layerNormGradParams',
-    (wg) =>
-      `${header(2, [
+    {
+      name: 'layerNormGradParams',
+      prelude: XHAT,
+      bindings: [
         { name: 'x', type: 'f32' },
         { name: 'dy', type: 'f32' },
         { name: 'stats', type: 'f32' },
         { name: 'dw', type: 'f32', write: true },
         { name: 'db', type: 'f32', write: true },
-      ])}\n${XHAT}\n${entry(
-        wg,
-        `  if (i >= pu(1u)) { return; }
+      ],
+      size: n,
+      main: `  if (i >= pu(1u)) { return; }
   let rows = pu(0u); let n = pu(1u);
   var gw = 0.0;
   var gb = 0.0;
@@ -136,10 +137,9 @@ registerKernel<LayerNormAttrs>('layerNormGrad', 'webgpu', (backend, inputs, a, s
     gb = gb + dy[k];
   }
   dw[i] = gw; db[i] = gb;`,
-      )}`,
+    },
     [rows, n],
     [bufOf(x).buffer, bufOf(dy).buffer, stats.buffer, dw.buffer, db.buffer],
-    n,
   );
   gpu.release(stats);
   return [dx, dw, db];

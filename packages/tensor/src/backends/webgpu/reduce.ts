@@ -1,10 +1,10 @@
 import type { KernelInput, OutputSpec } from '../../backend.js';
 import type { DType } from '../../dtype.js';
+import { COMMON_WGSL, checkLoop, loopRange, runProgram, wt } from '../../kernel-kit/webgpu.js';
 import { registerKernel } from '../../kernels.js';
 import type { ReduceAttrs } from '../../ops/reduce.js';
 import { sizeOf } from '../../shape.js';
-import { bufOf, type GPUTensorBuffer, gpuOf, grid, type WebGPUBackend } from './backend.js';
-import { COMMON, checkLoop, entry, header, loopRange, run1d, wt } from './wgsl.js';
+import { bufOf, type GPUTensorBuffer, gpuOf, type WebGPUBackend } from './backend.js';
 
 /**
  * Reductions of the input read as [outer, r, inner] into [outer, inner].
@@ -67,16 +67,17 @@ function perOutput(
   var comp = 0.0;
   ${loopRange('k', 'k0', 'k1', 'let q = two_sum(s, x[base + k * inner]); s = q.x; comp = comp + q.y;')}
   let acc = finish(s, comp);`;
-  run1d(
+  runProgram(
     gpu,
-    `red1:${kind}:${t}`,
-    (wg) =>
-      `${COMMON}\n${combine(kind, t)}\n${header(5, [
+    {
+      name: `red1:${kind}:${t}`,
+      prelude: `${COMMON_WGSL}\n${combine(kind, t)}`,
+      bindings: [
         { name: 'x', type: t },
         { name: 'out', type: t, write: true },
-      ])}\n${entry(
-        wg,
-        `  let n = pu(0u); let r = pu(1u); let inner = pu(2u); let chunks = pu(3u); let chunk = pu(4u);
+      ],
+      size: n,
+      main: `  let n = pu(0u); let r = pu(1u); let inner = pu(2u); let chunks = pu(3u); let chunk = pu(4u);
   if (i >= n) { return; }
   let ii = i % inner;
   let c = (i / inner) % chunks;
@@ -86,10 +87,9 @@ function perOutput(
   let base = o * r * inner + ii;
   ${fold}
   out[i] = acc;`,
-      )}`,
+    },
     [n, r, inner, chunks, chunk],
     [src, out.buffer],
-    n,
   );
   return out;
 }
@@ -106,7 +106,7 @@ function perRow(
   const t = wt(dtype);
   const out = gpu.alloc(rows * 4);
   const wg = gpu.workgroupSize;
-  const key = `redrow:${kind}:${t}:wg${wg}`;
+  const key = `redrow:${kind}:${t}`;
   const compensated = kind === 'sum' && t === 'f32';
   const fold =
     kind !== 'sum'
@@ -140,26 +140,29 @@ function perRow(
     workgroupBarrier();
   }
   if (lid == 0u && row < rows) { out[row] = part[0]; }`;
-  const pipeline = gpu.pipeline(
-    key,
-    () => `${COMMON}\n${combine(kind, t)}\n${header(2, [
-      { name: 'x', type: t },
-      { name: 'out', type: t, write: true },
-    ])}
+  runProgram(
+    gpu,
+    {
+      name: key,
+      prelude: `${COMMON_WGSL}\n${combine(kind, t)}
 var<workgroup> part: array<${t}, ${wg}>;
-${compensated ? `var<workgroup> comp: array<f32, ${wg}>;` : ''}
-@compute @workgroup_size(${wg})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let row = wid.y * nwg.x + wid.x;
+${compensated ? `var<workgroup> comp: array<f32, ${wg}>;` : ''}`,
+      bindings: [
+        { name: 'x', type: t },
+        { name: 'out', type: t, write: true },
+      ],
+      workgroups: rows,
+      workgroupSize: wg,
+      main: `  let row = wid.y * nwg.x + wid.x;
   let rows = pu(0u);
   let r = select(0u, pu(1u), row < rows);
   let base = row * r;
   ${fold}
-  ${tree}
-}`,
+  ${tree}`,
+    },
+    [rows, r],
+    [src, out.buffer],
   );
-  gpu.dispatch(pipeline, [rows, r], [src, out.buffer], grid(rows, 1));
   return out;
 }
 
@@ -229,18 +232,19 @@ function argKernel(name: 'argmax' | 'argmin'): void {
     const out = gpu.alloc(n * 4);
     const t = wt(input.dtype);
     const nanCheck = t === 'f32' ? 'is_nan' : 'never_nan';
-    run1d(
+    runProgram(
       gpu,
-      `${name}:${t}`,
-      (wg) =>
-        `${COMMON}
+      {
+        name: `${name}:${t}`,
+        prelude: `${COMMON_WGSL}
 fn never_nan(v: i32) -> bool { return false; }
-${header(3, [
-  { name: 'x', type: t },
-  { name: 'out', type: 'i32', write: true },
-])}\n${entry(
-          wg,
-          `  let n = pu(0u); let r = pu(1u); let inner = pu(2u);
+`,
+        bindings: [
+          { name: 'x', type: t },
+          { name: 'out', type: 'i32', write: true },
+        ],
+        size: n,
+        main: `  let n = pu(0u); let r = pu(1u); let inner = pu(2u);
   if (i >= n) { return; }
   let ii = i % inner;
   let o = i / inner;
@@ -261,10 +265,9 @@ ${header(3, [
     '!done',
   )}
   out[i] = i32(at);`,
-        )}`,
+      },
       [n, r, inner],
       [bufOf(input).buffer, out.buffer],
-      n,
     );
     return [out];
   });

@@ -1,0 +1,3 @@
+import { recurVitestConfig } from '../../vitest.shared';
+
+export default recurVitestConfig();
