@@ -229,6 +229,136 @@ const decode = `  (func (export "decode")
     (f32.store (local.get $stat) (local.get $m))
     (f64.store offset=8 (local.get $stat) (local.get $sum)))`;
 
+/** exp of one f32 (the four-lane exp on a splat). */
+const exp1 = (x: string) => `(f32x4.extract_lane 0 (call $exp (f32x4.splat ${x})))`;
+
+/**
+ * softmaxRows(s, rows, cols, ends, mNew, sums, scale): one tile of the tiled forward (rows × cols
+ * scores, row-major). For each row r with e = ends[r] > 0 visible columns: m = max(m_old, max_c
+ * s_c·scale) over c < e (m_old from mNew[r], f64; NaN propagates), shift = m (0 when m = −∞),
+ * s_c ← exp(s_c·scale − shift) for c < e and 0 for c ≥ e, mNew[r] = m, sums[r] = Σ_c s_c in float64.
+ * A row with e ≤ 0 becomes zeros with sums[r] = 0 and mNew[r] unchanged.
+ */
+const softmaxRows = `  (func (export "softmaxRows")
+    (param $s i32) (param $rows i32) (param $cols i32) (param $ends i32) (param $mNew i32)
+    (param $sums i32) (param $scale f32)
+    (local $r i32) (local $row i32) (local $end i32) (local $c i32) (local $o i32)
+    (local $sc v128) (local $mv v128) (local $m f32) (local $shift v128) (local $e v128)
+    (local $sum0 v128) (local $sum1 v128) (local $x f32)
+    (local.set $sc (f32x4.splat (local.get $scale)))
+    (block $rowsDone (loop $rowsLoop
+      (br_if $rowsDone (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $row (i32.add (local.get $s) (i32.shl (i32.mul (local.get $r) (local.get $cols)) (i32.const 2))))
+      (local.set $end (i32.load (i32.add (local.get $ends) (i32.shl (local.get $r) (i32.const 2)))))
+      (if (i32.gt_s (local.get $end) (local.get $cols)) (then (local.set $end (local.get $cols))))
+      (if (i32.lt_s (local.get $end) (i32.const 0)) (then (local.set $end (i32.const 0))))
+      (local.set $sum0 (v128.const i32x4 0 0 0 0))
+      (local.set $sum1 (v128.const i32x4 0 0 0 0))
+      (if (i32.gt_s (local.get $end) (i32.const 0)) (then
+        ;; the row's maximum, with the running one
+        (local.set $m (f32.demote_f64 (f64.load (i32.add (local.get $mNew) (i32.shl (local.get $r) (i32.const 3))))))
+        (local.set $mv (f32x4.splat (local.get $m)))
+        (local.set $c (i32.const 0))
+        (block $maxDone (loop $maxLoop
+          (br_if $maxDone (i32.gt_u (i32.add (local.get $c) (i32.const 4)) (local.get $end)))
+          (local.set $mv (f32x4.max (local.get $mv) (f32x4.mul (local.get $sc)
+            (v128.load (i32.add (local.get $row) (i32.shl (local.get $c) (i32.const 2)))))))
+          (local.set $c (i32.add (local.get $c) (i32.const 4)))
+          (br $maxLoop)))
+        (local.set $m (f32.max (f32.max (f32x4.extract_lane 0 (local.get $mv)) (f32x4.extract_lane 1 (local.get $mv)))
+          (f32.max (f32x4.extract_lane 2 (local.get $mv)) (f32x4.extract_lane 3 (local.get $mv)))))
+        (block $maxTailDone (loop $maxTail
+          (br_if $maxTailDone (i32.ge_u (local.get $c) (local.get $end)))
+          (local.set $m (f32.max (local.get $m) (f32.mul (local.get $scale)
+            (f32.load (i32.add (local.get $row) (i32.shl (local.get $c) (i32.const 2)))))))
+          (local.set $c (i32.add (local.get $c) (i32.const 1)))
+          (br $maxTail)))
+        (local.set $shift (f32x4.splat (select (f32.const 0) (local.get $m) (f32.eq (local.get $m) (f32.const -inf)))))
+        ;; p = exp(s·scale − shift), summed in float64
+        (local.set $c (i32.const 0))
+        (block $expDone (loop $expLoop
+          (br_if $expDone (i32.gt_u (i32.add (local.get $c) (i32.const 4)) (local.get $end)))
+          (local.set $o (i32.add (local.get $row) (i32.shl (local.get $c) (i32.const 2))))
+          (local.set $e (call $exp (f32x4.sub (f32x4.mul (local.get $sc) (v128.load (local.get $o))) (local.get $shift))))
+          (v128.store (local.get $o) (local.get $e))
+          (local.set $sum0 (f64x2.add (local.get $sum0) (f64x2.promote_low_f32x4 (local.get $e))))
+          (local.set $sum1 (f64x2.add (local.get $sum1) (f64x2.promote_low_f32x4
+            (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $e) (local.get $e)))))
+          (local.set $c (i32.add (local.get $c) (i32.const 4)))
+          (br $expLoop)))
+        (block $expTailDone (loop $expTail
+          (br_if $expTailDone (i32.ge_u (local.get $c) (local.get $end)))
+          (local.set $o (i32.add (local.get $row) (i32.shl (local.get $c) (i32.const 2))))
+          (local.set $x ${exp1('(f32.sub (f32.mul (local.get $scale) (f32.load (local.get $o))) (f32x4.extract_lane 0 (local.get $shift)))')})
+          (f32.store (local.get $o) (local.get $x))
+          (local.set $sum0 (f64x2.add (local.get $sum0)
+            (f64x2.replace_lane 0 (v128.const i32x4 0 0 0 0) (f64.promote_f32 (local.get $x)))))
+          (local.set $c (i32.add (local.get $c) (i32.const 1)))
+          (br $expTail)))
+        (f64.store (i32.add (local.get $mNew) (i32.shl (local.get $r) (i32.const 3))) (f64.promote_f32 (local.get $m)))))
+      ;; masked and padding columns: 0
+      (local.set $c (local.get $end))
+      (block $zeroDone (loop $zeroLoop
+        (br_if $zeroDone (i32.ge_u (local.get $c) (local.get $cols)))
+        (f32.store (i32.add (local.get $row) (i32.shl (local.get $c) (i32.const 2))) (f32.const 0))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $zeroLoop)))
+      (local.set $sum0 (f64x2.add (local.get $sum0) (local.get $sum1)))
+      (f64.store (i32.add (local.get $sums) (i32.shl (local.get $r) (i32.const 3)))
+        (f64.add (f64x2.extract_lane 0 (local.get $sum0)) (f64x2.extract_lane 1 (local.get $sum0))))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rowsLoop))))`;
+
+/**
+ * gradRows(p, ds, rows, cols, ends, lse, delta, scale): one tile of the tiled backward. p holds the
+ * scores q·k and ds the products dOut·v (rows × cols each); for c < ends[r]:
+ * p_c ← exp(p_c·scale − lse_r), ds_c ← p_c·(ds_c − δ_r)·scale; both 0 for c ≥ ends[r]. lse and
+ * delta are f32 per row.
+ */
+const gradRows = `  (func (export "gradRows")
+    (param $p i32) (param $ds i32) (param $rows i32) (param $cols i32) (param $ends i32)
+    (param $lse i32) (param $delta i32) (param $scale f32)
+    (local $r i32) (local $off i32) (local $end i32) (local $c i32) (local $o i32) (local $g i32)
+    (local $sc v128) (local $l v128) (local $dl v128) (local $e v128) (local $x f32)
+    (local.set $sc (f32x4.splat (local.get $scale)))
+    (block $rowsDone (loop $rowsLoop
+      (br_if $rowsDone (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $off (i32.shl (i32.mul (local.get $r) (local.get $cols)) (i32.const 2)))
+      (local.set $end (i32.load (i32.add (local.get $ends) (i32.shl (local.get $r) (i32.const 2)))))
+      (if (i32.gt_s (local.get $end) (local.get $cols)) (then (local.set $end (local.get $cols))))
+      (if (i32.lt_s (local.get $end) (i32.const 0)) (then (local.set $end (i32.const 0))))
+      (local.set $l (v128.load32_splat (i32.add (local.get $lse) (i32.shl (local.get $r) (i32.const 2)))))
+      (local.set $dl (v128.load32_splat (i32.add (local.get $delta) (i32.shl (local.get $r) (i32.const 2)))))
+      (local.set $c (i32.const 0))
+      (block $vecDone (loop $vecLoop
+        (br_if $vecDone (i32.gt_u (i32.add (local.get $c) (i32.const 4)) (local.get $end)))
+        (local.set $o (i32.add (local.get $p) (i32.add (local.get $off) (i32.shl (local.get $c) (i32.const 2)))))
+        (local.set $g (i32.add (local.get $ds) (i32.add (local.get $off) (i32.shl (local.get $c) (i32.const 2)))))
+        (local.set $e (call $exp (f32x4.sub (f32x4.mul (local.get $sc) (v128.load (local.get $o))) (local.get $l))))
+        (v128.store (local.get $o) (local.get $e))
+        (v128.store (local.get $g) (f32x4.mul (f32x4.mul (local.get $e)
+          (f32x4.sub (v128.load (local.get $g)) (local.get $dl))) (local.get $sc)))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))
+        (br $vecLoop)))
+      (block $tailDone (loop $tail
+        (br_if $tailDone (i32.ge_u (local.get $c) (local.get $end)))
+        (local.set $o (i32.add (local.get $p) (i32.add (local.get $off) (i32.shl (local.get $c) (i32.const 2)))))
+        (local.set $g (i32.add (local.get $ds) (i32.add (local.get $off) (i32.shl (local.get $c) (i32.const 2)))))
+        (local.set $x ${exp1('(f32.sub (f32.mul (local.get $scale) (f32.load (local.get $o))) (f32x4.extract_lane 0 (local.get $l)))')})
+        (f32.store (local.get $o) (local.get $x))
+        (f32.store (local.get $g) (f32.mul (f32.mul (local.get $x)
+          (f32.sub (f32.load (local.get $g)) (f32x4.extract_lane 0 (local.get $dl)))) (local.get $scale)))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $tail)))
+      (block $zeroDone (loop $zeroLoop
+        (br_if $zeroDone (i32.ge_u (local.get $c) (local.get $cols)))
+        (f32.store (i32.add (local.get $p) (i32.add (local.get $off) (i32.shl (local.get $c) (i32.const 2)))) (f32.const 0))
+        (f32.store (i32.add (local.get $ds) (i32.add (local.get $off) (i32.shl (local.get $c) (i32.const 2)))) (f32.const 0))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $zeroLoop)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rowsLoop))))`;
+
 /** The module's WebAssembly text. */
 export function attentionWat(variant: AttentionVariant): string {
   const memory = variant.shared
@@ -240,6 +370,8 @@ export function attentionWat(variant: AttentionVariant): string {
     `  ${memory}`,
     exp,
     decode,
+    softmaxRows,
+    gradRows,
     ')',
     '',
   ].join('\n');

@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ATTENTION_GENERATED_PATH, attentionGeneratedModule } from '../scripts/build-wasm.js';
-import { isResident } from '../src/backends/cpu/wasm/attention.js';
+import { isResident, tileKernels } from '../src/backends/cpu/wasm/attention.js';
 import {
   setCpuKernels,
   sliceAssign,
@@ -183,6 +183,105 @@ describe('one-query attention in WebAssembly (CPU)', () => {
     const q = tensor(uniform(2 * 3 * 4, 2), { shape: [2, 3, 4] });
     softmaxAttentionWithLse(q, k, k, { causal: true });
     expect(isResident(k.buffer as Float32Array)).toBe(false);
+  });
+
+  it('softmaxRows (the tiled forward’s row work) matches the float64 definition', () => {
+    const tk = tileKernels();
+    if (!tk) throw new Error('expected the WebAssembly kernels in Node');
+    // Odd widths (vector passes plus a scalar tail), rows ending before, at and past the tile,
+    // rows with nothing visible, a running maximum above and below the tile's, spreads to ~±200.
+    for (const [rows, cols] of [
+      [5, 7],
+      [3, 1],
+      [4, 13],
+    ] as const) {
+      const s = tk.alloc(Float32Array, rows * cols)!;
+      const ends = tk.alloc(Int32Array, rows)!;
+      const mNew = tk.alloc(Float64Array, rows)!;
+      const sums = tk.alloc(Float64Array, rows)!;
+      try {
+        const src = uniform(rows * cols, rows * 31 + cols, -50, 50);
+        s.set(src);
+        const scale = 4;
+        for (let r = 0; r < rows; r++) {
+          ends[r] = [cols, 0, cols - 1, cols + 3, -2][r % 5] as number;
+          mNew[r] = [Number.NEGATIVE_INFINITY, 10, 150, -300, 0][r % 5] as number;
+        }
+        const mOld = Float64Array.from(mNew);
+        tk.softmaxRows(s, rows, cols, ends, mNew, sums, scale);
+        for (let r = 0; r < rows; r++) {
+          const end = Math.max(0, Math.min(cols, ends[r] as number));
+          let m = mOld[r] as number;
+          for (let c = 0; c < end; c++) m = Math.max(m, (src[r * cols + c] as number) * scale);
+          if (end > 0) expect(mNew[r]).toBeCloseTo(m, 3);
+          else expect(mNew[r]).toBe(mOld[r]);
+          const shift = m === Number.NEGATIVE_INFINITY ? 0 : m;
+          const want = Array.from({ length: cols }, (_, c) =>
+            c < end ? Math.exp((src[r * cols + c] as number) * scale - shift) : 0,
+          );
+          expectClose(s.subarray(r * cols, (r + 1) * cols), want, {
+            rtol: 1e-4,
+            atol: 1e-30,
+            what: `row ${r}`,
+          });
+          const z = want.reduce((x, y) => x + y, 0);
+          // Terms below e^−87 (under float32's normal range) are flushed to 0: 1e-30 absolute.
+          expect(Math.abs((sums[r] as number) - z)).toBeLessThanOrEqual(1e-4 * z + 1e-30);
+        }
+      } finally {
+        tk.free(s, ends, mNew, sums);
+      }
+    }
+  });
+
+  it('gradRows (the tiled backward’s row work) matches the float64 definition', () => {
+    const tk = tileKernels();
+    if (!tk) throw new Error('expected the WebAssembly kernels in Node');
+    const [rows, cols] = [6, 11];
+    const p = tk.alloc(Float32Array, rows * cols)!;
+    const ds = tk.alloc(Float32Array, rows * cols)!;
+    const ends = tk.alloc(Int32Array, rows)!;
+    const lse = tk.alloc(Float32Array, rows)!;
+    const delta = tk.alloc(Float32Array, rows)!;
+    try {
+      const s = uniform(rows * cols, 3, -20, 20);
+      const dp = uniform(rows * cols, 4);
+      p.set(s);
+      ds.set(dp);
+      const scale = 0.7;
+      for (let r = 0; r < rows; r++) {
+        ends[r] = [cols, 1, 0, 5, cols + 1, 10][r] as number;
+        // lse at or above each row's largest visible score, as the forward makes it.
+        let m = Number.NEGATIVE_INFINITY;
+        for (let c = 0; c < cols; c++) m = Math.max(m, (s[r * cols + c] as number) * scale);
+        lse[r] = m + 1.5;
+        delta[r] = (r - 2) * 0.3;
+      }
+      tk.gradRows(p, ds, rows, cols, ends, lse, delta, scale);
+      for (let r = 0; r < rows; r++) {
+        const end = Math.max(0, Math.min(cols, ends[r] as number));
+        const wantP: number[] = [];
+        const wantDs: number[] = [];
+        for (let c = 0; c < cols; c++) {
+          const i = r * cols + c;
+          const pc = c < end ? Math.exp((s[i] as number) * scale - (lse[r] as number)) : 0;
+          wantP.push(pc);
+          wantDs.push(c < end ? pc * ((dp[i] as number) - (delta[r] as number)) * scale : 0);
+        }
+        expectClose(p.subarray(r * cols, (r + 1) * cols), wantP, {
+          rtol: 1e-5,
+          atol: 1e-7,
+          what: `p row ${r}`,
+        });
+        expectClose(ds.subarray(r * cols, (r + 1) * cols), wantDs, {
+          rtol: 1e-4,
+          atol: 1e-7,
+          what: `ds row ${r}`,
+        });
+      }
+    } finally {
+      tk.free(p, ds, ends, lse, delta);
+    }
   });
 
   it('the committed module is the one scripts/attention-wat.ts generates', async () => {

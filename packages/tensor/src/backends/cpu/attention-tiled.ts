@@ -1,6 +1,7 @@
 import type { TypedArray } from '../../dtype.js';
 import type { AttentionAttrs } from '../../ops/attention.js';
 import { gemmDirect } from './matmul-js.js';
+import { type TileKernels, tileKernels } from './wasm/attention.js';
 import { type GemmBatch, gemmEngine, gemmWasm } from './wasm/gemm.js';
 
 /**
@@ -13,6 +14,10 @@ import { type GemmBatch, gemmEngine, gemmWasm } from './wasm/gemm.js';
  * - backward: δ_i = dOut_i · out_i − dLse_i per row; for each query tile and key tile,
  *   P = exp(S·scale − lse) recomputed, dP = dOut_t V_jᵀ, dS = P ∘ (dP − δ) · scale, then
  *   dQ_t += dS K_j, dK_j += dSᵀ Q_t, dV_j += Pᵀ dOut_t (three GEMMs).
+ *
+ * The exponentials, maxima and sums over each tile run in WebAssembly SIMD (wasm/attention.ts: a
+ * polynomial exp, sums in float64) on tiles that live in its memory; where that memory cannot be
+ * had, in the JavaScript loops below.
  *
  * Scratch is O(BQ·BK + (Tq + Tk)·d) per call: no [Tq, Tk] matrix is ever held, one tile at a time.
  * Causal tiles end at the last row's visible end (keys are a prefix per row), so the masked upper
@@ -83,7 +88,53 @@ export function tiledForward(
   { batch, tq, tk, d, dv }: AttentionDims,
   a: AttentionAttrs,
 ): void {
-  const s = new Float32Array(BQ * BK);
+  const w = forwardScratch();
+  try {
+    forwardTiles(e, Q, K, V, out, lse, { batch, tq, tk, d, dv }, a, w);
+  } finally {
+    w.kernels?.free(w.s, w.ends, w.mNew, w.sums);
+  }
+}
+
+interface ForwardScratch {
+  kernels: TileKernels | null;
+  s: Float32Array;
+  ends: Int32Array;
+  mNew: Float64Array;
+  sums: Float64Array;
+}
+
+/** The forward's tile buffers: in the WebAssembly kernels' memory when they can run. */
+function forwardScratch(): ForwardScratch {
+  const kernels = tileKernels();
+  if (kernels) {
+    const s = kernels.alloc(Float32Array, BQ * BK);
+    const ends = kernels.alloc(Int32Array, BQ);
+    const mNew = kernels.alloc(Float64Array, BQ);
+    const sums = kernels.alloc(Float64Array, BQ);
+    if (s && ends && mNew && sums) return { kernels, s, ends, mNew, sums };
+    kernels.free(...[s, ends, mNew, sums].filter((x) => x !== null));
+  }
+  return {
+    kernels: null,
+    s: new Float32Array(BQ * BK),
+    ends: new Int32Array(BQ),
+    mNew: new Float64Array(BQ),
+    sums: new Float64Array(BQ),
+  };
+}
+
+function forwardTiles(
+  e: Engine,
+  Q: TypedArray,
+  K: TypedArray,
+  V: TypedArray,
+  out: TypedArray,
+  lse: TypedArray,
+  { batch, tq, d, dv, tk }: AttentionDims,
+  a: AttentionAttrs,
+  { kernels, s, ends, mNew, sums }: ForwardScratch,
+): void {
   const pv = new Float32Array(BQ * dv);
   const m = new Float64Array(BQ);
   const l = new Float64Array(BQ);
@@ -102,6 +153,27 @@ export function tiledForward(
       for (let j0 = 0; j0 < last; j0 += BK) {
         const cols = Math.min(BK, last - j0);
         product(e, Q, qb + i0 * d, false, K, kb + j0 * d, true, s, rows, d, cols);
+        if (kernels) {
+          // P = exp(S·scale − m) over the tile in WebAssembly; the per-row updates here.
+          for (let r = 0; r < rows; r++) {
+            ends[r] = Math.min(cols, visibleEnd(a, i0 + r) - j0);
+            mNew[r] = m[r] as number;
+          }
+          kernels.softmaxRows(s, rows, cols, ends, mNew, sums, scale);
+          for (let r = 0; r < rows; r++) {
+            if ((ends[r] as number) <= 0) continue;
+            const mx = mNew[r] as number;
+            const shift = mx === Number.NEGATIVE_INFINITY ? 0 : mx;
+            const alpha = Math.exp((m[r] as number) - shift);
+            l[r] = (l[r] as number) * alpha + (sums[r] as number);
+            m[r] = mx;
+            if (alpha !== 1)
+              for (let x = r * dv; x < (r + 1) * dv; x++) acc[x] = (acc[x] as number) * alpha;
+          }
+          product(e, s, 0, false, V, vb + j0 * dv, false, pv, rows, cols, dv);
+          for (let x = 0; x < rows * dv; x++) acc[x] = (acc[x] as number) + (pv[x] as number);
+          continue;
+        }
         for (let r = 0; r < rows; r++) {
           const o = r * cols;
           const end = Math.min(cols, visibleEnd(a, i0 + r) - j0);
@@ -163,8 +235,46 @@ export function tiledBackward(
     TypedArray,
     TypedArray,
   ];
-  const p = new Float32Array(BQ * BK);
-  const ds = new Float32Array(BQ * BK);
+  const kernels = tileKernels();
+  const w = kernels
+    ? [
+        kernels.alloc(Float32Array, BQ * BK),
+        kernels.alloc(Float32Array, BQ * BK),
+        kernels.alloc(Int32Array, BQ),
+        kernels.alloc(Float32Array, BQ),
+        kernels.alloc(Float32Array, BQ),
+      ]
+    : [];
+  try {
+    const ok = w.length > 0 && w.every((x) => x !== null);
+    backwardTiles(
+      e,
+      [q, k, v, o, lse, dO, dL],
+      [dq, dk, dvOut],
+      { batch, tq, tk, d, dv },
+      a,
+      ok ? (kernels as TileKernels) : null,
+      (ok ? w : []) as [Float32Array, Float32Array, Int32Array, Float32Array, Float32Array],
+    );
+  } finally {
+    kernels?.free(...w.filter((x) => x !== null));
+  }
+}
+
+function backwardTiles(
+  e: Engine,
+  [q, k, v, o, lse, dO, dL]: readonly TypedArray[],
+  [dq, dk, dvOut]: readonly TypedArray[],
+  { batch, tq, tk, d, dv }: AttentionDims,
+  a: AttentionAttrs,
+  kernels: TileKernels | null,
+  w: [Float32Array, Float32Array, Int32Array, Float32Array, Float32Array] | [],
+): void {
+  const p = w[0] ?? new Float32Array(BQ * BK);
+  const ds = w[1] ?? new Float32Array(BQ * BK);
+  const ends = w[2] ?? new Int32Array(BQ);
+  const lseT = w[3] ?? new Float32Array(BQ);
+  const deltaT = w[4] ?? new Float32Array(BQ);
   const tq1 = new Float32Array(BQ * d);
   const tk1 = new Float32Array(BK * d);
   const tv1 = new Float32Array(BK * dv);
@@ -190,29 +300,35 @@ export function tiledBackward(
         for (let x = 0; x < dv; x++)
           t += (dO[row * dv + x] as number) * (o[row * dv + x] as number);
         delta[r] = t;
+        lseT[r] = lse[row] as number;
+        deltaT[r] = t;
       }
       for (let j0 = 0; j0 < last; j0 += BK) {
         const cols = Math.min(BK, last - j0);
         product(e, q, qb + i0 * d, false, k, kb + j0 * d, true, p, rows, d, cols);
         product(e, dO, ob + i0 * dv, false, v, vb + j0 * dv, true, ds, rows, dv, cols);
-        for (let r = 0; r < rows; r++) {
-          const off = r * cols;
-          const end = Math.min(cols, visibleEnd(a, i0 + r) - j0);
-          if (end <= 0) {
-            p.fill(0, off, off + cols);
-            ds.fill(0, off, off + cols);
-            continue;
+        if (kernels) {
+          for (let r = 0; r < rows; r++) ends[r] = Math.min(cols, visibleEnd(a, i0 + r) - j0);
+          kernels.gradRows(p, ds, rows, cols, ends, lseT, deltaT, scale);
+        } else
+          for (let r = 0; r < rows; r++) {
+            const off = r * cols;
+            const end = Math.min(cols, visibleEnd(a, i0 + r) - j0);
+            if (end <= 0) {
+              p.fill(0, off, off + cols);
+              ds.fill(0, off, off + cols);
+              continue;
+            }
+            const lr = lse[b * tq + i0 + r] as number;
+            const dr = delta[r] as number;
+            for (let c = 0; c < end; c++) {
+              const pc = Math.exp((p[off + c] as number) * scale - lr);
+              p[off + c] = pc;
+              ds[off + c] = pc * ((ds[off + c] as number) - dr) * scale;
+            }
+            p.fill(0, off + end, off + cols);
+            ds.fill(0, off + end, off + cols);
           }
-          const lr = lse[b * tq + i0 + r] as number;
-          const dr = delta[r] as number;
-          for (let c = 0; c < end; c++) {
-            const pc = Math.exp((p[off + c] as number) * scale - lr);
-            p[off + c] = pc;
-            ds[off + c] = pc * ((ds[off + c] as number) - dr) * scale;
-          }
-          p.fill(0, off + end, off + cols);
-          ds.fill(0, off + end, off + cols);
-        }
         // dQ_t += dS K_j;  dK_j += dSᵀ Q_t;  dV_j += Pᵀ dOut_t.
         product(e, ds, 0, false, k, kb + j0 * d, false, tq1, rows, cols, d);
         for (let x = 0; x < rows * d; x++) gq[x] = (gq[x] as number) + (tq1[x] as number);

@@ -22,6 +22,8 @@ import { gemmEngine } from './gemm.js';
 
 interface DecodeExports {
   decode(...args: number[]): void;
+  softmaxRows(...args: number[]): void;
+  gradRows(...args: number[]): void;
 }
 
 interface Arena {
@@ -39,7 +41,7 @@ let arena: Arena | null | undefined;
 const free: [number, number][] = [];
 let top = 0;
 /** Resident buffers: their byte offset and length (a multiple of ALIGN) in the memory. */
-const resident = new WeakMap<TypedArray, { at: number; bytes: number }>();
+const resident = new WeakMap<ArrayBufferView, { at: number; bytes: number }>();
 
 function decodeBase64(base64: string): Uint8Array<ArrayBuffer> {
   const text = atob(base64);
@@ -153,7 +155,7 @@ export function residentCopy(src: TypedArray): Float32Array | null {
 }
 
 /** Gives a resident buffer's memory back; false (nothing done) for any other buffer. */
-export function freeResident(buffer: TypedArray): boolean {
+export function freeResident(buffer: ArrayBufferView): boolean {
   const entry = resident.get(buffer);
   if (!entry) return false;
   resident.delete(buffer);
@@ -245,4 +247,88 @@ export function decodeAttention(
     lse[b] = (m === Number.NEGATIVE_INFINITY ? 0 : m) + Math.log(sum);
   }
   return true;
+}
+
+/** Typed arrays the tile kernels take: views of the kernels' memory (see TileKernels.alloc). */
+type View = Float32Array | Float64Array | Int32Array;
+
+/**
+ * The row-wise work of the tiled attention kernels (attention-tiled.ts) in WebAssembly SIMD: the
+ * exponentials, maxima and sums over each tile of scores, on buffers in the kernels' memory.
+ */
+export interface TileKernels {
+  /** A zeroed buffer of `n` elements in the kernels' memory; null when it cannot grow. */
+  alloc<T extends View>(
+    kind: { new (b: ArrayBufferLike, at: number, n: number): T; BYTES_PER_ELEMENT: number },
+    n: number,
+  ): T | null;
+  /** Gives buffers from alloc back. */
+  free(...buffers: View[]): void;
+  /** See softmaxRows in scripts/attention-wat.ts. */
+  softmaxRows(
+    s: Float32Array,
+    rows: number,
+    cols: number,
+    ends: Int32Array,
+    mNew: Float64Array,
+    sums: Float64Array,
+    scale: number,
+  ): void;
+  /** See gradRows in scripts/attention-wat.ts. */
+  gradRows(
+    p: Float32Array,
+    ds: Float32Array,
+    rows: number,
+    cols: number,
+    ends: Int32Array,
+    lse: Float32Array,
+    delta: Float32Array,
+    scale: number,
+  ): void;
+}
+
+let tiles: TileKernels | null = null;
+
+/** The tile kernels, or null where the kernels' memory cannot be had (see arenaNow). */
+export function tileKernels(): TileKernels | null {
+  const a = arenaNow();
+  if (!a) return null;
+  tiles ??= {
+    alloc(kind, n) {
+      const bytes = Math.max(ALIGN, Math.ceil((n * kind.BYTES_PER_ELEMENT) / ALIGN) * ALIGN);
+      const at = allocBytes(a, bytes);
+      if (at === null) return null;
+      const view = new kind(a.memory.buffer, at, n);
+      view.fill(0);
+      resident.set(view, { at, bytes });
+      return view;
+    },
+    free(...buffers) {
+      for (const b of buffers) freeResident(b);
+    },
+    softmaxRows(s, rows, cols, ends, mNew, sums, scale) {
+      a.exports.softmaxRows(
+        s.byteOffset,
+        rows,
+        cols,
+        ends.byteOffset,
+        mNew.byteOffset,
+        sums.byteOffset,
+        scale,
+      );
+    },
+    gradRows(p, ds, rows, cols, ends, lse, delta, scale) {
+      a.exports.gradRows(
+        p.byteOffset,
+        ds.byteOffset,
+        rows,
+        cols,
+        ends.byteOffset,
+        lse.byteOffset,
+        delta.byteOffset,
+        scale,
+      );
+    },
+  };
+  return tiles;
 }
