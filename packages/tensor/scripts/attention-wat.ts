@@ -233,22 +233,22 @@ const decode = `  (func (export "decode")
 const exp1 = (x: string) => `(f32x4.extract_lane 0 (call $exp (f32x4.splat ${x})))`;
 
 /**
- * softmaxRows(s, rows, cols, ends, mNew, sums, scale): one tile of the tiled forward (rows × cols
- * scores, row-major). For each row r with e = ends[r] > 0 visible columns: m = max(m_old, max_c
+ * softmaxRows(s, rows, cols, ld, ends, mNew, sums, scale): one tile of the tiled forward (rows × cols
+ * scores, row r at s + r·ld floats). For each row r with e = ends[r] > 0 visible columns: m = max(m_old, max_c
  * s_c·scale) over c < e (m_old from mNew[r], f64; NaN propagates), shift = m (0 when m = −∞),
  * s_c ← exp(s_c·scale − shift) for c < e and 0 for c ≥ e, mNew[r] = m, sums[r] = Σ_c s_c in float64.
  * A row with e ≤ 0 becomes zeros with sums[r] = 0 and mNew[r] unchanged.
  */
 const softmaxRows = `  (func (export "softmaxRows")
-    (param $s i32) (param $rows i32) (param $cols i32) (param $ends i32) (param $mNew i32)
-    (param $sums i32) (param $scale f32)
+    (param $s i32) (param $rows i32) (param $cols i32) (param $ld i32) (param $ends i32)
+    (param $mNew i32) (param $sums i32) (param $scale f32)
     (local $r i32) (local $row i32) (local $end i32) (local $c i32) (local $o i32)
     (local $sc v128) (local $mv v128) (local $m f32) (local $shift v128) (local $e v128)
     (local $sum0 v128) (local $sum1 v128) (local $x f32)
     (local.set $sc (f32x4.splat (local.get $scale)))
     (block $rowsDone (loop $rowsLoop
       (br_if $rowsDone (i32.ge_u (local.get $r) (local.get $rows)))
-      (local.set $row (i32.add (local.get $s) (i32.shl (i32.mul (local.get $r) (local.get $cols)) (i32.const 2))))
+      (local.set $row (i32.add (local.get $s) (i32.shl (i32.mul (local.get $r) (local.get $ld)) (i32.const 2))))
       (local.set $end (i32.load (i32.add (local.get $ends) (i32.shl (local.get $r) (i32.const 2)))))
       (if (i32.gt_s (local.get $end) (local.get $cols)) (then (local.set $end (local.get $cols))))
       (if (i32.lt_s (local.get $end) (i32.const 0)) (then (local.set $end (i32.const 0))))
@@ -310,20 +310,20 @@ const softmaxRows = `  (func (export "softmaxRows")
       (br $rowsLoop))))`;
 
 /**
- * gradRows(p, ds, rows, cols, ends, lse, delta, scale): one tile of the tiled backward. p holds the
- * scores q·k and ds the products dOut·v (rows × cols each); for c < ends[r]:
+ * gradRows(p, ds, rows, cols, ld, ends, lse, delta, scale): one tile of the tiled backward. p holds
+ * the scores q·k and ds the products dOut·v (rows × cols each, row r at r·ld floats); for c < ends[r]:
  * p_c ← exp(p_c·scale − lse_r), ds_c ← p_c·(ds_c − δ_r)·scale; both 0 for c ≥ ends[r]. lse and
  * delta are f32 per row.
  */
 const gradRows = `  (func (export "gradRows")
-    (param $p i32) (param $ds i32) (param $rows i32) (param $cols i32) (param $ends i32)
-    (param $lse i32) (param $delta i32) (param $scale f32)
+    (param $p i32) (param $ds i32) (param $rows i32) (param $cols i32) (param $ld i32)
+    (param $ends i32) (param $lse i32) (param $delta i32) (param $scale f32)
     (local $r i32) (local $off i32) (local $end i32) (local $c i32) (local $o i32) (local $g i32)
     (local $sc v128) (local $l v128) (local $dl v128) (local $e v128) (local $x f32)
     (local.set $sc (f32x4.splat (local.get $scale)))
     (block $rowsDone (loop $rowsLoop
       (br_if $rowsDone (i32.ge_u (local.get $r) (local.get $rows)))
-      (local.set $off (i32.shl (i32.mul (local.get $r) (local.get $cols)) (i32.const 2)))
+      (local.set $off (i32.shl (i32.mul (local.get $r) (local.get $ld)) (i32.const 2)))
       (local.set $end (i32.load (i32.add (local.get $ends) (i32.shl (local.get $r) (i32.const 2)))))
       (if (i32.gt_s (local.get $end) (local.get $cols)) (then (local.set $end (local.get $cols))))
       (if (i32.lt_s (local.get $end) (i32.const 0)) (then (local.set $end (i32.const 0))))
@@ -359,6 +359,67 @@ const gradRows = `  (func (export "gradRows")
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $rowsLoop))))`;
 
+/**
+ * packA4(src, ld, rows, cols, dst): the rows × cols matrix at src (row pitch ld floats) packed as the
+ * GEMM's A operand (scripts/gemm-wat.ts, MR = 4, one k-block: cols ≤ KC): panel i (rows 4i..4i+3)
+ * at dst + i·cols·4 floats, column c's four values at + c·4. Reads ⌈rows/4⌉·4 rows and ⌈cols/4⌉·4
+ * columns (padding rows and columns give padding rows of C, which are not read) and writes up to 12
+ * floats past the last panel.
+ */
+const packA4 = `  (func (export "packA4")
+    (param $src i32) (param $ld i32) (param $rows i32) (param $cols i32) (param $dst i32)
+    (local $r i32) (local $c i32) (local $ldB i32) (local $row i32) (local $out i32)
+    (local $a v128) (local $b v128) (local $x v128) (local $y v128) (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
+    (local.set $ldB (i32.shl (local.get $ld) (i32.const 2)))
+    (block $panelsDone (loop $panels
+      (br_if $panelsDone (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $row (i32.add (local.get $src) (i32.mul (local.get $r) (local.get $ldB))))
+      (local.set $out (i32.add (local.get $dst) (i32.shl (i32.mul (local.get $r) (local.get $cols)) (i32.const 2))))
+      (local.set $c (i32.const 0))
+      (block $colsDone (loop $colsLoop
+        (br_if $colsDone (i32.ge_u (local.get $c) (local.get $cols)))
+        (local.set $a (v128.load (i32.add (local.get $row) (i32.shl (local.get $c) (i32.const 2)))))
+        (local.set $b (v128.load (i32.add (i32.add (local.get $row) (local.get $ldB)) (i32.shl (local.get $c) (i32.const 2)))))
+        (local.set $x (v128.load (i32.add (i32.add (local.get $row) (i32.shl (local.get $ldB) (i32.const 1))) (i32.shl (local.get $c) (i32.const 2)))))
+        (local.set $y (v128.load (i32.add (i32.add (local.get $row) (i32.mul (local.get $ldB) (i32.const 3))) (i32.shl (local.get $c) (i32.const 2)))))
+        (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a) (local.get $b)))
+        (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a) (local.get $b)))
+        (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $x) (local.get $y)))
+        (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $x) (local.get $y)))
+        (v128.store offset=0 (local.get $out) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
+        (v128.store offset=16 (local.get $out) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
+        (v128.store offset=32 (local.get $out) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
+        (v128.store offset=48 (local.get $out) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3)))
+        (local.set $out (i32.add (local.get $out) (i32.const 64)))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))
+        (br $colsLoop)))
+      (local.set $r (i32.add (local.get $r) (i32.const 4)))
+      (br $panels))))`;
+
+/**
+ * packAT4(src, ld, rows, cols, dst): the transpose of the rows × cols matrix at src (pitch ld) packed
+ * as the GEMM's A operand (cols × rows; one k-block: rows ≤ KC): panel i (source columns 4i..4i+3)
+ * at dst + i·rows·4 floats, source row r's four values at + r·4. Reads ⌈cols/4⌉·4 columns.
+ */
+const packAT4 = `  (func (export "packAT4")
+    (param $src i32) (param $ld i32) (param $rows i32) (param $cols i32) (param $dst i32)
+    (local $r i32) (local $c i32) (local $ldB i32) (local $in i32) (local $out i32)
+    (local.set $ldB (i32.shl (local.get $ld) (i32.const 2)))
+    (block $panelsDone (loop $panels
+      (br_if $panelsDone (i32.ge_u (local.get $c) (local.get $cols)))
+      (local.set $in (i32.add (local.get $src) (i32.shl (local.get $c) (i32.const 2))))
+      (local.set $out (i32.add (local.get $dst) (i32.shl (i32.mul (local.get $c) (local.get $rows)) (i32.const 2))))
+      (local.set $r (i32.const 0))
+      (block $rowsDone (loop $rowsLoop
+        (br_if $rowsDone (i32.ge_u (local.get $r) (local.get $rows)))
+        (v128.store (local.get $out) (v128.load (local.get $in)))
+        (local.set $in (i32.add (local.get $in) (local.get $ldB)))
+        (local.set $out (i32.add (local.get $out) (i32.const 16)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rowsLoop)))
+      (local.set $c (i32.add (local.get $c) (i32.const 4)))
+      (br $panels))))`;
+
 /** The module's WebAssembly text. */
 export function attentionWat(variant: AttentionVariant): string {
   const memory = variant.shared
@@ -372,6 +433,8 @@ export function attentionWat(variant: AttentionVariant): string {
     decode,
     softmaxRows,
     gradRows,
+    packA4,
+    packAT4,
     ')',
     '',
   ].join('\n');

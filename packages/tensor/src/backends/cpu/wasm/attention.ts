@@ -24,6 +24,8 @@ interface DecodeExports {
   decode(...args: number[]): void;
   softmaxRows(...args: number[]): void;
   gradRows(...args: number[]): void;
+  packA4(...args: number[]): void;
+  packAT4(...args: number[]): void;
 }
 
 interface Arena {
@@ -311,6 +313,7 @@ export function tileKernels(): TileKernels | null {
         s.byteOffset,
         rows,
         cols,
+        cols,
         ends.byteOffset,
         mNew.byteOffset,
         sums.byteOffset,
@@ -323,6 +326,7 @@ export function tileKernels(): TileKernels | null {
         ds.byteOffset,
         rows,
         cols,
+        cols,
         ends.byteOffset,
         lse.byteOffset,
         delta.byteOffset,
@@ -331,4 +335,39 @@ export function tileKernels(): TileKernels | null {
     },
   };
   return tiles;
+}
+
+/**
+ * The module's functions on the memory of another module (the GEMM's workspace), byte offsets into
+ * it: the tiled kernels run their row work and pack probability tiles where the GEMM reads them.
+ * softmaxRows(s, rows, cols, ld, ends, mNew, sums, scale), gradRows(p, ds, rows, cols, ld, ends,
+ * lse, delta, scale), packA4(src, ld, rows, cols, dst), packAT4(src, ld, rows, cols, dst): see
+ * scripts/attention-wat.ts.
+ */
+export type AttentionExports = DecodeExports;
+
+const instances = new WeakMap<WebAssembly.Memory, AttentionExports | null>();
+const modules = new Map<'simd' | 'simdShared', WebAssembly.Module | null>();
+
+/** The module instantiated over `memory`; null where it cannot be (no SIMD, a policy). */
+export function attentionOn(memory: WebAssembly.Memory): AttentionExports | null {
+  if (instances.has(memory)) return instances.get(memory) ?? null;
+  let out: AttentionExports | null = null;
+  try {
+    const shared =
+      typeof SharedArrayBuffer === 'function' && memory.buffer instanceof SharedArrayBuffer;
+    const kind = shared ? 'simdShared' : 'simd';
+    if (!modules.has(kind)) {
+      const bytes = decodeBase64(attentionWasmBase64[kind]);
+      modules.set(kind, WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null);
+    }
+    const module = modules.get(kind);
+    if (module)
+      out = new WebAssembly.Instance(module, { env: { memory } })
+        .exports as unknown as AttentionExports;
+  } catch {
+    out = null;
+  }
+  instances.set(memory, out);
+  return out;
 }
