@@ -11,7 +11,8 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ATTENTION_GENERATED_PATH, attentionGeneratedModule } from '../scripts/build-wasm.js';
-import { isResident, tileKernels } from '../src/backends/cpu/wasm/attention.js';
+import { attentionOn, isResident, tileKernels } from '../src/backends/cpu/wasm/attention.js';
+import { packA } from '../src/backends/cpu/wasm/gemm.js';
 import {
   setCpuKernels,
   sliceAssign,
@@ -281,6 +282,47 @@ describe('one-query attention in WebAssembly (CPU)', () => {
       }
     } finally {
       tk.free(p, ds, ends, lse, delta);
+    }
+  });
+
+  it('packA4 and packAT4 lay out a tile (and its transpose) as the GEMM packs its A operand', () => {
+    const memory = new WebAssembly.Memory({ initial: 2 });
+    const kx = attentionOn(memory);
+    if (!kx) throw new Error('expected the WebAssembly kernels in Node');
+    const f32 = new Float32Array(memory.buffer);
+    // rows and cols that are not multiples of 4 (partial panels), a pitch wider than cols.
+    for (const [rows, cols, ld] of [
+      [7, 13, 16],
+      [4, 4, 8],
+      [1, 5, 8],
+      [64, 128, 128],
+    ] as const) {
+      const src = uniform(rows * ld, rows + cols);
+      f32.fill(0);
+      f32.set(src, 0); // padding rows past `rows` are zeros
+      const dst = 16384;
+      // Only the first `rows` rows (A) or `cols` rows (Aᵀ) of each panel matter: the GEMM's
+      // padding rows come out as padding rows of C, which are never read.
+      const tile = Float32Array.from({ length: rows * cols }, (_, i) => {
+        const r = Math.floor(i / cols);
+        return src[r * ld + (i % cols)] as number;
+      });
+      const want = new Float32Array(8192);
+      kx.packA4(0, ld, rows, cols, dst * 4);
+      packA(tile, 0, false, rows, cols, want, 0);
+      for (let r = 0; r < rows; r++)
+        for (let c = 0; c < cols; c++) {
+          const at = Math.floor(r / 4) * cols * 4 + c * 4 + (r % 4);
+          expect(f32[dst + at], `A row ${r} col ${c}`).toBe(want[at]);
+        }
+      kx.packAT4(0, ld, rows, cols, dst * 4);
+      want.fill(0);
+      packA(tile, 0, true, cols, rows, want, 0);
+      for (let c = 0; c < cols; c++)
+        for (let r = 0; r < rows; r++) {
+          const at = Math.floor(c / 4) * rows * 4 + r * 4 + (c % 4);
+          expect(f32[dst + at], `Aᵀ row ${c} col ${r}`).toBe(want[at]);
+        }
     }
   });
 
