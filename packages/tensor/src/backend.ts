@@ -33,6 +33,13 @@ export interface Backend {
   release(buffer: BackendBuffer): void;
   /** Resolves when all queued work is done (a no-op for synchronous backends). */
   sync?(): Promise<void>;
+  /**
+   * A copy of `buffer` in memory that the backend's fused kernels read in place (the CPU: its
+   * WebAssembly memory), for a buffer an op reads whole many times over (a KV cache, at each
+   * streaming step); null where there is no such memory or the buffer is there already. The tensor's
+   * storage then moves to the copy (Storage.moveTo), and the old buffer is released.
+   */
+  resident?(buffer: BackendBuffer, dtype: DType, size: number): BackendBuffer | null;
   /** Bytes of released buffers kept for reuse (reported by memory() as pooledBytes). */
   pooledBytes?(): number;
 }

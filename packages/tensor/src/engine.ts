@@ -61,13 +61,30 @@ export class Storage {
   private readonly stats: MemoryInfo;
   constructor(
     readonly backend: Backend,
-    readonly buffer: BackendBuffer,
+    private current: BackendBuffer,
     readonly bytes: number,
   ) {
     const s = statsOf(backend.name);
     this.stats = s;
     s.bytes += bytes;
     if (s.bytes > s.peakBytes) s.peakBytes = s.bytes;
+  }
+  /** The backend buffer holding the elements. */
+  get buffer(): BackendBuffer {
+    return this.current;
+  }
+  /**
+   * Moves the elements to `buffer`, a copy of them the backend made (Backend.resident), and releases
+   * the old buffer. The contents do not change, so neither does the version.
+   */
+  moveTo(buffer: BackendBuffer): void {
+    if (this.released) {
+      this.backend.release(buffer);
+      return;
+    }
+    const old = this.current;
+    this.current = buffer;
+    this.backend.release(old);
   }
   /** Whether more than one live tensor uses this buffer. */
   get shared(): boolean {

@@ -100,6 +100,20 @@ export class Tensor {
   get version(): number {
     return Math.max(this.writes, this.storage.writes);
   }
+  /**
+   * @internal Moves this tensor's buffer (with every tensor sharing it) to where the backend's fused
+   * kernels read it in place, when the backend has such memory (Backend.resident). Same contents,
+   * same version; a no-op elsewhere.
+   */
+  makeResident(): void {
+    const storage = this.storage;
+    const moved = storage.backend.resident?.(
+      storage.buffer,
+      this.dtype,
+      storage.bytes / bytesPerElement(this.dtype),
+    );
+    if (moved) storage.moveTo(moved);
+  }
   /** @internal Whether another live tensor shares this tensor's buffer (a view, a detach). */
   get sharesBuffer(): boolean {
     return this.storage.shared;

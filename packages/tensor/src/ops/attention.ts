@@ -220,6 +220,13 @@ export function softmaxAttentionWithLse(
   opts: AttentionOptions = {},
 ): { out: Tensor; lse: Tensor } {
   check(q, k, v);
+  // A streaming step (one query) reads k and v whole for one row of output: where the backend's
+  // kernels read such buffers in place from memory of their own, they move there (once: a cache
+  // written in place by sliceAssign stays there).
+  if (q.shape[q.rank - 2] === 1) {
+    k.makeResident();
+    v.makeResident();
+  }
   const [out, lse] = runOp(attentionDef, [q, k, v], attrsOf(q, k, opts)) as [Tensor, Tensor];
   return { out, lse };
 }

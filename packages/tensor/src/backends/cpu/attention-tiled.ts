@@ -1,7 +1,17 @@
 import type { TypedArray } from '../../dtype.js';
 import type { AttentionAttrs } from '../../ops/attention.js';
 import { gemmDirect } from './matmul-js.js';
-import { type GemmBatch, gemmEngine, gemmWasm } from './wasm/gemm.js';
+import { attentionOn, type TileKernels, tileKernels } from './wasm/attention.js';
+import {
+  GEMM_TILE,
+  type GemmBatch,
+  gemmEngine,
+  gemmPacked,
+  gemmWasm,
+  packA,
+  packB,
+  reserveWorkspace,
+} from './wasm/gemm.js';
 
 /**
  * Fused softmax attention on tiles of BQ queries × BK keys, the products in the WebAssembly SIMD
@@ -13,6 +23,10 @@ import { type GemmBatch, gemmEngine, gemmWasm } from './wasm/gemm.js';
  * - backward: δ_i = dOut_i · out_i − dLse_i per row; for each query tile and key tile,
  *   P = exp(S·scale − lse) recomputed, dP = dOut_t V_jᵀ, dS = P ∘ (dP − δ) · scale, then
  *   dQ_t += dS K_j, dK_j += dSᵀ Q_t, dV_j += Pᵀ dOut_t (three GEMMs).
+ *
+ * The exponentials, maxima and sums over each tile run in WebAssembly SIMD (wasm/attention.ts: a
+ * polynomial exp, sums in float64) on tiles that live in its memory; where that memory cannot be
+ * had, in the JavaScript loops below.
  *
  * Scratch is O(BQ·BK + (Tq + Tk)·d) per call: no [Tq, Tk] matrix is ever held, one tile at a time.
  * Causal tiles end at the last row's visible end (keys are a prefix per row), so the masked upper
@@ -83,7 +97,54 @@ export function tiledForward(
   { batch, tq, tk, d, dv }: AttentionDims,
   a: AttentionAttrs,
 ): void {
-  const s = new Float32Array(BQ * BK);
+  if (packedForward(e, Q, K, V, out, lse, { batch, tq, tk, d, dv }, a)) return;
+  const w = forwardScratch();
+  try {
+    forwardTiles(e, Q, K, V, out, lse, { batch, tq, tk, d, dv }, a, w);
+  } finally {
+    w.kernels?.free(w.s, w.ends, w.mNew, w.sums);
+  }
+}
+
+interface ForwardScratch {
+  kernels: TileKernels | null;
+  s: Float32Array;
+  ends: Int32Array;
+  mNew: Float64Array;
+  sums: Float64Array;
+}
+
+/** The forward's tile buffers: in the WebAssembly kernels' memory when they can run. */
+function forwardScratch(): ForwardScratch {
+  const kernels = tileKernels();
+  if (kernels) {
+    const s = kernels.alloc(Float32Array, BQ * BK);
+    const ends = kernels.alloc(Int32Array, BQ);
+    const mNew = kernels.alloc(Float64Array, BQ);
+    const sums = kernels.alloc(Float64Array, BQ);
+    if (s && ends && mNew && sums) return { kernels, s, ends, mNew, sums };
+    kernels.free(...[s, ends, mNew, sums].filter((x) => x !== null));
+  }
+  return {
+    kernels: null,
+    s: new Float32Array(BQ * BK),
+    ends: new Int32Array(BQ),
+    mNew: new Float64Array(BQ),
+    sums: new Float64Array(BQ),
+  };
+}
+
+function forwardTiles(
+  e: Engine,
+  Q: TypedArray,
+  K: TypedArray,
+  V: TypedArray,
+  out: TypedArray,
+  lse: TypedArray,
+  { batch, tq, d, dv, tk }: AttentionDims,
+  a: AttentionAttrs,
+  { kernels, s, ends, mNew, sums }: ForwardScratch,
+): void {
   const pv = new Float32Array(BQ * dv);
   const m = new Float64Array(BQ);
   const l = new Float64Array(BQ);
@@ -102,6 +163,27 @@ export function tiledForward(
       for (let j0 = 0; j0 < last; j0 += BK) {
         const cols = Math.min(BK, last - j0);
         product(e, Q, qb + i0 * d, false, K, kb + j0 * d, true, s, rows, d, cols);
+        if (kernels) {
+          // P = exp(S·scale − m) over the tile in WebAssembly; the per-row updates here.
+          for (let r = 0; r < rows; r++) {
+            ends[r] = Math.min(cols, visibleEnd(a, i0 + r) - j0);
+            mNew[r] = m[r] as number;
+          }
+          kernels.softmaxRows(s, rows, cols, ends, mNew, sums, scale);
+          for (let r = 0; r < rows; r++) {
+            if ((ends[r] as number) <= 0) continue;
+            const mx = mNew[r] as number;
+            const shift = mx === Number.NEGATIVE_INFINITY ? 0 : mx;
+            const alpha = Math.exp((m[r] as number) - shift);
+            l[r] = (l[r] as number) * alpha + (sums[r] as number);
+            m[r] = mx;
+            if (alpha !== 1)
+              for (let x = r * dv; x < (r + 1) * dv; x++) acc[x] = (acc[x] as number) * alpha;
+          }
+          product(e, s, 0, false, V, vb + j0 * dv, false, pv, rows, cols, dv);
+          for (let x = 0; x < rows * dv; x++) acc[x] = (acc[x] as number) + (pv[x] as number);
+          continue;
+        }
         for (let r = 0; r < rows; r++) {
           const o = r * cols;
           const end = Math.min(cols, visibleEnd(a, i0 + r) - j0);
@@ -163,8 +245,48 @@ export function tiledBackward(
     TypedArray,
     TypedArray,
   ];
-  const p = new Float32Array(BQ * BK);
-  const ds = new Float32Array(BQ * BK);
+  if (packedBackward(e, [q, k, v, o, lse, dO, dL], [dq, dk, dvOut], { batch, tq, tk, d, dv }, a))
+    return;
+  const kernels = tileKernels();
+  const w = kernels
+    ? [
+        kernels.alloc(Float32Array, BQ * BK),
+        kernels.alloc(Float32Array, BQ * BK),
+        kernels.alloc(Int32Array, BQ),
+        kernels.alloc(Float32Array, BQ),
+        kernels.alloc(Float32Array, BQ),
+      ]
+    : [];
+  try {
+    const ok = w.length > 0 && w.every((x) => x !== null);
+    backwardTiles(
+      e,
+      [q, k, v, o, lse, dO, dL],
+      [dq, dk, dvOut],
+      { batch, tq, tk, d, dv },
+      a,
+      ok ? (kernels as TileKernels) : null,
+      (ok ? w : []) as [Float32Array, Float32Array, Int32Array, Float32Array, Float32Array],
+    );
+  } finally {
+    kernels?.free(...w.filter((x) => x !== null));
+  }
+}
+
+function backwardTiles(
+  e: Engine,
+  [q, k, v, o, lse, dO, dL]: readonly TypedArray[],
+  [dq, dk, dvOut]: readonly TypedArray[],
+  { batch, tq, tk, d, dv }: AttentionDims,
+  a: AttentionAttrs,
+  kernels: TileKernels | null,
+  w: [Float32Array, Float32Array, Int32Array, Float32Array, Float32Array] | [],
+): void {
+  const p = w[0] ?? new Float32Array(BQ * BK);
+  const ds = w[1] ?? new Float32Array(BQ * BK);
+  const ends = w[2] ?? new Int32Array(BQ);
+  const lseT = w[3] ?? new Float32Array(BQ);
+  const deltaT = w[4] ?? new Float32Array(BQ);
   const tq1 = new Float32Array(BQ * d);
   const tk1 = new Float32Array(BK * d);
   const tv1 = new Float32Array(BK * dv);
@@ -190,29 +312,35 @@ export function tiledBackward(
         for (let x = 0; x < dv; x++)
           t += (dO[row * dv + x] as number) * (o[row * dv + x] as number);
         delta[r] = t;
+        lseT[r] = lse[row] as number;
+        deltaT[r] = t;
       }
       for (let j0 = 0; j0 < last; j0 += BK) {
         const cols = Math.min(BK, last - j0);
         product(e, q, qb + i0 * d, false, k, kb + j0 * d, true, p, rows, d, cols);
         product(e, dO, ob + i0 * dv, false, v, vb + j0 * dv, true, ds, rows, dv, cols);
-        for (let r = 0; r < rows; r++) {
-          const off = r * cols;
-          const end = Math.min(cols, visibleEnd(a, i0 + r) - j0);
-          if (end <= 0) {
-            p.fill(0, off, off + cols);
-            ds.fill(0, off, off + cols);
-            continue;
+        if (kernels) {
+          for (let r = 0; r < rows; r++) ends[r] = Math.min(cols, visibleEnd(a, i0 + r) - j0);
+          kernels.gradRows(p, ds, rows, cols, ends, lseT, deltaT, scale);
+        } else
+          for (let r = 0; r < rows; r++) {
+            const off = r * cols;
+            const end = Math.min(cols, visibleEnd(a, i0 + r) - j0);
+            if (end <= 0) {
+              p.fill(0, off, off + cols);
+              ds.fill(0, off, off + cols);
+              continue;
+            }
+            const lr = lse[b * tq + i0 + r] as number;
+            const dr = delta[r] as number;
+            for (let c = 0; c < end; c++) {
+              const pc = Math.exp((p[off + c] as number) * scale - lr);
+              p[off + c] = pc;
+              ds[off + c] = pc * ((ds[off + c] as number) - dr) * scale;
+            }
+            p.fill(0, off + end, off + cols);
+            ds.fill(0, off + end, off + cols);
           }
-          const lr = lse[b * tq + i0 + r] as number;
-          const dr = delta[r] as number;
-          for (let c = 0; c < end; c++) {
-            const pc = Math.exp((p[off + c] as number) * scale - lr);
-            p[off + c] = pc;
-            ds[off + c] = pc * ((ds[off + c] as number) - dr) * scale;
-          }
-          p.fill(0, off + end, off + cols);
-          ds.fill(0, off + end, off + cols);
-        }
         // dQ_t += dS K_j;  dK_j += dSᵀ Q_t;  dV_j += Pᵀ dOut_t.
         product(e, ds, 0, false, k, kb + j0 * d, false, tq1, rows, cols, d);
         for (let x = 0; x < rows * d; x++) gq[x] = (gq[x] as number) + (tq1[x] as number);
@@ -228,4 +356,278 @@ export function tiledBackward(
     for (let x = 0; x < tk * d; x++) dk[kb + x] = gk[x] as number;
     for (let x = 0; x < tk * dv; x++) dvOut[vb + x] = gv[x] as number;
   }
+}
+
+/*
+ * The packed drivers: every operand lives in the GEMM's workspace. K and V are packed once per
+ * head for all key tiles (not once per query tile); a score tile stays where the GEMM wrote it, the
+ * row work runs there (the attention module instantiated over the GEMM's memory), and the
+ * probability tiles are packed as the next product's A operand in WebAssembly (packA4, packAT4), so
+ * no score or probability tile is copied out or packed in JavaScript. Only the small products
+ * (rows × d) come back to JavaScript, to be summed in float64.
+ */
+
+const roundUp = (n: number, to: number) => Math.ceil(n / to) * to;
+
+/** Float offsets of consecutive regions of the given sizes (each rounded to 4 floats). */
+function layout<K extends string>(
+  sizes: Record<K, number>,
+): { at: Record<K, number>; total: number } {
+  const at = {} as Record<K, number>;
+  let total = 0;
+  for (const [name, size] of Object.entries(sizes) as [K, number][]) {
+    at[name] = total;
+    total += roundUp(size, 4) + 16; // slack: packA4 writes up to 12 floats past its panels
+  }
+  return { at, total };
+}
+
+/** The forward on packed operands; false (nothing written) when the workspace cannot be had. */
+export function packedForward(
+  e: Engine,
+  Q: TypedArray,
+  K: TypedArray,
+  V: TypedArray,
+  out: TypedArray,
+  lse: TypedArray,
+  { batch, tq, tk, d, dv }: AttentionDims,
+  a: AttentionAttrs,
+): boolean {
+  const kx = attentionOn(e.memory);
+  if (!kx) return false;
+  const { NR } = GEMM_TILE;
+  const tiles = Math.ceil(tk / BK);
+  const dvp = roundUp(dv, NR);
+  const { at, total } = layout({
+    kp: tiles * BK * d,
+    vp: tiles * BK * dvp,
+    qp: BQ * d,
+    c1: BQ * BK,
+    pp: BQ * BK,
+    c2: BQ * dvp,
+    ends: BQ,
+    mNew: 2 * BQ,
+    sums: 2 * BQ,
+  });
+  const ws = reserveWorkspace(e, total);
+  if (!ws) return false;
+  const { view, base } = ws;
+  const i32 = new Int32Array(view.buffer);
+  const f64 = new Float64Array(view.buffer);
+  const o = (name: keyof typeof at) => base + at[name];
+  const vpCols = new Int32Array(tiles);
+  const m = new Float64Array(BQ);
+  const l = new Float64Array(BQ);
+  const acc = new Float64Array(BQ * dv);
+  const scale = a.scale;
+  const lastAll = tq > 0 ? visibleEnd(a, tq - 1) : 0;
+  for (let b = 0; b < batch; b++) {
+    const qb = b * tq * d;
+    const kb = b * tk * d;
+    const vb = b * tk * dv;
+    for (let j0 = 0; j0 < lastAll; j0 += BK) {
+      const cols = Math.min(BK, lastAll - j0);
+      packB(K, kb + j0 * d, true, d, cols, view, o('kp') + (j0 / BK) * BK * d);
+      packB(V, vb + j0 * dv, false, cols, dv, view, o('vp') + (j0 / BK) * BK * dvp);
+      vpCols[j0 / BK] = cols;
+    }
+    for (let i0 = 0; i0 < tq; i0 += BQ) {
+      const rows = Math.min(BQ, tq - i0);
+      const last = visibleEnd(a, i0 + rows - 1);
+      m.fill(Number.NEGATIVE_INFINITY);
+      l.fill(0);
+      acc.fill(0);
+      packA(Q, qb + i0 * d, false, rows, d, view, o('qp'));
+      for (let j0 = 0; j0 < last; j0 += BK) {
+        const jt = j0 / BK;
+        const cols = Math.min(BK, last - j0);
+        const ld = roundUp(cols, NR);
+        gemmPacked(e, o('qp'), o('kp') + jt * BK * d, o('c1'), rows, d, cols);
+        for (let r = 0; r < rows; r++) {
+          i32[o('ends') + r] = Math.min(cols, visibleEnd(a, i0 + r) - j0);
+          f64[(o('mNew') >> 1) + r] = m[r] as number;
+        }
+        kx.softmaxRows(
+          o('c1') * 4,
+          rows,
+          cols,
+          ld,
+          o('ends') * 4,
+          o('mNew') * 4,
+          o('sums') * 4,
+          scale,
+        );
+        for (let r = 0; r < rows; r++) {
+          if ((i32[o('ends') + r] as number) <= 0) continue;
+          const mx = f64[(o('mNew') >> 1) + r] as number;
+          const shift = mx === Number.NEGATIVE_INFINITY ? 0 : mx;
+          const alpha = Math.exp((m[r] as number) - shift);
+          l[r] = (l[r] as number) * alpha + (f64[(o('sums') >> 1) + r] as number);
+          m[r] = mx;
+          if (alpha !== 1)
+            for (let x = r * dv; x < (r + 1) * dv; x++) acc[x] = (acc[x] as number) * alpha;
+        }
+        kx.packA4(o('c1') * 4, ld, rows, cols, o('pp') * 4);
+        // V's packing depends on the tile's key count (its k): repack a partial tile.
+        if (vpCols[jt] !== cols) {
+          packB(V, vb + j0 * dv, false, cols, dv, view, o('vp') + jt * BK * dvp);
+          vpCols[jt] = cols;
+        }
+        gemmPacked(e, o('pp'), o('vp') + jt * BK * dvp, o('c2'), rows, cols, dv);
+        const c2 = o('c2');
+        for (let r = 0; r < rows; r++)
+          for (let x = 0; x < dv; x++)
+            acc[r * dv + x] = (acc[r * dv + x] as number) + (view[c2 + r * dvp + x] as number);
+      }
+      for (let r = 0; r < rows; r++) {
+        const row = b * tq + i0 + r;
+        if (visibleEnd(a, i0 + r) === 0) {
+          lse[row] = Number.NEGATIVE_INFINITY;
+          for (let x = 0; x < dv; x++) out[row * dv + x] = 0;
+          continue;
+        }
+        const sum = l[r] as number;
+        for (let x = 0; x < dv; x++) out[row * dv + x] = (acc[r * dv + x] as number) / sum;
+        lse[row] = (m[r] as number) + Math.log(sum);
+      }
+    }
+  }
+  return true;
+}
+
+/** The backward on packed operands; false (nothing written) when the workspace cannot be had. */
+export function packedBackward(
+  e: Engine,
+  [q, k, v, o, lse, dO, dL]: readonly TypedArray[],
+  [dq, dk, dvOut]: readonly TypedArray[],
+  { batch, tq, tk, d, dv }: AttentionDims,
+  a: AttentionAttrs,
+): boolean {
+  const kx = attentionOn(e.memory);
+  if (!kx) return false;
+  const [Q, K, V, O, L, DO, DL] = [q, k, v, o, lse, dO, dL] as [
+    TypedArray,
+    TypedArray,
+    TypedArray,
+    TypedArray,
+    TypedArray,
+    TypedArray,
+    TypedArray,
+  ];
+  const { NR } = GEMM_TILE;
+  const tiles = Math.ceil(tk / BK);
+  const dp = roundUp(d, NR);
+  const dvp = roundUp(dv, NR);
+  const { at, total } = layout({
+    kpT: tiles * BK * d, // K_jᵀ as B (d × cols), for S = Q Kᵀ
+    vpT: tiles * BK * dv, // V_jᵀ as B (dv × cols), for dP = dOut Vᵀ
+    kpN: tiles * BK * dp, // K_j as B (cols × d), for dQ = dS K
+    qp: BQ * d, // Q_t as A
+    dop: BQ * dv, // dOut_t as A
+    qpN: BQ * dp, // Q_t as B (rows × d), for dK = dSᵀ Q
+    dopN: BQ * dvp, // dOut_t as B (rows × dv), for dV = Pᵀ dOut
+    c1: BQ * BK,
+    c2: BQ * BK,
+    dsp: BQ * BK,
+    dstp: BK * BQ,
+    ptp: BK * BQ,
+    c3: BQ * dp,
+    c4: BK * dp,
+    c5: BK * dvp,
+    ends: BQ,
+    lseT: BQ,
+    deltaT: BQ,
+  });
+  const ws = reserveWorkspace(e, total);
+  if (!ws) return false;
+  const { view, base } = ws;
+  const i32 = new Int32Array(view.buffer);
+  const at4 = (name: keyof typeof at) => base + at[name];
+  const kpNCols = new Int32Array(tiles);
+  const gq = new Float64Array(BQ * d);
+  const gk = new Float64Array(tk * d);
+  const gv = new Float64Array(tk * dv);
+  const scale = a.scale;
+  const lastAll = tq > 0 ? visibleEnd(a, tq - 1) : 0;
+  for (let b = 0; b < batch; b++) {
+    const qb = b * tq * d;
+    const kb = b * tk * d;
+    const vb = b * tk * dv;
+    const ob = b * tq * dv;
+    gk.fill(0);
+    gv.fill(0);
+    for (let j0 = 0; j0 < lastAll; j0 += BK) {
+      const jt = j0 / BK;
+      const cols = Math.min(BK, lastAll - j0);
+      packB(K, kb + j0 * d, true, d, cols, view, at4('kpT') + jt * BK * d);
+      packB(V, vb + j0 * dv, true, dv, cols, view, at4('vpT') + jt * BK * dv);
+      packB(K, kb + j0 * d, false, cols, d, view, at4('kpN') + jt * BK * dp);
+      kpNCols[jt] = cols;
+    }
+    for (let i0 = 0; i0 < tq; i0 += BQ) {
+      const rows = Math.min(BQ, tq - i0);
+      const last = visibleEnd(a, i0 + rows - 1);
+      gq.fill(0);
+      for (let r = 0; r < rows; r++) {
+        const row = b * tq + i0 + r;
+        let t = -(DL[row] as number);
+        for (let x = 0; x < dv; x++)
+          t += (DO[row * dv + x] as number) * (O[row * dv + x] as number);
+        view[at4('lseT') + r] = L[row] as number;
+        view[at4('deltaT') + r] = t;
+      }
+      packA(Q, qb + i0 * d, false, rows, d, view, at4('qp'));
+      packA(DO, ob + i0 * dv, false, rows, dv, view, at4('dop'));
+      packB(Q, qb + i0 * d, false, rows, d, view, at4('qpN'));
+      packB(DO, ob + i0 * dv, false, rows, dv, view, at4('dopN'));
+      for (let j0 = 0; j0 < last; j0 += BK) {
+        const jt = j0 / BK;
+        const cols = Math.min(BK, last - j0);
+        const ld = roundUp(cols, NR);
+        gemmPacked(e, at4('qp'), at4('kpT') + jt * BK * d, at4('c1'), rows, d, cols);
+        gemmPacked(e, at4('dop'), at4('vpT') + jt * BK * dv, at4('c2'), rows, dv, cols);
+        for (let r = 0; r < rows; r++)
+          i32[at4('ends') + r] = Math.min(cols, visibleEnd(a, i0 + r) - j0);
+        kx.gradRows(
+          at4('c1') * 4,
+          at4('c2') * 4,
+          rows,
+          cols,
+          ld,
+          at4('ends') * 4,
+          at4('lseT') * 4,
+          at4('deltaT') * 4,
+          scale,
+        );
+        kx.packA4(at4('c2') * 4, ld, rows, cols, at4('dsp') * 4);
+        kx.packAT4(at4('c2') * 4, ld, rows, cols, at4('dstp') * 4);
+        kx.packAT4(at4('c1') * 4, ld, rows, cols, at4('ptp') * 4);
+        // K's packing as B (cols × d) depends on the tile's key count: repack a partial tile.
+        if (kpNCols[jt] !== cols) {
+          packB(K, kb + j0 * d, false, cols, d, view, at4('kpN') + jt * BK * dp);
+          kpNCols[jt] = cols;
+        }
+        // dQ_t += dS K_j;  dK_j += dSᵀ Q_t;  dV_j += Pᵀ dOut_t.
+        gemmPacked(e, at4('dsp'), at4('kpN') + jt * BK * dp, at4('c3'), rows, cols, d);
+        gemmPacked(e, at4('dstp'), at4('qpN'), at4('c4'), cols, rows, d);
+        gemmPacked(e, at4('ptp'), at4('dopN'), at4('c5'), cols, rows, dv);
+        const [c3, c4, c5] = [at4('c3'), at4('c4'), at4('c5')];
+        for (let r = 0; r < rows; r++)
+          for (let x = 0; x < d; x++)
+            gq[r * d + x] = (gq[r * d + x] as number) + (view[c3 + r * dp + x] as number);
+        for (let c = 0; c < cols; c++) {
+          const g = (j0 + c) * d;
+          for (let x = 0; x < d; x++)
+            gk[g + x] = (gk[g + x] as number) + (view[c4 + c * dp + x] as number);
+          const h = (j0 + c) * dv;
+          for (let x = 0; x < dv; x++)
+            gv[h + x] = (gv[h + x] as number) + (view[c5 + c * dvp + x] as number);
+        }
+      }
+      for (let x = 0; x < rows * d; x++) dq[qb + i0 * d + x] = gq[x] as number;
+    }
+    for (let x = 0; x < tk * d; x++) dk[kb + x] = gk[x] as number;
+    for (let x = 0; x < tk * dv; x++) dvOut[vb + x] = gv[x] as number;
+  }
+  return true;
 }

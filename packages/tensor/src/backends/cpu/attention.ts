@@ -5,12 +5,16 @@ import type { AttentionAttrs } from '../../ops/attention.js';
 import { sizeOf } from '../../shape.js';
 import { tiledBackward, tiledEngine, tiledForward } from './attention-tiled.js';
 import { alloc, arr } from './backend.js';
+import { decodeAttention } from './wasm/attention.js';
 
 /**
  * Fused softmax attention (ops/attention.ts) on the CPU. Products of many queries (a training
  * step, a prefill) run on tiles of queries × keys through the WebAssembly GEMM with an online
- * softmax (attention-tiled.ts). Few queries (a streaming step), small products and engines without
- * WebAssembly SIMD take the row kernels here: four query rows at a time, each key and value row
+ * softmax (attention-tiled.ts). One query per head (a streaming step) against a key/value cache
+ * that lives in the WebAssembly memory (ops/attention.ts moves it there) runs the WebAssembly SIMD
+ * kernel of wasm/attention.ts, which reads the cache in place. Other few-query products (a head size
+ * that is not a multiple of 4, no shared memory), small products and engines without WebAssembly
+ * SIMD take the row kernels here: four query rows at a time, each key and value row
  * read once for the four, whose scores live in four scratch rows of Tk floats. Memory is O(Tk) per
  * call, never O(Tq·Tk); the gradient recomputes the probabilities from lse. Sums run in float64.
  */
@@ -400,6 +404,12 @@ registerKernel<AttentionAttrs>('attention', 'cpu', (_b, [q, k, v], a, [oSpec, lS
   ];
   const out = alloc('float32', sizeOf((oSpec as OutputSpec).shape));
   const lse = alloc('float32', sizeOf((lSpec as OutputSpec).shape));
+  // One query per head against a resident cache: the WebAssembly kernel reads it where it lies.
+  if (
+    tq === 1 &&
+    decodeAttention(Q, K, V, out, lse, { batch, tk, d, dv, end: visibleEnd(a, 0), scale: a.scale })
+  )
+    return [out, lse];
   const engine = useTiled(tq, tk, d);
   if (engine) {
     tiledForward(engine, Q, K, V, out, lse, { batch, tq, tk, d, dv }, a);

@@ -1,5 +1,6 @@
 import type { Backend, BackendBuffer, KernelInput } from '../../backend.js';
 import { allocTyped, type DType, type TypedArray } from '../../dtype.js';
+import { freeResident, residentCopy } from './wasm/attention.js';
 import { forgetCachedMatrix } from './wasm/gemm.js';
 
 /**
@@ -35,9 +36,14 @@ export const cpu: Backend = {
   read: async (buffer: BackendBuffer) => (buffer as TypedArray).slice(),
   readSync: (buffer: BackendBuffer) => (buffer as TypedArray).slice(),
   pooledBytes: () => pooledBytes,
+  // Float32 buffers move into the WebAssembly memory of the one-query attention kernel (a KV cache
+  // read at every streaming step), which then reads them in place; they go back to it when released.
+  resident: (buffer: BackendBuffer, dtype: DType) =>
+    dtype === 'float32' ? residentCopy(buffer as TypedArray) : null,
   release: (buffer: BackendBuffer) => {
     const a = buffer as TypedArray;
     forgetCachedMatrix(a); // its contents may change once it is reused
+    if (freeResident(a)) return; // never pooled: its memory goes back to the kernel's arena
     if (a.byteLength < POOL_MIN_BYTES || pooledBytes + a.byteLength > poolLimitBytes) return;
     const key = keyOf(a instanceof Int32Array ? 'int32' : 'float32', a.length);
     const list = pool.get(key);

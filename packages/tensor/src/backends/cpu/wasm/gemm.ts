@@ -221,7 +221,7 @@ function cachedMatrix(e: Engine, src: TypedArray, off: number, len: number): num
 }
 
 /** Packs op(A) (m × k; A stored k × m when trans) per k-block and MR-row panel, zero-padded. */
-function packA(
+export function packA(
   src: TypedArray,
   off: number,
   trans: boolean,
@@ -260,7 +260,7 @@ function packA(
 }
 
 /** Packs op(B) (k × n; B stored n × k when trans) per k-block and NR-column panel, zero-padded. */
-function packB(
+export function packB(
   src: TypedArray,
   off: number,
   trans: boolean,
@@ -391,6 +391,53 @@ function gemmPanels(e: Engine, batch: GemmBatch): boolean {
   }
   return true;
 }
+
+/**
+ * @internal For a kernel that packs its own operands (attention-tiled.ts): `floats` floats of the
+ * workspace, after the weight cache; the memory as floats and the region's first float. Valid
+ * until the next product through gemmWasm (which uses the same workspace) or a growth.
+ */
+export function reserveWorkspace(
+  e: Engine,
+  floats: number,
+): { view: Float32Array; base: number } | null {
+  const view = workspace(e, cacheTop + floats);
+  return view ? { view, base: cacheTop } : null;
+}
+
+/**
+ * @internal C = A·B on operands packed already (float offsets into the memory): A (m × k) by packA
+ * at aAt, B (k × n) by packB at bAt; C at cAt is ⌈m/MR⌉·MR rows of ⌈n/NR⌉·NR floats (its pitch),
+ * padding rows and columns included. k > 0.
+ */
+export function gemmPacked(
+  e: Engine,
+  aAt: number,
+  bAt: number,
+  cAt: number,
+  m: number,
+  k: number,
+  n: number,
+): void {
+  const mp = Math.ceil(m / MR);
+  const np = Math.ceil(n / NR);
+  const byN = np >= mp;
+  const chunks = chunksFor(threadsFor(e.module, e.memory, m * n * k), byN ? np : mp);
+  const jobs: Job[] = [];
+  for (let t = 0; t < chunks; t++) {
+    const [lo, hi] = part(byN ? np : mp, chunks, t);
+    if (lo === hi) continue;
+    const [m0, m1, n0, n1] = byN ? [0, mp, lo, hi] : [lo, hi, 0, np];
+    jobs.push({
+      fn: 'gemm',
+      args: [aAt * 4, bAt * 4, cAt * 4, m0, m1, n0, n1, mp, np, k, KC, MCP],
+    });
+  }
+  run(e, jobs);
+}
+
+/** Rows and columns of the GEMM's register tile, and its k-block length. */
+export const GEMM_TILE = { MR, NR, KC } as const;
 
 /**
  * Fewer rows than the register tile: each row of op(A) times op(B) as a matrix-vector product, the
