@@ -11,10 +11,11 @@ import {
   OPTIONS,
   type OptionKey,
   type OptionSpec,
-  type Options,
+  type OptionsOf,
   optionsOf,
   TASKS,
   type TaskName,
+  withDefaults,
 } from './options.js';
 import { parseOption } from './schema.js';
 import { readJsonFile } from './util/files.js';
@@ -22,11 +23,11 @@ import { Reporter } from './util/output.js';
 import { VERSION } from './version.js';
 
 /** What parsing the command line gives a command. */
-export interface Invocation {
-  command: CommandName;
+export interface Invocation<C extends CommandName = CommandName> {
+  command: C;
   args: string[];
   /** Every option of the command: given, from --config, or its default. */
-  options: Options;
+  options: OptionsOf<C>;
   /** The options given on the command line or in --config (not defaults). */
   given: Set<OptionKey>;
 }
@@ -149,10 +150,10 @@ export function buildProgram(
  * Resolves a command's options: command line first, then --config (a JSON object whose keys are
  * option names, 'd-model' or 'dModel'), then the table's defaults.
  */
-export function resolveOptions(
-  command: CommandName,
+export function resolveOptions<C extends CommandName>(
+  command: C,
   cmd: Command,
-): { options: Options; given: Set<OptionKey> } {
+): { options: OptionsOf<C>; given: Set<OptionKey> } {
   const raw = cmd.opts() as Record<string, unknown>;
   const options: Record<string, unknown> = {};
   const given = new Set<OptionKey>();
@@ -179,29 +180,26 @@ export function resolveOptions(
       given.add(key);
     }
   }
-  for (const key of allowed) {
-    if (options[key] === undefined) {
-      const d = defaultOf(OPTIONS[key] as OptionSpec, command);
-      if (d !== undefined) options[key] = Array.isArray(d) ? [...d] : d;
-    }
-  }
-  return { options: options as Options, given };
+  return { options: withDefaults(command, options), given };
 }
 
 /**
  * Runs one command from its resolved {@link Invocation}, writing through the reporter, and resolves
  * to the exit code (0 success, 2 bad input, 1 anything else).
  */
-export type CommandHandler = (inv: Invocation, reporter: Reporter) => Promise<number>;
+export type CommandHandler<C extends CommandName = CommandName> = (
+  inv: Invocation<C>,
+  reporter: Reporter,
+) => Promise<number>;
+
+/** A handler for every command, each given its own command's options. */
+export type CommandHandlers = { [C in CommandName]: CommandHandler<C> };
 
 /**
  * Runs `recur` with `argv` (without node and the script): parses, resolves options, dispatches to
  * `handlers`. Returns the exit code: 0 success, 2 bad input, 130 interrupted, 1 anything else.
  */
-export async function runCli(
-  argv: string[],
-  handlers: Record<CommandName, CommandHandler>,
-): Promise<number> {
+export async function runCli(argv: string[], handlers: CommandHandlers): Promise<number> {
   let chosen: { name: CommandName; args: string[]; cmd: Command } | undefined;
   const task = argv[0] === 'train' ? TASKS.find((t) => t === argv[1]) : undefined;
   const program = buildProgram(
@@ -231,11 +229,10 @@ export async function runCli(
   try {
     const { options, given } = resolveOptions(chosen.name, chosen.cmd);
     if (options.threads !== undefined) setNumThreads(options.threads);
-    const reporter = new Reporter({ json: options.json ?? false });
-    return await handlers[chosen.name](
-      { command: chosen.name, args: chosen.args, options, given },
-      reporter,
-    );
+    const reporter = new Reporter({ json: options.json });
+    // handlers[name] takes Invocation<name>: TypeScript cannot relate the two through the union.
+    const handler = handlers[chosen.name] as CommandHandler;
+    return await handler({ command: chosen.name, args: chosen.args, options, given }, reporter);
   } catch (e) {
     return reportError(e, json);
   }
