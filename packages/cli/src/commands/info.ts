@@ -9,7 +9,7 @@ import {
   isSequenceModel,
   MODEL_DEFS,
 } from '../models/backbone.js';
-import { backboneConfig } from '../tasks/setup.js';
+import { backboneConfig } from '../tasks/common.js';
 import { fmtBytes, fmtNumber, formatTable, type Reporter } from '../util/output.js';
 
 /**
@@ -56,7 +56,7 @@ export function measureState(
   return { first, atTokens: last + perToken * (tokens - probe), perToken, exact: false };
 }
 
-export async function infoCommand(inv: Invocation, reporter: Reporter): Promise<number> {
+export async function infoCommand(inv: Invocation<'info'>, reporter: Reporter): Promise<number> {
   const o = inv.options;
   const name = o.model;
   if (!name) throw new CliError('--model <name> is required');
@@ -66,8 +66,8 @@ export async function infoCommand(inv: Invocation, reporter: Reporter): Promise<
     reporter.result({ event: 'result', model: name, parameters: null });
     return 0;
   }
-  const tokens = o.tokens ?? 1024;
-  manualSeed(o.seed ?? 0);
+  const tokens = o.tokens;
+  manualSeed(o.seed);
   const cfg = { ...backboneConfig(name, o, tokens), positions: false };
   const core = createCore(cfg);
   const parameters = core.numParameters();

@@ -15,8 +15,8 @@ import {
   withDefaults,
 } from '../options.js';
 import { parseJsonWith, parseOption, runConfigSchema } from '../schema.js';
-import { type ClosedForm, type Prepared, prepareTraining } from '../tasks/setup.js';
-import type { Metrics, NeuralTask, RunConfig } from '../tasks/types.js';
+import { prepareTraining } from '../tasks/setup.js';
+import type { ClosedForm, Metrics, NeuralTask, Prepared, RunConfig } from '../tasks/types.js';
 import { loadWeights, RUN_FILES } from '../train/checkpoint.js';
 import { copyWeights, startWebGPU } from '../train/device.js';
 import { RunDir } from '../train/run-dir.js';

@@ -1,9 +1,24 @@
 import { type Generator, logsumexp, nn, type Tensor, tensor } from '@recur/tensor';
-import type { EventSequence } from '../data/events.js';
+import {
+  type EventSequence,
+  type EventSplits,
+  loadEvents,
+  windowSequences,
+} from '../data/events.js';
+import { CliError } from '../errors.js';
 import type { BackboneConfig } from '../models/backbone.js';
 import { EventsNet } from '../models/nets.js';
-import { chunk, evalBatches, evalBatchSize, permutation, readBatch } from './common.js';
-import type { Metrics, NeuralTask } from './types.js';
+import type { OptionsOf } from '../options.js';
+import {
+  backboneConfig,
+  baseNames,
+  chunk,
+  evalBatches,
+  evalBatchSize,
+  permutation,
+  readBatch,
+} from './common.js';
+import type { Metrics, NeuralTask, TaskDef } from './types.js';
 
 /** Inter-event times below this are raised to it (equal timestamps would have log-likelihood −∞). */
 export const MIN_INTERVAL = 1e-8;
@@ -299,3 +314,77 @@ export function createEventsTask(
     describe: () => describe,
   };
 }
+
+/** The sequences to train on: a validation share held out if the data has none, cut into windows. */
+function eventSplits(ev: EventSplits, o: OptionsOf<'train'>): Omit<EventSplits, 'marks'> {
+  let { train, val, test } = ev;
+  if (val.length === 0) {
+    const n = Math.round(train.length * o.valFraction);
+    val = train.slice(train.length - n);
+    train = train.slice(0, train.length - n);
+  }
+  if (o.maxEvents !== undefined) {
+    train = windowSequences(train, o.maxEvents);
+    val = windowSequences(val, o.maxEvents);
+    test = windowSequences(test, o.maxEvents);
+  }
+  return { ...ev, train, val, test };
+}
+
+/** 'train 12 (3,456), val …': sequences per split and (in brackets) their events. */
+function splitCounts(splits: Record<'train' | 'val' | 'test', { marks: Int32Array }[]>): string {
+  return (['train', 'val', 'test'] as const)
+    .map((k) => {
+      const events = splits[k].reduce((a, x) => a + x.marks.length, 0).toLocaleString('en-US');
+      return `${k} ${splits[k].length} (${events})`;
+    })
+    .join(', ');
+}
+
+/**
+ * The events task: marked event sequences (JSON or RMTPP text); the config holds the marks, the
+ * mixture size and the log-time scaling.
+ */
+export const eventsTask: TaskDef<EventsTaskConfig> = {
+  prepare({ model: name, data, options: o }) {
+    const ev = loadEvents(data, { splitSeed: o.splitSeed });
+    const { train, val, test } = eventSplits(ev, o);
+    if (train.length === 0) throw new CliError(`--data ${data}: no training sequences`);
+    const times = fitLogTimes(train);
+    const taskConfig: EventsTaskConfig = {
+      marks: ev.marks,
+      mixtures: o.mixtures,
+      logMean: times.logMean,
+      logStd: times.logStd,
+      baseline: fitEventBaselines(train, ev.marks),
+      ...(o.maxEvents !== undefined ? { bucketed: true } : {}),
+    };
+    const maxLen = Math.max(...[...train, ...val, ...test].map((s) => s.marks.length));
+    const model = backboneConfig(name, o, maxLen);
+    const describe = [
+      `data ${baseNames(ev.sources)} (${ev.layout}): ${ev.marks} mark(s), sequences up to ${maxLen} events`,
+      `sequences (events): ${splitCounts({ train, val, test })}${o.maxEvents !== undefined ? ` (windows of at most ${o.maxEvents} events)` : ''}`,
+    ];
+    const warnings =
+      times.floored > 0
+        ? [`${times.floored} inter-event time(s) of 0 in the training data were raised to 1e-8`]
+        : [];
+    const splits = { train, val, test };
+    return {
+      model,
+      taskConfig: { ...taskConfig },
+      neural: createEventsTask(model, taskConfig, splits, o.batchSize, describe),
+      warnings,
+    };
+  },
+  restore({ config: cfg, data, batchSize, backbone }) {
+    const ev = loadEvents(data);
+    if (ev.marks > cfg.marks)
+      throw new CliError(
+        `--data ${data}: has ${ev.marks} marks, the run was trained on ${cfg.marks}`,
+      );
+    const describe = [`data ${baseNames(ev.sources)}: test ${ev.test.length} sequences`];
+    const splits = { train: [], val: [], test: ev.test };
+    return { neural: createEventsTask(backbone(), cfg, splits, batchSize, describe) };
+  },
+};

@@ -5,8 +5,8 @@ import type { BackboneConfig } from '../models/backbone.js';
 import { LanguageNet } from '../models/nets.js';
 import type { Options } from '../options.js';
 import { readUserFile } from '../util/files.js';
-import { chunk, evalBatchSize, readBatch } from './common.js';
-import type { Metrics, NeuralTask } from './types.js';
+import { backboneConfig, chunk, evalBatchSize, readBatch } from './common.js';
+import type { Metrics, NeuralTask, TaskDef } from './types.js';
 
 export interface LmTaskConfig {
   /** The characters the model knows, in id order. */
@@ -293,3 +293,24 @@ export async function sampleText(
     stream.dispose();
   }
 }
+
+/** The lm task: a text file's characters; the config holds the vocabulary and the context. */
+export const lmTask: TaskDef<LmTaskConfig> = {
+  prepare({ model: name, data, options: o }) {
+    const { data: text, vocab } = loadText(data);
+    // A bad --prompt is reported now, not after training.
+    if (o.prompt !== undefined) promptIdsOf(vocab, o.prompt);
+    const taskConfig: LmTaskConfig = { vocab, context: o.context };
+    const model = backboneConfig(name, o, o.context);
+    return {
+      model,
+      taskConfig: { ...taskConfig },
+      neural: createLmTask(model, taskConfig, text, o.batchSize, o.stepsPerEpoch ?? 200),
+    };
+  },
+  restore({ config: cfg, data, options: o, batchSize, backbone }) {
+    const { data: text } = loadText(data, cfg.vocab);
+    if (o.prompt !== undefined) promptIdsOf(cfg.vocab, o.prompt);
+    return { neural: createLmTask(backbone(), cfg, text, batchSize, 1) };
+  },
+};
