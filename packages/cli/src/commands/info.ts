@@ -18,7 +18,8 @@ import { fmtBytes, fmtNumber, formatTable, type Reporter } from '../util/output.
  * element-wise work of norms and activations to first order.
  */
 export function flopsPerToken(cfg: BackboneConfig, n: number): number {
-  return MODEL_DEFS[cfg.name].flops(cfg, n);
+  const { layers, dModel: d, dFF: f, heads, window: s, posDim: p } = cfg;
+  return MODEL_DEFS[cfg.name].flops({ layers, d, f, heads, s, p }, n);
 }
 
 /** State bytes after 1 and after `tokens` tokens, streaming up to 256 and extrapolating the trend. */

@@ -96,19 +96,42 @@ export interface ModelDef {
    * streaming mode, counting matrix products, attention over the cache, the scan update and the
    * element-wise work of norms and activations to first order.
    */
-  flops(cfg: BackboneConfig, n: number): number;
+  flops(z: FlopsSizes, n: number): number;
   /** Whether --positions auto means sinusoidal encodings added to the inputs. */
   positions: boolean;
   /** Whether --heads splits --d-model (and so must divide it). */
   heads: boolean;
 }
 
+/** A config's sizes under the short names the FLOPs formulas use. */
+export interface FlopsSizes {
+  layers: number;
+  d: number;
+  /** Feed-forward width. */
+  f: number;
+  heads: number;
+  /** --window. */
+  s: number;
+  /** --pos-dim. */
+  p: number;
+}
+
 /**
  * FLOPs of a stack of pre-norm blocks whose token mixing costs `mixing`: each block adds its
  * feed-forward (two linear maps and the activation) and two LayerNorms, the stack a final LayerNorm.
  */
-function blockStack({ layers, dModel: d, dFF: f }: BackboneConfig, mixing: number): number {
+function blockStack({ layers, d, f }: FlopsSizes, mixing: number): number {
   return layers * (mixing + 4 * d * f + f + 2 * 8 * d) + 8 * d;
+}
+
+/** The options of an attention stack with heads (Aaren, Transformer). */
+function headedOptions(c: BackboneConfig) {
+  return { nLayers: c.layers, dModel: c.dModel, nHeads: c.heads, dFF: c.dFF, dropout: c.dropout };
+}
+
+/** The options of an LSTM or GRU of width d (input and hidden). */
+function rnnOptions(c: BackboneConfig) {
+  return { inputSize: c.dModel, hiddenSize: c.dModel, numLayers: c.layers, dropout: c.dropout };
 }
 
 /** A stack of AFT blocks of one variant. */
@@ -130,104 +153,62 @@ function aftCore(variant: AftVariant): ModelDef['create'] {
 
 /** FLOPs of an LSTM or GRU with `gates` gates: per layer, the gates' two maps and the update. */
 function rnnFlops(gates: number): ModelDef['flops'] {
-  return ({ layers, dModel: d }) => layers * (2 * gates * d * (2 * d) + 12 * d);
+  return ({ layers, d }) => layers * (2 * gates * d * (2 * d) + 12 * d);
 }
 
 /** Every sequence model `--model` accepts: adding one is one entry here. */
 export const MODEL_DEFS: Record<SequenceModelName, ModelDef> = {
   aaren: {
-    create: (c) =>
-      new Aaren({
-        nLayers: c.layers,
-        dModel: c.dModel,
-        nHeads: c.heads,
-        dFF: c.dFF,
-        dropout: c.dropout,
-      }),
+    create: (c) => new Aaren(headedOptions(c)),
     // k, v and output projections (q = W_q q0 does not depend on the token, so it is computed once
     // per sequence); the (m, u, w) update: per head max, two exps, a scaled accumulation of d_head.
-    flops: (c) => blockStack(c, 3 * 2 * c.dModel * c.dModel + (4 * c.dModel + 6 * c.heads)),
+    flops: (z) => blockStack(z, 3 * 2 * z.d * z.d + (4 * z.d + 6 * z.heads)),
     positions: true,
     heads: true,
   },
   transformer: {
-    create: (c) =>
-      new Transformer({
-        nLayers: c.layers,
-        dModel: c.dModel,
-        nHeads: c.heads,
-        dFF: c.dFF,
-        dropout: c.dropout,
-      }),
+    create: (c) => new Transformer(headedOptions(c)),
     // q, k, v, o projections; scores q·k over n + 1 keys and the weighted sum of as many values.
-    flops: (c, n) =>
-      blockStack(c, 4 * 2 * c.dModel * c.dModel + 4 * (n + 1) * c.dModel + 5 * (n + 1) * c.heads),
+    flops: (z, n) => blockStack(z, 4 * 2 * z.d * z.d + 4 * (n + 1) * z.d + 5 * (n + 1) * z.heads),
     positions: true,
     heads: true,
   },
   'aft-full': {
     create: aftCore('full'),
     // projections; the bias row w[n, 0..n] = U_n · V_jᵀ; numerator and denominator over n + 1 tokens.
-    flops: (c, n) =>
-      blockStack(c, 4 * 2 * c.dModel * c.dModel + 2 * (n + 1) * c.posDim + 6 * (n + 1) * c.dModel),
+    flops: (z, n) => blockStack(z, 4 * 2 * z.d * z.d + 2 * (n + 1) * z.p + 6 * (n + 1) * z.d),
     positions: false,
     heads: false,
   },
   'aft-local': {
     create: aftCore('local'),
     // projections; biases inside the window; window terms plus the running global sums.
-    flops: (c) =>
-      blockStack(
-        c,
-        4 * 2 * c.dModel * c.dModel +
-          2 * c.window * c.posDim +
-          6 * c.window * c.dModel +
-          10 * c.dModel,
-      ),
+    flops: (z) => blockStack(z, 4 * 2 * z.d * z.d + 2 * z.s * z.p + 6 * z.s * z.d + 10 * z.d),
     positions: false,
     heads: false,
   },
   'aft-simple': {
     create: aftCore('simple'),
     // q, k, v, o projections; per channel a (max, exp, accumulate) update and the sigmoid gate.
-    flops: (c) => blockStack(c, 4 * 2 * c.dModel * c.dModel + 10 * c.dModel),
+    flops: (z) => blockStack(z, 4 * 2 * z.d * z.d + 10 * z.d),
     positions: true,
     heads: false,
   },
   'aft-conv': {
     create: aftCore('conv1d'),
     // q, v, o projections and one key per head; a depthwise conv of width s plus global sums.
-    flops: (c) =>
-      blockStack(
-        c,
-        3 * 2 * c.dModel * c.dModel +
-          2 * c.dModel * c.heads +
-          4 * c.window * c.dModel +
-          10 * c.dModel,
-      ),
+    flops: (z) => blockStack(z, 3 * 2 * z.d * z.d + 2 * z.d * z.heads + 4 * z.s * z.d + 10 * z.d),
     positions: false,
     heads: true,
   },
   lstm: {
-    create: (c) =>
-      new LSTM({
-        inputSize: c.dModel,
-        hiddenSize: c.dModel,
-        numLayers: c.layers,
-        dropout: c.dropout,
-      }),
+    create: (c) => new LSTM(rnnOptions(c)),
     flops: rnnFlops(4),
     positions: false,
     heads: false,
   },
   gru: {
-    create: (c) =>
-      new GRU({
-        inputSize: c.dModel,
-        hiddenSize: c.dModel,
-        numLayers: c.layers,
-        dropout: c.dropout,
-      }),
+    create: (c) => new GRU(rnnOptions(c)),
     flops: rnnFlops(3),
     positions: false,
     heads: false,
