@@ -10,6 +10,7 @@
 export { measureStream, type StreamPoint, type StreamResult } from './bench/stream.js';
 export {
   type CommandHandler,
+  type CommandHandlers,
   coerceOption,
   type Invocation,
   resolveOptions,
@@ -70,11 +71,13 @@ export {
   type OptionKind,
   type OptionSpec,
   type Options,
+  type OptionsOf,
   optionsOf,
   SEQUENCE_MODELS,
   type SequenceModelName,
   TASKS,
   type TaskName,
+  withDefaults,
 } from './options.js';
 export type { Metrics, NeuralTask, RunConfig } from './tasks/types.js';
 export {
