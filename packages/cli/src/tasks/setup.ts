@@ -9,7 +9,7 @@ import { type LmTaskConfig, lmTask } from './lm.js';
 import type { Prepared, RunConfig, TaskDef, TaskSetup } from './types.js';
 
 /** The config each task records in a run's config.json (checked by runConfigSchema). */
-interface TaskConfigs {
+export interface TaskConfigs {
   forecast: ForecastTaskConfig;
   classify: ClassifyTaskConfig;
   events: EventsTaskConfig;
@@ -28,6 +28,17 @@ export const TASK_DEFS: { [K in TaskName]: TaskDef<TaskConfigs[K]> } = {
   lm: lmTask,
   'image-ar': imageTask,
 };
+
+/**
+ * Whether a run is one of `task`, narrowing its task config to that task's type (runConfigSchema
+ * checked it against the task's schema when config.json was read).
+ */
+export function isTaskRun<K extends TaskName>(
+  run: RunConfig,
+  task: K,
+): run is RunConfig & { task: K; taskConfig: TaskConfigs[K] & Record<string, unknown> } {
+  return run.task === task;
+}
 
 function requireData(o: Options): string {
   if (!o.data) throw new CliError('--data <path> is required');
