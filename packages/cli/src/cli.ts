@@ -11,10 +11,11 @@ import {
   OPTIONS,
   type OptionKey,
   type OptionSpec,
-  type Options,
+  type OptionsOf,
   optionsOf,
   TASKS,
   type TaskName,
+  withDefaults,
 } from './options.js';
 import { parseOption } from './schema.js';
 import { readJsonFile } from './util/files.js';
@@ -22,11 +23,11 @@ import { Reporter } from './util/output.js';
 import { VERSION } from './version.js';
 
 /** What parsing the command line gives a command. */
-export interface Invocation {
-  command: CommandName;
+export interface Invocation<C extends CommandName = CommandName> {
+  command: C;
   args: string[];
   /** Every option of the command: given, from --config, or its default. */
-  options: Options;
+  options: OptionsOf<C>;
   /** The options given on the command line or in --config (not defaults). */
   given: Set<OptionKey>;
 }
@@ -149,10 +150,10 @@ export function buildProgram(
  * Resolves a command's options: command line first, then --config (a JSON object whose keys are
  * option names, 'd-model' or 'dModel'), then the table's defaults.
  */
-export function resolveOptions(
-  command: CommandName,
+export function resolveOptions<C extends CommandName>(
+  command: C,
   cmd: Command,
-): { options: Options; given: Set<OptionKey> } {
+): { options: OptionsOf<C>; given: Set<OptionKey> } {
   const raw = cmd.opts() as Record<string, unknown>;
   const options: Record<string, unknown> = {};
   const given = new Set<OptionKey>();
@@ -179,20 +180,20 @@ export function resolveOptions(
       given.add(key);
     }
   }
-  for (const key of allowed) {
-    if (options[key] === undefined) {
-      const d = defaultOf(OPTIONS[key] as OptionSpec, command);
-      if (d !== undefined) options[key] = Array.isArray(d) ? [...d] : d;
-    }
-  }
-  return { options: options as Options, given };
+  return { options: withDefaults(command, options), given };
 }
 
 /**
  * Runs one command from its resolved {@link Invocation}, writing through the reporter, and resolves
  * to the exit code (0 success, 2 bad input, 1 anything else).
  */
-export type CommandHandler = (inv: Invocation, reporter: Reporter) => Promise<number>;
+export type CommandHandler<C extends CommandName = CommandName> = (
+  inv: Invocation<C>,
+  reporter: Reporter,
+) => Promise<number>;
+
+/** A handler for every command, each given its own command's options. */
+export type CommandHandlers = { [C in CommandName]: CommandHandler<C> };
 
 /** Where a run of the command writes: the process's streams, or a caller's (tests, embedding). */
 export interface CliIo {
@@ -206,7 +207,7 @@ export interface CliIo {
  */
 export async function runCli(
   argv: string[],
-  handlers: Record<CommandName, CommandHandler>,
+  handlers: CommandHandlers,
   io: CliIo = { stdout: process.stdout, stderr: process.stderr },
 ): Promise<number> {
   let chosen: { name: CommandName; args: string[]; cmd: Command } | undefined;
@@ -238,11 +239,10 @@ export async function runCli(
   try {
     const { options, given } = resolveOptions(chosen.name, chosen.cmd);
     if (options.threads !== undefined) setNumThreads(options.threads);
-    const reporter = new Reporter({ json: options.json ?? false, ...io });
-    return await handlers[chosen.name](
-      { command: chosen.name, args: chosen.args, options, given },
-      reporter,
-    );
+    const reporter = new Reporter({ json: options.json, ...io });
+    // handlers[name] takes Invocation<name>: TypeScript cannot relate the two through the union.
+    const handler = handlers[chosen.name] as CommandHandler;
+    return await handler({ command: chosen.name, args: chosen.args, options, given }, reporter);
   } catch (e) {
     return reportError(e, json, io);
   }

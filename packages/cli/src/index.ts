@@ -11,6 +11,7 @@ export { measureStream, type StreamPoint, type StreamResult } from './bench/stre
 export {
   type CliIo,
   type CommandHandler,
+  type CommandHandlers,
   coerceOption,
   type Invocation,
   resolveOptions,
@@ -71,11 +72,13 @@ export {
   type OptionKind,
   type OptionSpec,
   type Options,
+  type OptionsOf,
   optionsOf,
   SEQUENCE_MODELS,
   type SequenceModelName,
   TASKS,
   type TaskName,
+  withDefaults,
 } from './options.js';
 export type { Metrics, NeuralTask, RunConfig } from './tasks/types.js';
 export {

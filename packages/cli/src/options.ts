@@ -119,9 +119,10 @@ export interface OptionSpec<K extends OptionKind = OptionKind> {
   negatable?: boolean;
 }
 
-const ALL: readonly CommandName[] = COMMAND_NAMES;
-const TRAIN_EVAL: readonly CommandName[] = ['train', 'eval'];
-const SIZE: readonly CommandName[] = ['train', 'info', 'bench stream'];
+// Tuples, not CommandName[], so that OptionsOf knows which commands take an option.
+const ALL = COMMAND_NAMES;
+const TRAIN_EVAL = ['train', 'eval'] as const;
+const SIZE = ['train', 'info', 'bench stream'] as const;
 
 /**
  * Every option of every command, keyed by its camelCase name: the single source the parser,
@@ -762,6 +763,46 @@ type SpecKind<S> = S extends { kind: infer K extends OptionKind } ? K : never;
 
 /** Parsed options: each key's value by its kind (undefined when neither given nor defaulted). */
 export type Options = { -readonly [K in OptionKey]?: KindValue<SpecKind<(typeof OPTIONS)[K]>> };
+
+/** Whether command C takes option K and the table gives it a default there. */
+type HasDefault<
+  K extends OptionKey,
+  C extends CommandName,
+> = C extends (typeof OPTIONS)[K]['commands'][number]
+  ? (typeof OPTIONS)[K] extends { default: infer D }
+    ? D extends readonly unknown[] | string | number | boolean
+      ? true
+      : C extends keyof D
+        ? true
+        : false
+    : false
+  : false;
+
+/** The options that always have a value in command C (given, from --config, or defaulted). */
+export type DefaultedKey<C extends CommandName> = {
+  [K in OptionKey]: HasDefault<K, C> extends true ? K : never;
+}[OptionKey];
+
+/**
+ * The options of command C as {@link resolveOptions} gives them: those with a default in
+ * {@link OPTIONS} are always set, so a command reads `o.epochs`, never `o.epochs ?? 10`.
+ */
+export type OptionsOf<C extends CommandName> = Omit<Options, DefaultedKey<C>> &
+  Required<Pick<Options, DefaultedKey<C>>>;
+
+/**
+ * `options` with every default of `command` filled in where unset (what the command line does), for
+ * callers that build options themselves.
+ */
+export function withDefaults<C extends CommandName>(command: C, options: Options): OptionsOf<C> {
+  const out: Record<string, unknown> = { ...options };
+  for (const [key, spec] of optionsOf(command)) {
+    const d = defaultOf(spec, command);
+    if (out[key] === undefined && d !== undefined) out[key] = Array.isArray(d) ? [...d] : d;
+  }
+  // Every key of DefaultedKey<C> has a default for C in OPTIONS, and it was filled in just now.
+  return out as OptionsOf<C>;
+}
 
 export const OPTION_KEYS = Object.keys(OPTIONS) as OptionKey[];
 

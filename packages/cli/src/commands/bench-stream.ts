@@ -5,8 +5,8 @@ import { CliError } from '../errors.js';
 import { createCore } from '../models/backbone.js';
 import { requireOrt } from '../onnx/runtime.js';
 import { measureOnnxStream } from '../onnx/stream.js';
-import type { Options, SequenceModelName } from '../options.js';
-import { backboneConfig } from '../tasks/setup.js';
+import type { OptionsOf, SequenceModelName } from '../options.js';
+import { backboneConfig } from '../tasks/common.js';
 import { onBackend } from '../train/device.js';
 import { lineChart } from '../util/charts.js';
 import { OutputDir, writeFileAtomic, writeJsonAtomic } from '../util/files.js';
@@ -19,21 +19,15 @@ export interface StreamBenchModel {
   result: StreamResult;
 }
 
-/**
- * The paper's headline figure: each model streams `tokens` tokens one at a time (batch 1, no
- * gradients); per-token step time, state (or KV-cache) bytes and cumulative time against tokens seen.
- * The models run one after the other in one process, so their ratios are what to read.
- */
-export async function benchStreamCommand(inv: Invocation, reporter: Reporter): Promise<number> {
-  const o = inv.options;
-  const tokens = o.tokens ?? 16384;
-  const names = (o.models ?? ['aaren', 'transformer', 'aft-simple', 'lstm']) as SequenceModelName[];
-  const seed = o.seed ?? 0;
-  for (const n of names) {
+type StreamOptions = OptionsOf<'bench stream'>;
+
+/** Warns about models that cannot stream past --tokens; refuses --backend webgpu with onnx. */
+function checkStreamOptions(o: StreamOptions, reporter: Reporter): void {
+  for (const n of o.models) {
     if (n === 'aft-full' || n === 'aft-local') {
       // Their position biases cover a fixed length: streaming past it is an error by design.
       reporter.warn(
-        `${n} streams at most its maxLen tokens (set to --tokens ${tokens}); its biases are sized for that`,
+        `${n} streams at most its maxLen tokens (set to --tokens ${o.tokens}); its biases are sized for that`,
       );
     }
   }
@@ -42,67 +36,79 @@ export async function benchStreamCommand(inv: Invocation, reporter: Reporter): P
       '--backend webgpu and --runtime onnx: choose one (onnxruntime runs on the CPU here, and its ratio compares it with recur on the CPU at the same thread count)',
     );
   }
-  // Beside onnxruntime, recur's CPU backend runs at the same thread count: a ratio at equal threads.
-  if (o.runtime === 'onnx') setNumThreads(o.threads ?? 1);
-  const dir = new OutputDir(o.out ?? 'recur-bench');
-  const d = o.dModel ?? 64;
-  // Models, inputs and states live on the chosen backend; each model streams in turn.
-  const { results, runsOn } = await onBackend(o.backend, reporter, async (runsOn) => {
-    const built = names.map((name) => {
-      manualSeed(seed);
-      const cfg = { ...backboneConfig(name, o, tokens), positions: false };
-      const core = createCore(cfg);
-      core.eval();
-      return { name, cfg, core };
-    });
-    reporter.heading(
-      `Streaming ${tokens.toLocaleString('en-US')} tokens (batch 1): ${names.join(', ')}`,
-    );
-    reporter.print(
-      `Size: ${o.layers ?? 2} layer(s), d = ${d}, heads ${o.heads ?? 4}, feed-forward ${o.dFF ?? 2 * d} (lstm: hidden ${d}); time limit ${o.maxSeconds ?? 300} s per model`,
-    );
-    manualSeed(seed);
-    const inputs: Tensor[] = Array.from({ length: 16 }, () => randn([1, d]));
-    const out: StreamBenchModel[] = [];
-    for (const { name, core } of built) {
-      const bar = reporter.progress(`stream ${name.padEnd(11)}`, tokens, 'tokens');
-      let result: StreamResult;
-      try {
-        result = await measureStream(
-          () => core.initState(1),
-          (x, s) => core.step(x, s),
-          (t) => inputs[t % inputs.length] as Tensor,
-          tokens,
-          { maxSeconds: o.maxSeconds ?? 300, onProgress: (n) => bar.update(n) },
-        );
-      } catch (e) {
-        bar.stop();
-        throw new CliError(
-          `bench stream: ${name} failed while streaming: ${(e as Error).message}`,
-          1,
-        );
-      }
-      bar.stop();
-      if (result.truncated)
-        reporter.warn(
-          `${name}: stopped after ${result.tokens} tokens (--max-seconds ${o.maxSeconds})`,
-        );
-      out.push({ model: name, parameters: core.numParameters(), result });
-      reporter.event('model', {
-        model: name,
-        parameters: core.numParameters(),
-        tokens: result.tokens,
-        points: result.points,
-      });
-      if (o.runtime === 'onnx') {
-        const r = await streamInOnnx(name, core, tokens, inputs, o, reporter);
-        out.push({ model: `${name} (onnx)`, parameters: core.numParameters(), result: r });
-        reporter.event('model', { model: `${name} (onnx)`, tokens: r.tokens, points: r.points });
-      }
-    }
-    return { results: out, runsOn };
-  });
+}
 
+/** One model streamed in recur: its step time and state against tokens seen. */
+async function streamInRecur(
+  name: string,
+  core: SequenceModule,
+  inputs: Tensor[],
+  o: StreamOptions,
+  reporter: Reporter,
+): Promise<StreamResult> {
+  const bar = reporter.progress(`stream ${name.padEnd(11)}`, o.tokens, 'tokens');
+  try {
+    return await measureStream(
+      () => core.initState(1),
+      (x, s) => core.step(x, s),
+      (t) => inputs[t % inputs.length] as Tensor,
+      o.tokens,
+      { maxSeconds: o.maxSeconds, onProgress: (n) => bar.update(n) },
+    );
+  } catch (e) {
+    throw new CliError(`bench stream: ${name} failed while streaming: ${(e as Error).message}`, 1);
+  } finally {
+    bar.stop();
+  }
+}
+
+/** Builds every model (same seed each) and streams them one after the other. */
+async function streamModels(
+  o: StreamOptions,
+  names: SequenceModelName[],
+  reporter: Reporter,
+): Promise<StreamBenchModel[]> {
+  const d = o.dModel;
+  const built = names.map((name) => {
+    manualSeed(o.seed);
+    const cfg = { ...backboneConfig(name, o, o.tokens), positions: false };
+    const core = createCore(cfg);
+    core.eval();
+    return { name, cfg, core };
+  });
+  reporter.heading(
+    `Streaming ${o.tokens.toLocaleString('en-US')} tokens (batch 1): ${names.join(', ')}`,
+  );
+  reporter.print(
+    `Size: ${o.layers} layer(s), d = ${d}, heads ${o.heads}, feed-forward ${o.dFF ?? 2 * d} (lstm: hidden ${d}); time limit ${o.maxSeconds} s per model`,
+  );
+  manualSeed(o.seed);
+  const inputs: Tensor[] = Array.from({ length: 16 }, () => randn([1, d]));
+  const out: StreamBenchModel[] = [];
+  for (const { name, core } of built) {
+    const result = await streamInRecur(name, core, inputs, o, reporter);
+    if (result.truncated)
+      reporter.warn(
+        `${name}: stopped after ${result.tokens} tokens (--max-seconds ${o.maxSeconds})`,
+      );
+    out.push({ model: name, parameters: core.numParameters(), result });
+    reporter.event('model', {
+      model: name,
+      parameters: core.numParameters(),
+      tokens: result.tokens,
+      points: result.points,
+    });
+    if (o.runtime === 'onnx') {
+      const r = await streamInOnnx(name, core, o.tokens, inputs, o, reporter);
+      out.push({ model: `${name} (onnx)`, parameters: core.numParameters(), result: r });
+      reporter.event('model', { model: `${name} (onnx)`, tokens: r.tokens, points: r.points });
+    }
+  }
+  return out;
+}
+
+/** Prints the per-checkpoint table, the totals and (onnx) the runtimes' ratios. */
+function printStreamTables(results: StreamBenchModel[], o: StreamOptions, reporter: Reporter) {
   // Table: one row per checkpoint, per model step time and state.
   const marks = [...new Set(results.flatMap((r) => r.result.points.map((p) => p.tokens)))].sort(
     (a, b) => a - b,
@@ -133,7 +139,6 @@ export async function benchStreamCommand(inv: Invocation, reporter: Reporter): P
       }),
     ),
   );
-
   if (o.runtime === 'onnx') {
     reporter.heading(
       `recur against onnxruntime-node, ${o.threads ?? 1} thread(s) each, same weights and inputs`,
@@ -145,14 +150,16 @@ export async function benchStreamCommand(inv: Invocation, reporter: Reporter): P
       ),
     );
   }
+}
 
-  dir.create();
+/** The three figures (memory, time per token, cumulative time), as SVG by file name. */
+function streamFigures(results: StreamBenchModel[]): Record<string, Promise<string>> {
   const series = (f: (p: StreamResult['points'][number]) => number) =>
     results.map((r) => ({
       name: r.model,
       points: r.result.points.map((p) => [p.tokens, f(p)] as [number, number]),
     }));
-  const files: Record<string, Promise<string>> = {
+  return {
     'stream-memory.svg': lineChart({
       title: 'State / KV-cache memory while streaming',
       xLabel: 'tokens seen',
@@ -177,11 +184,37 @@ export async function benchStreamCommand(inv: Invocation, reporter: Reporter): P
       logY: true,
     }),
   };
+}
+
+/**
+ * The paper's headline figure: each model streams `tokens` tokens one at a time (batch 1, no
+ * gradients); per-token step time, state (or KV-cache) bytes and cumulative time against tokens seen.
+ * The models run one after the other in one process, so their ratios are what to read.
+ */
+export async function benchStreamCommand(
+  inv: Invocation<'bench stream'>,
+  reporter: Reporter,
+): Promise<number> {
+  const o = inv.options;
+  const names = o.models as SequenceModelName[];
+  checkStreamOptions(o, reporter);
+  // Beside onnxruntime, recur's CPU backend runs at the same thread count: a ratio at equal threads.
+  if (o.runtime === 'onnx') setNumThreads(o.threads ?? 1);
+  const dir = new OutputDir(o.out);
+  // Models, inputs and states live on the chosen backend; each model streams in turn.
+  const { results, runsOn } = await onBackend(o.backend, reporter, async (runsOn) => ({
+    results: await streamModels(o, names, reporter),
+    runsOn,
+  }));
+  printStreamTables(results, o, reporter);
+  dir.create();
+  const files = streamFigures(results);
   for (const [name, svg] of Object.entries(files)) writeFileAtomic(dir.file(name), await svg);
+  const d = o.dModel;
   const summary = {
-    tokens,
+    tokens: o.tokens,
     backend: runsOn,
-    size: { layers: o.layers ?? 2, dModel: d, heads: o.heads ?? 4, dFF: o.dFF ?? 2 * d },
+    size: { layers: o.layers, dModel: d, heads: o.heads, dFF: o.dFF ?? 2 * d },
     models: Object.fromEntries(
       results.map((r) => [
         r.model,
@@ -211,7 +244,7 @@ async function streamInOnnx(
   core: SequenceModule,
   tokens: number,
   inputs: Tensor[],
-  o: Options,
+  o: StreamOptions,
   reporter: Reporter,
 ): Promise<StreamResult> {
   const ort = await requireOrt();
@@ -224,7 +257,7 @@ async function streamInOnnx(
       (t) => inputs[t % inputs.length] as Tensor,
       tokens,
       {
-        maxSeconds: o.maxSeconds ?? 300,
+        maxSeconds: o.maxSeconds,
         onProgress: (n) => bar.update(n),
       },
     );

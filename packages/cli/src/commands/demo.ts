@@ -2,6 +2,7 @@ import { Generator, manualSeed, nn, optim, type Tensor, tensor, tidy } from '@re
 import { measureStream, type StreamResult } from '../bench/stream.js';
 import type { Invocation } from '../cli.js';
 import { Backbone, type BackboneConfig } from '../models/backbone.js';
+import type { OptionsOf } from '../options.js';
 import { readBatch } from '../tasks/common.js';
 import { onBackend } from '../train/device.js';
 import { lineChart } from '../util/charts.js';
@@ -86,6 +87,58 @@ function modelConfig(name: 'aaren' | 'transformer'): BackboneConfig {
   };
 }
 
+/** One AdamW step on a fresh batch (gradients clipped to norm 1); its loss. */
+async function recallStep(
+  net: RecallNet,
+  opt: optim.AdamW,
+  sched: optim.LRScheduler,
+  rng: Generator,
+): Promise<number> {
+  const { ids, targets } = recallBatch(rng, BATCH, LENGTH);
+  const l = tidy(() => {
+    opt.zeroGrad();
+    const logits = net.forward(tensor(ids, { shape: [BATCH, LENGTH], dtype: 'int32' }));
+    const l = nn.crossEntropy(
+      logits.reshape([BATCH * LENGTH, VALUES + 1]),
+      tensor(targets, { dtype: 'int32' }),
+    );
+    l.backward();
+    return l;
+  });
+  // Asynchronous reads: the same on the CPU, and the only kind WebGPU has.
+  await optim.clipGradNormAsync(net.parameters(), 1);
+  opt.step();
+  const loss = (await l.data())[0] as number;
+  l.dispose();
+  opt.zeroGrad();
+  sched.step();
+  return loss;
+}
+
+/** Accuracy on held-out sequences (from another seed): at the last step (recall) and at all steps. */
+async function testRecall(
+  net: RecallNet,
+  seed: number,
+): Promise<{ accuracy: number; stepAccuracy: number }> {
+  net.eval();
+  const test = recallBatch(new Generator(seed + 1000), TEST_SEQUENCES, LENGTH);
+  const { pred } = await readBatch(() => ({
+    pred: net
+      .forward(tensor(test.ids, { shape: [TEST_SEQUENCES, LENGTH], dtype: 'int32' }))
+      .argmax(-1),
+  }));
+  let last = 0;
+  let all = 0;
+  for (let b = 0; b < TEST_SEQUENCES; b++) {
+    for (let t = 0; t < LENGTH; t++) {
+      const ok = pred[b * LENGTH + t] === test.targets[b * LENGTH + t];
+      if (ok) all++;
+      if (ok && t === LENGTH - 1) last++;
+    }
+  }
+  return { accuracy: last / TEST_SEQUENCES, stepAccuracy: all / (TEST_SEQUENCES * LENGTH) };
+}
+
 async function trainOne(
   name: 'aaren' | 'transformer',
   steps: number,
@@ -106,24 +159,7 @@ async function trainOne(
   const start = performance.now();
   net.train();
   for (let s = 0; s < steps; s++) {
-    const { ids, targets } = recallBatch(rng, BATCH, LENGTH);
-    const l = tidy(() => {
-      opt.zeroGrad();
-      const logits = net.forward(tensor(ids, { shape: [BATCH, LENGTH], dtype: 'int32' }));
-      const l = nn.crossEntropy(
-        logits.reshape([BATCH * LENGTH, VALUES + 1]),
-        tensor(targets, { dtype: 'int32' }),
-      );
-      l.backward();
-      return l;
-    });
-    // Asynchronous reads: the same on the CPU, and the only kind WebGPU has.
-    await optim.clipGradNormAsync(net.parameters(), 1);
-    opt.step();
-    const loss = (await l.data())[0] as number;
-    l.dispose();
-    opt.zeroGrad();
-    sched.step();
+    const loss = await recallStep(net, opt, sched, rng);
     losses.push([s + 1, loss]);
     bar.update(s + 1, { loss });
     if (reporter.json && (s + 1) % 25 === 0)
@@ -131,31 +167,15 @@ async function trainOne(
   }
   bar.stop();
   const trainSeconds = (performance.now() - start) / 1e3;
-  // Held-out sequences from another seed.
-  net.eval();
-  const test = recallBatch(new Generator(seed + 1000), TEST_SEQUENCES, LENGTH);
-  const { pred } = await readBatch(() => ({
-    pred: net
-      .forward(tensor(test.ids, { shape: [TEST_SEQUENCES, LENGTH], dtype: 'int32' }))
-      .argmax(-1),
-  }));
-  let last = 0;
-  let all = 0;
-  for (let b = 0; b < TEST_SEQUENCES; b++) {
-    for (let t = 0; t < LENGTH; t++) {
-      const ok = pred[b * LENGTH + t] === test.targets[b * LENGTH + t];
-      if (ok) all++;
-      if (ok && t === LENGTH - 1) last++;
-    }
-  }
+  const { accuracy, stepAccuracy } = await testRecall(net, seed);
   return {
     name,
     net,
     parameters: net.numParameters(),
     losses,
     trainSeconds,
-    accuracy: last / TEST_SEQUENCES,
-    stepAccuracy: all / (TEST_SEQUENCES * LENGTH),
+    accuracy,
+    stepAccuracy,
   };
 }
 
@@ -212,35 +232,10 @@ function reportAccuracy(trained: TrainedModel[], reporter: Reporter): void {
   );
 }
 
-export async function demoCommand(inv: Invocation, reporter: Reporter): Promise<number> {
-  const o = inv.options;
-  const steps = o.steps ?? 150;
-  const tokens = o.tokens ?? 2048;
-  const seed = o.seed ?? 0;
-  const dir = new OutputDir(o.out ?? 'recur-demo');
-  const t0 = performance.now();
-  reporter.heading('recur demo: Aaren vs a Transformer of the same size');
-  reporter.print(
-    `Task: recall the marked token. Streams of ${LENGTH} random tokens (${VALUES} values), one of them marked;\n` +
-      'at every step the model must name the marked token seen so far. Both models: 1 block, d = 32,\n' +
-      `4 heads, feed-forward 64, sinusoidal positions; ${steps} AdamW steps of ${BATCH} sequences each.`,
-  );
-  reporter.event('start', { task: 'recall', steps, tokens, seed });
-  // Both models train and stream on the chosen backend (the adapter is printed for webgpu).
-  const { trained, streams, runsOn } = await onBackend(o.backend, reporter, async (runsOn) => {
-    const trained: TrainedModel[] = [];
-    for (const name of ['aaren', 'transformer'] as const) {
-      trained.push(await trainOne(name, steps, seed, reporter));
-    }
-    reportAccuracy(trained, reporter);
-    reporter.heading(`Streaming ${tokens.toLocaleString('en-US')} tokens, one at a time`);
-    const streams: { model: TrainedModel; result: StreamResult }[] = [];
-    for (const m of trained) {
-      streams.push({ model: m, result: await streamOne(m, tokens, seed, reporter) });
-    }
-    return { trained, streams, runsOn };
-  });
-  const [a, t] = streams as [(typeof streams)[0], (typeof streams)[0]];
+type DemoStream = { model: TrainedModel; result: StreamResult };
+
+/** Aaren's and the Transformer's step time and state side by side, and what they come to. */
+function printStreams(a: DemoStream, t: DemoStream, reporter: Reporter): void {
   const rows = a.result.points.map((p, i) => {
     const q = t.result.points[i];
     return [
@@ -275,15 +270,19 @@ export async function demoCommand(inv: Invocation, reporter: Reporter): Promise<
         `Cumulative streaming time: Aaren ${lastA.cumulativeS.toFixed(2)} s, Transformer ${lastT.cumulativeS.toFixed(2)} s.`,
     );
   }
+}
 
-  // Figures and the JSON summary.
-  dir.create();
+/** The demo's figures (training loss, state, time per token), as SVG by file name. */
+function demoFigures(
+  trained: TrainedModel[],
+  streams: DemoStream[],
+): Record<string, Promise<string>> {
   const series = (f: (p: StreamResult['points'][number]) => number) =>
     streams.map((s) => ({
       name: s.model.name,
       points: s.result.points.map((p) => [p.tokens, f(p)] as [number, number]),
     }));
-  const files = {
+  return {
     'demo-training.svg': lineChart({
       title: 'Training loss (recall the marked token)',
       xLabel: 'optimiser step',
@@ -306,25 +305,65 @@ export async function demoCommand(inv: Invocation, reporter: Reporter): Promise<
       logX: true,
     }),
   };
+}
+
+/** Each model's numbers for demo.json. */
+function modelSummary(s: DemoStream): Record<string, unknown> {
+  return {
+    parameters: s.model.parameters,
+    accuracy: s.model.accuracy,
+    step_accuracy: s.model.stepAccuracy,
+    train_seconds: s.model.trainSeconds,
+    final_loss: s.model.losses[s.model.losses.length - 1]?.[1],
+    stream: s.result.points,
+  };
+}
+
+/** Trains both models, reports their accuracy, then streams both (on the chosen backend). */
+async function trainAndStream(
+  o: OptionsOf<'demo'>,
+  reporter: Reporter,
+): Promise<{ trained: TrainedModel[]; streams: DemoStream[]; runsOn: string }> {
+  return onBackend(o.backend, reporter, async (runsOn) => {
+    const trained: TrainedModel[] = [];
+    for (const name of ['aaren', 'transformer'] as const) {
+      trained.push(await trainOne(name, o.steps, o.seed, reporter));
+    }
+    reportAccuracy(trained, reporter);
+    reporter.heading(`Streaming ${o.tokens.toLocaleString('en-US')} tokens, one at a time`);
+    const streams: DemoStream[] = [];
+    for (const m of trained) {
+      streams.push({ model: m, result: await streamOne(m, o.tokens, o.seed, reporter) });
+    }
+    return { trained, streams, runsOn };
+  });
+}
+
+export async function demoCommand(inv: Invocation<'demo'>, reporter: Reporter): Promise<number> {
+  const o = inv.options;
+  const { steps, tokens, seed } = o;
+  const dir = new OutputDir(o.out);
+  const t0 = performance.now();
+  reporter.heading('recur demo: Aaren vs a Transformer of the same size');
+  reporter.print(
+    `Task: recall the marked token. Streams of ${LENGTH} random tokens (${VALUES} values), one of them marked;\n` +
+      'at every step the model must name the marked token seen so far. Both models: 1 block, d = 32,\n' +
+      `4 heads, feed-forward 64, sinusoidal positions; ${steps} AdamW steps of ${BATCH} sequences each.`,
+  );
+  reporter.event('start', { task: 'recall', steps, tokens, seed });
+  // Both models train and stream on the chosen backend (the adapter is printed for webgpu).
+  const { trained, streams, runsOn } = await trainAndStream(o, reporter);
+  printStreams(streams[0] as DemoStream, streams[1] as DemoStream, reporter);
+  // Figures and the JSON summary.
+  dir.create();
+  const files = demoFigures(trained, streams);
   for (const [name, svg] of Object.entries(files)) writeFileAtomic(dir.file(name), await svg);
   const summary = {
     task: 'recall the marked token',
     backend: runsOn,
     steps,
     seconds: (performance.now() - t0) / 1e3,
-    models: Object.fromEntries(
-      streams.map((s) => [
-        s.model.name,
-        {
-          parameters: s.model.parameters,
-          accuracy: s.model.accuracy,
-          step_accuracy: s.model.stepAccuracy,
-          train_seconds: s.model.trainSeconds,
-          final_loss: s.model.losses[s.model.losses.length - 1]?.[1],
-          stream: s.result.points,
-        },
-      ]),
-    ),
+    models: Object.fromEntries(streams.map((s) => [s.model.name, modelSummary(s)])),
   };
   writeJsonAtomic(dir.file('demo.json'), summary);
   dir.keep();

@@ -13,12 +13,15 @@ import { readRunConfig } from './train.js';
  * built (and, where onnxruntime-node is installed, loaded back) in memory before the first file is
  * written, and each file is written atomically.
  */
-export async function exportCommand(inv: Invocation, reporter: Reporter): Promise<number> {
+export async function exportCommand(
+  inv: Invocation<'export'>,
+  reporter: Reporter,
+): Promise<number> {
   const dir = inv.args[0];
   if (!dir) throw new CliError('missing the run folder: recur export <run-dir> [--out <dir>]');
   const run = readRunConfig(dir, 'recur export');
   const out = inv.options.out ?? join(dir, 'onnx');
-  const { model, step, manifest } = exportRun(dir, run, inv.options.externalData ?? false);
+  const { model, step, manifest } = exportRun(dir, run, inv.options.externalData);
   const ort = await requireOrt().catch(() => null);
   if (ort) {
     // A graph onnxruntime rejects is a bug here, not a file to hand to the user. (A graph with

@@ -1,5 +1,4 @@
-import { type CliIo, type CommandHandler, runCli } from '../cli.js';
-import type { CommandName } from '../options.js';
+import { type CliIo, type CommandHandlers, runCli } from '../cli.js';
 import { benchOpsCommand } from './bench-ops.js';
 import { benchStreamCommand } from './bench-stream.js';
 import { demoCommand } from './demo.js';
@@ -13,7 +12,7 @@ import { trainCommand } from './train.js';
  * The handler of each command name ({@link COMMAND_NAMES}); {@link runRecur} passes it to {@link
  * runCli}.
  */
-export const HANDLERS: Record<CommandName, CommandHandler> = {
+export const HANDLERS: CommandHandlers = {
   train: trainCommand,
   eval: evalCommand,
   demo: demoCommand,

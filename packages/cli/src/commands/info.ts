@@ -3,8 +3,13 @@ import { manualSeed, noGrad, randn, type StreamState, tidy } from '@recur/tensor
 import { releaseState } from '../bench/stream.js';
 import type { Invocation } from '../cli.js';
 import { CliError } from '../errors.js';
-import { type BackboneConfig, createCore, isSequenceModel } from '../models/backbone.js';
-import { backboneConfig } from '../tasks/setup.js';
+import {
+  type BackboneConfig,
+  createCore,
+  isSequenceModel,
+  MODEL_DEFS,
+} from '../models/backbone.js';
+import { backboneConfig } from '../tasks/common.js';
 import { fmtBytes, fmtNumber, formatTable, type Reporter } from '../util/output.js';
 
 /**
@@ -13,44 +18,8 @@ import { fmtBytes, fmtNumber, formatTable, type Reporter } from '../util/output.
  * element-wise work of norms and activations to first order.
  */
 export function flopsPerToken(cfg: BackboneConfig, n: number): number {
-  const { dModel: d, dFF: f, layers: l, heads: h, window: s, posDim: p } = cfg;
-  const ff = 4 * d * f + f; // two linear maps and the activation
-  const norms = 2 * 8 * d; // two LayerNorms per block
-  let block: number;
-  switch (cfg.name) {
-    case 'aaren':
-      // k, v projections and the output projection (q = W_q q0 does not depend on the token);
-      // the (m, u, w) update: per head max, two exps, and a scaled accumulation of d_head values.
-      block = 3 * 2 * d * d + 2 * d * d + (4 * d + 6 * h) + ff + norms;
-      block -= 2 * d * d; // q is computed once per sequence
-      break;
-    case 'transformer':
-      // q, k, v, o projections; scores q·k over n + 1 keys and the weighted sum of as many values.
-      block = 4 * 2 * d * d + 4 * (n + 1) * d + 5 * (n + 1) * h + ff + norms;
-      break;
-    case 'aft-simple':
-      // q, k, v, o projections; per channel a (max, exp, accumulate) update and the sigmoid gate.
-      block = 4 * 2 * d * d + 10 * d + ff + norms;
-      break;
-    case 'aft-full':
-      // projections; the bias row w[n, 0..n] = U_n · V_jᵀ; numerator and denominator over n + 1 tokens.
-      block = 4 * 2 * d * d + 2 * (n + 1) * p + 6 * (n + 1) * d + ff + norms;
-      break;
-    case 'aft-local':
-      // projections; biases inside the window; window terms plus the running global sums.
-      block = 4 * 2 * d * d + 2 * s * p + 6 * s * d + 10 * d + ff + norms;
-      break;
-    case 'aft-conv':
-      // q, v, o projections and one key per head; a depthwise conv of width s plus global sums.
-      block = 3 * 2 * d * d + 2 * d * h + 4 * s * d + 10 * d + ff + norms;
-      break;
-    case 'lstm':
-    case 'gru': {
-      const gates = cfg.name === 'lstm' ? 4 : 3;
-      return l * (2 * gates * d * (2 * d) + 12 * d);
-    }
-  }
-  return l * block + 8 * d; // + the final LayerNorm
+  const { layers, dModel: d, dFF: f, heads, window: s, posDim: p } = cfg;
+  return MODEL_DEFS[cfg.name].flops({ layers, d, f, heads, s, p }, n);
 }
 
 /** State bytes after 1 and after `tokens` tokens, streaming up to 256 and extrapolating the trend. */
@@ -88,7 +57,7 @@ export function measureState(
   return { first, atTokens: last + perToken * (tokens - probe), perToken, exact: false };
 }
 
-export async function infoCommand(inv: Invocation, reporter: Reporter): Promise<number> {
+export async function infoCommand(inv: Invocation<'info'>, reporter: Reporter): Promise<number> {
   const o = inv.options;
   const name = o.model;
   if (!name) throw new CliError('--model <name> is required');
@@ -98,8 +67,8 @@ export async function infoCommand(inv: Invocation, reporter: Reporter): Promise<
     reporter.result({ event: 'result', model: name, parameters: null });
     return 0;
   }
-  const tokens = o.tokens ?? 1024;
-  manualSeed(o.seed ?? 0);
+  const tokens = o.tokens;
+  manualSeed(o.seed);
   const cfg = { ...backboneConfig(name, o, tokens), positions: false };
   const core = createCore(cfg);
   const parameters = core.numParameters();

@@ -2,13 +2,14 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Invocation } from '../cli.js';
 import { CliError, InterruptedError } from '../errors.js';
-import type { TaskName } from '../options.js';
+import type { OptionsOf, TaskName } from '../options.js';
 import {
   EXPERIMENT_NAMES,
   getExperiment,
   type Plan,
   plan,
   type Scale,
+  type Unit,
 } from '../reproduce/experiment.js';
 import {
   buildResults,
@@ -74,32 +75,42 @@ async function writeOutputs(out: string, results: Results, svg: boolean): Promis
   if (svg) writeFileAtomic(join(out, 'results.svg'), await resultsSvg(results));
 }
 
-export async function reproduceCommand(inv: Invocation, reporter: Reporter): Promise<number> {
-  const o = inv.options;
-  if (o.list) {
-    if (inv.args.length > 0) throw new CliError('--list takes no experiment name');
-    return listExperiments(reporter);
-  }
-  const name = inv.args[0];
-  if (!name) {
+/** A run of an experiment: its plan, output folder and the units finished or failed so far. */
+interface Reproduction {
+  name: string;
+  experiment: ReturnType<typeof getExperiment>;
+  scale: Scale;
+  p: Plan;
+  out: string;
+  /** The command that reproduces it (in results.json). */
+  command: string;
+  finished: Map<string, UnitResult>;
+  failures: Failure[];
+  reporter: Reporter;
+}
+
+/** A train experiment's data sets must all be there before the first unit runs. */
+function checkData(name: string, experiment: Reproduction['experiment'], p: Plan, root: string) {
+  if (experiment.kind !== 'train') return;
+  const missing = [...new Set(p.units.map((u) => u.data as string))].filter((d) => !existsSync(d));
+  if (missing.length > 0) {
     throw new CliError(
-      `missing the experiment: recur reproduce <experiment> (one of ${EXPERIMENT_NAMES.join(', ')}), or recur reproduce --list`,
+      `${name}: data not found: ${missing.join(', ')} (the data folder is ${root}; give it with --data <dir> or $RECUR_DATA)`,
     );
   }
+}
+
+/** The experiment's plan and folder, with the units a previous run finished. */
+function startReproduction(
+  name: string,
+  o: OptionsOf<'reproduce'>,
+  reporter: Reporter,
+): Reproduction {
   const experiment = getExperiment(name);
-  const scale = (o.scale ?? 'small') as Scale;
+  const scale = o.scale as Scale;
   const root = dataRoot(o.data);
   const p: Plan = plan(experiment, scale, o.seeds, (rel) => join(root, rel));
-  if (experiment.kind === 'train') {
-    const missing = [...new Set(p.units.map((u) => u.data as string))].filter(
-      (d) => !existsSync(d),
-    );
-    if (missing.length > 0) {
-      throw new CliError(
-        `${name}: data not found: ${missing.join(', ')} (the data folder is ${root}; give it with --data <dir> or $RECUR_DATA)`,
-      );
-    }
-  }
+  checkData(name, experiment, p, root);
   const out = resolve(o.out ?? join('reproduce', `${name}-${scale}`));
   makeDirs(out);
   const command = [
@@ -113,8 +124,95 @@ export async function reproduceCommand(inv: Invocation, reporter: Reporter): Pro
     const r = finishedUnit(out, u);
     if (r) finished.set(key(u.dataset, u.model, u.seed), r);
   }
-  const failures: Failure[] = [];
+  return { name, experiment, scale, p, out, command, finished, failures: [], reporter };
+}
+
+function resultsOf(r: Reproduction): Results {
+  return buildResults(r.p, r.finished, r.failures, r.command, key);
+}
+
+/**
+ * Runs one unit and records it (finished, or failed with its message); results.json is rewritten
+ * after each. A Ctrl-C writes what is finished and stops.
+ */
+async function runUnit(r: Reproduction, u: Unit, label: string): Promise<UnitResult | undefined> {
+  const { experiment, out, reporter } = r;
+  reporter.info(`${label}: running (log: ${unitPaths(out, u).log})`);
+  makeDirs(join(out, 'units', u.dataset, u.model));
+  let result: UnitResult;
+  try {
+    result =
+      experiment.kind === 'rl'
+        ? runRlUnit(u)
+        : await runTrainUnit(experiment.task as TaskName, u, out);
+  } catch (e) {
+    if (e instanceof InterruptedError) {
+      await writeOutputs(out, resultsOf(r), false);
+      throw new InterruptedError(
+        `interrupted: ${r.finished.size} of ${r.p.units.length} runs are saved in ${out}; run the same command again to finish the rest (${label} continues from its checkpoint)`,
+      );
+    }
+    const message = (e as Error).message ?? String(e);
+    r.failures.push({ dataset: u.dataset, model: u.model, seed: u.seed, message });
+    reporter.warn(`${label}: failed: ${message}`);
+    reporter.event('unit_failed', { dataset: u.dataset, model: u.model, seed: u.seed, message });
+    await writeOutputs(out, resultsOf(r), false);
+    return undefined;
+  }
+  writeJsonAtomic(unitPaths(out, u).result, result);
+  r.finished.set(key(u.dataset, u.model, u.seed), result);
+  return result;
+}
+
+/** Runs every unit not finished yet, saying each one's metrics and the time to go. */
+async function runUnits(r: Reproduction): Promise<void> {
+  const { experiment, p, out, finished, reporter } = r;
   const todo = p.units.length - finished.size;
+  let done = 0;
+  const start = performance.now();
+  for (const u of p.units) {
+    if (finished.has(key(u.dataset, u.model, u.seed))) continue;
+    done++;
+    const label = `[${done}/${todo}] ${u.dataset} · ${u.model} · seed ${u.seed}`;
+    const result = await runUnit(r, u, label);
+    if (!result) continue;
+    const shown = experiment.metrics
+      .filter((m) => result.metrics[m.name] !== undefined)
+      .slice(0, 3)
+      .map((m) => `${m.name} ${fmtNumber(result.metrics[m.name])}`)
+      .join(', ');
+    const elapsed = (performance.now() - start) / 1e3;
+    reporter.info(
+      `${label}: ${shown} (${fmtNumber(result.wallSeconds, 3)} s; ${fmtDuration(elapsed)} so far, ~${fmtDuration((elapsed / done) * (todo - done))} to go)`,
+    );
+    reporter.event('unit', {
+      dataset: u.dataset,
+      model: u.model,
+      seed: u.seed,
+      metrics: result.metrics,
+      seconds: result.wallSeconds,
+    });
+    await writeOutputs(out, resultsOf(r), false);
+  }
+}
+
+export async function reproduceCommand(
+  inv: Invocation<'reproduce'>,
+  reporter: Reporter,
+): Promise<number> {
+  const o = inv.options;
+  if (o.list) {
+    if (inv.args.length > 0) throw new CliError('--list takes no experiment name');
+    return listExperiments(reporter);
+  }
+  const name = inv.args[0];
+  if (!name) {
+    throw new CliError(
+      `missing the experiment: recur reproduce <experiment> (one of ${EXPERIMENT_NAMES.join(', ')}), or recur reproduce --list`,
+    );
+  }
+  const r = startReproduction(name, o, reporter);
+  const { experiment, scale, p, out, finished } = r;
   reporter.info(
     `${experiment.title}: scale ${scale}, ${p.datasets.length} data set(s) × ${p.models.length} model(s) × ${p.seeds.length} seed(s) = ${p.units.length} runs${finished.size > 0 ? `, ${finished.size} already finished in ${out}` : ''}; expected ~${experiment.scales[scale].expectedMinutes} min in all on 2 cores`,
   );
@@ -125,57 +223,8 @@ export async function reproduceCommand(inv: Invocation, reporter: Reporter): Pro
     units: p.units.length,
     finished: finished.size,
   });
-  const results = () => buildResults(p, finished, failures, command, key);
-  let done = 0;
-  const start = performance.now();
-  for (const u of p.units) {
-    const k = key(u.dataset, u.model, u.seed);
-    if (finished.has(k)) continue;
-    done++;
-    const label = `[${done}/${todo}] ${u.dataset} · ${u.model} · seed ${u.seed}`;
-    reporter.info(`${label}: running (log: ${unitPaths(out, u).log})`);
-    makeDirs(join(out, 'units', u.dataset, u.model));
-    let r: UnitResult;
-    try {
-      r =
-        experiment.kind === 'rl'
-          ? runRlUnit(u)
-          : await runTrainUnit(experiment.task as TaskName, u, out);
-    } catch (e) {
-      if (e instanceof InterruptedError) {
-        await writeOutputs(out, results(), false);
-        throw new InterruptedError(
-          `interrupted: ${finished.size} of ${p.units.length} runs are saved in ${out}; run the same command again to finish the rest (${label} continues from its checkpoint)`,
-        );
-      }
-      const message = (e as Error).message ?? String(e);
-      failures.push({ dataset: u.dataset, model: u.model, seed: u.seed, message });
-      reporter.warn(`${label}: failed: ${message}`);
-      reporter.event('unit_failed', { dataset: u.dataset, model: u.model, seed: u.seed, message });
-      await writeOutputs(out, results(), false);
-      continue;
-    }
-    writeJsonAtomic(unitPaths(out, u).result, r);
-    finished.set(k, r);
-    const shown = experiment.metrics
-      .filter((m) => r.metrics[m.name] !== undefined)
-      .slice(0, 3)
-      .map((m) => `${m.name} ${fmtNumber(r.metrics[m.name])}`)
-      .join(', ');
-    const elapsed = (performance.now() - start) / 1e3;
-    reporter.info(
-      `${label}: ${shown} (${fmtNumber(r.wallSeconds, 3)} s; ${fmtDuration(elapsed)} so far, ~${fmtDuration((elapsed / done) * (todo - done))} to go)`,
-    );
-    reporter.event('unit', {
-      dataset: u.dataset,
-      model: u.model,
-      seed: u.seed,
-      metrics: r.metrics,
-      seconds: r.wallSeconds,
-    });
-    await writeOutputs(out, results(), false);
-  }
-  const final = results();
+  await runUnits(r);
+  const final = resultsOf(r);
   await writeOutputs(out, final, true);
   reporter.print(resultsMarkdown(final));
   reporter.print(`files: ${join(out, 'results.json')}, results.md, results.svg`);
@@ -186,7 +235,7 @@ export async function reproduceCommand(inv: Invocation, reporter: Reporter): Pro
     out,
     complete: final.complete,
     units: final.units,
-    failures: failures.length,
+    failures: r.failures.length,
   });
-  return failures.length > 0 ? 1 : 0;
+  return r.failures.length > 0 ? 1 : 0;
 }

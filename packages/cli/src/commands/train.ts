@@ -8,13 +8,15 @@ import {
   OPTIONS,
   type OptionKey,
   type Options,
+  type OptionsOf,
   TASKS,
   type TaskName,
   TRAINING_ONLY_OPTIONS,
+  withDefaults,
 } from '../options.js';
 import { parseJsonWith, parseOption, runConfigSchema } from '../schema.js';
 import { prepareTraining } from '../tasks/setup.js';
-import type { Metrics, NeuralTask, RunConfig } from '../tasks/types.js';
+import type { ClosedForm, Metrics, NeuralTask, Prepared, RunConfig } from '../tasks/types.js';
 import { loadWeights, RUN_FILES } from '../train/checkpoint.js';
 import { copyWeights, startWebGPU } from '../train/device.js';
 import { RunDir } from '../train/run-dir.js';
@@ -97,7 +99,7 @@ export async function withInterrupt<T>(
  */
 async function webgpuTwin(
   task: TaskName,
-  options: Options,
+  options: OptionsOf<'train'>,
   cpu: NeuralTask,
   reporter: Reporter,
 ): Promise<NeuralTask> {
@@ -115,78 +117,103 @@ async function webgpuTwin(
   }
 }
 
-export async function trainCommand(inv: Invocation, reporter: Reporter): Promise<number> {
-  let options: Options = inv.options;
-  let task: TaskName;
-  let resume = false;
-  let dir: RunDir;
-  if (options.resume) {
-    const saved = readRunConfig(options.resume, '--resume');
-    if (inv.args[0] && inv.args[0] !== saved.task) {
+/**
+ * What `recur train` runs: the task, its options (as given: the run's config.json records them), and
+ * the run folder, claimed, holding a checkpoint to continue from when `resume`.
+ */
+interface TrainStart {
+  task: TaskName;
+  options: Options;
+  dir: RunDir;
+  resume: boolean;
+}
+
+/** Options that shape the model or its data: a resumed run keeps its own. */
+const FIXED_ON_RESUME: readonly OptionKey[] = [
+  'model',
+  'lookback',
+  'horizon',
+  'context',
+  'layers',
+  'dModel',
+  'heads',
+  'dFF',
+];
+
+/** `--resume <dir>`: the saved run's task and options, overridden by the flags given again. */
+function startResumed(inv: TrainInvocation, resumeDir: string, reporter: Reporter): TrainStart {
+  const saved = readRunConfig(resumeDir, '--resume');
+  if (inv.args[0] && inv.args[0] !== saved.task) {
+    throw new CliError(
+      `--resume ${resumeDir}: the run is a '${saved.task}' run, not '${inv.args[0]}'`,
+    );
+  }
+  const before = saved.options as Record<string, unknown>;
+  const merged: Record<string, unknown> = { ...before };
+  for (const k of inv.given) merged[k] = (inv.options as Record<string, unknown>)[k];
+  for (const k of FIXED_ON_RESUME) {
+    if (inv.given.has(k) && merged[k] !== before[k]) {
       throw new CliError(
-        `--resume ${options.resume}: the run is a '${saved.task}' run, not '${inv.args[0]}'`,
+        `--resume: ${k} cannot change when resuming (the run has ${String(before[k])})`,
       );
-    }
-    task = saved.task;
-    const merged: Record<string, unknown> = { ...saved.options };
-    for (const k of inv.given) merged[k] = (inv.options as Record<string, unknown>)[k];
-    for (const k of [
-      'model',
-      'lookback',
-      'horizon',
-      'context',
-      'layers',
-      'dModel',
-      'heads',
-      'dFF',
-    ] as OptionKey[]) {
-      if (inv.given.has(k) && merged[k] !== (saved.options as Record<string, unknown>)[k]) {
-        throw new CliError(
-          `--resume: ${k} cannot change when resuming (the run has ${String((saved.options as Record<string, unknown>)[k])})`,
-        );
-      }
-    }
-    merged.resume = options.resume;
-    merged.json = options.json;
-    options = merged as Options;
-    dir = RunDir.open(options.resume as string, '--resume');
-    resume = existsSync(join(dir.path, RUN_FILES.last));
-    if (!resume && saved.model.name !== 'naive' && saved.model.name !== 'linear') {
-      reporter.warn(
-        `--resume ${dir.path}: the run stopped before its first checkpoint; starting it again from the beginning`,
-      );
-    }
-  } else {
-    const t = inv.args[0];
-    if (!t) throw new CliError(`missing the task: recur train <task> (one of ${TASKS.join(', ')})`);
-    if (!(TASKS as readonly string[]).includes(t)) {
-      throw new CliError(`unknown task '${t}' (expected one of: ${TASKS.join(', ')})`);
-    }
-    task = t as TaskName;
-    if (!options.model) throw new CliError('--model <name> is required');
-    refuseUnusedByClosedForm(options.model, inv.given);
-    dir = options.out
-      ? RunDir.open(options.out, '--out')
-      : RunDir.createUnique('runs', defaultRunName(task, options.model));
-    if (existsSync(join(dir.path, RUN_FILES.config))) {
-      if (options.force) {
-        for (const name of Object.values(RUN_FILES)) rmSync(join(dir.path, name), { force: true });
-      } else {
-        dir.release();
-        const state = existsSync(join(dir.path, RUN_FILES.last))
-          ? 'with a checkpoint'
-          : 'stopped before its first checkpoint';
-        throw new CliError(
-          `--out ${dir.path}: already holds a run (${state}); continue it with --resume ${dir.path}, replace it with --force, or choose another --out`,
-        );
-      }
     }
   }
+  merged.resume = resumeDir;
+  merged.json = inv.options.json;
+  const dir = RunDir.open(resumeDir, '--resume');
+  const resume = existsSync(join(dir.path, RUN_FILES.last));
+  if (!resume && saved.model.name !== 'naive' && saved.model.name !== 'linear') {
+    reporter.warn(
+      `--resume ${dir.path}: the run stopped before its first checkpoint; starting it again from the beginning`,
+    );
+  }
+  return { task: saved.task, options: merged as Options, dir, resume };
+}
+
+/** `recur train <task>`: checks the task and the model, and claims the run folder. */
+function startNew(inv: TrainInvocation): TrainStart {
+  const options = inv.options;
+  const t = inv.args[0];
+  if (!t) throw new CliError(`missing the task: recur train <task> (one of ${TASKS.join(', ')})`);
+  if (!(TASKS as readonly string[]).includes(t)) {
+    throw new CliError(`unknown task '${t}' (expected one of: ${TASKS.join(', ')})`);
+  }
+  const task = t as TaskName;
+  if (!options.model) throw new CliError('--model <name> is required');
+  refuseUnusedByClosedForm(options.model, inv.given);
+  const dir = options.out
+    ? RunDir.open(options.out, '--out')
+    : RunDir.createUnique('runs', defaultRunName(task, options.model));
+  if (existsSync(join(dir.path, RUN_FILES.config))) {
+    if (options.force) {
+      for (const name of Object.values(RUN_FILES)) rmSync(join(dir.path, name), { force: true });
+    } else {
+      dir.release();
+      const state = existsSync(join(dir.path, RUN_FILES.last))
+        ? 'with a checkpoint'
+        : 'stopped before its first checkpoint';
+      throw new CliError(
+        `--out ${dir.path}: already holds a run (${state}); continue it with --resume ${dir.path}, replace it with --force, or choose another --out`,
+      );
+    }
+  }
+  return { task, options, dir, resume: false };
+}
+
+/**
+ * The invocation `recur train` takes: the command line's, or one built in code (reproduce's units)
+ * whose options may lack the defaults; they are filled in where read.
+ */
+export type TrainInvocation = Omit<Invocation<'train'>, 'options'> & { options: Options };
+
+export async function trainCommand(inv: TrainInvocation, reporter: Reporter): Promise<number> {
+  const start = inv.options.resume
+    ? startResumed(inv, inv.options.resume, reporter)
+    : startNew(inv);
+  const { dir } = start;
   const flag: InterruptFlag = { interrupted: false };
   try {
-    return await withInterrupt(flag, reporter, () =>
-      trainIn(dir, task, options, resume, reporter, flag),
-    );
+    return await withInterrupt(flag, reporter, () => trainIn(start, reporter, flag));
   } catch (e) {
     dir.discard();
     throw e;
@@ -195,154 +222,194 @@ export async function trainCommand(inv: Invocation, reporter: Reporter): Promise
   }
 }
 
-async function trainIn(
-  dir: RunDir,
-  task: TaskName,
-  options: Options,
-  resume: boolean,
-  reporter: Reporter,
-  flag: InterruptFlag,
-): Promise<number> {
-  const dirPath = dir.path;
-  const seed = options.seed ?? 0;
-  manualSeed(seed);
-  // Everything that can fail on bad input happens here, before any file is written.
-  const prepared = prepareTraining(task, options, (line) => reporter.info(line));
-  await nextTick(); // a Ctrl-C while the data loaded is delivered here: nothing written yet
-  if (flag.interrupted) throw new InterruptedError('interrupted before training started');
-  for (const w of prepared.warnings) reporter.warn(w);
-  if (options.backend === 'webgpu' && !prepared.neural) {
-    reporter.warn(`--backend webgpu: '${prepared.model.name}' is solved in closed form on the CPU`);
-  }
-  const webgpu =
-    options.backend === 'webgpu' && prepared.neural
-      ? await webgpuTwin(task, options, prepared.neural, reporter)
-      : undefined;
-  const net = prepared.neural?.net;
-  const config: RunConfig = {
+/** The run's config.json: the model, the task's settings and the options as given. */
+function runConfigOf(task: TaskName, prepared: Prepared, options: Options): RunConfig {
+  const data = resolve(options.data as string);
+  return {
     format: 'recur-run',
     version: 1,
     task,
     model: prepared.model,
     taskConfig: prepared.taskConfig,
-    data: resolve(options.data as string),
+    data,
     // Paths absolute, so that --resume works from any folder.
     options: {
       ...options,
-      data: resolve(options.data as string),
+      data,
       test: options.test === undefined ? undefined : resolve(options.test),
       resume: undefined,
       json: undefined,
       force: undefined,
     },
-    parameters: net ? net.numParameters() : 0,
+    parameters: prepared.neural ? prepared.neural.net.numParameters() : 0,
   };
-  const describe = [...prepared.describe, ...(prepared.neural?.describe() ?? [])];
-  for (const line of describe) reporter.info(line);
-  reporter.event('start', {
-    task,
-    model: prepared.model.name,
-    run: dirPath,
-    parameters: config.parameters,
-    resume,
-  });
+}
 
-  let metrics: Metrics;
-  let stoppedEarly = false;
-  let epochs = 0;
-  if (prepared.closedForm) {
-    writeJsonAtomic(dir.file(RUN_FILES.config), config);
-    prepared.closedForm.save?.(dir.file(RUN_FILES.best));
-    metrics = prepared.closedForm.test();
-    requireFiniteMetrics(
-      metrics,
-      'test',
-      'check the data for constant or extreme values (and --ridge for --model linear)',
-    );
-  } else {
-    const t = prepared.neural as NonNullable<typeof prepared.neural>;
-    reporter.info(
-      `model ${prepared.model.name}: ${t.net.numParameters().toLocaleString('en-US')} parameters; run folder ${dirPath}`,
-    );
-    if (!resume) writeJsonAtomic(dir.file(RUN_FILES.config), config);
-    const fitOptions: FitOptions = {
-      epochs: options.epochs ?? 10,
-      lr: options.lr ?? 1e-3,
-      weightDecay: options.weightDecay ?? 0,
-      clip: options.clip ?? 1,
-      patience: options.patience ?? 3,
-      schedule: (options.schedule ?? 'constant') as FitOptions['schedule'],
-      warmup: options.warmup ?? 0,
-      stepsPerEpoch: task === 'lm' ? undefined : options.stepsPerEpoch,
-      valBatches: options.valBatches,
-      seed,
-      maxSeconds: options.maxSeconds,
-      monitor: options.earlyStopMetric
-        ? {
-            metric: options.earlyStopMetric,
-            mode: options.earlyStopMetric === 'accuracy' ? 'max' : 'min',
-          }
-        : undefined,
-    };
-    const result = await fit({
-      task: t,
-      options: fitOptions,
-      reporter,
-      file: (n) => dir.file(n),
-      onCheckpoint: () => dir.keep(),
-      config,
-      resume,
-      signal: flag,
-      webgpu,
-    });
-    await nextTick();
-    if (result.interrupted || flag.interrupted) {
-      dir.keep();
-      const { epoch, batch } = result.state;
-      reporter.event('interrupted', { run: dirPath, epoch, batch });
-      throw new InterruptedError(
-        `interrupted: checkpoint saved in ${dirPath} after ${epoch} complete epoch(s)${batch > 0 ? ` and ${batch} batch(es) of the next` : ''}; continue with: recur train --resume ${dirPath}`,
-      );
-    }
-    stoppedEarly = result.state.stopped;
-    epochs = result.state.epoch;
-    loadWeights(dir.file(RUN_FILES.best), t.net);
-    t.net.eval();
-    metrics = await t.test(options.testBatches);
-    await nextTick();
-    if (flag.interrupted) {
-      dir.keep();
-      throw new InterruptedError(
-        `interrupted during the final test: training is complete in ${dirPath}; recur train --resume ${dirPath} runs the test again`,
-      );
-    }
-    requireFiniteMetrics(
-      metrics,
-      'test',
-      `check the test data for constant or extreme values; the weights are in ${dir.file(RUN_FILES.best)}`,
-    );
-    const extra = await t.after?.(options);
-    if (extra !== undefined) {
-      reporter.heading('sample');
-      reporter.print(extra);
-      reporter.event('sample', { text: extra });
-    }
-  }
-  writeJsonAtomic(dir.file(RUN_FILES.metrics), {
-    split: 'test',
-    ...metrics,
+/** The training loop's settings from the options. */
+function fitOptionsOf(task: TaskName, o: OptionsOf<'train'>): FitOptions {
+  const metric = o.earlyStopMetric;
+  return {
+    epochs: o.epochs,
+    lr: o.lr,
+    weightDecay: o.weightDecay,
+    clip: o.clip,
+    patience: o.patience,
+    schedule: o.schedule as FitOptions['schedule'],
+    warmup: o.warmup,
+    stepsPerEpoch: task === 'lm' ? undefined : o.stepsPerEpoch,
+    valBatches: o.valBatches,
+    seed: o.seed,
+    maxSeconds: o.maxSeconds,
+    monitor: metric ? { metric, mode: metric === 'accuracy' ? 'max' : 'min' } : undefined,
+  };
+}
+
+/** How training ended: the test metrics, and for a network the epochs and whether it stopped early. */
+interface TrainOutcome {
+  metrics: Metrics;
+  epochs?: number;
+  stoppedEarly?: boolean;
+}
+
+/** A closed-form forecaster: its config and weights written, its test metrics computed. */
+function solveClosedForm(dir: RunDir, closedForm: ClosedForm, config: RunConfig): TrainOutcome {
+  writeJsonAtomic(dir.file(RUN_FILES.config), config);
+  closedForm.save?.(dir.file(RUN_FILES.best));
+  const metrics = closedForm.test();
+  requireFiniteMetrics(
+    metrics,
+    'test',
+    'check the data for constant or extreme values (and --ridge for --model linear)',
+  );
+  return { metrics };
+}
+
+/** What training a network needs besides the task. */
+interface NeuralRun {
+  start: TrainStart;
+  o: OptionsOf<'train'>;
+  config: RunConfig;
+  reporter: Reporter;
+  flag: InterruptFlag;
+  webgpu?: NeuralTask;
+}
+
+/** Trains a network (or continues it), then tests its best weights and prints a sample (lm). */
+async function trainNeural(t: NeuralTask, run: NeuralRun): Promise<TrainOutcome> {
+  const { start, o, config, reporter, flag } = run;
+  const { dir, task, resume } = start;
+  reporter.info(
+    `model ${config.model.name}: ${t.net.numParameters().toLocaleString('en-US')} parameters; run folder ${dir.path}`,
+  );
+  if (!resume) writeJsonAtomic(dir.file(RUN_FILES.config), config);
+  const result = await fit({
+    task: t,
+    options: fitOptionsOf(task, o),
+    reporter,
+    file: (n) => dir.file(n),
+    onCheckpoint: () => dir.keep(),
+    config,
+    resume,
+    signal: flag,
+    webgpu: run.webgpu,
   });
+  await nextTick();
+  if (result.interrupted || flag.interrupted) {
+    dir.keep();
+    const { epoch, batch } = result.state;
+    reporter.event('interrupted', { run: dir.path, epoch, batch });
+    throw new InterruptedError(
+      `interrupted: checkpoint saved in ${dir.path} after ${epoch} complete epoch(s)${batch > 0 ? ` and ${batch} batch(es) of the next` : ''}; continue with: recur train --resume ${dir.path}`,
+    );
+  }
+  loadWeights(dir.file(RUN_FILES.best), t.net);
+  t.net.eval();
+  const metrics = await t.test(o.testBatches);
+  await nextTick();
+  if (flag.interrupted) {
+    dir.keep();
+    throw new InterruptedError(
+      `interrupted during the final test: training is complete in ${dir.path}; recur train --resume ${dir.path} runs the test again`,
+    );
+  }
+  requireFiniteMetrics(
+    metrics,
+    'test',
+    `check the test data for constant or extreme values; the weights are in ${dir.file(RUN_FILES.best)}`,
+  );
+  const extra = await t.after?.(o);
+  if (extra !== undefined) {
+    reporter.heading('sample');
+    reporter.print(extra);
+    reporter.event('sample', { text: extra });
+  }
+  return { metrics, epochs: result.state.epoch, stoppedEarly: result.state.stopped };
+}
+
+/** Writes metrics.json and prints the test metrics (the last JSON line: the result). */
+function reportOutcome(
+  start: TrainStart,
+  prepared: Prepared,
+  out: TrainOutcome,
+  reporter: Reporter,
+) {
+  const { dir, task } = start;
+  writeJsonAtomic(dir.file(RUN_FILES.metrics), { split: 'test', ...out.metrics });
   dir.keep();
   reporter.heading(`${task} · ${prepared.model.name} · test split`);
-  reporter.print(metricsTable(metrics, 'test'));
-  reporter.print(`\nrun folder: ${dirPath}`);
+  reporter.print(metricsTable(out.metrics, 'test'));
+  reporter.print(`\nrun folder: ${dir.path}`);
   reporter.result({
     event: 'result',
     task,
     model: prepared.model.name,
-    run: dirPath,
-    ...(prepared.closedForm ? {} : { epochs, early_stop: stoppedEarly }),
-    ...metrics,
+    run: dir.path,
+    ...(prepared.closedForm ? {} : { epochs: out.epochs, early_stop: out.stoppedEarly }),
+    ...out.metrics,
   });
+}
+
+async function trainIn(
+  start: TrainStart,
+  reporter: Reporter,
+  flag: InterruptFlag,
+): Promise<number> {
+  const { task, options } = start;
+  const o = withDefaults('train', options);
+  manualSeed(o.seed);
+  // Everything that can fail on bad input happens here, before any file is written.
+  const prepared = prepareTraining(task, o, (line) => reporter.info(line));
+  await nextTick(); // a Ctrl-C while the data loaded is delivered here: nothing written yet
+  if (flag.interrupted) throw new InterruptedError('interrupted before training started');
+  for (const w of prepared.warnings) reporter.warn(w);
+  if (o.backend === 'webgpu' && !prepared.neural) {
+    reporter.warn(`--backend webgpu: '${prepared.model.name}' is solved in closed form on the CPU`);
+  }
+  const webgpu =
+    o.backend === 'webgpu' && prepared.neural
+      ? await webgpuTwin(task, o, prepared.neural, reporter)
+      : undefined;
+  const config = runConfigOf(task, prepared, options);
+  for (const line of [...prepared.describe, ...(prepared.neural?.describe() ?? [])]) {
+    reporter.info(line);
+  }
+  reporter.event('start', {
+    task,
+    model: prepared.model.name,
+    run: start.dir.path,
+    parameters: config.parameters,
+    resume: start.resume,
+  });
+  const outcome = prepared.closedForm
+    ? solveClosedForm(start.dir, prepared.closedForm, config)
+    : await trainNeural(prepared.neural as NeuralTask, {
+        start,
+        o,
+        config,
+        reporter,
+        flag,
+        webgpu,
+      });
+  reportOutcome(start, prepared, outcome, reporter);
   return 0;
 }

@@ -65,123 +65,161 @@ export function readTimeSeriesCsv(file: string, options: CsvReadOptions = {}): T
   } catch (e) {
     throw fsError(e, `--data: cannot read ${file}`);
   }
+  const table = new TableBuilder(file, size);
+  try {
+    readRecords(fd, size, table, options);
+  } finally {
+    closeSync(fd);
+  }
+  return table.finish();
+}
+
+/** The numeric matrix of a CSV, built record by record (the header first). */
+class TableBuilder {
+  readonly file: string;
+  /** The file's size in bytes, to size the matrix. */
+  readonly size: number;
+  readonly warnings: string[] = [];
+  channels: string[] | undefined;
+  c = 0;
+  values = new Float64Array(0);
+  rows = 0;
+  prevDate = '';
+  prevTime = Number.NaN;
+  duplicates = 0;
+  firstDuplicate = '';
+
+  constructor(file: string, size: number) {
+    this.file = file;
+    this.size = size;
+  }
+
+  /** The header: a date column and the channels' names. */
+  header(record: string[]): void {
+    if (record.length < 2) {
+      throw new DataError(
+        this.file,
+        1,
+        `expected a header with a date column and at least one channel, got ${record.length} column(s)`,
+      );
+    }
+    const channels = record.slice(1).map((h) => h.replace(/\uFFFD+/g, '?'));
+    if (channels.some((name, i) => name !== record[i + 1])) {
+      this.warnings.push(
+        `${basename(this.file)}: header names had undecodable characters (shown as '?')`,
+      );
+    }
+    this.channels = channels;
+    const c = channels.length;
+    this.c = c;
+    // Room for the rows the file's size suggests (grown by half when that was too few).
+    this.values = new Float64Array(Math.max(1024, Math.ceil(this.size / (8 * c + 16))) * c);
+  }
+
+  /** Counts a timestamp equal to or before the previous row's (kept, with a warning). */
+  #checkOrder(date: string, line: number): void {
+    const time = Date.parse(date);
+    if (this.rows > 0 && (date === this.prevDate || time <= this.prevTime)) {
+      if (this.duplicates === 0)
+        this.firstDuplicate = `'${date}' on line ${line} (the row before is '${this.prevDate}')`;
+      this.duplicates++;
+    }
+    this.prevDate = date;
+    this.prevTime = time;
+  }
+
+  /** One data row: its timestamp checked, its cells parsed as bounded decimals. */
+  row(record: string[], line: number): void {
+    const { c, rows } = this;
+    const channels = this.channels as string[];
+    this.#checkOrder(record[0] as string, line);
+    if ((rows + 1) * c > this.values.length) {
+      const grown = new Float64Array(Math.ceil(this.values.length * 1.5) + c);
+      grown.set(this.values);
+      this.values = grown;
+    }
+    const values = this.values;
+    for (let j = 0; j < c; j++) {
+      const cell = record[j + 1];
+      const v = cell === undefined ? Number.NaN : parseDecimal(cell);
+      if (!Number.isFinite(v)) {
+        throw new DataError(
+          this.file,
+          line,
+          `column '${channels[j]}': expected a decimal number, got ${cell === undefined || cell === '' ? 'an empty field' : `'${cell.slice(0, 40)}'`}`,
+        );
+      }
+      if (Math.abs(v) > MAX_ABS_VALUE) {
+        throw new DataError(
+          this.file,
+          line,
+          `column '${channels[j]}': ${cell} is beyond ±${MAX_ABS_VALUE.toExponential(0)}, where float32 statistics overflow; rescale the column`,
+        );
+      }
+      values[rows * c + j] = v;
+    }
+    this.rows = rows + 1;
+  }
+
+  finish(): TimeSeriesTable {
+    const { file, channels, rows, c, warnings } = this;
+    if (!channels) throw new DataError(file, undefined, 'the file is empty');
+    if (rows === 0) throw new DataError(file, undefined, 'the file has a header but no rows');
+    if (this.duplicates > 0) {
+      warnings.push(
+        `${basename(file)}: ${this.duplicates} duplicate timestamp(s) (or out of order), e.g. ${this.firstDuplicate}; rows are kept in file order, as the standard protocol does`,
+      );
+    }
+    return { file, channels, values: this.values.subarray(0, rows * c), rows, warnings };
+  }
+}
+
+/** Parses the open file in 1 MiB chunks into `table`, reporting progress on large files. */
+function readRecords(fd: number, size: number, table: TableBuilder, options: CsvReadOptions) {
   const parser = new Parser({ bom: true, info: true, skip_empty_lines: true, trim: true });
   const api = (parser as unknown as { api: CsvApi }).api;
-  const warnings: string[] = [];
-  let channels: string[] | undefined;
-  let c = 0;
-  let values = new Float64Array(0);
-  let rows = 0;
-  let prevDate = '';
-  let prevTime = Number.NaN;
-  let duplicates = 0;
-  let firstDuplicate = '';
   let failure: Error | undefined;
-  const started = performance.now();
-  let lastReport = started;
-  let bytesRead = 0;
-  const every = (options.progressSeconds ?? 2) * 1000;
-
   const onRecord = ({ record, info }: { record: string[]; info: { lines: number } }) => {
     if (failure) return;
     try {
-      if (!channels) {
-        if (record.length < 2) {
-          throw new DataError(
-            file,
-            1,
-            `expected a header with a date column and at least one channel, got ${record.length} column(s)`,
-          );
-        }
-        channels = record.slice(1).map((h) => h.replace(/\uFFFD+/g, '?'));
-        if (channels.some((name, i) => name !== record[i + 1])) {
-          warnings.push(
-            `${basename(file)}: header names had undecodable characters (shown as '?')`,
-          );
-        }
-        c = channels.length;
-        // Room for the rows the file's size suggests (grown by half when that was too few).
-        values = new Float64Array(Math.max(1024, Math.ceil(size / (8 * c + 16))) * c);
-        return;
-      }
-      const date = record[0] as string;
-      const time = Date.parse(date);
-      if (rows > 0 && (date === prevDate || time <= prevTime)) {
-        if (duplicates === 0)
-          firstDuplicate = `'${date}' on line ${info.lines} (the row before is '${prevDate}')`;
-        duplicates++;
-      }
-      prevDate = date;
-      prevTime = time;
-      if ((rows + 1) * c > values.length) {
-        const grown = new Float64Array(Math.ceil(values.length * 1.5) + c);
-        grown.set(values);
-        values = grown;
-      }
-      for (let j = 0; j < c; j++) {
-        const cell = record[j + 1];
-        const v = cell === undefined ? Number.NaN : parseDecimal(cell);
-        if (!Number.isFinite(v)) {
-          throw new DataError(
-            file,
-            info.lines,
-            `column '${channels[j]}': expected a decimal number, got ${cell === undefined || cell === '' ? 'an empty field' : `'${cell.slice(0, 40)}'`}`,
-          );
-        }
-        if (Math.abs(v) > MAX_ABS_VALUE) {
-          throw new DataError(
-            file,
-            info.lines,
-            `column '${channels[j]}': ${cell} is beyond ±${MAX_ABS_VALUE.toExponential(0)}, where float32 statistics overflow; rescale the column`,
-          );
-        }
-        values[rows * c + j] = v;
-      }
-      rows++;
+      if (!table.channels) table.header(record);
+      else table.row(record, info.lines);
     } catch (e) {
       failure = e as Error;
     }
   };
-
-  try {
-    const buf = Buffer.allocUnsafe(CHUNK);
-    for (;;) {
-      const n = readSync(fd, buf, 0, CHUNK, null);
-      bytesRead += n;
-      // csv-parse keeps what it needs of a chunk (a field cut in two), so the buffer is reused.
-      const err = api.parse(
-        n > 0 ? Buffer.from(buf.subarray(0, n)) : undefined,
-        n === 0,
-        onRecord,
-        () => {},
-      );
-      if (err) {
-        const msg = err.message.replace(/\s*(at|on) line \d+\.?$/, '');
-        throw new DataError(file, (err as { lines?: number }).lines, `malformed CSV: ${msg}`);
-      }
-      if (failure) throw failure;
-      if (n === 0) break;
-      const now = performance.now();
-      if (options.onProgress && size > 32 * 2 ** 20 && now - lastReport > every) {
-        lastReport = now;
-        options.onProgress({
-          rows,
-          rowsPerSecond: rows / ((now - started) / 1000),
-          fraction: bytesRead / size,
-        });
-      }
-    }
-  } finally {
-    closeSync(fd);
-  }
-  if (!channels) throw new DataError(file, undefined, 'the file is empty');
-  if (rows === 0) throw new DataError(file, undefined, 'the file has a header but no rows');
-  if (duplicates > 0) {
-    warnings.push(
-      `${basename(file)}: ${duplicates} duplicate timestamp(s) (or out of order), e.g. ${firstDuplicate}; rows are kept in file order, as the standard protocol does`,
+  const started = performance.now();
+  let lastReport = started;
+  let bytesRead = 0;
+  const every = (options.progressSeconds ?? 2) * 1000;
+  const buf = Buffer.allocUnsafe(CHUNK);
+  for (;;) {
+    const n = readSync(fd, buf, 0, CHUNK, null);
+    bytesRead += n;
+    // csv-parse keeps what it needs of a chunk (a field cut in two), so the buffer is reused.
+    const err = api.parse(
+      n > 0 ? Buffer.from(buf.subarray(0, n)) : undefined,
+      n === 0,
+      onRecord,
+      () => {},
     );
+    if (err) {
+      const msg = err.message.replace(/\s*(at|on) line \d+\.?$/, '');
+      throw new DataError(table.file, (err as { lines?: number }).lines, `malformed CSV: ${msg}`);
+    }
+    if (failure) throw failure;
+    if (n === 0) break;
+    const now = performance.now();
+    if (options.onProgress && size > 32 * 2 ** 20 && now - lastReport > every) {
+      lastReport = now;
+      const rows = table.rows;
+      options.onProgress({
+        rows,
+        rowsPerSecond: rows / ((now - started) / 1000),
+        fraction: bytesRead / size,
+      });
+    }
   }
-  return { file, channels, values: values.subarray(0, rows * c), rows, warnings };
 }
 
 /**

@@ -30,6 +30,114 @@ export interface EventSplits {
 /** The most distinct marks a data set may have (its embedding and output head grow with it). */
 export const MAX_MARKS = 2 ** 20;
 
+/** Parses a file's text as JSON; an error names the line of the fault. */
+function parseJsonText(file: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    const msg = (e as Error).message;
+    const pos = /position (\d+)/.exec(msg);
+    const line = pos ? text.slice(0, Number(pos[1])).split('\n').length : undefined;
+    throw new DataError(file, line, `invalid JSON (${msg})`);
+  }
+}
+
+/** A sequence's `dim_process`, if it gives one: an integer from 1 to MAX_MARKS. */
+function dimProcessOf(file: string, where: string, dim: unknown): number | undefined {
+  if (dim === undefined) return undefined;
+  if (typeof dim !== 'number' || !Number.isInteger(dim) || dim < 1 || dim > MAX_MARKS) {
+    throw new DataError(
+      file,
+      undefined,
+      `${where}: dim_process must be an integer from 1 to ${MAX_MARKS}, got ${JSON.stringify(dim)}`,
+    );
+  }
+  return dim;
+}
+
+/** Event k's mark and time, checked: a mark below MAX_MARKS (and dim_process), times in order. */
+function checkEvent(
+  file: string,
+  where: string,
+  k: number,
+  ty: unknown,
+  tm: unknown,
+  dim: number | undefined,
+  prev: number | undefined,
+): { mark: number; time: number } {
+  const at = `${where}, event ${k}`;
+  if (typeof ty !== 'number' || !Number.isInteger(ty) || ty < 0 || ty >= MAX_MARKS) {
+    throw new DataError(
+      file,
+      undefined,
+      `${at}: type_event must be an integer from 0 to ${MAX_MARKS - 1}, got ${JSON.stringify(ty)}`,
+    );
+  }
+  if (dim !== undefined && ty >= dim) {
+    throw new DataError(
+      file,
+      undefined,
+      `${at}: type_event ${ty} is not below dim_process ${dim} (marks are 0 to ${dim - 1})`,
+    );
+  }
+  if (typeof tm !== 'number' || !Number.isFinite(tm) || tm < 0) {
+    throw new DataError(
+      file,
+      undefined,
+      `${at}: time_since_start must be a non-negative number, got ${JSON.stringify(tm)}`,
+    );
+  }
+  if (prev !== undefined && tm < prev) {
+    throw new DataError(
+      file,
+      undefined,
+      `${at}: time ${tm} is before the previous event's ${prev}`,
+    );
+  }
+  return { mark: ty, time: tm };
+}
+
+/** One element of the JSON array as a sequence; `marks` is at least its dim_process and marks + 1. */
+function readJsonSequence(
+  file: string,
+  i: number,
+  el: unknown,
+): { sequence: EventSequence; marks: number } {
+  const where = `sequence ${i}`;
+  if (!el || typeof el !== 'object')
+    throw new DataError(file, undefined, `${where}: expected an object`);
+  const o = el as Record<string, unknown>;
+  const types = o.type_event;
+  const since = o.time_since_start;
+  if (!Array.isArray(types) || !Array.isArray(since)) {
+    throw new DataError(
+      file,
+      undefined,
+      `${where}: expected arrays 'type_event' and 'time_since_start'`,
+    );
+  }
+  if (types.length !== since.length) {
+    throw new DataError(
+      file,
+      undefined,
+      `${where}: 'type_event' has ${types.length} entries, 'time_since_start' ${since.length}`,
+    );
+  }
+  if (types.length === 0) throw new DataError(file, undefined, `${where}: no events`);
+  const dim = dimProcessOf(file, where, o.dim_process);
+  let marks = dim ?? 0;
+  const m = new Int32Array(types.length);
+  const t = new Float64Array(types.length);
+  for (let k = 0; k < types.length; k++) {
+    const prev = k > 0 ? (t[k - 1] as number) : undefined;
+    const { mark, time } = checkEvent(file, where, k, types[k], since[k], dim, prev);
+    m[k] = mark;
+    t[k] = time;
+    marks = Math.max(marks, mark + 1);
+  }
+  return { sequence: { marks: m, times: t }, marks };
+}
+
 /**
  * Reads the JSON layout: an array of { dim_process, seq_idx, seq_len, time_since_start[],
  * time_since_last_event[], type_event[] } (types 0-based). Times are taken from time_since_start
@@ -37,91 +145,15 @@ export const MAX_MARKS = 2 ** 20;
  */
 export function readEventsJson(file: string): { sequences: EventSequence[]; marks: number } {
   const text = readUserFile(file, '--data').toString('utf8');
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    const msg = (e as Error).message;
-    const pos = /position (\d+)/.exec(msg);
-    const line = pos ? text.slice(0, Number(pos[1])).split('\n').length : undefined;
-    throw new DataError(file, line, `invalid JSON (${msg})`);
-  }
+  const json = parseJsonText(file, text);
   if (!Array.isArray(json)) {
     throw new DataError(file, undefined, 'expected a JSON array of event sequences');
   }
   let marks = 0;
   const sequences = json.map((el, i): EventSequence => {
-    const where = `sequence ${i}`;
-    if (!el || typeof el !== 'object')
-      throw new DataError(file, undefined, `${where}: expected an object`);
-    const o = el as Record<string, unknown>;
-    const types = o.type_event;
-    const since = o.time_since_start;
-    if (!Array.isArray(types) || !Array.isArray(since)) {
-      throw new DataError(
-        file,
-        undefined,
-        `${where}: expected arrays 'type_event' and 'time_since_start'`,
-      );
-    }
-    if (types.length !== since.length) {
-      throw new DataError(
-        file,
-        undefined,
-        `${where}: 'type_event' has ${types.length} entries, 'time_since_start' ${since.length}`,
-      );
-    }
-    if (types.length === 0) throw new DataError(file, undefined, `${where}: no events`);
-    const dim = o.dim_process;
-    if (
-      dim !== undefined &&
-      (typeof dim !== 'number' || !Number.isInteger(dim) || dim < 1 || dim > MAX_MARKS)
-    ) {
-      throw new DataError(
-        file,
-        undefined,
-        `${where}: dim_process must be an integer from 1 to ${MAX_MARKS}, got ${JSON.stringify(dim)}`,
-      );
-    }
-    if (dim !== undefined) marks = Math.max(marks, dim);
-    const m = new Int32Array(types.length);
-    const t = new Float64Array(types.length);
-    for (let k = 0; k < types.length; k++) {
-      const ty = types[k];
-      const tm = since[k];
-      if (typeof ty !== 'number' || !Number.isInteger(ty) || ty < 0 || ty >= MAX_MARKS) {
-        throw new DataError(
-          file,
-          undefined,
-          `${where}, event ${k}: type_event must be an integer from 0 to ${MAX_MARKS - 1}, got ${JSON.stringify(ty)}`,
-        );
-      }
-      if (dim !== undefined && ty >= dim) {
-        throw new DataError(
-          file,
-          undefined,
-          `${where}, event ${k}: type_event ${ty} is not below dim_process ${dim} (marks are 0 to ${dim - 1})`,
-        );
-      }
-      if (typeof tm !== 'number' || !Number.isFinite(tm) || tm < 0) {
-        throw new DataError(
-          file,
-          undefined,
-          `${where}, event ${k}: time_since_start must be a non-negative number, got ${JSON.stringify(tm)}`,
-        );
-      }
-      if (k > 0 && tm < (t[k - 1] as number)) {
-        throw new DataError(
-          file,
-          undefined,
-          `${where}, event ${k}: time ${tm} is before the previous event's ${t[k - 1]}`,
-        );
-      }
-      m[k] = ty;
-      t[k] = tm;
-      marks = Math.max(marks, ty + 1);
-    }
-    return { marks: m, times: t };
+    const read = readJsonSequence(file, i, el);
+    marks = Math.max(marks, read.marks);
+    return read.sequence;
   });
   return { sequences, marks };
 }

@@ -28,6 +28,193 @@ export interface SeriesFile {
   missing: boolean;
 }
 
+/** What reading a .ts file has gathered so far. */
+interface TsReader {
+  file: string;
+  problem: string;
+  dims?: number;
+  classLabels?: string[];
+  hasClassLabel?: boolean;
+  inData: boolean;
+  missing: boolean;
+  cases: SeriesCase[];
+  /** Labels in index order: the caller's, then those met in the file. */
+  order: string[];
+  /** The label order the caller fixed (reading TEST: the TRAIN file's). */
+  labels?: readonly string[];
+}
+
+/** `@classLabel true <labels…>` or `@classLabel false`. */
+function readClassLabel(r: TsReader, lineNo: number, rest: string[], value: string): void {
+  const [flag, ...names] = rest;
+  if (flag?.toLowerCase() === 'true') {
+    if (names.length === 0) {
+      throw new DataError(r.file, lineNo, '@classLabel true must list the class labels');
+    }
+    r.hasClassLabel = true;
+    r.classLabels = names;
+  } else if (flag?.toLowerCase() === 'false') {
+    r.hasClassLabel = false;
+  } else {
+    throw new DataError(
+      r.file,
+      lineNo,
+      `@classLabel: expected 'true <labels…>' or 'false', got '${value}'`,
+    );
+  }
+}
+
+/** One `@` header line before `@data`. */
+function readHeader(r: TsReader, lineNo: number, line: string): void {
+  const { file } = r;
+  if (!line.startsWith('@')) {
+    throw new DataError(
+      file,
+      lineNo,
+      `expected a '#' comment or an '@' header line before @data, got '${line.slice(0, 40)}'`,
+    );
+  }
+  const [rawKey, ...rest] = line.slice(1).split(/\s+/);
+  const key = (rawKey ?? '').toLowerCase();
+  const value = rest.join(' ');
+  switch (key) {
+    case 'problemname':
+      r.problem = value || r.problem;
+      break;
+    case 'timestamps':
+      if (value.toLowerCase() === 'true') {
+        throw new DataError(
+          file,
+          lineNo,
+          '@timeStamps true is not supported (values must be plain numbers)',
+        );
+      }
+      break;
+    case 'targetlabel':
+      if (value.toLowerCase().startsWith('true')) {
+        throw new DataError(
+          file,
+          lineNo,
+          '@targetLabel (regression) is not supported; the classify task needs @classLabel',
+        );
+      }
+      break;
+    case 'dimensions': {
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < 1) {
+        throw new DataError(
+          file,
+          lineNo,
+          `@dimensions: expected a positive integer, got '${value}'`,
+        );
+      }
+      r.dims = n;
+      break;
+    }
+    case 'classlabel':
+      readClassLabel(r, lineNo, rest, value);
+      break;
+    case 'data':
+      if (r.hasClassLabel === false) {
+        throw new DataError(
+          file,
+          lineNo,
+          'the file has no class labels (@classLabel false): nothing to classify',
+        );
+      }
+      r.inData = true;
+      break;
+    default:
+      // @univariate, @equalLength, @seriesLength, @missing and unknown headers: informative only.
+      break;
+  }
+}
+
+/** The values of dimension `d` of a case ('?' and 'nan' are missing: NaN). */
+function readDimension(r: TsReader, lineNo: number, d: number, text: string): number[] {
+  return text.split(',').map((f, k) => {
+    const s = f.trim();
+    if (s === '?' || s.toLowerCase() === 'nan') {
+      r.missing = true;
+      return Number.NaN;
+    }
+    const v = Number(s);
+    if (s === '' || !Number.isFinite(v)) {
+      throw new DataError(
+        r.file,
+        lineNo,
+        `dimension ${d + 1}, value ${k + 1}: expected a number, got '${s}'`,
+      );
+    }
+    return v;
+  });
+}
+
+/** The index of a case's class label, adding it to the order when the file may. */
+function labelIndex(r: TsReader, lineNo: number, labelText: string): number {
+  const label = r.order.indexOf(labelText);
+  if (label >= 0) return label;
+  if (r.labels) {
+    throw new DataError(
+      r.file,
+      lineNo,
+      `class label '${labelText}' is not one of the training labels (${r.labels.join(', ')})`,
+    );
+  }
+  if (r.classLabels && !r.classLabels.includes(labelText)) {
+    throw new DataError(
+      r.file,
+      lineNo,
+      `class label '${labelText}' is not listed in @classLabel (${r.classLabels.join(' ')})`,
+    );
+  }
+  r.order.push(labelText);
+  return r.order.length - 1;
+}
+
+/** One case after `@data`: dimensions separated by ':', values by ',', the class label last. */
+function readCase(r: TsReader, lineNo: number, line: string): SeriesCase {
+  const { file } = r;
+  const parts = line.split(':');
+  if (parts.length < 2) {
+    throw new DataError(
+      file,
+      lineNo,
+      "expected dimensions separated by ':' and the class label last",
+    );
+  }
+  const labelText = (parts.pop() as string).trim();
+  if (r.dims === undefined) r.dims = parts.length;
+  const dims = r.dims;
+  if (parts.length !== dims) {
+    throw new DataError(
+      file,
+      lineNo,
+      `expected ${dims} dimension(s) and a class label, got ${parts.length} dimension(s)`,
+    );
+  }
+  let length = -1;
+  const series: number[][] = [];
+  for (let d = 0; d < parts.length; d++) {
+    const vals = readDimension(r, lineNo, d, parts[d] as string);
+    if (length === -1) length = vals.length;
+    else if (vals.length !== length) {
+      throw new DataError(
+        file,
+        lineNo,
+        `dimension ${d + 1} has ${vals.length} values, dimension 1 has ${length}: the dimensions of a case must have one length`,
+      );
+    }
+    series.push(vals);
+  }
+  const label = labelIndex(r, lineNo, labelText);
+  const values = new Float32Array(length * dims);
+  for (let t = 0; t < length; t++) {
+    for (let d = 0; d < dims; d++) values[t * dims + d] = (series[d] as number[])[t] as number;
+  }
+  return { values, length, label, line: lineNo };
+}
+
 /**
  * Reads a UEA/sktime `.ts` classification file: `#` comments, `@` header lines (`@problemName`,
  * `@timeStamps`, `@missing`, `@univariate`, `@dimensions`, `@equalLength`, `@seriesLength`, `@classLabel true`
@@ -38,181 +225,34 @@ export interface SeriesFile {
 export function readTsFile(file: string, labels?: readonly string[]): SeriesFile {
   const text = readUserFile(file, '--data').toString('utf8');
   const lines = text.split(/\r?\n/);
-  let problem = basename(file).replace(/(_TRAIN|_TEST)?\.ts$/i, '');
-  let dims: number | undefined;
-  let classLabels: string[] | undefined;
-  let hasClassLabel: boolean | undefined;
-  let inData = false;
-  let missing = false;
-  const cases: SeriesCase[] = [];
-  const order = labels ? [...labels] : [];
+  const r: TsReader = {
+    file,
+    problem: basename(file).replace(/(_TRAIN|_TEST)?\.ts$/i, ''),
+    inData: false,
+    missing: false,
+    cases: [],
+    order: labels ? [...labels] : [],
+    labels,
+  };
   for (let i = 0; i < lines.length; i++) {
-    const lineNo = i + 1;
     const line = (lines[i] as string).trim();
     if (line === '' || line.startsWith('#')) continue;
-    if (!inData) {
-      if (!line.startsWith('@')) {
-        throw new DataError(
-          file,
-          lineNo,
-          `expected a '#' comment or an '@' header line before @data, got '${line.slice(0, 40)}'`,
-        );
-      }
-      const [rawKey, ...rest] = line.slice(1).split(/\s+/);
-      const key = (rawKey ?? '').toLowerCase();
-      const value = rest.join(' ');
-      switch (key) {
-        case 'problemname':
-          problem = value || problem;
-          break;
-        case 'timestamps':
-          if (value.toLowerCase() === 'true') {
-            throw new DataError(
-              file,
-              lineNo,
-              '@timeStamps true is not supported (values must be plain numbers)',
-            );
-          }
-          break;
-        case 'targetlabel':
-          if (value.toLowerCase().startsWith('true')) {
-            throw new DataError(
-              file,
-              lineNo,
-              '@targetLabel (regression) is not supported; the classify task needs @classLabel',
-            );
-          }
-          break;
-        case 'dimensions': {
-          const n = Number(value);
-          if (!Number.isInteger(n) || n < 1) {
-            throw new DataError(
-              file,
-              lineNo,
-              `@dimensions: expected a positive integer, got '${value}'`,
-            );
-          }
-          dims = n;
-          break;
-        }
-        case 'classlabel': {
-          const [flag, ...names] = rest;
-          if (flag?.toLowerCase() === 'true') {
-            if (names.length === 0) {
-              throw new DataError(file, lineNo, '@classLabel true must list the class labels');
-            }
-            hasClassLabel = true;
-            classLabels = names;
-          } else if (flag?.toLowerCase() === 'false') {
-            hasClassLabel = false;
-          } else {
-            throw new DataError(
-              file,
-              lineNo,
-              `@classLabel: expected 'true <labels…>' or 'false', got '${value}'`,
-            );
-          }
-          break;
-        }
-        case 'data':
-          if (hasClassLabel === false) {
-            throw new DataError(
-              file,
-              lineNo,
-              'the file has no class labels (@classLabel false): nothing to classify',
-            );
-          }
-          inData = true;
-          break;
-        default:
-          // @univariate, @equalLength, @seriesLength, @missing and unknown headers: informative only.
-          break;
-      }
-      continue;
-    }
-    const parts = line.split(':');
-    if (parts.length < 2) {
-      throw new DataError(
-        file,
-        lineNo,
-        "expected dimensions separated by ':' and the class label last",
-      );
-    }
-    const labelText = (parts.pop() as string).trim();
-    if (dims === undefined) dims = parts.length;
-    if (parts.length !== dims) {
-      throw new DataError(
-        file,
-        lineNo,
-        `expected ${dims} dimension(s) and a class label, got ${parts.length} dimension(s)`,
-      );
-    }
-    let length = -1;
-    const series: number[][] = [];
-    for (let d = 0; d < parts.length; d++) {
-      const fields = (parts[d] as string).split(',');
-      const vals = fields.map((f, k) => {
-        const s = f.trim();
-        if (s === '?' || s.toLowerCase() === 'nan') {
-          missing = true;
-          return Number.NaN;
-        }
-        const v = Number(s);
-        if (s === '' || !Number.isFinite(v)) {
-          throw new DataError(
-            file,
-            lineNo,
-            `dimension ${d + 1}, value ${k + 1}: expected a number, got '${s}'`,
-          );
-        }
-        return v;
-      });
-      if (length === -1) length = vals.length;
-      else if (vals.length !== length) {
-        throw new DataError(
-          file,
-          lineNo,
-          `dimension ${d + 1} has ${vals.length} values, dimension 1 has ${length}: the dimensions of a case must have one length`,
-        );
-      }
-      series.push(vals);
-    }
-    let label = order.indexOf(labelText);
-    if (label < 0) {
-      if (labels) {
-        throw new DataError(
-          file,
-          lineNo,
-          `class label '${labelText}' is not one of the training labels (${labels.join(', ')})`,
-        );
-      }
-      if (classLabels && !classLabels.includes(labelText)) {
-        throw new DataError(
-          file,
-          lineNo,
-          `class label '${labelText}' is not listed in @classLabel (${classLabels.join(' ')})`,
-        );
-      }
-      order.push(labelText);
-      label = order.length - 1;
-    }
-    const values = new Float32Array(length * dims);
-    for (let t = 0; t < length; t++) {
-      for (let d = 0; d < dims; d++) values[t * dims + d] = (series[d] as number[])[t] as number;
-    }
-    cases.push({ values, length, label, line: lineNo });
+    if (r.inData) r.cases.push(readCase(r, i + 1, line));
+    else readHeader(r, i + 1, line);
   }
-  if (!inData) throw new DataError(file, undefined, 'no @data line: not a .ts file?');
+  const { problem, cases, missing, classLabels, order } = r;
+  if (!r.inData) throw new DataError(file, undefined, 'no @data line: not a .ts file?');
   if (cases.length === 0) throw new DataError(file, undefined, 'no cases after @data');
+  const dims = r.dims as number;
   // Labels in @classLabel order when the file lists them (and the caller fixed none); every listed
   // class is kept, even one without a case in this file.
   if (!labels && classLabels) {
     const listed = [...new Set(classLabels)];
     const remap = order.map((l) => listed.indexOf(l));
     for (const c of cases) c.label = remap[c.label] as number;
-    return { file, problem, dims: dims as number, labels: listed, cases, missing };
+    return { file, problem, dims, labels: listed, cases, missing };
   }
-  return { file, problem, dims: dims as number, labels: order, cases, missing };
+  return { file, problem, dims, labels: order, cases, missing };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { totalmem } from 'node:os';
 import { Aaren } from '@recur/aaren';
-import * as aft from '@recur/aft';
+import { Aft, type AftVariant } from '@recur/aft';
 import { GRU, LSTM, Transformer } from '@recur/baselines';
 import {
   arange,
@@ -31,23 +31,8 @@ export interface BackboneConfig {
   positions: boolean;
 }
 
-/** Whether `auto` positions mean sinusoidal encodings for this model. */
-export function defaultPositions(name: SequenceModelName): boolean {
-  return name === 'aaren' || name === 'transformer' || name === 'aft-simple';
-}
-
 export function isSequenceModel(name: string): name is SequenceModelName {
   return (SEQUENCE_MODELS as readonly string[]).includes(name);
-}
-
-/** The AFT stack constructor, if @recur/aft provides it (it is being written alongside). */
-function aftClass(): (new (options: Record<string, unknown>) => SequenceModule) | undefined {
-  const mod = aft as unknown as Record<string, unknown>;
-  return typeof mod.Aft === 'function'
-    ? (mod.Aft as new (
-        options: Record<string, unknown>,
-      ) => SequenceModule)
-    : undefined;
 }
 
 /**
@@ -102,56 +87,148 @@ export function checkModelFits(cfg: BackboneConfig, budget = memoryBudget()): vo
   }
 }
 
+/** What the CLI knows of one sequence model: how to build it and what it costs. */
+export interface ModelDef {
+  /** The bare model [B, T, d] → [B, T, d] of a config (no positions, no heads). */
+  create(cfg: BackboneConfig): SequenceModule;
+  /**
+   * FLOPs (a multiply-add is 2) to process one token at position n (n tokens already seen) in
+   * streaming mode, counting matrix products, attention over the cache, the scan update and the
+   * element-wise work of norms and activations to first order.
+   */
+  flops(z: FlopsSizes, n: number): number;
+  /** Whether --positions auto means sinusoidal encodings added to the inputs. */
+  positions: boolean;
+  /** Whether --heads splits --d-model (and so must divide it). */
+  heads: boolean;
+}
+
+/** A config's sizes under the short names the FLOPs formulas use. */
+export interface FlopsSizes {
+  layers: number;
+  d: number;
+  /** Feed-forward width. */
+  f: number;
+  heads: number;
+  /** --window. */
+  s: number;
+  /** --pos-dim. */
+  p: number;
+}
+
+/**
+ * FLOPs of a stack of pre-norm blocks whose token mixing costs `mixing`: each block adds its
+ * feed-forward (two linear maps and the activation) and two LayerNorms, the stack a final LayerNorm.
+ */
+function blockStack({ layers, d, f }: FlopsSizes, mixing: number): number {
+  return layers * (mixing + 4 * d * f + f + 2 * 8 * d) + 8 * d;
+}
+
+/** The options of an attention stack with heads (Aaren, Transformer). */
+function headedOptions(c: BackboneConfig) {
+  return { nLayers: c.layers, dModel: c.dModel, nHeads: c.heads, dFF: c.dFF, dropout: c.dropout };
+}
+
+/** The options of an LSTM or GRU of width d (input and hidden). */
+function rnnOptions(c: BackboneConfig) {
+  return { inputSize: c.dModel, hiddenSize: c.dModel, numLayers: c.layers, dropout: c.dropout };
+}
+
+/** A stack of AFT blocks of one variant. */
+function aftCore(variant: AftVariant): ModelDef['create'] {
+  return (cfg) =>
+    new Aft({
+      variant,
+      nLayers: cfg.layers,
+      dModel: cfg.dModel,
+      dFF: cfg.dFF,
+      dropout: cfg.dropout,
+      causal: true,
+      maxLen: cfg.maxLen,
+      posDim: cfg.posDim,
+      window: cfg.window,
+      heads: cfg.heads,
+    });
+}
+
+/** FLOPs of an LSTM or GRU with `gates` gates: per layer, the gates' two maps and the update. */
+function rnnFlops(gates: number): ModelDef['flops'] {
+  return ({ layers, d }) => layers * (2 * gates * d * (2 * d) + 12 * d);
+}
+
+/** Every sequence model `--model` accepts: adding one is one entry here. */
+export const MODEL_DEFS: Record<SequenceModelName, ModelDef> = {
+  aaren: {
+    create: (c) => new Aaren(headedOptions(c)),
+    // k, v and output projections (q = W_q q0 does not depend on the token, so it is computed once
+    // per sequence); the (m, u, w) update: per head max, two exps, a scaled accumulation of d_head.
+    flops: (z) => blockStack(z, 3 * 2 * z.d * z.d + (4 * z.d + 6 * z.heads)),
+    positions: true,
+    heads: true,
+  },
+  transformer: {
+    create: (c) => new Transformer(headedOptions(c)),
+    // q, k, v, o projections; scores q·k over n + 1 keys and the weighted sum of as many values.
+    flops: (z, n) => blockStack(z, 4 * 2 * z.d * z.d + 4 * (n + 1) * z.d + 5 * (n + 1) * z.heads),
+    positions: true,
+    heads: true,
+  },
+  'aft-full': {
+    create: aftCore('full'),
+    // projections; the bias row w[n, 0..n] = U_n · V_jᵀ; numerator and denominator over n + 1 tokens.
+    flops: (z, n) => blockStack(z, 4 * 2 * z.d * z.d + 2 * (n + 1) * z.p + 6 * (n + 1) * z.d),
+    positions: false,
+    heads: false,
+  },
+  'aft-local': {
+    create: aftCore('local'),
+    // projections; biases inside the window; window terms plus the running global sums.
+    flops: (z) => blockStack(z, 4 * 2 * z.d * z.d + 2 * z.s * z.p + 6 * z.s * z.d + 10 * z.d),
+    positions: false,
+    heads: false,
+  },
+  'aft-simple': {
+    create: aftCore('simple'),
+    // q, k, v, o projections; per channel a (max, exp, accumulate) update and the sigmoid gate.
+    flops: (z) => blockStack(z, 4 * 2 * z.d * z.d + 10 * z.d),
+    positions: true,
+    heads: false,
+  },
+  'aft-conv': {
+    create: aftCore('conv1d'),
+    // q, v, o projections and one key per head; a depthwise conv of width s plus global sums.
+    flops: (z) => blockStack(z, 3 * 2 * z.d * z.d + 2 * z.d * z.heads + 4 * z.s * z.d + 10 * z.d),
+    positions: false,
+    heads: true,
+  },
+  lstm: {
+    create: (c) => new LSTM(rnnOptions(c)),
+    flops: rnnFlops(4),
+    positions: false,
+    heads: false,
+  },
+  gru: {
+    create: (c) => new GRU(rnnOptions(c)),
+    flops: rnnFlops(3),
+    positions: false,
+    heads: false,
+  },
+};
+
+/** Whether `auto` positions mean sinusoidal encodings for this model. */
+export function defaultPositions(name: SequenceModelName): boolean {
+  return MODEL_DEFS[name].positions;
+}
+
 /** The bare sequence model [B, T, d] → [B, T, d] of a config (no positions, no heads). */
 export function createCore(cfg: BackboneConfig): SequenceModule {
   checkModelFits(cfg);
-  const { layers: nLayers, dModel, heads: nHeads, dFF, dropout } = cfg;
-  const needHeads = cfg.name === 'aaren' || cfg.name === 'transformer' || cfg.name === 'aft-conv';
-  if (needHeads && dModel % nHeads !== 0) {
-    throw new CliError(`--heads ${nHeads} must divide --d-model ${dModel}`);
+  const def = MODEL_DEFS[cfg.name];
+  if (!def) throw new CliError(`unknown model '${String(cfg.name)}'`);
+  if (def.heads && cfg.dModel % cfg.heads !== 0) {
+    throw new CliError(`--heads ${cfg.heads} must divide --d-model ${cfg.dModel}`);
   }
-  switch (cfg.name) {
-    case 'aaren':
-      return new Aaren({ nLayers, dModel, nHeads, dFF, dropout });
-    case 'transformer':
-      return new Transformer({ nLayers, dModel, nHeads, dFF, dropout });
-    case 'lstm':
-      return new LSTM({ inputSize: dModel, hiddenSize: dModel, numLayers: nLayers, dropout });
-    case 'gru':
-      return new GRU({ inputSize: dModel, hiddenSize: dModel, numLayers: nLayers, dropout });
-    case 'aft-full':
-    case 'aft-local':
-    case 'aft-simple':
-    case 'aft-conv': {
-      const Aft = aftClass();
-      if (!Aft) {
-        throw new CliError(
-          `--model ${cfg.name}: @recur/aft does not provide its models in this build`,
-          1,
-        );
-      }
-      const variant = {
-        'aft-full': 'full',
-        'aft-local': 'local',
-        'aft-simple': 'simple',
-        'aft-conv': 'conv1d',
-      }[cfg.name];
-      return new Aft({
-        variant,
-        nLayers,
-        dModel,
-        dFF,
-        dropout,
-        causal: true,
-        maxLen: cfg.maxLen,
-        posDim: cfg.posDim,
-        window: cfg.window,
-        heads: nHeads,
-      });
-    }
-    default:
-      throw new CliError(`unknown model '${String(cfg.name)}'`);
-  }
+  return def.create(cfg);
 }
 
 /** Sinusoidal encodings of positions [offset, offset + t) for width d: [t, d] values. */

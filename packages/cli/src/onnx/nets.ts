@@ -19,8 +19,7 @@ import {
 import { CliError } from '../errors.js';
 import { type BackboneConfig, isSequenceModel } from '../models/backbone.js';
 import { ClassifyNet, ForecastNet } from '../models/nets.js';
-import type { ClassifyTaskConfig } from '../tasks/classify.js';
-import type { ForecastTaskConfig } from '../tasks/forecast.js';
+import { isTaskRun } from '../tasks/setup.js';
 import type { RunConfig } from '../tasks/types.js';
 import { loadWeights, RUN_FILES } from '../train/checkpoint.js';
 
@@ -59,7 +58,10 @@ class SequenceFeatures extends SequenceModule {
 }
 
 /** The run's network with its best weights; runs without one (naive, linear, events, lm) are refused. */
-export function loadRunNet(dir: string, run: RunConfig): { net: ExportableNet; inputs: number } {
+export function loadRunNet(
+  dir: string,
+  run: RunConfig,
+): { net: ExportableNet; inputs: number; outputs: (string | number)[] } {
   if (!isSequenceModel(run.model.name)) {
     throw new CliError(
       `${dir}: model '${run.model.name}' is a closed-form forecaster with no network to export`,
@@ -68,14 +70,18 @@ export function loadRunNet(dir: string, run: RunConfig): { net: ExportableNet; i
   const model = run.model as BackboneConfig;
   let net: ExportableNet;
   let inputs: number;
-  if (run.task === 'forecast') {
-    const tc = run.taskConfig as unknown as ForecastTaskConfig;
+  /** The shape of the model's output y. */
+  let outputs: (string | number)[];
+  if (isTaskRun(run, 'forecast')) {
+    const tc = run.taskConfig;
     inputs = tc.channels.length;
     net = new ForecastNet(model, inputs, tc.horizon, tc.instanceNorm);
-  } else if (run.task === 'classify') {
-    const tc = run.taskConfig as unknown as ClassifyTaskConfig;
+    outputs = ['batch', tc.horizon, inputs];
+  } else if (isTaskRun(run, 'classify')) {
+    const tc = run.taskConfig;
     inputs = tc.dims;
     net = new ClassifyNet(model, tc.dims, tc.labels.length, tc.pool);
+    outputs = ['batch', tc.labels.length];
   } else {
     throw new CliError(
       `${dir}: export supports forecast and classify runs, this one is '${run.task}'`,
@@ -85,7 +91,7 @@ export function loadRunNet(dir: string, run: RunConfig): { net: ExportableNet; i
   if (!existsSync(weights)) throw new CliError(`${weights}: no such file (the run has no weights)`);
   loadWeights(weights, net);
   net.eval();
-  return { net, inputs };
+  return { net, inputs, outputs };
 }
 
 export interface OnnxExport {
@@ -100,7 +106,7 @@ export interface OnnxExport {
  * (ONNX external data) when a graph would pass 2 GB, or always with `externalData`.
  */
 export function exportRun(dir: string, run: RunConfig, externalData = false): OnnxExport {
-  const { net, inputs } = loadRunNet(dir, run);
+  const { net, inputs, outputs } = loadRunNet(dir, run);
   const whole = net instanceof ClassifyNet ? new WholeSequenceClassifier(net, inputs) : net;
   const features = new SequenceFeatures(net);
   const threshold = externalData ? 0 : undefined;
@@ -136,10 +142,7 @@ export function exportRun(dir: string, run: RunConfig, externalData = false): On
         file: 'model.onnx',
         ...(model.data.length > 0 ? { externalData: model.location } : {}),
         inputs: { x: ['batch', 'tokens', inputs] },
-        outputs:
-          run.task === 'forecast'
-            ? { y: ['batch', (tc as unknown as ForecastTaskConfig).horizon, inputs] }
-            : { y: ['batch', (tc as unknown as ClassifyTaskConfig).labels.length] },
+        outputs: { y: outputs },
         notes:
           run.task === 'forecast'
             ? 'x: the lookback window, standardised with normalisation; y: the forecast on the same scale'

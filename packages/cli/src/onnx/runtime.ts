@@ -10,9 +10,10 @@ import { ErrorAccumulator, loadForecastData, windowsOf } from '../data/forecast.
 import { locateTsFiles, readTsFile } from '../data/uea.js';
 import { CliError } from '../errors.js';
 import type { Options } from '../options.js';
-import { type ClassifyTaskConfig, caseBatch } from '../tasks/classify.js';
+import { caseBatch } from '../tasks/classify.js';
 import { evalBatches, evalBatchSize } from '../tasks/common.js';
-import { type ForecastTaskConfig, windowTensors } from '../tasks/forecast.js';
+import { windowTensors } from '../tasks/forecast.js';
+import { isTaskRun } from '../tasks/setup.js';
 import type { Metrics, RunConfig } from '../tasks/types.js';
 
 /** The part of onnxruntime-node's API used here. */
@@ -100,8 +101,8 @@ export async function onnxTestMetrics(
 ): Promise<{ metrics: Metrics; describe: string[]; warnings: string[] }> {
   const data = o.data;
   if (!data) throw new CliError('missing --data: the data to evaluate on');
-  if (run.task === 'forecast') {
-    const cfg = run.taskConfig as unknown as ForecastTaskConfig;
+  if (isTaskRun(run, 'forecast')) {
+    const cfg = run.taskConfig;
     const fd = loadForecastData(data, {
       lookback: cfg.lookback,
       horizon: cfg.horizon,
@@ -124,8 +125,8 @@ export async function onnxTestMetrics(
     }
     return { metrics: { mse: acc.mse, mae: acc.mae }, describe: [], warnings: fd.warnings };
   }
-  if (run.task === 'classify') {
-    const cfg = run.taskConfig as unknown as ClassifyTaskConfig;
+  if (isTaskRun(run, 'classify')) {
+    const cfg = run.taskConfig;
     const testFile = o.test ?? (/TEST/.test(basename(data)) ? data : locateTsFiles(data).test);
     const test = readTsFile(testFile, cfg.labels);
     if (test.dims !== cfg.dims) {

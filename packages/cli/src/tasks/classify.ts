@@ -1,10 +1,19 @@
+import { existsSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { type Generator, nn, type Tensor, tensor } from '@recur/tensor';
-import type { SeriesCase, SeriesFile } from '../data/uea.js';
+import { Generator, nn, type Tensor, tensor } from '@recur/tensor';
+import { locateTsFiles, readTsFile, type SeriesCase, type SeriesFile } from '../data/uea.js';
+import { CliError } from '../errors.js';
 import type { BackboneConfig } from '../models/backbone.js';
 import { ClassifyNet, type Pooling } from '../models/nets.js';
-import { chunk, evalBatches, evalBatchSize, permutation, readBatch } from './common.js';
-import type { Metrics, NeuralTask } from './types.js';
+import {
+  backboneConfig,
+  chunk,
+  evalBatches,
+  evalBatchSize,
+  permutation,
+  readBatch,
+} from './common.js';
+import type { Metrics, NeuralTask, TaskDef } from './types.js';
 
 export interface ClassifyTaskConfig {
   problem: string;
@@ -159,3 +168,66 @@ export function createClassifyTask(
     ],
   };
 }
+
+/** The TEST file to evaluate on: --test, --data itself when it names one, else beside --data. */
+function testFileOf(data: string, test: string | undefined): string {
+  if (test) return test;
+  if (existsSync(data) && statSync(data).isFile() && /TEST/.test(basename(data))) return data;
+  return locateTsFiles(data).test;
+}
+
+/**
+ * The classify task: UEA/UCR .ts files (TRAIN and TEST), cases scaled per dimension; the config
+ * holds the labels and the scaler.
+ */
+export const classifyTask: TaskDef<ClassifyTaskConfig> = {
+  prepare({ model: name, data, options: o }) {
+    const files = locateTsFiles(data, o.test);
+    const train = readTsFile(files.train);
+    const test = readTsFile(files.test, train.labels);
+    if (test.dims !== train.dims) {
+      throw new CliError(
+        `${files.test}: has ${test.dims} dimension(s), ${files.train} has ${train.dims}`,
+      );
+    }
+    const { train: tr, val } = holdOut(train.cases, o.valFraction, new Generator(o.seed));
+    const { mean, std } = fitCaseScaler(tr, train.dims);
+    const taskConfig: ClassifyTaskConfig = {
+      problem: train.problem,
+      dims: train.dims,
+      labels: train.labels,
+      mean,
+      std,
+      pool: o.pool as Pooling,
+    };
+    const maxLen = Math.max(
+      ...train.cases.map((c) => c.length),
+      ...test.cases.map((c) => c.length),
+    );
+    const model = backboneConfig(name, o, maxLen);
+    const warnings = [train, test]
+      .filter((f) => f.missing)
+      .map(
+        (f) => `${basename(f.file)}: missing values ('?') are read as the mean (0 after scaling)`,
+      );
+    const splits = { train: tr, val, test: test.cases };
+    return {
+      model,
+      taskConfig: { ...taskConfig },
+      neural: createClassifyTask(model, taskConfig, splits, { train, test }, o.batchSize),
+      warnings,
+    };
+  },
+  restore({ config: cfg, data, options: o, batchSize, backbone }) {
+    const testFile = testFileOf(data, o.test);
+    const test = readTsFile(testFile, cfg.labels);
+    if (test.dims !== cfg.dims)
+      throw new CliError(
+        `${testFile}: has ${test.dims} dimension(s), the run was trained on ${cfg.dims}`,
+      );
+    const splits = { train: [], val: [], test: test.cases };
+    return {
+      neural: createClassifyTask(backbone(), cfg, splits, { train: test, test }, batchSize),
+    };
+  },
+};

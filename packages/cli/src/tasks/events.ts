@@ -1,9 +1,24 @@
-import { type Generator, logsumexp, nn, type Tensor, tensor } from '@recur/tensor';
-import type { EventSequence } from '../data/events.js';
+import { type Generator, logsumexp, nn, type Tensor, type TypedArray, tensor } from '@recur/tensor';
+import {
+  type EventSequence,
+  type EventSplits,
+  loadEvents,
+  windowSequences,
+} from '../data/events.js';
+import { CliError } from '../errors.js';
 import type { BackboneConfig } from '../models/backbone.js';
 import { EventsNet } from '../models/nets.js';
-import { chunk, evalBatches, evalBatchSize, permutation, readBatch } from './common.js';
-import type { Metrics, NeuralTask } from './types.js';
+import type { OptionsOf } from '../options.js';
+import {
+  backboneConfig,
+  baseNames,
+  chunk,
+  evalBatches,
+  evalBatchSize,
+  permutation,
+  readBatch,
+} from './common.js';
+import type { Metrics, NeuralTask, TaskDef } from './types.js';
 
 /** Inter-event times below this are raised to it (equal timestamps would have log-likelihood −∞). */
 export const MIN_INTERVAL = 1e-8;
@@ -202,6 +217,105 @@ function nllTerms(
   return { markNll, timeNll, markLogits, logw, mu, logSigma };
 }
 
+/** Running sums of the metrics over evaluation batches (and of the baselines, when fitted). */
+class EventTotals {
+  nll = 0;
+  markNll = 0;
+  sqErr = 0;
+  correct = 0;
+  events = 0;
+  markBase = 0;
+  timeBase = 0;
+  readonly base: EventsTaskConfig['baseline'];
+
+  constructor(base: EventsTaskConfig['baseline']) {
+    this.base = base;
+  }
+
+  /** One batch: its summed NLL terms, expected times and predicted marks against the truth. */
+  add(
+    batch: EventBatch,
+    out: Record<'markNll' | 'timeNll' | 'mean' | 'pred', TypedArray>,
+    jacobian: number,
+  ) {
+    const markPart = out.markNll[0] as number;
+    this.nll += markPart + (out.timeNll[0] as number) + batch.events * jacobian + batch.logTauSum;
+    this.markNll += markPart;
+    const base = this.base;
+    for (let k = 0; k < batch.maskHost.length; k++) {
+      if (batch.maskHost[k] !== 1) continue;
+      const d = (out.mean[k] as number) - (batch.tau[k] as number);
+      this.sqErr += d * d;
+      if (out.pred[k] === batch.marksHost[k]) this.correct++;
+      if (base) {
+        this.markBase -= base.markLogProb[batch.marksHost[k] as number] ?? Number.NaN;
+        this.timeBase += base.rate * (batch.tau[k] as number) - Math.log(base.rate);
+      }
+    }
+    this.events += batch.events;
+  }
+
+  metrics(): Metrics {
+    const { events, base } = this;
+    return {
+      nll: this.nll / events,
+      nll_mark: this.markNll / events,
+      rmse: Math.sqrt(this.sqErr / events),
+      accuracy: this.correct / events,
+      ...(base
+        ? {
+            nll_mark_frequency: this.markBase / events,
+            nll_poisson: (this.markBase + this.timeBase) / events,
+          }
+        : {}),
+    };
+  }
+}
+
+/** A batch's summed NLL terms, expected inter-event times and predicted marks (tensors). */
+function eventOutputs(net: EventsNet, cfg: EventsTaskConfig, batch: EventBatch) {
+  const terms = nllTerms(net, batch);
+  // E[τ] = Σ_m π_m exp(μ₀ + σ₀ μ_m + (σ₀ σ_m)² / 2)
+  const s0 = cfg.logStd;
+  const expected = terms.logw
+    .add(terms.mu.mul(s0))
+    .add(terms.logSigma.exp().mul(s0).square().mul(0.5))
+    .add(cfg.logMean);
+  return {
+    markNll: terms.markNll.sum(),
+    timeNll: terms.timeNll.sum(),
+    mean: logsumexp(expected, -1).exp(),
+    pred: terms.markLogits.argmax(-1),
+  };
+}
+
+/** Metrics over `seqs` (at most `limit` batches): NLL per event, time RMSE, mark accuracy. */
+async function evaluateEvents(
+  net: EventsNet,
+  cfg: EventsTaskConfig,
+  seqs: EventSequence[],
+  batchSize: number,
+  limit?: number,
+): Promise<Metrics> {
+  if (seqs.length === 0) return {};
+  const jacobian = Math.log(cfg.logStd);
+  const totals = new EventTotals(cfg.baseline);
+  const size = Math.max(1, Math.floor(evalBatchSize(batchSize) / 4));
+  for (const idx of evalBatches(seqs.length, size, limit)) {
+    // Built inside the batch's scope (its tensors freed with it); its host arrays are read below.
+    let batch = undefined as unknown as EventBatch;
+    const out = await readBatch(() => {
+      batch = eventBatch(
+        idx.map((i) => seqs[i] as EventSequence),
+        cfg,
+      );
+      return eventOutputs(net, cfg, batch);
+    });
+    totals.add(batch, out, jacobian);
+  }
+  return totals.metrics();
+}
+
 export function createEventsTask(
   model: BackboneConfig,
   cfg: EventsTaskConfig,
@@ -211,70 +325,6 @@ export function createEventsTask(
 ): NeuralTask<EventSequence[]> {
   const net = new EventsNet(model, cfg.marks, cfg.mixtures);
   const jacobian = Math.log(cfg.logStd);
-  const evaluate = async (seqs: EventSequence[], limit?: number): Promise<Metrics> => {
-    if (seqs.length === 0) return {};
-    let nll = 0;
-    let markNllSum = 0;
-    let sqErr = 0;
-    let correct = 0;
-    let events = 0;
-    let markBase = 0;
-    let timeBase = 0;
-    const base = cfg.baseline;
-    for (const idx of evalBatches(
-      seqs.length,
-      Math.max(1, Math.floor(evalBatchSize(batchSize) / 4)),
-      limit,
-    )) {
-      // Built inside the batch's scope (its tensors freed with it); its host arrays are read below.
-      let batch = undefined as unknown as EventBatch;
-      const out = await readBatch(() => {
-        batch = eventBatch(
-          idx.map((i) => seqs[i] as EventSequence),
-          cfg,
-        );
-        const terms = nllTerms(net, batch);
-        // E[τ] = Σ_m π_m exp(μ₀ + σ₀ μ_m + (σ₀ σ_m)² / 2)
-        const s0 = cfg.logStd;
-        const expected = terms.logw
-          .add(terms.mu.mul(s0))
-          .add(terms.logSigma.exp().mul(s0).square().mul(0.5))
-          .add(cfg.logMean);
-        return {
-          markNll: terms.markNll.sum(),
-          timeNll: terms.timeNll.sum(),
-          mean: logsumexp(expected, -1).exp(),
-          pred: terms.markLogits.argmax(-1),
-        };
-      });
-      const markPart = out.markNll[0] as number;
-      nll += markPart + (out.timeNll[0] as number) + batch.events * jacobian + batch.logTauSum;
-      markNllSum += markPart;
-      for (let k = 0; k < batch.maskHost.length; k++) {
-        if (batch.maskHost[k] !== 1) continue;
-        const d = (out.mean[k] as number) - (batch.tau[k] as number);
-        sqErr += d * d;
-        if (out.pred[k] === batch.marksHost[k]) correct++;
-        if (base) {
-          markBase -= base.markLogProb[batch.marksHost[k] as number] ?? Number.NaN;
-          timeBase += base.rate * (batch.tau[k] as number) - Math.log(base.rate);
-        }
-      }
-      events += batch.events;
-    }
-    return {
-      nll: nll / events,
-      nll_mark: markNllSum / events,
-      rmse: Math.sqrt(sqErr / events),
-      accuracy: correct / events,
-      ...(base
-        ? {
-            nll_mark_frequency: markBase / events,
-            nll_poisson: (markBase + timeBase) / events,
-          }
-        : {}),
-    };
-  };
   return {
     net,
     monitor: { metric: 'nll', mode: 'min' },
@@ -294,8 +344,82 @@ export function createEventsTask(
       const constant = batch.events * jacobian + batch.logTauSum;
       return markNll.add(timeNll).sum().add(constant).div(batch.events);
     },
-    validate: (limit) => evaluate(sets.val, limit),
-    test: () => evaluate(sets.test),
+    validate: (limit) => evaluateEvents(net, cfg, sets.val, batchSize, limit),
+    test: () => evaluateEvents(net, cfg, sets.test, batchSize),
     describe: () => describe,
   };
 }
+
+/** The sequences to train on: a validation share held out if the data has none, cut into windows. */
+function eventSplits(ev: EventSplits, o: OptionsOf<'train'>): Omit<EventSplits, 'marks'> {
+  let { train, val, test } = ev;
+  if (val.length === 0) {
+    const n = Math.round(train.length * o.valFraction);
+    val = train.slice(train.length - n);
+    train = train.slice(0, train.length - n);
+  }
+  if (o.maxEvents !== undefined) {
+    train = windowSequences(train, o.maxEvents);
+    val = windowSequences(val, o.maxEvents);
+    test = windowSequences(test, o.maxEvents);
+  }
+  return { ...ev, train, val, test };
+}
+
+/** 'train 12 (3,456), val …': sequences per split and (in brackets) their events. */
+function splitCounts(splits: Record<'train' | 'val' | 'test', { marks: Int32Array }[]>): string {
+  return (['train', 'val', 'test'] as const)
+    .map((k) => {
+      const events = splits[k].reduce((a, x) => a + x.marks.length, 0).toLocaleString('en-US');
+      return `${k} ${splits[k].length} (${events})`;
+    })
+    .join(', ');
+}
+
+/**
+ * The events task: marked event sequences (JSON or RMTPP text); the config holds the marks, the
+ * mixture size and the log-time scaling.
+ */
+export const eventsTask: TaskDef<EventsTaskConfig> = {
+  prepare({ model: name, data, options: o }) {
+    const ev = loadEvents(data, { splitSeed: o.splitSeed });
+    const { train, val, test } = eventSplits(ev, o);
+    if (train.length === 0) throw new CliError(`--data ${data}: no training sequences`);
+    const times = fitLogTimes(train);
+    const taskConfig: EventsTaskConfig = {
+      marks: ev.marks,
+      mixtures: o.mixtures,
+      logMean: times.logMean,
+      logStd: times.logStd,
+      baseline: fitEventBaselines(train, ev.marks),
+      ...(o.maxEvents !== undefined ? { bucketed: true } : {}),
+    };
+    const maxLen = Math.max(...[...train, ...val, ...test].map((s) => s.marks.length));
+    const model = backboneConfig(name, o, maxLen);
+    const describe = [
+      `data ${baseNames(ev.sources)} (${ev.layout}): ${ev.marks} mark(s), sequences up to ${maxLen} events`,
+      `sequences (events): ${splitCounts({ train, val, test })}${o.maxEvents !== undefined ? ` (windows of at most ${o.maxEvents} events)` : ''}`,
+    ];
+    const warnings =
+      times.floored > 0
+        ? [`${times.floored} inter-event time(s) of 0 in the training data were raised to 1e-8`]
+        : [];
+    const splits = { train, val, test };
+    return {
+      model,
+      taskConfig: { ...taskConfig },
+      neural: createEventsTask(model, taskConfig, splits, o.batchSize, describe),
+      warnings,
+    };
+  },
+  restore({ config: cfg, data, batchSize, backbone }) {
+    const ev = loadEvents(data);
+    if (ev.marks > cfg.marks)
+      throw new CliError(
+        `--data ${data}: has ${ev.marks} marks, the run was trained on ${cfg.marks}`,
+      );
+    const describe = [`data ${baseNames(ev.sources)}: test ${ev.test.length} sequences`];
+    const splits = { train: [], val: [], test: ev.test };
+    return { neural: createEventsTask(backbone(), cfg, splits, batchSize, describe) };
+  },
+};

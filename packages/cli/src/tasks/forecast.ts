@@ -1,16 +1,36 @@
 import { basename } from 'node:path';
-import { type Generator, nn, type Tensor, tensor } from '@recur/tensor';
+import {
+  type Generator,
+  loadSafetensors,
+  nn,
+  saveSafetensors,
+  type Tensor,
+  tensor,
+} from '@recur/tensor';
 import {
   ErrorAccumulator,
   type ForecastData,
+  loadForecastData,
+  naiveMetrics,
   type Scaler,
   type Split,
   windowsOf,
 } from '../data/forecast.js';
+import { fitLinearForecaster, type LinearForecaster, linearMetrics } from '../data/linear.js';
+import { CliError } from '../errors.js';
 import type { BackboneConfig } from '../models/backbone.js';
 import { ForecastNet } from '../models/nets.js';
-import { chunk, evalBatches, evalBatchSize, permutation, readBatch } from './common.js';
-import type { Metrics, NeuralTask } from './types.js';
+import { readUserFile, writeFileAtomic } from '../util/files.js';
+import {
+  backboneConfig,
+  chunk,
+  csvProgress,
+  evalBatches,
+  evalBatchSize,
+  permutation,
+  readBatch,
+} from './common.js';
+import type { ClosedForm, Metrics, NeuralTask, TaskDef, TaskSetup } from './types.js';
 
 export interface ForecastTaskConfig {
   lookback: number;
@@ -100,3 +120,90 @@ export function createForecastTask(
     describe: () => describeForecastData(data),
   };
 }
+
+function linearToTensors(m: LinearForecaster): Record<string, Tensor> {
+  return {
+    weight: tensor(Float32Array.from(m.weight), { shape: [m.lookback, m.horizon] }),
+    bias: tensor(Float32Array.from(m.bias), { shape: [m.horizon] }),
+  };
+}
+
+function linearFromFile(path: string): LinearForecaster {
+  const bytes = readUserFile(path, 'checkpoint');
+  const t = loadSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  const w = t.weight;
+  const b = t.bias;
+  if (!w || !b || w.rank !== 2) throw new CliError(`${path}: not a linear forecaster's weights`);
+  return {
+    lookback: w.shape[0] as number,
+    horizon: w.shape[1] as number,
+    weight: Float64Array.from(w.dataSync()),
+    bias: Float64Array.from(b.dataSync()),
+  };
+}
+
+function forecastClosedForm(
+  name: 'naive' | 'linear',
+  data: ForecastData,
+  ridge: number,
+): ClosedForm {
+  if (name === 'naive') return { test: () => naiveMetrics(data, 'test') };
+  const model = fitLinearForecaster(data, ridge);
+  return {
+    test: () => linearMetrics(model, data, 'test'),
+    save: (path) => writeFileAtomic(path, saveSafetensors(linearToTensors(model))),
+  };
+}
+
+/** A closed-form forecaster's setup: its test metrics, and the data described. */
+function closedFormSetup(data: ForecastData, closedForm: ClosedForm): TaskSetup {
+  return { closedForm, describe: describeForecastData(data), warnings: data.warnings };
+}
+
+/**
+ * The forecast task: windows of a CSV's rows (its split, scaler and window sizes in the config);
+ * besides the sequence models, the closed-form baselines naive and linear.
+ */
+export const forecastTask: TaskDef<ForecastTaskConfig> = {
+  prepare({ model: name, data, options: o, onProgress }) {
+    const fd = loadForecastData(data, {
+      onProgress: csvProgress(data, onProgress),
+      lookback: o.lookback,
+      horizon: o.horizon,
+      split: o.split,
+    });
+    const taskConfig = forecastTaskConfig(fd, o.instanceNorm);
+    if (name === 'naive' || name === 'linear') {
+      return {
+        model: { name },
+        taskConfig: { ...taskConfig, ridge: name === 'linear' ? o.ridge : undefined },
+        ...closedFormSetup(fd, forecastClosedForm(name, fd, o.ridge)),
+      };
+    }
+    const model = backboneConfig(name, o, fd.lookback);
+    return {
+      model,
+      taskConfig: { ...taskConfig },
+      neural: createForecastTask(model, taskConfig, fd, o.batchSize),
+      warnings: fd.warnings,
+    };
+  },
+  restore({ run, config: cfg, data, options: o, weightsPath, batchSize, backbone, onProgress }) {
+    const fd = loadForecastData(data, {
+      onProgress: csvProgress(data, onProgress),
+      lookback: cfg.lookback,
+      horizon: cfg.horizon,
+      split: o.split && o.split !== 'auto' ? o.split : cfg.split,
+      scaler: cfg.scaler,
+      channels: cfg.channels.length,
+    });
+    if (run.model.name === 'naive') {
+      return closedFormSetup(fd, { test: () => naiveMetrics(fd, 'test') });
+    }
+    if (run.model.name === 'linear') {
+      const lin = linearFromFile(weightsPath);
+      return closedFormSetup(fd, { test: () => linearMetrics(lin, fd, 'test') });
+    }
+    return { neural: createForecastTask(backbone(), cfg, fd, batchSize), warnings: fd.warnings };
+  },
+};

@@ -3,11 +3,21 @@
  * (row by row, R G B per pixel), each predicted from the ones before it by a 256-way softmax;
  * the metric is bits per dimension (the mean negative log2-likelihood of a sub-pixel).
  */
-import { type Generator, nn, type Tensor, tensor } from '@recur/tensor';
+import { basename } from 'node:path';
+import { Generator, nn, type Tensor, tensor } from '@recur/tensor';
+import { evenlySpaced, locateImagePack, readImages } from '../data/images.js';
+import { CliError } from '../errors.js';
 import type { BackboneConfig } from '../models/backbone.js';
 import { LanguageNet } from '../models/nets.js';
-import { chunk, evalBatches, evalBatchSize, permutation, readBatch } from './common.js';
-import type { Metrics, NeuralTask } from './types.js';
+import {
+  backboneConfig,
+  chunk,
+  evalBatches,
+  evalBatchSize,
+  permutation,
+  readBatch,
+} from './common.js';
+import type { Metrics, NeuralTask, TaskDef } from './types.js';
 
 export interface ImageTaskConfig {
   /** Side of the (downscaled) images. */
@@ -92,3 +102,45 @@ export function createImageTask(
     describe: () => describe,
   };
 }
+
+/**
+ * The image-ar task: JPEG packs (train and test) downscaled to `size`; a validation share of the
+ * training images is held out. The config holds the size.
+ */
+export const imageTask: TaskDef<ImageTaskConfig> = {
+  prepare({ model: name, data, options: o }) {
+    const pack = locateImagePack(data);
+    const size = o.imageSize;
+    const train = readImages(pack.train, size, (n) => evenlySpaced(n, o.maxImages));
+    const test = readImages(pack.test, size, (n) =>
+      evenlySpaced(
+        n,
+        o.maxImages === undefined ? undefined : Math.max(1, Math.ceil(o.maxImages / 5)),
+      ),
+    );
+    const order = permutation(train.images.length, new Generator(o.seed));
+    const nVal = Math.round(train.images.length * o.valFraction);
+    const val = order.slice(0, nVal).map((i) => train.images[i] as Uint8Array);
+    const tr = order.slice(nVal).map((i) => train.images[i] as Uint8Array);
+    if (tr.length === 0)
+      throw new CliError(`--data ${data}: no training images left after the validation share`);
+    const taskConfig: ImageTaskConfig = { size, channels: 3 };
+    const model = backboneConfig(name, o, imageLength(taskConfig));
+    const describe = [
+      `data ${basename(pack.train.bin)}, ${basename(pack.test.bin)}: ${size}×${size}×3 = ${imageLength(taskConfig)} sub-pixels per image in raster order; images train ${tr.length}, val ${val.length} (of ${train.available}), test ${test.images.length} (of ${test.available})`,
+    ];
+    const splits = { train: tr, val, test: test.images };
+    return {
+      model,
+      taskConfig: { ...taskConfig },
+      neural: createImageTask(model, taskConfig, splits, o.batchSize, describe),
+    };
+  },
+  restore({ config: cfg, data, batchSize, backbone }) {
+    const pack = locateImagePack(data);
+    const test = readImages(pack.test, cfg.size, (n) => evenlySpaced(n));
+    const describe = [`data ${basename(pack.test.bin)}: test ${test.images.length} images`];
+    const splits = { train: [], val: [], test: test.images };
+    return { neural: createImageTask(backbone(), cfg, splits, batchSize, describe) };
+  },
+};

@@ -5,8 +5,8 @@ import type { BackboneConfig } from '../models/backbone.js';
 import { LanguageNet } from '../models/nets.js';
 import type { Options } from '../options.js';
 import { readUserFile } from '../util/files.js';
-import { chunk, evalBatchSize, readBatch } from './common.js';
-import type { Metrics, NeuralTask } from './types.js';
+import { backboneConfig, chunk, evalBatchSize, readBatch } from './common.js';
+import type { Metrics, NeuralTask, TaskDef } from './types.js';
 
 export interface LmTaskConfig {
   /** The characters the model knows, in id order. */
@@ -144,6 +144,60 @@ function windows(
   };
 }
 
+/** The validation and test parts of the text, each refused if too short to score. */
+function heldOutParts(data: TextData): { val: Int32Array; test: Int32Array } {
+  const val = data.ids.subarray(data.valStart, data.testStart);
+  const test = data.ids.subarray(data.testStart);
+  for (const [part, ids, share] of [
+    ['validation', val, '90–95 %'],
+    ['test', test, 'the last 5 %'],
+  ] as const) {
+    if (ids.length < 2) {
+      throw new CliError(
+        `${data.file}: the ${part} part (${share}) has ${ids.length} character(s), too few to score (at least 2); use a longer text`,
+      );
+    }
+  }
+  return { val, test };
+}
+
+/**
+ * Bits per character over a part of the text (`v` characters in the vocabulary), in chunks of `t`
+ * targets (every character once); at most `limit` batches of chunks.
+ */
+async function evaluateText(
+  net: LanguageNet,
+  v: number,
+  part: Int32Array,
+  t: number,
+  batchSize: number,
+  limit?: number,
+): Promise<Metrics> {
+  const n = part.length - 1;
+  const starts: number[] = [];
+  for (let s = 0; s + t <= n; s += t) starts.push(s);
+  const rest = n - starts.length * t;
+  let batches = chunk(starts, evalBatchSize(batchSize));
+  if (limit !== undefined) batches = batches.slice(0, limit);
+  let nats = 0;
+  let count = 0;
+  const run = async (st: number[], len: number) => {
+    const out = await readBatch(() => {
+      const { x, y } = windows(part, st, len);
+      const logits = net.forward(x).reshape([st.length * len, v]);
+      return { nats: nn.crossEntropy(logits, y, { reduction: 'sum' }) };
+    });
+    nats += out.nats[0] as number;
+    count += st.length * len;
+  };
+  for (const b of batches) await run(b, t);
+  // The short tail is scored in full runs, and whenever no full chunk was (a short validation part).
+  if (rest > 0 && (limit === undefined || batches.length === 0)) {
+    await run([starts.length * t], rest);
+  }
+  return { bpc: nats / count / Math.LN2, loss: nats / count };
+}
+
 export function createLmTask(
   model: BackboneConfig,
   cfg: LmTaskConfig,
@@ -158,45 +212,7 @@ export function createLmTask(
   if (trainEnd < t + 2) {
     throw new CliError(`--context ${t}: longer than the training text (${trainEnd} characters)`);
   }
-  const val = data.ids.subarray(data.valStart, data.testStart);
-  const test = data.ids.subarray(data.testStart);
-  for (const [part, ids, share] of [
-    ['validation', val, '90–95 %'],
-    ['test', test, 'the last 5 %'],
-  ] as const) {
-    if (ids.length < 2) {
-      throw new CliError(
-        `${data.file}: the ${part} part (${share}) has ${ids.length} character(s), too few to score (at least 2); use a longer text`,
-      );
-    }
-  }
-  /** Bits per character over a part of the text, in chunks of `t` targets (every character once). */
-  const evaluate = async (part: Int32Array, limit?: number): Promise<Metrics> => {
-    const val = part;
-    const n = val.length - 1;
-    const starts: number[] = [];
-    for (let s = 0; s + t <= n; s += t) starts.push(s);
-    const rest = n - starts.length * t;
-    let batches = chunk(starts, evalBatchSize(batchSize));
-    if (limit !== undefined) batches = batches.slice(0, limit);
-    let nats = 0;
-    let count = 0;
-    const run = async (st: number[], len: number) => {
-      const out = await readBatch(() => {
-        const { x, y } = windows(val, st, len);
-        const logits = net.forward(x).reshape([st.length * len, v]);
-        return { nats: nn.crossEntropy(logits, y, { reduction: 'sum' }) };
-      });
-      nats += out.nats[0] as number;
-      count += st.length * len;
-    };
-    for (const b of batches) await run(b, t);
-    // The short tail is scored in full runs, and whenever no full chunk was (a short validation part).
-    if (rest > 0 && (limit === undefined || batches.length === 0)) {
-      await run([starts.length * t], rest);
-    }
-    return { bpc: nats / count / Math.LN2, loss: nats / count };
-  };
+  const { val, test } = heldOutParts(data);
   return {
     net,
     monitor: { metric: 'bpc', mode: 'min' },
@@ -210,8 +226,8 @@ export function createLmTask(
       const { x, y } = windows(data.ids, starts, t);
       return nn.crossEntropy(net.forward(x).reshape([starts.length * t, v]), y);
     },
-    validate: (limit) => evaluate(val, limit),
-    test: (limit) => evaluate(test, limit),
+    validate: (limit) => evaluateText(net, v, val, t, batchSize, limit),
+    test: (limit) => evaluateText(net, v, test, t, batchSize, limit),
     describe: () => [
       `data ${basename(data.file)}: ${data.ids.length.toLocaleString('en-US')} characters, ${v} distinct; train ${trainEnd.toLocaleString('en-US')}, validation ${val.length.toLocaleString('en-US')}, test ${test.length.toLocaleString('en-US')}`,
     ],
@@ -293,3 +309,24 @@ export async function sampleText(
     stream.dispose();
   }
 }
+
+/** The lm task: a text file's characters; the config holds the vocabulary and the context. */
+export const lmTask: TaskDef<LmTaskConfig> = {
+  prepare({ model: name, data, options: o }) {
+    const { data: text, vocab } = loadText(data);
+    // A bad --prompt is reported now, not after training.
+    if (o.prompt !== undefined) promptIdsOf(vocab, o.prompt);
+    const taskConfig: LmTaskConfig = { vocab, context: o.context };
+    const model = backboneConfig(name, o, o.context);
+    return {
+      model,
+      taskConfig: { ...taskConfig },
+      neural: createLmTask(model, taskConfig, text, o.batchSize, o.stepsPerEpoch ?? 200),
+    };
+  },
+  restore({ config: cfg, data, options: o, batchSize, backbone }) {
+    const { data: text } = loadText(data, cfg.vocab);
+    if (o.prompt !== undefined) promptIdsOf(cfg.vocab, o.prompt);
+    return { neural: createLmTask(backbone(), cfg, text, batchSize, 1) };
+  },
+};

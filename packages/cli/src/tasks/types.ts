@@ -1,6 +1,6 @@
 import type { Generator, nn, Tensor } from '@recur/tensor';
 import type { BackboneConfig } from '../models/backbone.js';
-import type { Options, TaskName } from '../options.js';
+import type { Options, OptionsOf, TaskName } from '../options.js';
 
 /** Named metric values of a run (mse, mae, accuracy, nll, …), as reported and written to JSON. */
 export type Metrics = Record<string, number>;
@@ -60,4 +60,70 @@ export interface RunConfig {
 
 export interface WarningSink {
   warn(message: string): void;
+}
+
+/** A closed-form forecaster: metrics computed directly, weights (if any) saved by `save`. */
+export interface ClosedForm {
+  test(): Metrics;
+  save?(path: string): void;
+}
+
+/** A task made ready to run: a network to train or test, or a closed-form model. */
+export interface TaskSetup {
+  neural?: NeuralTask;
+  closedForm?: ClosedForm;
+  /** Human lines describing the data (default none). */
+  describe?: string[];
+  warnings?: string[];
+}
+
+/** A task made ready to train: its model and settings (for config.json) too. */
+export interface TrainingSetup extends TaskSetup {
+  model: RunConfig['model'];
+  taskConfig: Record<string, unknown>;
+}
+
+/** A task made ready, as the train and eval commands see it. */
+export interface Prepared extends TrainingSetup {
+  task: TaskName;
+  describe: string[];
+  warnings: string[];
+}
+
+/** What preparing a task for training starts from. */
+export interface TrainingInput {
+  /** The --model given (a forecasting baseline only for forecast). */
+  model: string;
+  /** The --data given. */
+  data: string;
+  options: OptionsOf<'train'>;
+  /** Progress lines while reading large files. */
+  onProgress?: (line: string) => void;
+}
+
+/** What rebuilding a trained run's task for new data starts from. */
+export interface RestoreInput<C> {
+  run: RunConfig;
+  /** The run's task config (checked against the task's schema when config.json was read). */
+  config: C;
+  /** The data to evaluate on. */
+  data: string;
+  options: Options;
+  /** The run's weights (closed-form forecasters read theirs here; networks load them later). */
+  weightsPath: string;
+  batchSize: number;
+  /** The run's sequence model (an error if the run holds a closed-form one). */
+  backbone(): BackboneConfig;
+  onProgress?: (line: string) => void;
+}
+
+/**
+ * One task of `recur train` and `recur eval`: how it loads its data and builds its model (`prepare`),
+ * and how a trained run of it is rebuilt for new data from its config `C` (`restore`).
+ */
+export interface TaskDef<C> {
+  /** Loads the data, checks it, fits the task's statistics and builds the model. Creates no file. */
+  prepare(input: TrainingInput): TrainingSetup;
+  /** The run's model and data pipeline on new data; only its test split is evaluated. */
+  restore(input: RestoreInput<C>): TaskSetup;
 }
