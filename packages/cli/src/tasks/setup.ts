@@ -404,13 +404,14 @@ export function prepareEvaluation(
     }
     case 'events': {
       const cfg = tc as unknown as EventsTaskConfig;
-      const ev = loadEvents(data);
+      const ev = loadEvents(data, { splitSeed: o.splitSeed });
       if (ev.marks > cfg.marks)
         throw new CliError(
           `--data ${data}: has ${ev.marks} marks, the run was trained on ${cfg.marks}`,
         );
+      const test = o.maxEvents === undefined ? ev.test : windowSequences(ev.test, o.maxEvents);
       const describe = [
-        `data ${ev.sources.map((s) => basename(s)).join(', ')}: test ${ev.test.length} sequences`,
+        `data ${ev.sources.map((s) => basename(s)).join(', ')}: test ${test.length} sequences${o.maxEvents !== undefined ? ` (windows of at most ${o.maxEvents} events)` : ''}${o.splitSeed !== undefined ? `, split seed ${o.splitSeed}` : ''}`,
       ];
       return {
         task: run.task,
@@ -419,7 +420,7 @@ export function prepareEvaluation(
         neural: createEventsTask(
           neuralModel(),
           cfg,
-          { train: [], val: [], test: ev.test },
+          { train: [], val: [], test },
           batchSize,
           describe,
         ),
