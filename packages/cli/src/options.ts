@@ -423,8 +423,11 @@ export const OPTIONS = {
     value: '<n>',
     description:
       'events: cut every sequence (each split) into consecutive windows of at most this many events, times taken from the event before each window; batches are also grouped by length',
+    descriptions: {
+      eval: 'events: cut every test sequence into consecutive windows of at most this many events (default: the value the run was trained with, from its config.json)',
+    },
     group: 'data',
-    commands: ['train'],
+    commands: TRAIN_EVAL,
     tasks: ['events'],
     min: 1,
   },
@@ -434,8 +437,11 @@ export const OPTIONS = {
     value: '<n>',
     description:
       'events: shuffle the sequences of a single data file with this seed before splitting them 60/20/20 % (default: in file order)',
+    descriptions: {
+      eval: 'events: the seed that shuffled a single data file before its 60/20/20 % split (default: the one the run was trained with, from its config.json)',
+    },
     group: 'data',
-    commands: ['train'],
+    commands: TRAIN_EVAL,
     tasks: ['events'],
   },
   ridge: {

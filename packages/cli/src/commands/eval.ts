@@ -27,7 +27,16 @@ export async function evalCommand(inv: Invocation, reporter: Reporter): Promise<
   const data = inv.options.data ?? run.options.data ?? run.data;
   const test = recorded ? run.options.test : inv.options.test;
   if (recorded) reporter.info(`data ${data} (recorded in ${join(dir, RUN_FILES.config)})`);
-  const options = { ...inv.options, data, test, seed: run.options.seed ?? 0 };
+  // How the run cut and split its data (events: --max-events, --split-seed) holds for its test
+  // split whichever --data is given; a flag given to eval wins.
+  const options = {
+    ...inv.options,
+    data,
+    test,
+    seed: run.options.seed ?? 0,
+    maxEvents: inv.options.maxEvents ?? run.options.maxEvents,
+    splitSeed: inv.options.splitSeed ?? run.options.splitSeed,
+  };
   const closedForm = run.model.name === 'naive' || run.model.name === 'linear';
   if (closedForm && inv.options.backend === 'webgpu') {
     reporter.warn(`--backend webgpu: '${run.model.name}' is solved in closed form on the CPU`);

@@ -412,14 +412,19 @@ export const eventsTask: TaskDef<EventsTaskConfig> = {
       warnings,
     };
   },
-  restore({ config: cfg, data, batchSize, backbone }) {
-    const ev = loadEvents(data);
+  restore({ config: cfg, data, options: o, batchSize, backbone }) {
+    // The run's own test split: its --split-seed shuffle and --max-events windows (eval passes the
+    // recorded ones unless given).
+    const ev = loadEvents(data, { splitSeed: o.splitSeed });
     if (ev.marks > cfg.marks)
       throw new CliError(
         `--data ${data}: has ${ev.marks} marks, the run was trained on ${cfg.marks}`,
       );
-    const describe = [`data ${baseNames(ev.sources)}: test ${ev.test.length} sequences`];
-    const splits = { train: [], val: [], test: ev.test };
+    const test = o.maxEvents === undefined ? ev.test : windowSequences(ev.test, o.maxEvents);
+    const describe = [
+      `data ${baseNames(ev.sources)}: test ${test.length} sequences${o.maxEvents !== undefined ? ` (windows of at most ${o.maxEvents} events)` : ''}${o.splitSeed !== undefined ? `, split seed ${o.splitSeed}` : ''}`,
+    ];
+    const splits = { train: [], val: [], test };
     return { neural: createEventsTask(backbone(), cfg, splits, batchSize, describe) };
   },
 };
