@@ -2,11 +2,10 @@ import { manualSeed, randn, type SequenceModule, setNumThreads, type Tensor } fr
 import { measureStream, type StreamResult } from '../bench/stream.js';
 import type { Invocation } from '../cli.js';
 import { CliError } from '../errors.js';
-import { createCore } from '../models/backbone.js';
+import { backboneConfig, createCore } from '../models/backbone.js';
 import { requireOrt } from '../onnx/runtime.js';
 import { measureOnnxStream } from '../onnx/stream.js';
 import type { OptionsOf, SequenceModelName } from '../options.js';
-import { backboneConfig } from '../tasks/common.js';
 import { onBackend } from '../train/device.js';
 import { lineChart } from '../util/charts.js';
 import { OutputDir, writeFileAtomic, writeJsonAtomic } from '../util/files.js';

@@ -5,11 +5,11 @@ import type { Invocation } from '../cli.js';
 import { CliError } from '../errors.js';
 import {
   type BackboneConfig,
+  backboneConfig,
   createCore,
   isSequenceModel,
   MODEL_DEFS,
 } from '../models/backbone.js';
-import { backboneConfig } from '../tasks/common.js';
 import { fmtBytes, fmtNumber, formatTable, type Reporter } from '../util/output.js';
 
 /**

@@ -11,7 +11,12 @@ import {
   where,
 } from '@recur/tensor';
 import { CliError } from '../errors.js';
-import { SEQUENCE_MODELS, type SequenceModelName } from '../options.js';
+import {
+  type Options,
+  type OptionsOf,
+  SEQUENCE_MODELS,
+  type SequenceModelName,
+} from '../options.js';
 
 /** Everything needed to rebuild a sequence model: saved in a run's config.json. */
 export interface BackboneConfig {
@@ -229,6 +234,34 @@ export function createCore(cfg: BackboneConfig): SequenceModule {
     throw new CliError(`--heads ${cfg.heads} must divide --d-model ${cfg.dModel}`);
   }
   return def.create(cfg);
+}
+
+/** The options that size a sequence model (info and bench stream have no dropout or positions). */
+export type SizeOptions = Pick<
+  OptionsOf<'info'>,
+  'layers' | 'dModel' | 'heads' | 'dFF' | 'window' | 'posDim'
+> &
+  Pick<Options, 'dropout' | 'positions'>;
+
+/** The backbone config of the options (sizes, dropout, positions) for sequences up to maxLen. */
+export function backboneConfig(name: string, o: SizeOptions, maxLen: number): BackboneConfig {
+  if (!isSequenceModel(name)) throw new CliError(`--model ${name} is not a sequence model`);
+  const positions = o.positions ?? 'auto';
+  const cfg: BackboneConfig = {
+    name,
+    layers: o.layers,
+    dModel: o.dModel,
+    heads: o.heads,
+    dFF: o.dFF ?? 2 * o.dModel,
+    // A window (aft-local bias band, aft-conv kernel) beyond the sequence has no effect past it.
+    window: Math.min(o.window, maxLen),
+    posDim: o.posDim,
+    maxLen,
+    dropout: o.dropout ?? 0,
+    positions: positions === 'auto' ? defaultPositions(name) : positions === 'sinusoidal',
+  };
+  checkModelFits(cfg);
+  return cfg;
 }
 
 /** Sinusoidal encodings of positions [offset, offset + t) for width d: [t, d] values. */

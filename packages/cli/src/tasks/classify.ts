@@ -3,16 +3,9 @@ import { basename } from 'node:path';
 import { Generator, nn, type Tensor, tensor } from '@recur/tensor';
 import { locateTsFiles, readTsFile, type SeriesCase, type SeriesFile } from '../data/uea.js';
 import { CliError } from '../errors.js';
-import type { BackboneConfig } from '../models/backbone.js';
+import { type BackboneConfig, backboneConfig } from '../models/backbone.js';
 import { ClassifyNet, type Pooling } from '../models/nets.js';
-import {
-  backboneConfig,
-  chunk,
-  evalBatches,
-  evalBatchSize,
-  permutation,
-  readBatch,
-} from './common.js';
+import { chunk, evalBatches, evalBatchSize, permutation, readBatch } from './common.js';
 import type { Metrics, NeuralTask, TaskDef } from './types.js';
 
 export interface ClassifyTaskConfig {

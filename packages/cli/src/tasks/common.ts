@@ -1,14 +1,6 @@
 import { basename } from 'node:path';
 import { type Generator, noGrad, type Tensor, type TypedArray, tidy } from '@recur/tensor';
 import type { ReadProgress } from '../data/csv.js';
-import { CliError } from '../errors.js';
-import {
-  type BackboneConfig,
-  checkModelFits,
-  defaultPositions,
-  isSequenceModel,
-} from '../models/backbone.js';
-import type { Options, OptionsOf } from '../options.js';
 
 /** 0..n−1 in a random order (Fisher–Yates with `rng`). */
 export function permutation(n: number, rng: Generator): number[] {
@@ -60,34 +52,6 @@ export async function readBatch<K extends string>(
   } finally {
     for (const [, t] of tensors) t.dispose();
   }
-}
-
-/** The options that size a sequence model (info and bench stream have no dropout or positions). */
-export type SizeOptions = Pick<
-  OptionsOf<'info'>,
-  'layers' | 'dModel' | 'heads' | 'dFF' | 'window' | 'posDim'
-> &
-  Pick<Options, 'dropout' | 'positions'>;
-
-/** The backbone config of the options (sizes, dropout, positions) for sequences up to maxLen. */
-export function backboneConfig(name: string, o: SizeOptions, maxLen: number): BackboneConfig {
-  if (!isSequenceModel(name)) throw new CliError(`--model ${name} is not a sequence model`);
-  const positions = o.positions ?? 'auto';
-  const cfg: BackboneConfig = {
-    name,
-    layers: o.layers,
-    dModel: o.dModel,
-    heads: o.heads,
-    dFF: o.dFF ?? 2 * o.dModel,
-    // A window (aft-local bias band, aft-conv kernel) beyond the sequence has no effect past it.
-    window: Math.min(o.window, maxLen),
-    posDim: o.posDim,
-    maxLen,
-    dropout: o.dropout ?? 0,
-    positions: positions === 'auto' ? defaultPositions(name) : positions === 'sinusoidal',
-  };
-  checkModelFits(cfg);
-  return cfg;
 }
 
 /** Turns CSV read progress into lines ('reading x.csv: 1,234,567 rows, 250,000 rows/s, 40 %'). */

@@ -6,18 +6,10 @@ import {
   windowSequences,
 } from '../data/events.js';
 import { CliError } from '../errors.js';
-import type { BackboneConfig } from '../models/backbone.js';
+import { type BackboneConfig, backboneConfig } from '../models/backbone.js';
 import { EventsNet } from '../models/nets.js';
 import type { OptionsOf } from '../options.js';
-import {
-  backboneConfig,
-  baseNames,
-  chunk,
-  evalBatches,
-  evalBatchSize,
-  permutation,
-  readBatch,
-} from './common.js';
+import { baseNames, chunk, evalBatches, evalBatchSize, permutation, readBatch } from './common.js';
 import type { Metrics, NeuralTask, TaskDef } from './types.js';
 
 /** Inter-event times below this are raised to it (equal timestamps would have log-likelihood −∞). */

@@ -18,11 +18,10 @@ import {
 } from '../data/forecast.js';
 import { fitLinearForecaster, type LinearForecaster, linearMetrics } from '../data/linear.js';
 import { CliError } from '../errors.js';
-import type { BackboneConfig } from '../models/backbone.js';
+import { type BackboneConfig, backboneConfig } from '../models/backbone.js';
 import { ForecastNet } from '../models/nets.js';
 import { readUserFile, writeFileAtomic } from '../util/files.js';
 import {
-  backboneConfig,
   chunk,
   csvProgress,
   evalBatches,

@@ -7,16 +7,9 @@ import { basename } from 'node:path';
 import { Generator, nn, type Tensor, tensor } from '@recur/tensor';
 import { evenlySpaced, locateImagePack, readImages } from '../data/images.js';
 import { CliError } from '../errors.js';
-import type { BackboneConfig } from '../models/backbone.js';
+import { type BackboneConfig, backboneConfig } from '../models/backbone.js';
 import { LanguageNet } from '../models/nets.js';
-import {
-  backboneConfig,
-  chunk,
-  evalBatches,
-  evalBatchSize,
-  permutation,
-  readBatch,
-} from './common.js';
+import { chunk, evalBatches, evalBatchSize, permutation, readBatch } from './common.js';
 import type { Metrics, NeuralTask, TaskDef } from './types.js';
 
 export interface ImageTaskConfig {

@@ -1,11 +1,11 @@
 import { basename } from 'node:path';
 import { type Generator, nn, Generator as Rng, type Tensor, tensor } from '@recur/tensor';
 import { CliError, DataError } from '../errors.js';
-import type { BackboneConfig } from '../models/backbone.js';
+import { type BackboneConfig, backboneConfig } from '../models/backbone.js';
 import { LanguageNet } from '../models/nets.js';
 import type { Options } from '../options.js';
 import { readUserFile } from '../util/files.js';
-import { backboneConfig, chunk, evalBatchSize, readBatch } from './common.js';
+import { chunk, evalBatchSize, readBatch } from './common.js';
 import type { Metrics, NeuralTask, TaskDef } from './types.js';
 
 export interface LmTaskConfig {
