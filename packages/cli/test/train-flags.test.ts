@@ -400,7 +400,7 @@ describe('events: windows, shuffled splits, baselines', () => {
     expect(res.nll_poisson).toBeCloseTo((markNll + timeNll) / n, 6);
   });
 
-  it('recur eval uses the --max-events and --split-seed the run recorded, and honours explicit ones', () => {
+  it('recur eval uses the --max-events and --split-seed the run recorded, and honours explicit ones', async () => {
     // 10 sequences of 9 events each; windows of at most 4 events cut each into 4 + 4 + 1.
     const rand = lcg(11);
     const items = Array.from({ length: 10 }, (_, i) => {
@@ -424,7 +424,7 @@ describe('events: windows, shuffled splits, baselines', () => {
     const file = join(tmp.dir, 'ev3.json');
     writeFileSync(file, JSON.stringify(items));
     const out = join(tmp.dir, 'ev3');
-    const t = recur([
+    const t = await recurHere([
       'train',
       'events',
       '--data',
@@ -452,31 +452,35 @@ describe('events: windows, shuffled splits, baselines', () => {
     expect(split.test).toHaveLength(2);
     expect(windowSequences(split.test, 4)).toHaveLength(6);
     // The metrics (--json), and the lines describing the data (stderr without --json).
-    const evaluate = (...flags: string[]) => {
-      const e = recur(['eval', out, ...flags, '--json']);
+    const evaluate = async (...flags: string[]) => {
+      const e = await recurHere(['eval', out, ...flags, '--json']);
       expect(e.code, e.stderr).toBe(0);
       return lastJson(e.stdout) as Record<string, number>;
     };
-    const dataLines = (...flags: string[]) => {
-      const e = recur(['eval', out, ...flags]);
+    const dataLines = async (...flags: string[]) => {
+      const e = await recurHere(['eval', out, ...flags]);
       expect(e.code, e.stderr).toBe(0);
       return e.stderr;
     };
     // Without flags: the run's data, windows and split, so the run's own test metrics.
-    const recorded = evaluate();
+    const recorded = await evaluate();
     for (const k of ['nll', 'rmse', 'accuracy', 'nll_poisson', 'nll_mark_frequency'])
       expect(recorded[k], k).toBeCloseTo(trained[k], 5);
-    expect(dataLines()).toMatch(/test 6 sequences \(windows of at most 4 events\), split seed 5/);
+    expect(await dataLines()).toMatch(
+      /test 6 sequences \(windows of at most 4 events\), split seed 5/,
+    );
     // --data given explicitly: still the recorded windows and split seed.
-    expect(evaluate('--data', file).nll).toBeCloseTo(trained.nll, 5);
+    expect((await evaluate('--data', file)).nll).toBeCloseTo(trained.nll, 5);
     // Explicit flags win: windows of at most 2 events cut each of the 2 test sequences into 5;
     // at most 9 leaves them whole.
-    expect(dataLines('--max-events', '2')).toMatch(/test 10 sequences \(windows of at most 2/);
-    expect(evaluate('--max-events', '9').nll).not.toBeCloseTo(trained.nll, 5);
+    expect(await dataLines('--max-events', '2')).toMatch(
+      /test 10 sequences \(windows of at most 2/,
+    );
+    expect((await evaluate('--max-events', '9')).nll).not.toBeCloseTo(trained.nll, 5);
     // Another split seed: another test split, so other baselines' NLL on it.
     const other = loadEvents(file, { splitSeed: 6 }).test;
     expect(other.map((s) => s.times[0])).not.toEqual(split.test.map((s) => s.times[0]));
-    expect(evaluate('--split-seed', '6').nll_mark_frequency).not.toBeCloseTo(
+    expect((await evaluate('--split-seed', '6')).nll_mark_frequency).not.toBeCloseTo(
       trained.nll_mark_frequency,
       5,
     );
