@@ -226,6 +226,8 @@ export const trainerStateSchema = z.object({
   /** Running sums of the current epoch's training loss and items. */
   lossSum: finite.default(0),
   items: finite.default(0),
+  /** Seconds of the --max-seconds budget spent (checkpoints written before it existed: 0). */
+  spentSeconds: finite.min(0).default(0),
   scheduler: z.object({ lastEpoch: z.number().int(), baseLrs: z.array(finite) }).nullable(),
   history: z.array(z.record(z.string(), finite)),
   stopped: z.boolean(),

@@ -5,6 +5,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadSafetensorsWithMetadata, saveSafetensors } from '@recur/tensor';
 import jpeg from 'jpeg-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EventSequence, loadEvents, windowSequences } from '../src/data/events.js';
@@ -105,6 +106,30 @@ describe('--max-seconds', () => {
     const trained = history.reduce((a: number, h: { seconds: number }) => a + h.seconds, 0);
     expect(trained).toBeGreaterThanOrEqual(0.9);
     expect(trained).toBeLessThan(10);
+  });
+
+  it('a resumed run spends what is left of its budget, not a fresh one', async () => {
+    const out = join(tmp.dir, 'budget-resume');
+    const args = [...forecast, '--model', 'aaren', ...small, '--steps-per-epoch', '2'];
+    const first = await recurHere([...args, '--epochs', '1', '--max-seconds', '600', '--out', out]);
+    expect(first.code, first.stderr).toBe(0);
+    // As if the first process had trained for 600 s before it was killed after its checkpoint.
+    const last = join(out, 'last.safetensors');
+    const { tensors, metadata } = loadSafetensorsWithMetadata(new Uint8Array(readFileSync(last)));
+    const trainer = JSON.parse(metadata['recur.trainer'] as string);
+    expect(trainer.spentSeconds).toBeGreaterThan(0);
+    expect(trainer.spentSeconds).toBeLessThan(600);
+    trainer.spentSeconds = 600;
+    writeFileSync(
+      last,
+      saveSafetensors(tensors, { ...metadata, 'recur.trainer': JSON.stringify(trainer) }),
+    );
+    const resumed = await recurHere(['train', '--resume', out, '--epochs', '5', '--json']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const events = jsonLines(resumed.stdout);
+    // One step (the budget is looked at after each), then the budget is spent: not 4 more epochs.
+    expect(events.find((e) => e.event === 'budget_spent')).toMatchObject({ epoch: 2, step: 3 });
+    expect(events.filter((e) => e.event === 'epoch')).toHaveLength(1);
   });
 });
 

@@ -42,6 +42,11 @@ export interface TrainerState {
   /** Sums over the current epoch's batches so far: training loss and items. */
   lossSum: number;
   items: number;
+  /**
+   * Training seconds counted against --max-seconds up to this checkpoint, over every process of the
+   * run: a resumed run spends what is left of its budget, not a fresh one.
+   */
+  spentSeconds: number;
   scheduler: { lastEpoch: number; baseLrs: number[] } | null;
   history: Record<string, number>[];
   stopped: boolean;

@@ -140,6 +140,7 @@ class FitRun {
     dataRng: [],
     lossSum: 0,
     items: 0,
+    spentSeconds: 0,
     scheduler: null,
     history: [],
     stopped: false,
@@ -211,6 +212,7 @@ class FitRun {
       rng: rngToJson(defaultGenerator.getState()),
       dataRng: rngToJson(this.dataRng.getState()),
       scheduler: this.scheduler ? this.scheduler.stateDict() : null,
+      spentSeconds: this.#spentSeconds(),
     };
     await saveLast(ctx.file(RUN_FILES.last), this.stepper.net, this.opt, { ...snapshot, ...extra });
     writeJsonAtomic(ctx.file(RUN_FILES.history), state.history);
@@ -221,9 +223,14 @@ class FitRun {
     ctx.onCheckpoint();
   }
 
+  /** Seconds of the time budget spent: by earlier processes of the run, and by this one. */
+  #spentSeconds(): number {
+    return this.state.spentSeconds + (performance.now() - this.budgetStart) / 1e3;
+  }
+
   #overBudget(): boolean {
     const max = this.o.maxSeconds;
-    return max !== undefined && (performance.now() - this.budgetStart) / 1e3 >= max;
+    return max !== undefined && this.#spentSeconds() >= max;
   }
 
   /** Says once, from the first steps' pace, how long the run's remaining epochs will take. */
