@@ -23,22 +23,7 @@ import {
   tidy,
 } from '@recur/tensor';
 import { createOrtMatmul, type OrtModule } from './onnx.js';
-
-function median(xs: number[]): number {
-  const s = xs.slice().sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-}
-
-/** Seeded uniform values in [lo, hi) (an LCG: the values only need to vary). */
-function fill(n: number, lo: number, hi: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = lo + ((hi - lo) * s) / 4294967296;
-  }
-  return out;
-}
+import { median, seededFill } from './timing.js';
 
 const gflops = (flop: number, ms: number) => flop / (ms / 1e3) / 1e9;
 
@@ -287,7 +272,7 @@ export async function benchScans(quick: boolean): Promise<ScanRow[]> {
     });
   };
   {
-    const data = fill(positions, -1, 1, 1);
+    const data = seededFill(positions, -1, 1, 1);
     const xs = tensor(data, { shape: [outer, t] });
     await measure(
       `cumsum: scan(add) [${outer}, ${t}]`,
@@ -299,8 +284,8 @@ export async function benchScans(quick: boolean): Promise<ScanRow[]> {
     xs.dispose();
   }
   {
-    const scores = fill(positions, -20, 20, 2);
-    const values = fill(positions * d, -1, 1, 3);
+    const scores = seededFill(positions, -20, 20, 2);
+    const values = seededFill(positions * d, -1, 1, 3);
     const s = tensor(scores, { shape: [outer, t] });
     const v = tensor(values, { shape: [outer, t, d] });
     await measure(

@@ -1,5 +1,6 @@
 import { usedStateBytes } from '@recur/baselines';
 import { noGrad, type StreamState, stateBytes, type Tensor, tidy } from '@recur/tensor';
+import { setStepTimes } from './timing.js';
 
 /** One row of a streaming measurement: after `tokens` tokens. */
 export interface StreamPoint {
@@ -41,11 +42,6 @@ export function checkpointsUpTo(n: number): number[] {
 export function releaseState(prev: StreamState, next: StreamState): void {
   const kept = new Set(Object.values(next));
   for (const t of Object.values(prev)) if (!kept.has(t) && !t.isDisposed) t.dispose();
-}
-
-function median(xs: Float64Array, from: number, to: number): number {
-  const s = Array.from(xs.subarray(from, to)).sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
 }
 
 /**
@@ -115,11 +111,6 @@ export async function measureStream(
   }
   releaseState(state, {});
   options.onProgress?.(done);
-  // Step time at n tokens: the median of the steps around the n-th (a few on either side, up to 64
-  // for long streams), so that one garbage-collection pause does not make a point.
-  for (const p of points) {
-    const w = Math.max(4, Math.min(32, Math.floor(p.tokens / 8)));
-    p.stepMs = median(times, Math.max(0, p.tokens - 1 - w), Math.min(done, p.tokens + w));
-  }
+  setStepTimes(points, times, done);
   return { points, tokens: done, truncated };
 }

@@ -1,11 +1,7 @@
 import { type SequenceModule, type Tensor, toOnnx } from '@recur/tensor';
 import { checkpointsUpTo, type StreamPoint, type StreamResult } from '../bench/stream.js';
+import { setStepTimes } from '../bench/timing.js';
 import { type Ort, type OrtTensor, openSession } from './runtime.js';
-
-function median(xs: Float64Array, from: number, to: number): number {
-  const s = Array.from(xs.subarray(from, to)).sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-}
 
 /**
  * measureStream's twin for onnxruntime: `core`'s step graph (exported in memory) streams `tokens`
@@ -81,10 +77,7 @@ export async function measureOnnxStream(
       }
     }
     options.onProgress?.(done);
-    for (const p of points) {
-      const w = Math.max(4, Math.min(32, Math.floor(p.tokens / 8)));
-      p.stepMs = median(times, Math.max(0, p.tokens - 1 - w), Math.min(done, p.tokens + w));
-    }
+    setStepTimes(points, times, done);
     return { points, tokens: done, truncated };
   } finally {
     await session.release();
