@@ -26,11 +26,9 @@ function dims(a: Tensor, b: Tensor, { transA, transB }: MatmulAttrs) {
   return { m, ka, kb, n };
 }
 
-const matmulDef = defineOp<MatmulAttrs>({
+const matmulDef = defineOp<MatmulAttrs, [a: Tensor, b: Tensor]>({
   name: 'matmul',
-  infer: ([a, b], attrs) => {
-    const x = a as Tensor;
-    const y = b as Tensor;
+  infer: ([x, y], attrs) => {
     const { m, ka, kb, n } = dims(x, y, attrs);
     if (ka !== kb) {
       throw new TensorError(
@@ -43,8 +41,7 @@ const matmulDef = defineOp<MatmulAttrs>({
     const batch = broadcastShapes('matmul', x.shape.slice(0, -2), y.shape.slice(0, -2));
     return [{ shape: [...batch, m, n], dtype: x.dtype }];
   },
-  grad: (dy, { inputs, attrs }) => {
-    const [a, b] = inputs as [Tensor, Tensor];
+  grad: (dy, { inputs: [a, b], attrs }) => {
     const { transA, transB } = attrs;
     const da = transA ? matmulT(b, dy, transB, true) : matmulT(dy, b, false, !transB);
     const db = transB ? matmulT(dy, a, true, transA) : matmulT(a, dy, !transA, false);
@@ -73,6 +70,9 @@ const matmulDef = defineOp<MatmulAttrs>({
     g.op('Where', [empty, g.scalar(0, outDTypes[0] as DType), mm], {}, outputs[0]);
   },
 });
+
+/** @internal The op's type, for its kernels (`registerKernel<MatmulOp>`). */
+export type MatmulOp = typeof matmulDef;
 
 /** op(a) @ op(b) on tensors of rank >= 2; see MatmulAttrs. */
 export function matmulT(a: Tensor, b: Tensor, transA = false, transB = false): Tensor {

@@ -150,7 +150,7 @@ export function tiledForward(
 export function tiledBackward(
   e: Engine,
   [Q, K, V, O, L, DO, DL]: readonly TypedArray[],
-  [dq, dk, dvOut]: readonly TypedArray[],
+  [dq, dk, dvOut]: readonly [TypedArray, TypedArray, TypedArray],
   { batch, tq, tk, d, dv }: AttentionDims,
   a: AttentionAttrs,
 ): void {

@@ -24,14 +24,10 @@ registerKernel<CumsumAttrs>('cumsum', 'cpu', (_b, [x], { axis, reverse, exclusiv
       const k = reverse ? r - 1 - s : s;
       const row = (o * r + k) * inner;
       for (let i = 0; i < inner; i++) {
-        const v = src[row + i] as number;
-        if (exclusive) {
-          out[row + i] = acc[i] as number;
-          acc[i] += v;
-        } else {
-          acc[i] += v;
-          out[row + i] = acc[i] as number;
-        }
+        const before = acc[i] as number;
+        const after = before + (src[row + i] as number);
+        acc[i] = after;
+        out[row + i] = exclusive ? before : after;
       }
     }
   }

@@ -25,7 +25,9 @@ function offsetsOf(shape: readonly number[], strides: readonly number[], skip: n
     for (let k = rank - 1; k >= 0; k--) {
       const st = k === skip ? 0 : (strides[k] as number);
       base += st;
-      if (++coord[k] < (shape[k] as number)) break;
+      const c = (coord[k] as number) + 1;
+      coord[k] = c;
+      if (c < (shape[k] as number)) break;
       base -= st * (shape[k] as number);
       coord[k] = 0;
     }

@@ -32,7 +32,9 @@ function walk(
     row(dst, src, n, step);
     for (let k = rank - 2; k >= 0; k--) {
       src += strides[k] as number;
-      if (++idx[k] < (shape[k] as number)) break;
+      const c = (idx[k] as number) + 1;
+      idx[k] = c;
+      if (c < (shape[k] as number)) break;
       src -= (strides[k] as number) * (shape[k] as number);
       idx[k] = 0;
     }

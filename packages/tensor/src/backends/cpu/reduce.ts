@@ -39,7 +39,8 @@ foldKernel('sum', 0, (src, acc, outer, r, inner) => {
     const base = o * inner;
     for (let k = 0; k < r; k++) {
       const row = (o * r + k) * inner;
-      for (let i = 0; i < inner; i++) acc[base + i] += src[row + i] as number;
+      for (let i = 0; i < inner; i++)
+        acc[base + i] = (acc[base + i] as number) + (src[row + i] as number);
     }
   }
 });
