@@ -1,6 +1,10 @@
-import type { KernelInput, OutputSpec } from '../../backend.js';
+import type { KernelInput } from '../../backend.js';
 import { registerKernel } from '../../kernels.js';
-import type { CrossEntropyRowsAttrs } from '../../ops/cross-entropy.js';
+import type {
+  CrossEntropyRowsAttrs,
+  CrossEntropyRowsGradOp,
+  CrossEntropyRowsOp,
+} from '../../ops/cross-entropy.js';
 import { bufOf, f32bits, gpuOf } from './backend.js';
 import { COMMON, checkLoop, entry, header, output, run1d } from './wgsl.js';
 
@@ -36,22 +40,19 @@ function setup(backend: Parameters<typeof gpuOf>[0], x: KernelInput, a: CrossEnt
   return { gpu, R, C, params: [R, C, a.ignoreIndex, f32bits(a.smoothing)] };
 }
 
-registerKernel<CrossEntropyRowsAttrs>(
-  'crossEntropyRows',
-  'webgpu',
-  (backend, inputs, a, [spec]) => {
-    const x = inputs[0] as KernelInput;
-    const weighted = inputs.length > 2;
-    const { gpu, R, params } = setup(backend, x, a);
-    const loss = output(gpu, spec as OutputSpec);
-    const W = (c: string) => weightOf(weighted, c);
-    run1d(
-      gpu,
-      `crossEntropyRows:${weighted ? 1 : 0}`,
-      (wg) =>
-        `${COMMON}\n${header(4, [...bindings(weighted, []), { name: 'loss', type: 'f32', write: true }])}\n${entry(
-          wg,
-          `  if (i >= pu(0u)) { return; }
+registerKernel<CrossEntropyRowsOp>('crossEntropyRows', 'webgpu', (backend, inputs, a, [spec]) => {
+  const x = inputs[0];
+  const weighted = inputs.length > 2;
+  const { gpu, R, params } = setup(backend, x, a);
+  const loss = output(gpu, spec);
+  const W = (c: string) => weightOf(weighted, c);
+  run1d(
+    gpu,
+    `crossEntropyRows:${weighted ? 1 : 0}`,
+    (wg) =>
+      `${COMMON}\n${header(4, [...bindings(weighted, []), { name: 'loss', type: 'f32', write: true }])}\n${entry(
+        wg,
+        `  if (i >= pu(0u)) { return; }
   let C = pu(1u); let eps = pf(3u);
   let y = t[i];
   if (y == pi(2u)) { loss[i] = 0.0; return; }${STATS}
@@ -63,23 +64,22 @@ registerKernel<CrossEntropyRowsAttrs>(
     l = l + eps / f32(C) * sm;
   }
   loss[i] = l;`,
-        )}`,
-      params,
-      inputs.map((t) => bufOf(t).buffer).concat([loss.buffer]),
-      R,
-    );
-    return [loss];
-  },
-);
+      )}`,
+    params,
+    inputs.map((t) => bufOf(t).buffer).concat([loss.buffer]),
+    R,
+  );
+  return [loss];
+});
 
-registerKernel<CrossEntropyRowsAttrs>(
+registerKernel<CrossEntropyRowsGradOp>(
   'crossEntropyRowsGrad',
   'webgpu',
   (backend, inputs, a, [spec]) => {
-    const x = inputs[0] as KernelInput;
+    const x = inputs[0];
     const weighted = inputs.length > 3;
     const { gpu, R, params } = setup(backend, x, a);
-    const dx = output(gpu, spec as OutputSpec);
+    const dx = output(gpu, spec);
     const W = (c: string) => weightOf(weighted, c);
     run1d(
       gpu,

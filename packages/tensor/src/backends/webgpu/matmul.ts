@@ -1,6 +1,5 @@
-import type { KernelInput, OutputSpec } from '../../backend.js';
 import { registerKernel } from '../../kernels.js';
-import type { MatmulAttrs } from '../../ops/matmul.js';
+import type { MatmulOp } from '../../ops/matmul.js';
 import { broadcastStrides, sizeOf } from '../../shape.js';
 import { bufOf, gpuOf } from './backend.js';
 import { checkLoop, entry, header, loopRange, output, run1d, wt } from './wgsl.js';
@@ -154,11 +153,8 @@ ${entry(
 )}`;
 }
 
-registerKernel<MatmulAttrs>('matmul', 'webgpu', (backend, [a, b], { transA, transB }, [spec]) => {
+registerKernel<MatmulOp>('matmul', 'webgpu', (backend, [A, B], { transA, transB }, [o]) => {
   const gpu = gpuOf(backend);
-  const A = a as KernelInput;
-  const B = b as KernelInput;
-  const o = spec as OutputSpec;
   const out = output(gpu, o);
   const ra = A.shape.length;
   const m = o.shape[o.shape.length - 2] as number;
