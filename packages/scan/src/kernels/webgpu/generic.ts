@@ -3,7 +3,7 @@ import {
   hasKernel,
   isGradEnabled,
   type KernelInput,
-  type OpDef,
+  type OutputSpec,
   registerKernel,
   runOp,
   type Tensor,
@@ -36,7 +36,7 @@ export interface WgslScanAttrs extends ScanLayout {
   readonly wgsl: string;
 }
 
-const wgslScanDef: OpDef<WgslScanAttrs> = defineOp<WgslScanAttrs>({
+const wgslScanDef = defineOp<WgslScanAttrs, readonly Tensor[], OutputSpec[]>({
   name: 'scan.wgsl',
   infer: (inputs, { arity }) =>
     inputs.slice(0, arity).map((t) => ({ shape: t.shape, dtype: 'float32' as const })),
