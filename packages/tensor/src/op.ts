@@ -71,7 +71,7 @@ export interface OpDef<
    * How the op is written as ONNX nodes (toOnnx). An op without one cannot be exported: the export
    * fails naming it, never writes a graph that is silently wrong.
    */
-  readonly onnx?: OnnxLowering<A>;
+  readonly onnx?: OnnxLowering<A, NoInfer<In>, NoInfer<Out>>;
 }
 
 /**
@@ -116,8 +116,8 @@ export function kernelInput(t: Tensor): KernelInput {
  */
 export function runOp<A, In extends readonly Tensor[], Out extends readonly OutputSpec[]>(
   def: OpDef<A, In, Out>,
-  inputs: In,
-  attrs: A,
+  inputs: NoInfer<In>,
+  attrs: NoInfer<A>,
 ): OutputTensors<Out> {
   const backend = inputs[0]?.backend;
   for (const t of inputs) {
@@ -171,8 +171,8 @@ export function runOp<A, In extends readonly Tensor[], Out extends readonly Outp
 /** runOp for the usual single-output op. */
 export function run1<A, In extends readonly Tensor[]>(
   def: OpDef<A, In, [OutputSpec]>,
-  inputs: In,
-  attrs: A,
+  inputs: NoInfer<In>,
+  attrs: NoInfer<A>,
 ): Tensor {
   return runOp(def, inputs, attrs)[0];
 }

@@ -42,8 +42,8 @@ const gatherDef: GatherOp = defineOp({
     null,
   ],
   onnx: ({ g, inputs, attrs, outputs }) => {
-    const index = castTo(g, inputs[1] as string, 'int32', 'int64');
-    g.op('GatherElements', [inputs[0] as string, index], { axis: attrs.axis }, outputs[0]);
+    const index = castTo(g, inputs[1], 'int32', 'int64');
+    g.op('GatherElements', [inputs[0], index], { axis: attrs.axis }, outputs[0]);
   },
 });
 
@@ -114,8 +114,8 @@ const takeDef: GatherOp = defineOp({
     null,
   ],
   onnx: ({ g, inputs, attrs, outputs }) => {
-    const index = castTo(g, inputs[1] as string, 'int32', 'int64');
-    g.op('Gather', [inputs[0] as string, index], { axis: attrs.axis }, outputs[0]);
+    const index = castTo(g, inputs[1], 'int32', 'int64');
+    g.op('Gather', [inputs[0], index], { axis: attrs.axis }, outputs[0]);
   },
 });
 

@@ -54,9 +54,9 @@ const matmulDef = defineOp<MatmulAttrs, [a: Tensor, b: Tensor]>({
       perm[rank - 1] = rank - 2;
       return g.op('Transpose', [x], { perm });
     };
-    const a = attrs.transA ? t(inputs[0] as string, (inShapes[0] as number[]).length) : inputs[0];
-    const b = attrs.transB ? t(inputs[1] as string, (inShapes[1] as number[]).length) : inputs[1];
-    const ra = (inShapes[0] as number[]).length;
+    const a = attrs.transA ? t(inputs[0], inShapes[0].length) : inputs[0];
+    const b = attrs.transB ? t(inputs[1], inShapes[1].length) : inputs[1];
+    const ra = inShapes[0].length;
     const kAxis = attrs.transA ? ra - 2 : ra - 1;
     if (inShapes[0]?.[kAxis] === altInShapes[0]?.[kAxis]) {
       g.op('MatMul', [a as string, b as string], {}, outputs[0]);
@@ -67,7 +67,7 @@ const matmulDef = defineOp<MatmulAttrs, [a: Tensor, b: Tensor]>({
     const mm = g.op('MatMul', [a as string, b as string]);
     const k = g.op('Shape', [a as string], { start: -1 });
     const empty = g.op('Equal', [g.op('Reshape', [k, g.ints([])]), g.scalar(0, 'int64')]);
-    g.op('Where', [empty, g.scalar(0, outDTypes[0] as DType), mm], {}, outputs[0]);
+    g.op('Where', [empty, g.scalar(0, outDTypes[0]), mm], {}, outputs[0]);
   },
 });
 

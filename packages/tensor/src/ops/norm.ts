@@ -124,6 +124,6 @@ export function layerNorm(
       );
     }
   }
-  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+  const inputs: LayerNormInputs = weight ? (bias ? [x, weight, bias] : [x, weight]) : [x];
   return run1(layerNormDef, inputs, { axes: k, eps, affine: (inputs.length - 1) as 0 | 1 | 2 });
 }
