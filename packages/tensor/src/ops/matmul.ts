@@ -1,4 +1,3 @@
-import type { DType } from '../dtype.js';
 import { fmtShape, TensorError } from '../errors.js';
 import { defineOp, run1 } from '../op.js';
 import { broadcastShapes, sizeOf } from '../shape.js';
