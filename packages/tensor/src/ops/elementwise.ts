@@ -44,6 +44,11 @@ function unaryLowering(emit: UnaryOnnx): OnnxLowering<Record<string, never>> {
 export type UnaryOp = OpDef<Record<string, never>, [x: Tensor]>;
 /** @internal The type of every binary elementwise op (and geluGrad: dy, x). */
 export type BinaryOp = OpDef<Record<string, never>, [a: Tensor, b: Tensor]>;
+/**
+ * @internal What the generic elementwise kernels serve (`registerKernel<ElementwiseOp>`): any number
+ * of inputs, one output, attributes unread.
+ */
+export type ElementwiseOp = OpDef<unknown, readonly Tensor[]>;
 
 /** Float-only ops turn int32 input into float32 output; the rest keep int32. */
 function unaryOp(
