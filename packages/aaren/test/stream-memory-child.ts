@@ -1,5 +1,6 @@
 // Child process of stream-memory.test.ts: streams `TOKENS` tokens through a tiny Aaren with the
-// README's streaming code, taken verbatim from README.md, and prints memory samples as JSON.
+// README's streaming code, taken verbatim from README.md (its `batch` and `steps` are x's sizes, as
+// in the README), and prints memory samples as JSON.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +20,7 @@ const dir = mkdtempSync(join(tmpdir(), 'recur-readme-'));
 const file = join(dir, 'loop.ts');
 writeFileSync(
   file,
-  `// biome-ignore-all lint: generated\nexport default function (model: any, x: any, head: any, noGrad: any, tidy: any): number {\n${snippet}\nreturn maxDiff;\n}\n`,
+  `// biome-ignore-all lint: generated\nexport default function (model: any, x: any, head: any, noGrad: any, tidy: any): number {\nconst [batch, steps] = x.shape;\n${snippet}\nreturn maxDiff;\n}\n`,
 );
 
 manualSeed(0);
