@@ -159,7 +159,7 @@ const scatterDef: OpDef<ScatterAttrs, [dy: Tensor]> = defineOp({
 
 /** @internal The ops' types, for their kernels (`registerKernel<StridedOp>`). */
 export type StridedOp = typeof stridedDef;
-/** @internal The strided scatter op's type, for its kernels. */
+/** @internal */
 export type StridedScatterOp = typeof scatterDef;
 
 // ---- views that share the buffer --------------------------------------------------------------
