@@ -9,8 +9,7 @@ const head = new nn.Linear(16, 1);
 const opt = new optim.Adam([...model.parameters(), ...head.parameters()], { lr: 3e-3 });
 
 // Train in parallel: predict the running mean of the first input feature.
-const [batch, steps] = [8, 32];
-const x = randn([batch, steps, 16]);
+const x = randn([8, 32, 16]);
 const counts = arange(1, 33).float().reshape([1, 32, 1]);
 const target = x.slice(2, 0, 1).cumsum(1).div(counts);
 for (let step = 0; step < 100; step++) {
@@ -29,10 +28,10 @@ model.eval();
 const parallel = noGrad(() => head.forward(model.forward(x)));
 // A Stream owns the state and frees each one as soon as the next exists; tidy() frees each
 // step's temporaries.
-const stream = model.stream(batch);
+const stream = model.stream(x.shape[0]);
 let maxDiff = 0;
 noGrad(() => {
-  for (let t = 0; t < steps; t++) {
+  for (let t = 0; t < x.shape[1]; t++) {
     tidy(() => {
       const y = head.forward(stream.step(x.slice(1, t, t + 1).squeeze(1)));
       const diff = y
@@ -46,7 +45,7 @@ noGrad(() => {
 });
 stream.dispose();
 console.log(
-  `streamed ${steps} tokens; max difference from the parallel forward: ${maxDiff.toExponential(1)}`,
+  `streamed ${x.shape[1]} tokens; max difference from the parallel forward: ${maxDiff.toExponential(1)}`,
 );
 
 // AFT-conv over an image grid [B, H, W, d] (not causal): 4 heads, 3×3 kernels.

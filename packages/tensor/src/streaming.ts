@@ -231,17 +231,14 @@ export function prefixState(prefix: string, state: StreamState): StreamState {
   return out;
 }
 
-/**
- * The entries of `state` under `prefix`, with the prefix removed; missing keys are an error. The
- * result has exactly `keys` (typed as present: `subState(op, '', s, ['k', 'v'] as const).k`).
- */
-export function subState<K extends string>(
+/** The entries of `state` under `prefix`, with the prefix removed; missing keys are an error. */
+export function subState(
   op: string,
   prefix: string,
   state: StreamState,
-  keys: readonly K[],
-): Record<K, Tensor> {
-  const out = {} as Record<K, Tensor>;
+  keys: readonly string[],
+): StreamState {
+  const out: StreamState = {};
   for (const k of keys) {
     const t = state[`${prefix}${k}`];
     if (!t) {

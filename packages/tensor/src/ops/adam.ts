@@ -1,4 +1,3 @@
-import type { OutputSpec } from '../backend.js';
 import { defineOp, type OpDef, runOp } from '../op.js';
 import type { Tensor } from '../tensor.js';
 
@@ -27,25 +26,14 @@ export interface AdamStepAttrs {
   readonly step: number;
 }
 
-/** p, grad, m, v and, with amsgrad, vmax. */
-type AdamInputs =
-  | [p: Tensor, grad: Tensor, m: Tensor, v: Tensor]
-  | [p: Tensor, grad: Tensor, m: Tensor, v: Tensor, vmax: Tensor];
-/** The new p, m, v and, with amsgrad, vmax. */
-type AdamOutputs =
-  | [p: OutputSpec, m: OutputSpec, v: OutputSpec]
-  | [p: OutputSpec, m: OutputSpec, v: OutputSpec, vmax: OutputSpec];
-
-const adamStepDef: OpDef<AdamStepAttrs, AdamInputs, AdamOutputs> = defineOp({
+const adamStepDef: OpDef<AdamStepAttrs> = defineOp<AdamStepAttrs>({
   name: 'adamStep',
-  infer: ([p, , m, v, vmax]) => {
-    const spec = (t: Tensor): OutputSpec => ({ shape: t.shape, dtype: 'float32' });
-    return vmax ? [spec(p), spec(m), spec(v), spec(vmax)] : [spec(p), spec(m), spec(v)];
-  },
+  infer: (inputs) =>
+    [inputs[0], inputs[2], inputs[3], ...(inputs.length > 4 ? [inputs[4]] : [])].map((t) => ({
+      shape: (t as Tensor).shape,
+      dtype: 'float32' as const,
+    })),
 });
-
-/** @internal The op's type, for its kernels (`registerKernel<AdamStepOp>`). */
-export type AdamStepOp = typeof adamStepDef;
 
 /**
  * @internal The fused update (see AdamStepAttrs); the optimiser validates the hyperparameters and
@@ -58,7 +46,6 @@ export function adamStep(
   v: Tensor,
   vmax: Tensor | null,
   attrs: AdamStepAttrs,
-): [p: Tensor, m: Tensor, v: Tensor] | [p: Tensor, m: Tensor, v: Tensor, vmax: Tensor] {
-  const inputs: AdamInputs = vmax ? [p, grad, m, v, vmax] : [p, grad, m, v];
-  return runOp(adamStepDef, inputs, attrs);
+): Tensor[] {
+  return runOp(adamStepDef, vmax ? [p, grad, m, v, vmax] : [p, grad, m, v], attrs);
 }

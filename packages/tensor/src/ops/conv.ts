@@ -144,13 +144,11 @@ function im2colOnnx({
   g.op('Reshape', [all, g.ints([0, rows, -1])], {}, outputs[0]);
 }
 
-/** @internal The type of im2col and col2im, for their kernels (`registerKernel<Im2colOp>`). */
-export type Im2colOp = OpDef<Im2colAttrs, [x: Tensor]>;
-
-const im2colDef: Im2colOp = defineOp({
+const im2colDef: OpDef<Im2colAttrs> = defineOp<Im2colAttrs>({
   name: 'im2col',
   onnx: im2colOnnx,
-  infer: ([t], a) => {
+  infer: ([x], a) => {
+    const t = x as Tensor;
     checkGeometry('im2col', t, a, [a.channels, a.height, a.width]);
     return [
       {
@@ -162,9 +160,10 @@ const im2colDef: Im2colOp = defineOp({
   grad: (dy, { attrs }) => [run1(col2imDef, [dy], attrs)],
 });
 
-const col2imDef: Im2colOp = defineOp({
+const col2imDef: OpDef<Im2colAttrs> = defineOp<Im2colAttrs>({
   name: 'col2im',
-  infer: ([t], a) => {
+  infer: ([c], a) => {
+    const t = c as Tensor;
     checkGeometry('col2im', t, a, [a.channels * a.kernelH * a.kernelW, a.outH * a.outW]);
     return [{ shape: [t.shape[0] as number, a.channels, a.height, a.width], dtype: t.dtype }];
   },

@@ -20,14 +20,11 @@ function checkIndex(op: string, index: Tensor): void {
     throw new TensorError(op, `expected int32 indices, got ${index.dtype}`);
 }
 
-/** @internal The types of gather and take (x, index), for their kernels (`registerKernel<GatherOp>`). */
-export type GatherOp = OpDef<AxisAttrs, [x: Tensor, index: Tensor]>;
-/** @internal The types of scatterAdd and indexAdd (src, index). */
-export type ScatterAddOp = OpDef<ScatterAttrs, [src: Tensor, index: Tensor]>;
-
-const gatherDef: GatherOp = defineOp({
+const gatherDef: OpDef<AxisAttrs> = defineOp<AxisAttrs>({
   name: 'gather',
-  infer: ([t, i], { axis }) => {
+  infer: ([x, index], { axis }) => {
+    const t = x as Tensor;
+    const i = index as Tensor;
     checkIndex('gather', i);
     if (i.rank !== t.rank || i.shape.some((d, k) => k !== axis && d > (t.shape[k] as number))) {
       throw new TensorError(
@@ -37,19 +34,21 @@ const gatherDef: GatherOp = defineOp({
     }
     return [{ shape: i.shape, dtype: t.dtype }];
   },
-  grad: (dy, { inputs: [x, index], attrs }) => [
-    run1(scatterAddDef, [dy, index], { axis: attrs.axis, shape: x.shape }),
-    null,
-  ],
+  grad: (dy, { inputs, attrs }) => {
+    const [x, index] = inputs as [Tensor, Tensor];
+    return [run1(scatterAddDef, [dy, index], { axis: attrs.axis, shape: x.shape }), null];
+  },
   onnx: ({ g, inputs, attrs, outputs }) => {
-    const index = castTo(g, inputs[1], 'int32', 'int64');
-    g.op('GatherElements', [inputs[0], index], { axis: attrs.axis }, outputs[0]);
+    const index = castTo(g, inputs[1] as string, 'int32', 'int64');
+    g.op('GatherElements', [inputs[0] as string, index], { axis: attrs.axis }, outputs[0]);
   },
 });
 
-const scatterAddDef: ScatterAddOp = defineOp({
+const scatterAddDef: OpDef<ScatterAttrs> = defineOp<ScatterAttrs>({
   name: 'scatterAdd',
-  infer: ([s, i], { axis, shape }) => {
+  infer: ([src, index], { axis, shape }) => {
+    const s = src as Tensor;
+    const i = index as Tensor;
     checkIndex('scatterAdd', i);
     if (
       i.rank !== shape.length ||
@@ -63,7 +62,8 @@ const scatterAddDef: ScatterAddOp = defineOp({
     }
     return [{ shape, dtype: s.dtype }];
   },
-  grad: (dy, { inputs: [src, index], attrs }) => {
+  grad: (dy, { inputs, attrs }) => {
+    const [src, index] = inputs as [Tensor, Tensor];
     const g: Tensor = run1(gatherDef, [dy, index], { axis: attrs.axis });
     // Source elements beyond the index's extent are never read: their gradient is zero.
     return [
@@ -98,30 +98,33 @@ export function scatterAdd(
   });
 }
 
-const takeDef: GatherOp = defineOp({
+const takeDef: OpDef<AxisAttrs> = defineOp<AxisAttrs>({
   name: 'take',
   infer: ([x, index], { axis }) => {
-    checkIndex('indexSelect', index);
+    const t = x as Tensor;
+    checkIndex('indexSelect', index as Tensor);
     return [
       {
-        shape: [...x.shape.slice(0, axis), ...index.shape, ...x.shape.slice(axis + 1)],
-        dtype: x.dtype,
+        shape: [...t.shape.slice(0, axis), ...(index as Tensor).shape, ...t.shape.slice(axis + 1)],
+        dtype: t.dtype,
       },
     ];
   },
-  grad: (dy, { inputs: [x, index], attrs }) => [
-    run1(indexAddDef, [dy, index], { axis: attrs.axis, shape: x.shape }),
-    null,
-  ],
+  grad: (dy, { inputs, attrs }) => {
+    const [x, index] = inputs as [Tensor, Tensor];
+    return [run1(indexAddDef, [dy, index], { axis: attrs.axis, shape: x.shape }), null];
+  },
   onnx: ({ g, inputs, attrs, outputs }) => {
-    const index = castTo(g, inputs[1], 'int32', 'int64');
-    g.op('Gather', [inputs[0], index], { axis: attrs.axis }, outputs[0]);
+    const index = castTo(g, inputs[1] as string, 'int32', 'int64');
+    g.op('Gather', [inputs[0] as string, index], { axis: attrs.axis }, outputs[0]);
   },
 });
 
-const indexAddDef: ScatterAddOp = defineOp({
+const indexAddDef: OpDef<ScatterAttrs> = defineOp<ScatterAttrs>({
   name: 'indexAdd',
-  infer: ([s, i], { axis, shape }) => {
+  infer: ([src, index], { axis, shape }) => {
+    const s = src as Tensor;
+    const i = index as Tensor;
     checkIndex('indexAdd', i);
     const expected = [...shape.slice(0, axis), ...i.shape, ...shape.slice(axis + 1)];
     if (!shapesEqual(s.shape, expected)) {
@@ -132,8 +135,8 @@ const indexAddDef: ScatterAddOp = defineOp({
     }
     return [{ shape, dtype: s.dtype }];
   },
-  grad: (dy, { inputs: [, index], attrs }) => [
-    run1(takeDef, [dy, index], { axis: attrs.axis }),
+  grad: (dy, { inputs, attrs }) => [
+    run1(takeDef, [dy, inputs[1] as Tensor], { axis: attrs.axis }),
     null,
   ],
 });

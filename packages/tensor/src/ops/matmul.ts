@@ -1,3 +1,4 @@
+import type { DType } from '../dtype.js';
 import { fmtShape, TensorError } from '../errors.js';
 import { defineOp, run1 } from '../op.js';
 import { broadcastShapes, sizeOf } from '../shape.js';
@@ -25,9 +26,11 @@ function dims(a: Tensor, b: Tensor, { transA, transB }: MatmulAttrs) {
   return { m, ka, kb, n };
 }
 
-const matmulDef = defineOp<MatmulAttrs, [a: Tensor, b: Tensor]>({
+const matmulDef = defineOp<MatmulAttrs>({
   name: 'matmul',
-  infer: ([x, y], attrs) => {
+  infer: ([a, b], attrs) => {
+    const x = a as Tensor;
+    const y = b as Tensor;
     const { m, ka, kb, n } = dims(x, y, attrs);
     if (ka !== kb) {
       throw new TensorError(
@@ -40,7 +43,8 @@ const matmulDef = defineOp<MatmulAttrs, [a: Tensor, b: Tensor]>({
     const batch = broadcastShapes('matmul', x.shape.slice(0, -2), y.shape.slice(0, -2));
     return [{ shape: [...batch, m, n], dtype: x.dtype }];
   },
-  grad: (dy, { inputs: [a, b], attrs }) => {
+  grad: (dy, { inputs, attrs }) => {
+    const [a, b] = inputs as [Tensor, Tensor];
     const { transA, transB } = attrs;
     const da = transA ? matmulT(b, dy, transB, true) : matmulT(dy, b, false, !transB);
     const db = transB ? matmulT(dy, a, true, transA) : matmulT(a, dy, !transA, false);
@@ -53,9 +57,9 @@ const matmulDef = defineOp<MatmulAttrs, [a: Tensor, b: Tensor]>({
       perm[rank - 1] = rank - 2;
       return g.op('Transpose', [x], { perm });
     };
-    const a = attrs.transA ? t(inputs[0], inShapes[0].length) : inputs[0];
-    const b = attrs.transB ? t(inputs[1], inShapes[1].length) : inputs[1];
-    const ra = inShapes[0].length;
+    const a = attrs.transA ? t(inputs[0] as string, (inShapes[0] as number[]).length) : inputs[0];
+    const b = attrs.transB ? t(inputs[1] as string, (inShapes[1] as number[]).length) : inputs[1];
+    const ra = (inShapes[0] as number[]).length;
     const kAxis = attrs.transA ? ra - 2 : ra - 1;
     if (inShapes[0]?.[kAxis] === altInShapes[0]?.[kAxis]) {
       g.op('MatMul', [a as string, b as string], {}, outputs[0]);
@@ -66,12 +70,9 @@ const matmulDef = defineOp<MatmulAttrs, [a: Tensor, b: Tensor]>({
     const mm = g.op('MatMul', [a as string, b as string]);
     const k = g.op('Shape', [a as string], { start: -1 });
     const empty = g.op('Equal', [g.op('Reshape', [k, g.ints([])]), g.scalar(0, 'int64')]);
-    g.op('Where', [empty, g.scalar(0, outDTypes[0]), mm], {}, outputs[0]);
+    g.op('Where', [empty, g.scalar(0, outDTypes[0] as DType), mm], {}, outputs[0]);
   },
 });
-
-/** @internal The op's type, for its kernels (`registerKernel<MatmulOp>`). */
-export type MatmulOp = typeof matmulDef;
 
 /** op(a) @ op(b) on tensors of rank >= 2; see MatmulAttrs. */
 export function matmulT(a: Tensor, b: Tensor, transA = false, transB = false): Tensor {

@@ -1,7 +1,7 @@
 import { fmtShape, TensorError } from '../errors.js';
 import type { OnnxLowering } from '../onnx/lowering.js';
 import { DataType } from '../onnx/proto.js';
-import { defineOp, type OpDef, run1 } from '../op.js';
+import { defineOp, run1 } from '../op.js';
 import { normalizeAxes, normalizeAxis, shapesEqual, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { where } from './elementwise.js';
@@ -55,18 +55,16 @@ function reduceOnnx(name: string): OnnxLowering<ReduceAttrs> {
   };
 }
 
-/** @internal The type of every reduction, for their kernels (`registerKernel<ReduceOp>`). */
-export type ReduceOp = OpDef<ReduceAttrs, [x: Tensor]>;
-
 function reduceDef(
   name: string,
   needsElements: boolean,
   grad?: (dy: Tensor, x: Tensor, y: Tensor, a: ReduceAttrs) => Tensor,
 ) {
-  return defineOp<ReduceAttrs, [x: Tensor]>({
+  return defineOp<ReduceAttrs>({
     name,
     onnx: reduceOnnx(name),
-    infer: ([t], attrs) => {
+    infer: ([x], attrs) => {
+      const t = x as Tensor;
       if (needsElements && sizeOf(t.shape.slice(attrs.start, attrs.end)) === 0) {
         throw new TensorError(
           name,
@@ -76,7 +74,8 @@ function reduceDef(
       const dtype = name === 'argmax' || name === 'argmin' ? 'int32' : t.dtype;
       return [{ shape: reducedShape(t.shape, attrs), dtype }];
     },
-    grad: grad && ((dy, { inputs: [x], output, attrs }) => [grad(dy, x, output, attrs)]),
+    grad:
+      grad && ((dy, { inputs, output, attrs }) => [grad(dy, inputs[0] as Tensor, output, attrs)]),
   });
 }
 

@@ -1,7 +1,8 @@
+import type { KernelInput, OutputSpec } from '../../backend.js';
 import type { TypedArray } from '../../dtype.js';
 import { registerKernel } from '../../kernels.js';
-import type { StridedWriteOp } from '../../ops/inplace.js';
-import type { ConcatOp, PadOp, StridedOp, StridedScatterOp } from '../../ops/movement.js';
+import type { StridedWriteAttrs } from '../../ops/inplace.js';
+import type { PadAttrs, StridedAttrs } from '../../ops/movement.js';
 import { sizeOf, stridesOf } from '../../shape.js';
 import { alloc, arr } from './backend.js';
 import { forgetCachedMatrix } from './wasm/gemm.js';
@@ -31,18 +32,16 @@ function walk(
     row(dst, src, n, step);
     for (let k = rank - 2; k >= 0; k--) {
       src += strides[k] as number;
-      const c = (idx[k] as number) + 1;
-      idx[k] = c;
-      if (c < (shape[k] as number)) break;
+      if (++idx[k] < (shape[k] as number)) break;
       src -= (strides[k] as number) * (shape[k] as number);
       idx[k] = 0;
     }
   }
 }
 
-registerKernel<StridedOp>('strided', 'cpu', (_b, [x], { shape, strides, offset }, [spec]) => {
-  const src = arr(x);
-  const out = alloc(spec.dtype, sizeOf(shape));
+registerKernel<StridedAttrs>('strided', 'cpu', (_b, [x], { shape, strides, offset }, [spec]) => {
+  const src = arr(x as KernelInput);
+  const out = alloc((spec as OutputSpec).dtype, sizeOf(shape));
   walk(shape, strides, offset, (d, s, n, step) => {
     if (step === 1) out.set(src.subarray(s, s + n), d);
     else for (let j = 0; j < n; j++) out[d + j] = src[s + j * step] as number;
@@ -50,11 +49,12 @@ registerKernel<StridedOp>('strided', 'cpu', (_b, [x], { shape, strides, offset }
   return [out];
 });
 
-registerKernel<StridedScatterOp>(
+registerKernel<StridedAttrs>(
   'stridedScatter',
   'cpu',
-  (_b, [g], { shape, strides, offset }, [o]) => {
-    const src = arr(g);
+  (_b, [g], { shape, strides, offset }, [spec]) => {
+    const src = arr(g as KernelInput);
+    const o = spec as OutputSpec;
     const out = alloc(o.dtype, sizeOf(o.shape));
     walk(shape, strides, offset, (d, s, n, step) => {
       for (let j = 0; j < n; j++)
@@ -64,7 +64,9 @@ registerKernel<StridedScatterOp>(
   },
 );
 
-registerKernel<PadOp>('pad', 'cpu', (_b, [input], { pads, value }, [o]) => {
+registerKernel<PadAttrs>('pad', 'cpu', (_b, [x], { pads, value }, [spec]) => {
+  const input = x as KernelInput;
+  const o = spec as OutputSpec;
   const out = alloc(o.dtype, sizeOf(o.shape));
   if (value !== 0) out.fill(value);
   // Write the input through a strided view of the output that starts at the padded corner.
@@ -75,7 +77,8 @@ registerKernel<PadOp>('pad', 'cpu', (_b, [input], { pads, value }, [o]) => {
   return [out];
 });
 
-registerKernel<ConcatOp>('concat', 'cpu', (_b, inputs, { axis }, [o]) => {
+registerKernel<{ axis: number }>('concat', 'cpu', (_b, inputs, { axis }, [spec]) => {
+  const o = spec as OutputSpec;
   const out = alloc(o.dtype, sizeOf(o.shape));
   const outer = sizeOf(o.shape.slice(0, axis));
   const inner = sizeOf(o.shape.slice(axis + 1));
@@ -90,12 +93,12 @@ registerKernel<ConcatOp>('concat', 'cpu', (_b, inputs, { axis }, [o]) => {
   return [out];
 });
 
-registerKernel<StridedWriteOp>(
+registerKernel<StridedWriteAttrs>(
   'stridedWrite',
   'cpu',
   (_b, [target, src], { shape, strides, offset, accumulate }) => {
-    const out = arr(target);
-    const from = arr(src);
+    const out = arr(target as KernelInput);
+    const from = arr(src as KernelInput);
     forgetCachedMatrix(out); // the matmul kernel may hold a copy of the old contents
     walk(shape, strides, offset, (d, s, n, step) => {
       if (!accumulate && step === 1) out.set(from.subarray(d, d + n), s);
