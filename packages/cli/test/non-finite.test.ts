@@ -28,6 +28,30 @@ function poison(path: string, which: (name: string) => boolean): void {
 
 const small = ['--d-model', '8', '--layers', '1', '--heads', '2', '--epochs', '1', '--json'];
 
+/** A GRU forecaster trained for one small epoch on a fresh CSV: its data file and run folder. */
+async function trainedRun(name: string): Promise<{ csv: string; out: string }> {
+  const csv = join(tmp.dir, `${name}.csv`);
+  writeSeriesCsv(csv, 300, 2);
+  const out = join(tmp.dir, name);
+  const r = await recurHere([
+    'train',
+    'forecast',
+    '--model',
+    'gru',
+    '--data',
+    csv,
+    '--lookback',
+    '16',
+    '--horizon',
+    '4',
+    '--out',
+    out,
+    ...small,
+  ]);
+  expect(r.code, r.stderr).toBe(0);
+  return { csv, out };
+}
+
 describe('non-finite results', () => {
   it('lm: a validation split too short to score is refused, not bpc null', async () => {
     const text = join(tmp.dir, 'tiny.txt');
@@ -53,21 +77,7 @@ describe('non-finite results', () => {
   });
 
   it('training whose loss turns non-finite exits 3 naming the loss and what to try', async () => {
-    const csv = join(tmp.dir, 'diverge.csv');
-    writeSeriesCsv(csv, 300, 2);
-    const out = join(tmp.dir, 'diverge');
-    const args = ['--data', csv, '--lookback', '16', '--horizon', '4'];
-    const r = await recurHere([
-      'train',
-      'forecast',
-      '--model',
-      'gru',
-      ...args,
-      '--out',
-      out,
-      ...small,
-    ]);
-    expect(r.code, r.stderr).toBe(0);
+    const { out } = await trainedRun('diverge');
     poison(join(out, 'last.safetensors'), (k) => k.startsWith('model.'));
     const resumed = await recurHere(['train', '--resume', out, '--epochs', '2', '--json']);
     expect(resumed.code, resumed.stderr).toBe(3);
@@ -76,21 +86,7 @@ describe('non-finite results', () => {
   });
 
   it('eval of a checkpoint holding NaN weights exits 3 naming the metric, not NaN with exit 0', async () => {
-    const csv = join(tmp.dir, 'series.csv');
-    writeSeriesCsv(csv, 300, 2);
-    const out = join(tmp.dir, 'nan-run');
-    const args = ['--data', csv, '--lookback', '16', '--horizon', '4'];
-    const r = await recurHere([
-      'train',
-      'forecast',
-      '--model',
-      'gru',
-      ...args,
-      '--out',
-      out,
-      ...small,
-    ]);
-    expect(r.code, r.stderr).toBe(0);
+    const { csv, out } = await trainedRun('nan-run');
     poison(join(out, 'model.safetensors'), () => true);
     const e = await recurHere(['eval', out, '--data', csv, '--json']);
     expect(e.code, e.stdout).toBe(3);
