@@ -42,7 +42,7 @@ const tiny = (out: string, extra: string[] = []) => [
 ];
 
 describe('run folders', () => {
-  it('two runs started together on one --out: exactly one runs, the other exits 2 naming its pid', async () => {
+  it('two runs started together on one --out: exactly one runs, the other exits 2 (naming the holder, or the finished run)', async () => {
     const out = join(tmp.dir, 'shared-out');
     const start = (): Promise<{ code: number | null; stderr: string; pid: number }> => {
       let pid = 0;
@@ -55,8 +55,15 @@ describe('run folders', () => {
     const codes = [a.code, b.code].sort();
     expect(codes, `${a.stderr}\n${b.stderr}`).toEqual([0, 2]);
     const loser = a.code === 2 ? a : b;
-    expect(loser.stderr).toContain('in use by another recur run');
-    expect(loser.stderr).toMatch(/pid \d+/);
+    // On a loaded machine one process can start only after the other has finished its whole (tiny)
+    // run; it then meets a finished run, not a held lock. Either refusal is right; a second run
+    // never trains. (The held-lock message is pinned down by the next test, which pauses the holder.)
+    if (loser.stderr.includes('already holds a run')) {
+      expect(loser.stderr).toContain('--resume');
+    } else {
+      expect(loser.stderr).toContain('in use by another recur run');
+      expect(loser.stderr).toMatch(/pid \d+/);
+    }
     // The survivor's folder is whole and evaluates; no lock is left behind.
     expect(listing(out)).toEqual([
       'config.json',
