@@ -9,7 +9,8 @@ const head = new nn.Linear(16, 1);
 const opt = new optim.Adam([...model.parameters(), ...head.parameters()], { lr: 3e-3 });
 
 // Train in parallel: predict the running mean of the first input feature.
-const x = randn([8, 32, 16]);
+const [batch, steps] = [8, 32];
+const x = randn([batch, steps, 16]);
 const counts = arange(1, 33).float().reshape([1, 32, 1]);
 const target = x.slice(2, 0, 1).cumsum(1).div(counts);
 for (let step = 0; step < 100; step++) {
@@ -28,10 +29,10 @@ model.eval();
 const parallel = noGrad(() => head.forward(model.forward(x)));
 // A Stream owns the state and frees each one as soon as the next exists; tidy() frees each
 // step's temporaries.
-const stream = model.stream(x.shape[0]);
+const stream = model.stream(batch);
 let maxDiff = 0;
 noGrad(() => {
-  for (let t = 0; t < x.shape[1]; t++) {
+  for (let t = 0; t < steps; t++) {
     tidy(() => {
       const y = head.forward(stream.step(x.slice(1, t, t + 1).squeeze(1)));
       const diff = y
@@ -45,7 +46,7 @@ noGrad(() => {
 });
 stream.dispose();
 console.log(
-  `streamed ${x.shape[1]} tokens; max difference from the parallel forward: ${maxDiff.toExponential(1)}`,
+  `streamed ${steps} tokens; max difference from the parallel forward: ${maxDiff.toExponential(1)}`,
 );
 
 // AFT-conv over an image grid [B, H, W, d] (not causal): 4 heads, 3×3 kernels.

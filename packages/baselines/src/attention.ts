@@ -184,21 +184,15 @@ export class MultiHeadAttention extends nn.HeadedAttention {
     const [b, t] = x.shape as [number, number, number];
     const h = this.nHeads;
     const dh = this.dHead;
-    let cache: StreamState | null = null;
+    let cache: Record<(typeof KV_CACHE_KEYS)[number], Tensor> | null = null;
     let past = 0;
     if (state) {
       cache = subState('MultiHeadAttention', '', state, KV_CACHE_KEYS);
       const labels = ['batch', 'heads', 'capacity', 'dHead'];
-      nn.checkShape('MultiHeadAttention', "state 'k'", cache.k as Tensor, [b, h, null, dh], labels);
-      const capacity = (cache.k as Tensor).shape[2] as number;
-      nn.checkShape(
-        'MultiHeadAttention',
-        "state 'v'",
-        cache.v as Tensor,
-        [b, h, capacity, dh],
-        labels,
-      );
-      past = cacheLength(cache.length as Tensor, capacity);
+      nn.checkShape('MultiHeadAttention', "state 'k'", cache.k, [b, h, null, dh], labels);
+      const capacity = cache.k.shape[2] as number;
+      nn.checkShape('MultiHeadAttention', "state 'v'", cache.v, [b, h, capacity, dh], labels);
+      past = cacheLength(cache.length, capacity);
     }
     if (this.causal && past + t > this.maxCacheLength) {
       throw new TensorError(
@@ -213,7 +207,7 @@ export class MultiHeadAttention extends nn.HeadedAttention {
     const inPlace =
       !onnx.isExporting() &&
       !(isGradEnabled() && (q.requiresGrad || kNew.requiresGrad || vNew.requiresGrad)) &&
-      !(cache && ((cache.k as Tensor).requiresGrad || (cache.v as Tensor).requiresGrad));
+      !(cache && (cache.k.requiresGrad || cache.v.requiresGrad));
     let k: Tensor;
     let v: Tensor;
     let nextLength: Tensor;
@@ -227,8 +221,8 @@ export class MultiHeadAttention extends nn.HeadedAttention {
       }
       nextLength = lengthScalar(t, x);
     } else if (inPlace) {
-      k = this.#reserve(cache.k as Tensor, past, t);
-      v = this.#reserve(cache.v as Tensor, past, t);
+      k = this.#reserve(cache.k, past, t);
+      v = this.#reserve(cache.v, past, t);
       sliceAssign(k, 2, past, kNew);
       sliceAssign(v, 2, past, vNew);
       filled.set(k, past + t);
@@ -237,10 +231,10 @@ export class MultiHeadAttention extends nn.HeadedAttention {
     } else {
       // Pure path: the valid prefix of the cache, then the new tokens, as new tensors.
       const prefix = (c: Tensor) => ((c.shape[2] as number) === past ? c : c.slice(2, 0, past));
-      k = past > 0 ? concat([prefix(cache.k as Tensor), kNew], 2) : kNew;
-      v = past > 0 ? concat([prefix(cache.v as Tensor), vNew], 2) : vNew;
+      k = past > 0 ? concat([prefix(cache.k), kNew], 2) : kNew;
+      v = past > 0 ? concat([prefix(cache.v), vNew], 2) : vNew;
       // An op (not a new constant) so that an exported step graph computes it from its input.
-      nextLength = (cache.length as Tensor).add(t);
+      nextLength = cache.length.add(t);
     }
     const out = this.attend(q, k, v, past + t); // [B, H, T, dh]
     return { y: this.mergeHeads(out), state: { k, v, length: nextLength } };

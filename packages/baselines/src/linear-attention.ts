@@ -71,8 +71,8 @@ export class LinearAttention extends nn.HeadedAttention {
       let z = fk.sum(2); // [B, H, dh]
       if (state) {
         const carry = subState('LinearAttention', '', state, LINEAR_ATTENTION_STATE_KEYS);
-        const s0 = carry.S as Tensor;
-        const z0 = carry.z as Tensor;
+        const s0 = carry.S;
+        const z0 = carry.z;
         nn.checkShape('LinearAttention', "state 'S'", s0, [b, h, dh, dh]);
         nn.checkShape('LinearAttention', "state 'z'", z0, [b, h, dh]);
         num = num.add(matmulT(fq, s0));

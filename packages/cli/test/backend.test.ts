@@ -81,10 +81,10 @@ describe.skipIf(!HAS_WEBGPU)('recur train --backend webgpu', () => {
     expect(Math.abs((g1?.train_loss as number) - (c1?.train_loss as number))).toBeLessThan(1e-4);
     expect(Math.abs((g1?.val_mse as number) - (c1?.val_mse as number))).toBeLessThan(1e-4);
     // The second epoch starts from the GPU's weights and optimiser state: still the same run.
-    expect(Math.abs((g2?.train_loss as number) - (c2?.train_loss as number))).toBeLessThan(1e-3);
+    expect(Math.abs(g2!.train_loss! - c2!.train_loss!)).toBeLessThan(1e-3);
     const result = (events: Record<string, unknown>[]) =>
       events[events.length - 1] as Record<string, number>;
-    expect(Math.abs(result(gpu).mse - result(cpu).mse)).toBeLessThan(1e-3);
+    expect(Math.abs(result(gpu).mse! - result(cpu).mse!)).toBeLessThan(1e-3);
   });
 
   it('says which adapter runs it', () => {
@@ -172,7 +172,7 @@ describe.skipIf(!HAS_WEBGPU)('recur train --backend webgpu', () => {
     const cpu = evaluate('cpu');
     const gpu = evaluate('webgpu');
     expect(gpu.result.backend).toMatch(/^webgpu: .+\(/);
-    expect(Math.abs(gpu.result.bpc - cpu.result.bpc)).toBeLessThan(1e-5);
+    expect(Math.abs(gpu.result.bpc! - cpu.result.bpc!)).toBeLessThan(1e-5);
     expect(gpu.sample).toBe(cpu.sample);
     expect(gpu.sample).toHaveLength(16);
   });

@@ -470,7 +470,10 @@ describe('events: windows, shuffled splits, baselines', () => {
       '--json',
     ]);
     expect(t.code, t.stderr).toBe(0);
-    const trained = lastJson(t.stdout) as Record<string, number>;
+    // The metrics compared below, each of which `--json` reports.
+    const names = ['nll', 'rmse', 'accuracy', 'nll_poisson', 'nll_mark_frequency'] as const;
+    type Metrics = Record<(typeof names)[number], number>;
+    const trained = lastJson(t.stdout) as Metrics;
     // The test split the run was scored on: the last 2 of 10 sequences after the seed-5 shuffle,
     // each cut into 3 windows.
     const split = loadEvents(file, { splitSeed: 5 });
@@ -480,7 +483,7 @@ describe('events: windows, shuffled splits, baselines', () => {
     const evaluate = async (...flags: string[]) => {
       const e = await recurHere(['eval', out, ...flags, '--json']);
       expect(e.code, e.stderr).toBe(0);
-      return lastJson(e.stdout) as Record<string, number>;
+      return lastJson(e.stdout) as Metrics;
     };
     const dataLines = async (...flags: string[]) => {
       const e = await recurHere(['eval', out, ...flags]);
@@ -489,8 +492,7 @@ describe('events: windows, shuffled splits, baselines', () => {
     };
     // Without flags: the run's data, windows and split, so the run's own test metrics.
     const recorded = await evaluate();
-    for (const k of ['nll', 'rmse', 'accuracy', 'nll_poisson', 'nll_mark_frequency'])
-      expect(recorded[k], k).toBeCloseTo(trained[k], 5);
+    for (const k of names) expect(recorded[k], k).toBeCloseTo(trained[k], 5);
     expect(await dataLines()).toMatch(
       /test 6 sequences \(windows of at most 4 events\), split seed 5/,
     );

@@ -250,9 +250,15 @@ export function observationStats(ds: OfflineDataset): { mean: Float32Array; std:
   const n = datasetSize(ds);
   const mean = new Float64Array(dim);
   const sq = new Float64Array(dim);
-  for (let i = 0; i < n * dim; i++) mean[i % dim] += (ds.observations[i] as number) / n;
-  for (let i = 0; i < n * dim; i++)
-    sq[i % dim] += ((ds.observations[i] as number) - (mean[i % dim] as number)) ** 2 / n;
+  const obs = ds.observations;
+  for (let i = 0; i < n * dim; i++) {
+    const j = i % dim;
+    mean[j] = (mean[j] as number) + (obs[i] as number) / n;
+  }
+  for (let i = 0; i < n * dim; i++) {
+    const j = i % dim;
+    sq[j] = (sq[j] as number) + ((obs[i] as number) - (mean[j] as number)) ** 2 / n;
+  }
   return {
     mean: Float32Array.from(mean),
     std: Float32Array.from(sq, (v) => Math.max(Math.sqrt(v), 1e-6)),

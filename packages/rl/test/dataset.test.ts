@@ -33,7 +33,7 @@ describe('offline datasets', () => {
     for (const [s, e] of ranges) {
       const flags = (ds.terminals[e - 1] as number) + (ds.timeouts[e - 1] as number);
       expect(flags).toBe(1);
-      for (let i = s; i < e - 1; i++) expect(ds.terminals[i] + ds.timeouts[i]).toBe(0);
+      for (let i = s; i < e - 1; i++) expect(ds.terminals[i]! + ds.timeouts[i]!).toBe(0);
       // A timeout only at the 500-step limit.
       expect(ds.timeouts[e - 1]).toBe(e - s === 500 ? 1 : 0);
     }

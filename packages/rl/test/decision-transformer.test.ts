@@ -7,6 +7,7 @@ import {
   decisionTransformerFor,
   evaluateDecisionTransformer,
   generateDataset,
+  observationStats,
   Pendulum,
   referenceReturns,
   TASKS,
@@ -192,5 +193,36 @@ describe('DecisionTransformer', { timeout: 30_000 }, () => {
     expect(() => agent.act([0, 0, 0, 0])).toThrow(/call reset\(\) before act\(\)/);
     agent.reset();
     expect(() => agent.observe(1)).toThrow(/observe\(\) without a preceding act\(\)/);
+  });
+});
+
+describe('observationStats', () => {
+  it('is the per-coordinate mean and population std, in float64, std floored at 1e-6', () => {
+    const dim = 3;
+    // Coordinate 2 is constant: its std is the floor.
+    const rows = [
+      [1, -2, 5],
+      [4, 0.5, 5],
+      [-3, 7, 5],
+      [10, 1e-3, 5],
+    ];
+    const ds = {
+      observations: Float32Array.from(rows.flat()),
+      actions: new Float32Array(rows.length),
+      rewards: new Float32Array(rows.length),
+      terminals: new Uint8Array(rows.length),
+      timeouts: new Uint8Array(rows.length),
+      observationDim: dim,
+      actionDim: 1,
+    };
+    const { mean, std } = observationStats(ds);
+    for (let j = 0; j < dim; j++) {
+      const col = rows.map((r) => Math.fround(r[j]!));
+      const m = col.reduce((a, b) => a + b, 0) / col.length;
+      const v = col.reduce((a, b) => a + (b - m) ** 2, 0) / col.length;
+      expect(mean[j]).toBeCloseTo(m, 5);
+      expect(std[j]).toBeCloseTo(Math.max(Math.sqrt(v), 1e-6), 5);
+    }
+    expect(std[2]).toBeCloseTo(1e-6, 12);
   });
 });

@@ -14,7 +14,12 @@ export {
   emptyAttentionCarry,
 } from './attention-scan.js';
 export { sequentialScan, treeScan } from './generic.js';
-export { defineOperator, type ScanOperator } from './operator.js';
+export {
+  defineOperator,
+  type Elements,
+  type OperatorDef,
+  type ScanOperator,
+} from './operator.js';
 export { attention } from './operators/attention.js';
 export { add, linearRecurrence, logaddexp, max } from './operators/basic.js';
 export { type ScanAlgorithm, type ScanOptions, type ScanResult, scan } from './scan.js';

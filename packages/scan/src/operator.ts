@@ -42,8 +42,32 @@ export interface ScanOperator {
   readonly wgsl?: string;
 }
 
-/** Checks a user-supplied operator and returns it (a typed identity function for literals). */
-export function defineOperator(op: ScanOperator): ScanOperator {
+/**
+ * What {@link defineOperator} takes: a {@link ScanOperator} whose `combine` and `fused` receive
+ * tuples of `arity` tensors (`combine: ([a1, b1], [a2, b2]) =>` is typed for arity 2).
+ */
+export interface OperatorDef<N extends number>
+  extends Omit<ScanOperator, 'arity' | 'combine' | 'fused'> {
+  readonly arity: N;
+  combine(a: Elements<N>, b: Elements<N>): Tensor[];
+  fused?(inputs: Elements<N>, axis: number, carry: Elements<N> | undefined): Tensor[] | undefined;
+}
+
+/**
+ * A tuple of `N` tensors (an element of an operator of arity `N`), so `combine([a, b], [c, d]) =>`
+ * is typed; a plain array where the arity is not a literal.
+ */
+export type Elements<N extends number, Acc extends readonly Tensor[] = []> = number extends N
+  ? readonly Tensor[]
+  : Acc['length'] extends N
+    ? Acc
+    : Elements<N, readonly [...Acc, Tensor]>;
+
+/**
+ * Checks a user-supplied operator and returns it (a typed identity function for literals). With a
+ * literal `arity`, `combine` and `fused` receive tuples of that many tensors.
+ */
+export function defineOperator<N extends number>(op: OperatorDef<N>): ScanOperator {
   if (!op.name) throw new TypeError('defineOperator: expected a name');
   if (!Number.isInteger(op.arity) || op.arity < 1) {
     throw new TypeError(`defineOperator(${op.name}): expected arity >= 1, got ${op.arity}`);

@@ -396,7 +396,7 @@ describe('float64 references for the basic kernels', () => {
       let den = 0;
       for (let i = 0; i <= t; i++) den += Math.exp((x.data[i] as number) - mx);
       for (let i = 0; i <= t; i++)
-        want[i] += ((g[t] as number) * Math.exp((x.data[i] as number) - mx)) / den;
+        want[i]! += ((g[t] as number) * Math.exp((x.data[i] as number) - mx)) / den;
     }
     const got = analyticGrads(
       (t) => [scan(logaddexp, [t]).outputs[0] as Tensor],

@@ -11,7 +11,16 @@
  * after another, so values agree to about 1e-5 relative to the scale of the quantity (atol =
  * 1e-5·max|expected|), and the running max M exactly.
  */
-import { defineOp, initBackend, type OpDef, runOp, type Tensor, tensor, tidy } from '@recur/tensor';
+import {
+  defineOp,
+  initBackend,
+  type OpDef,
+  type OutputSpec,
+  runOp,
+  type Tensor,
+  tensor,
+  tidy,
+} from '@recur/tensor';
 import { afterAll, describe, it } from 'vitest';
 import '../src/index.js';
 import { setScanTiling } from '../src/kernels/webgpu/engine.js';
@@ -50,21 +59,27 @@ const sameShapes =
   (inputs: readonly Tensor[], { hasCarry }: Layout) =>
     inputs.slice(0, count(hasCarry)).map((t) => ({ shape: t.shape, dtype: 'float32' as const }));
 const ops = {
-  attention: defineOp<AttnAttrs>({ name: 'scan.attention', infer: sameShapes(() => 3) }),
-  attentionBackward: defineOp<AttnAttrs>({
+  attention: defineOp<AttnAttrs, readonly Tensor[], OutputSpec[]>({
+    name: 'scan.attention',
+    infer: sameShapes(() => 3),
+  }),
+  attentionBackward: defineOp<AttnAttrs, readonly Tensor[], OutputSpec[]>({
     name: 'scan.attentionBackward',
     infer: sameShapes((c) => (c ? 6 : 3)),
   }),
-  logcumsumexp: defineOp<Layout>({ name: 'scan.logcumsumexp', infer: sameShapes(() => 1) }),
-  logcumsumexpBackward: defineOp<Layout>({
+  logcumsumexp: defineOp<Layout, readonly Tensor[], OutputSpec[]>({
+    name: 'scan.logcumsumexp',
+    infer: sameShapes(() => 1),
+  }),
+  logcumsumexpBackward: defineOp<Layout, readonly Tensor[], OutputSpec[]>({
     name: 'scan.logcumsumexpBackward',
     infer: sameShapes((c) => (c ? 2 : 1)),
   }),
-  linearRecurrence: defineOp<Layout>({
+  linearRecurrence: defineOp<Layout, readonly Tensor[], OutputSpec[]>({
     name: 'scan.linearRecurrence',
     infer: sameShapes(() => 2),
   }),
-  linearRecurrenceBackward: defineOp<Layout>({
+  linearRecurrenceBackward: defineOp<Layout, readonly Tensor[], OutputSpec[]>({
     name: 'scan.linearRecurrenceBackward',
     infer: sameShapes((c) => (c ? 4 : 2)),
   }),
@@ -72,7 +87,7 @@ const ops = {
 
 /** Runs `def` on the CPU and on WebGPU with the same inputs; returns both outputs as host arrays. */
 async function both<A>(
-  def: OpDef<A>,
+  def: OpDef<A, readonly Tensor[], OutputSpec[]>,
   inputs: readonly Host[],
   attrs: A,
 ): Promise<{ cpu: Float32Array[]; gpu: Float32Array[] }> {

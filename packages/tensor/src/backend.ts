@@ -44,10 +44,19 @@ export interface Backend {
   pooledBytes?(): number;
 }
 
-/** A kernel writes the outputs its op promised and returns their buffers, in order. */
-export type Kernel<A = unknown> = (
-  backend: Backend,
-  inputs: readonly KernelInput[],
-  attrs: A,
-  outputs: readonly OutputSpec[],
-) => BackendBuffer[];
+/**
+ * What a kernel sees of its op's inputs: a {@link KernelInput} per input, a tuple of the same length
+ * when the op's inputs are a tuple (`[Tensor, Tensor]` → `[KernelInput, KernelInput]`).
+ */
+export type KernelInputs<In extends readonly unknown[]> = { readonly [K in keyof In]: KernelInput };
+
+/**
+ * A kernel writes the outputs its op promised and returns their buffers, in order. `In` is the op's
+ * input tuple and `Out` its output specs (see `OpDef`), so `(backend, [x, w], attrs, [spec]) =>`
+ * is typed; the defaults leave the arity open.
+ */
+export type Kernel<
+  A = unknown,
+  In extends readonly unknown[] = readonly unknown[],
+  Out extends readonly OutputSpec[] = readonly OutputSpec[],
+> = (backend: Backend, inputs: KernelInputs<In>, attrs: A, outputs: Out) => BackendBuffer[];

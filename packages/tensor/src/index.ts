@@ -7,7 +7,14 @@
 import './backends/cpu/index.js';
 import './backends/webgpu/index.js';
 
-export type { Backend, BackendBuffer, Kernel, KernelInput, OutputSpec } from './backend.js';
+export type {
+  Backend,
+  BackendBuffer,
+  Kernel,
+  KernelInput,
+  KernelInputs,
+  OutputSpec,
+} from './backend.js';
 export { alloc as allocCpuBuffer, cpuPoolBytes, setCpuPoolLimit } from './backends/cpu/backend.js';
 export { getNumThreads, setNumThreads } from './backends/cpu/threads.js';
 export {
@@ -47,6 +54,7 @@ export {
   hasKernel,
   initBackend,
   isBackendReady,
+  type KernelOf,
   listBackends,
   registerBackend,
   registerBackendFactory,
@@ -61,7 +69,15 @@ export {
   toOnnxFiles,
 } from './onnx/export.js';
 export * as onnx from './onnx/index.js';
-export { defineOp, type GradContext, type OpDef, run1, runOp } from './op.js';
+export {
+  type AnyOpDef,
+  defineOp,
+  type GradContext,
+  type OpDef,
+  type OutputTensors,
+  run1,
+  runOp,
+} from './op.js';
 export * from './ops/index.js';
 export * as optim from './optim/index.js';
 export {

@@ -1,5 +1,6 @@
-import type { Backend, Kernel } from './backend.js';
+import type { Backend, Kernel, OutputSpec } from './backend.js';
 import { TensorError } from './errors.js';
+import type { OpDef } from './op.js';
 
 const backends = new Map<string, Backend>();
 const factories = new Map<string, () => Promise<Backend>>();
@@ -80,8 +81,27 @@ export function isBackendReady(name: string): boolean {
   return backends.has(name);
 }
 
-/** Registers the implementation of kernel `name` on backend `backend`. */
-export function registerKernel<A>(name: string, backend: string, kernel: Kernel<A>): void {
+/**
+ * The kernel type for `Op`, when `Op` is an op's type (`typeof matmulOp`): its attributes, input
+ * tuple and output specs. Any other type is taken as the attributes of a kernel of open arity.
+ */
+export type KernelOf<Op> =
+  Op extends OpDef<infer A, infer In, infer Out>
+    ? Kernel<A, In, Out>
+    : Kernel<Op, readonly unknown[], readonly OutputSpec[]>;
+
+/**
+ * Registers the implementation of kernel `name` on backend `backend`. Give the op's type,
+ * `registerKernel<typeof matmulOp>('matmul', 'cpu', (backend, [a, b], attrs, [spec]) => …)`, and the
+ * kernel is checked against the op's attributes, input tuple and outputs (an `import type` of the
+ * op is enough). An attributes type in its place (`registerKernel<ReduceAttrs>`) registers a kernel
+ * of open arity, for kernels that several differently-typed ops share.
+ */
+export function registerKernel<Op = unknown>(
+  name: string,
+  backend: string,
+  kernel: KernelOf<Op>,
+): void {
   let byBackend = kernels.get(name);
   if (!byBackend) {
     byBackend = new Map();
@@ -90,10 +110,18 @@ export function registerKernel<A>(name: string, backend: string, kernel: Kernel<
   byBackend.set(backend, kernel as Kernel<never>);
 }
 
-export function getKernel<A>(name: string, backend: string): Kernel<A> {
+/**
+ * The kernel registered as `name` on `backend`, typed as the caller says (the registry holds kernels
+ * of every type; {@link registerKernel} checked each against its op).
+ */
+export function getKernel<
+  A,
+  In extends readonly unknown[] = readonly unknown[],
+  Out extends readonly OutputSpec[] = readonly OutputSpec[],
+>(name: string, backend: string): Kernel<A, In, Out> {
   const k = kernels.get(name)?.get(backend);
   if (!k) throw new TensorError(name, `no kernel '${name}' is registered for backend '${backend}'`);
-  return k as unknown as Kernel<A>;
+  return k as unknown as Kernel<A, In, Out>;
 }
 
 /** Whether a kernel for op `name` is registered on `backend` (see {@link registerKernel}). */

@@ -231,14 +231,17 @@ export function prefixState(prefix: string, state: StreamState): StreamState {
   return out;
 }
 
-/** The entries of `state` under `prefix`, with the prefix removed; missing keys are an error. */
-export function subState(
+/**
+ * The entries of `state` under `prefix`, with the prefix removed; missing keys are an error. The
+ * result has exactly `keys` (typed as present: `subState(op, '', s, ['k', 'v'] as const).k`).
+ */
+export function subState<K extends string>(
   op: string,
   prefix: string,
   state: StreamState,
-  keys: readonly string[],
-): StreamState {
-  const out: StreamState = {};
+  keys: readonly K[],
+): Record<K, Tensor> {
+  const out = {} as Record<K, Tensor>;
   for (const k of keys) {
     const t = state[`${prefix}${k}`];
     if (!t) {

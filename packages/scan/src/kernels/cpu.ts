@@ -1,4 +1,10 @@
-import { allocCpuBuffer, type Kernel, type KernelInput, registerKernel } from '@recur/tensor';
+import {
+  allocCpuBuffer,
+  type Kernel,
+  type KernelInput,
+  registerKernel,
+  TensorError,
+} from '@recur/tensor';
 import type { AttentionAttrs } from '../operators/attention.js';
 import type { LinearRecurrenceAttrs, LogcumsumexpAttrs } from '../operators/basic.js';
 import {
@@ -16,6 +22,13 @@ import {
  */
 
 const f32 = (x: KernelInput) => x.buffer as Float32Array;
+
+/** Input `i`'s data; a kernel called with fewer inputs than its layout needs is an error. */
+function at(inputs: readonly KernelInput[], i: number): Float32Array {
+  const x = inputs[i];
+  if (!x) throw new TensorError('scan', `expected an input ${i}, got ${inputs.length} inputs`);
+  return f32(x);
+}
 const NEG_INF = Number.NEGATIVE_INFINITY;
 
 /** e^{a − b} for a ≤ b, with 0 when a is −inf (the identity contributes nothing). */
@@ -26,7 +39,7 @@ function expDiff(a: number, b: number): number {
 /** The forward scan, or with `divide` attentionScan's fused output W/U and the last state. */
 function forward(divide: boolean): Kernel<AttentionAttrs> {
   return (_b, inputs, { outer, length: T, inner: d, channels: c, hasCarry }) => {
-    const [m, u, w] = inputs.map(f32) as [Float32Array, Float32Array, Float32Array];
+    const [m, u, w] = [at(inputs, 0), at(inputs, 1), at(inputs, 2)];
     // Outputs from the backend's pool: a reused large buffer saves the page faults of a fresh one.
     const args: AttentionForwardArgs = {
       outer,
@@ -36,9 +49,9 @@ function forward(divide: boolean): Kernel<AttentionAttrs> {
       m,
       u,
       w,
-      m0: hasCarry ? f32(inputs[3] as KernelInput) : null,
-      u0: hasCarry ? f32(inputs[4] as KernelInput) : null,
-      w0: hasCarry ? f32(inputs[5] as KernelInput) : null,
+      m0: hasCarry ? at(inputs, 3) : null,
+      u0: hasCarry ? at(inputs, 4) : null,
+      w0: hasCarry ? at(inputs, 5) : null,
       // Every element is written: no memset of a reused buffer.
       M: allocCpuBuffer('float32', m.length, false) as Float32Array,
       U: allocCpuBuffer('float32', u.length, false) as Float32Array,
@@ -157,11 +170,11 @@ registerKernel<AttentionAttrs>(
   'scan.attentionBackward',
   'cpu',
   (_b, inputs, { outer, length: T, inner: d, channels: c, hasCarry }) => {
-    const [m, u, w] = inputs.map(f32) as [Float32Array, Float32Array, Float32Array];
+    const [m, u, w] = [at(inputs, 0), at(inputs, 1), at(inputs, 2)];
     const base = hasCarry ? 6 : 3;
-    const M = f32(inputs[base] as KernelInput);
-    const dU = f32(inputs[base + 1] as KernelInput);
-    const dW = f32(inputs[base + 2] as KernelInput);
+    const M = at(inputs, base);
+    const dU = at(inputs, base + 1);
+    const dW = at(inputs, base + 2);
     const dm = new Float32Array(m.length);
     const du = new Float32Array(u.length);
     const dw = new Float32Array(w.length);
@@ -225,8 +238,8 @@ registerKernel<LogcumsumexpAttrs>(
   'scan.logcumsumexp',
   'cpu',
   (_b, inputs, { outer, length: T, inner, hasCarry }) => {
-    const x = f32(inputs[0] as KernelInput);
-    const c0 = hasCarry ? f32(inputs[1] as KernelInput) : null;
+    const x = at(inputs, 0);
+    const c0 = hasCarry ? at(inputs, 1) : null;
     const out = new Float32Array(x.length);
     for (let o = 0; o < outer; o++) {
       for (let i = 0; i < inner; i++) {
@@ -250,11 +263,11 @@ registerKernel<LogcumsumexpAttrs>(
   'scan.logcumsumexpBackward',
   'cpu',
   (_b, inputs, { outer, length: T, inner, hasCarry }) => {
-    const x = f32(inputs[0] as KernelInput);
-    const c0 = hasCarry ? f32(inputs[1] as KernelInput) : null;
+    const x = at(inputs, 0);
+    const c0 = hasCarry ? at(inputs, 1) : null;
     const base = hasCarry ? 2 : 1;
-    const out = f32(inputs[base] as KernelInput);
-    const dy = f32(inputs[base + 1] as KernelInput);
+    const out = at(inputs, base);
+    const dy = at(inputs, base + 1);
     const dx = new Float32Array(x.length);
     const dc0 = c0 ? new Float32Array(c0.length) : null;
     for (let o = 0; o < outer; o++) {
@@ -281,10 +294,10 @@ registerKernel<LinearRecurrenceAttrs>(
   'scan.linearRecurrence',
   'cpu',
   (_b, inputs, { outer, length: T, inner, hasCarry }) => {
-    const a = f32(inputs[0] as KernelInput);
-    const b = f32(inputs[1] as KernelInput);
-    const a0 = hasCarry ? f32(inputs[2] as KernelInput) : null;
-    const b0 = hasCarry ? f32(inputs[3] as KernelInput) : null;
+    const a = at(inputs, 0);
+    const b = at(inputs, 1);
+    const a0 = hasCarry ? at(inputs, 2) : null;
+    const b0 = hasCarry ? at(inputs, 3) : null;
     const A = new Float32Array(a.length);
     const H = new Float32Array(b.length);
     for (let o = 0; o < outer; o++) {
@@ -309,14 +322,14 @@ registerKernel<LinearRecurrenceAttrs>(
   'scan.linearRecurrenceBackward',
   'cpu',
   (_b, inputs, { outer, length: T, inner, hasCarry }) => {
-    const a = f32(inputs[0] as KernelInput);
+    const a = at(inputs, 0);
     const base = hasCarry ? 4 : 2;
-    const a0 = hasCarry ? f32(inputs[2] as KernelInput) : null;
-    const b0 = hasCarry ? f32(inputs[3] as KernelInput) : null;
-    const A = f32(inputs[base] as KernelInput);
-    const H = f32(inputs[base + 1] as KernelInput);
-    const dA = f32(inputs[base + 2] as KernelInput);
-    const dH = f32(inputs[base + 3] as KernelInput);
+    const a0 = hasCarry ? at(inputs, 2) : null;
+    const b0 = hasCarry ? at(inputs, 3) : null;
+    const A = at(inputs, base);
+    const H = at(inputs, base + 1);
+    const dA = at(inputs, base + 2);
+    const dH = at(inputs, base + 3);
     const da = new Float32Array(a.length);
     const db = new Float32Array(a.length);
     const da0 = a0 ? new Float32Array(a0.length) : null;

@@ -4,6 +4,7 @@ import {
   hasKernel,
   maximum,
   type OpDef,
+  type OutputSpec,
   type onnx,
   runOp,
   scatterAdd,
@@ -100,42 +101,45 @@ function attentionOnnx(ctx: onnx.OnnxContext<AttentionAttrs>): void {
   );
 }
 
-const forwardDef: OpDef<AttentionAttrs> = defineOp<AttentionAttrs>({
-  name: 'scan.attention',
-  onnx: attentionOnnx,
-  infer: ([m, u, w]) => [
-    { shape: (m as Tensor).shape, dtype: 'float32' },
-    { shape: (u as Tensor).shape, dtype: 'float32' },
-    { shape: (w as Tensor).shape, dtype: 'float32' },
-  ],
-  // The kernel's gradients hold M fixed. But U and W are scaled by e^{−M} (∂U/∂M = −U, ∂W/∂M = −W)
-  // and a loss may read M itself, so the net gradient along M is r = dM − dU·U − <dW, W>. It is 0
-  // for gauge-invariant uses — out = W/U, a carry fed to the next scan — which depend on
-  // (U·e^M, W·e^M) only; otherwise (a loss on M, or on U or W alone) it flows, as through a running
-  // max, to the element that set M. Where the caller vouches for gauge invariance it is skipped: in
-  // float32 r is a difference of large nearly equal terms, and its rounding would be noise.
-  grad: (_dy, { inputs, outputs, outputGrads, attrs }) => {
-    const [M, U, W] = outputs as [Tensor, Tensor, Tensor];
-    const dU = outputGrads[1] ?? U.mul(0);
-    const dW = outputGrads[2] ?? W.mul(0);
-    const grads = runOp(backwardDef, [...inputs, M, dU, dW], attrs);
-    if (attrs.gaugeInvariant) return grads;
-    const dWW = dW.mul(W);
-    let r = (attrs.channels === 1 ? dWW.sum(-1, true) : dWW).add(dU.mul(U)).neg();
-    if (outputGrads[0]) r = r.add(outputGrads[0]);
-    const axis = M.rank - 2;
-    const m0 = attrs.hasCarry ? (inputs[3] as Tensor).unsqueeze(axis) : null;
-    const all = m0 ? concat([m0, inputs[0] as Tensor], axis) : (inputs[0] as Tensor);
-    const { indices } = all.cummax(axis);
-    const routed = scatterAdd(all.shape, axis, m0 ? indices.slice(axis, 1) : indices, r);
-    grads[0] = (grads[0] as Tensor).add(m0 ? routed.slice(axis, 1) : routed);
-    if (m0) grads[3] = (grads[3] as Tensor).add(routed.slice(axis, 0, 1).squeeze(axis));
-    return grads;
-  },
-});
+/** The scan ops' inputs: m, u, w, then (with a carry) m0, u0, w0, then (backward) M, dU, dW. */
+type MuwInputs = readonly [m: Tensor, u: Tensor, w: Tensor, ...rest: Tensor[]];
+
+const forwardDef: OpDef<AttentionAttrs, MuwInputs, [M: OutputSpec, U: OutputSpec, W: OutputSpec]> =
+  defineOp({
+    name: 'scan.attention',
+    onnx: attentionOnnx,
+    infer: ([m, u, w]) => [
+      { shape: m.shape, dtype: 'float32' },
+      { shape: u.shape, dtype: 'float32' },
+      { shape: w.shape, dtype: 'float32' },
+    ],
+    // The kernel's gradients hold M fixed. But U and W are scaled by e^{−M} (∂U/∂M = −U, ∂W/∂M = −W)
+    // and a loss may read M itself, so the net gradient along M is r = dM − dU·U − <dW, W>. It is 0
+    // for gauge-invariant uses — out = W/U, a carry fed to the next scan — which depend on
+    // (U·e^M, W·e^M) only; otherwise (a loss on M, or on U or W alone) it flows, as through a running
+    // max, to the element that set M. Where the caller vouches for gauge invariance it is skipped: in
+    // float32 r is a difference of large nearly equal terms, and its rounding would be noise.
+    grad: (_dy, { inputs, outputs: [M, U, W], outputGrads, attrs }) => {
+      const dU = outputGrads[1] ?? U.mul(0);
+      const dW = outputGrads[2] ?? W.mul(0);
+      const grads = runOp(backwardDef, [...inputs, M, dU, dW], attrs);
+      if (attrs.gaugeInvariant) return grads;
+      const dWW = dW.mul(W);
+      let r = (attrs.channels === 1 ? dWW.sum(-1, true) : dWW).add(dU.mul(U)).neg();
+      if (outputGrads[0]) r = r.add(outputGrads[0]);
+      const axis = M.rank - 2;
+      const m0 = attrs.hasCarry ? (inputs[3] as Tensor).unsqueeze(axis) : null;
+      const all = m0 ? concat([m0, inputs[0]], axis) : inputs[0];
+      const { indices } = all.cummax(axis);
+      const routed = scatterAdd(all.shape, axis, m0 ? indices.slice(axis, 1) : indices, r);
+      grads[0] = (grads[0] as Tensor).add(m0 ? routed.slice(axis, 1) : routed);
+      if (m0) grads[3] = (grads[3] as Tensor).add(routed.slice(axis, 0, 1).squeeze(axis));
+      return grads;
+    },
+  });
 
 /** Inputs m, u, w, [m0, u0, w0], M, dU, dW → gradients of m, u, w, [m0, u0, w0] (reverse scans). */
-const backwardDef: OpDef<AttentionAttrs> = defineOp<AttentionAttrs>({
+const backwardDef: OpDef<AttentionAttrs, MuwInputs, OutputSpec[]> = defineOp({
   name: 'scan.attentionBackward',
   infer: (inputs, { hasCarry }) =>
     inputs.slice(0, hasCarry ? 6 : 3).map((t) => ({ shape: t.shape, dtype: 'float32' as const })),
@@ -189,19 +193,26 @@ function atLast(full: Tensor, last: Tensor | null, axis: number): Tensor {
  * gradient along M is 0 (see forwardDef); the backward is the scan's ('scan.attentionBackward')
  * after the division's own chain rule: dW = dOut / U, dU = −Σ dOut·out / U.
  */
-const outputDef: OpDef<AttentionAttrs> = defineOp<AttentionAttrs>({
+/** out, M, U and the carry m_last, u_last, w_last. */
+type OutputSpecs = [OutputSpec, OutputSpec, OutputSpec, OutputSpec, OutputSpec, OutputSpec];
+
+const outputDef: OpDef<AttentionAttrs, MuwInputs, OutputSpecs> = defineOp({
   name: 'scan.attentionOutput',
   onnx: outputOnnx,
-  infer: ([m, , w]) => {
-    const [mt, wt] = [m as Tensor, w as Tensor];
+  infer: ([mt, , wt]) => {
     const axis = mt.rank - 2;
     const drop = (s: readonly number[]) => [...s.slice(0, axis), ...s.slice(axis + 1)];
-    return [wt.shape, mt.shape, mt.shape, drop(mt.shape), drop(mt.shape), drop(wt.shape)].map(
-      (shape) => ({ shape, dtype: 'float32' as const }),
-    );
+    const f32 = (shape: readonly number[]): OutputSpec => ({ shape, dtype: 'float32' });
+    return [
+      f32(wt.shape),
+      f32(mt.shape),
+      f32(mt.shape),
+      f32(drop(mt.shape)),
+      f32(drop(mt.shape)),
+      f32(drop(wt.shape)),
+    ];
   },
-  grad: (dOut, { inputs, outputs, outputGrads, attrs }) => {
-    const [out, M, U] = outputs as [Tensor, Tensor, Tensor];
+  grad: (dOut, { inputs, outputs: [out, M, U], outputGrads, attrs }) => {
     const axis = M.rank - 2;
     const safe = where(M.ne(Number.NEGATIVE_INFINITY), U, Number.POSITIVE_INFINITY);
     const prod = dOut.mul(out);
@@ -224,25 +235,24 @@ export function fusedAttentionOutput(
   carry: readonly Tensor[] | undefined,
 ): { out: Tensor; carry: [Tensor, Tensor, Tensor] } | undefined {
   const axis = w.rank - 2;
-  const all = carry ? [m, u, w, ...carry] : [m, u, w];
+  const all: MuwInputs = carry ? [m, u, w, ...carry] : [m, u, w];
   if ((w.shape[axis] as number) === 0) return undefined;
   if (!servedBy(all, hasKernel, 'scan.attentionOutput', 'scan.attentionBackward')) return undefined;
   const [out, , , mLast, uLast, wLast] = runOp(
     outputDef,
     all,
     attrsFor(m, w, axis, carry !== undefined, true),
-  ) as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
+  );
   return { out, carry: [mLast, uLast, wLast] };
 }
 
 function fused(
-  inputs: readonly Tensor[],
+  [m, u, w]: readonly [Tensor, Tensor, Tensor],
   axis: number,
   carry: readonly Tensor[] | undefined,
   gaugeInvariant = false,
 ): Tensor[] | undefined {
-  const [m, u, w] = inputs as [Tensor, Tensor, Tensor];
-  const all = carry ? [...inputs, ...carry] : inputs;
+  const all: MuwInputs = carry ? [m, u, w, ...carry] : [m, u, w];
   if (!servedBy(all, hasKernel, 'scan.attention', 'scan.attentionBackward')) return undefined;
   const c = m.rank > axis + 1 ? (m.shape[m.rank - 1] as number) : 1;
   const d = w.rank > axis + 1 ? (w.shape[w.rank - 1] as number) : 1;
@@ -260,9 +270,10 @@ function fused(
 }
 
 /** (m_A, u_A, w_A) ⊕ (m_B, u_B, w_B), with the identity's −inf handled without −inf − (−inf). */
-function combine(a: readonly Tensor[], b: readonly Tensor[]): Tensor[] {
-  const [ma, ua, wa] = a as [Tensor, Tensor, Tensor];
-  const [mb, ub, wb] = b as [Tensor, Tensor, Tensor];
+function combine(
+  [ma, ua, wa]: readonly [Tensor, Tensor, Tensor],
+  [mb, ub, wb]: readonly [Tensor, Tensor, Tensor],
+): Tensor[] {
   const m = maximum(ma, mb);
   // Where m is −inf both sides are the identity: use 0 as the shift so every exponent is −inf − 0.
   const shift = where(m.isfinite(), m, 0);
@@ -292,6 +303,8 @@ export const attention = defineOperator({
  */
 export const gaugeInvariantAttention = defineOperator({
   ...attention,
+  arity: 3,
+  combine,
   fused: (inputs, axis, carry) => fused(inputs, axis, carry, true),
 });
 

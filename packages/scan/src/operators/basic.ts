@@ -4,6 +4,7 @@ import {
   maximum,
   minimum,
   type OpDef,
+  type OutputSpec,
   type onnx,
   runOp,
   type Tensor,
@@ -16,34 +17,34 @@ import {
   MAX_WGSL,
 } from '../kernels/webgpu/combines.js';
 import { beyondLoopLimit, wgslScan } from '../kernels/webgpu/generic.js';
-import { defineOperator } from '../operator.js';
+import { defineOperator, type ScanOperator } from '../operator.js';
 import { layoutOf, type ScanLayout, servedBy } from './layout.js';
 
 /** Addition: the scan is cumsum. */
-export const add = defineOperator({
+export const add: ScanOperator = defineOperator({
   name: 'add',
   arity: 1,
   identity: [0],
-  combine: ([a], [b]) => [(a as Tensor).add(b as Tensor)],
+  combine: ([a], [b]) => [a.add(b)],
   fused: ([x], axis, carry) => {
     // Past the adapter's loop limit cumsum refuses: reduce-then-scan (no gradient) or the tree.
-    if (beyondLoopLimit(x as Tensor, axis)) return wgslScan(add, [x as Tensor], axis, carry);
-    const out = (x as Tensor).cumsum(axis);
-    return [carry ? out.add((carry[0] as Tensor).unsqueeze(axis)) : out];
+    if (beyondLoopLimit(x, axis)) return wgslScan(add, [x], axis, carry);
+    const out = x.cumsum(axis);
+    return [carry ? out.add(carry[0].unsqueeze(axis)) : out];
   },
   wgsl: ADD_WGSL,
 });
 
 /** Maximum: the scan is cummax (NaN propagates; ties send the gradient to the latest element). */
-export const max = defineOperator({
+export const max: ScanOperator = defineOperator({
   name: 'max',
   arity: 1,
   identity: [Number.NEGATIVE_INFINITY],
-  combine: ([a], [b]) => [maximum(a as Tensor, b as Tensor)],
+  combine: ([a], [b]) => [maximum(a, b)],
   fused: ([x], axis, carry) => {
-    if (beyondLoopLimit(x as Tensor, axis)) return wgslScan(max, [x as Tensor], axis, carry);
-    const out = (x as Tensor).cummax(axis).values;
-    return [carry ? maximum((carry[0] as Tensor).unsqueeze(axis), out) : out];
+    if (beyondLoopLimit(x, axis)) return wgslScan(max, [x], axis, carry);
+    const out = x.cummax(axis).values;
+    return [carry ? maximum(carry[0].unsqueeze(axis), out) : out];
   },
   wgsl: MAX_WGSL,
 });
@@ -111,16 +112,19 @@ function logcumsumexpOnnx(ctx: onnx.OnnxContext<LogcumsumexpAttrs>): void {
   });
 }
 
-const logcumsumexpDef: OpDef<LogcumsumexpAttrs> = defineOp<LogcumsumexpAttrs>({
+/** x, then (with a carry) c0, then (backward) out, dy. */
+type XInputs = readonly [x: Tensor, ...rest: Tensor[]];
+
+const logcumsumexpDef: OpDef<LogcumsumexpAttrs, XInputs> = defineOp({
   name: 'scan.logcumsumexp',
   onnx: logcumsumexpOnnx,
-  infer: ([x]) => [{ shape: (x as Tensor).shape, dtype: 'float32' }],
+  infer: ([x]) => [{ shape: x.shape, dtype: 'float32' }],
   grad: (dy, { inputs, output, attrs }) =>
     runOp(logcumsumexpBackwardDef, [...inputs, output, dy], attrs),
 });
 
 /** Inputs x, [c0], out, dy → dx, [dc0]. */
-const logcumsumexpBackwardDef: OpDef<LogcumsumexpAttrs> = defineOp<LogcumsumexpAttrs>({
+const logcumsumexpBackwardDef: OpDef<LogcumsumexpAttrs, XInputs, OutputSpec[]> = defineOp({
   name: 'scan.logcumsumexpBackward',
   infer: (inputs, { hasCarry }) =>
     inputs.slice(0, hasCarry ? 2 : 1).map((t) => ({ shape: t.shape, dtype: 'float32' as const })),
@@ -139,14 +143,13 @@ export const logaddexp = defineOperator({
   name: 'logaddexp',
   arity: 1,
   identity: [Number.NEGATIVE_INFINITY],
-  combine: ([a], [b]) => [logaddexpCombine(a as Tensor, b as Tensor)],
+  combine: ([a], [b]) => [logaddexpCombine(a, b)],
   fused: ([x], axis, carry) => {
-    const t = x as Tensor;
-    const all = carry ? [t, carry[0] as Tensor] : [t];
+    const all: XInputs = carry ? [x, ...carry] : [x];
     if (!servedBy(all, hasKernel, 'scan.logcumsumexp', 'scan.logcumsumexpBackward'))
       return undefined;
     return runOp(logcumsumexpDef, all, {
-      ...layoutOf(t.shape, axis),
+      ...layoutOf(x.shape, axis),
       hasCarry: carry !== undefined,
     });
   },
@@ -187,25 +190,28 @@ function linearRecurrenceOnnx(ctx: onnx.OnnxContext<LinearRecurrenceAttrs>): voi
   });
 }
 
-const linearRecurrenceDef: OpDef<LinearRecurrenceAttrs> = defineOp<LinearRecurrenceAttrs>({
-  name: 'scan.linearRecurrence',
-  onnx: linearRecurrenceOnnx,
-  infer: ([a, b]) => [
-    { shape: (a as Tensor).shape, dtype: 'float32' },
-    { shape: (b as Tensor).shape, dtype: 'float32' },
-  ],
-  grad: (_dy, { inputs, outputs, outputGrads, attrs }) => {
-    const [A, H] = outputs as [Tensor, Tensor];
-    return runOp(
-      linearRecurrenceBackwardDef,
-      [...inputs, A, H, outputGrads[0] ?? A.mul(0), outputGrads[1] ?? H.mul(0)],
-      attrs,
-    );
-  },
-});
+/** a, b, then (with a carry) a0, b0, then (backward) A, H, dA, dH. */
+type AbInputs = readonly [a: Tensor, b: Tensor, ...rest: Tensor[]];
+
+const linearRecurrenceDef: OpDef<LinearRecurrenceAttrs, AbInputs, [A: OutputSpec, H: OutputSpec]> =
+  defineOp({
+    name: 'scan.linearRecurrence',
+    onnx: linearRecurrenceOnnx,
+    infer: ([a, b]) => [
+      { shape: a.shape, dtype: 'float32' },
+      { shape: b.shape, dtype: 'float32' },
+    ],
+    grad: (_dy, { inputs, outputs: [A, H], outputGrads, attrs }) => {
+      return runOp(
+        linearRecurrenceBackwardDef,
+        [...inputs, A, H, outputGrads[0] ?? A.mul(0), outputGrads[1] ?? H.mul(0)],
+        attrs,
+      );
+    },
+  });
 
 /** Inputs a, b, [a0, b0], A, H, dA, dH → da, db, [da0, db0]. */
-const linearRecurrenceBackwardDef: OpDef<LinearRecurrenceAttrs> = defineOp<LinearRecurrenceAttrs>({
+const linearRecurrenceBackwardDef: OpDef<LinearRecurrenceAttrs, AbInputs, OutputSpec[]> = defineOp({
   name: 'scan.linearRecurrenceBackward',
   infer: (inputs, { hasCarry }) =>
     inputs.slice(0, hasCarry ? 4 : 2).map((t) => ({ shape: t.shape, dtype: 'float32' as const })),
@@ -219,13 +225,10 @@ export const linearRecurrence = defineOperator({
   name: 'linearRecurrence',
   arity: 2,
   identity: [1, 0],
-  combine: ([a1, b1], [a2, b2]) => [
-    (a1 as Tensor).mul(a2 as Tensor),
-    (a2 as Tensor).mul(b1 as Tensor).add(b2 as Tensor),
-  ],
+  combine: ([a1, b1], [a2, b2]) => [a1.mul(a2), a2.mul(b1).add(b2)],
   fused: (inputs, axis, carry) => {
-    const [a, b] = inputs as [Tensor, Tensor];
-    const all = carry ? [a, b, ...carry] : [a, b];
+    const [a, b] = inputs;
+    const all: AbInputs = carry ? [a, b, ...carry] : [a, b];
     if (!servedBy(all, hasKernel, 'scan.linearRecurrence', 'scan.linearRecurrenceBackward'))
       return undefined;
     if (a.rank !== b.rank || a.shape.some((d, i) => d !== b.shape[i])) return undefined;

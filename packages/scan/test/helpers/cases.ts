@@ -32,9 +32,7 @@ export const mat2 = defineOperator({
   name: 'mat2',
   arity: 4,
   identity: [1, 0, 0, 1],
-  combine: ([p1, q1, r1, s1], [p2, q2, r2, s2]) => {
-    const [a, b, c, d] = [p1, q1, r1, s1].map((x) => x as NonNullable<typeof x>);
-    const [e, f, g, h] = [p2, q2, r2, s2].map((x) => x as NonNullable<typeof x>);
+  combine: ([a, b, c, d], [e, f, g, h]) => {
     return [
       a.mul(e).add(b.mul(g)),
       a.mul(f).add(b.mul(h)),

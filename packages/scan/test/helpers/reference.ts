@@ -318,22 +318,22 @@ export function naiveAttentionGrads(
           const alpha = Math.exp(score(i) - mx) / den;
           let dot = 0;
           for (const l of lanes(j)) {
-            dv[(o * T + i) * d + l] += alpha * gk(l);
+            dv[(o * T + i) * d + l]! += alpha * gk(l);
             dot += gk(l) * ((values[(o * T + i) * d + l] as number) - ok(l));
           }
-          ds[(o * T + i) * channels + j] += alpha * dot;
+          ds[(o * T + i) * channels + j]! += alpha * dot;
         }
         if (carry && cm !== Number.NEGATIVE_INFINITY) {
           const beta = Math.exp(cm - mx) / den;
           let go = 0;
           let gw = 0;
           for (const l of lanes(j)) {
-            dw[o * d + l] += beta * gk(l);
+            dw[o * d + l]! += beta * gk(l);
             go += gk(l) * ok(l);
             gw += gk(l) * (carry.w[o * d + l] as number);
           }
-          du[o * channels + j] -= beta * go;
-          dm[o * channels + j] += beta * (gw - (carry.u[o * channels + j] as number) * go);
+          du[o * channels + j]! -= beta * go;
+          dm[o * channels + j]! += beta * (gw - (carry.u[o * channels + j] as number) * go);
         }
       }
     }

@@ -2,7 +2,7 @@ import type { DType } from '../dtype.js';
 import { noGrad, tidy } from '../engine.js';
 import { TensorError } from '../errors.js';
 import { Module } from '../nn/module.js';
-import type { OpDef } from '../op.js';
+import type { AnyOpDef } from '../op.js';
 import { randn } from '../random.js';
 import type { StreamState } from '../streaming.js';
 import { Tensor } from '../tensor.js';
@@ -94,7 +94,7 @@ function record(
   root: Module,
   inputs: Tensor[],
   fn: () => Tensor[],
-  opaque: ReadonlyMap<Module, OpDef<unknown>> = new Map(),
+  opaque: ReadonlyMap<Module, AnyOpDef> = new Map(),
   calls: Call[] = [],
 ): Trace {
   const ops: TracedOp[] = [];
@@ -478,7 +478,7 @@ function traceParallel(
   module: Module,
   features: number,
   k: 0 | 1,
-  opaque?: ReadonlyMap<Module, OpDef<unknown>>,
+  opaque?: ReadonlyMap<Module, AnyOpDef>,
   calls?: Call[],
 ): Trace {
   const x = randn([BATCH[k], TOKENS[k], features]);
@@ -566,7 +566,7 @@ function recurrentModules(
   root: Module,
   traces: [Trace, Trace],
   calls: [Call[], Call[]],
-): Map<Module, OpDef<unknown>> {
+): Map<Module, AnyOpDef> {
   const opsOf = (k: 0 | 1): Map<string, string> => {
     const seq = new Map<string, string>();
     const ops = traces[k].ops;
@@ -582,7 +582,7 @@ function recurrentModules(
     .filter(([path, m]) => isStreaming(m) && a.get(path) !== b.get(path));
   const within = (path: string, outer: string) =>
     path !== outer && (outer === '' || path.startsWith(`${outer}.`));
-  const out = new Map<Module, OpDef<unknown>>();
+  const out = new Map<Module, AnyOpDef>();
   for (const [path, m] of differs) {
     if (differs.some(([p]) => within(path, p))) continue;
     out.set(m, {

@@ -253,8 +253,19 @@ export class OnnxGraph {
   }
 }
 
-/** What an op's ONNX lowering sees: the op as traced twice (at two input sizes) and the graph. */
-export interface OnnxContext<A> {
+/** One `T` per member of the tuple `Of` (an op's inputs or outputs). */
+type Each<Of extends readonly unknown[], T> = { readonly [K in keyof Of]: T };
+
+/**
+ * What an op's ONNX lowering sees: the op as traced twice (at two input sizes) and the graph. `In`
+ * and `Out` are the op's input tuple and output specs (see `OpDef`): each per-input and per-output
+ * list is a tuple of the same length.
+ */
+export interface OnnxContext<
+  A,
+  In extends readonly unknown[] = readonly unknown[],
+  Out extends readonly unknown[] = readonly unknown[],
+> {
   readonly op: string;
   /** The module path the op ran under (for errors). */
   readonly path: string;
@@ -262,21 +273,25 @@ export interface OnnxContext<A> {
   readonly attrs: A;
   readonly altAttrs: A;
   /** Value names of the inputs, and the names the outputs must be written to. */
-  readonly inputs: readonly string[];
-  readonly outputs: readonly string[];
-  readonly inShapes: readonly (readonly number[])[];
-  readonly altInShapes: readonly (readonly number[])[];
-  readonly outShapes: readonly (readonly number[])[];
-  readonly altOutShapes: readonly (readonly number[])[];
-  readonly inDTypes: readonly DType[];
-  readonly outDTypes: readonly DType[];
+  readonly inputs: Each<In, string>;
+  readonly outputs: Each<Out, string>;
+  readonly inShapes: Each<In, readonly number[]>;
+  readonly altInShapes: Each<In, readonly number[]>;
+  readonly outShapes: Each<Out, readonly number[]>;
+  readonly altOutShapes: Each<Out, readonly number[]>;
+  readonly inDTypes: Each<In, DType>;
+  readonly outDTypes: Each<Out, DType>;
   readonly g: OnnxGraph;
   /** Throws the export's TensorError, naming the op and the module path. */
   fail(message: string): never;
 }
 
 /** Writes an op as ONNX nodes that compute its outputs into `ctx.outputs`. */
-export type OnnxLowering<A> = (ctx: OnnxContext<A>) => void;
+export type OnnxLowering<
+  A,
+  In extends readonly unknown[] = readonly unknown[],
+  Out extends readonly unknown[] = readonly unknown[],
+> = (ctx: OnnxContext<A, In, Out>) => void;
 
 export function exportError(op: string, path: string, message: string): TensorError {
   return new TensorError(

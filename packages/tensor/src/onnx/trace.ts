@@ -1,9 +1,9 @@
-import type { OpDef } from '../op.js';
+import type { AnyOpDef } from '../op.js';
 import type { Tensor } from '../tensor.js';
 
 /** One op application seen while tracing: what ran, on what, with which attributes, giving what. */
 export interface TracedOp {
-  readonly op: OpDef<unknown>;
+  readonly op: AnyOpDef;
   readonly inputs: readonly Tensor[];
   readonly attrs: unknown;
   readonly outputs: readonly Tensor[];

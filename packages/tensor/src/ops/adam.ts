@@ -1,3 +1,4 @@
+import type { OutputSpec } from '../backend.js';
 import { defineOp, type OpDef, runOp } from '../op.js';
 import type { Tensor } from '../tensor.js';
 
@@ -26,14 +27,25 @@ export interface AdamStepAttrs {
   readonly step: number;
 }
 
-const adamStepDef: OpDef<AdamStepAttrs> = defineOp<AdamStepAttrs>({
+/** p, grad, m, v and, with amsgrad, vmax. */
+type AdamInputs =
+  | [p: Tensor, grad: Tensor, m: Tensor, v: Tensor]
+  | [p: Tensor, grad: Tensor, m: Tensor, v: Tensor, vmax: Tensor];
+/** The new p, m, v and, with amsgrad, vmax. */
+type AdamOutputs =
+  | [p: OutputSpec, m: OutputSpec, v: OutputSpec]
+  | [p: OutputSpec, m: OutputSpec, v: OutputSpec, vmax: OutputSpec];
+
+const adamStepDef: OpDef<AdamStepAttrs, AdamInputs, AdamOutputs> = defineOp({
   name: 'adamStep',
-  infer: (inputs) =>
-    [inputs[0], inputs[2], inputs[3], ...(inputs.length > 4 ? [inputs[4]] : [])].map((t) => ({
-      shape: (t as Tensor).shape,
-      dtype: 'float32' as const,
-    })),
+  infer: ([p, , m, v, vmax]) => {
+    const spec = (t: Tensor): OutputSpec => ({ shape: t.shape, dtype: 'float32' });
+    return vmax ? [spec(p), spec(m), spec(v), spec(vmax)] : [spec(p), spec(m), spec(v)];
+  },
 });
+
+/** @internal The op's type, for its kernels (`registerKernel<AdamStepOp>`). */
+export type AdamStepOp = typeof adamStepDef;
 
 /**
  * @internal The fused update (see AdamStepAttrs); the optimiser validates the hyperparameters and
@@ -46,6 +58,7 @@ export function adamStep(
   v: Tensor,
   vmax: Tensor | null,
   attrs: AdamStepAttrs,
-): Tensor[] {
-  return runOp(adamStepDef, vmax ? [p, grad, m, v, vmax] : [p, grad, m, v], attrs);
+): [p: Tensor, m: Tensor, v: Tensor] | [p: Tensor, m: Tensor, v: Tensor, vmax: Tensor] {
+  const inputs: AdamInputs = vmax ? [p, grad, m, v, vmax] : [p, grad, m, v];
+  return runOp(adamStepDef, inputs, attrs);
 }

@@ -1,3 +1,4 @@
+import type { OutputSpec } from '../backend.js';
 import { fmtShape, TensorError } from '../errors.js';
 import { intsOf, type OnnxContext } from '../onnx/lowering.js';
 import { defineOp, type OpDef, runOp } from '../op.js';
@@ -92,26 +93,25 @@ function attentionOnnx(ctx: OnnxContext<AttentionAttrs>): void {
   g.op('Squeeze', [lse, intsOf(g, [-1])], {}, outputs[1]);
 }
 
-const attentionDef: OpDef<AttentionAttrs> = defineOp<AttentionAttrs>({
+/** q, k, v → out, lse. */
+const attentionDef: OpDef<
+  AttentionAttrs,
+  [q: Tensor, k: Tensor, v: Tensor],
+  [out: OutputSpec, lse: OutputSpec]
+> = defineOp({
   name: 'attention',
   onnx: attentionOnnx,
   infer: ([q, k, v]) => {
-    const [qt, kt, vt] = [q, k, v] as [Tensor, Tensor, Tensor];
-    const { tq, dv } = dims(qt, kt, vt);
-    const lead = qt.shape.slice(0, -2);
+    const { tq, dv } = dims(q, k, v);
+    const lead = q.shape.slice(0, -2);
     return [
       { shape: [...lead, tq, dv], dtype: 'float32' },
       { shape: [...lead, tq], dtype: 'float32' },
     ];
   },
-  grad: (dy, { inputs, outputs, outputGrads, attrs }) => {
-    const lse = outputs[1] as Tensor;
+  grad: (dy, { inputs, outputs: [out, lse], outputGrads, attrs }) => {
     const dLse = outputGrads[1] ?? zerosLike(lse);
-    return runOp(
-      attentionGradDef,
-      [...(inputs as [Tensor, Tensor, Tensor]), outputs[0] as Tensor, lse, dy, dLse],
-      attrs,
-    );
+    return runOp(attentionGradDef, [...inputs, out, lse, dy, dLse], attrs);
   },
 });
 
@@ -124,14 +124,23 @@ const attentionDef: OpDef<AttentionAttrs> = defineOp<AttentionAttrs>({
  *
  * (sums over visible pairs only). Not differentiable itself (backward records no graph).
  */
-const attentionGradDef: OpDef<AttentionAttrs> = defineOp<AttentionAttrs>({
+const attentionGradDef: OpDef<
+  AttentionAttrs,
+  [q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, dOut: Tensor, dLse: Tensor],
+  [dq: OutputSpec, dk: OutputSpec, dv: OutputSpec]
+> = defineOp({
   name: 'attentionGrad',
   infer: ([q, k, v]) => [
-    { shape: (q as Tensor).shape, dtype: 'float32' },
-    { shape: (k as Tensor).shape, dtype: 'float32' },
-    { shape: (v as Tensor).shape, dtype: 'float32' },
+    { shape: q.shape, dtype: 'float32' },
+    { shape: k.shape, dtype: 'float32' },
+    { shape: v.shape, dtype: 'float32' },
   ],
 });
+
+/** @internal The ops' types, for their kernels (`registerKernel<AttentionOp>`). */
+export type AttentionOp = typeof attentionDef;
+/** @internal */
+export type AttentionGradOp = typeof attentionGradDef;
 
 /**
  * Options of {@link softmaxAttention}: causal masking, the score scale, where the queries sit among
@@ -227,6 +236,6 @@ export function softmaxAttentionWithLse(
     k.makeResident();
     v.makeResident();
   }
-  const [out, lse] = runOp(attentionDef, [q, k, v], attrsOf(q, k, opts)) as [Tensor, Tensor];
+  const [out, lse] = runOp(attentionDef, [q, k, v], attrsOf(q, k, opts));
   return { out, lse };
 }

@@ -144,11 +144,13 @@ function im2colOnnx({
   g.op('Reshape', [all, g.ints([0, rows, -1])], {}, outputs[0]);
 }
 
-const im2colDef: OpDef<Im2colAttrs> = defineOp<Im2colAttrs>({
+/** @internal The type of im2col and col2im, for their kernels (`registerKernel<Im2colOp>`). */
+export type Im2colOp = OpDef<Im2colAttrs, [x: Tensor]>;
+
+const im2colDef: Im2colOp = defineOp({
   name: 'im2col',
   onnx: im2colOnnx,
-  infer: ([x], a) => {
-    const t = x as Tensor;
+  infer: ([t], a) => {
     checkGeometry('im2col', t, a, [a.channels, a.height, a.width]);
     return [
       {
@@ -160,10 +162,9 @@ const im2colDef: OpDef<Im2colAttrs> = defineOp<Im2colAttrs>({
   grad: (dy, { attrs }) => [run1(col2imDef, [dy], attrs)],
 });
 
-const col2imDef: OpDef<Im2colAttrs> = defineOp<Im2colAttrs>({
+const col2imDef: Im2colOp = defineOp({
   name: 'col2im',
-  infer: ([c], a) => {
-    const t = c as Tensor;
+  infer: ([t], a) => {
     checkGeometry('col2im', t, a, [a.channels * a.kernelH * a.kernelW, a.outH * a.outW]);
     return [{ shape: [t.shape[0] as number, a.channels, a.height, a.width], dtype: t.dtype }];
   },

@@ -55,23 +55,38 @@ function crossEntropyOnnx({ g, inputs, outputs, attrs }: OnnxContext<CrossEntrop
   g.op('Where', [valid, loss, f(0)], {}, outputs[0]);
 }
 
-const crossEntropyRowsDef: OpDef<CrossEntropyRowsAttrs> = defineOp<CrossEntropyRowsAttrs>({
+/** Scores x [R, C], int32 targets [R] and optional class weights [C] → loss [R]. */
+const crossEntropyRowsDef: OpDef<
+  CrossEntropyRowsAttrs,
+  [x: Tensor, target: Tensor] | [x: Tensor, target: Tensor, weight: Tensor]
+> = defineOp({
   name: 'crossEntropyRows',
   onnx: crossEntropyOnnx,
-  infer: ([x]) => [{ shape: [(x as Tensor).shape[0] as number], dtype: 'float32' }],
-  grad: (dLoss, { inputs, attrs }) => {
-    const [x, target, weight] = inputs as [Tensor, Tensor, Tensor | undefined];
-    const ins = weight ? [x, target, dLoss, weight] : [x, target, dLoss];
-    const [dx] = runOp(crossEntropyRowsGradDef, ins, attrs) as [Tensor];
+  infer: ([x]) => [{ shape: x.shape.slice(0, 1), dtype: 'float32' }],
+  grad: (dLoss, { inputs: [x, target, weight], attrs }) => {
+    const [dx] = runOp(
+      crossEntropyRowsGradDef,
+      weight ? [x, target, dLoss, weight] : [x, target, dLoss],
+      attrs,
+    );
     return weight ? [dx, null, null] : [dx, null];
   },
 });
 
 /** Inputs x, target, dLoss[, weight] → dx. Not differentiable itself. */
-const crossEntropyRowsGradDef: OpDef<CrossEntropyRowsAttrs> = defineOp<CrossEntropyRowsAttrs>({
+const crossEntropyRowsGradDef: OpDef<
+  CrossEntropyRowsAttrs,
+  | [x: Tensor, target: Tensor, dLoss: Tensor]
+  | [x: Tensor, target: Tensor, dLoss: Tensor, weight: Tensor]
+> = defineOp({
   name: 'crossEntropyRowsGrad',
-  infer: ([x]) => [{ shape: (x as Tensor).shape, dtype: 'float32' }],
+  infer: ([x]) => [{ shape: x.shape, dtype: 'float32' }],
 });
+
+/** @internal The ops' types, for their kernels (`registerKernel<CrossEntropyRowsOp>`). */
+export type CrossEntropyRowsOp = typeof crossEntropyRowsDef;
+/** @internal */
+export type CrossEntropyRowsGradOp = typeof crossEntropyRowsGradDef;
 
 /**
  * @internal The per-row loss of crossEntropy for scores [R, C] and int32 class indices [R] (the
@@ -83,5 +98,5 @@ export function crossEntropyRows(
   weight: Tensor | null,
   attrs: CrossEntropyRowsAttrs,
 ): Tensor {
-  return runOp(crossEntropyRowsDef, weight ? [x, target, weight] : [x, target], attrs)[0] as Tensor;
+  return runOp(crossEntropyRowsDef, weight ? [x, target, weight] : [x, target], attrs)[0];
 }

@@ -1,3 +1,4 @@
+import type { OutputSpec } from '../backend.js';
 import type { DType } from '../dtype.js';
 import type { OnnxContext } from '../onnx/lowering.js';
 import { DataType } from '../onnx/proto.js';
@@ -27,9 +28,9 @@ export interface CumsumAttrs {
   readonly exclusive: boolean;
 }
 
-const cumsumDef: OpDef<CumsumAttrs> = defineOp<CumsumAttrs>({
+const cumsumDef: OpDef<CumsumAttrs, [x: Tensor]> = defineOp({
   name: 'cumsum',
-  infer: ([x]) => [{ shape: (x as Tensor).shape, dtype: (x as Tensor).dtype }],
+  infer: ([x]) => [{ shape: x.shape, dtype: x.dtype }],
   grad: (dy, { attrs }) => [run1(cumsumDef, [dy], { ...attrs, reverse: !attrs.reverse })],
   onnx: ({ g, inputs, attrs, outputs }) => {
     g.op(
@@ -107,20 +108,23 @@ function cummaxOnnx({ g, inputs, outputs, attrs, inDTypes }: OnnxContext<{ axis:
   );
 }
 
-const cummaxDef = defineOp<{ axis: number }>({
-  name: 'cummax',
-  onnx: cummaxOnnx,
-  infer: ([x]) => {
-    const t = x as Tensor;
-    return [
-      { shape: t.shape, dtype: t.dtype },
-      { shape: t.shape, dtype: 'int32' },
-    ];
-  },
-  grad: (dy, { inputs, outputs, attrs }) => [
-    scatterAdd((inputs[0] as Tensor).shape, attrs.axis, outputs[1] as Tensor, dy),
-  ],
-});
+const cummaxDef: OpDef<{ axis: number }, [x: Tensor], [values: OutputSpec, indices: OutputSpec]> =
+  defineOp({
+    name: 'cummax',
+    onnx: cummaxOnnx,
+    infer: ([x]) => [
+      { shape: x.shape, dtype: x.dtype },
+      { shape: x.shape, dtype: 'int32' },
+    ],
+    grad: (dy, { inputs: [x], outputs: [, indices], attrs }) => [
+      scatterAdd(x.shape, attrs.axis, indices, dy),
+    ],
+  });
+
+/** @internal The ops' types, for their kernels (`registerKernel<CumsumOp>`). */
+export type CumsumOp = typeof cumsumDef;
+/** @internal */
+export type CummaxOp = typeof cummaxDef;
 
 /**
  * Running maxima along `axis` and where they were found (the latest index among equal values, as
@@ -130,7 +134,7 @@ export function cummax(x: Tensor, axis = -1): { values: Tensor; indices: Tensor 
   const t = x.rank === 0 ? x.reshape([1]) : x;
   const [values, indices] = runOp(cummaxDef, [t], {
     axis: normalizeAxis('cummax', axis, t.rank),
-  }) as [Tensor, Tensor];
+  });
   return x.rank === 0
     ? { values: values.reshape([]), indices: indices.reshape([]) }
     : { values, indices };

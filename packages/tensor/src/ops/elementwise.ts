@@ -9,7 +9,7 @@ import {
   type OnnxLowering,
 } from '../onnx/lowering.js';
 import { DataType } from '../onnx/proto.js';
-import { defineOp, type GradContext, run1 } from '../op.js';
+import { defineOp, type OpDef, run1 } from '../op.js';
 import { broadcastShapes, shapesEqual } from '../shape.js';
 import type { Tensor, TensorLike } from '../tensor.js';
 import { sumTo } from './reduce.js';
@@ -40,6 +40,16 @@ function unaryLowering(emit: UnaryOnnx): OnnxLowering<Record<string, never>> {
   };
 }
 
+/** @internal The type of every unary elementwise op, for their kernels (`registerKernel<UnaryOp>`). */
+export type UnaryOp = OpDef<Record<string, never>, [x: Tensor]>;
+/** @internal The type of every binary elementwise op (and geluGrad: dy, x). */
+export type BinaryOp = OpDef<Record<string, never>, [a: Tensor, b: Tensor]>;
+/**
+ * @internal What the generic elementwise kernels serve (`registerKernel<ElementwiseOp>`): any number
+ * of inputs, one output, attributes unread.
+ */
+export type ElementwiseOp = OpDef<unknown, readonly Tensor[]>;
+
 /** Float-only ops turn int32 input into float32 output; the rest keep int32. */
 function unaryOp(
   name: string,
@@ -48,15 +58,11 @@ function unaryOp(
   outDType?: DType,
   onnx?: UnaryOnnx,
 ) {
-  const def = defineOp<Record<string, never>>({
+  const def: UnaryOp = defineOp({
     name,
     onnx: onnx && unaryLowering(onnx),
-    infer: ([x]) => {
-      const t = x as Tensor;
-      const dtype = outDType ?? (keepsInt ? t.dtype : 'float32');
-      return [{ shape: t.shape, dtype }];
-    },
-    grad: grad ? (dy, { inputs, output }) => [grad(dy, inputs[0] as Tensor, output)] : undefined,
+    infer: ([x]) => [{ shape: x.shape, dtype: outDType ?? (keepsInt ? x.dtype : 'float32') }],
+    grad: grad ? (dy, { inputs: [x], output }) => [grad(dy, x, output)] : undefined,
   });
   return (x: Tensor): Tensor => run1(def, [x], {});
 }
@@ -153,9 +159,9 @@ export const relu = unaryOp('relu', (dy, x) => dy.mul(x.gt(0)), true, undefined,
  * GELU's backward in one kernel: dy · (Φ(x) + x·φ(x)), inputs dy and x of the same shape. Not
  * differentiable itself (backward records no graph).
  */
-const geluGradDef = defineOp<Record<string, never>>({
+const geluGradDef: BinaryOp = defineOp({
   name: 'geluGrad',
-  infer: ([dy]) => [{ shape: (dy as Tensor).shape, dtype: 'float32' }],
+  infer: ([dy]) => [{ shape: dy.shape, dtype: 'float32' }],
 });
 
 /** Exact GELU, x·Φ(x) with the normal CDF (PyTorch's default, not the tanh approximation). */
@@ -248,14 +254,14 @@ export const isfinite = unaryOp('isfinite', null, false, 'int32', (g, x, t) =>
       }),
 );
 
-const castDef = defineOp<{ dtype: DType }>({
+const castDef = defineOp<{ dtype: DType }, [x: Tensor]>({
   name: 'cast',
   infer: ([x], { dtype }) => {
     if (!isDType(dtype))
       throw new TensorError('cast', `expected dtype 'float32' or 'int32', got ${String(dtype)}`);
-    return [{ shape: (x as Tensor).shape, dtype }];
+    return [{ shape: x.shape, dtype }];
   },
-  grad: (dy, { inputs }) => [(inputs[0] as Tensor).dtype === 'float32' ? dy : null],
+  grad: (dy, { inputs: [x] }) => [x.dtype === 'float32' ? dy : null],
   onnx: (ctx) => {
     const y = castTo(ctx.g, ctx.inputs[0] as string, ctx.inDTypes[0] as DType, ctx.attrs.dtype);
     ctx.g.op('Identity', [y], {}, ctx.outputs[0]);
@@ -277,9 +283,7 @@ export function clone(x: Tensor): Tensor {
 type BinaryGrad = (dy: Tensor, a: Tensor, b: Tensor, y: Tensor) => [Tensor | null, Tensor | null];
 
 function binaryInfer(name: string, outDType?: DType) {
-  return ([a, b]: readonly Tensor[]): OutputSpec[] => {
-    const x = a as Tensor;
-    const y = b as Tensor;
+  return ([x, y]: [Tensor, Tensor]): [OutputSpec] => {
     const shape = shapesEqual(x.shape, y.shape) ? x.shape : broadcastShapes(name, x.shape, y.shape);
     const dtype =
       outDType ?? (x.dtype === 'float32' || y.dtype === 'float32' ? 'float32' : 'int32');
@@ -293,14 +297,12 @@ function binaryOp(
   outDType: DType | undefined,
   onnx: OnnxLowering<Record<string, never>>,
 ) {
-  const def = defineOp<Record<string, never>>({
+  const def: BinaryOp = defineOp({
     name,
     onnx,
     infer: binaryInfer(name, outDType),
     grad: grad
-      ? (dy, { inputs, output }: GradContext<Record<string, never>>) => {
-          const a = inputs[0] as Tensor;
-          const b = inputs[1] as Tensor;
+      ? (dy, { inputs: [a, b], output }) => {
           const [ga, gb] = grad(dy, a, b, output);
           return [ga && sumTo(ga, a.shape), gb && sumTo(gb, b.shape)];
         }
@@ -329,13 +331,11 @@ export const mul = binaryOp(
   elementwise('Mul'),
 );
 /** True division: int32 / int32 gives float32. */
-const divDef = defineOp<Record<string, never>>({
+const divDef: BinaryOp = defineOp({
   name: 'div',
   infer: binaryInfer('div', 'float32'),
   onnx: elementwise('Div'),
-  grad: (dy, { inputs, output }) => {
-    const a = inputs[0] as Tensor;
-    const b = inputs[1] as Tensor;
+  grad: (dy, { inputs: [a, b], output }) => {
     return [sumTo(dy.div(b), a.shape), sumTo(dy.mul(output).div(b).neg(), b.shape)];
   },
 });
@@ -433,12 +433,9 @@ export function clamp(x: Tensor, min?: number | null, max?: number | null): Tens
 
 // ---- where (ternary, broadcasting) ------------------------------------------------------------
 
-const whereDef = defineOp<Record<string, never>>({
+const whereDef = defineOp<Record<string, never>, [cond: Tensor, a: Tensor, b: Tensor]>({
   name: 'where',
-  infer: ([c, a, b]) => {
-    const cond = c as Tensor;
-    const x = a as Tensor;
-    const y = b as Tensor;
+  infer: ([cond, x, y]) => {
     return [
       {
         shape: broadcastShapes('where', cond.shape, x.shape, y.shape),
@@ -446,8 +443,7 @@ const whereDef = defineOp<Record<string, never>>({
       },
     ];
   },
-  grad: (dy, { inputs }) => {
-    const [c, a, b] = inputs as [Tensor, Tensor, Tensor];
+  grad: (dy, { inputs: [c, a, b] }) => {
     const zero = asTensor('where', 0, dy);
     return [null, sumTo(where(c, dy, zero), a.shape), sumTo(where(c, zero, dy), b.shape)];
   },

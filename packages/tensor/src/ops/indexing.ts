@@ -20,11 +20,14 @@ function checkIndex(op: string, index: Tensor): void {
     throw new TensorError(op, `expected int32 indices, got ${index.dtype}`);
 }
 
-const gatherDef: OpDef<AxisAttrs> = defineOp<AxisAttrs>({
+/** @internal The types of gather and take (x, index), for their kernels (`registerKernel<GatherOp>`). */
+export type GatherOp = OpDef<AxisAttrs, [x: Tensor, index: Tensor]>;
+/** @internal The types of scatterAdd and indexAdd (src, index). */
+export type ScatterAddOp = OpDef<ScatterAttrs, [src: Tensor, index: Tensor]>;
+
+const gatherDef: GatherOp = defineOp({
   name: 'gather',
-  infer: ([x, index], { axis }) => {
-    const t = x as Tensor;
-    const i = index as Tensor;
+  infer: ([t, i], { axis }) => {
     checkIndex('gather', i);
     if (i.rank !== t.rank || i.shape.some((d, k) => k !== axis && d > (t.shape[k] as number))) {
       throw new TensorError(
@@ -34,21 +37,19 @@ const gatherDef: OpDef<AxisAttrs> = defineOp<AxisAttrs>({
     }
     return [{ shape: i.shape, dtype: t.dtype }];
   },
-  grad: (dy, { inputs, attrs }) => {
-    const [x, index] = inputs as [Tensor, Tensor];
-    return [run1(scatterAddDef, [dy, index], { axis: attrs.axis, shape: x.shape }), null];
-  },
+  grad: (dy, { inputs: [x, index], attrs }) => [
+    run1(scatterAddDef, [dy, index], { axis: attrs.axis, shape: x.shape }),
+    null,
+  ],
   onnx: ({ g, inputs, attrs, outputs }) => {
-    const index = castTo(g, inputs[1] as string, 'int32', 'int64');
-    g.op('GatherElements', [inputs[0] as string, index], { axis: attrs.axis }, outputs[0]);
+    const index = castTo(g, inputs[1], 'int32', 'int64');
+    g.op('GatherElements', [inputs[0], index], { axis: attrs.axis }, outputs[0]);
   },
 });
 
-const scatterAddDef: OpDef<ScatterAttrs> = defineOp<ScatterAttrs>({
+const scatterAddDef: ScatterAddOp = defineOp({
   name: 'scatterAdd',
-  infer: ([src, index], { axis, shape }) => {
-    const s = src as Tensor;
-    const i = index as Tensor;
+  infer: ([s, i], { axis, shape }) => {
     checkIndex('scatterAdd', i);
     if (
       i.rank !== shape.length ||
@@ -62,8 +63,7 @@ const scatterAddDef: OpDef<ScatterAttrs> = defineOp<ScatterAttrs>({
     }
     return [{ shape, dtype: s.dtype }];
   },
-  grad: (dy, { inputs, attrs }) => {
-    const [src, index] = inputs as [Tensor, Tensor];
+  grad: (dy, { inputs: [src, index], attrs }) => {
     const g: Tensor = run1(gatherDef, [dy, index], { axis: attrs.axis });
     // Source elements beyond the index's extent are never read: their gradient is zero.
     return [
@@ -98,33 +98,30 @@ export function scatterAdd(
   });
 }
 
-const takeDef: OpDef<AxisAttrs> = defineOp<AxisAttrs>({
+const takeDef: GatherOp = defineOp({
   name: 'take',
   infer: ([x, index], { axis }) => {
-    const t = x as Tensor;
-    checkIndex('indexSelect', index as Tensor);
+    checkIndex('indexSelect', index);
     return [
       {
-        shape: [...t.shape.slice(0, axis), ...(index as Tensor).shape, ...t.shape.slice(axis + 1)],
-        dtype: t.dtype,
+        shape: [...x.shape.slice(0, axis), ...index.shape, ...x.shape.slice(axis + 1)],
+        dtype: x.dtype,
       },
     ];
   },
-  grad: (dy, { inputs, attrs }) => {
-    const [x, index] = inputs as [Tensor, Tensor];
-    return [run1(indexAddDef, [dy, index], { axis: attrs.axis, shape: x.shape }), null];
-  },
+  grad: (dy, { inputs: [x, index], attrs }) => [
+    run1(indexAddDef, [dy, index], { axis: attrs.axis, shape: x.shape }),
+    null,
+  ],
   onnx: ({ g, inputs, attrs, outputs }) => {
-    const index = castTo(g, inputs[1] as string, 'int32', 'int64');
-    g.op('Gather', [inputs[0] as string, index], { axis: attrs.axis }, outputs[0]);
+    const index = castTo(g, inputs[1], 'int32', 'int64');
+    g.op('Gather', [inputs[0], index], { axis: attrs.axis }, outputs[0]);
   },
 });
 
-const indexAddDef: OpDef<ScatterAttrs> = defineOp<ScatterAttrs>({
+const indexAddDef: ScatterAddOp = defineOp({
   name: 'indexAdd',
-  infer: ([src, index], { axis, shape }) => {
-    const s = src as Tensor;
-    const i = index as Tensor;
+  infer: ([s, i], { axis, shape }) => {
     checkIndex('indexAdd', i);
     const expected = [...shape.slice(0, axis), ...i.shape, ...shape.slice(axis + 1)];
     if (!shapesEqual(s.shape, expected)) {
@@ -135,8 +132,8 @@ const indexAddDef: OpDef<ScatterAttrs> = defineOp<ScatterAttrs>({
     }
     return [{ shape, dtype: s.dtype }];
   },
-  grad: (dy, { inputs, attrs }) => [
-    run1(takeDef, [dy, inputs[1] as Tensor], { axis: attrs.axis }),
+  grad: (dy, { inputs: [, index], attrs }) => [
+    run1(takeDef, [dy, index], { axis: attrs.axis }),
     null,
   ],
 });

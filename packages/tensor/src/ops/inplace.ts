@@ -1,7 +1,7 @@
 import { isGradEnabled } from '../engine.js';
 import { fmtShape, TensorError } from '../errors.js';
 import { getKernel } from '../kernels.js';
-import { kernelInput } from '../op.js';
+import { kernelInput, type OpDef } from '../op.js';
 import { normalizeAxis, stridesOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import type { StridedAttrs } from './movement.js';
@@ -16,12 +16,18 @@ export interface StridedWriteAttrs extends StridedAttrs {
 }
 
 /**
+ * @internal The type of the 'stridedWrite' kernel (`registerKernel<StridedWriteOp>`): target and
+ * src in, no output (it writes the target's buffer). A kernel, not an op: no OpDef has this name.
+ */
+export type StridedWriteOp = OpDef<StridedWriteAttrs, [target: Tensor, src: Tensor], []>;
+
+/**
  * @internal Writes (or adds) `src` into `target`'s buffer through a strided view, in place, and
  * stamps the target's version so autograd refuses graphs that read the old data. Not recorded.
  */
 export function writeStrided(target: Tensor, src: Tensor, attrs: StridedWriteAttrs): void {
   const backend = target.backend;
-  getKernel<StridedWriteAttrs>('stridedWrite', backend.name)(
+  getKernel<StridedWriteAttrs, [Tensor, Tensor], []>('stridedWrite', backend.name)(
     backend,
     [kernelInput(target), kernelInput(src)],
     attrs,

@@ -1,4 +1,3 @@
-import type { DType } from '../dtype.js';
 import { fmtShape, TensorError } from '../errors.js';
 import { defineOp, run1 } from '../op.js';
 import { broadcastShapes, sizeOf } from '../shape.js';
@@ -26,11 +25,9 @@ function dims(a: Tensor, b: Tensor, { transA, transB }: MatmulAttrs) {
   return { m, ka, kb, n };
 }
 
-const matmulDef = defineOp<MatmulAttrs>({
+const matmulDef = defineOp<MatmulAttrs, [a: Tensor, b: Tensor]>({
   name: 'matmul',
-  infer: ([a, b], attrs) => {
-    const x = a as Tensor;
-    const y = b as Tensor;
+  infer: ([x, y], attrs) => {
     const { m, ka, kb, n } = dims(x, y, attrs);
     if (ka !== kb) {
       throw new TensorError(
@@ -43,8 +40,7 @@ const matmulDef = defineOp<MatmulAttrs>({
     const batch = broadcastShapes('matmul', x.shape.slice(0, -2), y.shape.slice(0, -2));
     return [{ shape: [...batch, m, n], dtype: x.dtype }];
   },
-  grad: (dy, { inputs, attrs }) => {
-    const [a, b] = inputs as [Tensor, Tensor];
+  grad: (dy, { inputs: [a, b], attrs }) => {
     const { transA, transB } = attrs;
     const da = transA ? matmulT(b, dy, transB, true) : matmulT(dy, b, false, !transB);
     const db = transB ? matmulT(dy, a, true, transA) : matmulT(a, dy, !transA, false);
@@ -57,9 +53,9 @@ const matmulDef = defineOp<MatmulAttrs>({
       perm[rank - 1] = rank - 2;
       return g.op('Transpose', [x], { perm });
     };
-    const a = attrs.transA ? t(inputs[0] as string, (inShapes[0] as number[]).length) : inputs[0];
-    const b = attrs.transB ? t(inputs[1] as string, (inShapes[1] as number[]).length) : inputs[1];
-    const ra = (inShapes[0] as number[]).length;
+    const a = attrs.transA ? t(inputs[0], inShapes[0].length) : inputs[0];
+    const b = attrs.transB ? t(inputs[1], inShapes[1].length) : inputs[1];
+    const ra = inShapes[0].length;
     const kAxis = attrs.transA ? ra - 2 : ra - 1;
     if (inShapes[0]?.[kAxis] === altInShapes[0]?.[kAxis]) {
       g.op('MatMul', [a as string, b as string], {}, outputs[0]);
@@ -70,9 +66,12 @@ const matmulDef = defineOp<MatmulAttrs>({
     const mm = g.op('MatMul', [a as string, b as string]);
     const k = g.op('Shape', [a as string], { start: -1 });
     const empty = g.op('Equal', [g.op('Reshape', [k, g.ints([])]), g.scalar(0, 'int64')]);
-    g.op('Where', [empty, g.scalar(0, outDTypes[0] as DType), mm], {}, outputs[0]);
+    g.op('Where', [empty, g.scalar(0, outDTypes[0]), mm], {}, outputs[0]);
   },
 });
+
+/** @internal The op's type, for its kernels (`registerKernel<MatmulOp>`). */
+export type MatmulOp = typeof matmulDef;
 
 /** op(a) @ op(b) on tensors of rank >= 2; see MatmulAttrs. */
 export function matmulT(a: Tensor, b: Tensor, transA = false, transB = false): Tensor {

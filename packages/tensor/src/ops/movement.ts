@@ -111,12 +111,11 @@ function stridedOnnx(ctx: OnnxContext<StridedOpAttrs>): void {
   );
 }
 
-const stridedDef: OpDef<StridedOpAttrs> = defineOp<StridedOpAttrs>({
+const stridedDef: OpDef<StridedOpAttrs, [x: Tensor]> = defineOp({
   name: 'strided',
   onnx: stridedOnnx,
-  infer: ([x], a) => [{ shape: a.shape, dtype: (x as Tensor).dtype }],
-  grad: (dy, { inputs, attrs }) => {
-    const x = inputs[0] as Tensor;
+  infer: ([x], a) => [{ shape: a.shape, dtype: x.dtype }],
+  grad: (dy, { inputs: [x], attrs }) => {
     if (attrs.grad === 'expand') return [sumTo(dy, x.shape)];
     if (attrs.grad === 'permute') {
       const inv = new Array<number>(attrs.axes?.length ?? 0);
@@ -145,9 +144,9 @@ interface ScatterAttrs extends StridedAttrs {
 }
 
 /** Adjoint of a non-overlapping strided view: zeros of `inputShape` with dy written through the view. */
-const scatterDef: OpDef<ScatterAttrs> = defineOp<ScatterAttrs>({
+const scatterDef: OpDef<ScatterAttrs, [dy: Tensor]> = defineOp({
   name: 'stridedScatter',
-  infer: ([dy], a) => [{ shape: a.inputShape, dtype: (dy as Tensor).dtype }],
+  infer: ([dy], a) => [{ shape: a.inputShape, dtype: dy.dtype }],
   grad: (g, { attrs }) => [
     run1(stridedDef, [g], {
       shape: attrs.shape,
@@ -157,6 +156,11 @@ const scatterDef: OpDef<ScatterAttrs> = defineOp<ScatterAttrs>({
     }),
   ],
 });
+
+/** @internal The ops' types, for their kernels (`registerKernel<StridedOp>`). */
+export type StridedOp = typeof stridedDef;
+/** @internal */
+export type StridedScatterOp = typeof scatterDef;
 
 // ---- views that share the buffer --------------------------------------------------------------
 
@@ -183,12 +187,12 @@ function reshapeOnnx(ctx: OnnxContext<{ shape: readonly number[] }>): void {
   g.op('Reshape', [inputs[0] as string, intsOf(g, parts)], {}, outputs[0]);
 }
 
-const reshapeDef = defineOp<{ shape: readonly number[] }>({
+const reshapeDef = defineOp<{ shape: readonly number[] }, [x: Tensor]>({
   name: 'reshape',
   view: true,
   onnx: reshapeOnnx,
-  infer: ([x], { shape }) => [{ shape, dtype: (x as Tensor).dtype }],
-  grad: (dy, { inputs }) => [reshape(dy, (inputs[0] as Tensor).shape)],
+  infer: ([x], { shape }) => [{ shape, dtype: x.dtype }],
+  grad: (dy, { inputs: [x] }) => [reshape(dy, x.shape)],
 });
 
 /**
@@ -391,7 +395,7 @@ export interface PadAttrs {
   readonly value: number;
 }
 
-const padDef = defineOp<PadAttrs>({
+const padDef = defineOp<PadAttrs, [x: Tensor]>({
   name: 'pad',
   onnx: ({ g, attrs, inputs, inShapes, inDTypes, outputs }) => {
     const rank = (inShapes[0] as number[]).length;
@@ -406,19 +410,22 @@ const padDef = defineOp<PadAttrs>({
   },
   infer: ([x], { pads }) => [
     {
-      shape: (x as Tensor).shape.map((d, i) => d + (pads[i]?.[0] ?? 0) + (pads[i]?.[1] ?? 0)),
-      dtype: (x as Tensor).dtype,
+      shape: x.shape.map((d, i) => d + (pads[i]?.[0] ?? 0) + (pads[i]?.[1] ?? 0)),
+      dtype: x.dtype,
     },
   ],
-  grad: (dy, { inputs, attrs }) => {
+  grad: (dy, { inputs: [x], attrs }) => {
     let g = dy;
-    (inputs[0] as Tensor).shape.forEach((d, i) => {
+    x.shape.forEach((d, i) => {
       const before = attrs.pads[i]?.[0] ?? 0;
       g = slice(g, i, before, before + d);
     });
     return [g];
   },
 });
+
+/** @internal The op's type, for its kernels (`registerKernel<PadOp>`). */
+export type PadOp = typeof padDef;
 
 /**
  * Pads with a constant. `pads[i] = [before, after]` for axis i, listed from the FIRST axis (unlike
@@ -447,13 +454,16 @@ export function pad(x: Tensor, pads: readonly (readonly [number, number])[], val
   return run1(padDef, [y], { pads: grow, value });
 }
 
-const concatDef = defineOp<{ axis: number }>({
+/** @internal The op's type, for its kernels (`registerKernel<ConcatOp>`): one or more tensors. */
+export type ConcatOp = typeof concatDef;
+
+const concatDef = defineOp<{ axis: number }, readonly [Tensor, ...Tensor[]]>({
   name: 'concat',
   onnx: ({ g, attrs, inputs, outputs }) => {
     g.op('Concat', inputs, { axis: attrs.axis }, outputs[0]);
   },
   infer: (xs, { axis }) => {
-    const first = xs[0] as Tensor;
+    const [first] = xs;
     let total = 0;
     for (const t of xs) {
       if (t.rank !== first.rank || t.shape.some((d, i) => i !== axis && d !== first.shape[i])) {
@@ -482,19 +492,19 @@ const concatDef = defineOp<{ axis: number }>({
 
 /** Joins tensors along an existing axis. */
 export function concat(xs: readonly Tensor[], axis = 0): Tensor {
-  if (xs.length === 0) throw new TensorError('concat', 'expected at least one tensor');
-  const first = xs[0] as Tensor;
+  const [first, ...rest] = xs;
+  if (!first) throw new TensorError('concat', 'expected at least one tensor');
   const a = normalizeAxis('concat', axis, first.rank);
   if (first.rank === 0)
     throw new TensorError('concat', 'cannot concatenate rank-0 tensors; use stack');
-  if (xs.length === 1) return alias(first);
-  return run1(concatDef, xs, { axis: a });
+  if (rest.length === 0) return alias(first);
+  return run1(concatDef, [first, ...rest], { axis: a });
 }
 
 /** Joins tensors of one shape along a new axis. */
 export function stack(xs: readonly Tensor[], axis = 0): Tensor {
-  if (xs.length === 0) throw new TensorError('stack', 'expected at least one tensor');
-  const first = xs[0] as Tensor;
+  const [first] = xs;
+  if (!first) throw new TensorError('stack', 'expected at least one tensor');
   for (const t of xs) {
     if (!shapesEqual(t.shape, first.shape)) {
       throw new TensorError(

@@ -1,3 +1,4 @@
+import type { OutputSpec } from '../backend.js';
 import { fmtShape, TensorError } from '../errors.js';
 import type { OnnxContext } from '../onnx/lowering.js';
 import { defineOp, type OpDef, run1, runOp } from '../op.js';
@@ -40,12 +41,17 @@ function layerNormOnnx({ g, inputs, outputs, attrs }: OnnxContext<LayerNormAttrs
   g.op('Identity', [y], {}, outputs[0]);
 }
 
-const layerNormDef: OpDef<LayerNormAttrs> = defineOp<LayerNormAttrs>({
+/** x, and with affine ≥ 1 the weight, with affine 2 the bias. */
+type LayerNormInputs =
+  | [x: Tensor]
+  | [x: Tensor, weight: Tensor]
+  | [x: Tensor, weight: Tensor, bias: Tensor];
+
+const layerNormDef: OpDef<LayerNormAttrs, LayerNormInputs> = defineOp({
   name: 'layerNorm',
   onnx: layerNormOnnx,
-  infer: ([x]) => [{ shape: (x as Tensor).shape, dtype: 'float32' }],
-  grad: (dy, { inputs, attrs }) => {
-    const [x, w] = inputs as [Tensor, Tensor | undefined];
+  infer: ([x]) => [{ shape: x.shape, dtype: 'float32' }],
+  grad: (dy, { inputs: [x, w], attrs }) => {
     const grads = runOp(layerNormGradDef, w ? [x, dy, w] : [x, dy], attrs);
     // Parameter gradients are computed only for the parameters present.
     return grads.slice(0, 1 + attrs.affine);
@@ -60,18 +66,25 @@ const layerNormDef: OpDef<LayerNormAttrs> = defineOp<LayerNormAttrs>({
  *
  * Not differentiable itself (backward records no graph).
  */
-const layerNormGradDef: OpDef<LayerNormAttrs> = defineOp<LayerNormAttrs>({
+const layerNormGradDef: OpDef<
+  LayerNormAttrs,
+  [x: Tensor, dy: Tensor] | [x: Tensor, dy: Tensor, weight: Tensor],
+  [dx: OutputSpec] | [dx: OutputSpec, dweight: OutputSpec, dbias: OutputSpec]
+> = defineOp({
   name: 'layerNormGrad',
   infer: ([x], { axes, affine }) => {
-    const t = x as Tensor;
-    const param = t.shape.slice(t.rank - axes);
-    const specs = [{ shape: t.shape, dtype: 'float32' as const }];
+    const dx: OutputSpec = { shape: x.shape, dtype: 'float32' };
+    if (affine < 1) return [dx];
     // dweight and dbias are both computed when there is a weight (the bias's is a by-product).
-    if (affine >= 1)
-      specs.push({ shape: param, dtype: 'float32' }, { shape: param, dtype: 'float32' });
-    return specs;
+    const param: OutputSpec = { shape: x.shape.slice(x.rank - axes), dtype: 'float32' };
+    return [dx, param, param];
   },
 });
+
+/** @internal The ops' types, for their kernels (`registerKernel<LayerNormOp>`). */
+export type LayerNormOp = typeof layerNormDef;
+/** @internal */
+export type LayerNormGradOp = typeof layerNormGradDef;
 
 /**
  * Layer normalisation over the trailing `normalizedShape` axes of x, as torch.nn.functional.layer_norm:
@@ -111,6 +124,6 @@ export function layerNorm(
       );
     }
   }
-  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+  const inputs: LayerNormInputs = weight ? (bias ? [x, weight, bias] : [x, weight]) : [x];
   return run1(layerNormDef, inputs, { axes: k, eps, affine: (inputs.length - 1) as 0 | 1 | 2 });
 }

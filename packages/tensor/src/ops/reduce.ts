@@ -1,7 +1,7 @@
 import { fmtShape, TensorError } from '../errors.js';
 import type { OnnxLowering } from '../onnx/lowering.js';
 import { DataType } from '../onnx/proto.js';
-import { defineOp, run1 } from '../op.js';
+import { defineOp, type OpDef, run1 } from '../op.js';
 import { normalizeAxes, normalizeAxis, shapesEqual, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { where } from './elementwise.js';
@@ -55,16 +55,18 @@ function reduceOnnx(name: string): OnnxLowering<ReduceAttrs> {
   };
 }
 
+/** @internal The type of every reduction, for their kernels (`registerKernel<ReduceOp>`). */
+export type ReduceOp = OpDef<ReduceAttrs, [x: Tensor]>;
+
 function reduceDef(
   name: string,
   needsElements: boolean,
   grad?: (dy: Tensor, x: Tensor, y: Tensor, a: ReduceAttrs) => Tensor,
 ) {
-  return defineOp<ReduceAttrs>({
+  return defineOp<ReduceAttrs, [x: Tensor]>({
     name,
     onnx: reduceOnnx(name),
-    infer: ([x], attrs) => {
-      const t = x as Tensor;
+    infer: ([t], attrs) => {
       if (needsElements && sizeOf(t.shape.slice(attrs.start, attrs.end)) === 0) {
         throw new TensorError(
           name,
@@ -74,8 +76,7 @@ function reduceDef(
       const dtype = name === 'argmax' || name === 'argmin' ? 'int32' : t.dtype;
       return [{ shape: reducedShape(t.shape, attrs), dtype }];
     },
-    grad:
-      grad && ((dy, { inputs, output, attrs }) => [grad(dy, inputs[0] as Tensor, output, attrs)]),
+    grad: grad && ((dy, { inputs: [x], output, attrs }) => [grad(dy, x, output, attrs)]),
   });
 }
 

@@ -112,7 +112,7 @@ abstract class AdamBase extends Optimizer<AdamHyper> {
       maximize,
       amsgrad,
       step,
-    }) as [Tensor, Tensor, Tensor, Tensor | undefined];
+    });
     m.assign(nm);
     v.assign(nv);
     if (vmax && nvmax) vmax.assign(nvmax);

@@ -29,7 +29,7 @@ function reference(x: ArrayLike<number>, t: Int32Array, w: ArrayLike<number> | n
     const logp = row.map((v) => v - m - z);
     const wt = (k: number) => (w ? (w[k] as number) : 1);
     loss[r] = -(1 - eps) * wt(y) * (logp[y] as number);
-    for (let k = 0; k < C; k++) loss[r] -= (eps / C) * wt(k) * (logp[k] as number);
+    for (let k = 0; k < C; k++) loss[r] = loss[r]! - (eps / C) * wt(k) * (logp[k] as number);
     let wSum = 0;
     for (let k = 0; k < C; k++) wSum += wt(k);
     for (let k = 0; k < C; k++) {

@@ -184,9 +184,9 @@ describeBackends('reductions over every axis subset', () => {
     await expectExact(tensor(3).mean(), 'float32', [], [3]);
     await expectExact(tensor(3).max(), 'float32', [], [3]);
     const x = tensor([1, 2, 3, 4]);
-    expectClose([(await x.var().data())[0]], [5 / 3]);
-    expectClose([(await x.std().data())[0]], [Math.sqrt(5 / 3)]);
-    expectClose([(await x.var(undefined, false, 0).data())[0]], [1.25]);
+    expectClose([(await x.var().data())[0]!], [5 / 3]);
+    expectClose([(await x.std().data())[0]!], [Math.sqrt(5 / 3)]);
+    expectClose([(await x.var(undefined, false, 0).data())[0]!], [1.25]);
   });
 
   it('var over a single element is NaN with correction 1 (as PyTorch), 0 with correction 0', async () => {

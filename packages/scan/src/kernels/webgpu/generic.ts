@@ -2,19 +2,13 @@ import {
   defineOp,
   hasKernel,
   isGradEnabled,
-  type OpDef,
+  type OutputSpec,
   runOp,
   type Tensor,
   TensorError,
   WebGPUBackend,
 } from '@recur/tensor';
-import {
-  bufOf,
-  type GPUTensorBuffer,
-  gpuOf,
-  type KernelInput,
-  registerKernel,
-} from '@recur/tensor/kernels';
+import { bufOf, type GPUTensorBuffer, gpuOf, registerKernel } from '@recur/tensor/kernels';
 import type { ScanOperator } from '../../operator.js';
 import { layoutOf, type ScanLayout, servedBy } from '../../operators/layout.js';
 import { run1d, runScan, type ScanProgram } from './engine.js';
@@ -34,7 +28,7 @@ export interface WgslScanAttrs extends ScanLayout {
   readonly wgsl: string;
 }
 
-const wgslScanDef: OpDef<WgslScanAttrs> = defineOp<WgslScanAttrs>({
+const wgslScanDef = defineOp<WgslScanAttrs, readonly Tensor[], OutputSpec[]>({
   name: 'scan.wgsl',
   infer: (inputs, { arity }) =>
     inputs.slice(0, arity).map((t) => ({ shape: t.shape, dtype: 'float32' as const })),
@@ -95,17 +89,17 @@ fn leaf(o: u32, k: u32, t: u32) -> Elem {
   return p;
 }
 
-registerKernel<WgslScanAttrs>('scan.wgsl', 'webgpu', (backend, inputs, attrs) => {
+registerKernel<typeof wgslScanDef>('scan.wgsl', 'webgpu', (backend, inputs, attrs) => {
   const gpu = gpuOf(backend);
   const { outer, length: T, inner, arity, hasCarry } = attrs;
   const { program } = programFor(attrs);
-  const xs = inputs.slice(0, arity) as KernelInput[];
+  const xs = inputs.slice(0, arity);
   const ys = xs.map((x) => gpu.alloc(x.size * 4));
   const lines = outer * inner;
   let carry: GPUTensorBuffer | null = null;
   if (hasCarry && lines > 0 && T > 0) {
     carry = gpu.alloc(lines * arity * 4);
-    const cs = inputs.slice(arity, 2 * arity) as KernelInput[];
+    const cs = inputs.slice(arity, 2 * arity);
     run1d(
       gpu,
       `${program.key}.carry`,

@@ -1,17 +1,13 @@
 import type { KernelInput } from '../../backend.js';
 import { registerKernel } from '../../kernels.js';
-import type { AdamStepAttrs } from '../../ops/adam.js';
+import type { AdamStepOp } from '../../ops/adam.js';
 import { alloc, arr } from './backend.js';
 
 /** The Adam / AdamW update (ops/adam.ts) in one pass, in float64 per element. */
-registerKernel<AdamStepAttrs>('adamStep', 'cpu', (_b, inputs, a) => {
-  const [p, g, m, v, vm] = inputs.map((x) => arr(x as KernelInput) as Float32Array) as [
-    Float32Array,
-    Float32Array,
-    Float32Array,
-    Float32Array,
-    Float32Array | undefined,
-  ];
+registerKernel<AdamStepOp>('adamStep', 'cpu', (_b, [pIn, gIn, mIn, vIn, vmIn], a) => {
+  const f32 = (x: KernelInput) => arr(x) as Float32Array;
+  const [p, g, m, v] = [f32(pIn), f32(gIn), f32(mIn), f32(vIn)];
+  const vm = vmIn && f32(vmIn);
   const n = p.length;
   const [P, M, V] = [
     alloc('float32', n),

@@ -229,22 +229,26 @@ function forwardTiles(
   }
 }
 
+/** The backward's operands in order: q, k, v, the forward's output and lse, dOut and dLse. */
+export type BackwardInputs = readonly [
+  TypedArray,
+  TypedArray,
+  TypedArray,
+  TypedArray,
+  TypedArray,
+  TypedArray,
+  TypedArray,
+];
+/** The backward's results in order: dq, dk, dv. */
+export type BackwardGrads = readonly [TypedArray, TypedArray, TypedArray];
+
 export function tiledBackward(
   e: Engine,
-  [Q, K, V, O, L, DO, DL]: readonly TypedArray[],
-  [dq, dk, dvOut]: readonly TypedArray[],
+  [q, k, v, o, lse, dO, dL]: BackwardInputs,
+  [dq, dk, dvOut]: BackwardGrads,
   { batch, tq, tk, d, dv }: AttentionDims,
   a: AttentionAttrs,
 ): void {
-  const [q, k, v, o, lse, dO, dL] = [Q, K, V, O, L, DO, DL] as TypedArray[] as [
-    TypedArray,
-    TypedArray,
-    TypedArray,
-    TypedArray,
-    TypedArray,
-    TypedArray,
-    TypedArray,
-  ];
   if (packedBackward(e, [q, k, v, o, lse, dO, dL], [dq, dk, dvOut], { batch, tq, tk, d, dv }, a))
     return;
   const kernels = tileKernels();
@@ -275,8 +279,8 @@ export function tiledBackward(
 
 function backwardTiles(
   e: Engine,
-  [q, k, v, o, lse, dO, dL]: readonly TypedArray[],
-  [dq, dk, dvOut]: readonly TypedArray[],
+  [q, k, v, o, lse, dO, dL]: BackwardInputs,
+  [dq, dk, dvOut]: BackwardGrads,
   { batch, tq, tk, d, dv }: AttentionDims,
   a: AttentionAttrs,
   kernels: TileKernels | null,
@@ -498,22 +502,13 @@ export function packedForward(
 /** The backward on packed operands; false (nothing written) when the workspace cannot be had. */
 export function packedBackward(
   e: Engine,
-  [q, k, v, o, lse, dO, dL]: readonly TypedArray[],
-  [dq, dk, dvOut]: readonly TypedArray[],
+  [Q, K, V, O, L, DO, DL]: BackwardInputs,
+  [dq, dk, dvOut]: BackwardGrads,
   { batch, tq, tk, d, dv }: AttentionDims,
   a: AttentionAttrs,
 ): boolean {
   const kx = attentionOn(e.memory);
   if (!kx) return false;
-  const [Q, K, V, O, L, DO, DL] = [q, k, v, o, lse, dO, dL] as [
-    TypedArray,
-    TypedArray,
-    TypedArray,
-    TypedArray,
-    TypedArray,
-    TypedArray,
-    TypedArray,
-  ];
   const { NR } = GEMM_TILE;
   const tiles = Math.ceil(tk / BK);
   const dp = roundUp(d, NR);

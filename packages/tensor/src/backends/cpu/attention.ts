@@ -1,7 +1,7 @@
-import type { KernelInput, OutputSpec } from '../../backend.js';
+import type { KernelInput } from '../../backend.js';
 import type { TypedArray } from '../../dtype.js';
 import { registerKernel } from '../../kernels.js';
-import type { AttentionAttrs } from '../../ops/attention.js';
+import type { AttentionAttrs, AttentionGradOp, AttentionOp } from '../../ops/attention.js';
 import { sizeOf } from '../../shape.js';
 import { tiledBackward, tiledEngine, tiledForward } from './attention-tiled.js';
 import { alloc, arr } from './backend.js';
@@ -395,15 +395,11 @@ function oneRow(
   lse[row] = shift + Math.log(sum);
 }
 
-registerKernel<AttentionAttrs>('attention', 'cpu', (_b, [q, k, v], a, [oSpec, lSpec]) => {
-  const { batch, tq, tk, d, dv } = dimsOf(q as KernelInput, k as KernelInput, v as KernelInput);
-  const [Q, K, V] = [q, k, v].map((t) => arr(t as KernelInput)) as [
-    TypedArray,
-    TypedArray,
-    TypedArray,
-  ];
-  const out = alloc('float32', sizeOf((oSpec as OutputSpec).shape));
-  const lse = alloc('float32', sizeOf((lSpec as OutputSpec).shape));
+registerKernel<AttentionOp>('attention', 'cpu', (_b, [q, k, v], a, [oSpec, lSpec]) => {
+  const { batch, tq, tk, d, dv } = dimsOf(q, k, v);
+  const [Q, K, V] = [arr(q), arr(k), arr(v)];
+  const out = alloc('float32', sizeOf(oSpec.shape));
+  const lse = alloc('float32', sizeOf(lSpec.shape));
   // One query per head against a resident cache: the WebAssembly kernel reads it where it lies.
   if (
     tq === 1 &&
@@ -483,23 +479,15 @@ registerKernel<AttentionAttrs>('attention', 'cpu', (_b, [q, k, v], a, [oSpec, lS
   return [out, lse];
 });
 
-registerKernel<AttentionAttrs>(
+registerKernel<AttentionGradOp>(
   'attentionGrad',
   'cpu',
   (_b, [q, k, v, o, lse, dO, dL], a, [dqSpec, dkSpec, dvSpec]) => {
-    const { batch, tq, tk, d, dv } = dimsOf(q as KernelInput, k as KernelInput, v as KernelInput);
-    const [Q, K, V, O, L, DO, DL] = [q, k, v, o, lse, dO, dL].map((x) => arr(x as KernelInput)) as [
-      TypedArray,
-      TypedArray,
-      TypedArray,
-      TypedArray,
-      TypedArray,
-      TypedArray,
-      TypedArray,
-    ];
-    const dq = alloc('float32', sizeOf((dqSpec as OutputSpec).shape));
-    const dk = alloc('float32', sizeOf((dkSpec as OutputSpec).shape));
-    const dvOut = alloc('float32', sizeOf((dvSpec as OutputSpec).shape));
+    const { batch, tq, tk, d, dv } = dimsOf(q, k, v);
+    const [Q, K, V, O, L, DO, DL] = [arr(q), arr(k), arr(v), arr(o), arr(lse), arr(dO), arr(dL)];
+    const dq = alloc('float32', sizeOf(dqSpec.shape));
+    const dk = alloc('float32', sizeOf(dkSpec.shape));
+    const dvOut = alloc('float32', sizeOf(dvSpec.shape));
     const engine = useTiled(tq, tk, d);
     if (engine) {
       tiledBackward(engine, [Q, K, V, O, L, DO, DL], [dq, dk, dvOut], { batch, tq, tk, d, dv }, a);

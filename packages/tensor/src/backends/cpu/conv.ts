@@ -1,7 +1,6 @@
-import type { KernelInput, OutputSpec } from '../../backend.js';
 import type { TypedArray } from '../../dtype.js';
 import { registerKernel } from '../../kernels.js';
-import type { Im2colAttrs } from '../../ops/conv.js';
+import type { Im2colAttrs, Im2colOp } from '../../ops/conv.js';
 import { sizeOf } from '../../shape.js';
 import { alloc, arr } from './backend.js';
 
@@ -77,17 +76,13 @@ function walk(img: TypedArray, cols: TypedArray, n: number, a: Im2colAttrs, gath
   }
 }
 
-registerKernel<Im2colAttrs>('im2col', 'cpu', (_b, [x], a, [spec]) => {
-  const s = spec as OutputSpec;
-  const X = x as KernelInput;
+registerKernel<Im2colOp>('im2col', 'cpu', (_b, [X], a, [s]) => {
   const cols = alloc(s.dtype, sizeOf(s.shape));
   walk(arr(X), cols, X.shape[0] as number, a, true);
   return [cols];
 });
 
-registerKernel<Im2colAttrs>('col2im', 'cpu', (_b, [c], a, [spec]) => {
-  const s = spec as OutputSpec;
-  const C = c as KernelInput;
+registerKernel<Im2colOp>('col2im', 'cpu', (_b, [C], a, [s]) => {
   const img = alloc(s.dtype, sizeOf(s.shape));
   walk(img, arr(C), C.shape[0] as number, a, false);
   return [img];

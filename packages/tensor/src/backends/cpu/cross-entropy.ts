@@ -1,6 +1,6 @@
 import type { KernelInput } from '../../backend.js';
 import { registerKernel } from '../../kernels.js';
-import type { CrossEntropyRowsAttrs } from '../../ops/cross-entropy.js';
+import type { CrossEntropyRowsGradOp, CrossEntropyRowsOp } from '../../ops/cross-entropy.js';
 import { alloc, arr } from './backend.js';
 
 /**
@@ -25,8 +25,7 @@ function rowStats(x: Float32Array, at: number, C: number): [number, number] {
   return [shift, Math.log(s)];
 }
 
-registerKernel<CrossEntropyRowsAttrs>('crossEntropyRows', 'cpu', (_b, inputs, a) => {
-  const [xIn, tIn, wIn] = inputs as [KernelInput, KernelInput, KernelInput | undefined];
+registerKernel<CrossEntropyRowsOp>('crossEntropyRows', 'cpu', (_b, [xIn, tIn, wIn], a) => {
   const x = arr(xIn) as Float32Array;
   const t = arr(tIn) as Int32Array;
   const w = wIn ? (arr(wIn) as Float32Array) : null;
@@ -50,38 +49,36 @@ registerKernel<CrossEntropyRowsAttrs>('crossEntropyRows', 'cpu', (_b, inputs, a)
   return [loss];
 });
 
-registerKernel<CrossEntropyRowsAttrs>('crossEntropyRowsGrad', 'cpu', (_b, inputs, a) => {
-  const [xIn, tIn, gIn, wIn] = inputs as [
-    KernelInput,
-    KernelInput,
-    KernelInput,
-    KernelInput | undefined,
-  ];
-  const x = arr(xIn) as Float32Array;
-  const t = arr(tIn) as Int32Array;
-  const dl = arr(gIn) as Float32Array;
-  const w = wIn ? (arr(wIn) as Float32Array) : null;
-  const [R, C] = dims(xIn);
-  const dx = alloc('float32', R * C) as Float32Array;
-  let wSum = C;
-  if (w) {
-    wSum = 0;
-    for (let c = 0; c < C; c++) wSum += w[c] as number;
-  }
-  const eps = a.smoothing / C;
-  for (let r = 0; r < R; r++) {
-    const y = t[r] as number;
-    if (y === a.ignoreIndex) continue;
-    const at = r * C;
-    const g = dl[r] as number;
-    const [m, logZ] = rowStats(x, at, C);
-    const wy = (1 - a.smoothing) * (w ? (w[y] as number) : 1);
-    for (let c = 0; c < C; c++) {
-      const p = Math.exp((x[at + c] as number) - m - logZ);
-      let d = wy * (c === y ? p - 1 : p);
-      if (eps > 0) d += eps * (p * wSum - (w ? (w[c] as number) : 1));
-      dx[at + c] = g * d;
+registerKernel<CrossEntropyRowsGradOp>(
+  'crossEntropyRowsGrad',
+  'cpu',
+  (_b, [xIn, tIn, gIn, wIn], a) => {
+    const x = arr(xIn) as Float32Array;
+    const t = arr(tIn) as Int32Array;
+    const dl = arr(gIn) as Float32Array;
+    const w = wIn ? (arr(wIn) as Float32Array) : null;
+    const [R, C] = dims(xIn);
+    const dx = alloc('float32', R * C) as Float32Array;
+    let wSum = C;
+    if (w) {
+      wSum = 0;
+      for (let c = 0; c < C; c++) wSum += w[c] as number;
     }
-  }
-  return [dx];
-});
+    const eps = a.smoothing / C;
+    for (let r = 0; r < R; r++) {
+      const y = t[r] as number;
+      if (y === a.ignoreIndex) continue;
+      const at = r * C;
+      const g = dl[r] as number;
+      const [m, logZ] = rowStats(x, at, C);
+      const wy = (1 - a.smoothing) * (w ? (w[y] as number) : 1);
+      for (let c = 0; c < C; c++) {
+        const p = Math.exp((x[at + c] as number) - m - logZ);
+        let d = wy * (c === y ? p - 1 : p);
+        if (eps > 0) d += eps * (p * wSum - (w ? (w[c] as number) : 1));
+        dx[at + c] = g * d;
+      }
+    }
+    return [dx];
+  },
+);

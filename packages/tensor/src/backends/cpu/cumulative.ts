@@ -1,6 +1,6 @@
-import type { KernelInput, OutputSpec } from '../../backend.js';
+import type { KernelInput } from '../../backend.js';
 import { registerKernel } from '../../kernels.js';
-import type { CumsumAttrs } from '../../ops/cumulative.js';
+import type { CummaxOp, CumsumOp } from '../../ops/cumulative.js';
 import { sizeOf } from '../../shape.js';
 import { alloc, arr } from './backend.js';
 
@@ -12,10 +12,9 @@ function layout(x: KernelInput, axis: number) {
   };
 }
 
-registerKernel<CumsumAttrs>('cumsum', 'cpu', (_b, [x], { axis, reverse, exclusive }, [spec]) => {
-  const input = x as KernelInput;
+registerKernel<CumsumOp>('cumsum', 'cpu', (_b, [input], { axis, reverse, exclusive }, [spec]) => {
   const src = arr(input);
-  const out = alloc((spec as OutputSpec).dtype, input.size);
+  const out = alloc(spec.dtype, input.size);
   const { outer, r, inner } = layout(input, axis);
   const acc = new Float64Array(inner);
   for (let o = 0; o < outer; o++) {
@@ -24,24 +23,19 @@ registerKernel<CumsumAttrs>('cumsum', 'cpu', (_b, [x], { axis, reverse, exclusiv
       const k = reverse ? r - 1 - s : s;
       const row = (o * r + k) * inner;
       for (let i = 0; i < inner; i++) {
-        const v = src[row + i] as number;
-        if (exclusive) {
-          out[row + i] = acc[i] as number;
-          acc[i] += v;
-        } else {
-          acc[i] += v;
-          out[row + i] = acc[i] as number;
-        }
+        const before = acc[i] as number;
+        const after = before + (src[row + i] as number);
+        acc[i] = after;
+        out[row + i] = exclusive ? before : after;
       }
     }
   }
   return [out];
 });
 
-registerKernel<{ axis: number }>('cummax', 'cpu', (_b, [x], { axis }, [spec]) => {
-  const input = x as KernelInput;
+registerKernel<CummaxOp>('cummax', 'cpu', (_b, [input], { axis }, [spec]) => {
   const src = arr(input);
-  const values = alloc((spec as OutputSpec).dtype, input.size);
+  const values = alloc(spec.dtype, input.size);
   const indices = new Int32Array(input.size);
   const { outer, r, inner } = layout(input, axis);
   for (let o = 0; o < outer; o++) {

@@ -1,5 +1,5 @@
-import type { KernelInput, OutputSpec } from '../../backend.js';
 import { registerKernel } from '../../kernels.js';
+import type { ElementwiseOp } from '../../ops/elementwise.js';
 import { sizeOf } from '../../shape.js';
 import { alloc, arr } from './backend.js';
 import { type Expr, elementwise } from './codegen.js';
@@ -79,21 +79,16 @@ const BINARY: Record<string, Expr> = {
 };
 
 function register(name: string, e: Expr): void {
-  registerKernel(
-    name,
-    'cpu',
-    (_b, inputs: readonly KernelInput[], _attrs, [spec]: readonly OutputSpec[]) => {
-      const o = spec as OutputSpec;
-      const out = alloc(o.dtype, sizeOf(o.shape));
-      elementwise(
-        e,
-        out,
-        inputs.map((x) => ({ data: arr(x), shape: x.shape })),
-        o.shape,
-      );
-      return [out];
-    },
-  );
+  registerKernel<ElementwiseOp>(name, 'cpu', (_b, inputs, _attrs, [o]) => {
+    const out = alloc(o.dtype, sizeOf(o.shape));
+    elementwise(
+      e,
+      out,
+      inputs.map((x) => ({ data: arr(x), shape: x.shape })),
+      o.shape,
+    );
+    return [out];
+  });
 }
 
 for (const [name, e] of Object.entries(UNARY)) register(name, e);

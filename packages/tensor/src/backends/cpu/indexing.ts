@@ -1,7 +1,7 @@
-import type { KernelInput, OutputSpec } from '../../backend.js';
+import type { KernelInput } from '../../backend.js';
 import { TensorError } from '../../errors.js';
 import { registerKernel } from '../../kernels.js';
-import type { AxisAttrs } from '../../ops/indexing.js';
+import type { GatherOp, ScatterAddOp } from '../../ops/indexing.js';
 import { sizeOf, stridesOf } from '../../shape.js';
 import { alloc, arr } from './backend.js';
 
@@ -25,7 +25,9 @@ function offsetsOf(shape: readonly number[], strides: readonly number[], skip: n
     for (let k = rank - 1; k >= 0; k--) {
       const st = k === skip ? 0 : (strides[k] as number);
       base += st;
-      if (++coord[k] < (shape[k] as number)) break;
+      const c = (coord[k] as number) + 1;
+      coord[k] = c;
+      if (c < (shape[k] as number)) break;
       base -= st * (shape[k] as number);
       coord[k] = 0;
     }
@@ -53,43 +55,36 @@ function targetsOf(
   return at;
 }
 
-registerKernel<AxisAttrs>('gather', 'cpu', (_b, [x, index], { axis }, [spec]) => {
-  const src = arr(x as KernelInput);
-  const out = alloc((spec as OutputSpec).dtype, (index as KernelInput).size);
-  const at = targetsOf('gather', index as KernelInput, (x as KernelInput).shape, axis);
+registerKernel<GatherOp>('gather', 'cpu', (_b, [x, index], { axis }, [spec]) => {
+  const src = arr(x);
+  const out = alloc(spec.dtype, index.size);
+  const at = targetsOf('gather', index, x.shape, axis);
   for (let i = 0; i < at.length; i++) out[i] = src[at[i] as number] as number;
   return [out];
 });
 
-registerKernel<AxisAttrs & { shape: number[] }>(
-  'scatterAdd',
-  'cpu',
-  (_b, [s, index], { axis, shape }, [spec]) => {
-    const source = s as KernelInput;
-    const idx = index as KernelInput;
-    const src = arr(source);
-    const out = alloc((spec as OutputSpec).dtype, sizeOf(shape));
-    const at = targetsOf('scatterAdd', idx, shape, axis);
-    // The source may be larger than the index off the axis: read it at the index's positions.
-    const from = offsetsOf(idx.shape, stridesOf(source.shape), -1);
-    for (let i = 0; i < at.length; i++) {
-      const o = at[i] as number;
-      out[o] = (out[o] as number) + (src[from[i] as number] as number);
-    }
-    return [out];
-  },
-);
+registerKernel<ScatterAddOp>('scatterAdd', 'cpu', (_b, [source, idx], { axis, shape }, [spec]) => {
+  const src = arr(source);
+  const out = alloc(spec.dtype, sizeOf(shape));
+  const at = targetsOf('scatterAdd', idx, shape, axis);
+  // The source may be larger than the index off the axis: read it at the index's positions.
+  const from = offsetsOf(idx.shape, stridesOf(source.shape), -1);
+  for (let i = 0; i < at.length; i++) {
+    const o = at[i] as number;
+    out[o] = (out[o] as number) + (src[from[i] as number] as number);
+  }
+  return [out];
+});
 
 /** [outer, n, inner] input, k flat indices → [outer, k, inner]. */
-registerKernel<AxisAttrs>('take', 'cpu', (_b, [x, index], { axis }, [spec]) => {
-  const input = x as KernelInput;
+registerKernel<GatherOp>('take', 'cpu', (_b, [input, index], { axis }, [spec]) => {
   const src = arr(input);
-  const idx = arr(index as KernelInput);
+  const idx = arr(index);
   const n = input.shape[axis] as number;
   const outer = sizeOf(input.shape.slice(0, axis));
   const inner = sizeOf(input.shape.slice(axis + 1));
   const k = idx.length;
-  const out = alloc((spec as OutputSpec).dtype, outer * k * inner);
+  const out = alloc(spec.dtype, outer * k * inner);
   for (let j = 0; j < k; j++) {
     const v = idx[j] as number;
     if (v < 0 || v >= n) throw badIndex('indexSelect', v, n, axis);
@@ -103,34 +98,27 @@ registerKernel<AxisAttrs>('take', 'cpu', (_b, [x, index], { axis }, [spec]) => {
   return [out];
 });
 
-registerKernel<AxisAttrs & { shape: number[] }>(
-  'indexAdd',
-  'cpu',
-  (_b, [s, index], { axis, shape }, [spec]) => {
-    const src = arr(s as KernelInput);
-    const idx = arr(index as KernelInput);
-    const n = shape[axis] as number;
-    const outer = sizeOf(shape.slice(0, axis));
-    const inner = sizeOf(shape.slice(axis + 1));
-    const k = idx.length;
-    const expected = outer * k * inner;
-    if ((s as KernelInput).size !== expected) {
-      throw new TensorError(
-        'indexAdd',
-        `source has ${(s as KernelInput).size} elements, expected ${expected}`,
-      );
+registerKernel<ScatterAddOp>('indexAdd', 'cpu', (_b, [s, index], { axis, shape }, [spec]) => {
+  const src = arr(s);
+  const idx = arr(index);
+  const n = shape[axis] as number;
+  const outer = sizeOf(shape.slice(0, axis));
+  const inner = sizeOf(shape.slice(axis + 1));
+  const k = idx.length;
+  const expected = outer * k * inner;
+  if (s.size !== expected) {
+    throw new TensorError('indexAdd', `source has ${s.size} elements, expected ${expected}`);
+  }
+  const out = alloc(spec.dtype, sizeOf(shape));
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < k; j++) {
+      const v = idx[j] as number;
+      if (v < 0 || v >= n) throw badIndex('indexAdd', v, n, axis);
+      const to = (o * n + v) * inner;
+      const from = (o * k + j) * inner;
+      for (let i = 0; i < inner; i++)
+        out[to + i] = (out[to + i] as number) + (src[from + i] as number);
     }
-    const out = alloc((spec as OutputSpec).dtype, sizeOf(shape));
-    for (let o = 0; o < outer; o++) {
-      for (let j = 0; j < k; j++) {
-        const v = idx[j] as number;
-        if (v < 0 || v >= n) throw badIndex('indexAdd', v, n, axis);
-        const to = (o * n + v) * inner;
-        const from = (o * k + j) * inner;
-        for (let i = 0; i < inner; i++)
-          out[to + i] = (out[to + i] as number) + (src[from + i] as number);
-      }
-    }
-    return [out];
-  },
-);
+  }
+  return [out];
+});

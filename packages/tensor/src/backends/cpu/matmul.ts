@@ -1,6 +1,5 @@
-import type { KernelInput, OutputSpec } from '../../backend.js';
 import { registerKernel } from '../../kernels.js';
-import type { MatmulAttrs } from '../../ops/matmul.js';
+import type { MatmulOp } from '../../ops/matmul.js';
 import { broadcastStrides, sizeOf, stridesOf } from '../../shape.js';
 import { alloc, arr } from './backend.js';
 import { gemmDirect, gemmPacked, packA, packB, R } from './matmul-js.js';
@@ -45,10 +44,7 @@ function batchItems(
   return items;
 }
 
-registerKernel<MatmulAttrs>('matmul', 'cpu', (_b, [a, b], { transA, transB }, [spec]) => {
-  const A = a as KernelInput;
-  const B = b as KernelInput;
-  const o = spec as OutputSpec;
+registerKernel<MatmulOp>('matmul', 'cpu', (_b, [A, B], { transA, transB }, [o]) => {
   const ra = A.shape.length;
   const m = o.shape[o.shape.length - 2] as number;
   const n = o.shape[o.shape.length - 1] as number;

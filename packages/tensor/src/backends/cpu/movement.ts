@@ -1,8 +1,7 @@
-import type { KernelInput, OutputSpec } from '../../backend.js';
 import type { TypedArray } from '../../dtype.js';
 import { registerKernel } from '../../kernels.js';
-import type { StridedWriteAttrs } from '../../ops/inplace.js';
-import type { PadAttrs, StridedAttrs } from '../../ops/movement.js';
+import type { StridedWriteOp } from '../../ops/inplace.js';
+import type { ConcatOp, PadOp, StridedOp, StridedScatterOp } from '../../ops/movement.js';
 import { sizeOf, stridesOf } from '../../shape.js';
 import { alloc, arr } from './backend.js';
 import { forgetCachedMatrix } from './wasm/gemm.js';
@@ -32,16 +31,18 @@ function walk(
     row(dst, src, n, step);
     for (let k = rank - 2; k >= 0; k--) {
       src += strides[k] as number;
-      if (++idx[k] < (shape[k] as number)) break;
+      const c = (idx[k] as number) + 1;
+      idx[k] = c;
+      if (c < (shape[k] as number)) break;
       src -= (strides[k] as number) * (shape[k] as number);
       idx[k] = 0;
     }
   }
 }
 
-registerKernel<StridedAttrs>('strided', 'cpu', (_b, [x], { shape, strides, offset }, [spec]) => {
-  const src = arr(x as KernelInput);
-  const out = alloc((spec as OutputSpec).dtype, sizeOf(shape));
+registerKernel<StridedOp>('strided', 'cpu', (_b, [x], { shape, strides, offset }, [spec]) => {
+  const src = arr(x);
+  const out = alloc(spec.dtype, sizeOf(shape));
   walk(shape, strides, offset, (d, s, n, step) => {
     if (step === 1) out.set(src.subarray(s, s + n), d);
     else for (let j = 0; j < n; j++) out[d + j] = src[s + j * step] as number;
@@ -49,12 +50,11 @@ registerKernel<StridedAttrs>('strided', 'cpu', (_b, [x], { shape, strides, offse
   return [out];
 });
 
-registerKernel<StridedAttrs>(
+registerKernel<StridedScatterOp>(
   'stridedScatter',
   'cpu',
-  (_b, [g], { shape, strides, offset }, [spec]) => {
-    const src = arr(g as KernelInput);
-    const o = spec as OutputSpec;
+  (_b, [g], { shape, strides, offset }, [o]) => {
+    const src = arr(g);
     const out = alloc(o.dtype, sizeOf(o.shape));
     walk(shape, strides, offset, (d, s, n, step) => {
       for (let j = 0; j < n; j++)
@@ -64,9 +64,7 @@ registerKernel<StridedAttrs>(
   },
 );
 
-registerKernel<PadAttrs>('pad', 'cpu', (_b, [x], { pads, value }, [spec]) => {
-  const input = x as KernelInput;
-  const o = spec as OutputSpec;
+registerKernel<PadOp>('pad', 'cpu', (_b, [input], { pads, value }, [o]) => {
   const out = alloc(o.dtype, sizeOf(o.shape));
   if (value !== 0) out.fill(value);
   // Write the input through a strided view of the output that starts at the padded corner.
@@ -77,8 +75,7 @@ registerKernel<PadAttrs>('pad', 'cpu', (_b, [x], { pads, value }, [spec]) => {
   return [out];
 });
 
-registerKernel<{ axis: number }>('concat', 'cpu', (_b, inputs, { axis }, [spec]) => {
-  const o = spec as OutputSpec;
+registerKernel<ConcatOp>('concat', 'cpu', (_b, inputs, { axis }, [o]) => {
   const out = alloc(o.dtype, sizeOf(o.shape));
   const outer = sizeOf(o.shape.slice(0, axis));
   const inner = sizeOf(o.shape.slice(axis + 1));
@@ -93,12 +90,12 @@ registerKernel<{ axis: number }>('concat', 'cpu', (_b, inputs, { axis }, [spec])
   return [out];
 });
 
-registerKernel<StridedWriteAttrs>(
+registerKernel<StridedWriteOp>(
   'stridedWrite',
   'cpu',
   (_b, [target, src], { shape, strides, offset, accumulate }) => {
-    const out = arr(target as KernelInput);
-    const from = arr(src as KernelInput);
+    const out = arr(target);
+    const from = arr(src);
     forgetCachedMatrix(out); // the matmul kernel may hold a copy of the old contents
     walk(shape, strides, offset, (d, s, n, step) => {
       if (!accumulate && step === 1) out.set(from.subarray(d, d + n), s);

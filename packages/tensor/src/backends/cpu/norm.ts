@@ -1,6 +1,6 @@
-import type { KernelInput, OutputSpec } from '../../backend.js';
+import type { KernelInput } from '../../backend.js';
 import { registerKernel } from '../../kernels.js';
-import type { LayerNormAttrs } from '../../ops/norm.js';
+import type { LayerNormGradOp, LayerNormOp } from '../../ops/norm.js';
 import { sizeOf } from '../../shape.js';
 import { alloc, arr } from './backend.js';
 
@@ -27,12 +27,12 @@ function rowStats(x: Float32Array, at: number, n: number, eps: number): [number,
   return [mean, 1 / Math.sqrt(sq / n + eps)];
 }
 
-registerKernel<LayerNormAttrs>('layerNorm', 'cpu', (_b, [xIn, wIn, bIn], { axes, eps }, [spec]) => {
-  const x = arr(xIn as KernelInput) as Float32Array;
+registerKernel<LayerNormOp>('layerNorm', 'cpu', (_b, [xIn, wIn, bIn], { axes, eps }, [spec]) => {
+  const x = arr(xIn) as Float32Array;
   const w = wIn ? (arr(wIn) as Float32Array) : null;
   const b = bIn ? (arr(bIn) as Float32Array) : null;
-  const n = rowSize(xIn as KernelInput, axes);
-  const y = alloc('float32', sizeOf((spec as OutputSpec).shape)) as Float32Array;
+  const n = rowSize(xIn, axes);
+  const y = alloc('float32', sizeOf(spec.shape)) as Float32Array;
   const rows = n === 0 ? 0 : x.length / n;
   for (let r = 0; r < rows; r++) {
     const at = r * n;
@@ -47,11 +47,11 @@ registerKernel<LayerNormAttrs>('layerNorm', 'cpu', (_b, [xIn, wIn, bIn], { axes,
   return [y];
 });
 
-registerKernel<LayerNormAttrs>('layerNormGrad', 'cpu', (_b, [xIn, dyIn, wIn], { axes, eps }) => {
-  const x = arr(xIn as KernelInput) as Float32Array;
-  const dy = arr(dyIn as KernelInput) as Float32Array;
+registerKernel<LayerNormGradOp>('layerNormGrad', 'cpu', (_b, [xIn, dyIn, wIn], { axes, eps }) => {
+  const x = arr(xIn) as Float32Array;
+  const dy = arr(dyIn) as Float32Array;
   const w = wIn ? (arr(wIn) as Float32Array) : null;
-  const n = rowSize(xIn as KernelInput, axes);
+  const n = rowSize(xIn, axes);
   const dx = alloc('float32', x.length) as Float32Array;
   const dw = new Float64Array(w ? n : 0);
   const db = new Float64Array(w ? n : 0);

@@ -1,6 +1,6 @@
-import type { KernelInput, OutputSpec } from '../../backend.js';
+import type { KernelInput } from '../../backend.js';
 import { registerKernel } from '../../kernels.js';
-import type { ReduceAttrs } from '../../ops/reduce.js';
+import type { ReduceAttrs, ReduceOp } from '../../ops/reduce.js';
 import { sizeOf } from '../../shape.js';
 import { alloc, arr } from './backend.js';
 
@@ -23,12 +23,11 @@ type Fold = (
 
 /** Accumulates in float64 rows (`acc`), walking the input in memory order. */
 function foldKernel(name: string, init: number, fold: Fold): void {
-  registerKernel<ReduceAttrs>(name, 'cpu', (_b, [x], attrs, [spec]) => {
-    const input = x as KernelInput;
+  registerKernel<ReduceOp>(name, 'cpu', (_b, [input], attrs, [spec]) => {
     const { outer, r, inner } = layout(input, attrs);
     const acc = new Float64Array(outer * inner).fill(init);
     fold(arr(input), acc, outer, r, inner);
-    const out = alloc((spec as OutputSpec).dtype, outer * inner);
+    const out = alloc(spec.dtype, outer * inner);
     out.set(acc);
     return [out];
   });
@@ -39,7 +38,8 @@ foldKernel('sum', 0, (src, acc, outer, r, inner) => {
     const base = o * inner;
     for (let k = 0; k < r; k++) {
       const row = (o * r + k) * inner;
-      for (let i = 0; i < inner; i++) acc[base + i] += src[row + i] as number;
+      for (let i = 0; i < inner; i++)
+        acc[base + i] = (acc[base + i] as number) + (src[row + i] as number);
     }
   }
 });
@@ -78,8 +78,7 @@ foldKernel('min', Number.POSITIVE_INFINITY, (src, acc, outer, r, inner) => {
  * finds the largest, −1 the smallest (comparing sign·v keeps the loop free of calls).
  */
 function argKernel(name: string, sign: 1 | -1): void {
-  registerKernel<ReduceAttrs>(name, 'cpu', (_b, [x], attrs) => {
-    const input = x as KernelInput;
+  registerKernel<ReduceOp>(name, 'cpu', (_b, [input], attrs) => {
     const src = arr(input);
     const { outer, r, inner } = layout(input, attrs);
     const out = new Int32Array(outer * inner);

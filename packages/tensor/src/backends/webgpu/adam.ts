@@ -1,13 +1,12 @@
-import type { KernelInput } from '../../backend.js';
 import { runProgram } from '../../kernel-kit/webgpu.js';
 import { registerKernel } from '../../kernels.js';
-import type { AdamStepAttrs } from '../../ops/adam.js';
+import type { AdamStepOp } from '../../ops/adam.js';
 import { bufOf, f32bits, gpuOf } from './backend.js';
 
 /** The Adam / AdamW update (ops/adam.ts), one thread per element, in float32. */
-registerKernel<AdamStepAttrs>('adamStep', 'webgpu', (backend, inputs, a) => {
+registerKernel<AdamStepOp>('adamStep', 'webgpu', (backend, inputs, a) => {
   const gpu = gpuOf(backend);
-  const n = (inputs[0] as KernelInput).size;
+  const n = inputs[0].size;
   const ams = inputs.length > 4;
   const outs = Array.from({ length: ams ? 4 : 3 }, () => gpu.alloc(Math.max(n, 1) * 4));
   const decay = a.decoupled ? 1 - a.lr * a.weightDecay : 1;

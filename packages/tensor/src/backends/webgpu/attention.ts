@@ -1,7 +1,7 @@
-import type { KernelInput, OutputSpec } from '../../backend.js';
+import type { KernelInput } from '../../backend.js';
 import { COMMON_WGSL, checkLoop, output, runProgram } from '../../kernel-kit/webgpu.js';
 import { registerKernel } from '../../kernels.js';
-import type { AttentionAttrs } from '../../ops/attention.js';
+import type { AttentionAttrs, AttentionGradOp, AttentionOp } from '../../ops/attention.js';
 import { sizeOf } from '../../shape.js';
 import { bufOf, f32bits, gpuOf, type WebGPUBackend } from './backend.js';
 
@@ -63,12 +63,12 @@ function checks(gpu: WebGPUBackend, dims: Dims): void {
   checkLoop(gpu, 'attention', dims.tq);
 }
 
-registerKernel<AttentionAttrs>('attention', 'webgpu', (backend, [q, k, v], a, [oSpec, lSpec]) => {
+registerKernel<AttentionOp>('attention', 'webgpu', (backend, [q, k, v], a, [oSpec, lSpec]) => {
   const gpu = gpuOf(backend);
-  const dims = dimsOf(q as KernelInput, k as KernelInput, v as KernelInput);
+  const dims = dimsOf(q, k, v);
   checks(gpu, dims);
-  const out = output(gpu, oSpec as OutputSpec);
-  const lse = output(gpu, lSpec as OutputSpec);
+  const out = output(gpu, oSpec);
+  const lse = output(gpu, lSpec);
   const n = dims.batch * dims.tq;
   runProgram(
     gpu,
@@ -113,19 +113,19 @@ registerKernel<AttentionAttrs>('attention', 'webgpu', (backend, [q, k, v], a, [o
   for (var x = 0u; x < DV; x++) { out[oo + x] = acc[x] / l; }`,
     },
     paramsOf(n, dims, a),
-    [q, k, v].map((t) => bufOf(t as KernelInput).buffer).concat([out.buffer, lse.buffer]),
+    [q, k, v].map((t) => bufOf(t).buffer).concat([out.buffer, lse.buffer]),
   );
   return [out, lse];
 });
 
-registerKernel<AttentionAttrs>(
+registerKernel<AttentionGradOp>(
   'attentionGrad',
   'webgpu',
   (backend, [q, k, v, o, lse, dO, dL], a, [dqSpec, dkSpec, dvSpec]) => {
     const gpu = gpuOf(backend);
-    const dims = dimsOf(q as KernelInput, k as KernelInput, v as KernelInput);
+    const dims = dimsOf(q, k, v);
     checks(gpu, dims);
-    const buf = (t: KernelInput | undefined) => bufOf(t as KernelInput).buffer;
+    const buf = (t: KernelInput) => bufOf(t).buffer;
     const rows = dims.batch * dims.tq;
     // δ_i = dOut_i · out_i − dLse_i, one per query row.
     const delta = gpu.alloc(Math.max(rows, 1) * 4);
@@ -149,9 +149,9 @@ registerKernel<AttentionAttrs>(
       paramsOf(rows, dims, a),
       [buf(o), buf(dO), buf(dL), delta.buffer],
     );
-    const dq = output(gpu, dqSpec as OutputSpec);
-    const dk = output(gpu, dkSpec as OutputSpec);
-    const dv = output(gpu, dvSpec as OutputSpec);
+    const dq = output(gpu, dqSpec);
+    const dk = output(gpu, dkSpec);
+    const dv = output(gpu, dvSpec);
     const inputs = [
       { name: 'q', type: 'f32' },
       { name: 'k', type: 'f32' },

@@ -1,7 +1,6 @@
-import type { KernelInput, OutputSpec } from '../../backend.js';
 import { output, runProgram, wt } from '../../kernel-kit/webgpu.js';
 import { registerKernel } from '../../kernels.js';
-import type { Im2colAttrs } from '../../ops/conv.js';
+import type { Im2colAttrs, Im2colOp } from '../../ops/conv.js';
 import { sizeOf } from '../../shape.js';
 import { bufOf, gpuOf } from './backend.js';
 
@@ -35,10 +34,8 @@ const UNPACK = `let C = pu(1u); let H = pu(2u); let W = pu(3u);
   let dH = pu(8u); let dW = pu(9u); let pT = pu(10u); let pL = pu(11u);
   let oH = pu(12u); let oW = pu(13u);`;
 
-registerKernel<Im2colAttrs>('im2col', 'webgpu', (backend, [x], a, [spec]) => {
+registerKernel<Im2colOp>('im2col', 'webgpu', (backend, [X], a, [s]) => {
   const gpu = gpuOf(backend);
-  const X = x as KernelInput;
-  const s = spec as OutputSpec;
   const cols = output(gpu, s);
   const n = sizeOf(s.shape);
   const t = wt(s.dtype);
@@ -75,10 +72,8 @@ registerKernel<Im2colAttrs>('im2col', 'webgpu', (backend, [x], a, [spec]) => {
   return [cols];
 });
 
-registerKernel<Im2colAttrs>('col2im', 'webgpu', (backend, [c], a, [spec]) => {
+registerKernel<Im2colOp>('col2im', 'webgpu', (backend, [Cols], a, [s]) => {
   const gpu = gpuOf(backend);
-  const Cols = c as KernelInput;
-  const s = spec as OutputSpec;
   const img = output(gpu, s);
   const n = sizeOf(s.shape);
   const t = wt(s.dtype);

@@ -1,7 +1,11 @@
-import type { KernelInput, OutputSpec } from '../../backend.js';
+import type { KernelInput } from '../../backend.js';
 import { COMMON_WGSL, checkLoop, output, runProgram } from '../../kernel-kit/webgpu.js';
 import { registerKernel } from '../../kernels.js';
-import type { CrossEntropyRowsAttrs } from '../../ops/cross-entropy.js';
+import type {
+  CrossEntropyRowsAttrs,
+  CrossEntropyRowsGradOp,
+  CrossEntropyRowsOp,
+} from '../../ops/cross-entropy.js';
 import { bufOf, f32bits, gpuOf } from './backend.js';
 
 /**
@@ -36,23 +40,20 @@ function setup(backend: Parameters<typeof gpuOf>[0], x: KernelInput, a: CrossEnt
   return { gpu, R, C, params: [R, C, a.ignoreIndex, f32bits(a.smoothing)] };
 }
 
-registerKernel<CrossEntropyRowsAttrs>(
-  'crossEntropyRows',
-  'webgpu',
-  (backend, inputs, a, [spec]) => {
-    const x = inputs[0] as KernelInput;
-    const weighted = inputs.length > 2;
-    const { gpu, R, params } = setup(backend, x, a);
-    const loss = output(gpu, spec as OutputSpec);
-    const W = (c: string) => weightOf(weighted, c);
-    runProgram(
-      gpu,
-      {
-        name: `crossEntropyRows:${weighted ? 1 : 0}`,
-        prelude: COMMON_WGSL,
-        bindings: [...bindings(weighted, []), { name: 'loss', type: 'f32', write: true }],
-        size: R,
-        main: `  if (i >= pu(0u)) { return; }
+registerKernel<CrossEntropyRowsOp>('crossEntropyRows', 'webgpu', (backend, inputs, a, [spec]) => {
+  const x = inputs[0];
+  const weighted = inputs.length > 2;
+  const { gpu, R, params } = setup(backend, x, a);
+  const loss = output(gpu, spec);
+  const W = (c: string) => weightOf(weighted, c);
+  runProgram(
+    gpu,
+    {
+      name: `crossEntropyRows:${weighted ? 1 : 0}`,
+      prelude: COMMON_WGSL,
+      bindings: [...bindings(weighted, []), { name: 'loss', type: 'f32', write: true }],
+      size: R,
+      main: `  if (i >= pu(0u)) { return; }
   let C = pu(1u); let eps = pf(3u);
   let y = t[i];
   if (y == pi(2u)) { loss[i] = 0.0; return; }${STATS}
@@ -64,22 +65,21 @@ registerKernel<CrossEntropyRowsAttrs>(
     l = l + eps / f32(C) * sm;
   }
   loss[i] = l;`,
-      },
-      params,
-      inputs.map((t) => bufOf(t).buffer).concat([loss.buffer]),
-    );
-    return [loss];
-  },
-);
+    },
+    params,
+    inputs.map((t) => bufOf(t).buffer).concat([loss.buffer]),
+  );
+  return [loss];
+});
 
-registerKernel<CrossEntropyRowsAttrs>(
+registerKernel<CrossEntropyRowsGradOp>(
   'crossEntropyRowsGrad',
   'webgpu',
   (backend, inputs, a, [spec]) => {
-    const x = inputs[0] as KernelInput;
+    const x = inputs[0];
     const weighted = inputs.length > 3;
     const { gpu, R, params } = setup(backend, x, a);
-    const dx = output(gpu, spec as OutputSpec);
+    const dx = output(gpu, spec);
     const W = (c: string) => weightOf(weighted, c);
     runProgram(
       gpu,

@@ -1,4 +1,4 @@
-import type { KernelInput, OutputSpec } from '../../backend.js';
+import type { KernelInput } from '../../backend.js';
 import {
   COMMON_WGSL,
   checkLoop,
@@ -8,7 +8,7 @@ import {
   wt,
 } from '../../kernel-kit/webgpu.js';
 import { registerKernel } from '../../kernels.js';
-import type { CumsumAttrs } from '../../ops/cumulative.js';
+import type { CummaxOp, CumsumOp } from '../../ops/cumulative.js';
 import { sizeOf } from '../../shape.js';
 import { bufOf, gpuOf } from './backend.js';
 
@@ -30,13 +30,11 @@ const LINE = `let ii = i % inner;
   let o = i / inner;
   let base = o * r * inner + ii;`;
 
-registerKernel<CumsumAttrs>(
+registerKernel<CumsumOp>(
   'cumsum',
   'webgpu',
-  (backend, [x], { axis, reverse, exclusive }, [spec]) => {
+  (backend, [input], { axis, reverse, exclusive }, [o]) => {
     const gpu = gpuOf(backend);
-    const input = x as KernelInput;
-    const o = spec as OutputSpec;
     const out = output(gpu, o);
     const { outer, r, inner } = layout(input, axis);
     checkLoop(gpu, 'cumsum', r);
@@ -84,10 +82,8 @@ registerKernel<CumsumAttrs>(
 );
 
 // Latest index among equal maxima; a NaN sticks once seen and each later NaN takes the index.
-registerKernel<{ axis: number }>('cummax', 'webgpu', (backend, [x], { axis }, [spec]) => {
+registerKernel<CummaxOp>('cummax', 'webgpu', (backend, [input], { axis }, [o]) => {
   const gpu = gpuOf(backend);
-  const input = x as KernelInput;
-  const o = spec as OutputSpec;
   const values = output(gpu, o);
   const indices = gpu.alloc(input.size * 4);
   const { outer, r, inner } = layout(input, axis);

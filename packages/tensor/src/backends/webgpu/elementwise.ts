@@ -1,7 +1,7 @@
-import type { KernelInput, OutputSpec } from '../../backend.js';
 import type { DType } from '../../dtype.js';
 import { COMMON_WGSL, convert, output, runProgram, wt } from '../../kernel-kit/webgpu.js';
 import { registerKernel } from '../../kernels.js';
+import type { ElementwiseOp } from '../../ops/elementwise.js';
 import { broadcastStrides, collapseAxes, sizeOf, stridesOf } from '../../shape.js';
 import { bufOf, gpuOf } from './backend.js';
 
@@ -316,9 +316,8 @@ function registerElementwise(
     out: DType,
   ) => { operand: DType[]; expr: string; lib: string; key: string },
 ): void {
-  registerKernel(name, 'webgpu', (backend, inputs: readonly KernelInput[], _attrs, [spec]) => {
+  registerKernel<ElementwiseOp>(name, 'webgpu', (backend, inputs, _attrs, [o]) => {
     const gpu = gpuOf(backend);
-    const o = spec as OutputSpec;
     const out = output(gpu, o);
     const n = sizeOf(o.shape);
     if (n === 0) return [out];

@@ -1,7 +1,7 @@
-import type { KernelInput, OutputSpec } from '../../backend.js';
+import type { KernelInput } from '../../backend.js';
 import { checkLoop, coords, loopRange, output, runProgram, wt } from '../../kernel-kit/webgpu.js';
 import { registerKernel } from '../../kernels.js';
-import type { AxisAttrs } from '../../ops/indexing.js';
+import type { GatherOp, ScatterAddOp } from '../../ops/indexing.js';
 import { sizeOf, stridesOf } from '../../shape.js';
 import { bufOf, gpuOf, INDEX_OPS, type WebGPUBackend } from './backend.js';
 
@@ -54,11 +54,8 @@ function checkIndices(
   );
 }
 
-registerKernel<AxisAttrs>('gather', 'webgpu', (backend, [x, index], { axis }, [spec]) => {
+registerKernel<GatherOp>('gather', 'webgpu', (backend, [X, I], { axis }, [o]) => {
   const gpu = gpuOf(backend);
-  const X = x as KernelInput;
-  const I = index as KernelInput;
-  const o = spec as OutputSpec;
   const out = output(gpu, o);
   const size = X.shape[axis] as number;
   checkIndices(gpu, 'gather', I, size, axis);
@@ -90,48 +87,42 @@ registerKernel<AxisAttrs>('gather', 'webgpu', (backend, [x, index], { axis }, [s
   return [out];
 });
 
-registerKernel<AxisAttrs & { shape: number[] }>(
-  'scatterAdd',
-  'webgpu',
-  (backend, [s, index], { axis, shape }, [spec]) => {
-    const gpu = gpuOf(backend);
-    const S = s as KernelInput;
-    const I = index as KernelInput;
-    const o = spec as OutputSpec;
-    const out = output(gpu, o);
-    const n = sizeOf(shape);
-    const size = shape[axis] as number;
-    checkIndices(gpu, 'scatterAdd', I, size, axis);
-    checkLoop(gpu, 'scatterAdd', I.shape[axis] as number);
-    const rank = shape.length;
-    const t = wt(o.dtype);
-    // params: n, len along axis, out shape, index shape, index strides, source strides
-    const params = [
-      n,
-      I.shape[axis] as number,
-      ...shape,
-      ...I.shape,
-      ...stridesOf(I.shape),
-      ...stridesOf(S.shape),
-    ];
-    const idxAt = 2 + rank;
-    const istrAt = 2 + 2 * rank;
-    const sstrAt = 2 + 3 * rank;
-    const offAxis = Array.from({ length: rank }, (_, k) => k).filter((k) => k !== axis);
-    const fits = offAxis.map((k) => `c${k} < pu(${idxAt + k}u)`).join(' && ') || 'true';
-    const ibase = offAxis.map((k) => `c${k} * pu(${istrAt + k}u)`).join(' + ') || '0u';
-    const sbase = offAxis.map((k) => `c${k} * pu(${sstrAt + k}u)`).join(' + ') || '0u';
-    runProgram(
-      gpu,
-      {
-        name: `scatterAdd:${t}:${rank}:${axis}`,
-        bindings: [
-          { name: 'src', type: t },
-          { name: 'idx', type: 'i32' },
-          { name: 'out', type: t, write: true },
-        ],
-        size: n,
-        main: `  if (i >= pu(0u)) { return; }
+registerKernel<ScatterAddOp>('scatterAdd', 'webgpu', (backend, [S, I], { axis, shape }, [o]) => {
+  const gpu = gpuOf(backend);
+  const out = output(gpu, o);
+  const n = sizeOf(shape);
+  const size = shape[axis] as number;
+  checkIndices(gpu, 'scatterAdd', I, size, axis);
+  checkLoop(gpu, 'scatterAdd', I.shape[axis] as number);
+  const rank = shape.length;
+  const t = wt(o.dtype);
+  // params: n, len along axis, out shape, index shape, index strides, source strides
+  const params = [
+    n,
+    I.shape[axis] as number,
+    ...shape,
+    ...I.shape,
+    ...stridesOf(I.shape),
+    ...stridesOf(S.shape),
+  ];
+  const idxAt = 2 + rank;
+  const istrAt = 2 + 2 * rank;
+  const sstrAt = 2 + 3 * rank;
+  const offAxis = Array.from({ length: rank }, (_, k) => k).filter((k) => k !== axis);
+  const fits = offAxis.map((k) => `c${k} < pu(${idxAt + k}u)`).join(' && ') || 'true';
+  const ibase = offAxis.map((k) => `c${k} * pu(${istrAt + k}u)`).join(' + ') || '0u';
+  const sbase = offAxis.map((k) => `c${k} * pu(${sstrAt + k}u)`).join(' + ') || '0u';
+  runProgram(
+    gpu,
+    {
+      name: `scatterAdd:${t}:${rank}:${axis}`,
+      bindings: [
+        { name: 'src', type: t },
+        { name: 'idx', type: 'i32' },
+        { name: 'out', type: t, write: true },
+      ],
+      size: n,
+      main: `  if (i >= pu(0u)) { return; }
   ${coords(rank, 2)}
   var acc = ${t}(0);
   if (${fits}) {
@@ -146,20 +137,16 @@ registerKernel<AxisAttrs & { shape: number[] }>(
     )}
   }
   out[i] = acc;`,
-      },
-      params,
-      [bufOf(S).buffer, bufOf(I).buffer, out.buffer],
-    );
-    return [out];
-  },
-);
+    },
+    params,
+    [bufOf(S).buffer, bufOf(I).buffer, out.buffer],
+  );
+  return [out];
+});
 
 /** [outer, n, inner] input, k flat indices → [outer, k, inner]. */
-registerKernel<AxisAttrs>('take', 'webgpu', (backend, [x, index], { axis }, [spec]) => {
+registerKernel<GatherOp>('take', 'webgpu', (backend, [X, I], { axis }, [o]) => {
   const gpu = gpuOf(backend);
-  const X = x as KernelInput;
-  const I = index as KernelInput;
-  const o = spec as OutputSpec;
   const out = output(gpu, o);
   const size = X.shape[axis] as number;
   checkIndices(gpu, 'indexSelect', I, size, axis);
@@ -192,32 +179,26 @@ registerKernel<AxisAttrs>('take', 'webgpu', (backend, [x, index], { axis }, [spe
   return [out];
 });
 
-registerKernel<AxisAttrs & { shape: number[] }>(
-  'indexAdd',
-  'webgpu',
-  (backend, [s, index], { axis, shape }, [spec]) => {
-    const gpu = gpuOf(backend);
-    const S = s as KernelInput;
-    const I = index as KernelInput;
-    const o = spec as OutputSpec;
-    const out = output(gpu, o);
-    const size = shape[axis] as number;
-    checkIndices(gpu, 'indexAdd', I, size, axis);
-    checkLoop(gpu, 'indexAdd', I.size);
-    const inner = sizeOf(shape.slice(axis + 1));
-    const n = sizeOf(shape);
-    const t = wt(o.dtype);
-    runProgram(
-      gpu,
-      {
-        name: `indexAdd:${t}`,
-        bindings: [
-          { name: 'src', type: t },
-          { name: 'idx', type: 'i32' },
-          { name: 'out', type: t, write: true },
-        ],
-        size: n,
-        main: `  if (i >= pu(0u)) { return; }
+registerKernel<ScatterAddOp>('indexAdd', 'webgpu', (backend, [S, I], { axis, shape }, [o]) => {
+  const gpu = gpuOf(backend);
+  const out = output(gpu, o);
+  const size = shape[axis] as number;
+  checkIndices(gpu, 'indexAdd', I, size, axis);
+  checkLoop(gpu, 'indexAdd', I.size);
+  const inner = sizeOf(shape.slice(axis + 1));
+  const n = sizeOf(shape);
+  const t = wt(o.dtype);
+  runProgram(
+    gpu,
+    {
+      name: `indexAdd:${t}`,
+      bindings: [
+        { name: 'src', type: t },
+        { name: 'idx', type: 'i32' },
+        { name: 'out', type: t, write: true },
+      ],
+      size: n,
+      main: `  if (i >= pu(0u)) { return; }
   let size = pu(1u); let k = pu(2u); let inner = pu(3u);
   let ii = i % inner;
   let v = i32((i / inner) % size);
@@ -225,10 +206,9 @@ registerKernel<AxisAttrs & { shape: number[] }>(
   var acc = ${t}(0);
   ${loopRange('j', '0u', 'k', 'if (idx[j] == v) { acc = acc + src[(o * k + j) * inner + ii]; }')}
   out[i] = acc;`,
-      },
-      [n, size, I.size, inner],
-      [bufOf(S).buffer, bufOf(I).buffer, out.buffer],
-    );
-    return [out];
-  },
-);
+    },
+    [n, size, I.size, inner],
+    [bufOf(S).buffer, bufOf(I).buffer, out.buffer],
+  );
+  return [out];
+});

@@ -1,4 +1,3 @@
-import type { KernelInput, OutputSpec } from '../../backend.js';
 import {
   type Binding,
   checkLoop,
@@ -9,7 +8,7 @@ import {
   wt,
 } from '../../kernel-kit/webgpu.js';
 import { registerKernel } from '../../kernels.js';
-import type { MatmulAttrs } from '../../ops/matmul.js';
+import type { MatmulOp } from '../../ops/matmul.js';
 import { broadcastStrides, sizeOf } from '../../shape.js';
 import { bufOf, gpuOf } from './backend.js';
 
@@ -151,11 +150,8 @@ const abOut = (t: 'f32' | 'i32'): Binding[] => [
   { name: 'out', type: t, write: true },
 ];
 
-registerKernel<MatmulAttrs>('matmul', 'webgpu', (backend, [a, b], { transA, transB }, [spec]) => {
+registerKernel<MatmulOp>('matmul', 'webgpu', (backend, [A, B], { transA, transB }, [o]) => {
   const gpu = gpuOf(backend);
-  const A = a as KernelInput;
-  const B = b as KernelInput;
-  const o = spec as OutputSpec;
   const out = output(gpu, o);
   const ra = A.shape.length;
   const m = o.shape[o.shape.length - 2] as number;

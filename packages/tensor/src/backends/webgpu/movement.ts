@@ -1,8 +1,7 @@
-import type { KernelInput, OutputSpec } from '../../backend.js';
 import { coords, output, runProgram, wt } from '../../kernel-kit/webgpu.js';
 import { registerKernel } from '../../kernels.js';
-import type { StridedWriteAttrs } from '../../ops/inplace.js';
-import type { PadAttrs, StridedAttrs } from '../../ops/movement.js';
+import type { StridedWriteOp } from '../../ops/inplace.js';
+import type { ConcatOp, PadOp, StridedOp, StridedScatterOp } from '../../ops/movement.js';
 import { sizeOf, stridesOf } from '../../shape.js';
 import { bufOf, f32bits, gpuOf } from './backend.js';
 
@@ -13,47 +12,41 @@ function dot(rank: number, at: number, prefix = 'c'): string {
 }
 
 // out[i] = x[offset + Σ c_k·strides_k] (strides may be negative or zero).
-registerKernel<StridedAttrs>(
-  'strided',
-  'webgpu',
-  (backend, [x], { shape, strides, offset }, [spec]) => {
-    const gpu = gpuOf(backend);
-    const o = spec as OutputSpec;
-    const out = output(gpu, o);
-    const n = sizeOf(shape);
-    const rank = shape.length;
-    const t = wt(o.dtype);
-    runProgram(
-      gpu,
-      {
-        name: `strided:${t}:${rank}`,
-        bindings: [
-          { name: 'x', type: t },
-          { name: 'out', type: t, write: true },
-        ],
-        size: n,
-        main: `  if (i >= pu(0u)) { return; }
+registerKernel<StridedOp>('strided', 'webgpu', (backend, [x], { shape, strides, offset }, [o]) => {
+  const gpu = gpuOf(backend);
+  const out = output(gpu, o);
+  const n = sizeOf(shape);
+  const rank = shape.length;
+  const t = wt(o.dtype);
+  runProgram(
+    gpu,
+    {
+      name: `strided:${t}:${rank}`,
+      bindings: [
+        { name: 'x', type: t },
+        { name: 'out', type: t, write: true },
+      ],
+      size: n,
+      main: `  if (i >= pu(0u)) { return; }
   ${coords(rank, 2)}
   out[i] = x[u32(pi(1u) + ${dot(rank, 2 + rank)})];`,
-      },
-      [n, offset, ...shape, ...strides],
-      [bufOf(x as KernelInput).buffer, out.buffer],
-    );
-    return [out];
-  },
-);
+    },
+    [n, offset, ...shape, ...strides],
+    [bufOf(x).buffer, out.buffer],
+  );
+  return [out];
+});
 
 /**
  * The adjoint of a strided view: zeros, then every element of g written through the view. The view
  * must not overlap itself (slices and flips never do; the op only uses it for those), so no two
  * threads write one element and no atomics are needed.
  */
-registerKernel<StridedAttrs>(
+registerKernel<StridedScatterOp>(
   'stridedScatter',
   'webgpu',
-  (backend, [g], { shape, strides, offset }, [spec]) => {
+  (backend, [g], { shape, strides, offset }, [o]) => {
     const gpu = gpuOf(backend);
-    const o = spec as OutputSpec;
     const out = output(gpu, o);
     gpu.clear(out);
     const n = sizeOf(shape);
@@ -73,19 +66,18 @@ registerKernel<StridedAttrs>(
   out[u32(pi(1u) + ${dot(rank, 2 + rank)})] = g[i];`,
       },
       [n, offset, ...shape, ...strides],
-      [bufOf(g as KernelInput).buffer, out.buffer],
+      [bufOf(g).buffer, out.buffer],
     );
     return [out];
   },
 );
 
 /** In place: target[view(i)] = src[i], or += src[i]; the view never overlaps itself (no races). */
-registerKernel<StridedWriteAttrs>(
+registerKernel<StridedWriteOp>(
   'stridedWrite',
   'webgpu',
-  (backend, [target, src], { shape, strides, offset, accumulate }) => {
+  (backend, [tgt, src], { shape, strides, offset, accumulate }) => {
     const gpu = gpuOf(backend);
-    const tgt = target as KernelInput;
     const n = sizeOf(shape);
     const rank = shape.length;
     const t = wt(tgt.dtype);
@@ -105,17 +97,15 @@ registerKernel<StridedWriteAttrs>(
   out[at] = ${rhs};`,
       },
       [n, offset, ...shape, ...strides],
-      [bufOf(src as KernelInput).buffer, bufOf(tgt).buffer],
+      [bufOf(src).buffer, bufOf(tgt).buffer],
     );
     return [];
   },
 );
 
 // Each output element reads the input at its coordinates minus the padding before, or `value`.
-registerKernel<PadAttrs>('pad', 'webgpu', (backend, [x], { pads, value }, [spec]) => {
+registerKernel<PadOp>('pad', 'webgpu', (backend, [input], { pads, value }, [o]) => {
   const gpu = gpuOf(backend);
-  const input = x as KernelInput;
-  const o = spec as OutputSpec;
   const out = output(gpu, o);
   const n = sizeOf(o.shape);
   const rank = o.shape.length;
@@ -159,9 +149,8 @@ registerKernel<PadAttrs>('pad', 'webgpu', (backend, [x], { pads, value }, [spec]
 });
 
 // One dispatch per input, copying its [outer, len] rows into their place in each output row.
-registerKernel<{ axis: number }>('concat', 'webgpu', (backend, inputs, { axis }, [spec]) => {
+registerKernel<ConcatOp>('concat', 'webgpu', (backend, inputs, { axis }, [o]) => {
   const gpu = gpuOf(backend);
-  const o = spec as OutputSpec;
   const out = output(gpu, o);
   const t = wt(o.dtype);
   const outer = sizeOf(o.shape.slice(0, axis));

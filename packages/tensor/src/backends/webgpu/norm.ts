@@ -1,7 +1,7 @@
-import type { KernelInput, OutputSpec } from '../../backend.js';
+import type { OutputSpec } from '../../backend.js';
 import { checkLoop, output, runProgram } from '../../kernel-kit/webgpu.js';
 import { registerKernel } from '../../kernels.js';
-import type { LayerNormAttrs } from '../../ops/norm.js';
+import type { LayerNormGradOp, LayerNormOp } from '../../ops/norm.js';
 import { sizeOf } from '../../shape.js';
 import { bufOf, f32bits, gpuOf } from './backend.js';
 
@@ -33,13 +33,13 @@ const STATS = `
 const XHAT =
   'fn xhat(v: f32, s: f32, mean: f32, r: f32) -> f32 { let c = v / s - mean; return select(c * r, 0.0, c == 0.0); }';
 
-registerKernel<LayerNormAttrs>('layerNorm', 'webgpu', (backend, inputs, a, [spec]) => {
+registerKernel<LayerNormOp>('layerNorm', 'webgpu', (backend, inputs, a, [spec]) => {
   const gpu = gpuOf(backend);
-  const x = inputs[0] as KernelInput;
+  const x = inputs[0];
   const n = sizeOf(x.shape.slice(x.shape.length - a.axes));
   const rows = n === 0 ? 0 : x.size / n;
   checkLoop(gpu, 'layerNorm', 4 * n);
-  const y = output(gpu, spec as OutputSpec);
+  const y = output(gpu, spec);
   const bindings = [{ name: 'x', type: 'f32' as const }];
   if (a.affine >= 1) bindings.push({ name: 'w', type: 'f32' });
   if (a.affine === 2) bindings.push({ name: 'b', type: 'f32' });
@@ -63,14 +63,14 @@ registerKernel<LayerNormAttrs>('layerNorm', 'webgpu', (backend, inputs, a, [spec
   return [y];
 });
 
-registerKernel<LayerNormAttrs>('layerNormGrad', 'webgpu', (backend, inputs, a, specs) => {
+registerKernel<LayerNormGradOp>('layerNormGrad', 'webgpu', (backend, inputs, a, specs) => {
   const gpu = gpuOf(backend);
-  const [x, dy, w] = inputs as [KernelInput, KernelInput, KernelInput | undefined];
+  const [x, dy, w] = inputs;
   const n = sizeOf(x.shape.slice(x.shape.length - a.axes));
   const rows = n === 0 ? 0 : x.size / n;
   checkLoop(gpu, 'layerNorm', 5 * n);
   checkLoop(gpu, 'layerNorm', rows);
-  const dx = output(gpu, specs[0] as OutputSpec);
+  const dx = output(gpu, specs[0]);
   const stats = gpu.alloc(Math.max(rows, 1) * 12);
   const gOf = w ? 'dy[at + j] * w[j]' : 'dy[at + j]';
   const ins = [

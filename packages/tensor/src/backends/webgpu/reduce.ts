@@ -1,8 +1,8 @@
-import type { KernelInput, OutputSpec } from '../../backend.js';
+import type { KernelInput } from '../../backend.js';
 import type { DType } from '../../dtype.js';
 import { COMMON_WGSL, checkLoop, loopRange, runProgram, wt } from '../../kernel-kit/webgpu.js';
 import { registerKernel } from '../../kernels.js';
-import type { ReduceAttrs } from '../../ops/reduce.js';
+import type { ReduceAttrs, ReduceOp } from '../../ops/reduce.js';
 import { sizeOf } from '../../shape.js';
 import { bufOf, type GPUTensorBuffer, gpuOf, type WebGPUBackend } from './backend.js';
 
@@ -205,10 +205,8 @@ function layout(x: KernelInput, { start, end }: ReduceAttrs) {
 }
 
 for (const kind of ['sum', 'max', 'min'] as const) {
-  registerKernel<ReduceAttrs>(kind, 'webgpu', (backend, [x], attrs, [spec]) => {
+  registerKernel<ReduceOp>(kind, 'webgpu', (backend, [input], attrs, [o]) => {
     const gpu = gpuOf(backend);
-    const input = x as KernelInput;
-    const o = spec as OutputSpec;
     const { outer, r, inner } = layout(input, attrs);
     if (outer * inner === 0) return [gpu.alloc(0)];
     if (r === 0) {
@@ -223,9 +221,8 @@ for (const kind of ['sum', 'max', 'min'] as const) {
 /** Index of the first extreme along r; a NaN counts as the extreme (its first occurrence). */
 function argKernel(name: 'argmax' | 'argmin'): void {
   const cmp = name === 'argmax' ? '>' : '<';
-  registerKernel<ReduceAttrs>(name, 'webgpu', (backend, [x], attrs) => {
+  registerKernel<ReduceOp>(name, 'webgpu', (backend, [input], attrs) => {
     const gpu = gpuOf(backend);
-    const input = x as KernelInput;
     const { outer, r, inner } = layout(input, attrs);
     checkLoop(gpu, name, r);
     const n = outer * inner;
