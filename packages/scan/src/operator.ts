@@ -49,7 +49,9 @@ export interface ScanOperator {
 export interface OperatorDef<N extends number>
   extends Omit<ScanOperator, 'arity' | 'combine' | 'fused'> {
   readonly arity: N;
+  /** {@link ScanOperator.combine} with its elements typed as tuples of `N` tensors. */
   combine(a: Elements<N>, b: Elements<N>): Tensor[];
+  /** {@link ScanOperator.fused} with its inputs and carry typed as tuples of `N` tensors. */
   fused?(inputs: Elements<N>, axis: number, carry: Elements<N> | undefined): Tensor[] | undefined;
 }
 

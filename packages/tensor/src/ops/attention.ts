@@ -139,7 +139,7 @@ const attentionGradDef: OpDef<
 
 /** @internal The ops' types, for their kernels (`registerKernel<AttentionOp>`). */
 export type AttentionOp = typeof attentionDef;
-/** @internal */
+/** @internal The attention gradient op's type, for its kernels. */
 export type AttentionGradOp = typeof attentionGradDef;
 
 /**

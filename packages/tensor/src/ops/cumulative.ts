@@ -123,7 +123,7 @@ const cummaxDef: OpDef<{ axis: number }, [x: Tensor], [values: OutputSpec, indic
 
 /** @internal The ops' types, for their kernels (`registerKernel<CumsumOp>`). */
 export type CumsumOp = typeof cumsumDef;
-/** @internal */
+/** @internal The cummax op's type, for its kernels. */
 export type CummaxOp = typeof cummaxDef;
 
 /**

@@ -159,7 +159,7 @@ const scatterDef: OpDef<ScatterAttrs, [dy: Tensor]> = defineOp({
 
 /** @internal The ops' types, for their kernels (`registerKernel<StridedOp>`). */
 export type StridedOp = typeof stridedDef;
-/** @internal */
+/** @internal The strided scatter op's type, for its kernels. */
 export type StridedScatterOp = typeof scatterDef;
 
 // ---- views that share the buffer --------------------------------------------------------------

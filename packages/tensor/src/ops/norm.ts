@@ -83,7 +83,7 @@ const layerNormGradDef: OpDef<
 
 /** @internal The ops' types, for their kernels (`registerKernel<LayerNormOp>`). */
 export type LayerNormOp = typeof layerNormDef;
-/** @internal */
+/** @internal The LayerNorm gradient op's type, for its kernels. */
 export type LayerNormGradOp = typeof layerNormGradDef;
 
 /**
