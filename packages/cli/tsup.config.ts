@@ -2,7 +2,6 @@ import { recurTsupConfig } from '../../tsup.shared';
 
 export default recurTsupConfig({
   entry: ['src/index.ts', 'src/bin.ts'],
-  dts: { entry: 'src/index.ts' },
   // Optional at run time (bench ops reports without it): never bundled.
   external: ['onnxruntime-node'],
 });

@@ -1,4 +1,4 @@
-/// <reference types="@webgpu/types" />
+/// <reference types="@webgpu/types" preserve="true" />
 import type { Backend, BackendBuffer, KernelInput } from '../../backend.js';
 import type { DType, TypedArray } from '../../dtype.js';
 import { TensorError } from '../../errors.js';

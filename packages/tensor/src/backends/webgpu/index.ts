@@ -1,4 +1,4 @@
-/// <reference types="@webgpu/types" />
+/// <reference types="@webgpu/types" preserve="true" />
 import { registerBackendFactory } from '../../kernels.js';
 import { WebGPUBackend } from './backend.js';
 import type { WebGPUOptions } from './device.js';
