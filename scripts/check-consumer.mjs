@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Packaging check, as a user of the published packages sees them: packs every public package and
-// unpacks the tarballs into a fresh project outside the repository (offline), then
+// Packaging check, as a user of the published packages sees them: packs every public package,
+// lints each tarball (publint --strict, arethetypeswrong's ESM-only profile), and unpacks the
+// tarballs into a fresh project outside the repository (offline), then
 // - type-checks a TypeScript file that imports every package under `moduleResolution` node16 and
 //   bundler with `skipLibCheck: false` (the published .d.ts must compile on their own),
 // - loads every package with `import` from an .mjs file and with `require` from a .cjs file
@@ -22,6 +23,9 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { checkPackage, createPackageFromTarballData } from '@arethetypeswrong/core';
+import { publint } from 'publint';
+import { formatMessage } from 'publint/utils';
 
 const root = resolve(import.meta.dirname, '..');
 const rootPkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
@@ -51,6 +55,17 @@ const run = (what, cmd, args, cwd) => {
   return true;
 };
 
+/** Records a failed check with its findings, or says it passed. */
+const report = (what, problems) => {
+  if (problems.length === 0) {
+    console.log(`ok: ${what}`);
+    return;
+  }
+  process.stderr.write(`consumer check failed: ${what}\n${problems.join('\n')}\n`);
+  process.exitCode = 1;
+};
+const IGNORED_RESOLUTIONS = new Set(['node10', 'node16-cjs']);
+
 const tmp = mkdtempSync(join(tmpdir(), 'recur-consumer-'));
 try {
   const tarballs = join(tmp, 'tarballs');
@@ -60,6 +75,29 @@ try {
     const out = pnpm(['pack', '--pack-destination', tarballs], dir).trim().split('\n');
     files[pkg.name] = out[out.length - 1].trim();
   }
+  // Each tarball as the registry would get it: publint (strict: warnings fail too) and
+  // arethetypeswrong, under the ESM-only profile (node10 and CommonJS-from-node16 resolution are
+  // not supported, so not checked). Both read the tarball packed above, in this one process.
+  for (const { pkg } of packages) {
+    const data = readFileSync(files[pkg.name]);
+    const tarball = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
+    const { messages, pkg: manifest } = await publint({
+      pkgDir: 'package', // the folder every file of a tarball is under
+      pack: { tarball },
+      strict: true,
+    });
+    const lint = messages
+      .filter((m) => m.type !== 'suggestion')
+      .map((m) => `${m.type}: ${formatMessage(m, manifest, { color: false }) ?? m.code}`);
+    const analysis = await checkPackage(createPackageFromTarballData(new Uint8Array(data)));
+    const types = analysis.types
+      ? analysis.problems
+          .filter((p) => !('resolutionKind' in p) || !IGNORED_RESOLUTIONS.has(p.resolutionKind))
+          .map((p) => `types: ${p.kind} (${JSON.stringify(p)})`)
+      : [`types: ${pkg.name} ships no types`];
+    report(`publint --strict and arethetypeswrong of ${pkg.name}`, [...lint, ...types]);
+  }
+
   // The project's node_modules as an install lays it out, assembled offline: each tarball unpacked
   // under node_modules/@recur/, each third-party dependency linked to the copy the workspace
   // installed, typescript and @types/node the workspace's.
