@@ -117,7 +117,7 @@ function inclusive(
 }
 
 function lastOf(xs: readonly Tensor[], axis: number): Tensor[] {
-  return xs.map((x) => x.slice(axis, (x.shape[axis] as number) - 1).squeeze(axis));
+  return xs.map((x) => x.slice(axis, x.shape[axis]! - 1).squeeze(axis));
 }
 
 /**
@@ -135,10 +135,10 @@ export function scan(
     fail(op, `unknown algorithm '${algorithm}' (expected sequential, chunked, tree or auto)`);
   }
   const xs = options.reverse ? inputs.map((x) => x.flip(axis)) : inputs.slice();
-  const n = (xs[0] as Tensor).shape[axis] as number;
+  const n = (xs[0] as Tensor).shape[axis]!;
   const identity = () =>
     xs.map((x, k) =>
-      full(withoutAxis(x.shape, axis), op.identity[k] as number, { backend: x.backend.name }),
+      full(withoutAxis(x.shape, axis), op.identity[k]!, { backend: x.backend.name }),
     );
 
   let outputs: Tensor[];

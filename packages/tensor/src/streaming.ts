@@ -212,9 +212,9 @@ export abstract class SequenceModule extends Module implements Streamable {
         `expected x of shape [batch, tokens, features], got [${x.shape.join(', ')}]`,
       );
     }
-    const n = x.shape[1] as number;
+    const n = x.shape[1]!;
     const ys: Tensor[] = [];
-    let s = state ?? this.initState(x.shape[0] as number);
+    let s = state ?? this.initState(x.shape[0]!);
     for (let start = 0; start < n; start += chunkSize) {
       const out = this.run(x.slice(1, start, Math.min(n, start + chunkSize)), s);
       ys.push(out.y);

@@ -177,7 +177,7 @@ function outputOnnx(ctx: onnx.OnnxContext<AttentionAttrs>): void {
 /** A gradient `last` of the state at the last position, as a full-length one (zeros before it). */
 function atLast(full: Tensor, last: Tensor | null, axis: number): Tensor {
   if (!last) return full;
-  const T = full.shape[axis] as number;
+  const T = full.shape[axis]!;
   const before = [...full.shape];
   before[axis] = T - 1;
   return full.add(
@@ -236,7 +236,7 @@ export function fusedAttentionOutput(
 ): { out: Tensor; carry: [Tensor, Tensor, Tensor] } | undefined {
   const axis = w.rank - 2;
   const all: MuwInputs = carry ? [m, u, w, ...carry] : [m, u, w];
-  if ((w.shape[axis] as number) === 0) return undefined;
+  if (w.shape[axis]! === 0) return undefined;
   if (!servedBy(all, hasKernel, 'scan.attentionOutput', 'scan.attentionBackward')) return undefined;
   const [out, , , mLast, uLast, wLast] = runOp(
     outputDef,
@@ -254,8 +254,8 @@ function fused(
 ): Tensor[] | undefined {
   const all: MuwInputs = carry ? [m, u, w, ...carry] : [m, u, w];
   if (!servedBy(all, hasKernel, 'scan.attention', 'scan.attentionBackward')) return undefined;
-  const c = m.rank > axis + 1 ? (m.shape[m.rank - 1] as number) : 1;
-  const d = w.rank > axis + 1 ? (w.shape[w.rank - 1] as number) : 1;
+  const c = m.rank > axis + 1 ? m.shape[m.rank - 1]! : 1;
+  const d = w.rank > axis + 1 ? w.shape[w.rank - 1]! : 1;
   // The kernel layout: one trailing element axis on each, u shaped like m, c ∈ {1, d}.
   if (
     m.rank !== axis + 2 ||

@@ -60,7 +60,7 @@ function scanAxis(shape: readonly number[], { outer, length }: ScanLayout): numb
   let before = 1;
   for (let i = 0; i < shape.length; i++) {
     if (before === outer && shape[i] === length) return i;
-    before *= shape[i] as number;
+    before *= shape[i]!;
   }
   return 0;
 }

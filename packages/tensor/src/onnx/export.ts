@@ -220,21 +220,16 @@ function constantOf(g: OnnxGraph, a: Tensor, b: Tensor, names: Map<Tensor, strin
     }
   }
   if (a.size === 1 && b.size === 1 && a.shape.join() === b.shape.join()) {
-    const s = g.size(da[0] as number, db[0] as number);
+    const s = g.size(da[0]!, db[0]!);
     if (typeof s !== 'string') return null;
     return castTo(g, g.op('Reshape', [s, g.ints(a.shape as number[])]), 'int64', type);
   }
   if (a.rank === 1 && da.length >= 2 && db.length >= 2) {
-    const step = (da[1] as number) - (da[0] as number);
+    const step = da[1]! - da[0]!;
     const isRange = (d: ArrayLike<number>) =>
-      Array.prototype.every.call(d, (v: number, i: number) => v === (d[0] as number) + i * step);
-    if (
-      step !== 0 &&
-      step === (db[1] as number) - (db[0] as number) &&
-      isRange(da) &&
-      isRange(db)
-    ) {
-      const start = g.size(da[0] as number, db[0] as number);
+      Array.prototype.every.call(d, (v: number, i: number) => v === d[0]! + i * step);
+    if (step !== 0 && step === db[1]! - db[0]! && isRange(da) && isRange(db)) {
+      const start = g.size(da[0]!, db[0]!);
       const len = g.size(da.length, db.length);
       if (start === null || len === null) return null;
       const asScalar = (s: number | string) =>
@@ -258,7 +253,7 @@ interface GraphInput {
 /** Names of each symbolic size, for the graph's declared input and output shapes. */
 function dimsOf(a: Tensor, b: Tensor, params: Map<string, string>, fallback: string): DimMsg[] {
   return a.shape.map((d, i) => {
-    const e = b.shape[i] as number;
+    const e = b.shape[i]!;
     if (d === e) return { dimValue: d };
     const key = `${d},${e}`;
     let p = params.get(key);
@@ -353,14 +348,14 @@ function lower(
 function addSymbols(g: OnnxGraph, inputs: GraphInput[]): void {
   for (const { name, a, b } of inputs) {
     a.shape.forEach((d, i) => {
-      const e = b.shape[i] as number;
+      const e = b.shape[i]!;
       if (d === e || g.size(d, e) !== null) return;
       g.addSymbol({ a: d, b: e, name: g.op('Shape', [name], { start: i, end: i + 1 }) });
     });
     // A one-element input holding a count (a stream's position) is a size too.
     if (a.size === 1 && b.size === 1) {
-      const va = a.dataSync()[0] as number;
-      const vb = b.dataSync()[0] as number;
+      const va = a.dataSync()[0]!;
+      const vb = b.dataSync()[0]!;
       if (va !== vb && Number.isInteger(va) && Number.isInteger(vb) && g.size(va, vb) === null) {
         const v = g.op('Reshape', [castTo(g, name, a.dtype, 'int64'), g.ints([1])]);
         g.addSymbol({ a: va, b: vb, name: v });
@@ -627,15 +622,15 @@ function writeLoop(ctx: OnnxContext<unknown>, module: StreamingModule, path: str
     );
   }
   const x = ctx.inputs[0] as string;
-  const features = sa[2] as number;
+  const features = sa[2]!;
   const step = stepIn(g, module, features, path);
   // initState's values, at the batch size of x (only that size symbol in sight).
   const outer = g.takeSymbols();
-  const [ia, ib] = [module.initState(sa[0] as number), module.initState(sb[0] as number)];
+  const [ia, ib] = [module.initState(sa[0]!), module.initState(sb[0]!)];
   const keys = Object.keys(ia);
   g.addSymbol({
-    a: sa[0] as number,
-    b: sb[0] as number,
+    a: sa[0]!,
+    b: sb[0]!,
     name: g.op('Shape', [x], { start: 0, end: 1 }),
   });
   const init = keys.map((k) => {

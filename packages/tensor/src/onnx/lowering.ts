@@ -30,7 +30,7 @@ function rawBytes(values: ArrayLike<number>, type: OnnxType): Uint8Array {
   if (type === 'int32') return new Uint8Array(Int32Array.from(values).buffer);
   if (type === 'bool') return Uint8Array.from(values, (v) => (v ? 1 : 0));
   const out = new BigInt64Array(n);
-  for (let i = 0; i < n; i++) out[i] = BigInt(values[i] as number);
+  for (let i = 0; i < n; i++) out[i] = BigInt(values[i]!);
   return new Uint8Array(out.buffer);
 }
 
@@ -242,7 +242,7 @@ export class OnnxGraph {
    * expressed. `keep[i]` (optional) gives the code to use instead for a dim (0 = copy in Reshape).
    */
   shape(a: readonly number[], b: readonly number[]): string | null {
-    const parts = a.map((d, i) => this.size(d, b[i] as number));
+    const parts = a.map((d, i) => this.size(d, b[i]!));
     if (parts.some((p) => p === null)) return null;
     if (parts.every((p) => typeof p === 'number')) return this.ints(parts as number[]);
     return this.op(

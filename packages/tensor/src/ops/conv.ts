@@ -154,7 +154,7 @@ const im2colDef: Im2colOp = defineOp({
     checkGeometry('im2col', t, a, [a.channels, a.height, a.width]);
     return [
       {
-        shape: [t.shape[0] as number, a.channels * a.kernelH * a.kernelW, a.outH * a.outW],
+        shape: [t.shape[0]!, a.channels * a.kernelH * a.kernelW, a.outH * a.outW],
         dtype: t.dtype,
       },
     ];
@@ -166,14 +166,14 @@ const col2imDef: Im2colOp = defineOp({
   name: 'col2im',
   infer: ([t], a) => {
     checkGeometry('col2im', t, a, [a.channels * a.kernelH * a.kernelW, a.outH * a.outW]);
-    return [{ shape: [t.shape[0] as number, a.channels, a.height, a.width], dtype: t.dtype }];
+    return [{ shape: [t.shape[0]!, a.channels, a.height, a.width], dtype: t.dtype }];
   },
   grad: (dy, { attrs }) => [run1(im2colDef, [dy], attrs)],
 });
 
 /** x [N, C, H, W] → cols [N, C·kH·kW, outH·outW]; a plain reshape when the unfolding is the identity. */
 function unfold(x: Tensor, a: Im2colAttrs): Tensor {
-  const n = x.shape[0] as number;
+  const n = x.shape[0]!;
   const identity =
     a.kernelH === 1 &&
     a.kernelW === 1 &&
@@ -232,7 +232,7 @@ function padPairs(
       throw new TensorError(op, `padding 'same' needs stride 1, got stride ${show(rawStride)}`);
     }
     return kernel.map((k, i) => {
-      const total = (dilation[i] as number) * (k - 1);
+      const total = dilation[i]! * (k - 1);
       const before = Math.floor(total / 2);
       return [before, total - before];
     });
@@ -277,8 +277,8 @@ function resolveSpatial(
   const pads = padPairs(op, opts.padding ?? 0, dims, kernel, stride, dilation, opts.stride);
   const axisName = dims === 1 ? ['length'] : ['height', 'width'];
   const out = input.map((size, i) => {
-    const k = kernel[i] as number;
-    const d = dilation[i] as number;
+    const k = kernel[i]!;
+    const d = dilation[i]!;
     const [before, after] = pads[i] as [number, number];
     const span = d * (k - 1) + 1;
     const padded = size + before + after;
@@ -288,7 +288,7 @@ function resolveSpatial(
         `the kernel ${axisName[i]} ${k}${d > 1 ? ` (dilation ${d}: spans ${span})` : ''} is larger than the padded input ${axisName[i]} ${padded} (${size} + padding ${before} + ${after})`,
       );
     }
-    return Math.floor((padded - span) / (stride[i] as number)) + 1;
+    return Math.floor((padded - span) / stride[i]!) + 1;
   });
   return { stride, dilation, pads, out };
 }
@@ -302,7 +302,7 @@ function attrsOf(
   // 1-d geometry (one spatial dimension) is 2-d geometry with H = 1.
   const two = input.length === 2;
   const at = (xs: readonly number[], i: number, dflt: number) =>
-    two ? (xs[i] as number) : i === 0 ? dflt : (xs[0] as number);
+    two ? xs[i]! : i === 0 ? dflt : xs[0]!;
   return {
     channels,
     height: at(input, 0, 1),
@@ -358,8 +358,8 @@ function convNd(
   }
   const batched = x.rank === dims + 2;
   const xb = batched ? x : unsqueeze(x, 0);
-  const n = xb.shape[0] as number;
-  const cIn = xb.shape[1] as number;
+  const n = xb.shape[0]!;
+  const cIn = xb.shape[1]!;
   const input = xb.shape.slice(2);
   if (cIn === 0 || input.some((d) => d === 0)) {
     throw new TensorError(
@@ -367,7 +367,7 @@ function convNd(
       `expected input with non-zero channel and spatial sizes, got ${fmtShape(x.shape)}`,
     );
   }
-  const cOut = weight.shape[0] as number;
+  const cOut = weight.shape[0]!;
   const kernel = weight.shape.slice(2);
   if (cOut === 0 || kernel.some((d) => d === 0)) {
     throw new TensorError(op, `expected weight with non-zero sizes, got ${fmtShape(weight.shape)}`);
@@ -465,7 +465,7 @@ export function im2col(
   const xb = x.rank === 4 ? x : unsqueeze(x, 0);
   const kernel = kernelPair(op, kernelSize);
   const input = xb.shape.slice(2);
-  const a = attrsOf(xb.shape[1] as number, input, kernel, resolveSpatial(op, input, kernel, opts));
+  const a = attrsOf(xb.shape[1]!, input, kernel, resolveSpatial(op, input, kernel, opts));
   const cols = run1(im2colDef, [xb], a);
   return x.rank === 4 ? cols : squeeze(cols, 0);
 }
@@ -490,8 +490,8 @@ export function col2im(
   const cb = cols.rank === 3 ? cols : unsqueeze(cols, 0);
   const kernel = kernelPair(op, kernelSize);
   const input = perDim(op, 'outputSize', outputSize, 2, 1);
-  const kk = (kernel[0] as number) * (kernel[1] as number);
-  const rows = cb.shape[1] as number;
+  const kk = kernel[0]! * kernel[1]!;
+  const rows = cb.shape[1]!;
   if (rows % kk !== 0) {
     throw new TensorError(
       op,
@@ -499,7 +499,7 @@ export function col2im(
     );
   }
   const s = resolveSpatial(op, input, kernel, opts);
-  const blocks = (s.out[0] as number) * (s.out[1] as number);
+  const blocks = s.out[0]! * s.out[1]!;
   if (cb.shape[2] !== blocks) {
     throw new TensorError(
       op,

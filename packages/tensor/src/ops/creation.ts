@@ -110,7 +110,7 @@ export function tensor(
   }
   const typed = allocTyped(dtype, flat.length);
   if (dtype === 'int32') {
-    for (let i = 0; i < flat.length; i++) typed[i] = Math.trunc(flat[i] as number);
+    for (let i = 0; i < flat.length; i++) typed[i] = Math.trunc(flat[i]!);
   } else typed.set(flat);
   return finish(Tensor.fromHost(typed, shape, backendOf(opts.backend)), opts);
 }

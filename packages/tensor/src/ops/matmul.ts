@@ -18,10 +18,10 @@ export interface MatmulAttrs {
 function dims(a: Tensor, b: Tensor, { transA, transB }: MatmulAttrs) {
   const ra = a.rank;
   const rb = b.rank;
-  const m = a.shape[transA ? ra - 1 : ra - 2] as number;
-  const ka = a.shape[transA ? ra - 2 : ra - 1] as number;
-  const kb = b.shape[transB ? rb - 1 : rb - 2] as number;
-  const n = b.shape[transB ? rb - 2 : rb - 1] as number;
+  const m = a.shape[transA ? ra - 1 : ra - 2]!;
+  const ka = a.shape[transA ? ra - 2 : ra - 1]!;
+  const kb = b.shape[transB ? rb - 1 : rb - 2]!;
+  const n = b.shape[transB ? rb - 2 : rb - 1]!;
   return { m, ka, kb, n };
 }
 
@@ -83,11 +83,11 @@ export function matmulT(a: Tensor, b: Tensor, transA = false, transB = false): T
   }
   // A batch of rows times one matrix is one big matrix product: fold the batch into M.
   if (b.rank === 2 && a.rank > 2 && !transA) {
-    const k = a.shape[a.rank - 1] as number;
+    const k = a.shape[a.rank - 1]!;
     // The row count is explicit: [-1, k] is ambiguous (an error) when k = 0.
     const rows = sizeOf(a.shape.slice(0, -1));
     const out = run1(matmulDef, [reshape(a, [rows, k]), b], { transA, transB });
-    return reshape(out, [...a.shape.slice(0, -1), out.shape[1] as number]);
+    return reshape(out, [...a.shape.slice(0, -1), out.shape[1]!]);
   }
   return run1(matmulDef, [a, b], { transA, transB });
 }

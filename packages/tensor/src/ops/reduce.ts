@@ -188,7 +188,7 @@ function asFloat(x: Tensor): Tensor {
 /** Mean over axes (all by default); int32 input gives float32. */
 export function mean(x: Tensor, axis?: number | readonly number[], keepdim = false): Tensor {
   const axes = normalizeAxes('mean', axis, x.rank);
-  const n = axes.reduce((acc, a) => acc * (x.shape[a] as number), 1);
+  const n = axes.reduce((acc, a) => acc * x.shape[a]!, 1);
   return sum(asFloat(x), axes, keepdim).div(n);
 }
 
@@ -200,7 +200,7 @@ export function variance(
   correction = 1,
 ): Tensor {
   const axes = normalizeAxes('var', axis, x.rank);
-  const n = axes.reduce((acc, a) => acc * (x.shape[a] as number), 1);
+  const n = axes.reduce((acc, a) => acc * x.shape[a]!, 1);
   const xf = asFloat(x);
   const centered = xf.sub(mean(xf, axes, true));
   return sum(centered.square(), axes, keepdim).div(Math.max(0, n - correction));

@@ -76,7 +76,7 @@ export async function clipGradNormAsync(
   if (!plan) return 0;
   let total: number;
   try {
-    total = (await plan.norm.data())[0] as number;
+    total = (await plan.norm.data())[0]!;
   } finally {
     plan.norm.dispose();
   }

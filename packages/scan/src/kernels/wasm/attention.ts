@@ -175,15 +175,15 @@ export function attentionForwardWasm(wasm: AttentionWasm, a: AttentionForwardArg
   for (let o = 0; o < outer; o++) {
     // The carry in, as float64: [M, U, w] (c = 1) or [M_0.., U_0.., w_0..] (c = d).
     if (head) {
-      f64[0] = m0 ? (m0[o] as number) : Number.NEGATIVE_INFINITY;
-      f64[1] = u0 ? (u0[o] as number) : 0;
-      if (w0) for (let k = 0; k < d; k++) f64[2 + k] = w0[o * d + k] as number;
+      f64[0] = m0 ? m0[o]! : Number.NEGATIVE_INFINITY;
+      f64[1] = u0 ? u0[o]! : 0;
+      if (w0) for (let k = 0; k < d; k++) f64[2 + k] = w0[o * d + k]!;
       else f64.fill(0, 2, 2 + d);
     } else {
       for (let j = 0; j < d; j++) {
-        f64[j] = m0 ? (m0[o * d + j] as number) : Number.NEGATIVE_INFINITY;
-        f64[d + j] = u0 ? (u0[o * d + j] as number) : 0;
-        f64[2 * d + j] = w0 ? (w0[o * d + j] as number) : 0;
+        f64[j] = m0 ? m0[o * d + j]! : Number.NEGATIVE_INFINITY;
+        f64[d + j] = u0 ? u0[o * d + j]! : 0;
+        f64[2 * d + j] = w0 ? w0[o * d + j]! : 0;
       }
     }
     for (let t = 0; t < T; t += B) {
@@ -202,7 +202,7 @@ export function attentionForwardWasm(wasm: AttentionWasm, a: AttentionForwardArg
     }
     if (Wlast) {
       const run = head ? 2 : 2 * d; // the numerator's float64 offset in the state
-      for (let k = 0; k < d; k++) Wlast[o * d + k] = f64[run + k] as number;
+      for (let k = 0; k < d; k++) Wlast[o * d + k] = f64[run + k]!;
     }
   }
   return true;

@@ -297,8 +297,8 @@ export function runScan(
   const elemBytes = program.elemWords * 4;
   // Level lengths: T, then the aggregates of each level while a level has more than one block.
   const lengths = [T];
-  while (blocksOf(gpu, lengths[lengths.length - 1] as number, inner) > 1) {
-    lengths.push(blocksOf(gpu, lengths[lengths.length - 1] as number, inner));
+  while (blocksOf(gpu, lengths[lengths.length - 1]!, inner) > 1) {
+    lengths.push(blocksOf(gpu, lengths[lengths.length - 1]!, inner));
   }
   const aggs = lengths.slice(1).map((n) => gpu.alloc(outer * n * inner * elemBytes));
   const final = opts.final ? [opts.final] : [];
@@ -337,7 +337,7 @@ export function runScan(
       program,
       'agg',
       'reduce',
-      lengths[l] as number,
+      lengths[l]!,
       lines,
       inner,
       [(aggs[l - 1] as GPUTensorBuffer).buffer, (aggs[l] as GPUTensorBuffer).buffer],
@@ -354,7 +354,7 @@ export function runScan(
       program,
       'agg',
       'scan',
-      lengths[l + 1] as number,
+      lengths[l + 1]!,
       lines,
       inner,
       [(aggs[l] as GPUTensorBuffer).buffer, ...(parent ? [parent] : [])],
@@ -398,7 +398,7 @@ export function run1d(
       prelude: `${PRELUDE}\n${elem}`,
       bindings,
       main: `  if (i >= rs_pu(0u)) { return; }\n${body}`,
-      size: params[0] as number,
+      size: params[0]!,
       prefix: 'rs_',
     },
     params,

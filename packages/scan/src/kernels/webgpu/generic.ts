@@ -166,5 +166,5 @@ export function wgslScan(
  */
 export function beyondLoopLimit(x: Tensor, axis: number): boolean {
   const b = x.backend;
-  return b instanceof WebGPUBackend && (x.shape[axis] as number) > b.maxLoopIterations;
+  return b instanceof WebGPUBackend && x.shape[axis]! > b.maxLoopIterations;
 }

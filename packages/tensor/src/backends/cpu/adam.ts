@@ -23,15 +23,15 @@ registerKernel<AdamStepOp>('adamStep', 'cpu', (_b, [pIn, gIn, mIn, vIn, vmIn], a
   const bc2 = Math.sqrt(1 - a.beta2 ** a.step);
   const stepSize = a.lr / (1 - a.beta1 ** a.step);
   for (let i = 0; i < n; i++) {
-    const pi = p[i] as number;
-    const gi = sign * (g[i] as number) + l2 * pi;
-    const mi = (m[i] as number) + (gi - (m[i] as number)) * c1;
-    const vi = a.beta2 * (v[i] as number) + c2 * gi * gi;
+    const pi = p[i]!;
+    const gi = sign * g[i]! + l2 * pi;
+    const mi = m[i]! + (gi - m[i]!) * c1;
+    const vi = a.beta2 * v[i]! + c2 * gi * gi;
     (M as Float32Array)[i] = mi;
     (V as Float32Array)[i] = vi;
     let second = Math.fround(vi);
     if (VM && vm) {
-      const prev = vm[i] as number;
+      const prev = vm[i]!;
       // NaN propagates as in maximum().
       second = prev !== prev || prev > second ? prev : second;
       VM[i] = second;

@@ -167,21 +167,20 @@ function forwardTiles(
           // P = exp(S·scale − m) over the tile in WebAssembly; the per-row updates here.
           for (let r = 0; r < rows; r++) {
             ends[r] = Math.min(cols, visibleEnd(a, i0 + r) - j0);
-            mNew[r] = m[r] as number;
+            mNew[r] = m[r]!;
           }
           kernels.softmaxRows(s, rows, cols, ends, mNew, sums, scale);
           for (let r = 0; r < rows; r++) {
-            if ((ends[r] as number) <= 0) continue;
-            const mx = mNew[r] as number;
+            if (ends[r]! <= 0) continue;
+            const mx = mNew[r]!;
             const shift = mx === Number.NEGATIVE_INFINITY ? 0 : mx;
-            const alpha = Math.exp((m[r] as number) - shift);
-            l[r] = (l[r] as number) * alpha + (sums[r] as number);
+            const alpha = Math.exp(m[r]! - shift);
+            l[r] = l[r]! * alpha + sums[r]!;
             m[r] = mx;
-            if (alpha !== 1)
-              for (let x = r * dv; x < (r + 1) * dv; x++) acc[x] = (acc[x] as number) * alpha;
+            if (alpha !== 1) for (let x = r * dv; x < (r + 1) * dv; x++) acc[x] = acc[x]! * alpha;
           }
           product(e, s, 0, false, V, vb + j0 * dv, false, pv, rows, cols, dv);
-          for (let x = 0; x < rows * dv; x++) acc[x] = (acc[x] as number) + (pv[x] as number);
+          for (let x = 0; x < rows * dv; x++) acc[x] = acc[x]! + pv[x]!;
           continue;
         }
         for (let r = 0; r < rows; r++) {
@@ -191,28 +190,27 @@ function forwardTiles(
             s.fill(0, o, o + cols);
             continue;
           }
-          let mx = m[r] as number;
+          let mx = m[r]!;
           for (let c = 0; c < end; c++) {
-            const v = (s[o + c] as number) * scale;
+            const v = s[o + c]! * scale;
             if (v > mx || Number.isNaN(v)) mx = v;
           }
           // All scores −∞ so far (infinite inputs): nothing to weigh; exp(s − m) would be NaN.
           const shift = mx === Number.NEGATIVE_INFINITY ? 0 : mx;
-          const alpha = Math.exp((m[r] as number) - shift);
+          const alpha = Math.exp(m[r]! - shift);
           let sum = 0;
           for (let c = 0; c < end; c++) {
-            const p = Math.exp((s[o + c] as number) * scale - shift);
+            const p = Math.exp(s[o + c]! * scale - shift);
             s[o + c] = p;
             sum += p;
           }
           s.fill(0, o + end, o + cols);
-          l[r] = (l[r] as number) * alpha + sum;
+          l[r] = l[r]! * alpha + sum;
           m[r] = mx;
-          if (alpha !== 1)
-            for (let x = r * dv; x < (r + 1) * dv; x++) acc[x] = (acc[x] as number) * alpha;
+          if (alpha !== 1) for (let x = r * dv; x < (r + 1) * dv; x++) acc[x] = acc[x]! * alpha;
         }
         product(e, s, 0, false, V, vb + j0 * dv, false, pv, rows, cols, dv);
-        for (let x = 0; x < rows * dv; x++) acc[x] = (acc[x] as number) + (pv[x] as number);
+        for (let x = 0; x < rows * dv; x++) acc[x] = acc[x]! + pv[x]!;
       }
       for (let r = 0; r < rows; r++) {
         const row = b * tq + i0 + r;
@@ -221,9 +219,9 @@ function forwardTiles(
           for (let x = 0; x < dv; x++) out[row * dv + x] = 0;
           continue;
         }
-        const sum = l[r] as number;
-        for (let x = 0; x < dv; x++) out[row * dv + x] = (acc[r * dv + x] as number) / sum;
-        lse[row] = (m[r] as number) + Math.log(sum);
+        const sum = l[r]!;
+        for (let x = 0; x < dv; x++) out[row * dv + x] = acc[r * dv + x]! / sum;
+        lse[row] = m[r]! + Math.log(sum);
       }
     }
   }
@@ -312,11 +310,10 @@ function backwardTiles(
       gq.fill(0);
       for (let r = 0; r < rows; r++) {
         const row = b * tq + i0 + r;
-        let t = -(dL[row] as number);
-        for (let x = 0; x < dv; x++)
-          t += (dO[row * dv + x] as number) * (o[row * dv + x] as number);
+        let t = -dL[row]!;
+        for (let x = 0; x < dv; x++) t += dO[row * dv + x]! * o[row * dv + x]!;
         delta[r] = t;
-        lseT[r] = lse[row] as number;
+        lseT[r] = lse[row]!;
         deltaT[r] = t;
       }
       for (let j0 = 0; j0 < last; j0 += BK) {
@@ -335,30 +332,28 @@ function backwardTiles(
               ds.fill(0, off, off + cols);
               continue;
             }
-            const lr = lse[b * tq + i0 + r] as number;
-            const dr = delta[r] as number;
+            const lr = lse[b * tq + i0 + r]!;
+            const dr = delta[r]!;
             for (let c = 0; c < end; c++) {
-              const pc = Math.exp((p[off + c] as number) * scale - lr);
+              const pc = Math.exp(p[off + c]! * scale - lr);
               p[off + c] = pc;
-              ds[off + c] = pc * ((ds[off + c] as number) - dr) * scale;
+              ds[off + c] = pc * (ds[off + c]! - dr) * scale;
             }
             p.fill(0, off + end, off + cols);
             ds.fill(0, off + end, off + cols);
           }
         // dQ_t += dS K_j;  dK_j += dSᵀ Q_t;  dV_j += Pᵀ dOut_t.
         product(e, ds, 0, false, k, kb + j0 * d, false, tq1, rows, cols, d);
-        for (let x = 0; x < rows * d; x++) gq[x] = (gq[x] as number) + (tq1[x] as number);
+        for (let x = 0; x < rows * d; x++) gq[x] = gq[x]! + tq1[x]!;
         product(e, ds, 0, true, q, qb + i0 * d, false, tk1, cols, rows, d);
-        for (let x = 0, g = j0 * d; x < cols * d; x++, g++)
-          gk[g] = (gk[g] as number) + (tk1[x] as number);
+        for (let x = 0, g = j0 * d; x < cols * d; x++, g++) gk[g] = gk[g]! + tk1[x]!;
         product(e, p, 0, true, dO, ob + i0 * dv, false, tv1, cols, rows, dv);
-        for (let x = 0, g = j0 * dv; x < cols * dv; x++, g++)
-          gv[g] = (gv[g] as number) + (tv1[x] as number);
+        for (let x = 0, g = j0 * dv; x < cols * dv; x++, g++) gv[g] = gv[g]! + tv1[x]!;
       }
-      for (let x = 0; x < rows * d; x++) dq[qb + i0 * d + x] = gq[x] as number;
+      for (let x = 0; x < rows * d; x++) dq[qb + i0 * d + x] = gq[x]!;
     }
-    for (let x = 0; x < tk * d; x++) dk[kb + x] = gk[x] as number;
-    for (let x = 0; x < tk * dv; x++) dvOut[vb + x] = gv[x] as number;
+    for (let x = 0; x < tk * d; x++) dk[kb + x] = gk[x]!;
+    for (let x = 0; x < tk * dv; x++) dvOut[vb + x] = gv[x]!;
   }
 }
 
@@ -449,7 +444,7 @@ export function packedForward(
         gemmPacked(e, o('qp'), o('kp') + jt * BK * d, o('c1'), rows, d, cols);
         for (let r = 0; r < rows; r++) {
           i32[o('ends') + r] = Math.min(cols, visibleEnd(a, i0 + r) - j0);
-          f64[(o('mNew') >> 1) + r] = m[r] as number;
+          f64[(o('mNew') >> 1) + r] = m[r]!;
         }
         kx.softmaxRows(
           o('c1') * 4,
@@ -462,14 +457,13 @@ export function packedForward(
           scale,
         );
         for (let r = 0; r < rows; r++) {
-          if ((i32[o('ends') + r] as number) <= 0) continue;
-          const mx = f64[(o('mNew') >> 1) + r] as number;
+          if (i32[o('ends') + r]! <= 0) continue;
+          const mx = f64[(o('mNew') >> 1) + r]!;
           const shift = mx === Number.NEGATIVE_INFINITY ? 0 : mx;
-          const alpha = Math.exp((m[r] as number) - shift);
-          l[r] = (l[r] as number) * alpha + (f64[(o('sums') >> 1) + r] as number);
+          const alpha = Math.exp(m[r]! - shift);
+          l[r] = l[r]! * alpha + f64[(o('sums') >> 1) + r]!;
           m[r] = mx;
-          if (alpha !== 1)
-            for (let x = r * dv; x < (r + 1) * dv; x++) acc[x] = (acc[x] as number) * alpha;
+          if (alpha !== 1) for (let x = r * dv; x < (r + 1) * dv; x++) acc[x] = acc[x]! * alpha;
         }
         kx.packA4(o('c1') * 4, ld, rows, cols, o('pp') * 4);
         // V's packing depends on the tile's key count (its k): repack a partial tile.
@@ -480,8 +474,7 @@ export function packedForward(
         gemmPacked(e, o('pp'), o('vp') + jt * BK * dvp, o('c2'), rows, cols, dv);
         const c2 = o('c2');
         for (let r = 0; r < rows; r++)
-          for (let x = 0; x < dv; x++)
-            acc[r * dv + x] = (acc[r * dv + x] as number) + (view[c2 + r * dvp + x] as number);
+          for (let x = 0; x < dv; x++) acc[r * dv + x] = acc[r * dv + x]! + view[c2 + r * dvp + x]!;
       }
       for (let r = 0; r < rows; r++) {
         const row = b * tq + i0 + r;
@@ -490,9 +483,9 @@ export function packedForward(
           for (let x = 0; x < dv; x++) out[row * dv + x] = 0;
           continue;
         }
-        const sum = l[r] as number;
-        for (let x = 0; x < dv; x++) out[row * dv + x] = (acc[r * dv + x] as number) / sum;
-        lse[row] = (m[r] as number) + Math.log(sum);
+        const sum = l[r]!;
+        for (let x = 0; x < dv; x++) out[row * dv + x] = acc[r * dv + x]! / sum;
+        lse[row] = m[r]! + Math.log(sum);
       }
     }
   }
@@ -565,10 +558,9 @@ export function packedBackward(
       gq.fill(0);
       for (let r = 0; r < rows; r++) {
         const row = b * tq + i0 + r;
-        let t = -(DL[row] as number);
-        for (let x = 0; x < dv; x++)
-          t += (DO[row * dv + x] as number) * (O[row * dv + x] as number);
-        view[at4('lseT') + r] = L[row] as number;
+        let t = -DL[row]!;
+        for (let x = 0; x < dv; x++) t += DO[row * dv + x]! * O[row * dv + x]!;
+        view[at4('lseT') + r] = L[row]!;
         view[at4('deltaT') + r] = t;
       }
       packA(Q, qb + i0 * d, false, rows, d, view, at4('qp'));
@@ -608,21 +600,18 @@ export function packedBackward(
         gemmPacked(e, at4('ptp'), at4('dopN'), at4('c5'), cols, rows, dv);
         const [c3, c4, c5] = [at4('c3'), at4('c4'), at4('c5')];
         for (let r = 0; r < rows; r++)
-          for (let x = 0; x < d; x++)
-            gq[r * d + x] = (gq[r * d + x] as number) + (view[c3 + r * dp + x] as number);
+          for (let x = 0; x < d; x++) gq[r * d + x] = gq[r * d + x]! + view[c3 + r * dp + x]!;
         for (let c = 0; c < cols; c++) {
           const g = (j0 + c) * d;
-          for (let x = 0; x < d; x++)
-            gk[g + x] = (gk[g + x] as number) + (view[c4 + c * dp + x] as number);
+          for (let x = 0; x < d; x++) gk[g + x] = gk[g + x]! + view[c4 + c * dp + x]!;
           const h = (j0 + c) * dv;
-          for (let x = 0; x < dv; x++)
-            gv[h + x] = (gv[h + x] as number) + (view[c5 + c * dvp + x] as number);
+          for (let x = 0; x < dv; x++) gv[h + x] = gv[h + x]! + view[c5 + c * dvp + x]!;
         }
       }
-      for (let x = 0; x < rows * d; x++) dq[qb + i0 * d + x] = gq[x] as number;
+      for (let x = 0; x < rows * d; x++) dq[qb + i0 * d + x] = gq[x]!;
     }
-    for (let x = 0; x < tk * d; x++) dk[kb + x] = gk[x] as number;
-    for (let x = 0; x < tk * dv; x++) dvOut[vb + x] = gv[x] as number;
+    for (let x = 0; x < tk * d; x++) dk[kb + x] = gk[x]!;
+    for (let x = 0; x < tk * dv; x++) dvOut[vb + x] = gv[x]!;
   }
   return true;
 }

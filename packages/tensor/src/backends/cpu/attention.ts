@@ -42,10 +42,10 @@ function dimsOf(q: KernelInput, k: KernelInput, v: KernelInput) {
   const r = q.shape.length;
   return {
     batch: sizeOf(q.shape.slice(0, -2)),
-    tq: q.shape[r - 2] as number,
-    tk: k.shape[r - 2] as number,
-    d: q.shape[r - 1] as number,
-    dv: v.shape[r - 1] as number,
+    tq: q.shape[r - 2]!,
+    tk: k.shape[r - 2]!,
+    d: q.shape[r - 1]!,
+    dv: v.shape[r - 1]!,
   };
 }
 
@@ -63,8 +63,7 @@ class Block {
   load(into: Float64Array[], src: TypedArray, first: number, count: number, width: number): void {
     for (let r = 0; r < R; r++) {
       const row = into[r] as Float64Array;
-      if (r < count)
-        for (let x = 0; x < width; x++) row[x] = src[(first + r) * width + x] as number;
+      if (r < count) for (let x = 0; x < width; x++) row[x] = src[(first + r) * width + x]!;
       else row.fill(0);
     }
   }
@@ -109,14 +108,14 @@ function scores(
     let c32 = 0;
     let c33 = 0;
     for (let x = 0; x < w; x++) {
-      const b0 = B[o0 + x] as number;
-      const b1 = B[o1 + x] as number;
-      const b2 = B[o2 + x] as number;
-      const b3 = B[o3 + x] as number;
-      const x0 = a0[x] as number;
-      const x1 = a1[x] as number;
-      const x2 = a2[x] as number;
-      const x3 = a3[x] as number;
+      const b0 = B[o0 + x]!;
+      const b1 = B[o1 + x]!;
+      const b2 = B[o2 + x]!;
+      const b3 = B[o3 + x]!;
+      const x0 = a0[x]!;
+      const x1 = a1[x]!;
+      const x2 = a2[x]!;
+      const x3 = a3[x]!;
       c00 += x0 * b0;
       c01 += x0 * b1;
       c02 += x0 * b2;
@@ -158,11 +157,11 @@ function scores(
     let c2 = 0;
     let c3 = 0;
     for (let x = 0; x < w; x++) {
-      const b = B[o + x] as number;
-      c0 += (a0[x] as number) * b;
-      c1 += (a1[x] as number) * b;
-      c2 += (a2[x] as number) * b;
-      c3 += (a3[x] as number) * b;
+      const b = B[o + x]!;
+      c0 += a0[x]! * b;
+      c1 += a1[x]! * b;
+      c2 += a2[x]! * b;
+      c3 += a3[x]! * b;
     }
     s0[j] = c0 * scale;
     s1[j] = c1 * scale;
@@ -204,14 +203,14 @@ function weighted(
     let c32 = 0;
     let c33 = 0;
     for (let j = 0, o = base + x; j < blk.end; j++, o += w) {
-      const b0 = B[o] as number;
-      const b1 = B[o + 1] as number;
-      const b2 = B[o + 2] as number;
-      const b3 = B[o + 3] as number;
-      const y0 = w0[j] as number;
-      const y1 = w1[j] as number;
-      const y2 = w2[j] as number;
-      const y3 = w3[j] as number;
+      const b0 = B[o]!;
+      const b1 = B[o + 1]!;
+      const b2 = B[o + 2]!;
+      const b3 = B[o + 3]!;
+      const y0 = w0[j]!;
+      const y1 = w1[j]!;
+      const y2 = w2[j]!;
+      const y3 = w3[j]!;
       c00 += y0 * b0;
       c01 += y0 * b1;
       c02 += y0 * b2;
@@ -252,11 +251,11 @@ function weighted(
     let c2 = 0;
     let c3 = 0;
     for (let j = 0, o = base + x; j < blk.end; j++, o += w) {
-      const b = B[o] as number;
-      c0 += (w0[j] as number) * b;
-      c1 += (w1[j] as number) * b;
-      c2 += (w2[j] as number) * b;
-      c3 += (w3[j] as number) * b;
+      const b = B[o]!;
+      c0 += w0[j]! * b;
+      c1 += w1[j]! * b;
+      c2 += w2[j]! * b;
+      c3 += w3[j]! * b;
     }
     r0[x] = c0;
     r1[x] = c1;
@@ -278,38 +277,33 @@ function rankUpdate(
   let j = 0;
   // Two keys per pass: the four row values a_r[x] are loaded once for both.
   for (; j + 1 < blk.end; j += 2) {
-    const k0 = c0[j] as number;
-    const k1 = c1[j] as number;
-    const k2 = c2[j] as number;
-    const k3 = c3[j] as number;
-    const m0 = c0[j + 1] as number;
-    const m1 = c1[j + 1] as number;
-    const m2 = c2[j + 1] as number;
-    const m3 = c3[j + 1] as number;
+    const k0 = c0[j]!;
+    const k1 = c1[j]!;
+    const k2 = c2[j]!;
+    const k3 = c3[j]!;
+    const m0 = c0[j + 1]!;
+    const m1 = c1[j + 1]!;
+    const m2 = c2[j + 1]!;
+    const m3 = c3[j + 1]!;
     const o = j * w;
     const p = o + w;
     for (let x = 0; x < w; x++) {
-      const x0 = a0[x] as number;
-      const x1 = a1[x] as number;
-      const x2 = a2[x] as number;
-      const x3 = a3[x] as number;
-      G[o + x] = (G[o + x] as number) + k0 * x0 + k1 * x1 + k2 * x2 + k3 * x3;
-      G[p + x] = (G[p + x] as number) + m0 * x0 + m1 * x1 + m2 * x2 + m3 * x3;
+      const x0 = a0[x]!;
+      const x1 = a1[x]!;
+      const x2 = a2[x]!;
+      const x3 = a3[x]!;
+      G[o + x] = G[o + x]! + k0 * x0 + k1 * x1 + k2 * x2 + k3 * x3;
+      G[p + x] = G[p + x]! + m0 * x0 + m1 * x1 + m2 * x2 + m3 * x3;
     }
   }
   for (; j < blk.end; j++) {
-    const k0 = c0[j] as number;
-    const k1 = c1[j] as number;
-    const k2 = c2[j] as number;
-    const k3 = c3[j] as number;
+    const k0 = c0[j]!;
+    const k1 = c1[j]!;
+    const k2 = c2[j]!;
+    const k3 = c3[j]!;
     const o = j * w;
     for (let x = 0; x < w; x++) {
-      G[o + x] =
-        (G[o + x] as number) +
-        k0 * (a0[x] as number) +
-        k1 * (a1[x] as number) +
-        k2 * (a2[x] as number) +
-        k3 * (a3[x] as number);
+      G[o + x] = G[o + x]! + k0 * a0[x]! + k1 * a1[x]! + k2 * a2[x]! + k3 * a3[x]!;
     }
   }
 }
@@ -359,11 +353,11 @@ function oneRow(
     let c2 = 0;
     let c3 = 0;
     for (let x = 0; x < d; x++) {
-      const qx = Q[q0 + x] as number;
-      c0 += qx * (K[o0 + x] as number);
-      c1 += qx * (K[o1 + x] as number);
-      c2 += qx * (K[o2 + x] as number);
-      c3 += qx * (K[o3 + x] as number);
+      const qx = Q[q0 + x]!;
+      c0 += qx * K[o0 + x]!;
+      c1 += qx * K[o1 + x]!;
+      c2 += qx * K[o2 + x]!;
+      c3 += qx * K[o3 + x]!;
     }
     s[j] = c0 * scale;
     s[j + 1] = c1 * scale;
@@ -373,12 +367,12 @@ function oneRow(
   for (; j < end; j++) {
     const o = (key0 + j) * d;
     let c = 0;
-    for (let x = 0; x < d; x++) c += (Q[q0 + x] as number) * (K[o + x] as number);
+    for (let x = 0; x < d; x++) c += Q[q0 + x]! * K[o + x]!;
     s[j] = c * scale;
   }
   let m = Number.NEGATIVE_INFINITY;
   for (let t = 0; t < end; t++) {
-    const v = s[t] as number;
+    const v = s[t]!;
     if (v > m || Number.isNaN(v)) m = v;
   }
   // All scores −∞ (infinite inputs): there is nothing to weigh; exp(s − m) would be NaN.
@@ -386,12 +380,12 @@ function oneRow(
   let sum = 0;
   acc.fill(0, 0, dv);
   for (let t = 0; t < end; t++) {
-    const p = Math.exp((s[t] as number) - shift);
+    const p = Math.exp(s[t]! - shift);
     sum += p;
     const o = (key0 + t) * dv;
-    for (let x = 0; x < dv; x++) acc[x] = (acc[x] as number) + p * (V[o + x] as number);
+    for (let x = 0; x < dv; x++) acc[x] = acc[x]! + p * V[o + x]!;
   }
-  for (let x = 0; x < dv; x++) out[row * dv + x] = (acc[x] as number) / sum;
+  for (let x = 0; x < dv; x++) out[row * dv + x] = acc[x]! / sum;
   lse[row] = shift + Math.log(sum);
 }
 
@@ -443,17 +437,17 @@ registerKernel<AttentionOp>('attention', 'cpu', (_b, [q, k, v], a, [oSpec, lSpec
       const shifts = [0, 0, 0, 0];
       for (let r = 0; r < count; r++) {
         const s = blk.s[r] as Float64Array;
-        const end = blk.ends[r] as number;
+        const end = blk.ends[r]!;
         let m = Number.NEGATIVE_INFINITY;
         for (let j = 0; j < end; j++) {
-          const sj = s[j] as number;
+          const sj = s[j]!;
           if (sj > m || Number.isNaN(sj)) m = sj;
         }
         // All scores −∞ (infinite inputs): there is nothing to weigh; exp(s − m) would be NaN.
         const shift = m === Number.NEGATIVE_INFINITY ? 0 : m;
         let sum = 0;
         for (let j = 0; j < end; j++) {
-          const p = Math.exp((s[j] as number) - shift);
+          const p = Math.exp(s[j]! - shift);
           s[j] = p;
           sum += p;
         }
@@ -469,10 +463,10 @@ registerKernel<AttentionOp>('attention', 'cpu', (_b, [q, k, v], a, [oSpec, lSpec
           lse[row] = Number.NEGATIVE_INFINITY;
           continue;
         }
-        const sum = sums[r] as number;
+        const sum = sums[r]!;
         const ar = acc[r] as Float64Array;
-        for (let x = 0; x < dv; x++) out[row * dv + x] = (ar[x] as number) / sum;
-        lse[row] = (shifts[r] as number) + Math.log(sum);
+        for (let x = 0; x < dv; x++) out[row * dv + x] = ar[x]! / sum;
+        lse[row] = shifts[r]! + Math.log(sum);
       }
     }
   }
@@ -524,16 +518,15 @@ registerKernel<AttentionGradOp>(
             continue;
           }
           const row = row0 + r;
-          const l = L[row] as number;
-          let delta = -(DL[row] as number);
-          for (let x = 0; x < dv; x++)
-            delta += (DO[row * dv + x] as number) * (O[row * dv + x] as number);
-          const end = blk.ends[r] as number;
+          const l = L[row]!;
+          let delta = -DL[row]!;
+          for (let x = 0; x < dv; x++) delta += DO[row * dv + x]! * O[row * dv + x]!;
+          const end = blk.ends[r]!;
           // s becomes p, dp becomes ds = p · (dp − δ) · scale.
           for (let j = 0; j < end; j++) {
-            const pj = Math.exp((s[j] as number) - l);
+            const pj = Math.exp(s[j]! - l);
             s[j] = pj;
-            p[j] = pj * ((p[j] as number) - delta) * scale;
+            p[j] = pj * (p[j]! - delta) * scale;
           }
           s.fill(0, end, blk.end);
           p.fill(0, end, blk.end);
@@ -543,11 +536,11 @@ registerKernel<AttentionGradOp>(
         rankUpdate(blk, blk.s, gRows, gv, dv);
         for (let r = 0; r < count; r++) {
           const g = gq[r] as Float64Array;
-          for (let x = 0; x < d; x++) dq[(row0 + r) * d + x] = g[x] as number;
+          for (let x = 0; x < d; x++) dq[(row0 + r) * d + x] = g[x]!;
         }
       }
-      for (let x = 0; x < tk * d; x++) dk[kb + x] = gk[x] as number;
-      for (let x = 0; x < tk * dv; x++) dvOut[vb + x] = gv[x] as number;
+      for (let x = 0; x < tk * d; x++) dk[kb + x] = gk[x]!;
+      for (let x = 0; x < tk * dv; x++) dvOut[vb + x] = gv[x]!;
     }
     return [dq, dk, dvOut];
   },

@@ -56,17 +56,16 @@ function walk(img: TypedArray, cols: TypedArray, n: number, a: Im2colAttrs, gath
             const row = base + ih * width + dw;
             if (gather) {
               if (strideW === 1) {
-                for (let ow = lo; ow < hi; ow++) cols[o + ow] = img[row + ow] as number;
+                for (let ow = lo; ow < hi; ow++) cols[o + ow] = img[row + ow]!;
               } else {
-                for (let ow = lo; ow < hi; ow++) cols[o + ow] = img[row + ow * strideW] as number;
+                for (let ow = lo; ow < hi; ow++) cols[o + ow] = img[row + ow * strideW]!;
               }
             } else if (strideW === 1) {
-              for (let ow = lo; ow < hi; ow++)
-                img[row + ow] = (img[row + ow] as number) + (cols[o + ow] as number);
+              for (let ow = lo; ow < hi; ow++) img[row + ow] = img[row + ow]! + cols[o + ow]!;
             } else {
               for (let ow = lo; ow < hi; ow++) {
                 const p = row + ow * strideW;
-                img[p] = (img[p] as number) + (cols[o + ow] as number);
+                img[p] = img[p]! + cols[o + ow]!;
               }
             }
           }
@@ -78,12 +77,12 @@ function walk(img: TypedArray, cols: TypedArray, n: number, a: Im2colAttrs, gath
 
 registerKernel<Im2colOp>('im2col', 'cpu', (_b, [X], a, [s]) => {
   const cols = alloc(s.dtype, sizeOf(s.shape));
-  walk(arr(X), cols, X.shape[0] as number, a, true);
+  walk(arr(X), cols, X.shape[0]!, a, true);
   return [cols];
 });
 
 registerKernel<Im2colOp>('col2im', 'cpu', (_b, [C], a, [s]) => {
   const img = alloc(s.dtype, sizeOf(s.shape));
-  walk(img, arr(C), C.shape[0] as number, a, false);
+  walk(img, arr(C), C.shape[0]!, a, false);
   return [img];
 });

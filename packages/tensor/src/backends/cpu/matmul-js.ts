@@ -30,10 +30,10 @@ export function packA(
       if (i >= m) {
         for (let kk = 0; kk < k; kk++) dst[base + kk * R + r] = 0;
       } else if (trans) {
-        for (let kk = 0; kk < k; kk++) dst[base + kk * R + r] = src[off + kk * m + i] as number;
+        for (let kk = 0; kk < k; kk++) dst[base + kk * R + r] = src[off + kk * m + i]!;
       } else {
         const row = off + i * k;
-        for (let kk = 0; kk < k; kk++) dst[base + kk * R + r] = src[row + kk] as number;
+        for (let kk = 0; kk < k; kk++) dst[base + kk * R + r] = src[row + kk]!;
       }
     }
   }
@@ -57,9 +57,9 @@ export function packB(
         for (let kk = 0; kk < k; kk++) dst[base + kk * R + c] = 0;
       } else if (trans) {
         const row = off + j * k;
-        for (let kk = 0; kk < k; kk++) dst[base + kk * R + c] = src[row + kk] as number;
+        for (let kk = 0; kk < k; kk++) dst[base + kk * R + c] = src[row + kk]!;
       } else {
-        for (let kk = 0; kk < k; kk++) dst[base + kk * R + c] = src[off + kk * n + j] as number;
+        for (let kk = 0; kk < k; kk++) dst[base + kk * R + c] = src[off + kk * n + j]!;
       }
     }
   }
@@ -101,14 +101,14 @@ export function gemmPacked(
           c32 = 0,
           c33 = 0;
         for (let kk = 0, a = aBase, b = bBase; kk < k; kk++, a += R, b += R) {
-          const a0 = ap[a] as number,
-            a1 = ap[a + 1] as number,
-            a2 = ap[a + 2] as number,
-            a3 = ap[a + 3] as number;
-          const b0 = bp[b] as number,
-            b1 = bp[b + 1] as number,
-            b2 = bp[b + 2] as number,
-            b3 = bp[b + 3] as number;
+          const a0 = ap[a]!,
+            a1 = ap[a + 1]!,
+            a2 = ap[a + 2]!,
+            a3 = ap[a + 3]!;
+          const b0 = bp[b]!,
+            b1 = bp[b + 1]!,
+            b2 = bp[b + 2]!,
+            b3 = bp[b + 3]!;
           c00 += a0 * b0;
           c01 += a0 * b1;
           c02 += a0 * b2;
@@ -149,7 +149,7 @@ export function gemmPacked(
         const cols = Math.min(R, n - j0);
         for (let r = 0; r < rows; r++) {
           const o = outOff + (i0 + r) * n + j0;
-          for (let c = 0; c < cols; c++) out[o + c] = tile[r * R + c] as number;
+          for (let c = 0; c < cols; c++) out[o + c] = tile[r * R + c]!;
         }
       }
     }
@@ -182,8 +182,7 @@ export function gemmDirect(
       let acc = 0;
       let pa = aOff + i * aRow;
       let pb = bOff + j * bCol;
-      for (let kk = 0; kk < k; kk++, pa += aCol, pb += bRow)
-        acc += (a[pa] as number) * (b[pb] as number);
+      for (let kk = 0; kk < k; kk++, pa += aCol, pb += bRow) acc += a[pa]! * b[pb]!;
       out[outOff + i * n + j] = acc;
     }
   }

@@ -17,11 +17,11 @@ function rowSize(x: KernelInput, axes: number): number {
 
 function rowStats(x: Float32Array, at: number, n: number, eps: number): [number, number] {
   let sum = 0;
-  for (let j = 0; j < n; j++) sum += x[at + j] as number;
+  for (let j = 0; j < n; j++) sum += x[at + j]!;
   const mean = sum / n;
   let sq = 0;
   for (let j = 0; j < n; j++) {
-    const c = (x[at + j] as number) - mean;
+    const c = x[at + j]! - mean;
     sq += c * c;
   }
   return [mean, 1 / Math.sqrt(sq / n + eps)];
@@ -38,9 +38,9 @@ registerKernel<LayerNormOp>('layerNorm', 'cpu', (_b, [xIn, wIn, bIn], { axes, ep
     const at = r * n;
     const [mean, rstd] = rowStats(x, at, n, eps);
     for (let j = 0; j < n; j++) {
-      let v = ((x[at + j] as number) - mean) * rstd;
-      if (w) v *= w[j] as number;
-      if (b) v += b[j] as number;
+      let v = (x[at + j]! - mean) * rstd;
+      if (w) v *= w[j]!;
+      if (b) v += b[j]!;
       y[at + j] = v;
     }
   }
@@ -64,22 +64,21 @@ registerKernel<LayerNormGradOp>('layerNormGrad', 'cpu', (_b, [xIn, dyIn, wIn], {
     let gSum = 0;
     let gxSum = 0;
     for (let j = 0; j < n; j++) {
-      const xh = ((x[at + j] as number) - mean) * rstd;
-      const d = dy[at + j] as number;
-      const gj = w ? d * (w[j] as number) : d;
+      const xh = (x[at + j]! - mean) * rstd;
+      const d = dy[at + j]!;
+      const gj = w ? d * w[j]! : d;
       xhat[j] = xh;
       g[j] = gj;
       gSum += gj;
       gxSum += gj * xh;
       if (w) {
-        dw[j] = (dw[j] as number) + d * xh;
-        db[j] = (db[j] as number) + d;
+        dw[j] = dw[j]! + d * xh;
+        db[j] = db[j]! + d;
       }
     }
     const a = gSum / n;
     const c = gxSum / n;
-    for (let j = 0; j < n; j++)
-      dx[at + j] = rstd * ((g[j] as number) - a - (xhat[j] as number) * c);
+    for (let j = 0; j < n; j++) dx[at + j] = rstd * (g[j]! - a - xhat[j]! * c);
   }
   if (!w) return [dx];
   return [dx, Float32Array.from(dw), Float32Array.from(db)];

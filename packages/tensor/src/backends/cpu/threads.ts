@@ -225,7 +225,7 @@ export function runParallel(local: (job: Job) => void, chunks: readonly Job[]): 
     const { fn, args } = chunks[k] as Job;
     const s = CHUNKS + k * CHUNK;
     control[s] = JOB_FNS.indexOf(fn);
-    for (let i = 0; i < args.length; i++) control[s + 1 + i] = args[i] as number;
+    for (let i = 0; i < args.length; i++) control[s + 1 + i] = args[i]!;
   }
   Atomics.store(control, COUNT, count);
   Atomics.store(control, DONE, 0);

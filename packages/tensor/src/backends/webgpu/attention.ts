@@ -46,10 +46,10 @@ function dimsOf(q: KernelInput, k: KernelInput, v: KernelInput): Dims {
   const r = q.shape.length;
   return {
     batch: sizeOf(q.shape.slice(0, -2)),
-    tq: q.shape[r - 2] as number,
-    tk: k.shape[r - 2] as number,
-    d: q.shape[r - 1] as number,
-    dv: v.shape[r - 1] as number,
+    tq: q.shape[r - 2]!,
+    tk: k.shape[r - 2]!,
+    d: q.shape[r - 1]!,
+    dv: v.shape[r - 1]!,
   };
 }
 

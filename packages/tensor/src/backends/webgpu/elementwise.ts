@@ -374,7 +374,7 @@ function registerElementwise(
               lines.push(`  { let c = rem % pu(${1 + d}u); rem = rem / pu(${1 + d}u);`);
               inputs.forEach((_, k) => {
                 if (modes[k] === 'strided')
-                  lines.push(`    p${k} = p${k} + c * pu(${(strideAt[k] as number) + d}u);`);
+                  lines.push(`    p${k} = p${k} + c * pu(${strideAt[k]! + d}u);`);
               });
               lines.push('  }');
             }

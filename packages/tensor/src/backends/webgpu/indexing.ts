@@ -57,7 +57,7 @@ function checkIndices(
 registerKernel<GatherOp>('gather', 'webgpu', (backend, [X, I], { axis }, [o]) => {
   const gpu = gpuOf(backend);
   const out = output(gpu, o);
-  const size = X.shape[axis] as number;
+  const size = X.shape[axis]!;
   checkIndices(gpu, 'gather', I, size, axis);
   const rank = I.shape.length;
   const t = wt(o.dtype);
@@ -91,15 +91,15 @@ registerKernel<ScatterAddOp>('scatterAdd', 'webgpu', (backend, [S, I], { axis, s
   const gpu = gpuOf(backend);
   const out = output(gpu, o);
   const n = sizeOf(shape);
-  const size = shape[axis] as number;
+  const size = shape[axis]!;
   checkIndices(gpu, 'scatterAdd', I, size, axis);
-  checkLoop(gpu, 'scatterAdd', I.shape[axis] as number);
+  checkLoop(gpu, 'scatterAdd', I.shape[axis]!);
   const rank = shape.length;
   const t = wt(o.dtype);
   // params: n, len along axis, out shape, index shape, index strides, source strides
   const params = [
     n,
-    I.shape[axis] as number,
+    I.shape[axis]!,
     ...shape,
     ...I.shape,
     ...stridesOf(I.shape),
@@ -148,7 +148,7 @@ registerKernel<ScatterAddOp>('scatterAdd', 'webgpu', (backend, [S, I], { axis, s
 registerKernel<GatherOp>('take', 'webgpu', (backend, [X, I], { axis }, [o]) => {
   const gpu = gpuOf(backend);
   const out = output(gpu, o);
-  const size = X.shape[axis] as number;
+  const size = X.shape[axis]!;
   checkIndices(gpu, 'indexSelect', I, size, axis);
   const inner = sizeOf(X.shape.slice(axis + 1));
   const k = I.size;
@@ -182,7 +182,7 @@ registerKernel<GatherOp>('take', 'webgpu', (backend, [X, I], { axis }, [o]) => {
 registerKernel<ScatterAddOp>('indexAdd', 'webgpu', (backend, [S, I], { axis, shape }, [o]) => {
   const gpu = gpuOf(backend);
   const out = output(gpu, o);
-  const size = shape[axis] as number;
+  const size = shape[axis]!;
   checkIndices(gpu, 'indexAdd', I, size, axis);
   checkLoop(gpu, 'indexAdd', I.size);
   const inner = sizeOf(shape.slice(axis + 1));

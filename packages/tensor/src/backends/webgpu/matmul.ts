@@ -154,9 +154,9 @@ registerKernel<MatmulOp>('matmul', 'webgpu', (backend, [A, B], { transA, transB 
   const gpu = gpuOf(backend);
   const out = output(gpu, o);
   const ra = A.shape.length;
-  const m = o.shape[o.shape.length - 2] as number;
-  const n = o.shape[o.shape.length - 1] as number;
-  const k = A.shape[transA ? ra - 2 : ra - 1] as number;
+  const m = o.shape[o.shape.length - 2]!;
+  const n = o.shape[o.shape.length - 1]!;
+  const k = A.shape[transA ? ra - 2 : ra - 1]!;
   const batch = o.shape.slice(0, -2);
   const nb = sizeOf(batch);
   const total = nb * m * n;

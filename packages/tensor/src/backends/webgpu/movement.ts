@@ -155,10 +155,10 @@ registerKernel<ConcatOp>('concat', 'webgpu', (backend, inputs, { axis }, [o]) =>
   const t = wt(o.dtype);
   const outer = sizeOf(o.shape.slice(0, axis));
   const inner = sizeOf(o.shape.slice(axis + 1));
-  const rowLen = (o.shape[axis] as number) * inner;
+  const rowLen = o.shape[axis]! * inner;
   let at = 0;
   for (const x of inputs) {
-    const len = (x.shape[axis] as number) * inner;
+    const len = x.shape[axis]! * inner;
     const n = outer * len;
     runProgram(
       gpu,

@@ -244,8 +244,8 @@ export function decodeAttention(
       base + statAt,
     );
     out.set(f32.subarray((base + oAt) / 4, (base + oAt) / 4 + dv), b * dv);
-    const m = f32[(base + statAt) / 4] as number;
-    const sum = f64[(base + statAt + 8) / 8] as number;
+    const m = f32[(base + statAt) / 4]!;
+    const sum = f64[(base + statAt + 8) / 8]!;
     lse[b] = (m === Number.NEGATIVE_INFINITY ? 0 : m) + Math.log(sum);
   }
   return true;

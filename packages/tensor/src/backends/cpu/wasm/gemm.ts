@@ -238,8 +238,7 @@ export function packA(
       for (let kk = 0; kk < kc; kk++) {
         const row = off + (k0 + kk) * m;
         for (let ip = 0, base = block + kk * MR; ip < mp; ip++, base += kc * MR) {
-          for (let r = 0, i = ip * MR; r < MR; r++, i++)
-            dst[base + r] = i < m ? (src[row + i] as number) : 0;
+          for (let r = 0, i = ip * MR; r < MR; r++, i++) dst[base + r] = i < m ? src[row + i]! : 0;
         }
       }
     } else {
@@ -249,7 +248,7 @@ export function packA(
           const i = ip * MR + r;
           if (i < m) {
             const row = off + i * k + k0;
-            for (let kk = 0; kk < kc; kk++) dst[base + kk * MR + r] = src[row + kk] as number;
+            for (let kk = 0; kk < kc; kk++) dst[base + kk * MR + r] = src[row + kk]!;
           } else {
             for (let kk = 0; kk < kc; kk++) dst[base + kk * MR + r] = 0;
           }
@@ -280,7 +279,7 @@ export function packB(
           const j = jp * NR + c;
           if (j < n) {
             const row = off + j * k + k0;
-            for (let kk = 0; kk < kc; kk++) dst[base + kk * NR + c] = src[row + kk] as number;
+            for (let kk = 0; kk < kc; kk++) dst[base + kk * NR + c] = src[row + kk]!;
           } else {
             for (let kk = 0; kk < kc; kk++) dst[base + kk * NR + c] = 0;
           }
@@ -290,8 +289,7 @@ export function packB(
       for (let kk = 0; kk < kc; kk++) {
         const row = off + (k0 + kk) * n;
         for (let jp = 0, base = block + kk * NR; jp < np; jp++, base += kc * NR) {
-          for (let c = 0, j = jp * NR; c < NR; c++, j++)
-            dst[base + c] = j < n ? (src[row + j] as number) : 0;
+          for (let c = 0, j = jp * NR; c < NR; c++, j++) dst[base + c] = j < n ? src[row + j]! : 0;
         }
       }
     }
@@ -475,7 +473,7 @@ function gemvRows(e: Engine, batch: GemmBatch): boolean {
     if (cached === null && bOff !== lastB) view.set(b.subarray(bOff, bOff + len), bAt);
     lastB = bOff;
     for (let i = 0; i < m; i++) {
-      if (transA) for (let kk = 0; kk < k; kk++) view[xAt + kk] = a[aOff + kk * m + i] as number;
+      if (transA) for (let kk = 0; kk < k; kk++) view[xAt + kk] = a[aOff + kk * m + i]!;
       else view.set(a.subarray(aOff + i * k, aOff + (i + 1) * k), xAt);
       run(e, jobs);
       out.set(view.subarray(yAt, yAt + n), outOff + i * n);
