@@ -54,7 +54,7 @@ export function checkScanInputs(
 ): number {
   if (inputs.length !== op.arity)
     fail(op, `expected ${op.arity} input tensors, got ${inputs.length}`);
-  const first = inputs[0] as Tensor;
+  const first = inputs[0]!;
   const elemRank = op.elementRanks?.[0] ?? 0;
   if (first.rank < elemRank + 1)
     fail(op, `input 0 of shape ${fmtShape(first.shape)} has no sequence axis`);
@@ -73,7 +73,7 @@ export function checkScanInputs(
     if (options.carry.length !== op.arity)
       fail(op, `expected a carry of ${op.arity} tensors, got ${options.carry.length}`);
     options.carry.forEach((c, k) => {
-      const want = withoutAxis((inputs[k] as Tensor).shape, axis);
+      const want = withoutAxis(inputs[k]!.shape, axis);
       if (c.rank !== want.length || c.shape.some((d, i) => d !== want[i])) {
         fail(
           op,
@@ -135,7 +135,7 @@ export function scan(
     fail(op, `unknown algorithm '${algorithm}' (expected sequential, chunked, tree or auto)`);
   }
   const xs = options.reverse ? inputs.map((x) => x.flip(axis)) : inputs.slice();
-  const n = (xs[0] as Tensor).shape[axis]!;
+  const n = xs[0]!.shape[axis]!;
   const identity = () =>
     xs.map((x, k) =>
       full(withoutAxis(x.shape, axis), op.identity[k]!, { backend: x.backend.name }),
@@ -160,7 +160,7 @@ export function scan(
       pieces.length === 1
         ? (pieces[0]?.[k] as Tensor)
         : concat(
-            pieces.map((p) => p[k] as Tensor),
+            pieces.map((p) => p[k]!),
             axis,
           ),
     );
@@ -173,7 +173,7 @@ export function scan(
   if (options.exclusive && n > 0) {
     const before = options.carry ?? identity();
     outputs = outputs.map((o, k) =>
-      concat([(before[k] as Tensor).unsqueeze(axis), o.slice(axis, 0, n - 1)], axis),
+      concat([before[k]!.unsqueeze(axis), o.slice(axis, 0, n - 1)], axis),
     );
   }
   if (options.reverse) outputs = outputs.map((o) => o.flip(axis));

@@ -116,17 +116,16 @@ export function collapseAxes(
     const d = shape[k]!;
     if (d === 1) continue;
     const last = outShape.length - 1;
-    const mergeable =
-      last >= 0 && strides.every((s, i) => (outStrides[i] as number[])[last] === s[k]! * d);
+    const mergeable = last >= 0 && strides.every((s, i) => outStrides[i]![last] === s[k]! * d);
     if (mergeable) {
       outShape[last] = outShape[last]! * d;
       strides.forEach((s, i) => {
-        (outStrides[i] as number[])[last] = s[k]!;
+        outStrides[i]![last] = s[k]!;
       });
     } else {
       outShape.push(d);
       strides.forEach((s, i) => {
-        (outStrides[i] as number[]).push(s[k]!);
+        outStrides[i]!.push(s[k]!);
       });
     }
   }

@@ -220,7 +220,7 @@ export abstract class SequenceModule extends Module implements Streamable {
       ys.push(out.y);
       s = out.state;
     }
-    return { y: ys.length === 1 ? (ys[0] as Tensor) : concat(ys, 1), state: s };
+    return { y: ys.length === 1 ? ys[0]! : concat(ys, 1), state: s };
   }
 }
 

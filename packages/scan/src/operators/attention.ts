@@ -128,12 +128,12 @@ const forwardDef: OpDef<AttentionAttrs, MuwInputs, [M: OutputSpec, U: OutputSpec
       let r = (attrs.channels === 1 ? dWW.sum(-1, true) : dWW).add(dU.mul(U)).neg();
       if (outputGrads[0]) r = r.add(outputGrads[0]);
       const axis = M.rank - 2;
-      const m0 = attrs.hasCarry ? (inputs[3] as Tensor).unsqueeze(axis) : null;
+      const m0 = attrs.hasCarry ? inputs[3]!.unsqueeze(axis) : null;
       const all = m0 ? concat([m0, inputs[0]], axis) : inputs[0];
       const { indices } = all.cummax(axis);
       const routed = scatterAdd(all.shape, axis, m0 ? indices.slice(axis, 1) : indices, r);
-      grads[0] = (grads[0] as Tensor).add(m0 ? routed.slice(axis, 1) : routed);
-      if (m0) grads[3] = (grads[3] as Tensor).add(routed.slice(axis, 0, 1).squeeze(axis));
+      grads[0] = grads[0]!.add(m0 ? routed.slice(axis, 1) : routed);
+      if (m0) grads[3] = grads[3]!.add(routed.slice(axis, 0, 1).squeeze(axis));
       return grads;
     },
   });

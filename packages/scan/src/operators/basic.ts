@@ -81,11 +81,9 @@ function identityFill(g: onnx.OnnxGraph, x: string, axis: number, value: number)
  */
 function logcumsumexpOnnx(ctx: onnx.OnnxContext<LogcumsumexpAttrs>): void {
   const { g, inputs, outputs, attrs } = ctx;
-  const x = inputs[0] as string;
+  const x = inputs[0]!;
   const axis = scanAxis(ctx.inShapes[0] as number[], attrs);
-  const init = attrs.hasCarry
-    ? (inputs[1] as string)
-    : identityFill(g, x, axis, Number.NEGATIVE_INFINITY);
+  const init = attrs.hasCarry ? inputs[1]! : identityFill(g, x, axis, Number.NEGATIVE_INFINITY);
   const b = g.subgraph();
   const [acc, v] = [b.fresh('acc'), b.fresh('v')];
   const hi = b.op('Max', [acc, v]);
@@ -104,7 +102,7 @@ function logcumsumexpOnnx(ctx: onnx.OnnxContext<LogcumsumexpAttrs>): void {
   const out = b.op('Identity', [folded]);
   const f = (name: string) => [name, 'float32'] as const;
   const body = b.body('logaddexp_step', [acc, v].map(f), [folded, out].map(f));
-  g.node('Scan', [init, x], [g.fresh('acc_last'), outputs[0] as string], {
+  g.node('Scan', [init, x], [g.fresh('acc_last'), outputs[0]!], {
     body,
     num_scan_inputs: 1,
     scan_input_axes: [axis],

@@ -297,7 +297,7 @@ function checkHeaderSize(text: string): void {
     } else if (c === 44 && depthKinds.endsWith('[')) {
       const k = arrays.length - 1;
       arrays[k] = arrays[k]! + 1;
-      if ((arrays[k] as number) + 1 > SAFETENSORS_MAX_RANK) {
+      if (arrays[k] + 1 > SAFETENSORS_MAX_RANK) {
         fail(
           `header: an array (a shape) has more than ${SAFETENSORS_MAX_RANK} elements; tensors of rank above ${SAFETENSORS_MAX_RANK} are not supported`,
         );

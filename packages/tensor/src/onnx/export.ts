@@ -132,7 +132,7 @@ function record(
   try {
     const outputs = withRecorder(
       {
-        op: (e) => ops.push({ ...e, path: path[path.length - 1] as string }),
+        op: (e) => ops.push({ ...e, path: path[path.length - 1]! }),
         alias: (src, out) => aliases.set(out, src),
       },
       fn,
@@ -198,7 +198,7 @@ function constantOf(g: OnnxGraph, a: Tensor, b: Tensor, names: Map<Tensor, strin
   if (da.every((v) => Object.is(v, first)) && db.every((v) => Object.is(v, first))) {
     const shape = g.shape(a.shape, b.shape);
     if (shape === null) return null;
-    return g.op('ConstantOfShape', [shape], { value: tensorMsg('', [first as number], [1], type) });
+    return g.op('ConstantOfShape', [shape], { value: tensorMsg('', [first], [1], type) });
   }
   // A fill with a size (each sequence's last index, say).
   const firstB = db[0] ?? 0;
@@ -291,7 +291,7 @@ function lower(
     const a = oa(t);
     const b = ob(u);
     if (!sameOrigin(a, b)) throw new StructureDiffers();
-    if (a.kind === 'input') return inputNames[a.index] as string;
+    if (a.kind === 'input') return inputNames[a.index]!;
     if (a.kind === 'op') return values.get(`${a.op}:${a.index}`) as string;
     const leafB = (b as { tensor: Tensor }).tensor;
     let name = leafNames.get(a.tensor);
@@ -310,12 +310,12 @@ function lower(
     return name;
   };
   ta.ops.forEach((o, i) => {
-    const ob2 = tb.ops[i] as TracedOp;
+    const ob2 = tb.ops[i]!;
     const name = o.op.name;
     if (!o.op.onnx) {
       throw exportError(name, o.path, `op '${name}' has no ONNX lowering`);
     }
-    const inputs = o.inputs.map((t, j) => nameOf(t, ob2.inputs[j] as Tensor, o.path, name));
+    const inputs = o.inputs.map((t, j) => nameOf(t, ob2.inputs[j]!, o.path, name));
     const outputs = o.outputs.map((_, j) => {
       const v = g.fresh(name.replace(/\W/g, '_'));
       values.set(`${i}:${j}`, v);
@@ -341,7 +341,7 @@ function lower(
     };
     o.op.onnx(ctx);
   });
-  return ta.outputs.map((t, j) => nameOf(t, tb.outputs[j] as Tensor, '', 'output'));
+  return ta.outputs.map((t, j) => nameOf(t, tb.outputs[j]!, '', 'output'));
 }
 
 /** Adds one size symbol per input dim that differs between the traces (and int32 scalars' values). */
@@ -367,13 +367,13 @@ function addSymbols(g: OnnxGraph, inputs: GraphInput[]): void {
 function inputSizeOf(module: Module, options: ToOnnxOptions): number {
   const m = module as unknown as { inputSize?: number; dModel?: number };
   const n = options.inputSize ?? m.inputSize ?? m.dModel;
-  if (!Number.isInteger(n) || (n as number) < 1) {
+  if (n === undefined || !Number.isInteger(n) || n < 1) {
     throw new TensorError(
       'toOnnx',
       `cannot tell the module's input features: pass inputSize (got ${String(options.inputSize)})`,
     );
   }
-  return n as number;
+  return n;
 }
 
 /** Sets every submodule to evaluation mode for `fn`, then restores each one's mode. */
@@ -400,7 +400,7 @@ function traceStep(module: StreamingModule, features: number, k: 0 | 1) {
   for (let i = 0; i < WARMUP[k]; i++) state = module.step(randn([batch, features]), state).state;
   const keys = Object.keys(state);
   const x = randn([batch, features]);
-  const inputs = [x, ...keys.map((key) => state[key] as Tensor)];
+  const inputs = [x, ...keys.map((key) => state[key]!)];
   const trace = record(module, inputs, () => {
     const out = module.step(x, state);
     return [
@@ -425,8 +425,8 @@ function buildStep(
   const names = ['x', ...ra.keys.map((k) => `state.${k}`)];
   const graphInputs = names.map((name, i) => ({
     name,
-    a: ra.trace.inputs[i] as Tensor,
-    b: rb.trace.inputs[i] as Tensor,
+    a: ra.trace.inputs[i]!,
+    b: rb.trace.inputs[i]!,
   }));
   addSymbols(g, graphInputs);
   const params = new Map<string, string>([[`${BATCH[0]},${BATCH[1]}`, 'batch']]);
@@ -449,13 +449,8 @@ function buildStep(
   const outputs = outNames.map((name, i) =>
     valueInfo(
       name,
-      ra.trace.outputs[i] as Tensor,
-      dimsOf(
-        ra.trace.outputs[i] as Tensor,
-        rb.trace.outputs[i] as Tensor,
-        params,
-        name.replace(/\W/g, '_'),
-      ),
+      ra.trace.outputs[i]!,
+      dimsOf(ra.trace.outputs[i]!, rb.trace.outputs[i]!, params, name.replace(/\W/g, '_')),
     ),
   );
   return { graph: g, inputs, outputs, outputValues };
@@ -497,27 +492,15 @@ function traceParallel(
 
 function lowerParallel(module: Module, ta: Trace, tb: Trace): Built {
   const g = new OnnxGraph();
-  const graphInputs = [{ name: 'x', a: ta.inputs[0] as Tensor, b: tb.inputs[0] as Tensor }];
+  const graphInputs = [{ name: 'x', a: ta.inputs[0]!, b: tb.inputs[0]! }];
   addSymbols(g, graphInputs);
   const params = new Map<string, string>([
     [`${BATCH[0]},${BATCH[1]}`, 'batch'],
     [`${TOKENS[0]},${TOKENS[1]}`, 'tokens'],
   ]);
-  const inputs = [
-    valueInfo(
-      'x',
-      ta.inputs[0] as Tensor,
-      dimsOf(ta.inputs[0] as Tensor, tb.inputs[0] as Tensor, params, 'x'),
-    ),
-  ];
+  const inputs = [valueInfo('x', ta.inputs[0]!, dimsOf(ta.inputs[0]!, tb.inputs[0]!, params, 'x'))];
   const outputValues = lower(g, ta, tb, ['x'], paramMap(module));
-  const y = [
-    valueInfo(
-      'y',
-      ta.outputs[0] as Tensor,
-      dimsOf(ta.outputs[0] as Tensor, tb.outputs[0] as Tensor, params, 'y'),
-    ),
-  ];
+  const y = [valueInfo('y', ta.outputs[0]!, dimsOf(ta.outputs[0]!, tb.outputs[0]!, params, 'y'))];
   return { graph: g, inputs, outputs: y, outputValues };
 }
 
@@ -621,7 +604,7 @@ function writeLoop(ctx: OnnxContext<unknown>, module: StreamingModule, path: str
       `a recurrent module's input must be [batch, tokens, features], got [${sa.join(', ')}]`,
     );
   }
-  const x = ctx.inputs[0] as string;
+  const x = ctx.inputs[0]!;
   const features = sa[2]!;
   const step = stepIn(g, module, features, path);
   // initState's values, at the batch size of x (only that size symbol in sight).
@@ -634,7 +617,7 @@ function writeLoop(ctx: OnnxContext<unknown>, module: StreamingModule, path: str
     name: g.op('Shape', [x], { start: 0, end: 1 }),
   });
   const init = keys.map((k) => {
-    const c = constantOf(g, ia[k] as Tensor, ib[k] as Tensor, new Map());
+    const c = constantOf(g, ia[k]!, ib[k]!, new Map());
     if (c === null) {
       ctx.fail(
         `initState's '${k}' is not a fill of a batch-sized shape: cannot start the token loop`,
@@ -652,7 +635,7 @@ function writeLoop(ctx: OnnxContext<unknown>, module: StreamingModule, path: str
   const stateIn = keys.map((k) => body.fresh(`loop_state_${k.replace(/\W/g, '_')}`));
   const renamed = new Map<string, string>([['x', xt]]);
   keys.forEach((k, i) => {
-    renamed.set(`state.${k}`, stateIn[i] as string);
+    renamed.set(`state.${k}`, stateIn[i]!);
   });
   renameInputs(body.nodes, renamed);
   const head = body.nodes.length;
@@ -677,21 +660,19 @@ function writeLoop(ctx: OnnxContext<unknown>, module: StreamingModule, path: str
       scalarInfo(iter, 'int64'),
       scalarInfo(condIn, 'bool'),
       ...keys.map((_, i) => ({
-        ...(step.inputs[i + 1] as ValueInfoMsg),
-        name: stateIn[i] as string,
+        ...step.inputs[i + 1]!,
+        name: stateIn[i]!,
       })),
     ],
     output: [
       typed(condOut, dataTypeOf('bool')),
-      ...stateOuts.map((v, i) =>
-        typed(v as string, (step.outputs[i + 1] as ValueInfoMsg).type.tensorType.elemType),
-      ),
-      typed(yOut as string, dataTypeOf('float32')),
+      ...stateOuts.map((v, i) => typed(v, step.outputs[i + 1]!.type.tensorType.elemType)),
+      typed(yOut!, dataTypeOf('float32')),
     ],
   };
   const tokens = g.op('Reshape', [g.op('Shape', [x], { start: 1, end: 2 }), g.ints([])]);
   const loopOuts = g.node('Loop', [tokens, '', ...init], keys.length + 1, { body: bodyGraph });
-  const ys = loopOuts[keys.length] as string; // [T, B, ...]
+  const ys = loopOuts[keys.length]!; // [T, B, ...]
   const rank = (ctx.outShapes[0] as number[]).length;
   const perm = [1, 0, ...Array.from({ length: rank - 2 }, (_, i) => i + 2)];
   g.op('Transpose', [ys], { perm }, ctx.outputs[0]);
@@ -853,7 +834,7 @@ export function toOnnxFiles(
     );
   }
   built.outputs.forEach((o, i) => {
-    g.op('Identity', [built.outputValues[i] as string], {}, o.name);
+    g.op('Identity', [built.outputValues[i]!], {}, o.name);
   });
   const model = encodeModel({
     irVersion: IR_VERSION,

@@ -112,7 +112,7 @@ export class OnnxGraph {
     attrs: Record<string, AttrValue> = {},
     output?: string,
   ): string {
-    return this.node(opType, inputs, output === undefined ? 1 : [output], attrs)[0] as string;
+    return this.node(opType, inputs, output === undefined ? 1 : [output], attrs)[0]!;
   }
 
   /** A constant tensor (an initializer; small ones are shared). */
@@ -244,10 +244,10 @@ export class OnnxGraph {
   shape(a: readonly number[], b: readonly number[]): string | null {
     const parts = a.map((d, i) => this.size(d, b[i]!));
     if (parts.some((p) => p === null)) return null;
-    if (parts.every((p) => typeof p === 'number')) return this.ints(parts as number[]);
+    if (parts.every((p) => typeof p === 'number')) return this.ints(parts);
     return this.op(
       'Concat',
-      parts.map((p) => (typeof p === 'number' ? this.ints([p]) : (p as string))),
+      parts.map((p) => (typeof p === 'number' ? this.ints([p]) : p!)),
       { axis: 0 },
     );
   }
@@ -310,8 +310,8 @@ export function castTo(g: OnnxGraph, name: string, from: OnnxType, to: OnnxType)
 /** An elementwise op with one ONNX node of the same arity (inputs cast to the output's float dtype). */
 export function elementwise(opType: string, attrs: Record<string, AttrValue> = {}) {
   return (ctx: OnnxContext<unknown>): void => {
-    const out = ctx.outDTypes[0] as DType;
-    const ins = ctx.inputs.map((x, i) => castTo(ctx.g, x, ctx.inDTypes[i] as DType, out));
+    const out = ctx.outDTypes[0]!;
+    const ins = ctx.inputs.map((x, i) => castTo(ctx.g, x, ctx.inDTypes[i]!, out));
     ctx.g.op(opType, ins, attrs, ctx.outputs[0]);
   };
 }
@@ -321,7 +321,7 @@ export function comparison(opType: string, negate = false) {
   return (ctx: OnnxContext<unknown>): void => {
     const [a, b] = ctx.inDTypes as [DType, DType];
     const common: DType = a === 'float32' || b === 'float32' ? 'float32' : 'int32';
-    const ins = ctx.inputs.map((x, i) => castTo(ctx.g, x, ctx.inDTypes[i] as DType, common));
+    const ins = ctx.inputs.map((x, i) => castTo(ctx.g, x, ctx.inDTypes[i]!, common));
     let y = ctx.g.op(opType, ins);
     if (negate) y = ctx.g.op('Not', [y]);
     ctx.g.op('Cast', [y], { to: DataType.INT32 }, ctx.outputs[0]);

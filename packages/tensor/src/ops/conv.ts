@@ -111,7 +111,7 @@ function im2colOnnx({
   if (bottom !== bottomB || right !== rightB) {
     fail('the padding after the input depends on its sizes: no fixed ONNX Pad writes it');
   }
-  let x = inputs[0] as string;
+  let x = inputs[0]!;
   // Cut what no field reaches, then pad with zeros to exactly the covered extent.
   if (bottom < 0 || right < 0) {
     x = g.op('Slice', [
@@ -138,7 +138,7 @@ function im2colOnnx({
       patches.push(g.op('Unsqueeze', [patch, g.ints([2])])); // [N, C, 1, outH, outW]
     }
   }
-  const all = patches.length === 1 ? (patches[0] as string) : g.op('Concat', patches, { axis: 2 });
+  const all = patches.length === 1 ? patches[0]! : g.op('Concat', patches, { axis: 2 });
   // [N, C, kH·kW, outH, outW] → [N, C·kH·kW, outH·outW]
   const rows = a.channels * a.kernelH * a.kernelW;
   g.op('Reshape', [all, g.ints([0, rows, -1])], {}, outputs[0]);
@@ -279,7 +279,7 @@ function resolveSpatial(
   const out = input.map((size, i) => {
     const k = kernel[i]!;
     const d = dilation[i]!;
-    const [before, after] = pads[i] as [number, number];
+    const [before, after] = pads[i]!;
     const span = d * (k - 1) + 1;
     const padded = size + before + after;
     if (span > padded) {
@@ -313,8 +313,8 @@ function attrsOf(
     strideW: at(s.stride, 1, 1),
     dilationH: at(s.dilation, 0, 1),
     dilationW: at(s.dilation, 1, 1),
-    padTop: two ? (s.pads[0] as [number, number])[0] : 0,
-    padLeft: (s.pads[two ? 1 : 0] as [number, number])[0],
+    padTop: two ? s.pads[0]![0] : 0,
+    padLeft: s.pads[two ? 1 : 0]![0],
     outH: at(s.out, 0, 1),
     outW: at(s.out, 1, 1),
   };

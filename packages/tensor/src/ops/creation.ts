@@ -47,7 +47,7 @@ function inferShape(data: NestedArray): number[] {
   let cur: NestedArray = data;
   while (Array.isArray(cur)) {
     shape.push(cur.length);
-    cur = cur[0] as NestedArray;
+    cur = cur[0]!;
     if (cur === undefined) break;
   }
   return shape;

@@ -58,13 +58,13 @@ const matmulDef = defineOp<MatmulAttrs, [a: Tensor, b: Tensor]>({
     const ra = inShapes[0].length;
     const kAxis = attrs.transA ? ra - 2 : ra - 1;
     if (inShapes[0]?.[kAxis] === altInShapes[0]?.[kAxis]) {
-      g.op('MatMul', [a as string, b as string], {}, outputs[0]);
+      g.op('MatMul', [a, b], {}, outputs[0]);
       return;
     }
     // The inner size follows the inputs' sizes (a KV cache's length) and can be 0 at run time,
     // where onnxruntime's MatMul leaves its output unwritten: the sum over nothing is 0.
-    const mm = g.op('MatMul', [a as string, b as string]);
-    const k = g.op('Shape', [a as string], { start: -1 });
+    const mm = g.op('MatMul', [a, b]);
+    const k = g.op('Shape', [a], { start: -1 });
     const empty = g.op('Equal', [g.op('Reshape', [k, g.ints([])]), g.scalar(0, 'int64')]);
     g.op('Where', [empty, g.scalar(0, outDTypes[0]), mm], {}, outputs[0]);
   },

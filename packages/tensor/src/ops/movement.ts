@@ -51,7 +51,7 @@ function sliceOf(inShape: readonly number[], a: StridedAttrs): { start: number[]
  */
 function stridedOnnx(ctx: OnnxContext<StridedOpAttrs>): void {
   const { g, attrs, altAttrs, inputs, outputs } = ctx;
-  const x = inputs[0] as string;
+  const x = inputs[0]!;
   const [inA, inB] = [ctx.inShapes[0] as number[], ctx.altInShapes[0] as number[]];
   if (attrs.grad === 'permute') {
     g.op('Transpose', [x], { perm: attrs.axes as number[] }, outputs[0]);
@@ -184,7 +184,7 @@ function reshapeOnnx(ctx: OnnxContext<{ shape: readonly number[] }>): void {
     if (s === null) ctx.fail(`cannot express the size ${d} (${alt[i]} in the second trace)`);
     return s;
   });
-  g.op('Reshape', [inputs[0] as string, intsOf(g, parts)], {}, outputs[0]);
+  g.op('Reshape', [inputs[0]!, intsOf(g, parts)], {}, outputs[0]);
 }
 
 const reshapeDef = defineOp<{ shape: readonly number[] }, [x: Tensor]>({
@@ -404,7 +404,7 @@ const padDef = defineOp<PadAttrs, [x: Tensor]>({
     ];
     const value = g.scalar(attrs.value, inDTypes[0] as 'float32' | 'int32');
     // Mode 'constant' is Pad's default.
-    g.op('Pad', [inputs[0] as string, g.ints(pads), value], {}, outputs[0]);
+    g.op('Pad', [inputs[0], g.ints(pads), value], {}, outputs[0]);
   },
   infer: ([x], { pads }) => [
     {

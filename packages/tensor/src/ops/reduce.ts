@@ -35,7 +35,7 @@ function spread(t: Tensor, inputShape: readonly number[], attrs: ReduceAttrs): T
  */
 function reduceOnnx(name: string): OnnxLowering<ReduceAttrs> {
   return ({ g, inputs, attrs, outputs }) => {
-    const x = inputs[0] as string;
+    const x = inputs[0]!;
     const axes = Array.from({ length: attrs.end - attrs.start }, (_, i) => attrs.start + i);
     const keepdims = attrs.keepdim ? 1 : 0;
     if (axes.length === 0) {

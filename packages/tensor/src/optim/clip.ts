@@ -18,7 +18,7 @@ function mapGrads(params: Tensor[], f: (g: Tensor) => Tensor): void {
   const replaced = new Map<Tensor, Tensor>();
   noGrad(() => {
     for (const p of params) {
-      const g = p.grad as Tensor;
+      const g = p.grad!;
       let n = replaced.get(g);
       if (!n) {
         n = keep(f(g));
@@ -102,7 +102,7 @@ function planClip(
     throw new TensorError(op, `expected normType > 0 or Infinity, got ${normType}`);
   const withGrad = gradsOf(op, params);
   if (withGrad.length === 0) return null;
-  const grads = [...new Set(withGrad.map((p) => p.grad as Tensor))].filter((g) => g.size > 0);
+  const grads = [...new Set(withGrad.map((p) => p.grad!))].filter((g) => g.size > 0);
   const first = withGrad[0]?.grad as Tensor;
   const norm = tidy(() =>
     noGrad(() => {

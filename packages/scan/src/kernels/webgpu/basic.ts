@@ -52,10 +52,10 @@ registerKernel<LogcumsumexpAttrs>(
   'webgpu',
   (backend, inputs, { outer, length: T, inner, hasCarry }) => {
     const gpu = gpuOf(backend);
-    const x = inputs[0] as KernelInput;
+    const x = inputs[0]!;
     const out = gpu.alloc(x.size * 4);
     // A carry [outer, inner] of f32 is already an array of Elem { v: f32 }.
-    const carry = hasCarry ? bufOf(inputs[1] as KernelInput).buffer : undefined;
+    const carry = hasCarry ? bufOf(inputs[1]!).buffer : undefined;
     runScan(gpu, logcumsumexpForward, { outer, length: T, inner }, [bufOf(x).buffer, out.buffer], {
       carry,
     });
@@ -68,12 +68,12 @@ registerKernel<LogcumsumexpAttrs>(
   'webgpu',
   (backend, inputs, { outer, length: T, inner, hasCarry }) => {
     const gpu = gpuOf(backend);
-    const x = inputs[0] as KernelInput;
+    const x = inputs[0]!;
     const base = hasCarry ? 2 : 1;
-    const out = inputs[base] as KernelInput;
-    const dy = inputs[base + 1] as KernelInput;
+    const out = inputs[base]!;
+    const dy = inputs[base + 1]!;
     const dx = gpu.alloc(x.size * 4);
-    const c0 = hasCarry ? (inputs[1] as KernelInput) : null;
+    const c0 = hasCarry ? inputs[1]! : null;
     const dc0 = c0 ? gpu.alloc(c0.size * 4) : null;
     const lines = outer * inner;
     if (dc0 && T === 0) gpu.clear(dc0);
@@ -173,11 +173,7 @@ registerKernel<LinearRecurrenceAttrs>(
         [{ name: 'a0' }, { name: 'b0' }, { name: 'out', type: 'Elem', write: true }],
         '  out[i] = Elem(a0[i], b0[i]);',
         [lines],
-        [
-          bufOf(inputs[2] as KernelInput).buffer,
-          bufOf(inputs[3] as KernelInput).buffer,
-          carry.buffer,
-        ],
+        [bufOf(inputs[2]!).buffer, bufOf(inputs[3]!).buffer, carry.buffer],
       );
     }
     runScan(
@@ -197,7 +193,7 @@ registerKernel<LinearRecurrenceAttrs>(
   'webgpu',
   (backend, inputs, { outer, length: T, inner, hasCarry }) => {
     const gpu = gpuOf(backend);
-    const a = inputs[0] as KernelInput;
+    const a = inputs[0]!;
     const base = hasCarry ? 4 : 2;
     const [A, H, dA, dH] = inputs.slice(base, base + 4) as [
       KernelInput,

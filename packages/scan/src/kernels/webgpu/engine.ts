@@ -327,7 +327,7 @@ export function runScan(
     T,
     lines,
     inner,
-    [...buffers, (aggs[0] as GPUTensorBuffer).buffer],
+    [...buffers, aggs[0]!.buffer],
     false,
     false,
   );
@@ -340,7 +340,7 @@ export function runScan(
       lengths[l]!,
       lines,
       inner,
-      [(aggs[l - 1] as GPUTensorBuffer).buffer, (aggs[l] as GPUTensorBuffer).buffer],
+      [aggs[l - 1]!.buffer, aggs[l]!.buffer],
       false,
       false,
     );
@@ -348,7 +348,7 @@ export function runScan(
   // Down: the top level (one block per line, the carry as carry-in), each level with its parent's
   // exclusive prefixes, then the leaves.
   for (let l = aggs.length - 1; l >= 0; l--) {
-    const parent = l === aggs.length - 1 ? opts.carry : (aggs[l + 1] as GPUTensorBuffer).buffer;
+    const parent = l === aggs.length - 1 ? opts.carry : aggs[l + 1]!.buffer;
     pass(
       gpu,
       program,
@@ -357,7 +357,7 @@ export function runScan(
       lengths[l + 1]!,
       lines,
       inner,
-      [(aggs[l] as GPUTensorBuffer).buffer, ...(parent ? [parent] : [])],
+      [aggs[l]!.buffer, ...(parent ? [parent] : [])],
       parent !== undefined,
       false,
     );
@@ -370,7 +370,7 @@ export function runScan(
     T,
     lines,
     inner,
-    [...buffers, (aggs[0] as GPUTensorBuffer).buffer, ...final],
+    [...buffers, aggs[0]!.buffer, ...final],
     true,
     !!opts.final,
   );

@@ -27,8 +27,8 @@ registerKernel<AdamStepOp>('adamStep', 'cpu', (_b, [pIn, gIn, mIn, vIn, vmIn], a
     const gi = sign * g[i]! + l2 * pi;
     const mi = m[i]! + (gi - m[i]!) * c1;
     const vi = a.beta2 * v[i]! + c2 * gi * gi;
-    (M as Float32Array)[i] = mi;
-    (V as Float32Array)[i] = vi;
+    M![i] = mi;
+    V![i] = vi;
     let second = Math.fround(vi);
     if (VM && vm) {
       const prev = vm[i]!;
@@ -36,8 +36,7 @@ registerKernel<AdamStepOp>('adamStep', 'cpu', (_b, [pIn, gIn, mIn, vIn, vmIn], a
       second = prev !== prev || prev > second ? prev : second;
       VM[i] = second;
     }
-    (P as Float32Array)[i] =
-      pi * decay - (stepSize * Math.fround(mi)) / (Math.sqrt(second) / bc2 + a.eps);
+    P![i] = pi * decay - (stepSize * Math.fround(mi)) / (Math.sqrt(second) / bc2 + a.eps);
   }
   return VM ? [P, M, V, VM] : [P, M, V];
 });

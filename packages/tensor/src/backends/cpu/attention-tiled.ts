@@ -267,7 +267,7 @@ export function tiledBackward(
       [dq, dk, dvOut],
       { batch, tq, tk, d, dv },
       a,
-      ok ? (kernels as TileKernels) : null,
+      ok ? kernels! : null,
       (ok ? w : []) as [Float32Array, Float32Array, Int32Array, Float32Array, Float32Array],
     );
   } finally {

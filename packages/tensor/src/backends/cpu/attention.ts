@@ -62,7 +62,7 @@ class Block {
   /** Copies rows first..first+R−1 of src (row length `width`, zeros past `count`) into rows. */
   load(into: Float64Array[], src: TypedArray, first: number, count: number, width: number): void {
     for (let r = 0; r < R; r++) {
-      const row = into[r] as Float64Array;
+      const row = into[r]!;
       if (r < count) for (let x = 0; x < width; x++) row[x] = src[(first + r) * width + x]!;
       else row.fill(0);
     }
@@ -168,8 +168,7 @@ function scores(
     s2[j] = c2 * scale;
     s3[j] = c3 * scale;
   }
-  for (let r = 0; r < R; r++)
-    (out[r] as Float64Array).fill(Number.NEGATIVE_INFINITY, blk.ends[r], blk.end);
+  for (let r = 0; r < R; r++) out[r]!.fill(Number.NEGATIVE_INFINITY, blk.ends[r], blk.end);
 }
 
 /** out_r[x] = Σ_{j<end} w_r[j] · B[base + j·w + x] for x < w (the R weighted sums of B's rows). */
@@ -425,7 +424,7 @@ registerKernel<AttentionOp>('attention', 'cpu', (_b, [q, k, v], a, [oSpec, lSpec
           d,
           dv,
           a.scale,
-          blk.s[0] as Float64Array,
+          blk.s[0]!,
           acc[0] as Float64Array,
         );
         continue;
@@ -436,7 +435,7 @@ registerKernel<AttentionOp>('attention', 'cpu', (_b, [q, k, v], a, [oSpec, lSpec
       const sums = [0, 0, 0, 0];
       const shifts = [0, 0, 0, 0];
       for (let r = 0; r < count; r++) {
-        const s = blk.s[r] as Float64Array;
+        const s = blk.s[r]!;
         const end = blk.ends[r]!;
         let m = Number.NEGATIVE_INFINITY;
         for (let j = 0; j < end; j++) {
@@ -455,7 +454,7 @@ registerKernel<AttentionOp>('attention', 'cpu', (_b, [q, k, v], a, [oSpec, lSpec
         sums[r] = sum;
         shifts[r] = shift;
       }
-      for (let r = count; r < R; r++) (blk.s[r] as Float64Array).fill(0, 0, blk.end);
+      for (let r = count; r < R; r++) blk.s[r]!.fill(0, 0, blk.end);
       weighted(blk, blk.s, V, b * tk * dv, dv, acc);
       for (let r = 0; r < count; r++) {
         const row = row0 + r;
@@ -510,7 +509,7 @@ registerKernel<AttentionGradOp>(
         scores(blk, blk.rows, K, kb, d, scale, blk.s);
         scores(blk, gRows, V, vb, dv, 1, dp);
         for (let r = 0; r < R; r++) {
-          const s = blk.s[r] as Float64Array;
+          const s = blk.s[r]!;
           const p = dp[r] as Float64Array;
           if (r >= count || blk.ends[r] === 0) {
             s.fill(0, 0, blk.end);

@@ -49,7 +49,7 @@ function walk(img: TypedArray, cols: TypedArray, n: number, a: Im2colAttrs, gath
         const dh = i * dilationH - padTop;
         for (let j = 0; j < kernelW; j++) {
           const dw = j * dilationW - padLeft;
-          const [lo, hi] = colRanges[j] as [number, number];
+          const [lo, hi] = colRanges[j]!;
           for (let oh = 0; oh < outH; oh++, o += outW) {
             const ih = oh * strideH + dh;
             if (ih < 0 || ih >= height || lo >= hi) continue;

@@ -127,7 +127,7 @@ export class WebGPUBackend implements Backend {
       label: 'recur index errors',
     });
     this.device.addEventListener('uncapturederror', (ev) => {
-      const e = (ev as GPUUncapturedErrorEvent).error;
+      const e = ev.error;
       this.failure ??= new TensorError('webgpu', `GPU error: ${e.message}`);
     });
     void this.device.lost.then((info) => {

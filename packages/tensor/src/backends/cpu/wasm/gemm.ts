@@ -314,7 +314,7 @@ function chunksFor(threads: number, units: number): number {
 
 function run(e: Engine, jobs: Job[]): void {
   const local = (job: Job) => e.exports[job.fn](...job.args);
-  if (jobs.length === 1) local(jobs[0] as Job);
+  if (jobs.length === 1) local(jobs[0]!);
   else runParallel(local, jobs);
 }
 
@@ -448,7 +448,7 @@ function gemvRows(e: Engine, batch: GemmBatch): boolean {
   const len = k * n;
   const cached =
     items.length === 1 && len >= CACHE_MIN_FLOATS && len <= CACHE_LIMIT_FLOATS
-      ? cachedMatrix(e, b, (items[0] as GemmItem).bOff, len)
+      ? cachedMatrix(e, b, items[0]!.bOff, len)
       : null;
   const xAt = cacheTop;
   const yAt = xAt + k + 4;
