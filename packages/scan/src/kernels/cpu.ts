@@ -21,7 +21,11 @@ import {
  * gives an explicit 0 coefficient, never exp(−inf − (−inf)).
  */
 
-const f32 = (x: KernelInput) => x.buffer as Float32Array;
+/** The Float32Array behind a CPU kernel input; throws for another buffer. */
+function f32(x: KernelInput): Float32Array {
+  if (x.buffer instanceof Float32Array) return x.buffer;
+  throw new TensorError('scan', `expected a float32 buffer, got ${x.dtype}`);
+}
 
 /** Input `i`'s data; a kernel called with fewer inputs than its layout needs is an error. */
 function at(inputs: readonly KernelInput[], i: number): Float32Array {
@@ -53,11 +57,11 @@ function forward(divide: boolean): Kernel<AttentionAttrs> {
       u0: hasCarry ? at(inputs, 4) : null,
       w0: hasCarry ? at(inputs, 5) : null,
       // Every element is written: no memset of a reused buffer.
-      M: allocCpuBuffer('float32', m.length, false) as Float32Array,
-      U: allocCpuBuffer('float32', u.length, false) as Float32Array,
-      W: allocCpuBuffer('float32', w.length, false) as Float32Array,
+      M: allocCpuBuffer('float32', m.length, false),
+      U: allocCpuBuffer('float32', u.length, false),
+      W: allocCpuBuffer('float32', w.length, false),
       divide,
-      Wlast: divide ? (allocCpuBuffer('float32', outer * d) as Float32Array) : null,
+      Wlast: divide ? allocCpuBuffer('float32', outer * d) : null,
     };
     // WebAssembly SIMD where the engine has it (faster from a single position of d = 64 on); its
     // outputs are bit-identical to the JavaScript loop's.
@@ -65,8 +69,8 @@ function forward(divide: boolean): Kernel<AttentionAttrs> {
     if (!wasm || !attentionForwardWasm(wasm, args)) attentionForwardJs(args);
     if (!divide) return [args.M, args.U, args.W];
     // The carry's m and u: the states at the last position (T >= 1 here).
-    const Ml = allocCpuBuffer('float32', outer * c) as Float32Array;
-    const Ul = allocCpuBuffer('float32', outer * c) as Float32Array;
+    const Ml = allocCpuBuffer('float32', outer * c);
+    const Ul = allocCpuBuffer('float32', outer * c);
     for (let o = 0; o < outer; o++) {
       const at = (o * T + T - 1) * c;
       Ml.set(args.M.subarray(at, at + c), o * c);

@@ -1,7 +1,7 @@
 import type { KernelInput } from '../../backend.js';
 import { registerKernel } from '../../kernels.js';
 import type { CrossEntropyRowsGradOp, CrossEntropyRowsOp } from '../../ops/cross-entropy.js';
-import { alloc, arr } from './backend.js';
+import { alloc, f32, i32 } from './backend.js';
 
 /**
  * Softmax cross entropy per row (ops/cross-entropy.ts) in float64: the max-shifted log Σ exp, the
@@ -26,11 +26,11 @@ function rowStats(x: Float32Array, at: number, C: number): [number, number] {
 }
 
 registerKernel<CrossEntropyRowsOp>('crossEntropyRows', 'cpu', (_b, [xIn, tIn, wIn], a) => {
-  const x = arr(xIn) as Float32Array;
-  const t = arr(tIn) as Int32Array;
-  const w = wIn ? (arr(wIn) as Float32Array) : null;
+  const x = f32(xIn);
+  const t = i32(tIn);
+  const w = wIn ? f32(wIn) : null;
   const [R, C] = dims(xIn);
-  const loss = alloc('float32', R) as Float32Array;
+  const loss = alloc('float32', R);
   for (let r = 0; r < R; r++) {
     const y = t[r]!;
     if (y === a.ignoreIndex) continue;
@@ -53,12 +53,12 @@ registerKernel<CrossEntropyRowsGradOp>(
   'crossEntropyRowsGrad',
   'cpu',
   (_b, [xIn, tIn, gIn, wIn], a) => {
-    const x = arr(xIn) as Float32Array;
-    const t = arr(tIn) as Int32Array;
-    const dl = arr(gIn) as Float32Array;
-    const w = wIn ? (arr(wIn) as Float32Array) : null;
+    const x = f32(xIn);
+    const t = i32(tIn);
+    const dl = f32(gIn);
+    const w = wIn ? f32(wIn) : null;
     const [R, C] = dims(xIn);
-    const dx = alloc('float32', R * C) as Float32Array;
+    const dx = alloc('float32', R * C);
     let wSum = C;
     if (w) {
       wSum = 0;

@@ -2,7 +2,7 @@ import type { KernelInput } from '../../backend.js';
 import { registerKernel } from '../../kernels.js';
 import type { LayerNormGradOp, LayerNormOp } from '../../ops/norm.js';
 import { sizeOf } from '../../shape.js';
-import { alloc, arr } from './backend.js';
+import { alloc, f32 } from './backend.js';
 
 /**
  * LayerNorm (ops/norm.ts) in float64, row by row: two passes for the mean and the variance of the
@@ -28,9 +28,9 @@ function rowStats(x: Float32Array, at: number, n: number, eps: number): [number,
 }
 
 registerKernel<LayerNormOp>('layerNorm', 'cpu', (_b, [xIn, wIn, bIn], { axes, eps }, [spec]) => {
-  const x = arr(xIn) as Float32Array;
-  const w = wIn ? (arr(wIn) as Float32Array) : null;
-  const b = bIn ? (arr(bIn) as Float32Array) : null;
+  const x = f32(xIn);
+  const w = wIn ? f32(wIn) : null;
+  const b = bIn ? f32(bIn) : null;
   const n = rowSize(xIn, axes);
   const y = alloc('float32', sizeOf(spec.shape)) as Float32Array;
   const rows = n === 0 ? 0 : x.length / n;
@@ -48,11 +48,11 @@ registerKernel<LayerNormOp>('layerNorm', 'cpu', (_b, [xIn, wIn, bIn], { axes, ep
 });
 
 registerKernel<LayerNormGradOp>('layerNormGrad', 'cpu', (_b, [xIn, dyIn, wIn], { axes, eps }) => {
-  const x = arr(xIn) as Float32Array;
-  const dy = arr(dyIn) as Float32Array;
-  const w = wIn ? (arr(wIn) as Float32Array) : null;
+  const x = f32(xIn);
+  const dy = f32(dyIn);
+  const w = wIn ? f32(wIn) : null;
   const n = rowSize(xIn, axes);
-  const dx = alloc('float32', x.length) as Float32Array;
+  const dx = alloc('float32', x.length);
   const dw = new Float64Array(w ? n : 0);
   const db = new Float64Array(w ? n : 0);
   const xhat = new Float64Array(n);
