@@ -158,7 +158,7 @@ export function scan(
     }
     outputs = xs.map((_, k) =>
       pieces.length === 1
-        ? (pieces[0]?.[k] as Tensor)
+        ? pieces[0]![k]!
         : concat(
             pieces.map((p) => p[k]!),
             axis,

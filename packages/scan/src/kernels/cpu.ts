@@ -182,8 +182,15 @@ registerKernel<AttentionAttrs>(
     const dm = new Float32Array(m.length);
     const du = new Float32Array(u.length);
     const dw = new Float32Array(w.length);
-    const carry = hasCarry ? inputs.slice(3, 6).map(f32) : null;
-    const dCarry = carry ? carry.map((x) => new Float32Array(x.length)) : [];
+    type Three = [Float32Array, Float32Array, Float32Array];
+    const carry: Three | null = hasCarry ? [at(inputs, 3), at(inputs, 4), at(inputs, 5)] : null;
+    const dCarry: Three | null = carry
+      ? [
+          new Float32Array(carry[0].length),
+          new Float32Array(carry[1].length),
+          new Float32Array(carry[2].length),
+        ]
+      : null;
     // ZU, ZW: Σ_{k ≥ t} dX_k · e^{M_t − M_k}, carried backwards with factor e^{M_t − M_{t+1}} ≤ 1.
     const ZU = new Float64Array(c);
     const ZW = new Float64Array(d);
@@ -213,9 +220,9 @@ registerKernel<AttentionAttrs>(
           dm[pc + j] = e * (u[pc + j]! * ZU[j]! + dot);
         }
       }
-      if (carry) {
-        const [m0, u0, w0] = carry as [Float32Array, Float32Array, Float32Array];
-        const [dm0, du0, dw0] = dCarry as [Float32Array, Float32Array, Float32Array];
+      if (carry && dCarry) {
+        const [m0, u0, w0] = carry;
+        const [dm0, du0, dw0] = dCarry;
         for (let j = 0; j < c; j++) {
           const e = T === 0 ? 0 : expDiff(m0[o * c + j]!, M[o * T * c + j]!);
           du0[o * c + j] = e * ZU[j]!;
@@ -233,7 +240,7 @@ registerKernel<AttentionAttrs>(
         }
       }
     }
-    return [dm, du, dw, ...dCarry];
+    return [dm, du, dw, ...(dCarry ?? [])];
   },
 );
 

@@ -51,12 +51,12 @@ function attrsFor(
  * one position after another (running max, exponents <= 0, the identity's −inf as coefficient 0):
  * no global maximum, so any score spread is safe. Outputs every prefix state (M, U, W).
  */
-function attentionOnnx(ctx: onnx.OnnxContext<AttentionAttrs>): void {
+function attentionOnnx(ctx: onnx.OnnxContext<AttentionAttrs, MuwInputs>): void {
   const { g, inputs, outputs, attrs } = ctx;
-  const axis = (ctx.inShapes[0] as number[]).length - 2;
-  const [m, u, w] = inputs as [string, string, string];
+  const axis = ctx.inShapes[0].length - 2;
+  const [m, u, w] = inputs;
   let init: string[];
-  if (attrs.hasCarry) init = inputs.slice(3, 6) as string[];
+  if (attrs.hasCarry) init = inputs.slice(3, 6);
   else {
     // The identity (−inf, 0, 0), shaped like one position of each input.
     const fill = (x: string, value: number) => {
@@ -66,13 +66,13 @@ function attentionOnnx(ctx: onnx.OnnxContext<AttentionAttrs>): void {
     init = [fill(m, Number.NEGATIVE_INFINITY), fill(u, 0), fill(w, 0)];
   }
   const b = g.subgraph();
-  const [ma, ua, wa, mb, ub, wb] = ['ma', 'ua', 'wa', 'mb', 'ub', 'wb'].map((n) => b.fresh(n)) as [
-    string,
-    string,
-    string,
-    string,
-    string,
-    string,
+  const [ma, ua, wa, mb, ub, wb] = [
+    b.fresh('ma'),
+    b.fresh('ua'),
+    b.fresh('wa'),
+    b.fresh('mb'),
+    b.fresh('ub'),
+    b.fresh('wb'),
   ];
   const mn = b.op('Max', [ma, mb]);
   const finite = b.op('Not', [b.op('Or', [b.op('IsInf', [mn]), b.op('IsNaN', [mn])])]);
@@ -149,17 +149,10 @@ const backwardDef: OpDef<AttentionAttrs, MuwInputs, OutputSpec[]> = defineOp({
  * ONNX of attentionScan's fused output: the Scan above, then out = W/U (0 where M is −inf) and the
  * states at the last position (the carry).
  */
-function outputOnnx(ctx: onnx.OnnxContext<AttentionAttrs>): void {
+function outputOnnx(ctx: onnx.OnnxContext<AttentionAttrs, MuwInputs, OutputSpecs>): void {
   const { g, outputs } = ctx;
-  const axis = (ctx.inShapes[0] as number[]).length - 2;
-  const [out, M, U, mLast, uLast, wLast] = outputs as [
-    string,
-    string,
-    string,
-    string,
-    string,
-    string,
-  ];
+  const axis = ctx.inShapes[0].length - 2;
+  const [out, M, U, mLast, uLast, wLast] = outputs;
   const W = g.fresh('W');
   attentionOnnx({ ...ctx, outputs: [M, U, W] });
   const empty = g.op('IsInf', [M], { detect_positive: 0 });

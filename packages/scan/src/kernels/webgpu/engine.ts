@@ -1,6 +1,7 @@
 import {
   type Binding,
   type GPUTensorBuffer,
+  type KernelInput,
   runProgram,
   SPECIAL_VALUES_WGSL,
   TensorError,
@@ -404,4 +405,11 @@ export function run1d(
     params,
     buffers,
   );
+}
+
+/** Input `i` of a kernel; a kernel given fewer inputs than its layout needs is an error. */
+export function inputAt(inputs: readonly KernelInput[], i: number): KernelInput {
+  const x = inputs[i];
+  if (!x) throw new TensorError('scan', `expected an input ${i}, got ${inputs.length} inputs`);
+  return x;
 }
