@@ -70,6 +70,114 @@ class Block {
 }
 
 /**
+ * The 4 × 4 register tile that scores and weighted are made of: for the four rows r and four
+ * columns k, out_r[at + k] = scale · Σ_{i<n} a_r[i] · B[o + k·stepK + i·stepI], summed in i order.
+ * 8 loads for 16 multiply-adds per i; written out by hand so the 16 sums stay in registers.
+ */
+function tile4x4(
+  a: Float64Array[],
+  B: TypedArray,
+  o: number,
+  stepK: number,
+  stepI: number,
+  n: number,
+  out: Float64Array[],
+  at: number,
+  scale: number,
+): void {
+  const [a0, a1, a2, a3] = [a[0]!, a[1]!, a[2]!, a[3]!];
+  const [k1, k2, k3] = [stepK, 2 * stepK, 3 * stepK];
+  let c00 = 0;
+  let c01 = 0;
+  let c02 = 0;
+  let c03 = 0;
+  let c10 = 0;
+  let c11 = 0;
+  let c12 = 0;
+  let c13 = 0;
+  let c20 = 0;
+  let c21 = 0;
+  let c22 = 0;
+  let c23 = 0;
+  let c30 = 0;
+  let c31 = 0;
+  let c32 = 0;
+  let c33 = 0;
+  for (let i = 0, p = o; i < n; i++, p += stepI) {
+    const b0 = B[p]!;
+    const b1 = B[p + k1]!;
+    const b2 = B[p + k2]!;
+    const b3 = B[p + k3]!;
+    const x0 = a0[i]!;
+    const x1 = a1[i]!;
+    const x2 = a2[i]!;
+    const x3 = a3[i]!;
+    c00 += x0 * b0;
+    c01 += x0 * b1;
+    c02 += x0 * b2;
+    c03 += x0 * b3;
+    c10 += x1 * b0;
+    c11 += x1 * b1;
+    c12 += x1 * b2;
+    c13 += x1 * b3;
+    c20 += x2 * b0;
+    c21 += x2 * b1;
+    c22 += x2 * b2;
+    c23 += x2 * b3;
+    c30 += x3 * b0;
+    c31 += x3 * b1;
+    c32 += x3 * b2;
+    c33 += x3 * b3;
+  }
+  const [s0, s1, s2, s3] = [out[0]!, out[1]!, out[2]!, out[3]!];
+  s0[at] = c00 * scale;
+  s0[at + 1] = c01 * scale;
+  s0[at + 2] = c02 * scale;
+  s0[at + 3] = c03 * scale;
+  s1[at] = c10 * scale;
+  s1[at + 1] = c11 * scale;
+  s1[at + 2] = c12 * scale;
+  s1[at + 3] = c13 * scale;
+  s2[at] = c20 * scale;
+  s2[at + 1] = c21 * scale;
+  s2[at + 2] = c22 * scale;
+  s2[at + 3] = c23 * scale;
+  s3[at] = c30 * scale;
+  s3[at + 1] = c31 * scale;
+  s3[at + 2] = c32 * scale;
+  s3[at + 3] = c33 * scale;
+}
+
+/** One column of {@link tile4x4}: out_r[at] = scale · Σ_{i<n} a_r[i] · B[o + i·stepI]. */
+function tile4x1(
+  a: Float64Array[],
+  B: TypedArray,
+  o: number,
+  stepI: number,
+  n: number,
+  out: Float64Array[],
+  at: number,
+  scale: number,
+): void {
+  const [a0, a1, a2, a3] = [a[0]!, a[1]!, a[2]!, a[3]!];
+  let c0 = 0;
+  let c1 = 0;
+  let c2 = 0;
+  let c3 = 0;
+  for (let i = 0, p = o; i < n; i++, p += stepI) {
+    const b = B[p]!;
+    c0 += a0[i]! * b;
+    c1 += a1[i]! * b;
+    c2 += a2[i]! * b;
+    c3 += a3[i]! * b;
+  }
+  out[0]![at] = c0 * scale;
+  out[1]![at] = c1 * scale;
+  out[2]![at] = c2 * scale;
+  out[3]![at] = c3 * scale;
+}
+
+/**
  * s_r[j] = scale · a_r · B_j for the R rows a_r (of length w) and keys j < end, from B's rows at
  * base + j·w; −∞ where j >= ends[r].
  */
@@ -82,92 +190,10 @@ function scores(
   scale: number,
   out: Float64Array[],
 ): void {
-  const [a0, a1, a2, a3] = a as [Float64Array, Float64Array, Float64Array, Float64Array];
-  const [s0, s1, s2, s3] = out as [Float64Array, Float64Array, Float64Array, Float64Array];
   let j = 0;
-  // 4 rows × 4 keys per tile: 8 loads for 16 multiply-adds.
-  for (; j + 3 < blk.end; j += 4) {
-    const o0 = base + j * w;
-    const o1 = o0 + w;
-    const o2 = o1 + w;
-    const o3 = o2 + w;
-    let c00 = 0;
-    let c01 = 0;
-    let c02 = 0;
-    let c03 = 0;
-    let c10 = 0;
-    let c11 = 0;
-    let c12 = 0;
-    let c13 = 0;
-    let c20 = 0;
-    let c21 = 0;
-    let c22 = 0;
-    let c23 = 0;
-    let c30 = 0;
-    let c31 = 0;
-    let c32 = 0;
-    let c33 = 0;
-    for (let x = 0; x < w; x++) {
-      const b0 = B[o0 + x]!;
-      const b1 = B[o1 + x]!;
-      const b2 = B[o2 + x]!;
-      const b3 = B[o3 + x]!;
-      const x0 = a0[x]!;
-      const x1 = a1[x]!;
-      const x2 = a2[x]!;
-      const x3 = a3[x]!;
-      c00 += x0 * b0;
-      c01 += x0 * b1;
-      c02 += x0 * b2;
-      c03 += x0 * b3;
-      c10 += x1 * b0;
-      c11 += x1 * b1;
-      c12 += x1 * b2;
-      c13 += x1 * b3;
-      c20 += x2 * b0;
-      c21 += x2 * b1;
-      c22 += x2 * b2;
-      c23 += x2 * b3;
-      c30 += x3 * b0;
-      c31 += x3 * b1;
-      c32 += x3 * b2;
-      c33 += x3 * b3;
-    }
-    s0[j] = c00 * scale;
-    s0[j + 1] = c01 * scale;
-    s0[j + 2] = c02 * scale;
-    s0[j + 3] = c03 * scale;
-    s1[j] = c10 * scale;
-    s1[j + 1] = c11 * scale;
-    s1[j + 2] = c12 * scale;
-    s1[j + 3] = c13 * scale;
-    s2[j] = c20 * scale;
-    s2[j + 1] = c21 * scale;
-    s2[j + 2] = c22 * scale;
-    s2[j + 3] = c23 * scale;
-    s3[j] = c30 * scale;
-    s3[j + 1] = c31 * scale;
-    s3[j + 2] = c32 * scale;
-    s3[j + 3] = c33 * scale;
-  }
-  for (; j < blk.end; j++) {
-    const o = base + j * w;
-    let c0 = 0;
-    let c1 = 0;
-    let c2 = 0;
-    let c3 = 0;
-    for (let x = 0; x < w; x++) {
-      const b = B[o + x]!;
-      c0 += a0[x]! * b;
-      c1 += a1[x]! * b;
-      c2 += a2[x]! * b;
-      c3 += a3[x]! * b;
-    }
-    s0[j] = c0 * scale;
-    s1[j] = c1 * scale;
-    s2[j] = c2 * scale;
-    s3[j] = c3 * scale;
-  }
+  // 4 rows × 4 keys per tile (key k's row at o + k·w), then the keys left one at a time.
+  for (; j + 3 < blk.end; j += 4) tile4x4(a, B, base + j * w, w, 1, w, out, j, scale);
+  for (; j < blk.end; j++) tile4x1(a, B, base + j * w, 1, w, out, j, scale);
   for (let r = 0; r < R; r++) out[r]!.fill(Number.NEGATIVE_INFINITY, blk.ends[r], blk.end);
 }
 
@@ -180,87 +206,11 @@ function weighted(
   w: number,
   out: Float64Array[],
 ): void {
-  const [w0, w1, w2, w3] = wts as [Float64Array, Float64Array, Float64Array, Float64Array];
-  const [r0, r1, r2, r3] = out as [Float64Array, Float64Array, Float64Array, Float64Array];
   let x = 0;
-  // 4 rows × 4 columns per tile: 8 loads for 16 multiply-adds.
-  for (; x + 3 < w; x += 4) {
-    let c00 = 0;
-    let c01 = 0;
-    let c02 = 0;
-    let c03 = 0;
-    let c10 = 0;
-    let c11 = 0;
-    let c12 = 0;
-    let c13 = 0;
-    let c20 = 0;
-    let c21 = 0;
-    let c22 = 0;
-    let c23 = 0;
-    let c30 = 0;
-    let c31 = 0;
-    let c32 = 0;
-    let c33 = 0;
-    for (let j = 0, o = base + x; j < blk.end; j++, o += w) {
-      const b0 = B[o]!;
-      const b1 = B[o + 1]!;
-      const b2 = B[o + 2]!;
-      const b3 = B[o + 3]!;
-      const y0 = w0[j]!;
-      const y1 = w1[j]!;
-      const y2 = w2[j]!;
-      const y3 = w3[j]!;
-      c00 += y0 * b0;
-      c01 += y0 * b1;
-      c02 += y0 * b2;
-      c03 += y0 * b3;
-      c10 += y1 * b0;
-      c11 += y1 * b1;
-      c12 += y1 * b2;
-      c13 += y1 * b3;
-      c20 += y2 * b0;
-      c21 += y2 * b1;
-      c22 += y2 * b2;
-      c23 += y2 * b3;
-      c30 += y3 * b0;
-      c31 += y3 * b1;
-      c32 += y3 * b2;
-      c33 += y3 * b3;
-    }
-    r0[x] = c00;
-    r0[x + 1] = c01;
-    r0[x + 2] = c02;
-    r0[x + 3] = c03;
-    r1[x] = c10;
-    r1[x + 1] = c11;
-    r1[x + 2] = c12;
-    r1[x + 3] = c13;
-    r2[x] = c20;
-    r2[x + 1] = c21;
-    r2[x + 2] = c22;
-    r2[x + 3] = c23;
-    r3[x] = c30;
-    r3[x + 1] = c31;
-    r3[x + 2] = c32;
-    r3[x + 3] = c33;
-  }
-  for (; x < w; x++) {
-    let c0 = 0;
-    let c1 = 0;
-    let c2 = 0;
-    let c3 = 0;
-    for (let j = 0, o = base + x; j < blk.end; j++, o += w) {
-      const b = B[o]!;
-      c0 += w0[j]! * b;
-      c1 += w1[j]! * b;
-      c2 += w2[j]! * b;
-      c3 += w3[j]! * b;
-    }
-    r0[x] = c0;
-    r1[x] = c1;
-    r2[x] = c2;
-    r3[x] = c3;
-  }
+  // 4 rows × 4 adjacent columns per tile (column k at o + k, key j a row further), then the rest
+  // one column at a time; a scale of 1 leaves each sum as it is.
+  for (; x + 3 < w; x += 4) tile4x4(wts, B, base + x, 1, w, blk.end, out, x, 1);
+  for (; x < w; x++) tile4x1(wts, B, base + x, w, blk.end, out, x, 1);
 }
 
 /** G[j·w + x] += Σ_r c_r[j] · a_r[x] for j < end (rank-R update of the key rows' gradients). */
@@ -271,8 +221,8 @@ function rankUpdate(
   G: Float64Array,
   w: number,
 ): void {
-  const [c0, c1, c2, c3] = c as [Float64Array, Float64Array, Float64Array, Float64Array];
-  const [a0, a1, a2, a3] = a as [Float64Array, Float64Array, Float64Array, Float64Array];
+  const [c0, c1, c2, c3] = [c[0]!, c[1]!, c[2]!, c[3]!];
+  const [a0, a1, a2, a3] = [a[0]!, a[1]!, a[2]!, a[3]!];
   let j = 0;
   // Two keys per pass: the four row values a_r[x] are loaded once for both.
   for (; j + 1 < blk.end; j += 2) {
@@ -425,7 +375,7 @@ registerKernel<AttentionOp>('attention', 'cpu', (_b, [q, k, v], a, [oSpec, lSpec
           dv,
           a.scale,
           blk.s[0]!,
-          acc[0] as Float64Array,
+          acc[0]!,
         );
         continue;
       }
@@ -463,7 +413,7 @@ registerKernel<AttentionOp>('attention', 'cpu', (_b, [q, k, v], a, [oSpec, lSpec
           continue;
         }
         const sum = sums[r]!;
-        const ar = acc[r] as Float64Array;
+        const ar = acc[r]!;
         for (let x = 0; x < dv; x++) out[row * dv + x] = ar[x]! / sum;
         lse[row] = shifts[r]! + Math.log(sum);
       }
@@ -510,7 +460,7 @@ registerKernel<AttentionGradOp>(
         scores(blk, gRows, V, vb, dv, 1, dp);
         for (let r = 0; r < R; r++) {
           const s = blk.s[r]!;
-          const p = dp[r] as Float64Array;
+          const p = dp[r]!;
           if (r >= count || blk.ends[r] === 0) {
             s.fill(0, 0, blk.end);
             p.fill(0, 0, blk.end);
@@ -534,7 +484,7 @@ registerKernel<AttentionGradOp>(
         rankUpdate(blk, dp, blk.rows, gk, d);
         rankUpdate(blk, blk.s, gRows, gv, dv);
         for (let r = 0; r < count; r++) {
-          const g = gq[r] as Float64Array;
+          const g = gq[r]!;
           for (let x = 0; x < d; x++) dq[(row0 + r) * d + x] = g[x]!;
         }
       }
