@@ -70,111 +70,136 @@ class Block {
 }
 
 /**
- * The 4 × 4 register tile that scores and weighted are made of: for the four rows r and four
- * columns k, out_r[at + k] = scale · Σ_{i<n} a_r[i] · B[o + k·stepK + i·stepI], summed in i order.
- * 8 loads for 16 multiply-adds per i; written out by hand so the 16 sums stay in registers.
+ * The 4 × 4 register tiles that scores and weighted are made of: for the four rows r and the
+ * columns t < end in fours, out_r[t] = scale · Σ_{i<n} a_r[i] · B[o_t + i·stepI], summed in i
+ * order, where column t + k of a tile starts at o_t + k·stepK and the next tile at o_t + next.
+ * 8 loads for 16 multiply-adds per i, written out by hand so the 16 sums stay in registers.
+ * Returns the first column left (fewer than 4 remain) for {@link tiles4x1}.
  */
-function tile4x4(
+function tiles4x4(
   a: Float64Array[],
   B: TypedArray,
   o: number,
+  next: number,
   stepK: number,
   stepI: number,
   n: number,
+  end: number,
   out: Float64Array[],
-  at: number,
   scale: number,
-): void {
-  const [a0, a1, a2, a3] = [a[0]!, a[1]!, a[2]!, a[3]!];
-  const [k1, k2, k3] = [stepK, 2 * stepK, 3 * stepK];
-  let c00 = 0;
-  let c01 = 0;
-  let c02 = 0;
-  let c03 = 0;
-  let c10 = 0;
-  let c11 = 0;
-  let c12 = 0;
-  let c13 = 0;
-  let c20 = 0;
-  let c21 = 0;
-  let c22 = 0;
-  let c23 = 0;
-  let c30 = 0;
-  let c31 = 0;
-  let c32 = 0;
-  let c33 = 0;
-  for (let i = 0, p = o; i < n; i++, p += stepI) {
-    const b0 = B[p]!;
-    const b1 = B[p + k1]!;
-    const b2 = B[p + k2]!;
-    const b3 = B[p + k3]!;
-    const x0 = a0[i]!;
-    const x1 = a1[i]!;
-    const x2 = a2[i]!;
-    const x3 = a3[i]!;
-    c00 += x0 * b0;
-    c01 += x0 * b1;
-    c02 += x0 * b2;
-    c03 += x0 * b3;
-    c10 += x1 * b0;
-    c11 += x1 * b1;
-    c12 += x1 * b2;
-    c13 += x1 * b3;
-    c20 += x2 * b0;
-    c21 += x2 * b1;
-    c22 += x2 * b2;
-    c23 += x2 * b3;
-    c30 += x3 * b0;
-    c31 += x3 * b1;
-    c32 += x3 * b2;
-    c33 += x3 * b3;
+): number {
+  const a0 = a[0]!;
+  const a1 = a[1]!;
+  const a2 = a[2]!;
+  const a3 = a[3]!;
+  const s0 = out[0]!;
+  const s1 = out[1]!;
+  const s2 = out[2]!;
+  const s3 = out[3]!;
+  const k2 = 2 * stepK;
+  const k3 = 3 * stepK;
+  let t = 0;
+  for (; t + 3 < end; t += 4, o += next) {
+    let c00 = 0;
+    let c01 = 0;
+    let c02 = 0;
+    let c03 = 0;
+    let c10 = 0;
+    let c11 = 0;
+    let c12 = 0;
+    let c13 = 0;
+    let c20 = 0;
+    let c21 = 0;
+    let c22 = 0;
+    let c23 = 0;
+    let c30 = 0;
+    let c31 = 0;
+    let c32 = 0;
+    let c33 = 0;
+    for (let i = 0, p = o; i < n; i++, p += stepI) {
+      const b0 = B[p]!;
+      const b1 = B[p + stepK]!;
+      const b2 = B[p + k2]!;
+      const b3 = B[p + k3]!;
+      const x0 = a0[i]!;
+      const x1 = a1[i]!;
+      const x2 = a2[i]!;
+      const x3 = a3[i]!;
+      c00 += x0 * b0;
+      c01 += x0 * b1;
+      c02 += x0 * b2;
+      c03 += x0 * b3;
+      c10 += x1 * b0;
+      c11 += x1 * b1;
+      c12 += x1 * b2;
+      c13 += x1 * b3;
+      c20 += x2 * b0;
+      c21 += x2 * b1;
+      c22 += x2 * b2;
+      c23 += x2 * b3;
+      c30 += x3 * b0;
+      c31 += x3 * b1;
+      c32 += x3 * b2;
+      c33 += x3 * b3;
+    }
+    s0[t] = c00 * scale;
+    s0[t + 1] = c01 * scale;
+    s0[t + 2] = c02 * scale;
+    s0[t + 3] = c03 * scale;
+    s1[t] = c10 * scale;
+    s1[t + 1] = c11 * scale;
+    s1[t + 2] = c12 * scale;
+    s1[t + 3] = c13 * scale;
+    s2[t] = c20 * scale;
+    s2[t + 1] = c21 * scale;
+    s2[t + 2] = c22 * scale;
+    s2[t + 3] = c23 * scale;
+    s3[t] = c30 * scale;
+    s3[t + 1] = c31 * scale;
+    s3[t + 2] = c32 * scale;
+    s3[t + 3] = c33 * scale;
   }
-  const [s0, s1, s2, s3] = [out[0]!, out[1]!, out[2]!, out[3]!];
-  s0[at] = c00 * scale;
-  s0[at + 1] = c01 * scale;
-  s0[at + 2] = c02 * scale;
-  s0[at + 3] = c03 * scale;
-  s1[at] = c10 * scale;
-  s1[at + 1] = c11 * scale;
-  s1[at + 2] = c12 * scale;
-  s1[at + 3] = c13 * scale;
-  s2[at] = c20 * scale;
-  s2[at + 1] = c21 * scale;
-  s2[at + 2] = c22 * scale;
-  s2[at + 3] = c23 * scale;
-  s3[at] = c30 * scale;
-  s3[at + 1] = c31 * scale;
-  s3[at + 2] = c32 * scale;
-  s3[at + 3] = c33 * scale;
+  return t;
 }
 
-/** One column of {@link tile4x4}: out_r[at] = scale · Σ_{i<n} a_r[i] · B[o + i·stepI]. */
-function tile4x1(
+/** The columns t from `from` to end−1 of {@link tiles4x4} one at a time (column t at o, then o + next). */
+function tiles4x1(
   a: Float64Array[],
   B: TypedArray,
   o: number,
+  next: number,
   stepI: number,
   n: number,
+  from: number,
+  end: number,
   out: Float64Array[],
-  at: number,
   scale: number,
 ): void {
-  const [a0, a1, a2, a3] = [a[0]!, a[1]!, a[2]!, a[3]!];
-  let c0 = 0;
-  let c1 = 0;
-  let c2 = 0;
-  let c3 = 0;
-  for (let i = 0, p = o; i < n; i++, p += stepI) {
-    const b = B[p]!;
-    c0 += a0[i]! * b;
-    c1 += a1[i]! * b;
-    c2 += a2[i]! * b;
-    c3 += a3[i]! * b;
+  const a0 = a[0]!;
+  const a1 = a[1]!;
+  const a2 = a[2]!;
+  const a3 = a[3]!;
+  const s0 = out[0]!;
+  const s1 = out[1]!;
+  const s2 = out[2]!;
+  const s3 = out[3]!;
+  for (let t = from; t < end; t++, o += next) {
+    let c0 = 0;
+    let c1 = 0;
+    let c2 = 0;
+    let c3 = 0;
+    for (let i = 0, p = o; i < n; i++, p += stepI) {
+      const b = B[p]!;
+      c0 += a0[i]! * b;
+      c1 += a1[i]! * b;
+      c2 += a2[i]! * b;
+      c3 += a3[i]! * b;
+    }
+    s0[t] = c0 * scale;
+    s1[t] = c1 * scale;
+    s2[t] = c2 * scale;
+    s3[t] = c3 * scale;
   }
-  out[0]![at] = c0 * scale;
-  out[1]![at] = c1 * scale;
-  out[2]![at] = c2 * scale;
-  out[3]![at] = c3 * scale;
 }
 
 /**
@@ -190,10 +215,9 @@ function scores(
   scale: number,
   out: Float64Array[],
 ): void {
-  let j = 0;
-  // 4 rows × 4 keys per tile (key k's row at o + k·w), then the keys left one at a time.
-  for (; j + 3 < blk.end; j += 4) tile4x4(a, B, base + j * w, w, 1, w, out, j, scale);
-  for (; j < blk.end; j++) tile4x1(a, B, base + j * w, 1, w, out, j, scale);
+  // 4 rows × 4 keys per tile (key j's row at base + j·w), then the keys left one at a time.
+  const j = tiles4x4(a, B, base, 4 * w, w, 1, w, blk.end, out, scale);
+  tiles4x1(a, B, base + j * w, w, 1, w, j, blk.end, out, scale);
   for (let r = 0; r < R; r++) out[r]!.fill(Number.NEGATIVE_INFINITY, blk.ends[r], blk.end);
 }
 
@@ -206,11 +230,10 @@ function weighted(
   w: number,
   out: Float64Array[],
 ): void {
-  let x = 0;
-  // 4 rows × 4 adjacent columns per tile (column k at o + k, key j a row further), then the rest
-  // one column at a time; a scale of 1 leaves each sum as it is.
-  for (; x + 3 < w; x += 4) tile4x4(wts, B, base + x, 1, w, blk.end, out, x, 1);
-  for (; x < w; x++) tile4x1(wts, B, base + x, w, blk.end, out, x, 1);
+  // 4 rows × 4 adjacent columns per tile (column x at base + x, key j a row of w further), then
+  // the columns left one at a time; a scale of 1 leaves each sum as it is.
+  const x = tiles4x4(wts, B, base, 4, 1, w, blk.end, w, out, 1);
+  tiles4x1(wts, B, base + x, 1, w, blk.end, x, w, out, 1);
 }
 
 /** G[j·w + x] += Σ_r c_r[j] · a_r[x] for j < end (rank-R update of the key rows' gradients). */
