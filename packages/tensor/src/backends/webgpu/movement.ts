@@ -1,9 +1,32 @@
-import { coords, output, runProgram, wt } from '../../kernel-kit/webgpu.js';
+import { coords, output, runProgram, type WebGPUProgram, wt } from '../../kernel-kit/webgpu.js';
 import { registerKernel } from '../../kernels.js';
 import type { StridedWriteOp } from '../../ops/inplace.js';
 import type { ConcatOp, PadOp, StridedOp, StridedScatterOp } from '../../ops/movement.js';
 import { sizeOf, stridesOf } from '../../shape.js';
 import { bufOf, f32bits, gpuOf } from './backend.js';
+
+/**
+ * A program of one thread per element i < size that reads binding `input` and writes `out` (both of
+ * WGSL type t); `main` runs for the threads inside the size.
+ */
+function copyProgram(
+  name: string,
+  t: string,
+  input: string,
+  size: number,
+  main: string,
+): WebGPUProgram {
+  return {
+    name,
+    bindings: [
+      { name: input, type: t },
+      { name: 'out', type: t, write: true },
+    ],
+    size,
+    main: `  if (i >= pu(0u)) { return; }
+${main}`,
+  };
+}
 
 /** Σ c_k · pi(at + k) as a WGSL i32 expression. */
 function dot(rank: number, at: number, prefix = 'c'): string {
@@ -20,17 +43,14 @@ registerKernel<StridedOp>('strided', 'webgpu', (backend, [x], { shape, strides, 
   const t = wt(o.dtype);
   runProgram(
     gpu,
-    {
-      name: `strided:${t}:${rank}`,
-      bindings: [
-        { name: 'x', type: t },
-        { name: 'out', type: t, write: true },
-      ],
-      size: n,
-      main: `  if (i >= pu(0u)) { return; }
-  ${coords(rank, 2)}
+    copyProgram(
+      `strided:${t}:${rank}`,
+      t,
+      'x',
+      n,
+      `  ${coords(rank, 2)}
   out[i] = x[u32(pi(1u) + ${dot(rank, 2 + rank)})];`,
-    },
+    ),
     [n, offset, ...shape, ...strides],
     [bufOf(x).buffer, out.buffer],
   );
@@ -54,17 +74,14 @@ registerKernel<StridedScatterOp>(
     const t = wt(o.dtype);
     runProgram(
       gpu,
-      {
-        name: `stridedScatter:${t}:${rank}`,
-        bindings: [
-          { name: 'g', type: t },
-          { name: 'out', type: t, write: true },
-        ],
-        size: n,
-        main: `  if (i >= pu(0u)) { return; }
-  ${coords(rank, 2)}
+      copyProgram(
+        `stridedScatter:${t}:${rank}`,
+        t,
+        'g',
+        n,
+        `  ${coords(rank, 2)}
   out[u32(pi(1u) + ${dot(rank, 2 + rank)})] = g[i];`,
-      },
+      ),
       [n, offset, ...shape, ...strides],
       [bufOf(g).buffer, out.buffer],
     );
@@ -84,18 +101,15 @@ registerKernel<StridedWriteOp>(
     const rhs = accumulate ? 'out[at] + src[i]' : 'src[i]';
     runProgram(
       gpu,
-      {
-        name: `stridedWrite:${t}:${rank}:${accumulate}`,
-        bindings: [
-          { name: 'src', type: t },
-          { name: 'out', type: t, write: true },
-        ],
-        size: n,
-        main: `  if (i >= pu(0u)) { return; }
-  ${coords(rank, 2)}
+      copyProgram(
+        `stridedWrite:${t}:${rank}:${accumulate}`,
+        t,
+        'src',
+        n,
+        `  ${coords(rank, 2)}
   let at = u32(pi(1u) + ${dot(rank, 2 + rank)});
   out[at] = ${rhs};`,
-      },
+      ),
       [n, offset, ...shape, ...strides],
       [bufOf(src).buffer, bufOf(tgt).buffer],
     );
@@ -128,20 +142,17 @@ registerKernel<PadOp>('pad', 'webgpu', (backend, [input], { pads, value }, [o]) 
   ).join('\n  ');
   runProgram(
     gpu,
-    {
-      name: `pad:${t}:${rank}`,
-      bindings: [
-        { name: 'x', type: t },
-        { name: 'out', type: t, write: true },
-      ],
-      size: n,
-      main: `  if (i >= pu(0u)) { return; }
-  ${coords(rank, 2)}
+    copyProgram(
+      `pad:${t}:${rank}`,
+      t,
+      'x',
+      n,
+      `  ${coords(rank, 2)}
   var inside = true;
   var src = 0;
   ${checks}
   if (inside) { out[i] = x[u32(src)]; } else { out[i] = bitcast<${t}>(pu(1u)); }`,
-    },
+    ),
     params,
     [bufOf(input).buffer, out.buffer],
   );
@@ -162,17 +173,14 @@ registerKernel<ConcatOp>('concat', 'webgpu', (backend, inputs, { axis }, [o]) =>
     const n = outer * len;
     runProgram(
       gpu,
-      {
-        name: `concat:${t}`,
-        bindings: [
-          { name: 'x', type: t },
-          { name: 'out', type: t, write: true },
-        ],
-        size: n,
-        main: `  if (i >= pu(0u)) { return; }
-  let len = pu(1u);
+      copyProgram(
+        `concat:${t}`,
+        t,
+        'x',
+        n,
+        `  let len = pu(1u);
   out[(i / len) * pu(2u) + pu(3u) + i % len] = x[i];`,
-      },
+      ),
       [n, len, rowLen, at],
       [bufOf(x).buffer, out.buffer],
     );
