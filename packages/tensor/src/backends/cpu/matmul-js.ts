@@ -39,7 +39,10 @@ export function packA(
   }
 }
 
-/** Packs columns of op(B) (K×N) into panels of 4 columns, k-major; columns past N are zero. */
+/**
+ * Packs columns of op(B) (K×N) into panels of 4 columns, k-major; columns past N are zero. The
+ * columns of op(B) are the rows of op(B)ᵀ = op'(Bᵀ) with the other transposition, so this is packA.
+ */
 export function packB(
   src: TypedArray,
   off: number,
@@ -48,21 +51,7 @@ export function packB(
   n: number,
   dst: Float32Array,
 ): void {
-  const panels = Math.ceil(n / R);
-  for (let p = 0; p < panels; p++) {
-    const base = p * R * k;
-    for (let c = 0; c < R; c++) {
-      const j = p * R + c;
-      if (j >= n) {
-        for (let kk = 0; kk < k; kk++) dst[base + kk * R + c] = 0;
-      } else if (trans) {
-        const row = off + j * k;
-        for (let kk = 0; kk < k; kk++) dst[base + kk * R + c] = src[row + kk]!;
-      } else {
-        for (let kk = 0; kk < k; kk++) dst[base + kk * R + c] = src[off + kk * n + j]!;
-      }
-    }
-  }
+  packA(src, off, !trans, n, k, dst);
 }
 
 export function gemmPacked(

@@ -220,6 +220,49 @@ function cachedMatrix(e: Engine, src: TypedArray, off: number, len: number): num
   return at;
 }
 
+/**
+ * Packs the rows of op(X) (m × k; X stored k × m when trans) per k-block into panels of w rows,
+ * k-major, zero-padded: op(A)'s MR-row panels, and op(B)'s NR-column panels (the rows of op(B)ᵀ,
+ * which is Bᵀ with the other transposition).
+ */
+function packPanels(
+  src: TypedArray,
+  off: number,
+  trans: boolean,
+  m: number,
+  k: number,
+  dst: Float32Array,
+  at: number,
+  w: number,
+): void {
+  const mp = Math.ceil(m / w);
+  for (let k0 = 0; k0 < k; k0 += KC) {
+    const kc = Math.min(KC, k - k0);
+    const block = at + k0 * mp * w;
+    if (trans) {
+      for (let kk = 0; kk < kc; kk++) {
+        const row = off + (k0 + kk) * m;
+        for (let ip = 0, base = block + kk * w; ip < mp; ip++, base += kc * w) {
+          for (let r = 0, i = ip * w; r < w; r++, i++) dst[base + r] = i < m ? src[row + i]! : 0;
+        }
+      }
+    } else {
+      for (let ip = 0; ip < mp; ip++) {
+        const base = block + ip * kc * w;
+        for (let r = 0; r < w; r++) {
+          const i = ip * w + r;
+          if (i < m) {
+            const row = off + i * k + k0;
+            for (let kk = 0; kk < kc; kk++) dst[base + kk * w + r] = src[row + kk]!;
+          } else {
+            for (let kk = 0; kk < kc; kk++) dst[base + kk * w + r] = 0;
+          }
+        }
+      }
+    }
+  }
+}
+
 /** Packs op(A) (m × k; A stored k × m when trans) per k-block and MR-row panel, zero-padded. */
 export function packA(
   src: TypedArray,
@@ -230,32 +273,7 @@ export function packA(
   dst: Float32Array,
   at: number,
 ): void {
-  const mp = Math.ceil(m / MR);
-  for (let k0 = 0; k0 < k; k0 += KC) {
-    const kc = Math.min(KC, k - k0);
-    const block = at + k0 * mp * MR;
-    if (trans) {
-      for (let kk = 0; kk < kc; kk++) {
-        const row = off + (k0 + kk) * m;
-        for (let ip = 0, base = block + kk * MR; ip < mp; ip++, base += kc * MR) {
-          for (let r = 0, i = ip * MR; r < MR; r++, i++) dst[base + r] = i < m ? src[row + i]! : 0;
-        }
-      }
-    } else {
-      for (let ip = 0; ip < mp; ip++) {
-        const base = block + ip * kc * MR;
-        for (let r = 0; r < MR; r++) {
-          const i = ip * MR + r;
-          if (i < m) {
-            const row = off + i * k + k0;
-            for (let kk = 0; kk < kc; kk++) dst[base + kk * MR + r] = src[row + kk]!;
-          } else {
-            for (let kk = 0; kk < kc; kk++) dst[base + kk * MR + r] = 0;
-          }
-        }
-      }
-    }
-  }
+  packPanels(src, off, trans, m, k, dst, at, MR);
 }
 
 /** Packs op(B) (k × n; B stored n × k when trans) per k-block and NR-column panel, zero-padded. */
@@ -268,32 +286,7 @@ export function packB(
   dst: Float32Array,
   at: number,
 ): void {
-  const np = Math.ceil(n / NR);
-  for (let k0 = 0; k0 < k; k0 += KC) {
-    const kc = Math.min(KC, k - k0);
-    const block = at + k0 * np * NR;
-    if (trans) {
-      for (let jp = 0; jp < np; jp++) {
-        const base = block + jp * kc * NR;
-        for (let c = 0; c < NR; c++) {
-          const j = jp * NR + c;
-          if (j < n) {
-            const row = off + j * k + k0;
-            for (let kk = 0; kk < kc; kk++) dst[base + kk * NR + c] = src[row + kk]!;
-          } else {
-            for (let kk = 0; kk < kc; kk++) dst[base + kk * NR + c] = 0;
-          }
-        }
-      }
-    } else {
-      for (let kk = 0; kk < kc; kk++) {
-        const row = off + (k0 + kk) * n;
-        for (let jp = 0, base = block + kk * NR; jp < np; jp++, base += kc * NR) {
-          for (let c = 0, j = jp * NR; c < NR; c++, j++) dst[base + c] = j < n ? src[row + j]! : 0;
-        }
-      }
-    }
-  }
+  packPanels(src, off, !trans, n, k, dst, at, NR);
 }
 
 /** [start, end) of part `p` of `count` when `total` items are split evenly (ends rounded to `align`). */
