@@ -134,6 +134,66 @@ function forwardScratch(): ForwardScratch {
   };
 }
 
+/** The online softmax's running state for a block of query rows: max m, sum l, weighted sum acc. */
+interface RowState {
+  m: Float64Array;
+  l: Float64Array;
+  acc: Float64Array;
+}
+
+/**
+ * After a tile's softmax rows gave each row r its new max and tile sum: rescales the running sum
+ * and weighted sum by e^{m − mNew} (a row whose max is still −∞ shifts by 0) and takes the new max.
+ * Rows with no visible key in the tile (ends ≤ 0) are left as they are. Row r's values are read at
+ * `at.ends + r` in ends, `at.mNew + r` in mNew and `at.sums + r` in sums.
+ */
+function rescaleRows(
+  ends: Int32Array,
+  mNew: Float64Array,
+  sums: Float64Array,
+  at: { ends: number; mNew: number; sums: number },
+  rows: number,
+  { m, l, acc }: RowState,
+  dv: number,
+): void {
+  for (let r = 0; r < rows; r++) {
+    if (ends[at.ends + r]! <= 0) continue;
+    const mx = mNew[at.mNew + r]!;
+    const shift = mx === Number.NEGATIVE_INFINITY ? 0 : mx;
+    const alpha = Math.exp(m[r]! - shift);
+    l[r] = l[r]! * alpha + sums[at.sums + r]!;
+    m[r] = mx;
+    if (alpha !== 1) for (let x = r * dv; x < (r + 1) * dv; x++) acc[x] = acc[x]! * alpha;
+  }
+}
+
+/**
+ * Writes a block of query rows (query i0 + r at output row row0 + r): out = acc / l and lse = m +
+ * log l, or out = 0 and lse = −∞ for a query that sees no key.
+ */
+function writeRows(
+  a: AttentionAttrs,
+  row0: number,
+  i0: number,
+  rows: number,
+  { m, l, acc }: RowState,
+  dv: number,
+  out: TypedArray,
+  lse: TypedArray,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const row = row0 + r;
+    if (visibleEnd(a, i0 + r) === 0) {
+      lse[row] = Number.NEGATIVE_INFINITY;
+      for (let x = 0; x < dv; x++) out[row * dv + x] = 0;
+      continue;
+    }
+    const sum = l[r]!;
+    for (let x = 0; x < dv; x++) out[row * dv + x] = acc[r * dv + x]! / sum;
+    lse[row] = m[r]! + Math.log(sum);
+  }
+}
+
 function forwardTiles(
   e: Engine,
   Q: TypedArray,
@@ -149,6 +209,7 @@ function forwardTiles(
   const m = new Float64Array(BQ);
   const l = new Float64Array(BQ);
   const acc = new Float64Array(BQ * dv);
+  const state: RowState = { m, l, acc };
   const scale = a.scale;
   for (let b = 0; b < batch; b++) {
     const qb = b * tq * d;
@@ -170,15 +231,7 @@ function forwardTiles(
             mNew[r] = m[r]!;
           }
           kernels.softmaxRows(s, rows, cols, ends, mNew, sums, scale);
-          for (let r = 0; r < rows; r++) {
-            if (ends[r]! <= 0) continue;
-            const mx = mNew[r]!;
-            const shift = mx === Number.NEGATIVE_INFINITY ? 0 : mx;
-            const alpha = Math.exp(m[r]! - shift);
-            l[r] = l[r]! * alpha + sums[r]!;
-            m[r] = mx;
-            if (alpha !== 1) for (let x = r * dv; x < (r + 1) * dv; x++) acc[x] = acc[x]! * alpha;
-          }
+          rescaleRows(ends, mNew, sums, { ends: 0, mNew: 0, sums: 0 }, rows, state, dv);
           product(e, s, 0, false, V, vb + j0 * dv, false, pv, rows, cols, dv);
           for (let x = 0; x < rows * dv; x++) acc[x] = acc[x]! + pv[x]!;
           continue;
@@ -212,17 +265,7 @@ function forwardTiles(
         product(e, s, 0, false, V, vb + j0 * dv, false, pv, rows, cols, dv);
         for (let x = 0; x < rows * dv; x++) acc[x] = acc[x]! + pv[x]!;
       }
-      for (let r = 0; r < rows; r++) {
-        const row = b * tq + i0 + r;
-        if (visibleEnd(a, i0 + r) === 0) {
-          lse[row] = Number.NEGATIVE_INFINITY;
-          for (let x = 0; x < dv; x++) out[row * dv + x] = 0;
-          continue;
-        }
-        const sum = l[r]!;
-        for (let x = 0; x < dv; x++) out[row * dv + x] = acc[r * dv + x]! / sum;
-        lse[row] = m[r]! + Math.log(sum);
-      }
+      writeRows(a, b * tq + i0, i0, rows, state, dv, out, lse);
     }
   }
 }
@@ -418,6 +461,9 @@ export function packedForward(
   const m = new Float64Array(BQ);
   const l = new Float64Array(BQ);
   const acc = new Float64Array(BQ * dv);
+  const state: RowState = { m, l, acc };
+  // Where the softmax kernel leaves each row's end, new max and tile sum (in i32 / f64 elements).
+  const rowsAt = { ends: o('ends'), mNew: o('mNew') >> 1, sums: o('sums') >> 1 };
   const scale = a.scale;
   const lastAll = tq > 0 ? visibleEnd(a, tq - 1) : 0;
   for (let b = 0; b < batch; b++) {
@@ -456,15 +502,7 @@ export function packedForward(
           o('sums') * 4,
           scale,
         );
-        for (let r = 0; r < rows; r++) {
-          if (i32[o('ends') + r]! <= 0) continue;
-          const mx = f64[(o('mNew') >> 1) + r]!;
-          const shift = mx === Number.NEGATIVE_INFINITY ? 0 : mx;
-          const alpha = Math.exp(m[r]! - shift);
-          l[r] = l[r]! * alpha + f64[(o('sums') >> 1) + r]!;
-          m[r] = mx;
-          if (alpha !== 1) for (let x = r * dv; x < (r + 1) * dv; x++) acc[x] = acc[x]! * alpha;
-        }
+        rescaleRows(i32, f64, f64, rowsAt, rows, state, dv);
         kx.packA4(o('c1') * 4, ld, rows, cols, o('pp') * 4);
         // V's packing depends on the tile's key count (its k): repack a partial tile.
         if (vpCols[jt] !== cols) {
@@ -476,17 +514,7 @@ export function packedForward(
         for (let r = 0; r < rows; r++)
           for (let x = 0; x < dv; x++) acc[r * dv + x] = acc[r * dv + x]! + view[c2 + r * dvp + x]!;
       }
-      for (let r = 0; r < rows; r++) {
-        const row = b * tq + i0 + r;
-        if (visibleEnd(a, i0 + r) === 0) {
-          lse[row] = Number.NEGATIVE_INFINITY;
-          for (let x = 0; x < dv; x++) out[row * dv + x] = 0;
-          continue;
-        }
-        const sum = l[r]!;
-        for (let x = 0; x < dv; x++) out[row * dv + x] = acc[r * dv + x]! / sum;
-        lse[row] = m[r]! + Math.log(sum);
-      }
+      writeRows(a, b * tq + i0, i0, rows, state, dv, out, lse);
     }
   }
   return true;
