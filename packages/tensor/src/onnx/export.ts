@@ -605,15 +605,35 @@ function writeLoop(ctx: OnnxContext<unknown>, module: StreamingModule, path: str
     );
   }
   const x = ctx.inputs[0]!;
-  const features = sa[2]!;
-  const step = stepIn(g, module, features, path);
-  // initState's values, at the batch size of x (only that size symbol in sight).
+  const step = stepIn(g, module, sa[2]!, path);
+  const { keys, init } = initialState(ctx, module, x, sa[0]!, sb[0]!);
+  const bodyGraph = loopBody(module, step, keys, x);
+  const tokens = g.op('Reshape', [g.op('Shape', [x], { start: 1, end: 2 }), g.ints([])]);
+  const loopOuts = g.node('Loop', [tokens, '', ...init], keys.length + 1, { body: bodyGraph });
+  const ys = loopOuts[keys.length]!; // [T, B, ...]
+  const rank = (ctx.outShapes[0] as number[]).length;
+  const perm = [1, 0, ...Array.from({ length: rank - 2 }, (_, i) => i + 2)];
+  g.op('Transpose', [ys], { perm }, ctx.outputs[0]);
+}
+
+/**
+ * initState's values as graph values at the batch size of x (batch a and b in the two traces; only
+ * that size symbol in sight), and their keys in order.
+ */
+function initialState(
+  ctx: OnnxContext<unknown>,
+  module: StreamingModule,
+  x: string,
+  batchA: number,
+  batchB: number,
+): { keys: string[]; init: string[] } {
+  const { g } = ctx;
   const outer = g.takeSymbols();
-  const [ia, ib] = [module.initState(sa[0]!), module.initState(sb[0]!)];
+  const [ia, ib] = [module.initState(batchA), module.initState(batchB)];
   const keys = Object.keys(ia);
   g.addSymbol({
-    a: sa[0]!,
-    b: sb[0]!,
+    a: batchA,
+    b: batchB,
     name: g.op('Shape', [x], { start: 0, end: 1 }),
   });
   const init = keys.map((k) => {
@@ -627,7 +647,19 @@ function writeLoop(ctx: OnnxContext<unknown>, module: StreamingModule, path: str
   });
   g.takeSymbols();
   g.restoreSymbols(outer);
-  // Body: (iteration, cond, state...) → (cond, next state..., y_t = step(x[:, iteration])).
+  return { keys, init };
+}
+
+/**
+ * The Loop's body: (iteration, cond, state...) → (cond, next state..., y_t = step(x[:, iteration])),
+ * the step graph with its inputs renamed to the loop's.
+ */
+function loopBody(
+  module: StreamingModule,
+  step: ReturnType<typeof stepIn>,
+  keys: string[],
+  x: string,
+): GraphMsg {
   const body = step.graph;
   const iter = body.fresh('loop_iter');
   const condIn = body.fresh('loop_cond');
@@ -670,12 +702,7 @@ function writeLoop(ctx: OnnxContext<unknown>, module: StreamingModule, path: str
       typed(yOut!, dataTypeOf('float32')),
     ],
   };
-  const tokens = g.op('Reshape', [g.op('Shape', [x], { start: 1, end: 2 }), g.ints([])]);
-  const loopOuts = g.node('Loop', [tokens, '', ...init], keys.length + 1, { body: bodyGraph });
-  const ys = loopOuts[keys.length]!; // [T, B, ...]
-  const rank = (ctx.outShapes[0] as number[]).length;
-  const perm = [1, 0, ...Array.from({ length: rank - 2 }, (_, i) => i + 2)];
-  g.op('Transpose', [ys], { perm }, ctx.outputs[0]);
+  return bodyGraph;
 }
 
 /** The longest sequence a trace feeds (a step is traced after WARMUP tokens, a KV cache's length). */
@@ -772,67 +799,11 @@ export function toOnnxFiles(
   options: ToOnnxOptions,
   external: ExternalDataOptions,
 ): OnnxFiles {
-  if (!(module instanceof Module)) {
-    throw new TensorError(
-      'toOnnx',
-      `expected an nn.Module, got ${module === null ? 'null' : typeof module}`,
-    );
-  }
-  if (options.mode !== 'parallel' && options.mode !== 'step') {
-    throw new TensorError(
-      'toOnnx',
-      `expected mode 'parallel' or 'step', got ${String(options.mode)}`,
-    );
-  }
-  const threshold = external.threshold ?? MAX_PROTO_BYTES;
-  if (!(threshold >= 0)) {
-    throw new TensorError('toOnnx', `expected externalData threshold >= 0, got ${threshold}`);
-  }
-  const features = inputSizeOf(module, options);
-  if (options.mode === 'step' && !isStreaming(module)) {
-    throw new TensorError(
-      'toOnnx',
-      `${module.constructor.name} has no step(x, state): it cannot be exported in step mode`,
-    );
-  }
-  let built: Built;
-  try {
-    built = whileExporting(() =>
-      tidy(() =>
-        noGrad(() =>
-          inEvalMode(module, () =>
-            options.mode === 'step'
-              ? buildStep(module as StreamingModule, features)
-              : buildParallel(module, features),
-          ),
-        ),
-      ),
-    );
-  } catch (e) {
-    throw tooShort(module, e) ?? e;
-  }
+  const threshold = checkExportArgs(module, options, external);
+  const built = buildGraph(module, options);
   const { graph: g } = built;
   const initializers = g.initializers.map((t) => ({ ...t }));
-  const weightBytes = initializers.reduce((n, t) => n + t.rawData.length, 0);
-  let data: Uint8Array[] = [];
-  if (weightBytes > threshold) {
-    if (external.location === '' || /[/\\]/.test(external.location)) {
-      throw new TensorError(
-        'toOnnx',
-        weightBytes > MAX_PROTO_BYTES
-          ? `the weights take ${(weightBytes / 2 ** 30).toFixed(2)} GiB, over what one ONNX protobuf holds (2 GB): use toOnnxFiles, which writes them as external data`
-          : `expected the external data's location to be a file name beside the model, got '${external.location}'`,
-      );
-    }
-    data = externalise(initializers, external.location);
-  }
-  const inline = initializers.reduce((n, t) => n + t.rawData.length, 0);
-  if (inline > MAX_PROTO_BYTES) {
-    throw new TensorError(
-      'toOnnx',
-      `the weights under 1 KiB each still take ${(inline / 2 ** 30).toFixed(2)} GiB inline: over what one ONNX protobuf holds`,
-    );
-  }
+  const data = placeWeights(initializers, threshold, external.location);
   built.outputs.forEach((o, i) => {
     g.op('Identity', [built.outputValues[i]!], {}, o.name);
   });
@@ -851,6 +822,90 @@ export function toOnnxFiles(
     metadataProps: [{ key: 'recur.mode', value: options.mode }],
   });
   return { model, data, location: external.location };
+}
+
+/** Checks toOnnxFiles' module, mode and threshold; returns the threshold (its default filled in). */
+function checkExportArgs(
+  module: Module,
+  options: ToOnnxOptions,
+  external: ExternalDataOptions,
+): number {
+  if (!(module instanceof Module)) {
+    throw new TensorError(
+      'toOnnx',
+      `expected an nn.Module, got ${module === null ? 'null' : typeof module}`,
+    );
+  }
+  if (options.mode !== 'parallel' && options.mode !== 'step') {
+    throw new TensorError(
+      'toOnnx',
+      `expected mode 'parallel' or 'step', got ${String(options.mode)}`,
+    );
+  }
+  const threshold = external.threshold ?? MAX_PROTO_BYTES;
+  if (!(threshold >= 0)) {
+    throw new TensorError('toOnnx', `expected externalData threshold >= 0, got ${threshold}`);
+  }
+  return threshold;
+}
+
+/** Traces the module (in eval mode, without gradients) into the graph of the chosen mode. */
+function buildGraph(module: Module, options: ToOnnxOptions): Built {
+  const features = inputSizeOf(module, options);
+  if (options.mode === 'step' && !isStreaming(module)) {
+    throw new TensorError(
+      'toOnnx',
+      `${module.constructor.name} has no step(x, state): it cannot be exported in step mode`,
+    );
+  }
+  try {
+    return whileExporting(() =>
+      tidy(() =>
+        noGrad(() =>
+          inEvalMode(module, () =>
+            options.mode === 'step'
+              ? buildStep(module as StreamingModule, features)
+              : buildParallel(module, features),
+          ),
+        ),
+      ),
+    );
+  } catch (e) {
+    throw tooShort(module, e) ?? e;
+  }
+}
+
+/**
+ * Moves the initializers' weights to external data at `location` when they take more than
+ * `threshold` bytes (returning the pieces to write there), and checks that what stays inline fits
+ * one protobuf.
+ */
+function placeWeights(
+  initializers: TensorMsg[],
+  threshold: number,
+  location: string,
+): Uint8Array[] {
+  const weightBytes = initializers.reduce((n, t) => n + t.rawData.length, 0);
+  let data: Uint8Array[] = [];
+  if (weightBytes > threshold) {
+    if (location === '' || /[/\\]/.test(location)) {
+      throw new TensorError(
+        'toOnnx',
+        weightBytes > MAX_PROTO_BYTES
+          ? `the weights take ${(weightBytes / 2 ** 30).toFixed(2)} GiB, over what one ONNX protobuf holds (2 GB): use toOnnxFiles, which writes them as external data`
+          : `expected the external data's location to be a file name beside the model, got '${location}'`,
+      );
+    }
+    data = externalise(initializers, location);
+  }
+  const inline = initializers.reduce((n, t) => n + t.rawData.length, 0);
+  if (inline > MAX_PROTO_BYTES) {
+    throw new TensorError(
+      'toOnnx',
+      `the weights under 1 KiB each still take ${(inline / 2 ** 30).toFixed(2)} GiB inline: over what one ONNX protobuf holds`,
+    );
+  }
+  return data;
 }
 
 export type { DType };
