@@ -332,6 +332,48 @@ function checkFloat(op: string, name: string, t: unknown): Tensor {
 
 // ---- convolutions -------------------------------------------------------------------------------
 
+/**
+ * Checks a convolution's weight [C_out, C_in / groups, ...kernel] and bias [C_out] against the
+ * input's channels and the groups; returns C_out, the kernel's sizes and the channels per group.
+ */
+function checkWeights(
+  op: string,
+  weight: Tensor,
+  bias: Tensor | null | undefined,
+  cIn: number,
+  groups: number,
+): { cOut: number; kernel: number[]; cg: number } {
+  const cOut = weight.shape[0]!;
+  const kernel = weight.shape.slice(2);
+  if (cOut === 0 || kernel.some((d) => d === 0)) {
+    throw new TensorError(op, `expected weight with non-zero sizes, got ${fmtShape(weight.shape)}`);
+  }
+  if (cIn % groups !== 0)
+    throw new TensorError(op, `input channels ${cIn} are not divisible by groups ${groups}`);
+  if (cOut % groups !== 0)
+    throw new TensorError(
+      op,
+      `output channels ${cOut} (weight axis 0) are not divisible by groups ${groups}`,
+    );
+  const cg = cIn / groups;
+  if (weight.shape[1] !== cg) {
+    throw new TensorError(
+      op,
+      `expected weight of shape [${cOut}, ${cg}, ${kernel.join(', ')}] (input channels ${cIn} / groups ${groups} = ${cg}), got ${fmtShape(weight.shape)}`,
+    );
+  }
+  if (bias !== undefined && bias !== null) {
+    checkFloat(op, 'bias', bias);
+    if (bias.rank !== 1 || bias.shape[0] !== cOut) {
+      throw new TensorError(
+        op,
+        `expected bias of shape [${cOut}] (output channels), got ${fmtShape(bias.shape)}`,
+      );
+    }
+  }
+  return { cOut, kernel, cg };
+}
+
 function convNd(
   op: string,
   dims: 1 | 2,
@@ -367,34 +409,7 @@ function convNd(
       `expected input with non-zero channel and spatial sizes, got ${fmtShape(x.shape)}`,
     );
   }
-  const cOut = weight.shape[0]!;
-  const kernel = weight.shape.slice(2);
-  if (cOut === 0 || kernel.some((d) => d === 0)) {
-    throw new TensorError(op, `expected weight with non-zero sizes, got ${fmtShape(weight.shape)}`);
-  }
-  if (cIn % groups !== 0)
-    throw new TensorError(op, `input channels ${cIn} are not divisible by groups ${groups}`);
-  if (cOut % groups !== 0)
-    throw new TensorError(
-      op,
-      `output channels ${cOut} (weight axis 0) are not divisible by groups ${groups}`,
-    );
-  const cg = cIn / groups;
-  if (weight.shape[1] !== cg) {
-    throw new TensorError(
-      op,
-      `expected weight of shape [${cOut}, ${cg}, ${kernel.join(', ')}] (input channels ${cIn} / groups ${groups} = ${cg}), got ${fmtShape(weight.shape)}`,
-    );
-  }
-  if (bias !== undefined && bias !== null) {
-    checkFloat(op, 'bias', bias);
-    if (bias.rank !== 1 || bias.shape[0] !== cOut) {
-      throw new TensorError(
-        op,
-        `expected bias of shape [${cOut}] (output channels), got ${fmtShape(bias.shape)}`,
-      );
-    }
-  }
+  const { cOut, kernel, cg } = checkWeights(op, weight, bias, cIn, groups);
   const spatial = resolveSpatial(op, input, kernel, opts);
   const a = attrsOf(cIn, input, kernel, spatial);
   const x4 = dims === 1 ? unsqueeze(xb, 2) : xb;

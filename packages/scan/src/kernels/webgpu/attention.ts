@@ -185,6 +185,7 @@ function three(
   return [inputAt(inputs, at), inputAt(inputs, at + 1), inputAt(inputs, at + 2)];
 }
 
+// Long because of WGSL: most lines are the shader source of its dm and carry-gradient passes.
 registerKernel<AttentionAttrs>(
   'scan.attentionBackward',
   'webgpu',

@@ -188,6 +188,7 @@ registerKernel<LinearRecurrenceAttrs>(
   },
 );
 
+// Long because of WGSL: most lines are the shader source of its da and carry-gradient passes.
 registerKernel<LinearRecurrenceAttrs>(
   'scan.linearRecurrenceBackward',
   'webgpu',

@@ -318,6 +318,8 @@ export function tiledBackward(
   }
 }
 
+// Kept whole: the tile loop nest of the JS backward shares its scratch tiles and per-row δ between
+// the steps commented inline (the packed path above is the one that usually runs).
 function backwardTiles(
   e: Engine,
   [q, k, v, o, lse, dO, dL]: BackwardInputs,
@@ -424,7 +426,11 @@ function layout<K extends string>(
   return { at, total };
 }
 
-/** The forward on packed operands; false (nothing written) when the workspace cannot be had. */
+/**
+ * The forward on packed operands; false (nothing written) when the workspace cannot be had. Kept
+ * whole: the batch / query-tile / key-tile loop nest shares the workspace offsets and running
+ * softmax state that pieces would have to pass around; its steps are commented in place.
+ */
 export function packedForward(
   e: Engine,
   Q: TypedArray,
@@ -520,7 +526,10 @@ export function packedForward(
   return true;
 }
 
-/** The backward on packed operands; false (nothing written) when the workspace cannot be had. */
+/**
+ * The backward on packed operands; false (nothing written) when the workspace cannot be had. Kept
+ * whole for the same reason as packedForward (one loop nest over a shared workspace layout).
+ */
 export function packedBackward(
   e: Engine,
   [Q, K, V, O, L, DO, DL]: BackwardInputs,

@@ -73,7 +73,8 @@ class Block {
  * The 4 × 4 register tiles that scores and weighted are made of: for the four rows r and the
  * columns t < end in fours, out_r[t] = scale · Σ_{i<n} a_r[i] · B[o_t + i·stepI], summed in i
  * order, where column t + k of a tile starts at o_t + k·stepK and the next tile at o_t + next.
- * 8 loads for 16 multiply-adds per i, written out by hand so the 16 sums stay in registers.
+ * 8 loads for 16 multiply-adds per i, written out by hand so the 16 sums stay in registers (hence
+ * its length).
  * Returns the first column left (fewer than 4 remain) for {@link tiles4x1}.
  */
 function tiles4x4(
@@ -361,6 +362,8 @@ function oneRow(
   lse[row] = shift + Math.log(sum);
 }
 
+// Kept whole (~80 lines): the four-row block loop shares its block buffers and per-row softmax state
+// between the steps commented inline; the WASM and tiled engines are tried first.
 registerKernel<AttentionOp>('attention', 'cpu', (_b, [q, k, v], a, [oSpec, lSpec]) => {
   const { batch, tq, tk, d, dv } = dimsOf(q, k, v);
   const [Q, K, V] = [arr(q), arr(k), arr(v)];

@@ -54,6 +54,8 @@ export function packB(
   packA(src, off, !trans, n, k, dst);
 }
 
+// Long by design: the 4×4 register tile is written out by hand (16 sums kept in locals) inside the
+// cache-block loops; split into calls it would lose the registers and the speed.
 export function gemmPacked(
   ap: Float32Array,
   bp: Float32Array,

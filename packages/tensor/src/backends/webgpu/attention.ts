@@ -118,6 +118,7 @@ registerKernel<AttentionOp>('attention', 'webgpu', (backend, [q, k, v], a, [oSpe
   return [out, lse];
 });
 
+// Long because of WGSL: most lines are the shader source of its passes (δ, dq, then dk and dv).
 registerKernel<AttentionGradOp>(
   'attentionGrad',
   'webgpu',

@@ -307,7 +307,8 @@ const NAMES = [['x'], ['a', 'b'], ['c', 'a', 'b']];
 
 /**
  * Registers an elementwise kernel. `fn(inDTypes, outDType)` gives the WGSL function body pieces: the
- * computation dtype of each operand, the expression, and library code.
+ * computation dtype of each operand, the expression, and library code. Long because most of it is
+ * the WGSL it writes (one shader per input mode, dtype and rank).
  */
 function registerElementwise(
   name: string,

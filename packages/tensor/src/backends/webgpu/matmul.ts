@@ -40,6 +40,7 @@ function batchCode(rank: number, at: number): string {
   return lines.join('\n  ');
 }
 
+// Long because it is WGSL: the function is one shader template (tile loads, the k loop, stores).
 function tiledSource(
   t: 'f32' | 'i32',
   transA: boolean,

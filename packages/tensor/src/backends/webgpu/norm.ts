@@ -62,6 +62,7 @@ registerKernel<LayerNormOp>('layerNorm', 'webgpu', (backend, inputs, a, [spec]) 
   return [y];
 });
 
+// Long because of WGSL: most lines are the shader source of its row pass and column reductions.
 registerKernel<LayerNormGradOp>('layerNormGrad', 'webgpu', (backend, inputs, a, specs) => {
   const gpu = gpuOf(backend);
   const [x, dy, w] = inputs;
