@@ -448,7 +448,7 @@ const whereDef = defineOp<Record<string, never>, [cond: Tensor, a: Tensor, b: Te
     return [null, sumTo(where(c, dy, zero), a.shape), sumTo(where(c, zero, dy), b.shape)];
   },
   onnx: ({ g, inputs, inDTypes, outDTypes, outputs }) => {
-    const [c, a, b] = inputs as [string, string, string];
+    const [c, a, b] = inputs;
     const out = outDTypes[0];
     const cond = g.op('Cast', [c], { to: DataType.BOOL });
     const x = castTo(g, a, inDTypes[1], out);

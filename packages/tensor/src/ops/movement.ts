@@ -49,10 +49,10 @@ function sliceOf(inShape: readonly number[], a: StridedAttrs): { start: number[]
  * One ONNX node per use of the strided kernel: Transpose (permute), Expand (broadcast), Slice (slice,
  * flip). Bounds that follow the input's sizes are written relative to a size symbol or to the end.
  */
-function stridedOnnx(ctx: OnnxContext<StridedOpAttrs>): void {
+function stridedOnnx(ctx: OnnxContext<StridedOpAttrs, [Tensor]>): void {
   const { g, attrs, altAttrs, inputs, outputs } = ctx;
-  const x = inputs[0]!;
-  const [inA, inB] = [ctx.inShapes[0] as number[], ctx.altInShapes[0] as number[]];
+  const [x] = inputs;
+  const [inA, inB] = [ctx.inShapes[0], ctx.altInShapes[0]];
   if (attrs.grad === 'permute') {
     g.op('Transpose', [x], { perm: attrs.axes as number[] }, outputs[0]);
     return;
@@ -168,9 +168,9 @@ export type StridedScatterOp = typeof scatterDef;
  * Reshape with sizes that may follow the input's: 0 copies the input's size at the same axis, one
  * other varying size is -1 (inferred), more are computed from the size symbols.
  */
-function reshapeOnnx(ctx: OnnxContext<{ shape: readonly number[] }>): void {
+function reshapeOnnx(ctx: OnnxContext<{ shape: readonly number[] }, [Tensor]>): void {
   const { g, attrs, altAttrs, inputs, outputs } = ctx;
-  const [inA, inB] = [ctx.inShapes[0] as number[], ctx.altInShapes[0] as number[]];
+  const [inA, inB] = [ctx.inShapes[0], ctx.altInShapes[0]];
   const out = attrs.shape;
   const alt = altAttrs.shape;
   const copies = out.map((d, i) => d !== alt[i] && inA[i] === d && inB[i] === alt[i]);
@@ -184,7 +184,7 @@ function reshapeOnnx(ctx: OnnxContext<{ shape: readonly number[] }>): void {
     if (s === null) ctx.fail(`cannot express the size ${d} (${alt[i]} in the second trace)`);
     return s;
   });
-  g.op('Reshape', [inputs[0]!, intsOf(g, parts)], {}, outputs[0]);
+  g.op('Reshape', [inputs[0], intsOf(g, parts)], {}, outputs[0]);
 }
 
 const reshapeDef = defineOp<{ shape: readonly number[] }, [x: Tensor]>({
@@ -396,13 +396,13 @@ export interface PadAttrs {
 const padDef = defineOp<PadAttrs, [x: Tensor]>({
   name: 'pad',
   onnx: ({ g, attrs, inputs, inShapes, inDTypes, outputs }) => {
-    const rank = (inShapes[0] as number[]).length;
+    const rank = inShapes[0].length;
     const at = (i: number, k: 0 | 1) => attrs.pads[i]?.[k] ?? 0;
     const pads = [
       ...Array.from({ length: rank }, (_, i) => at(i, 0)),
       ...Array.from({ length: rank }, (_, i) => at(i, 1)),
     ];
-    const value = g.scalar(attrs.value, inDTypes[0] as 'float32' | 'int32');
+    const value = g.scalar(attrs.value, inDTypes[0]);
     // Mode 'constant' is Pad's default.
     g.op('Pad', [inputs[0], g.ints(pads), value], {}, outputs[0]);
   },
