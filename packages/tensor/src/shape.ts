@@ -72,6 +72,21 @@ export function broadcastStrides(shape: Shape, outShape: Shape): number[] {
 }
 
 /**
+ * The size of axis `axis` of a shape (a negative axis counts from the end). Throws a
+ * {@link TensorError} naming `op`, the axis and the shape when the shape has no such axis.
+ */
+export function dim(op: string, shape: Shape, axis: number): number {
+  const d = Number.isInteger(axis) ? shape[axis < 0 ? axis + shape.length : axis] : undefined;
+  if (d === undefined) {
+    throw new TensorError(
+      op,
+      `axis ${axis} is out of range for shape ${fmtShape(shape)} (rank ${shape.length})`,
+    );
+  }
+  return d;
+}
+
+/**
  * `axis` in 0..rank−1, counting a negative axis from the end (a scalar accepts 0 and −1). Throws a
  * {@link TensorError} naming `op` when it is not an integer in −rank..rank−1.
  */
