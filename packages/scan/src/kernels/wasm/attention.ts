@@ -23,29 +23,23 @@ export interface AttentionWasm {
    * `state`; scores `m` and `u` (float32 [n]) and values `v` (float32 [n, d]) overwritten by the
    * outputs; `scratch`: 12·n + 8 bytes.
    */
-  forwardHead(
-    n: number,
-    d: number,
-    state: number,
-    m: number,
-    u: number,
-    v: number,
-    scratch: number,
-    divide: number,
-  ): void;
+  forwardHead: ForwardFn;
   /** One score per channel: the same with state [M_0.., U_0.., w_0..] (float64, d each), `m` and
    * `u` float32 [n, d], `scratch` 12·n·d + 8 bytes. */
-  forwardChannel(
-    n: number,
-    d: number,
-    state: number,
-    m: number,
-    u: number,
-    v: number,
-    scratch: number,
-    divide: number,
-  ): void;
+  forwardChannel: ForwardFn;
 }
+
+/** A forward export: n positions of d values, the state, scores and values at byte offsets. */
+type ForwardFn = (
+  n: number,
+  d: number,
+  state: number,
+  m: number,
+  u: number,
+  v: number,
+  scratch: number,
+  divide: number,
+) => void;
 
 /** Bytes per block (values, scores, u, exponents, flags): small enough to stay in L2 (tuned here). */
 const BLOCK_BYTES = 256 * 1024;
