@@ -245,11 +245,11 @@ function padPairs(
   if (typeof padding === 'number') entries = new Array<number>(dims).fill(padding);
   else if (Array.isArray(padding) && padding.length === dims) entries = padding;
   else throw new TensorError(op, `expected padding as ${form}, got ${show(padding)}`);
-  const isAmount = (p: unknown) => typeof p === 'number' && Number.isInteger(p) && p >= 0;
+  const isAmount = (p: unknown): p is number =>
+    typeof p === 'number' && Number.isInteger(p) && p >= 0;
   return entries.map((e) => {
-    if (isAmount(e)) return [e as number, e as number];
-    if (Array.isArray(e) && e.length === 2 && isAmount(e[0]) && isAmount(e[1]))
-      return [e[0] as number, e[1] as number];
+    if (isAmount(e)) return [e, e];
+    if (Array.isArray(e) && e.length === 2 && isAmount(e[0]) && isAmount(e[1])) return [e[0], e[1]];
     throw new TensorError(
       op,
       `expected padding as ${form} with non-negative integer amounts, got ${show(padding)}`,

@@ -69,12 +69,7 @@ function cummaxOnnx({ g, inputs, outputs, attrs, inDTypes }: OnnxContext<{ axis:
     value: { name: '', dims: [1], dataType: DataType.INT32, rawData: new Uint8Array(4) },
   });
   const b = g.subgraph();
-  const [best, at, k, v] = ['best', 'at', 'k', 'v'].map((n) => b.fresh(n)) as [
-    string,
-    string,
-    string,
-    string,
-  ];
+  const [best, at, k, v] = [b.fresh('best'), b.fresh('at'), b.fresh('k'), b.fresh('v')];
   const ge = b.op('GreaterOrEqual', [v, best]);
   const take = float
     ? b.op('Or', [b.op('IsNaN', [v]), b.op('And', [b.op('Not', [b.op('IsNaN', [best])]), ge])])

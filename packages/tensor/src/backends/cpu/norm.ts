@@ -32,7 +32,7 @@ registerKernel<LayerNormOp>('layerNorm', 'cpu', (_b, [xIn, wIn, bIn], { axes, ep
   const w = wIn ? f32(wIn) : null;
   const b = bIn ? f32(bIn) : null;
   const n = rowSize(xIn, axes);
-  const y = alloc('float32', sizeOf(spec.shape)) as Float32Array;
+  const y = alloc('float32', sizeOf(spec.shape));
   const rows = n === 0 ? 0 : x.length / n;
   for (let r = 0; r < rows; r++) {
     const at = r * n;
