@@ -3,7 +3,7 @@ import { registerKernel } from '../../kernels.js';
 import type { StridedWriteOp } from '../../ops/inplace.js';
 import type { ConcatOp, PadOp, StridedOp, StridedScatterOp } from '../../ops/movement.js';
 import { sizeOf, stridesOf } from '../../shape.js';
-import { bufOf, f32bits, gpuOf } from './backend.js';
+import { bufOf, f32bits, gpuOf, type WebGPUBackend } from './backend.js';
 
 /**
  * A program of one thread per element i < size that reads binding `input` and writes `out` (both of
@@ -34,26 +34,45 @@ function dot(rank: number, at: number, prefix = 'c'): string {
   return Array.from({ length: rank }, (_, k) => `i32(${prefix}${k}) * pi(${at + k}u)`).join(' + ');
 }
 
-// out[i] = x[offset + Σ c_k·strides_k] (strides may be negative or zero).
-registerKernel<StridedOp>('strided', 'webgpu', (backend, [x], { shape, strides, offset }, [o]) => {
-  const gpu = gpuOf(backend);
-  const out = output(gpu, o);
+/** A strided view of a buffer: element i (row-major over shape) is at offset + Σ c_k·strides_k. */
+interface View {
+  readonly shape: readonly number[];
+  readonly strides: readonly number[];
+  readonly offset: number;
+}
+
+/**
+ * One thread per element i of a strided view, reading binding `input` and writing `out` (type t):
+ * `body(at)` is the WGSL to run, given `at`, the WGSL expression of element i's flat index under
+ * the view. The program is named `${name}:${t}:${rank}${suffix}`.
+ */
+function runView(
+  gpu: WebGPUBackend,
+  name: string,
+  t: string,
+  input: string,
+  { shape, strides, offset }: View,
+  body: (at: string) => string,
+  buffers: readonly GPUBuffer[],
+  suffix = '',
+): void {
   const n = sizeOf(shape);
   const rank = shape.length;
-  const t = wt(o.dtype);
+  const at = `u32(pi(1u) + ${dot(rank, 2 + rank)})`;
   runProgram(
     gpu,
-    copyProgram(
-      `strided:${t}:${rank}`,
-      t,
-      'x',
-      n,
-      `  ${coords(rank, 2)}
-  out[i] = x[u32(pi(1u) + ${dot(rank, 2 + rank)})];`,
-    ),
+    copyProgram(`${name}:${t}:${rank}${suffix}`, t, input, n, `  ${coords(rank, 2)}\n${body(at)}`),
     [n, offset, ...shape, ...strides],
-    [bufOf(x).buffer, out.buffer],
+    buffers,
   );
+}
+
+// out[i] = x[offset + Σ c_k·strides_k] (strides may be negative or zero).
+registerKernel<StridedOp>('strided', 'webgpu', (backend, [x], view, [o]) => {
+  const gpu = gpuOf(backend);
+  const out = output(gpu, o);
+  const body = (at: string) => `  out[i] = x[${at}];`;
+  runView(gpu, 'strided', wt(o.dtype), 'x', view, body, [bufOf(x).buffer, out.buffer]);
   return [out];
 });
 
@@ -62,60 +81,24 @@ registerKernel<StridedOp>('strided', 'webgpu', (backend, [x], { shape, strides, 
  * must not overlap itself (slices and flips never do; the op only uses it for those), so no two
  * threads write one element and no atomics are needed.
  */
-registerKernel<StridedScatterOp>(
-  'stridedScatter',
-  'webgpu',
-  (backend, [g], { shape, strides, offset }, [o]) => {
-    const gpu = gpuOf(backend);
-    const out = output(gpu, o);
-    gpu.clear(out);
-    const n = sizeOf(shape);
-    const rank = shape.length;
-    const t = wt(o.dtype);
-    runProgram(
-      gpu,
-      copyProgram(
-        `stridedScatter:${t}:${rank}`,
-        t,
-        'g',
-        n,
-        `  ${coords(rank, 2)}
-  out[u32(pi(1u) + ${dot(rank, 2 + rank)})] = g[i];`,
-      ),
-      [n, offset, ...shape, ...strides],
-      [bufOf(g).buffer, out.buffer],
-    );
-    return [out];
-  },
-);
+registerKernel<StridedScatterOp>('stridedScatter', 'webgpu', (backend, [g], view, [o]) => {
+  const gpu = gpuOf(backend);
+  const out = output(gpu, o);
+  gpu.clear(out);
+  const body = (at: string) => `  out[${at}] = g[i];`;
+  runView(gpu, 'stridedScatter', wt(o.dtype), 'g', view, body, [bufOf(g).buffer, out.buffer]);
+  return [out];
+});
 
 /** In place: target[view(i)] = src[i], or += src[i]; the view never overlaps itself (no races). */
-registerKernel<StridedWriteOp>(
-  'stridedWrite',
-  'webgpu',
-  (backend, [tgt, src], { shape, strides, offset, accumulate }) => {
-    const gpu = gpuOf(backend);
-    const n = sizeOf(shape);
-    const rank = shape.length;
-    const t = wt(tgt.dtype);
-    const rhs = accumulate ? 'out[at] + src[i]' : 'src[i]';
-    runProgram(
-      gpu,
-      copyProgram(
-        `stridedWrite:${t}:${rank}:${accumulate}`,
-        t,
-        'src',
-        n,
-        `  ${coords(rank, 2)}
-  let at = u32(pi(1u) + ${dot(rank, 2 + rank)});
-  out[at] = ${rhs};`,
-      ),
-      [n, offset, ...shape, ...strides],
-      [bufOf(src).buffer, bufOf(tgt).buffer],
-    );
-    return [];
-  },
-);
+registerKernel<StridedWriteOp>('stridedWrite', 'webgpu', (backend, [tgt, src], view) => {
+  const gpu = gpuOf(backend);
+  const rhs = view.accumulate ? 'out[at] + src[i]' : 'src[i]';
+  const body = (at: string) => `  let at = ${at};\n  out[at] = ${rhs};`;
+  const buffers = [bufOf(src).buffer, bufOf(tgt).buffer];
+  runView(gpu, 'stridedWrite', wt(tgt.dtype), 'src', view, body, buffers, `:${view.accumulate}`);
+  return [];
+});
 
 // Each output element reads the input at its coordinates minus the padding before, or `value`.
 registerKernel<PadOp>('pad', 'webgpu', (backend, [input], { pads, value }, [o]) => {
