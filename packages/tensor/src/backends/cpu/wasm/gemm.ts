@@ -350,19 +350,7 @@ function gemmPanels(e: Engine, batch: GemmBatch): boolean {
   const ldc = np * NR;
   const view = workspace(e, cAt + mp * MR * ldc);
   if (!view) return false;
-  // Split the larger panel count into chunks; each chunk owns whole panels of C.
-  const byN = np >= mp;
-  const chunks = chunksFor(threadsFor(e.module, e.memory, m * n * k), byN ? np : mp);
-  const jobs: Job[] = [];
-  for (let t = 0; t < chunks; t++) {
-    const [lo, hi] = part(byN ? np : mp, chunks, t);
-    if (lo === hi) continue;
-    const [m0, m1, n0, n1] = byN ? [0, mp, lo, hi] : [lo, hi, 0, np];
-    jobs.push({
-      fn: 'gemm',
-      args: [aAt * 4, bAt * 4, cAt * 4, m0, m1, n0, n1, mp, np, k, KC, MCP],
-    });
-  }
+  const jobs = gemmJobs(e, aAt, bAt, cAt, m, k, n);
   let lastA = -1;
   let lastB = -1;
   for (const { aOff, bOff, outOff } of items) {
@@ -410,6 +398,22 @@ export function gemmPacked(
   k: number,
   n: number,
 ): void {
+  run(e, gemmJobs(e, aAt, bAt, cAt, m, k, n));
+}
+
+/**
+ * The jobs of one packed product C = A·B (float offsets aAt, bAt, cAt): the larger of the two
+ * panel counts is split into chunks, one per thread, each owning whole panels of C.
+ */
+function gemmJobs(
+  e: Engine,
+  aAt: number,
+  bAt: number,
+  cAt: number,
+  m: number,
+  k: number,
+  n: number,
+): Job[] {
   const mp = Math.ceil(m / MR);
   const np = Math.ceil(n / NR);
   const byN = np >= mp;
@@ -424,7 +428,7 @@ export function gemmPacked(
       args: [aAt * 4, bAt * 4, cAt * 4, m0, m1, n0, n1, mp, np, k, KC, MCP],
     });
   }
-  run(e, jobs);
+  return jobs;
 }
 
 /** Rows and columns of the GEMM's register tile, and its k-block length. */
