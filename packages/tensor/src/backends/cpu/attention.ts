@@ -69,6 +69,13 @@ class Block {
   }
 }
 
+type Rows4 = [Float64Array, Float64Array, Float64Array, Float64Array];
+
+/** The R = 4 rows of a block's row buffers. */
+function rows4(rows: Float64Array[]): Rows4 {
+  return [rows[0]!, rows[1]!, rows[2]!, rows[3]!];
+}
+
 /**
  * The 4 × 4 register tiles that scores and weighted are made of: for the four rows r and the
  * columns t < end in fours, out_r[t] = scale · Σ_{i<n} a_r[i] · B[o_t + i·stepI], summed in i
@@ -89,14 +96,8 @@ function tiles4x4(
   out: Float64Array[],
   scale: number,
 ): number {
-  const a0 = a[0]!;
-  const a1 = a[1]!;
-  const a2 = a[2]!;
-  const a3 = a[3]!;
-  const s0 = out[0]!;
-  const s1 = out[1]!;
-  const s2 = out[2]!;
-  const s3 = out[3]!;
+  const [a0, a1, a2, a3] = rows4(a);
+  const [s0, s1, s2, s3] = rows4(out);
   const k2 = 2 * stepK;
   const k3 = 3 * stepK;
   let t = 0;
@@ -176,14 +177,8 @@ function tiles4x1(
   out: Float64Array[],
   scale: number,
 ): void {
-  const a0 = a[0]!;
-  const a1 = a[1]!;
-  const a2 = a[2]!;
-  const a3 = a[3]!;
-  const s0 = out[0]!;
-  const s1 = out[1]!;
-  const s2 = out[2]!;
-  const s3 = out[3]!;
+  const [a0, a1, a2, a3] = rows4(a);
+  const [s0, s1, s2, s3] = rows4(out);
   for (let t = from; t < end; t++, o += next) {
     let c0 = 0;
     let c1 = 0;
@@ -245,8 +240,8 @@ function rankUpdate(
   G: Float64Array,
   w: number,
 ): void {
-  const [c0, c1, c2, c3] = [c[0]!, c[1]!, c[2]!, c[3]!];
-  const [a0, a1, a2, a3] = [a[0]!, a[1]!, a[2]!, a[3]!];
+  const [c0, c1, c2, c3] = rows4(c);
+  const [a0, a1, a2, a3] = rows4(a);
   let j = 0;
   // Two keys per pass: the four row values a_r[x] are loaded once for both.
   for (; j + 1 < blk.end; j += 2) {
