@@ -149,12 +149,13 @@ export function scan(
   } else if (algorithm === 'chunked') {
     const size = options.chunkSize ?? 256;
     const pieces: Tensor[][] = [];
-    let state = options.carry;
+    // n > 0: the loop runs at least once, so `last` ends as the last block's final states.
+    let last: Tensor[] = [];
     for (let start = 0; start < n; start += size) {
       const block = xs.map((x) => x.slice(axis, start, Math.min(n, start + size)));
-      const out = inclusive(op, block, axis, state, 'auto');
+      const out = inclusive(op, block, axis, start === 0 ? options.carry : last, 'auto');
       pieces.push(out);
-      state = lastOf(out, axis);
+      last = lastOf(out, axis);
     }
     outputs = xs.map((_, k) =>
       pieces.length === 1
@@ -164,7 +165,7 @@ export function scan(
             axis,
           ),
     );
-    carry = state as Tensor[];
+    carry = last;
   } else {
     outputs = inclusive(op, xs, axis, options.carry, algorithm);
     carry = lastOf(outputs, axis);
