@@ -319,7 +319,7 @@ export function elementwise(opType: string, attrs: Record<string, AttrValue> = {
 /** A comparison (ONNX gives bool; recur gives int32 0/1), inputs brought to one dtype. */
 export function comparison(opType: string, negate = false) {
   return (ctx: OnnxContext<unknown>): void => {
-    const [a, b] = ctx.inDTypes as [DType, DType];
+    const [a, b] = [ctx.inDTypes[0]!, ctx.inDTypes[1]!];
     const common: DType = a === 'float32' || b === 'float32' ? 'float32' : 'int32';
     const ins = ctx.inputs.map((x, i) => castTo(ctx.g, x, ctx.inDTypes[i]!, common));
     let y = ctx.g.op(opType, ins);

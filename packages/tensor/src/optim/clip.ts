@@ -103,7 +103,7 @@ function planClip(
   const withGrad = gradsOf(op, params);
   if (withGrad.length === 0) return null;
   const grads = [...new Set(withGrad.map((p) => p.grad!))].filter((g) => g.size > 0);
-  const first = withGrad[0]?.grad as Tensor;
+  const first = withGrad[0]!.grad!;
   const norm = tidy(() =>
     noGrad(() => {
       // One scalar per gradient, combined on the device: no read until the caller asks.
