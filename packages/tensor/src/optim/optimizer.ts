@@ -252,6 +252,26 @@ export abstract class Optimizer<H extends GroupHyper = GroupHyper> {
   }
 }
 
+/**
+ * State entry `key` of a parameter as a tensor, or undefined when it has none yet; throws a
+ * TensorError naming `op` and the key when it holds a number (a state dict loaded from elsewhere).
+ */
+export function stateTensor(op: string, state: ParamState, key: string): Tensor | undefined {
+  const v = state[key];
+  if (v === undefined || v instanceof Tensor) return v;
+  throw new TensorError(op, `expected state '${key}' to be a Tensor, got the number ${v}`);
+}
+
+/** State entry `key` as a number; throws a TensorError naming `op` and the key otherwise. */
+export function stateNumber(op: string, state: ParamState, key: string): number {
+  const v = state[key];
+  if (typeof v === 'number') return v;
+  throw new TensorError(
+    op,
+    `expected state '${key}' to be a number, got ${v === undefined ? 'none' : 'a Tensor'}`,
+  );
+}
+
 export function checkNumber(
   op: string,
   name: string,
