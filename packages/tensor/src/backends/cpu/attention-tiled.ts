@@ -194,6 +194,18 @@ function writeRows(
   }
 }
 
+/** Where batch entry b starts in q (qb), k (kb), v (vb) and the output and dOut (ob). */
+function headOffsets(b: number, tq: number, tk: number, d: number, dv: number) {
+  return { qb: b * tq * d, kb: b * tk * d, vb: b * tk * dv, ob: b * tq * dv };
+}
+
+/** δ of one query row for the backward: dOut_row · out_row − dLse_row (summed in column order). */
+function rowDelta(dO: TypedArray, o: TypedArray, dL: TypedArray, row: number, dv: number): number {
+  let t = -dL[row]!;
+  for (let x = 0; x < dv; x++) t += dO[row * dv + x]! * o[row * dv + x]!;
+  return t;
+}
+
 function forwardTiles(
   e: Engine,
   Q: TypedArray,
@@ -212,9 +224,7 @@ function forwardTiles(
   const state: RowState = { m, l, acc };
   const scale = a.scale;
   for (let b = 0; b < batch; b++) {
-    const qb = b * tq * d;
-    const kb = b * tk * d;
-    const vb = b * tk * dv;
+    const { qb, kb, vb } = headOffsets(b, tq, tk, d, dv);
     for (let i0 = 0; i0 < tq; i0 += BQ) {
       const rows = Math.min(BQ, tq - i0);
       const last = visibleEnd(a, i0 + rows - 1);
@@ -343,10 +353,7 @@ function backwardTiles(
   const gv = new Float64Array(tk * dv);
   const scale = a.scale;
   for (let b = 0; b < batch; b++) {
-    const qb = b * tq * d;
-    const kb = b * tk * d;
-    const vb = b * tk * dv;
-    const ob = b * tq * dv;
+    const { qb, kb, vb, ob } = headOffsets(b, tq, tk, d, dv);
     gk.fill(0);
     gv.fill(0);
     for (let i0 = 0; i0 < tq; i0 += BQ) {
@@ -355,8 +362,7 @@ function backwardTiles(
       gq.fill(0);
       for (let r = 0; r < rows; r++) {
         const row = b * tq + i0 + r;
-        let t = -dL[row]!;
-        for (let x = 0; x < dv; x++) t += dO[row * dv + x]! * o[row * dv + x]!;
+        const t = rowDelta(dO, o, dL, row, dv);
         delta[r] = t;
         lseT[r] = lse[row]!;
         deltaT[r] = t;
@@ -473,9 +479,7 @@ export function packedForward(
   const scale = a.scale;
   const lastAll = tq > 0 ? visibleEnd(a, tq - 1) : 0;
   for (let b = 0; b < batch; b++) {
-    const qb = b * tq * d;
-    const kb = b * tk * d;
-    const vb = b * tk * dv;
+    const { qb, kb, vb } = headOffsets(b, tq, tk, d, dv);
     for (let j0 = 0; j0 < lastAll; j0 += BK) {
       const cols = Math.min(BK, lastAll - j0);
       packB(K, kb + j0 * d, true, d, cols, view, o('kp') + (j0 / BK) * BK * d);
@@ -575,10 +579,7 @@ export function packedBackward(
   const scale = a.scale;
   const lastAll = tq > 0 ? visibleEnd(a, tq - 1) : 0;
   for (let b = 0; b < batch; b++) {
-    const qb = b * tq * d;
-    const kb = b * tk * d;
-    const vb = b * tk * dv;
-    const ob = b * tq * dv;
+    const { qb, kb, vb, ob } = headOffsets(b, tq, tk, d, dv);
     gk.fill(0);
     gv.fill(0);
     for (let j0 = 0; j0 < lastAll; j0 += BK) {
@@ -595,8 +596,7 @@ export function packedBackward(
       gq.fill(0);
       for (let r = 0; r < rows; r++) {
         const row = b * tq + i0 + r;
-        let t = -DL[row]!;
-        for (let x = 0; x < dv; x++) t += DO[row * dv + x]! * O[row * dv + x]!;
+        const t = rowDelta(DO, O, DL, row, dv);
         view[at4('lseT') + r] = L[row]!;
         view[at4('deltaT') + r] = t;
       }
