@@ -64,14 +64,14 @@ export function attentionScan(
     chunkSize: options.chunkSize,
     carry: options.carry ? [options.carry.m, options.carry.u, options.carry.w] : undefined,
   });
-  const [M, U, W] = outputs as [Tensor, Tensor, Tensor];
+  const [M, U, W] = [outputs[0]!, outputs[1]!, outputs[2]!];
   // Where every score so far was −inf (M = −inf) the state is the identity, but not always as
   // (−inf, 0, 0): a generic algorithm's first output is the first leaf itself, (−inf, 1, v₀). So
   // test M, not U, and divide by +inf there: the output is 0 and neither it nor its gradient sees
   // 0/0 (elsewhere U > 0).
   const safe = where(M.ne(Number.NEGATIVE_INFINITY), U, Number.POSITIVE_INFINITY);
   const out = W.div(safe);
-  const [cm, cu, cw] = carry as [Tensor, Tensor, Tensor];
+  const [cm, cu, cw] = [carry[0]!, carry[1]!, carry[2]!];
   return { out, carry: { m: cm, u: cu, w: cw } };
 }
 

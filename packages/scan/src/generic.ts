@@ -19,7 +19,7 @@ function sliceAll(
 
 /** One element at a time: T combines. The reference every other algorithm must equal. */
 export function sequentialScan(op: ScanOperator, xs: readonly Tensor[], axis: number): Tensor[] {
-  const n = (xs[0] as Tensor).shape[axis] as number;
+  const n = xs[0]!.shape[axis]!;
   if (n <= 1) return xs.slice();
   const steps: Tensor[][] = [];
   let acc = sliceAll(xs, axis, 0, 1);
@@ -30,7 +30,7 @@ export function sequentialScan(op: ScanOperator, xs: readonly Tensor[], axis: nu
   }
   return xs.map((_, k) =>
     concat(
-      steps.map((s) => s[k] as Tensor),
+      steps.map((s) => s[k]!),
       axis,
     ),
   );
@@ -38,8 +38,8 @@ export function sequentialScan(op: ScanOperator, xs: readonly Tensor[], axis: nu
 
 /** Places evens at 0, 2, 4, … and odds at 1, 3, … (evens has the same length or one more). */
 function interleave(evens: Tensor, odds: Tensor, axis: number): Tensor {
-  const ne = evens.shape[axis] as number;
-  const no = odds.shape[axis] as number;
+  const ne = evens.shape[axis]!;
+  const no = odds.shape[axis]!;
   const head = ne > no ? evens.slice(axis, 0, no) : evens;
   const pairs = stack([head, odds], axis + 1);
   const merged = pairs.reshape([
@@ -56,20 +56,20 @@ function interleave(evens: Tensor, odds: Tensor, axis: number): Tensor {
  * in O(log T) levels, each level one vectorised combine over all positions.
  */
 export function treeScan(op: ScanOperator, xs: readonly Tensor[], axis: number): Tensor[] {
-  const n = (xs[0] as Tensor).shape[axis] as number;
+  const n = xs[0]!.shape[axis]!;
   if (n <= 1) return xs.slice();
   const half = Math.floor(n / 2);
   const evens = sliceAll(xs, axis, 0, n, 2);
   const odds = sliceAll(xs, axis, 1, n, 2);
   const pairSums = op.combine(sliceAll(evens, axis, 0, half), odds);
   const oddOut = treeScan(op, pairSums, axis); // position 2i+1 = x₀ ⊕ … ⊕ x₂ᵢ₊₁
-  const ne = (evens[0] as Tensor).shape[axis] as number;
+  const ne = evens[0]!.shape[axis]!;
   // Position 2i (i >= 1) = (x₀ ⊕ … ⊕ x₂ᵢ₋₁) ⊕ x₂ᵢ.
   const fixed =
     ne > 1 ? op.combine(sliceAll(oddOut, axis, 0, ne - 1), sliceAll(evens, axis, 1, ne)) : [];
   return xs.map((_, k) => {
-    const first = (evens[k] as Tensor).slice(axis, 0, 1);
-    const evenOut = ne > 1 ? concat([first, fixed[k] as Tensor], axis) : first;
-    return interleave(evenOut, oddOut[k] as Tensor, axis);
+    const first = evens[k]!.slice(axis, 0, 1);
+    const evenOut = ne > 1 ? concat([first, fixed[k]!], axis) : first;
+    return interleave(evenOut, oddOut[k]!, axis);
   });
 }

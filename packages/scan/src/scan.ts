@@ -54,7 +54,7 @@ export function checkScanInputs(
 ): number {
   if (inputs.length !== op.arity)
     fail(op, `expected ${op.arity} input tensors, got ${inputs.length}`);
-  const first = inputs[0] as Tensor;
+  const first = inputs[0]!;
   const elemRank = op.elementRanks?.[0] ?? 0;
   if (first.rank < elemRank + 1)
     fail(op, `input 0 of shape ${fmtShape(first.shape)} has no sequence axis`);
@@ -73,7 +73,7 @@ export function checkScanInputs(
     if (options.carry.length !== op.arity)
       fail(op, `expected a carry of ${op.arity} tensors, got ${options.carry.length}`);
     options.carry.forEach((c, k) => {
-      const want = withoutAxis((inputs[k] as Tensor).shape, axis);
+      const want = withoutAxis(inputs[k]!.shape, axis);
       if (c.rank !== want.length || c.shape.some((d, i) => d !== want[i])) {
         fail(
           op,
@@ -117,7 +117,7 @@ function inclusive(
 }
 
 function lastOf(xs: readonly Tensor[], axis: number): Tensor[] {
-  return xs.map((x) => x.slice(axis, (x.shape[axis] as number) - 1).squeeze(axis));
+  return xs.map((x) => x.slice(axis, x.shape[axis]! - 1).squeeze(axis));
 }
 
 /**
@@ -135,10 +135,10 @@ export function scan(
     fail(op, `unknown algorithm '${algorithm}' (expected sequential, chunked, tree or auto)`);
   }
   const xs = options.reverse ? inputs.map((x) => x.flip(axis)) : inputs.slice();
-  const n = (xs[0] as Tensor).shape[axis] as number;
+  const n = xs[0]!.shape[axis]!;
   const identity = () =>
     xs.map((x, k) =>
-      full(withoutAxis(x.shape, axis), op.identity[k] as number, { backend: x.backend.name }),
+      full(withoutAxis(x.shape, axis), op.identity[k]!, { backend: x.backend.name }),
     );
 
   let outputs: Tensor[];
@@ -149,22 +149,23 @@ export function scan(
   } else if (algorithm === 'chunked') {
     const size = options.chunkSize ?? 256;
     const pieces: Tensor[][] = [];
-    let state = options.carry;
+    // n > 0: the loop runs at least once, so `last` ends as the last block's final states.
+    let last: Tensor[] = [];
     for (let start = 0; start < n; start += size) {
       const block = xs.map((x) => x.slice(axis, start, Math.min(n, start + size)));
-      const out = inclusive(op, block, axis, state, 'auto');
+      const out = inclusive(op, block, axis, start === 0 ? options.carry : last, 'auto');
       pieces.push(out);
-      state = lastOf(out, axis);
+      last = lastOf(out, axis);
     }
     outputs = xs.map((_, k) =>
       pieces.length === 1
-        ? (pieces[0]?.[k] as Tensor)
+        ? pieces[0]![k]!
         : concat(
-            pieces.map((p) => p[k] as Tensor),
+            pieces.map((p) => p[k]!),
             axis,
           ),
     );
-    carry = state as Tensor[];
+    carry = last;
   } else {
     outputs = inclusive(op, xs, axis, options.carry, algorithm);
     carry = lastOf(outputs, axis);
@@ -173,7 +174,7 @@ export function scan(
   if (options.exclusive && n > 0) {
     const before = options.carry ?? identity();
     outputs = outputs.map((o, k) =>
-      concat([(before[k] as Tensor).unsqueeze(axis), o.slice(axis, 0, n - 1)], axis),
+      concat([before[k]!.unsqueeze(axis), o.slice(axis, 0, n - 1)], axis),
     );
   }
   if (options.reverse) outputs = outputs.map((o) => o.flip(axis));

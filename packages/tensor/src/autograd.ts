@@ -11,11 +11,11 @@ function topoOrder(root: GradNode): GradNode[] {
   const seen = new Set<GradNode>([root]);
   const stack: [GradNode, number][] = [[root, 0]];
   while (stack.length > 0) {
-    const top = stack[stack.length - 1] as [GradNode, number];
+    const top = stack[stack.length - 1]!;
     const [node, i] = top;
     if (i < node.inputs.length) {
       top[1] = i + 1;
-      const child = (node.inputs[i] as Tensor).gradNode;
+      const child = node.inputs[i]!.gradNode;
       if (child && !seen.has(child)) {
         seen.add(child);
         stack.push([child, 0]);
@@ -136,10 +136,10 @@ export function backward(root: Tensor, grad?: Tensor): void {
       pending.put(root, seed);
       const order = topoOrder(rootNode);
       for (let k = order.length - 1; k >= 0; k--) {
-        const node = order[k] as GradNode;
+        const node = order[k]!;
         const outputGrads = node.outputs.map((o) => pending.take(o) ?? null);
         if (outputGrads.every((g) => g === null)) continue;
-        const out0 = node.outputs[0] as Tensor;
+        const out0 = node.outputs[0]!;
         const dy = outputGrads[0] ?? zerosLike(out0);
         node.inputs.forEach((input, i) => {
           if (input.version !== node.versions[i]) {
@@ -150,7 +150,7 @@ export function backward(root: Tensor, grad?: Tensor): void {
           }
         });
         const into = node.inputs.length === 1 ? node.op.gradInto?.(node.attrs) : undefined;
-        const input0 = node.inputs[0] as Tensor;
+        const input0 = node.inputs[0]!;
         if (into && input0.requiresGrad) {
           addInPlace(pending, input0, dy, into);
         } else {

@@ -6,6 +6,9 @@ export type DType = 'float32' | 'int32';
  */
 export type TypedArray = Float32Array | Int32Array;
 
+/** The host array of dtype `D` (of any dtype: {@link TypedArray} when `D` is `DType`). */
+export type ArrayOf<D extends DType> = D extends 'int32' ? Int32Array : Float32Array;
+
 export const DTYPES: readonly DType[] = ['float32', 'int32'];
 
 export function isDType(x: unknown): x is DType {
@@ -16,8 +19,9 @@ export function bytesPerElement(_dtype: DType): number {
   return 4;
 }
 
-export function allocTyped(dtype: DType, size: number): TypedArray {
-  return dtype === 'float32' ? new Float32Array(size) : new Int32Array(size);
+export function allocTyped<D extends DType>(dtype: D, size: number): ArrayOf<D> {
+  // TypeScript does not narrow `D` from the comparison; the two branches are ArrayOf<D> by definition.
+  return (dtype === 'float32' ? new Float32Array(size) : new Int32Array(size)) as ArrayOf<D>;
 }
 
 export function dtypeOfArray(a: TypedArray): DType {

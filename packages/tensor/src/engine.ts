@@ -35,7 +35,7 @@ export function memory(): Record<string, MemoryInfo> {
   for (const [name, s] of stats) {
     out[name] = { ...s };
     const pooled = isBackendReady(name) ? getBackend(name).pooledBytes?.() : undefined;
-    if (pooled !== undefined) (out[name] as MemoryInfo).pooledBytes = pooled;
+    if (pooled !== undefined) out[name].pooledBytes = pooled;
   }
   return out;
 }

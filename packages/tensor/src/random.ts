@@ -47,21 +47,21 @@ export class Generator {
     if (state.length !== 5)
       throw new TensorError('Generator.setState', `expected 5 numbers, got ${state.length}`);
     this.s.set(state.slice(0, 4));
-    const spare = state[4] as number;
+    const spare = state[4]!;
     this.spare = Number.isNaN(spare) ? null : spare;
   }
 
   /** A uniform 32-bit unsigned integer. */
   nextUint32(): number {
     const s = this.s;
-    const result = Math.imul(rotl(Math.imul(s[1] as number, 5), 7), 9) >>> 0;
-    const t = (s[1] as number) << 9;
-    s[2] = (s[2] as number) ^ (s[0] as number);
-    s[3] = (s[3] as number) ^ (s[1] as number);
-    s[1] = (s[1] as number) ^ (s[2] as number);
-    s[0] = (s[0] as number) ^ (s[3] as number);
-    s[2] = (s[2] as number) ^ t;
-    s[3] = rotl(s[3] as number, 11);
+    const result = Math.imul(rotl(Math.imul(s[1]!, 5), 7), 9) >>> 0;
+    const t = s[1]! << 9;
+    s[2] = s[2]! ^ s[0]!;
+    s[3] = s[3]! ^ s[1]!;
+    s[1] = s[1]! ^ s[2];
+    s[0] = s[0]! ^ s[3];
+    s[2] = s[2] ^ t;
+    s[3] = rotl(s[3], 11);
     return result;
   }
 
@@ -191,8 +191,8 @@ export function randperm(n: number, opts: RandomOptions = {}): Tensor {
   for (let i = 0; i < n; i++) p[i] = i;
   for (let i = n - 1; i > 0; i--) {
     const j = g.nextInt(0, i + 1);
-    const tmp = p[i] as number;
-    p[i] = p[j] as number;
+    const tmp = p[i]!;
+    p[i] = p[j]!;
     p[j] = tmp;
   }
   return Tensor.fromHost(

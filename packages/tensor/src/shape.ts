@@ -15,7 +15,7 @@ export function stridesOf(shape: Shape): number[] {
   let s = 1;
   for (let i = shape.length - 1; i >= 0; i--) {
     strides[i] = s;
-    s *= shape[i] as number;
+    s *= shape[i]!;
   }
   return strides;
 }
@@ -47,8 +47,8 @@ export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
   for (const s of shapes) {
     for (let i = 0; i < s.length; i++) {
       const o = rank - s.length + i;
-      const d = s[i] as number;
-      const cur = out[o] as number;
+      const d = s[i]!;
+      const cur = out[o]!;
       if (cur === d || d === 1) continue;
       if (cur === 1) out[o] = d;
       else {
@@ -67,8 +67,23 @@ export function broadcastStrides(shape: Shape, outShape: Shape): number[] {
   const strides = stridesOf(shape);
   const out = new Array<number>(outShape.length).fill(0);
   const off = outShape.length - shape.length;
-  for (let i = 0; i < shape.length; i++) out[off + i] = shape[i] === 1 ? 0 : (strides[i] as number);
+  for (let i = 0; i < shape.length; i++) out[off + i] = shape[i] === 1 ? 0 : strides[i]!;
   return out;
+}
+
+/**
+ * The size of axis `axis` of a shape (a negative axis counts from the end). Throws a
+ * {@link TensorError} naming `op`, the axis and the shape when the shape has no such axis.
+ */
+export function dim(op: string, shape: Shape, axis: number): number {
+  const d = Number.isInteger(axis) ? shape[axis < 0 ? axis + shape.length : axis] : undefined;
+  if (d === undefined) {
+    throw new TensorError(
+      op,
+      `axis ${axis} is out of range for shape ${fmtShape(shape)} (rank ${shape.length})`,
+    );
+  }
+  return d;
 }
 
 /**
@@ -113,21 +128,19 @@ export function collapseAxes(
   const outShape: number[] = [];
   const outStrides: number[][] = strides.map(() => []);
   for (let k = 0; k < shape.length; k++) {
-    const d = shape[k] as number;
+    const d = shape[k]!;
     if (d === 1) continue;
     const last = outShape.length - 1;
-    const mergeable =
-      last >= 0 &&
-      strides.every((s, i) => (outStrides[i] as number[])[last] === (s[k] as number) * d);
+    const mergeable = last >= 0 && strides.every((s, i) => outStrides[i]![last] === s[k]! * d);
     if (mergeable) {
-      outShape[last] = (outShape[last] as number) * d;
+      outShape[last] = outShape[last]! * d;
       strides.forEach((s, i) => {
-        (outStrides[i] as number[])[last] = s[k] as number;
+        outStrides[i]![last] = s[k]!;
       });
     } else {
       outShape.push(d);
       strides.forEach((s, i) => {
-        (outStrides[i] as number[]).push(s[k] as number);
+        outStrides[i]!.push(s[k]!);
       });
     }
   }

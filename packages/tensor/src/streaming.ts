@@ -212,15 +212,15 @@ export abstract class SequenceModule extends Module implements Streamable {
         `expected x of shape [batch, tokens, features], got [${x.shape.join(', ')}]`,
       );
     }
-    const n = x.shape[1] as number;
+    const n = x.shape[1]!;
     const ys: Tensor[] = [];
-    let s = state ?? this.initState(x.shape[0] as number);
+    let s = state ?? this.initState(x.shape[0]!);
     for (let start = 0; start < n; start += chunkSize) {
       const out = this.run(x.slice(1, start, Math.min(n, start + chunkSize)), s);
       ys.push(out.y);
       s = out.state;
     }
-    return { y: ys.length === 1 ? (ys[0] as Tensor) : concat(ys, 1), state: s };
+    return { y: ys.length === 1 ? ys[0]! : concat(ys, 1), state: s };
   }
 }
 

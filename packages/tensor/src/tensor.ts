@@ -224,7 +224,7 @@ export class Tensor {
         'item',
         `expected a tensor with one element, got shape ${fmtShape(this.shape)}`,
       );
-    return this.dataSync()[0] as number;
+    return this.dataSync()[0]!;
   }
 
   /** Frees the buffer now (when no view shares it). Using the tensor afterwards is an error. */
@@ -751,12 +751,12 @@ export class Tensor {
 }
 
 function nest(data: TypedArray, shape: readonly number[]): NestedArray {
-  if (shape.length === 0) return data[0] as number;
+  if (shape.length === 0) return data[0]!;
   const build = (offset: number, axis: number): NestedArray[] => {
-    const n = shape[axis] as number;
+    const n = shape[axis]!;
     const out: NestedArray[] = [];
     if (axis === shape.length - 1) {
-      for (let i = 0; i < n; i++) out.push(data[offset + i] as number);
+      for (let i = 0; i < n; i++) out.push(data[offset + i]!);
       return out;
     }
     const step = sizeOf(shape.slice(axis + 1));

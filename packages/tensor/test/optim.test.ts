@@ -409,6 +409,14 @@ describe('Optimizer', () => {
     expect(() => swapped.loadStateDict(sd)).toThrow(
       /state 'expAvg' of parameter 0: expected float32 \[5\], got float32 \[3, 4\]/,
     );
+    // A number where a moment buffer belongs loads, but the next step names it.
+    const ps3 = makeParams();
+    const numbered = new optim.Adam(ps3);
+    numbered.loadStateDict({ ...sd, state: { ...sd.state, 0: { ...sd.state[0], expAvg: 3 } } });
+    backwardAt(ps3, 0);
+    expect(() => numbered.step()).toThrow(
+      "Adam: expected state 'expAvg' to be a Tensor, got the number 3",
+    );
   });
 });
 

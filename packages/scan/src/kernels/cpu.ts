@@ -21,7 +21,11 @@ import {
  * gives an explicit 0 coefficient, never exp(−inf − (−inf)).
  */
 
-const f32 = (x: KernelInput) => x.buffer as Float32Array;
+/** The Float32Array behind a CPU kernel input; throws for another buffer. */
+function f32(x: KernelInput): Float32Array {
+  if (x.buffer instanceof Float32Array) return x.buffer;
+  throw new TensorError('scan', `expected a float32 buffer, got ${x.dtype}`);
+}
 
 /** Input `i`'s data; a kernel called with fewer inputs than its layout needs is an error. */
 function at(inputs: readonly KernelInput[], i: number): Float32Array {
@@ -53,11 +57,11 @@ function forward(divide: boolean): Kernel<AttentionAttrs> {
       u0: hasCarry ? at(inputs, 4) : null,
       w0: hasCarry ? at(inputs, 5) : null,
       // Every element is written: no memset of a reused buffer.
-      M: allocCpuBuffer('float32', m.length, false) as Float32Array,
-      U: allocCpuBuffer('float32', u.length, false) as Float32Array,
-      W: allocCpuBuffer('float32', w.length, false) as Float32Array,
+      M: allocCpuBuffer('float32', m.length, false),
+      U: allocCpuBuffer('float32', u.length, false),
+      W: allocCpuBuffer('float32', w.length, false),
       divide,
-      Wlast: divide ? (allocCpuBuffer('float32', outer * d) as Float32Array) : null,
+      Wlast: divide ? allocCpuBuffer('float32', outer * d) : null,
     };
     // WebAssembly SIMD where the engine has it (faster from a single position of d = 64 on); its
     // outputs are bit-identical to the JavaScript loop's.
@@ -65,8 +69,8 @@ function forward(divide: boolean): Kernel<AttentionAttrs> {
     if (!wasm || !attentionForwardWasm(wasm, args)) attentionForwardJs(args);
     if (!divide) return [args.M, args.U, args.W];
     // The carry's m and u: the states at the last position (T >= 1 here).
-    const Ml = allocCpuBuffer('float32', outer * c) as Float32Array;
-    const Ul = allocCpuBuffer('float32', outer * c) as Float32Array;
+    const Ml = allocCpuBuffer('float32', outer * c);
+    const Ul = allocCpuBuffer('float32', outer * c);
     for (let o = 0; o < outer; o++) {
       const at = (o * T + T - 1) * c;
       Ml.set(args.M.subarray(at, at + c), o * c);
@@ -103,32 +107,32 @@ export function attentionForwardJs(args: AttentionForwardArgs): void {
   // running index so the d-wide inner loop is a plain streaming pass.
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < c; j++) {
-      runM[j] = m0 ? (m0[o * c + j] as number) : NEG_INF;
-      runU[j] = u0 ? (u0[o * c + j] as number) : 0;
+      runM[j] = m0 ? m0[o * c + j]! : NEG_INF;
+      runU[j] = u0 ? u0[o * c + j]! : 0;
     }
-    for (let k = 0; k < d; k++) runW[k] = w0 ? (w0[o * d + k] as number) : 0;
+    for (let k = 0; k < d; k++) runW[k] = w0 ? w0[o * d + k]! : 0;
     let q = o * T * d; // index of (o, t, 0) in w and W
     if (c === 1) {
-      let rm = runM[0] as number;
-      let ru = runU[0] as number;
+      let rm = runM[0]!;
+      let ru = runU[0]!;
       for (let p = o * T, end = p + T; p < end; p++) {
-        const mi = m[p] as number;
+        const mi = m[p]!;
         if (mi > rm) {
           const ca = expDiff(rm, mi);
           rm = mi;
-          ru = ru * ca + (u[p] as number);
+          ru = ru * ca + u[p]!;
           const f = scaleOf(ru, rm, divide);
           for (let k = 0; k < d; k++, q++) {
-            const x = (runW[k] as number) * ca + (w[q] as number);
+            const x = runW[k]! * ca + w[q]!;
             runW[k] = x;
             W[q] = x * f;
           }
         } else {
           const cb = expDiff(mi, rm);
-          ru = ru + (u[p] as number) * cb;
+          ru = ru + u[p]! * cb;
           const f = scaleOf(ru, rm, divide);
           for (let k = 0; k < d; k++, q++) {
-            const x = (runW[k] as number) + (w[q] as number) * cb;
+            const x = runW[k]! + w[q]! * cb;
             runW[k] = x;
             W[q] = x * f;
           }
@@ -140,29 +144,29 @@ export function attentionForwardJs(args: AttentionForwardArgs): void {
       // c = d: every channel its own (m, u, w), at the same index q in all three.
       for (let t = 0; t < T; t++) {
         for (let j = 0; j < d; j++, q++) {
-          const mi = m[q] as number;
-          const prev = runM[j] as number;
+          const mi = m[q]!;
+          const prev = runM[j]!;
           let x: number;
           let y: number;
           if (mi > prev) {
             const ca = expDiff(prev, mi);
             runM[j] = mi;
-            y = (runU[j] as number) * ca + (u[q] as number);
-            x = (runW[j] as number) * ca + (w[q] as number);
+            y = runU[j]! * ca + u[q]!;
+            x = runW[j]! * ca + w[q]!;
           } else {
             const cb = expDiff(mi, prev);
-            y = (runU[j] as number) + (u[q] as number) * cb;
-            x = (runW[j] as number) + (w[q] as number) * cb;
+            y = runU[j]! + u[q]! * cb;
+            x = runW[j]! + w[q]! * cb;
           }
           runU[j] = y;
           runW[j] = x;
-          M[q] = runM[j] as number;
+          M[q] = runM[j]!;
           U[q] = y;
-          W[q] = x * scaleOf(y, runM[j] as number, divide);
+          W[q] = x * scaleOf(y, runM[j]!, divide);
         }
       }
     }
-    if (Wlast) for (let k = 0; k < d; k++) Wlast[o * d + k] = runW[k] as number;
+    if (Wlast) for (let k = 0; k < d; k++) Wlast[o * d + k] = runW[k]!;
   }
 }
 
@@ -178,8 +182,15 @@ registerKernel<AttentionAttrs>(
     const dm = new Float32Array(m.length);
     const du = new Float32Array(u.length);
     const dw = new Float32Array(w.length);
-    const carry = hasCarry ? inputs.slice(3, 6).map(f32) : null;
-    const dCarry = carry ? carry.map((x) => new Float32Array(x.length)) : [];
+    type Three = [Float32Array, Float32Array, Float32Array];
+    const carry: Three | null = hasCarry ? [at(inputs, 3), at(inputs, 4), at(inputs, 5)] : null;
+    const dCarry: Three | null = carry
+      ? [
+          new Float32Array(carry[0].length),
+          new Float32Array(carry[1].length),
+          new Float32Array(carry[2].length),
+        ]
+      : null;
     // ZU, ZW: Σ_{k ≥ t} dX_k · e^{M_t − M_k}, carried backwards with factor e^{M_t − M_{t+1}} ≤ 1.
     const ZU = new Float64Array(c);
     const ZW = new Float64Array(d);
@@ -190,47 +201,46 @@ registerKernel<AttentionAttrs>(
         const pc = (o * T + t) * c;
         const pd = (o * T + t) * d;
         for (let j = 0; j < c; j++) {
-          const f = t === T - 1 ? 0 : expDiff(M[pc + j] as number, M[pc + c + j] as number);
-          ZU[j] = (ZU[j] as number) * f + (dU[pc + j] as number);
-          if (c === 1)
-            for (let k = 0; k < d; k++) ZW[k] = (ZW[k] as number) * f + (dW[pd + k] as number);
-          else ZW[j] = (ZW[j] as number) * f + (dW[pd + j] as number);
-          const e = expDiff(m[pc + j] as number, M[pc + j] as number);
-          du[pc + j] = e * (ZU[j] as number);
+          const f = t === T - 1 ? 0 : expDiff(M[pc + j]!, M[pc + c + j]!);
+          ZU[j] = ZU[j]! * f + dU[pc + j]!;
+          if (c === 1) for (let k = 0; k < d; k++) ZW[k] = ZW[k]! * f + dW[pd + k]!;
+          else ZW[j] = ZW[j]! * f + dW[pd + j]!;
+          const e = expDiff(m[pc + j]!, M[pc + j]!);
+          du[pc + j] = e * ZU[j]!;
           let dot = 0;
           if (c === 1) {
             for (let k = 0; k < d; k++) {
-              dw[pd + k] = e * (ZW[k] as number);
-              dot += (w[pd + k] as number) * (ZW[k] as number);
+              dw[pd + k] = e * ZW[k]!;
+              dot += w[pd + k]! * ZW[k]!;
             }
           } else {
-            dw[pd + j] = e * (ZW[j] as number);
-            dot = (w[pd + j] as number) * (ZW[j] as number);
+            dw[pd + j] = e * ZW[j]!;
+            dot = w[pd + j]! * ZW[j]!;
           }
-          dm[pc + j] = e * ((u[pc + j] as number) * (ZU[j] as number) + dot);
+          dm[pc + j] = e * (u[pc + j]! * ZU[j]! + dot);
         }
       }
-      if (carry) {
-        const [m0, u0, w0] = carry as [Float32Array, Float32Array, Float32Array];
-        const [dm0, du0, dw0] = dCarry as [Float32Array, Float32Array, Float32Array];
+      if (carry && dCarry) {
+        const [m0, u0, w0] = carry;
+        const [dm0, du0, dw0] = dCarry;
         for (let j = 0; j < c; j++) {
-          const e = T === 0 ? 0 : expDiff(m0[o * c + j] as number, M[o * T * c + j] as number);
-          du0[o * c + j] = e * (ZU[j] as number);
+          const e = T === 0 ? 0 : expDiff(m0[o * c + j]!, M[o * T * c + j]!);
+          du0[o * c + j] = e * ZU[j]!;
           let dot = 0;
           if (c === 1) {
             for (let k = 0; k < d; k++) {
-              dw0[o * d + k] = e * (ZW[k] as number);
-              dot += (w0[o * d + k] as number) * (ZW[k] as number);
+              dw0[o * d + k] = e * ZW[k]!;
+              dot += w0[o * d + k]! * ZW[k]!;
             }
           } else {
-            dw0[o * d + j] = e * (ZW[j] as number);
-            dot = (w0[o * d + j] as number) * (ZW[j] as number);
+            dw0[o * d + j] = e * ZW[j]!;
+            dot = w0[o * d + j]! * ZW[j]!;
           }
-          dm0[o * c + j] = e * ((u0[o * c + j] as number) * (ZU[j] as number) + dot);
+          dm0[o * c + j] = e * (u0[o * c + j]! * ZU[j]! + dot);
         }
       }
     }
-    return [dm, du, dw, ...dCarry];
+    return [dm, du, dw, ...(dCarry ?? [])];
   },
 );
 
@@ -243,10 +253,10 @@ registerKernel<LogcumsumexpAttrs>(
     const out = new Float32Array(x.length);
     for (let o = 0; o < outer; o++) {
       for (let i = 0; i < inner; i++) {
-        let acc = c0 ? (c0[o * inner + i] as number) : NEG_INF;
+        let acc = c0 ? c0[o * inner + i]! : NEG_INF;
         for (let t = 0; t < T; t++) {
           const p = (o * T + t) * inner + i;
-          const v = x[p] as number;
+          const v = x[p]!;
           // Math.max/min propagate NaN, so a NaN input poisons the rest of the row.
           const hi = Math.max(v, acc);
           const lo = Math.min(v, acc);
@@ -276,13 +286,13 @@ registerKernel<LogcumsumexpAttrs>(
         let z = 0;
         for (let t = T - 1; t >= 0; t--) {
           const p = (o * T + t) * inner + i;
-          const f = t === T - 1 ? 0 : expDiff(out[p] as number, out[p + inner] as number);
-          z = z * f + (dy[p] as number);
-          dx[p] = expDiff(x[p] as number, out[p] as number) * z;
+          const f = t === T - 1 ? 0 : expDiff(out[p]!, out[p + inner]!);
+          z = z * f + dy[p]!;
+          dx[p] = expDiff(x[p]!, out[p]!) * z;
         }
         if (c0 && dc0 && T > 0) {
           const q = o * inner + i;
-          dc0[q] = expDiff(c0[q] as number, out[o * T * inner + i] as number) * z;
+          dc0[q] = expDiff(c0[q]!, out[o * T * inner + i]!) * z;
         }
       }
     }
@@ -302,13 +312,13 @@ registerKernel<LinearRecurrenceAttrs>(
     const H = new Float32Array(b.length);
     for (let o = 0; o < outer; o++) {
       for (let i = 0; i < inner; i++) {
-        let pa = a0 ? (a0[o * inner + i] as number) : 1;
-        let h = b0 ? (b0[o * inner + i] as number) : 0;
+        let pa = a0 ? a0[o * inner + i]! : 1;
+        let h = b0 ? b0[o * inner + i]! : 0;
         for (let t = 0; t < T; t++) {
           const p = (o * T + t) * inner + i;
-          const at = a[p] as number;
+          const at = a[p]!;
           pa *= at;
-          h = at * h + (b[p] as number);
+          h = at * h + b[p]!;
           A[p] = pa;
           H[p] = h;
         }
@@ -342,16 +352,16 @@ registerKernel<LinearRecurrenceAttrs>(
         let gA = 0;
         for (let t = T - 1; t >= 0; t--) {
           const p = (o * T + t) * inner + i;
-          const next = t === T - 1 ? 0 : (a[p + inner] as number);
-          gH = (dH[p] as number) + next * gH;
-          gA = (dA[p] as number) + next * gA;
-          const hPrev = t > 0 ? (H[p - inner] as number) : b0 ? (b0[q] as number) : 0;
-          const aPrev = t > 0 ? (A[p - inner] as number) : a0 ? (a0[q] as number) : 1;
+          const next = t === T - 1 ? 0 : a[p + inner]!;
+          gH = dH[p]! + next * gH;
+          gA = dA[p]! + next * gA;
+          const hPrev = t > 0 ? H[p - inner]! : b0 ? b0[q]! : 0;
+          const aPrev = t > 0 ? A[p - inner]! : a0 ? a0[q]! : 1;
           db[p] = gH;
           da[p] = gH * hPrev + gA * aPrev;
         }
         if (da0 && db0 && T > 0) {
-          const a1 = a[o * T * inner + i] as number;
+          const a1 = a[o * T * inner + i]!;
           db0[q] = a1 * gH;
           da0[q] = a1 * gA;
         }

@@ -51,12 +51,12 @@ function attrsFor(
  * one position after another (running max, exponents <= 0, the identity's −inf as coefficient 0):
  * no global maximum, so any score spread is safe. Outputs every prefix state (M, U, W).
  */
-function attentionOnnx(ctx: onnx.OnnxContext<AttentionAttrs>): void {
+function attentionOnnx(ctx: onnx.OnnxContext<AttentionAttrs, MuwInputs>): void {
   const { g, inputs, outputs, attrs } = ctx;
-  const axis = (ctx.inShapes[0] as number[]).length - 2;
-  const [m, u, w] = inputs as [string, string, string];
+  const axis = ctx.inShapes[0].length - 2;
+  const [m, u, w] = inputs;
   let init: string[];
-  if (attrs.hasCarry) init = inputs.slice(3, 6) as string[];
+  if (attrs.hasCarry) init = inputs.slice(3, 6);
   else {
     // The identity (−inf, 0, 0), shaped like one position of each input.
     const fill = (x: string, value: number) => {
@@ -66,13 +66,13 @@ function attentionOnnx(ctx: onnx.OnnxContext<AttentionAttrs>): void {
     init = [fill(m, Number.NEGATIVE_INFINITY), fill(u, 0), fill(w, 0)];
   }
   const b = g.subgraph();
-  const [ma, ua, wa, mb, ub, wb] = ['ma', 'ua', 'wa', 'mb', 'ub', 'wb'].map((n) => b.fresh(n)) as [
-    string,
-    string,
-    string,
-    string,
-    string,
-    string,
+  const [ma, ua, wa, mb, ub, wb] = [
+    b.fresh('ma'),
+    b.fresh('ua'),
+    b.fresh('wa'),
+    b.fresh('mb'),
+    b.fresh('ub'),
+    b.fresh('wb'),
   ];
   const mn = b.op('Max', [ma, mb]);
   const finite = b.op('Not', [b.op('Or', [b.op('IsInf', [mn]), b.op('IsNaN', [mn])])]);
@@ -128,12 +128,12 @@ const forwardDef: OpDef<AttentionAttrs, MuwInputs, [M: OutputSpec, U: OutputSpec
       let r = (attrs.channels === 1 ? dWW.sum(-1, true) : dWW).add(dU.mul(U)).neg();
       if (outputGrads[0]) r = r.add(outputGrads[0]);
       const axis = M.rank - 2;
-      const m0 = attrs.hasCarry ? (inputs[3] as Tensor).unsqueeze(axis) : null;
+      const m0 = attrs.hasCarry ? inputs[3]!.unsqueeze(axis) : null;
       const all = m0 ? concat([m0, inputs[0]], axis) : inputs[0];
       const { indices } = all.cummax(axis);
       const routed = scatterAdd(all.shape, axis, m0 ? indices.slice(axis, 1) : indices, r);
-      grads[0] = (grads[0] as Tensor).add(m0 ? routed.slice(axis, 1) : routed);
-      if (m0) grads[3] = (grads[3] as Tensor).add(routed.slice(axis, 0, 1).squeeze(axis));
+      grads[0] = grads[0]!.add(m0 ? routed.slice(axis, 1) : routed);
+      if (m0) grads[3] = grads[3]!.add(routed.slice(axis, 0, 1).squeeze(axis));
       return grads;
     },
   });
@@ -149,17 +149,10 @@ const backwardDef: OpDef<AttentionAttrs, MuwInputs, OutputSpec[]> = defineOp({
  * ONNX of attentionScan's fused output: the Scan above, then out = W/U (0 where M is −inf) and the
  * states at the last position (the carry).
  */
-function outputOnnx(ctx: onnx.OnnxContext<AttentionAttrs>): void {
+function outputOnnx(ctx: onnx.OnnxContext<AttentionAttrs, MuwInputs, OutputSpecs>): void {
   const { g, outputs } = ctx;
-  const axis = (ctx.inShapes[0] as number[]).length - 2;
-  const [out, M, U, mLast, uLast, wLast] = outputs as [
-    string,
-    string,
-    string,
-    string,
-    string,
-    string,
-  ];
+  const axis = ctx.inShapes[0].length - 2;
+  const [out, M, U, mLast, uLast, wLast] = outputs;
   const W = g.fresh('W');
   attentionOnnx({ ...ctx, outputs: [M, U, W] });
   const empty = g.op('IsInf', [M], { detect_positive: 0 });
@@ -177,7 +170,7 @@ function outputOnnx(ctx: onnx.OnnxContext<AttentionAttrs>): void {
 /** A gradient `last` of the state at the last position, as a full-length one (zeros before it). */
 function atLast(full: Tensor, last: Tensor | null, axis: number): Tensor {
   if (!last) return full;
-  const T = full.shape[axis] as number;
+  const T = full.shape[axis]!;
   const before = [...full.shape];
   before[axis] = T - 1;
   return full.add(
@@ -236,7 +229,7 @@ export function fusedAttentionOutput(
 ): { out: Tensor; carry: [Tensor, Tensor, Tensor] } | undefined {
   const axis = w.rank - 2;
   const all: MuwInputs = carry ? [m, u, w, ...carry] : [m, u, w];
-  if ((w.shape[axis] as number) === 0) return undefined;
+  if (w.shape[axis]! === 0) return undefined;
   if (!servedBy(all, hasKernel, 'scan.attentionOutput', 'scan.attentionBackward')) return undefined;
   const [out, , , mLast, uLast, wLast] = runOp(
     outputDef,
@@ -254,8 +247,8 @@ function fused(
 ): Tensor[] | undefined {
   const all: MuwInputs = carry ? [m, u, w, ...carry] : [m, u, w];
   if (!servedBy(all, hasKernel, 'scan.attention', 'scan.attentionBackward')) return undefined;
-  const c = m.rank > axis + 1 ? (m.shape[m.rank - 1] as number) : 1;
-  const d = w.rank > axis + 1 ? (w.shape[w.rank - 1] as number) : 1;
+  const c = m.rank > axis + 1 ? m.shape[m.rank - 1]! : 1;
+  const d = w.rank > axis + 1 ? w.shape[w.rank - 1]! : 1;
   // The kernel layout: one trailing element axis on each, u shaped like m, c ∈ {1, d}.
   if (
     m.rank !== axis + 2 ||

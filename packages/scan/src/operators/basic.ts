@@ -60,7 +60,7 @@ function scanAxis(shape: readonly number[], { outer, length }: ScanLayout): numb
   let before = 1;
   for (let i = 0; i < shape.length; i++) {
     if (before === outer && shape[i] === length) return i;
-    before *= shape[i] as number;
+    before *= shape[i]!;
   }
   return 0;
 }
@@ -79,13 +79,11 @@ function identityFill(g: onnx.OnnxGraph, x: string, axis: number, value: number)
  * ONNX: a Scan along the axis folding one position after another exactly as the kernel does
  * (hi + log1p(e^{lo − hi}), −inf stays −inf, NaN poisons the rest): no global maximum.
  */
-function logcumsumexpOnnx(ctx: onnx.OnnxContext<LogcumsumexpAttrs>): void {
+function logcumsumexpOnnx(ctx: onnx.OnnxContext<LogcumsumexpAttrs, XInputs>): void {
   const { g, inputs, outputs, attrs } = ctx;
-  const x = inputs[0] as string;
-  const axis = scanAxis(ctx.inShapes[0] as number[], attrs);
-  const init = attrs.hasCarry
-    ? (inputs[1] as string)
-    : identityFill(g, x, axis, Number.NEGATIVE_INFINITY);
+  const x = inputs[0];
+  const axis = scanAxis(ctx.inShapes[0], attrs);
+  const init = attrs.hasCarry ? inputs[1]! : identityFill(g, x, axis, Number.NEGATIVE_INFINITY);
   const b = g.subgraph();
   const [acc, v] = [b.fresh('acc'), b.fresh('v')];
   const hi = b.op('Max', [acc, v]);
@@ -104,7 +102,7 @@ function logcumsumexpOnnx(ctx: onnx.OnnxContext<LogcumsumexpAttrs>): void {
   const out = b.op('Identity', [folded]);
   const f = (name: string) => [name, 'float32'] as const;
   const body = b.body('logaddexp_step', [acc, v].map(f), [folded, out].map(f));
-  g.node('Scan', [init, x], [g.fresh('acc_last'), outputs[0] as string], {
+  g.node('Scan', [init, x], [g.fresh('acc_last'), outputs[0]!], {
     body,
     num_scan_inputs: 1,
     scan_input_axes: [axis],
@@ -163,20 +161,17 @@ export interface LinearRecurrenceAttrs extends ScanLayout {
 }
 
 /** ONNX: a Scan along the axis carrying (Π a, h) as the kernel does, h_t = a_t h_{t−1} + b_t. */
-function linearRecurrenceOnnx(ctx: onnx.OnnxContext<LinearRecurrenceAttrs>): void {
+function linearRecurrenceOnnx(
+  ctx: onnx.OnnxContext<LinearRecurrenceAttrs, AbInputs, [A: OutputSpec, H: OutputSpec]>,
+): void {
   const { g, inputs, outputs, attrs } = ctx;
-  const [a, b] = inputs as [string, string];
-  const axis = scanAxis(ctx.inShapes[0] as number[], attrs);
+  const [a, b] = inputs;
+  const axis = scanAxis(ctx.inShapes[0], attrs);
   const init = attrs.hasCarry
-    ? (inputs.slice(2, 4) as string[])
+    ? inputs.slice(2, 4)
     : [identityFill(g, a, axis, 1), identityFill(g, b, axis, 0)];
   const s = g.subgraph();
-  const [pa, h, at, bt] = ['pa', 'h', 'at', 'bt'].map((n) => s.fresh(n)) as [
-    string,
-    string,
-    string,
-    string,
-  ];
+  const [pa, h, at, bt] = [s.fresh('pa'), s.fresh('h'), s.fresh('at'), s.fresh('bt')];
   const pa1 = s.op('Mul', [pa, at]);
   const h1 = s.op('Add', [s.op('Mul', [at, h]), bt]);
   const outs = [pa1, h1].map((v) => s.op('Identity', [v]));

@@ -10,7 +10,7 @@ export interface ScanLayout {
 export function layoutOf(shape: readonly number[], axis: number): ScanLayout {
   return {
     outer: sizeOf(shape.slice(0, axis)),
-    length: shape[axis] as number,
+    length: shape[axis]!,
     inner: sizeOf(shape.slice(axis + 1)),
   };
 }

@@ -296,8 +296,8 @@ function checkHeaderSize(text: string): void {
       arrays.pop();
     } else if (c === 44 && depthKinds.endsWith('[')) {
       const k = arrays.length - 1;
-      arrays[k] = (arrays[k] as number) + 1;
-      if ((arrays[k] as number) + 1 > SAFETENSORS_MAX_RANK) {
+      arrays[k] = arrays[k]! + 1;
+      if (arrays[k] + 1 > SAFETENSORS_MAX_RANK) {
         fail(
           `header: an array (a shape) has more than ${SAFETENSORS_MAX_RANK} elements; tensors of rank above ${SAFETENSORS_MAX_RANK} are not supported`,
         );
@@ -464,30 +464,41 @@ function decodeTensorData(
   view: DataView,
   dataStart: number,
 ): Float32Array | Int32Array {
-  const n = t.count;
   const off = dataStart + t.begin;
+  return DTYPE_INFO[t.dtype].target === 'float32'
+    ? decodeFloats(t, bytes, view, off)
+    : decodeInts(t, bytes, view, off);
+}
+
+/** A float dtype's elements at byte `off`, widened or narrowed to float32. */
+function decodeFloats(t: TensorInfo, bytes: Uint8Array, view: DataView, off: number): Float32Array {
+  const n = t.count;
   const what = `tensor ${q(t.name)}`;
-  if (DTYPE_INFO[t.dtype].target === 'float32') {
-    const out = allocate(() => new Float32Array(n), what, n);
-    const bits = new Uint32Array(out.buffer);
-    switch (t.dtype) {
-      case 'F32':
-        copyWords32(bytes, view, off, bits);
-        break;
-      case 'F64':
-        for (let i = 0; i < n; i++) out[i] = view.getFloat64(off + 8 * i, true);
-        break;
-      case 'F16':
-        for (let i = 0; i < n; i++) bits[i] = f16BitsToF32Bits(view.getUint16(off + 2 * i, true));
-        break;
-      case 'BF16':
-        for (let i = 0; i < n; i++) bits[i] = view.getUint16(off + 2 * i, true) << 16;
-        break;
-      default:
-        return fail(`${what}: internal error: no float conversion for ${t.dtype}`);
-    }
-    return out;
+  const out = allocate(() => new Float32Array(n), what, n);
+  const bits = new Uint32Array(out.buffer);
+  switch (t.dtype) {
+    case 'F32':
+      copyWords32(bytes, view, off, bits);
+      break;
+    case 'F64':
+      for (let i = 0; i < n; i++) out[i] = view.getFloat64(off + 8 * i, true);
+      break;
+    case 'F16':
+      for (let i = 0; i < n; i++) bits[i] = f16BitsToF32Bits(view.getUint16(off + 2 * i, true));
+      break;
+    case 'BF16':
+      for (let i = 0; i < n; i++) bits[i] = view.getUint16(off + 2 * i, true) << 16;
+      break;
+    default:
+      return fail(`${what}: internal error: no float conversion for ${t.dtype}`);
   }
+  return out;
+}
+
+/** An integer (or BOOL) dtype's elements at byte `off` as int32; a value outside int32 throws. */
+function decodeInts(t: TensorInfo, bytes: Uint8Array, view: DataView, off: number): Int32Array {
+  const n = t.count;
+  const what = `tensor ${q(t.name)}`;
   const out = allocate(() => new Int32Array(n), what, n);
   switch (t.dtype) {
     case 'I32':

@@ -1,4 +1,5 @@
 import { TensorError } from '../errors.js';
+import { dim } from '../shape.js';
 import { SequenceModule } from '../streaming.js';
 import type { Tensor } from '../tensor.js';
 import { Linear } from './layers.js';
@@ -52,13 +53,13 @@ export abstract class HeadedAttention extends SequenceModule {
 
   /** [B, T, dModel] → [B, H, T, d_head]. */
   protected splitHeads(z: Tensor): Tensor {
-    const [b, t] = z.shape as [number, number, number];
+    const [b, t] = [dim('splitHeads', z.shape, 0), dim('splitHeads', z.shape, 1)];
     return z.reshape([b, t, this.nHeads, this.dHead]).permute([0, 2, 1, 3]);
   }
 
   /** [B, H, T, d_head] → W_o applied to [B, T, dModel]. */
   protected mergeHeads(z: Tensor): Tensor {
-    const [b, , t] = z.shape as [number, number, number, number];
+    const [b, t] = [dim('mergeHeads', z.shape, 0), dim('mergeHeads', z.shape, 2)];
     return this.wo.forward(z.permute([0, 2, 1, 3]).reshape([b, t, this.dModel]));
   }
 

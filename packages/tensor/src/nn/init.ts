@@ -68,8 +68,8 @@ export function calculateFanInAndFanOut(shape: Tensor | readonly number[]): {
     );
   }
   let receptive = 1;
-  for (let i = 2; i < s.length; i++) receptive *= s[i] as number;
-  return { fanIn: (s[1] as number) * receptive, fanOut: (s[0] as number) * receptive };
+  for (let i = 2; i < s.length; i++) receptive *= s[i]!;
+  return { fanIn: s[1]! * receptive, fanOut: s[0]! * receptive };
 }
 
 function write(op: string, t: Tensor, make: () => Tensor): Tensor {

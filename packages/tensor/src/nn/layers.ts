@@ -196,7 +196,7 @@ export class Embedding extends Module {
     if (read) {
       const data = read.call(ids.backend, ids.buffer, ids.dtype, ids.size);
       for (let i = 0; i < data.length; i++) {
-        const v = data[i] as number;
+        const v = data[i]!;
         if (v < 0 || v >= this.numEmbeddings) {
           throw new TensorError(
             'Embedding',

@@ -112,7 +112,7 @@ function prepare(op: string, input: Tensor, target: Tensor, options: NllLossOpti
     throw new TensorError(op, 'expected input of shape [N, C, ...] or [C], got a scalar');
   const single = input.rank === 1;
   const x = single ? input.unsqueeze(0) : input;
-  const classes = x.shape[1] as number;
+  const classes = x.shape[1]!;
   const probs = target.dtype === 'float32';
   let t = target;
   if (probs) {
@@ -124,7 +124,7 @@ function prepare(op: string, input: Tensor, target: Tensor, options: NllLossOpti
     }
     if (single) t = target.unsqueeze(0);
   } else {
-    const expected = single ? [] : [x.shape[0] as number, ...x.shape.slice(2)];
+    const expected = single ? [] : [x.shape[0]!, ...x.shape.slice(2)];
     if (!sameShape(target.shape, expected)) {
       throw new TensorError(
         op,
@@ -152,7 +152,7 @@ function prepare(op: string, input: Tensor, target: Tensor, options: NllLossOpti
     if (read) {
       const data = read.call(t.backend, t.buffer, t.dtype, t.size);
       for (let i = 0; i < data.length; i++) {
-        const v = data[i] as number;
+        const v = data[i]!;
         if ((v < 0 || v >= classes) && v !== ignore) {
           throw new TensorError(
             op,
@@ -167,7 +167,7 @@ function prepare(op: string, input: Tensor, target: Tensor, options: NllLossOpti
 
 /** The class axis of a [N, C, d…] tensor reshaped for broadcasting a [C] vector against it. */
 function perClass(w: Tensor, rank: number): Tensor {
-  return w.reshape([1, w.shape[0] as number, ...new Array<number>(rank - 2).fill(1)]);
+  return w.reshape([1, w.shape[0]!, ...new Array<number>(rank - 2).fill(1)]);
 }
 
 function finish(loss: Tensor, single: boolean, reduction: Reduction): Tensor {

@@ -364,7 +364,7 @@ export class Sequential extends Module {
 
   /** The modules in order. */
   *[Symbol.iterator](): Iterator<Module> {
-    for (let i = 0; i < this.#length; i++) yield this[i] as Module;
+    for (let i = 0; i < this.#length; i++) yield this[i]!;
   }
 
   /** Feeds x through every module in order (typed for the usual Tensor → Tensor chain). */

@@ -132,7 +132,7 @@ function record(
   try {
     const outputs = withRecorder(
       {
-        op: (e) => ops.push({ ...e, path: path[path.length - 1] as string }),
+        op: (e) => ops.push({ ...e, path: path[path.length - 1]! }),
         alias: (src, out) => aliases.set(out, src),
       },
       fn,
@@ -198,7 +198,7 @@ function constantOf(g: OnnxGraph, a: Tensor, b: Tensor, names: Map<Tensor, strin
   if (da.every((v) => Object.is(v, first)) && db.every((v) => Object.is(v, first))) {
     const shape = g.shape(a.shape, b.shape);
     if (shape === null) return null;
-    return g.op('ConstantOfShape', [shape], { value: tensorMsg('', [first as number], [1], type) });
+    return g.op('ConstantOfShape', [shape], { value: tensorMsg('', [first], [1], type) });
   }
   // A fill with a size (each sequence's last index, say).
   const firstB = db[0] ?? 0;
@@ -220,21 +220,16 @@ function constantOf(g: OnnxGraph, a: Tensor, b: Tensor, names: Map<Tensor, strin
     }
   }
   if (a.size === 1 && b.size === 1 && a.shape.join() === b.shape.join()) {
-    const s = g.size(da[0] as number, db[0] as number);
+    const s = g.size(da[0]!, db[0]!);
     if (typeof s !== 'string') return null;
     return castTo(g, g.op('Reshape', [s, g.ints(a.shape as number[])]), 'int64', type);
   }
   if (a.rank === 1 && da.length >= 2 && db.length >= 2) {
-    const step = (da[1] as number) - (da[0] as number);
+    const step = da[1]! - da[0]!;
     const isRange = (d: ArrayLike<number>) =>
-      Array.prototype.every.call(d, (v: number, i: number) => v === (d[0] as number) + i * step);
-    if (
-      step !== 0 &&
-      step === (db[1] as number) - (db[0] as number) &&
-      isRange(da) &&
-      isRange(db)
-    ) {
-      const start = g.size(da[0] as number, db[0] as number);
+      Array.prototype.every.call(d, (v: number, i: number) => v === d[0]! + i * step);
+    if (step !== 0 && step === db[1]! - db[0]! && isRange(da) && isRange(db)) {
+      const start = g.size(da[0]!, db[0]!);
       const len = g.size(da.length, db.length);
       if (start === null || len === null) return null;
       const asScalar = (s: number | string) =>
@@ -258,7 +253,7 @@ interface GraphInput {
 /** Names of each symbolic size, for the graph's declared input and output shapes. */
 function dimsOf(a: Tensor, b: Tensor, params: Map<string, string>, fallback: string): DimMsg[] {
   return a.shape.map((d, i) => {
-    const e = b.shape[i] as number;
+    const e = b.shape[i]!;
     if (d === e) return { dimValue: d };
     const key = `${d},${e}`;
     let p = params.get(key);
@@ -296,7 +291,7 @@ function lower(
     const a = oa(t);
     const b = ob(u);
     if (!sameOrigin(a, b)) throw new StructureDiffers();
-    if (a.kind === 'input') return inputNames[a.index] as string;
+    if (a.kind === 'input') return inputNames[a.index]!;
     if (a.kind === 'op') return values.get(`${a.op}:${a.index}`) as string;
     const leafB = (b as { tensor: Tensor }).tensor;
     let name = leafNames.get(a.tensor);
@@ -315,12 +310,12 @@ function lower(
     return name;
   };
   ta.ops.forEach((o, i) => {
-    const ob2 = tb.ops[i] as TracedOp;
+    const ob2 = tb.ops[i]!;
     const name = o.op.name;
     if (!o.op.onnx) {
       throw exportError(name, o.path, `op '${name}' has no ONNX lowering`);
     }
-    const inputs = o.inputs.map((t, j) => nameOf(t, ob2.inputs[j] as Tensor, o.path, name));
+    const inputs = o.inputs.map((t, j) => nameOf(t, ob2.inputs[j]!, o.path, name));
     const outputs = o.outputs.map((_, j) => {
       const v = g.fresh(name.replace(/\W/g, '_'));
       values.set(`${i}:${j}`, v);
@@ -346,21 +341,21 @@ function lower(
     };
     o.op.onnx(ctx);
   });
-  return ta.outputs.map((t, j) => nameOf(t, tb.outputs[j] as Tensor, '', 'output'));
+  return ta.outputs.map((t, j) => nameOf(t, tb.outputs[j]!, '', 'output'));
 }
 
 /** Adds one size symbol per input dim that differs between the traces (and int32 scalars' values). */
 function addSymbols(g: OnnxGraph, inputs: GraphInput[]): void {
   for (const { name, a, b } of inputs) {
     a.shape.forEach((d, i) => {
-      const e = b.shape[i] as number;
+      const e = b.shape[i]!;
       if (d === e || g.size(d, e) !== null) return;
       g.addSymbol({ a: d, b: e, name: g.op('Shape', [name], { start: i, end: i + 1 }) });
     });
     // A one-element input holding a count (a stream's position) is a size too.
     if (a.size === 1 && b.size === 1) {
-      const va = a.dataSync()[0] as number;
-      const vb = b.dataSync()[0] as number;
+      const va = a.dataSync()[0]!;
+      const vb = b.dataSync()[0]!;
       if (va !== vb && Number.isInteger(va) && Number.isInteger(vb) && g.size(va, vb) === null) {
         const v = g.op('Reshape', [castTo(g, name, a.dtype, 'int64'), g.ints([1])]);
         g.addSymbol({ a: va, b: vb, name: v });
@@ -372,13 +367,13 @@ function addSymbols(g: OnnxGraph, inputs: GraphInput[]): void {
 function inputSizeOf(module: Module, options: ToOnnxOptions): number {
   const m = module as unknown as { inputSize?: number; dModel?: number };
   const n = options.inputSize ?? m.inputSize ?? m.dModel;
-  if (!Number.isInteger(n) || (n as number) < 1) {
+  if (n === undefined || !Number.isInteger(n) || n < 1) {
     throw new TensorError(
       'toOnnx',
       `cannot tell the module's input features: pass inputSize (got ${String(options.inputSize)})`,
     );
   }
-  return n as number;
+  return n;
 }
 
 /** Sets every submodule to evaluation mode for `fn`, then restores each one's mode. */
@@ -405,7 +400,7 @@ function traceStep(module: StreamingModule, features: number, k: 0 | 1) {
   for (let i = 0; i < WARMUP[k]; i++) state = module.step(randn([batch, features]), state).state;
   const keys = Object.keys(state);
   const x = randn([batch, features]);
-  const inputs = [x, ...keys.map((key) => state[key] as Tensor)];
+  const inputs = [x, ...keys.map((key) => state[key]!)];
   const trace = record(module, inputs, () => {
     const out = module.step(x, state);
     return [
@@ -430,8 +425,8 @@ function buildStep(
   const names = ['x', ...ra.keys.map((k) => `state.${k}`)];
   const graphInputs = names.map((name, i) => ({
     name,
-    a: ra.trace.inputs[i] as Tensor,
-    b: rb.trace.inputs[i] as Tensor,
+    a: ra.trace.inputs[i]!,
+    b: rb.trace.inputs[i]!,
   }));
   addSymbols(g, graphInputs);
   const params = new Map<string, string>([[`${BATCH[0]},${BATCH[1]}`, 'batch']]);
@@ -454,13 +449,8 @@ function buildStep(
   const outputs = outNames.map((name, i) =>
     valueInfo(
       name,
-      ra.trace.outputs[i] as Tensor,
-      dimsOf(
-        ra.trace.outputs[i] as Tensor,
-        rb.trace.outputs[i] as Tensor,
-        params,
-        name.replace(/\W/g, '_'),
-      ),
+      ra.trace.outputs[i]!,
+      dimsOf(ra.trace.outputs[i]!, rb.trace.outputs[i]!, params, name.replace(/\W/g, '_')),
     ),
   );
   return { graph: g, inputs, outputs, outputValues };
@@ -502,27 +492,15 @@ function traceParallel(
 
 function lowerParallel(module: Module, ta: Trace, tb: Trace): Built {
   const g = new OnnxGraph();
-  const graphInputs = [{ name: 'x', a: ta.inputs[0] as Tensor, b: tb.inputs[0] as Tensor }];
+  const graphInputs = [{ name: 'x', a: ta.inputs[0]!, b: tb.inputs[0]! }];
   addSymbols(g, graphInputs);
   const params = new Map<string, string>([
     [`${BATCH[0]},${BATCH[1]}`, 'batch'],
     [`${TOKENS[0]},${TOKENS[1]}`, 'tokens'],
   ]);
-  const inputs = [
-    valueInfo(
-      'x',
-      ta.inputs[0] as Tensor,
-      dimsOf(ta.inputs[0] as Tensor, tb.inputs[0] as Tensor, params, 'x'),
-    ),
-  ];
+  const inputs = [valueInfo('x', ta.inputs[0]!, dimsOf(ta.inputs[0]!, tb.inputs[0]!, params, 'x'))];
   const outputValues = lower(g, ta, tb, ['x'], paramMap(module));
-  const y = [
-    valueInfo(
-      'y',
-      ta.outputs[0] as Tensor,
-      dimsOf(ta.outputs[0] as Tensor, tb.outputs[0] as Tensor, params, 'y'),
-    ),
-  ];
+  const y = [valueInfo('y', ta.outputs[0]!, dimsOf(ta.outputs[0]!, tb.outputs[0]!, params, 'y'))];
   return { graph: g, inputs, outputs: y, outputValues };
 }
 
@@ -626,20 +604,40 @@ function writeLoop(ctx: OnnxContext<unknown>, module: StreamingModule, path: str
       `a recurrent module's input must be [batch, tokens, features], got [${sa.join(', ')}]`,
     );
   }
-  const x = ctx.inputs[0] as string;
-  const features = sa[2] as number;
-  const step = stepIn(g, module, features, path);
-  // initState's values, at the batch size of x (only that size symbol in sight).
+  const x = ctx.inputs[0]!;
+  const step = stepIn(g, module, sa[2]!, path);
+  const { keys, init } = initialState(ctx, module, x, sa[0]!, sb[0]!);
+  const bodyGraph = loopBody(module, step, keys, x);
+  const tokens = g.op('Reshape', [g.op('Shape', [x], { start: 1, end: 2 }), g.ints([])]);
+  const loopOuts = g.node('Loop', [tokens, '', ...init], keys.length + 1, { body: bodyGraph });
+  const ys = loopOuts[keys.length]!; // [T, B, ...]
+  const rank = (ctx.outShapes[0] as number[]).length;
+  const perm = [1, 0, ...Array.from({ length: rank - 2 }, (_, i) => i + 2)];
+  g.op('Transpose', [ys], { perm }, ctx.outputs[0]);
+}
+
+/**
+ * initState's values as graph values at the batch size of x (batch a and b in the two traces; only
+ * that size symbol in sight), and their keys in order.
+ */
+function initialState(
+  ctx: OnnxContext<unknown>,
+  module: StreamingModule,
+  x: string,
+  batchA: number,
+  batchB: number,
+): { keys: string[]; init: string[] } {
+  const { g } = ctx;
   const outer = g.takeSymbols();
-  const [ia, ib] = [module.initState(sa[0] as number), module.initState(sb[0] as number)];
+  const [ia, ib] = [module.initState(batchA), module.initState(batchB)];
   const keys = Object.keys(ia);
   g.addSymbol({
-    a: sa[0] as number,
-    b: sb[0] as number,
+    a: batchA,
+    b: batchB,
     name: g.op('Shape', [x], { start: 0, end: 1 }),
   });
   const init = keys.map((k) => {
-    const c = constantOf(g, ia[k] as Tensor, ib[k] as Tensor, new Map());
+    const c = constantOf(g, ia[k]!, ib[k]!, new Map());
     if (c === null) {
       ctx.fail(
         `initState's '${k}' is not a fill of a batch-sized shape: cannot start the token loop`,
@@ -649,7 +647,19 @@ function writeLoop(ctx: OnnxContext<unknown>, module: StreamingModule, path: str
   });
   g.takeSymbols();
   g.restoreSymbols(outer);
-  // Body: (iteration, cond, state...) → (cond, next state..., y_t = step(x[:, iteration])).
+  return { keys, init };
+}
+
+/**
+ * The Loop's body: (iteration, cond, state...) → (cond, next state..., y_t = step(x[:, iteration])),
+ * the step graph with its inputs renamed to the loop's.
+ */
+function loopBody(
+  module: StreamingModule,
+  step: ReturnType<typeof stepIn>,
+  keys: string[],
+  x: string,
+): GraphMsg {
   const body = step.graph;
   const iter = body.fresh('loop_iter');
   const condIn = body.fresh('loop_cond');
@@ -657,7 +667,7 @@ function writeLoop(ctx: OnnxContext<unknown>, module: StreamingModule, path: str
   const stateIn = keys.map((k) => body.fresh(`loop_state_${k.replace(/\W/g, '_')}`));
   const renamed = new Map<string, string>([['x', xt]]);
   keys.forEach((k, i) => {
-    renamed.set(`state.${k}`, stateIn[i] as string);
+    renamed.set(`state.${k}`, stateIn[i]!);
   });
   renameInputs(body.nodes, renamed);
   const head = body.nodes.length;
@@ -682,24 +692,17 @@ function writeLoop(ctx: OnnxContext<unknown>, module: StreamingModule, path: str
       scalarInfo(iter, 'int64'),
       scalarInfo(condIn, 'bool'),
       ...keys.map((_, i) => ({
-        ...(step.inputs[i + 1] as ValueInfoMsg),
-        name: stateIn[i] as string,
+        ...step.inputs[i + 1]!,
+        name: stateIn[i]!,
       })),
     ],
     output: [
       typed(condOut, dataTypeOf('bool')),
-      ...stateOuts.map((v, i) =>
-        typed(v as string, (step.outputs[i + 1] as ValueInfoMsg).type.tensorType.elemType),
-      ),
-      typed(yOut as string, dataTypeOf('float32')),
+      ...stateOuts.map((v, i) => typed(v, step.outputs[i + 1]!.type.tensorType.elemType)),
+      typed(yOut!, dataTypeOf('float32')),
     ],
   };
-  const tokens = g.op('Reshape', [g.op('Shape', [x], { start: 1, end: 2 }), g.ints([])]);
-  const loopOuts = g.node('Loop', [tokens, '', ...init], keys.length + 1, { body: bodyGraph });
-  const ys = loopOuts[keys.length] as string; // [T, B, ...]
-  const rank = (ctx.outShapes[0] as number[]).length;
-  const perm = [1, 0, ...Array.from({ length: rank - 2 }, (_, i) => i + 2)];
-  g.op('Transpose', [ys], { perm }, ctx.outputs[0]);
+  return bodyGraph;
 }
 
 /** The longest sequence a trace feeds (a step is traced after WARMUP tokens, a KV cache's length). */
@@ -796,69 +799,13 @@ export function toOnnxFiles(
   options: ToOnnxOptions,
   external: ExternalDataOptions,
 ): OnnxFiles {
-  if (!(module instanceof Module)) {
-    throw new TensorError(
-      'toOnnx',
-      `expected an nn.Module, got ${module === null ? 'null' : typeof module}`,
-    );
-  }
-  if (options.mode !== 'parallel' && options.mode !== 'step') {
-    throw new TensorError(
-      'toOnnx',
-      `expected mode 'parallel' or 'step', got ${String(options.mode)}`,
-    );
-  }
-  const threshold = external.threshold ?? MAX_PROTO_BYTES;
-  if (!(threshold >= 0)) {
-    throw new TensorError('toOnnx', `expected externalData threshold >= 0, got ${threshold}`);
-  }
-  const features = inputSizeOf(module, options);
-  if (options.mode === 'step' && !isStreaming(module)) {
-    throw new TensorError(
-      'toOnnx',
-      `${module.constructor.name} has no step(x, state): it cannot be exported in step mode`,
-    );
-  }
-  let built: Built;
-  try {
-    built = whileExporting(() =>
-      tidy(() =>
-        noGrad(() =>
-          inEvalMode(module, () =>
-            options.mode === 'step'
-              ? buildStep(module as StreamingModule, features)
-              : buildParallel(module, features),
-          ),
-        ),
-      ),
-    );
-  } catch (e) {
-    throw tooShort(module, e) ?? e;
-  }
+  const threshold = checkExportArgs(module, options, external);
+  const built = buildGraph(module, options);
   const { graph: g } = built;
   const initializers = g.initializers.map((t) => ({ ...t }));
-  const weightBytes = initializers.reduce((n, t) => n + t.rawData.length, 0);
-  let data: Uint8Array[] = [];
-  if (weightBytes > threshold) {
-    if (external.location === '' || /[/\\]/.test(external.location)) {
-      throw new TensorError(
-        'toOnnx',
-        weightBytes > MAX_PROTO_BYTES
-          ? `the weights take ${(weightBytes / 2 ** 30).toFixed(2)} GiB, over what one ONNX protobuf holds (2 GB): use toOnnxFiles, which writes them as external data`
-          : `expected the external data's location to be a file name beside the model, got '${external.location}'`,
-      );
-    }
-    data = externalise(initializers, external.location);
-  }
-  const inline = initializers.reduce((n, t) => n + t.rawData.length, 0);
-  if (inline > MAX_PROTO_BYTES) {
-    throw new TensorError(
-      'toOnnx',
-      `the weights under 1 KiB each still take ${(inline / 2 ** 30).toFixed(2)} GiB inline: over what one ONNX protobuf holds`,
-    );
-  }
+  const data = placeWeights(initializers, threshold, external.location);
   built.outputs.forEach((o, i) => {
-    g.op('Identity', [built.outputValues[i] as string], {}, o.name);
+    g.op('Identity', [built.outputValues[i]!], {}, o.name);
   });
   const model = encodeModel({
     irVersion: IR_VERSION,
@@ -875,6 +822,90 @@ export function toOnnxFiles(
     metadataProps: [{ key: 'recur.mode', value: options.mode }],
   });
   return { model, data, location: external.location };
+}
+
+/** Checks toOnnxFiles' module, mode and threshold; returns the threshold (its default filled in). */
+function checkExportArgs(
+  module: Module,
+  options: ToOnnxOptions,
+  external: ExternalDataOptions,
+): number {
+  if (!(module instanceof Module)) {
+    throw new TensorError(
+      'toOnnx',
+      `expected an nn.Module, got ${module === null ? 'null' : typeof module}`,
+    );
+  }
+  if (options.mode !== 'parallel' && options.mode !== 'step') {
+    throw new TensorError(
+      'toOnnx',
+      `expected mode 'parallel' or 'step', got ${String(options.mode)}`,
+    );
+  }
+  const threshold = external.threshold ?? MAX_PROTO_BYTES;
+  if (!(threshold >= 0)) {
+    throw new TensorError('toOnnx', `expected externalData threshold >= 0, got ${threshold}`);
+  }
+  return threshold;
+}
+
+/** Traces the module (in eval mode, without gradients) into the graph of the chosen mode. */
+function buildGraph(module: Module, options: ToOnnxOptions): Built {
+  const features = inputSizeOf(module, options);
+  if (options.mode === 'step' && !isStreaming(module)) {
+    throw new TensorError(
+      'toOnnx',
+      `${module.constructor.name} has no step(x, state): it cannot be exported in step mode`,
+    );
+  }
+  try {
+    return whileExporting(() =>
+      tidy(() =>
+        noGrad(() =>
+          inEvalMode(module, () =>
+            options.mode === 'step'
+              ? buildStep(module as StreamingModule, features)
+              : buildParallel(module, features),
+          ),
+        ),
+      ),
+    );
+  } catch (e) {
+    throw tooShort(module, e) ?? e;
+  }
+}
+
+/**
+ * Moves the initializers' weights to external data at `location` when they take more than
+ * `threshold` bytes (returning the pieces to write there), and checks that what stays inline fits
+ * one protobuf.
+ */
+function placeWeights(
+  initializers: TensorMsg[],
+  threshold: number,
+  location: string,
+): Uint8Array[] {
+  const weightBytes = initializers.reduce((n, t) => n + t.rawData.length, 0);
+  let data: Uint8Array[] = [];
+  if (weightBytes > threshold) {
+    if (location === '' || /[/\\]/.test(location)) {
+      throw new TensorError(
+        'toOnnx',
+        weightBytes > MAX_PROTO_BYTES
+          ? `the weights take ${(weightBytes / 2 ** 30).toFixed(2)} GiB, over what one ONNX protobuf holds (2 GB): use toOnnxFiles, which writes them as external data`
+          : `expected the external data's location to be a file name beside the model, got '${location}'`,
+      );
+    }
+    data = externalise(initializers, location);
+  }
+  const inline = initializers.reduce((n, t) => n + t.rawData.length, 0);
+  if (inline > MAX_PROTO_BYTES) {
+    throw new TensorError(
+      'toOnnx',
+      `the weights under 1 KiB each still take ${(inline / 2 ** 30).toFixed(2)} GiB inline: over what one ONNX protobuf holds`,
+    );
+  }
+  return data;
 }
 
 export type { DType };

@@ -30,7 +30,7 @@ function rawBytes(values: ArrayLike<number>, type: OnnxType): Uint8Array {
   if (type === 'int32') return new Uint8Array(Int32Array.from(values).buffer);
   if (type === 'bool') return Uint8Array.from(values, (v) => (v ? 1 : 0));
   const out = new BigInt64Array(n);
-  for (let i = 0; i < n; i++) out[i] = BigInt(values[i] as number);
+  for (let i = 0; i < n; i++) out[i] = BigInt(values[i]!);
   return new Uint8Array(out.buffer);
 }
 
@@ -112,7 +112,7 @@ export class OnnxGraph {
     attrs: Record<string, AttrValue> = {},
     output?: string,
   ): string {
-    return this.node(opType, inputs, output === undefined ? 1 : [output], attrs)[0] as string;
+    return this.node(opType, inputs, output === undefined ? 1 : [output], attrs)[0]!;
   }
 
   /** A constant tensor (an initializer; small ones are shared). */
@@ -242,12 +242,12 @@ export class OnnxGraph {
    * expressed. `keep[i]` (optional) gives the code to use instead for a dim (0 = copy in Reshape).
    */
   shape(a: readonly number[], b: readonly number[]): string | null {
-    const parts = a.map((d, i) => this.size(d, b[i] as number));
+    const parts = a.map((d, i) => this.size(d, b[i]!));
     if (parts.some((p) => p === null)) return null;
-    if (parts.every((p) => typeof p === 'number')) return this.ints(parts as number[]);
+    if (parts.every((p) => typeof p === 'number')) return this.ints(parts);
     return this.op(
       'Concat',
-      parts.map((p) => (typeof p === 'number' ? this.ints([p]) : (p as string))),
+      parts.map((p) => (typeof p === 'number' ? this.ints([p]) : p!)),
       { axis: 0 },
     );
   }
@@ -310,8 +310,8 @@ export function castTo(g: OnnxGraph, name: string, from: OnnxType, to: OnnxType)
 /** An elementwise op with one ONNX node of the same arity (inputs cast to the output's float dtype). */
 export function elementwise(opType: string, attrs: Record<string, AttrValue> = {}) {
   return (ctx: OnnxContext<unknown>): void => {
-    const out = ctx.outDTypes[0] as DType;
-    const ins = ctx.inputs.map((x, i) => castTo(ctx.g, x, ctx.inDTypes[i] as DType, out));
+    const out = ctx.outDTypes[0]!;
+    const ins = ctx.inputs.map((x, i) => castTo(ctx.g, x, ctx.inDTypes[i]!, out));
     ctx.g.op(opType, ins, attrs, ctx.outputs[0]);
   };
 }
@@ -319,9 +319,9 @@ export function elementwise(opType: string, attrs: Record<string, AttrValue> = {
 /** A comparison (ONNX gives bool; recur gives int32 0/1), inputs brought to one dtype. */
 export function comparison(opType: string, negate = false) {
   return (ctx: OnnxContext<unknown>): void => {
-    const [a, b] = ctx.inDTypes as [DType, DType];
+    const [a, b] = [ctx.inDTypes[0]!, ctx.inDTypes[1]!];
     const common: DType = a === 'float32' || b === 'float32' ? 'float32' : 'int32';
-    const ins = ctx.inputs.map((x, i) => castTo(ctx.g, x, ctx.inDTypes[i] as DType, common));
+    const ins = ctx.inputs.map((x, i) => castTo(ctx.g, x, ctx.inDTypes[i]!, common));
     let y = ctx.g.op(opType, ins);
     if (negate) y = ctx.g.op('Not', [y]);
     ctx.g.op('Cast', [y], { to: DataType.INT32 }, ctx.outputs[0]);

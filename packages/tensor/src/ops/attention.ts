@@ -34,10 +34,10 @@ export interface AttentionAttrs {
 function dims(q: Tensor, k: Tensor, v: Tensor) {
   const r = q.rank;
   return {
-    tq: q.shape[r - 2] as number,
-    tk: k.shape[r - 2] as number,
-    d: q.shape[r - 1] as number,
-    dv: v.shape[r - 1] as number,
+    tq: q.shape[r - 2]!,
+    tk: k.shape[r - 2]!,
+    d: q.shape[r - 1]!,
+    dv: v.shape[r - 1]!,
   };
 }
 
@@ -46,12 +46,14 @@ function dims(q: Tensor, k: Tensor, v: Tensor) {
  * and offset that follow the inputs' sizes stay symbolic), then a max-shifted softmax. A row that
  * sees no key gets out = 0 and lse = −∞, as the kernel gives.
  */
-function attentionOnnx(ctx: OnnxContext<AttentionAttrs>): void {
+function attentionOnnx(
+  ctx: OnnxContext<AttentionAttrs, [Tensor, Tensor, Tensor], [OutputSpec, OutputSpec]>,
+): void {
   const { g, attrs, altAttrs, inputs, outputs } = ctx;
-  const [q, k, v] = inputs as [string, string, string];
-  const r = (ctx.inShapes[0] as number[]).length;
-  const [tqA, tkA] = [ctx.inShapes[0]?.[r - 2] as number, ctx.inShapes[1]?.[r - 2] as number];
-  const [tqB, tkB] = [ctx.altInShapes[0]?.[r - 2] as number, ctx.altInShapes[1]?.[r - 2] as number];
+  const [q, k, v] = inputs;
+  const r = ctx.inShapes[0].length;
+  const [tqA, tkA] = [ctx.inShapes[0][r - 2]!, ctx.inShapes[1][r - 2]!];
+  const [tqB, tkB] = [ctx.altInShapes[0][r - 2]!, ctx.altInShapes[1][r - 2]!];
   const perm = Array.from({ length: r }, (_, i) => (i < r - 2 ? i : 2 * r - 3 - i));
   const scores = g.op('Mul', [
     g.op('MatMul', [q, g.op('Transpose', [k], { perm })]),
@@ -192,9 +194,9 @@ function check(q: Tensor, k: Tensor, v: Tensor): void {
 
 function attrsOf(q: Tensor, k: Tensor, opts: AttentionOptions): AttentionAttrs {
   const op = 'softmaxAttention';
-  const tq = q.shape[q.rank - 2] as number;
-  const tk = k.shape[k.rank - 2] as number;
-  const d = q.shape[q.rank - 1] as number;
+  const tq = q.shape[q.rank - 2]!;
+  const tk = k.shape[k.rank - 2]!;
+  const d = q.shape[q.rank - 1]!;
   const length = opts.length ?? tk;
   if (!Number.isInteger(length) || length < 0 || length > tk) {
     throw new TensorError(op, `expected an integer length in [0, ${tk}] (keys), got ${length}`);

@@ -111,7 +111,7 @@ function im2colOnnx({
   if (bottom !== bottomB || right !== rightB) {
     fail('the padding after the input depends on its sizes: no fixed ONNX Pad writes it');
   }
-  let x = inputs[0] as string;
+  let x = inputs[0]!;
   // Cut what no field reaches, then pad with zeros to exactly the covered extent.
   if (bottom < 0 || right < 0) {
     x = g.op('Slice', [
@@ -138,7 +138,7 @@ function im2colOnnx({
       patches.push(g.op('Unsqueeze', [patch, g.ints([2])])); // [N, C, 1, outH, outW]
     }
   }
-  const all = patches.length === 1 ? (patches[0] as string) : g.op('Concat', patches, { axis: 2 });
+  const all = patches.length === 1 ? patches[0]! : g.op('Concat', patches, { axis: 2 });
   // [N, C, kH·kW, outH, outW] → [N, C·kH·kW, outH·outW]
   const rows = a.channels * a.kernelH * a.kernelW;
   g.op('Reshape', [all, g.ints([0, rows, -1])], {}, outputs[0]);
@@ -154,7 +154,7 @@ const im2colDef: Im2colOp = defineOp({
     checkGeometry('im2col', t, a, [a.channels, a.height, a.width]);
     return [
       {
-        shape: [t.shape[0] as number, a.channels * a.kernelH * a.kernelW, a.outH * a.outW],
+        shape: [t.shape[0]!, a.channels * a.kernelH * a.kernelW, a.outH * a.outW],
         dtype: t.dtype,
       },
     ];
@@ -166,14 +166,14 @@ const col2imDef: Im2colOp = defineOp({
   name: 'col2im',
   infer: ([t], a) => {
     checkGeometry('col2im', t, a, [a.channels * a.kernelH * a.kernelW, a.outH * a.outW]);
-    return [{ shape: [t.shape[0] as number, a.channels, a.height, a.width], dtype: t.dtype }];
+    return [{ shape: [t.shape[0]!, a.channels, a.height, a.width], dtype: t.dtype }];
   },
   grad: (dy, { attrs }) => [run1(im2colDef, [dy], attrs)],
 });
 
 /** x [N, C, H, W] → cols [N, C·kH·kW, outH·outW]; a plain reshape when the unfolding is the identity. */
 function unfold(x: Tensor, a: Im2colAttrs): Tensor {
-  const n = x.shape[0] as number;
+  const n = x.shape[0]!;
   const identity =
     a.kernelH === 1 &&
     a.kernelW === 1 &&
@@ -232,7 +232,7 @@ function padPairs(
       throw new TensorError(op, `padding 'same' needs stride 1, got stride ${show(rawStride)}`);
     }
     return kernel.map((k, i) => {
-      const total = (dilation[i] as number) * (k - 1);
+      const total = dilation[i]! * (k - 1);
       const before = Math.floor(total / 2);
       return [before, total - before];
     });
@@ -245,11 +245,11 @@ function padPairs(
   if (typeof padding === 'number') entries = new Array<number>(dims).fill(padding);
   else if (Array.isArray(padding) && padding.length === dims) entries = padding;
   else throw new TensorError(op, `expected padding as ${form}, got ${show(padding)}`);
-  const isAmount = (p: unknown) => typeof p === 'number' && Number.isInteger(p) && p >= 0;
+  const isAmount = (p: unknown): p is number =>
+    typeof p === 'number' && Number.isInteger(p) && p >= 0;
   return entries.map((e) => {
-    if (isAmount(e)) return [e as number, e as number];
-    if (Array.isArray(e) && e.length === 2 && isAmount(e[0]) && isAmount(e[1]))
-      return [e[0] as number, e[1] as number];
+    if (isAmount(e)) return [e, e];
+    if (Array.isArray(e) && e.length === 2 && isAmount(e[0]) && isAmount(e[1])) return [e[0], e[1]];
     throw new TensorError(
       op,
       `expected padding as ${form} with non-negative integer amounts, got ${show(padding)}`,
@@ -277,9 +277,9 @@ function resolveSpatial(
   const pads = padPairs(op, opts.padding ?? 0, dims, kernel, stride, dilation, opts.stride);
   const axisName = dims === 1 ? ['length'] : ['height', 'width'];
   const out = input.map((size, i) => {
-    const k = kernel[i] as number;
-    const d = dilation[i] as number;
-    const [before, after] = pads[i] as [number, number];
+    const k = kernel[i]!;
+    const d = dilation[i]!;
+    const [before, after] = pads[i]!;
     const span = d * (k - 1) + 1;
     const padded = size + before + after;
     if (span > padded) {
@@ -288,7 +288,7 @@ function resolveSpatial(
         `the kernel ${axisName[i]} ${k}${d > 1 ? ` (dilation ${d}: spans ${span})` : ''} is larger than the padded input ${axisName[i]} ${padded} (${size} + padding ${before} + ${after})`,
       );
     }
-    return Math.floor((padded - span) / (stride[i] as number)) + 1;
+    return Math.floor((padded - span) / stride[i]!) + 1;
   });
   return { stride, dilation, pads, out };
 }
@@ -302,7 +302,7 @@ function attrsOf(
   // 1-d geometry (one spatial dimension) is 2-d geometry with H = 1.
   const two = input.length === 2;
   const at = (xs: readonly number[], i: number, dflt: number) =>
-    two ? (xs[i] as number) : i === 0 ? dflt : (xs[0] as number);
+    two ? xs[i]! : i === 0 ? dflt : xs[0]!;
   return {
     channels,
     height: at(input, 0, 1),
@@ -313,8 +313,8 @@ function attrsOf(
     strideW: at(s.stride, 1, 1),
     dilationH: at(s.dilation, 0, 1),
     dilationW: at(s.dilation, 1, 1),
-    padTop: two ? (s.pads[0] as [number, number])[0] : 0,
-    padLeft: (s.pads[two ? 1 : 0] as [number, number])[0],
+    padTop: two ? s.pads[0]![0] : 0,
+    padLeft: s.pads[two ? 1 : 0]![0],
     outH: at(s.out, 0, 1),
     outW: at(s.out, 1, 1),
   };
@@ -332,42 +332,18 @@ function checkFloat(op: string, name: string, t: unknown): Tensor {
 
 // ---- convolutions -------------------------------------------------------------------------------
 
-function convNd(
+/**
+ * Checks a convolution's weight [C_out, C_in / groups, ...kernel] and bias [C_out] against the
+ * input's channels and the groups; returns C_out, the kernel's sizes and the channels per group.
+ */
+function checkWeights(
   op: string,
-  dims: 1 | 2,
-  xIn: Tensor,
-  weightIn: Tensor,
+  weight: Tensor,
   bias: Tensor | null | undefined,
-  opts: Conv1dOptions | Conv2dOptions,
-): Tensor {
-  const x = checkFloat(op, 'input', xIn);
-  const weight = checkFloat(op, 'weight', weightIn);
-  const layout =
-    dims === 1
-      ? '[N, C_in, L] or unbatched [C_in, L]'
-      : '[N, C_in, H, W] or unbatched [C_in, H, W]';
-  if (x.rank !== dims + 1 && x.rank !== dims + 2) {
-    throw new TensorError(op, `expected input of shape ${layout}, got ${fmtShape(x.shape)}`);
-  }
-  const wLayout = dims === 1 ? '[C_out, C_in / groups, k]' : '[C_out, C_in / groups, kH, kW]';
-  if (weight.rank !== dims + 2)
-    throw new TensorError(op, `expected weight of shape ${wLayout}, got ${fmtShape(weight.shape)}`);
-  const groups = opts.groups ?? 1;
-  if (typeof groups !== 'number' || !Number.isInteger(groups) || groups < 1) {
-    throw new TensorError(op, `expected groups to be a positive integer, got ${show(groups)}`);
-  }
-  const batched = x.rank === dims + 2;
-  const xb = batched ? x : unsqueeze(x, 0);
-  const n = xb.shape[0] as number;
-  const cIn = xb.shape[1] as number;
-  const input = xb.shape.slice(2);
-  if (cIn === 0 || input.some((d) => d === 0)) {
-    throw new TensorError(
-      op,
-      `expected input with non-zero channel and spatial sizes, got ${fmtShape(x.shape)}`,
-    );
-  }
-  const cOut = weight.shape[0] as number;
+  cIn: number,
+  groups: number,
+): { cOut: number; kernel: number[]; cg: number } {
+  const cOut = weight.shape[0]!;
   const kernel = weight.shape.slice(2);
   if (cOut === 0 || kernel.some((d) => d === 0)) {
     throw new TensorError(op, `expected weight with non-zero sizes, got ${fmtShape(weight.shape)}`);
@@ -395,6 +371,45 @@ function convNd(
       );
     }
   }
+  return { cOut, kernel, cg };
+}
+
+function convNd(
+  op: string,
+  dims: 1 | 2,
+  xIn: Tensor,
+  weightIn: Tensor,
+  bias: Tensor | null | undefined,
+  opts: Conv1dOptions | Conv2dOptions,
+): Tensor {
+  const x = checkFloat(op, 'input', xIn);
+  const weight = checkFloat(op, 'weight', weightIn);
+  const layout =
+    dims === 1
+      ? '[N, C_in, L] or unbatched [C_in, L]'
+      : '[N, C_in, H, W] or unbatched [C_in, H, W]';
+  if (x.rank !== dims + 1 && x.rank !== dims + 2) {
+    throw new TensorError(op, `expected input of shape ${layout}, got ${fmtShape(x.shape)}`);
+  }
+  const wLayout = dims === 1 ? '[C_out, C_in / groups, k]' : '[C_out, C_in / groups, kH, kW]';
+  if (weight.rank !== dims + 2)
+    throw new TensorError(op, `expected weight of shape ${wLayout}, got ${fmtShape(weight.shape)}`);
+  const groups = opts.groups ?? 1;
+  if (typeof groups !== 'number' || !Number.isInteger(groups) || groups < 1) {
+    throw new TensorError(op, `expected groups to be a positive integer, got ${show(groups)}`);
+  }
+  const batched = x.rank === dims + 2;
+  const xb = batched ? x : unsqueeze(x, 0);
+  const n = xb.shape[0]!;
+  const cIn = xb.shape[1]!;
+  const input = xb.shape.slice(2);
+  if (cIn === 0 || input.some((d) => d === 0)) {
+    throw new TensorError(
+      op,
+      `expected input with non-zero channel and spatial sizes, got ${fmtShape(x.shape)}`,
+    );
+  }
+  const { cOut, kernel, cg } = checkWeights(op, weight, bias, cIn, groups);
   const spatial = resolveSpatial(op, input, kernel, opts);
   const a = attrsOf(cIn, input, kernel, spatial);
   const x4 = dims === 1 ? unsqueeze(xb, 2) : xb;
@@ -465,7 +480,7 @@ export function im2col(
   const xb = x.rank === 4 ? x : unsqueeze(x, 0);
   const kernel = kernelPair(op, kernelSize);
   const input = xb.shape.slice(2);
-  const a = attrsOf(xb.shape[1] as number, input, kernel, resolveSpatial(op, input, kernel, opts));
+  const a = attrsOf(xb.shape[1]!, input, kernel, resolveSpatial(op, input, kernel, opts));
   const cols = run1(im2colDef, [xb], a);
   return x.rank === 4 ? cols : squeeze(cols, 0);
 }
@@ -490,8 +505,8 @@ export function col2im(
   const cb = cols.rank === 3 ? cols : unsqueeze(cols, 0);
   const kernel = kernelPair(op, kernelSize);
   const input = perDim(op, 'outputSize', outputSize, 2, 1);
-  const kk = (kernel[0] as number) * (kernel[1] as number);
-  const rows = cb.shape[1] as number;
+  const kk = kernel[0]! * kernel[1]!;
+  const rows = cb.shape[1]!;
   if (rows % kk !== 0) {
     throw new TensorError(
       op,
@@ -499,7 +514,7 @@ export function col2im(
     );
   }
   const s = resolveSpatial(op, input, kernel, opts);
-  const blocks = (s.out[0] as number) * (s.out[1] as number);
+  const blocks = s.out[0]! * s.out[1]!;
   if (cb.shape[2] !== blocks) {
     throw new TensorError(
       op,

@@ -47,7 +47,7 @@ function inferShape(data: NestedArray): number[] {
   let cur: NestedArray = data;
   while (Array.isArray(cur)) {
     shape.push(cur.length);
-    cur = cur[0] as NestedArray;
+    cur = cur[0]!;
     if (cur === undefined) break;
   }
   return shape;
@@ -110,7 +110,7 @@ export function tensor(
   }
   const typed = allocTyped(dtype, flat.length);
   if (dtype === 'int32') {
-    for (let i = 0; i < flat.length; i++) typed[i] = Math.trunc(flat[i] as number);
+    for (let i = 0; i < flat.length; i++) typed[i] = Math.trunc(flat[i]!);
   } else typed.set(flat);
   return finish(Tensor.fromHost(typed, shape, backendOf(opts.backend)), opts);
 }

@@ -21,8 +21,13 @@ export interface CrossEntropyRowsAttrs {
 }
 
 /** ONNX: logSoftmax, the picked and the smoothed terms, 0 where the target is ignored. */
-function crossEntropyOnnx({ g, inputs, outputs, attrs }: OnnxContext<CrossEntropyRowsAttrs>): void {
-  const [x, target, weight] = inputs as [string, string, string | undefined];
+function crossEntropyOnnx({
+  g,
+  inputs,
+  outputs,
+  attrs,
+}: OnnxContext<CrossEntropyRowsAttrs, CrossEntropyInputs>): void {
+  const [x, target, weight] = inputs;
   const f = (v: number) => g.scalar(v, 'float32');
   const m = g.op('ReduceMax', [x], { axes: [-1], keepdims: 1 });
   const finite = g.op('Not', [g.op('Or', [g.op('IsInf', [m]), g.op('IsNaN', [m])])]);
@@ -56,10 +61,10 @@ function crossEntropyOnnx({ g, inputs, outputs, attrs }: OnnxContext<CrossEntrop
 }
 
 /** Scores x [R, C], int32 targets [R] and optional class weights [C] → loss [R]. */
-const crossEntropyRowsDef: OpDef<
-  CrossEntropyRowsAttrs,
-  [x: Tensor, target: Tensor] | [x: Tensor, target: Tensor, weight: Tensor]
-> = defineOp({
+/** Scores and targets, and optionally class weights. */
+type CrossEntropyInputs = [x: Tensor, target: Tensor] | [x: Tensor, target: Tensor, weight: Tensor];
+
+const crossEntropyRowsDef: OpDef<CrossEntropyRowsAttrs, CrossEntropyInputs> = defineOp({
   name: 'crossEntropyRows',
   onnx: crossEntropyOnnx,
   infer: ([x]) => [{ shape: x.shape.slice(0, 1), dtype: 'float32' }],

@@ -1,5 +1,4 @@
 import type { OutputSpec } from '../backend.js';
-import type { DType } from '../dtype.js';
 import type { OnnxContext } from '../onnx/lowering.js';
 import { DataType } from '../onnx/proto.js';
 import { defineOp, type OpDef, run1, runOp } from '../op.js';
@@ -35,7 +34,7 @@ const cumsumDef: OpDef<CumsumAttrs, [x: Tensor]> = defineOp({
   onnx: ({ g, inputs, attrs, outputs }) => {
     g.op(
       'CumSum',
-      [inputs[0] as string, g.scalar(attrs.axis, 'int64')],
+      [inputs[0], g.scalar(attrs.axis, 'int64')],
       {
         exclusive: attrs.exclusive ? 1 : 0,
         reverse: attrs.reverse ? 1 : 0,
@@ -61,21 +60,16 @@ export function cumsum(x: Tensor, axis = -1, options: CumulativeOptions = {}): T
  * latest index). It starts from the first element, which every rule takes.
  */
 function cummaxOnnx({ g, inputs, outputs, attrs, inDTypes }: OnnxContext<{ axis: number }>): void {
-  const x = inputs[0] as string;
+  const x = inputs[0]!;
   const { axis } = attrs;
   const float = inDTypes[0] === 'float32';
-  const type = inDTypes[0] as DType;
+  const type = inDTypes[0]!;
   const best0 = g.op('Gather', [x, g.scalar(0, 'int64')], { axis });
   const at0 = g.op('ConstantOfShape', [g.op('Shape', [best0])], {
     value: { name: '', dims: [1], dataType: DataType.INT32, rawData: new Uint8Array(4) },
   });
   const b = g.subgraph();
-  const [best, at, k, v] = ['best', 'at', 'k', 'v'].map((n) => b.fresh(n)) as [
-    string,
-    string,
-    string,
-    string,
-  ];
+  const [best, at, k, v] = [b.fresh('best'), b.fresh('at'), b.fresh('k'), b.fresh('v')];
   const ge = b.op('GreaterOrEqual', [v, best]);
   const take = float
     ? b.op('Or', [b.op('IsNaN', [v]), b.op('And', [b.op('Not', [b.op('IsNaN', [best])]), ge])])
@@ -96,8 +90,8 @@ function cummaxOnnx({ g, inputs, outputs, attrs, inDTypes }: OnnxContext<{ axis:
       [best1, type],
       [at1, 'int32'],
       [k1, 'int32'],
-      [outs[0] as string, type],
-      [outs[1] as string, 'int32'],
+      [outs[0]!, type],
+      [outs[1]!, 'int32'],
     ],
   );
   g.node(

@@ -34,8 +34,8 @@ const node =
 function unaryLowering(emit: UnaryOnnx): OnnxLowering<Record<string, never>> {
   return ({ g, inputs, inDTypes, outDTypes, outputs }) => {
     // Float ops read int32 input as float32; int-keeping ops and isnan/isfinite read it as it is.
-    const type: DType = outDTypes[0] === 'float32' ? 'float32' : (inDTypes[0] as DType);
-    const x = castTo(g, inputs[0] as string, inDTypes[0] as DType, type);
+    const type: DType = outDTypes[0] === 'float32' ? 'float32' : inDTypes[0]!;
+    const x = castTo(g, inputs[0]!, inDTypes[0]!, type);
     g.op('Identity', [emit(g, x, type)], {}, outputs[0]);
   };
 }
@@ -263,7 +263,7 @@ const castDef = defineOp<{ dtype: DType }, [x: Tensor]>({
   },
   grad: (dy, { inputs: [x] }) => [x.dtype === 'float32' ? dy : null],
   onnx: (ctx) => {
-    const y = castTo(ctx.g, ctx.inputs[0] as string, ctx.inDTypes[0] as DType, ctx.attrs.dtype);
+    const y = castTo(ctx.g, ctx.inputs[0], ctx.inDTypes[0], ctx.attrs.dtype);
     ctx.g.op('Identity', [y], {}, ctx.outputs[0]);
   },
 });
@@ -448,11 +448,11 @@ const whereDef = defineOp<Record<string, never>, [cond: Tensor, a: Tensor, b: Te
     return [null, sumTo(where(c, dy, zero), a.shape), sumTo(where(c, zero, dy), b.shape)];
   },
   onnx: ({ g, inputs, inDTypes, outDTypes, outputs }) => {
-    const [c, a, b] = inputs as [string, string, string];
-    const out = outDTypes[0] as DType;
+    const [c, a, b] = inputs;
+    const out = outDTypes[0];
     const cond = g.op('Cast', [c], { to: DataType.BOOL });
-    const x = castTo(g, a, inDTypes[1] as DType, out);
-    const y = castTo(g, b, inDTypes[2] as DType, out);
+    const x = castTo(g, a, inDTypes[1], out);
+    const y = castTo(g, b, inDTypes[2], out);
     g.op('Where', [cond, x, y], {}, outputs[0]);
   },
 });

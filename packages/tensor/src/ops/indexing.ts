@@ -29,7 +29,7 @@ const gatherDef: GatherOp = defineOp({
   name: 'gather',
   infer: ([t, i], { axis }) => {
     checkIndex('gather', i);
-    if (i.rank !== t.rank || i.shape.some((d, k) => k !== axis && d > (t.shape[k] as number))) {
+    if (i.rank !== t.rank || i.shape.some((d, k) => k !== axis && d > t.shape[k]!)) {
       throw new TensorError(
         'gather',
         `index shape ${fmtShape(i.shape)} must have the rank of input ${fmtShape(t.shape)} and no larger size off axis ${axis}`,
@@ -54,7 +54,7 @@ const scatterAddDef: ScatterAddOp = defineOp({
     if (
       i.rank !== shape.length ||
       s.rank !== shape.length ||
-      i.shape.some((d, k) => d > (s.shape[k] as number) || (k !== axis && d > (shape[k] as number)))
+      i.shape.some((d, k) => d > s.shape[k]! || (k !== axis && d > shape[k]!))
     ) {
       throw new TensorError(
         'scatterAdd',
@@ -69,7 +69,7 @@ const scatterAddDef: ScatterAddOp = defineOp({
     return [
       pad(
         g,
-        src.shape.map((d, k) => [0, d - (g.shape[k] as number)] as const),
+        src.shape.map((d, k) => [0, d - g.shape[k]!] as const),
       ),
       null,
     ];

@@ -67,8 +67,8 @@ export function sliceAssign(target: Tensor, axis: number, start: number, value: 
       `expected a value with the shape of target ${fmtShape(target.shape)} except along axis ${a}, got ${fmtShape(value.shape)}`,
     );
   }
-  const n = target.shape[a] as number;
-  const len = value.shape[a] as number;
+  const n = target.shape[a]!;
+  const len = value.shape[a]!;
   if (!Number.isInteger(start) || start < 0 || start + len > n) {
     throw new TensorError(
       op,
@@ -86,7 +86,7 @@ export function sliceAssign(target: Tensor, axis: number, start: number, value: 
   writeStrided(target, value, {
     shape: value.shape,
     strides,
-    offset: start * (strides[a] as number),
+    offset: start * strides[a]!,
     accumulate: false,
   });
   return target;

@@ -18,10 +18,10 @@ export interface MatmulAttrs {
 function dims(a: Tensor, b: Tensor, { transA, transB }: MatmulAttrs) {
   const ra = a.rank;
   const rb = b.rank;
-  const m = a.shape[transA ? ra - 1 : ra - 2] as number;
-  const ka = a.shape[transA ? ra - 2 : ra - 1] as number;
-  const kb = b.shape[transB ? rb - 1 : rb - 2] as number;
-  const n = b.shape[transB ? rb - 2 : rb - 1] as number;
+  const m = a.shape[transA ? ra - 1 : ra - 2]!;
+  const ka = a.shape[transA ? ra - 2 : ra - 1]!;
+  const kb = b.shape[transB ? rb - 1 : rb - 2]!;
+  const n = b.shape[transB ? rb - 2 : rb - 1]!;
   return { m, ka, kb, n };
 }
 
@@ -58,13 +58,13 @@ const matmulDef = defineOp<MatmulAttrs, [a: Tensor, b: Tensor]>({
     const ra = inShapes[0].length;
     const kAxis = attrs.transA ? ra - 2 : ra - 1;
     if (inShapes[0]?.[kAxis] === altInShapes[0]?.[kAxis]) {
-      g.op('MatMul', [a as string, b as string], {}, outputs[0]);
+      g.op('MatMul', [a, b], {}, outputs[0]);
       return;
     }
     // The inner size follows the inputs' sizes (a KV cache's length) and can be 0 at run time,
     // where onnxruntime's MatMul leaves its output unwritten: the sum over nothing is 0.
-    const mm = g.op('MatMul', [a as string, b as string]);
-    const k = g.op('Shape', [a as string], { start: -1 });
+    const mm = g.op('MatMul', [a, b]);
+    const k = g.op('Shape', [a], { start: -1 });
     const empty = g.op('Equal', [g.op('Reshape', [k, g.ints([])]), g.scalar(0, 'int64')]);
     g.op('Where', [empty, g.scalar(0, outDTypes[0]), mm], {}, outputs[0]);
   },
@@ -83,11 +83,11 @@ export function matmulT(a: Tensor, b: Tensor, transA = false, transB = false): T
   }
   // A batch of rows times one matrix is one big matrix product: fold the batch into M.
   if (b.rank === 2 && a.rank > 2 && !transA) {
-    const k = a.shape[a.rank - 1] as number;
+    const k = a.shape[a.rank - 1]!;
     // The row count is explicit: [-1, k] is ambiguous (an error) when k = 0.
     const rows = sizeOf(a.shape.slice(0, -1));
     const out = run1(matmulDef, [reshape(a, [rows, k]), b], { transA, transB });
-    return reshape(out, [...a.shape.slice(0, -1), out.shape[1] as number]);
+    return reshape(out, [...a.shape.slice(0, -1), out.shape[1]!]);
   }
   return run1(matmulDef, [a, b], { transA, transB });
 }

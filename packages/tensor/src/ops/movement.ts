@@ -41,7 +41,7 @@ function sliceOf(inShape: readonly number[], a: StridedAttrs): { start: number[]
     rest -= v * s;
     return v;
   });
-  const step = a.strides.map((s, i) => ((src[i] as number) === 0 ? 1 : s / (src[i] as number)));
+  const step = a.strides.map((s, i) => (src[i]! === 0 ? 1 : s / src[i]!));
   return { start, step };
 }
 
@@ -49,10 +49,10 @@ function sliceOf(inShape: readonly number[], a: StridedAttrs): { start: number[]
  * One ONNX node per use of the strided kernel: Transpose (permute), Expand (broadcast), Slice (slice,
  * flip). Bounds that follow the input's sizes are written relative to a size symbol or to the end.
  */
-function stridedOnnx(ctx: OnnxContext<StridedOpAttrs>): void {
+function stridedOnnx(ctx: OnnxContext<StridedOpAttrs, [Tensor]>): void {
   const { g, attrs, altAttrs, inputs, outputs } = ctx;
-  const x = inputs[0] as string;
-  const [inA, inB] = [ctx.inShapes[0] as number[], ctx.altInShapes[0] as number[]];
+  const [x] = inputs;
+  const [inA, inB] = [ctx.inShapes[0], ctx.altInShapes[0]];
   if (attrs.grad === 'permute') {
     g.op('Transpose', [x], { perm: attrs.axes as number[] }, outputs[0]);
     return;
@@ -60,7 +60,7 @@ function stridedOnnx(ctx: OnnxContext<StridedOpAttrs>): void {
   if (attrs.grad === 'expand') {
     const lead = attrs.shape.length - inA.length;
     const parts = attrs.shape.map((d, i) => {
-      const e = altAttrs.shape[i] as number;
+      const e = altAttrs.shape[i]!;
       // 1 keeps the input's own size (Expand broadcasts like NumPy).
       if (i >= lead && inA[i - lead] === d && inB[i - lead] === e) return 1;
       const s = g.size(d, e);
@@ -83,14 +83,14 @@ function stridedOnnx(ctx: OnnxContext<StridedOpAttrs>): void {
     return ctx.fail(`cannot express the slice ${what} ${va} (${vb} in the second trace)`);
   };
   inA.forEach((n, i) => {
-    const m = inB[i] as number;
-    const step = a.step[i] as number;
-    const lenA = attrs.shape[i] as number;
-    const lenB = altAttrs.shape[i] as number;
+    const m = inB[i]!;
+    const step = a.step[i]!;
+    const lenA = attrs.shape[i]!;
+    const lenB = altAttrs.shape[i]!;
     if (step === 1 && a.start[i] === 0 && b.start[i] === 0 && lenA === n && lenB === m) return;
     if (step !== b.step[i]) ctx.fail('the slice step differs between traces');
-    const sa = a.start[i] as number;
-    const sb = b.start[i] as number;
+    const sa = a.start[i]!;
+    const sb = b.start[i]!;
     const ea = sa + lenA * step;
     const eb = sb + lenB * step;
     axes.push(i);
@@ -168,9 +168,9 @@ export type StridedScatterOp = typeof scatterDef;
  * Reshape with sizes that may follow the input's: 0 copies the input's size at the same axis, one
  * other varying size is -1 (inferred), more are computed from the size symbols.
  */
-function reshapeOnnx(ctx: OnnxContext<{ shape: readonly number[] }>): void {
+function reshapeOnnx(ctx: OnnxContext<{ shape: readonly number[] }, [Tensor]>): void {
   const { g, attrs, altAttrs, inputs, outputs } = ctx;
-  const [inA, inB] = [ctx.inShapes[0] as number[], ctx.altInShapes[0] as number[]];
+  const [inA, inB] = [ctx.inShapes[0], ctx.altInShapes[0]];
   const out = attrs.shape;
   const alt = altAttrs.shape;
   const copies = out.map((d, i) => d !== alt[i] && inA[i] === d && inB[i] === alt[i]);
@@ -180,11 +180,11 @@ function reshapeOnnx(ctx: OnnxContext<{ shape: readonly number[] }>): void {
     if (copies[i]) return 0;
     if (i === inferred) return -1;
     if (d === 0) ctx.fail('reshape to a size-0 axis cannot be written (ONNX reads 0 as copy)');
-    const s = g.size(d, alt[i] as number);
+    const s = g.size(d, alt[i]!);
     if (s === null) ctx.fail(`cannot express the size ${d} (${alt[i]} in the second trace)`);
     return s;
   });
-  g.op('Reshape', [inputs[0] as string, intsOf(g, parts)], {}, outputs[0]);
+  g.op('Reshape', [inputs[0], intsOf(g, parts)], {}, outputs[0]);
 }
 
 const reshapeDef = defineOp<{ shape: readonly number[] }, [x: Tensor]>({
@@ -294,8 +294,8 @@ export function permute(x: Tensor, axes: readonly number[]): Tensor {
   if (norm.every((a, i) => a === i)) return alias(x);
   const src = stridesOf(x.shape);
   return run1(stridedDef, [x], {
-    shape: norm.map((a) => x.shape[a] as number),
-    strides: norm.map((a) => src[a] as number),
+    shape: norm.map((a) => x.shape[a]!),
+    strides: norm.map((a) => src[a]!),
     offset: 0,
     grad: 'permute',
     axes: norm,
@@ -321,7 +321,7 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
       'expand',
       `cannot expand ${fmtShape(x.shape)} to fewer axes ${fmtShape(shape)}`,
     );
-  const target = shape.map((d, i) => (d === -1 && i >= lead ? (x.shape[i - lead] as number) : d));
+  const target = shape.map((d, i) => (d === -1 && i >= lead ? x.shape[i - lead]! : d));
   checkShape('expand', target);
   const out = broadcastShapes('expand', x.shape, target);
   if (!shapesEqual(out, target)) {
@@ -329,9 +329,7 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
   }
   if (shapesEqual(target, x.shape)) return alias(x);
   const src = stridesOf(x.shape);
-  const strides = target.map((_, i) =>
-    i < lead || x.shape[i - lead] === 1 ? 0 : (src[i - lead] as number),
-  );
+  const strides = target.map((_, i) => (i < lead || x.shape[i - lead] === 1 ? 0 : src[i - lead]!));
   return run1(stridedDef, [x], { shape: target, strides, offset: 0, grad: 'expand' });
 }
 
@@ -349,7 +347,7 @@ export function slice(x: Tensor, axis: number, start?: number, end?: number, ste
   const a = normalizeAxis('slice', axis, x.rank);
   if (!Number.isInteger(step) || step === 0)
     throw new TensorError('slice', `expected a non-zero integer step, got ${step}`);
-  const n = x.shape[a] as number;
+  const n = x.shape[a]!;
   const clip = (v: number, lo: number, hi: number) => Math.min(Math.max(v, lo), hi);
   const norm = (v: number | undefined, dflt: number, lo: number, hi: number) =>
     v === undefined ? dflt : clip(v < 0 ? v + n : v, lo, hi);
@@ -361,11 +359,11 @@ export function slice(x: Tensor, axis: number, start?: number, end?: number, ste
   const shape = x.shape.slice();
   shape[a] = len;
   const strides = src.slice();
-  strides[a] = (src[a] as number) * step;
+  strides[a] = src[a]! * step;
   return run1(stridedDef, [x], {
     shape,
     strides,
-    offset: len === 0 ? 0 : s * (src[a] as number),
+    offset: len === 0 ? 0 : s * src[a]!,
     grad: 'scatter',
   });
 }
@@ -377,7 +375,7 @@ export function flip(x: Tensor, axes: number | readonly number[]): Tensor {
   let offset = 0;
   const strides = src.map((s, i) => {
     if (!list.includes(i)) return s;
-    offset += ((x.shape[i] as number) - 1) * s;
+    offset += (x.shape[i]! - 1) * s;
     return -s;
   });
   if (x.size === 0) return alias(x);
@@ -398,15 +396,15 @@ export interface PadAttrs {
 const padDef = defineOp<PadAttrs, [x: Tensor]>({
   name: 'pad',
   onnx: ({ g, attrs, inputs, inShapes, inDTypes, outputs }) => {
-    const rank = (inShapes[0] as number[]).length;
+    const rank = inShapes[0].length;
     const at = (i: number, k: 0 | 1) => attrs.pads[i]?.[k] ?? 0;
     const pads = [
       ...Array.from({ length: rank }, (_, i) => at(i, 0)),
       ...Array.from({ length: rank }, (_, i) => at(i, 1)),
     ];
-    const value = g.scalar(attrs.value, inDTypes[0] as 'float32' | 'int32');
+    const value = g.scalar(attrs.value, inDTypes[0]);
     // Mode 'constant' is Pad's default.
-    g.op('Pad', [inputs[0] as string, g.ints(pads), value], {}, outputs[0]);
+    g.op('Pad', [inputs[0], g.ints(pads), value], {}, outputs[0]);
   },
   infer: ([x], { pads }) => [
     {
@@ -443,7 +441,7 @@ export function pad(x: Tensor, pads: readonly (readonly [number, number])[], val
     const [b, e] = p;
     if (!Number.isInteger(b) || !Number.isInteger(e))
       throw new TensorError('pad', `expected integer amounts, got [${b}, ${e}] for axis ${i}`);
-    const n = y.shape[i] as number;
+    const n = y.shape[i]!;
     if (Math.max(0, -b) + Math.max(0, -e) > n) {
       throw new TensorError('pad', `[${b}, ${e}] crops more than the ${n} elements of axis ${i}`);
     }
@@ -474,7 +472,7 @@ const concatDef = defineOp<{ axis: number }, readonly [Tensor, ...Tensor[]]>({
       }
       if (t.dtype !== first.dtype)
         throw new TensorError('concat', `dtypes differ: ${xs.map((u) => u.dtype).join(', ')}`);
-      total += t.shape[axis] as number;
+      total += t.shape[axis]!;
     }
     const shape = first.shape.slice();
     shape[axis] = total;
@@ -483,7 +481,7 @@ const concatDef = defineOp<{ axis: number }, readonly [Tensor, ...Tensor[]]>({
   grad: (dy, { inputs, attrs }) => {
     let at = 0;
     return inputs.map((t) => {
-      const n = t.shape[attrs.axis] as number;
+      const n = t.shape[attrs.axis]!;
       at += n;
       return slice(dy, attrs.axis, at - n, at);
     });
@@ -524,7 +522,7 @@ export function stack(xs: readonly Tensor[], axis = 0): Tensor {
 export function split(x: Tensor, sizes: number | readonly number[], axis = 0): Tensor[] {
   if (x.rank === 0) throw new TensorError('split', 'expected a tensor of rank >= 1, got a scalar');
   const a = normalizeAxis('split', axis, x.rank);
-  const n = x.shape[a] as number;
+  const n = x.shape[a]!;
   let list: number[];
   if (typeof sizes === 'number') {
     if (!Number.isInteger(sizes) || sizes <= 0)
@@ -554,11 +552,11 @@ function triangle(op: string, x: Tensor, diagonal: number, keepLower: boolean): 
   if (x.rank < 2)
     throw new TensorError(op, `expected a tensor of rank >= 2, got shape ${fmtShape(x.shape)}`);
   const rows = reshape(
-    arange(x.shape[x.rank - 2] as number, undefined, 1, { backend: x.backend.name }),
+    arange(x.shape[x.rank - 2]!, undefined, 1, { backend: x.backend.name }),
     [-1, 1],
   );
   const cols = reshape(
-    arange(x.shape[x.rank - 1] as number, undefined, 1, { backend: x.backend.name }),
+    arange(x.shape[x.rank - 1]!, undefined, 1, { backend: x.backend.name }),
     [1, -1],
   );
   const offset = cols.sub(rows);

@@ -30,14 +30,14 @@ export interface LayerNormAttrs {
 function layerNormOnnx({ g, inputs, outputs, attrs }: OnnxContext<LayerNormAttrs>): void {
   const axes = Array.from({ length: attrs.axes }, (_, i) => i - attrs.axes);
   const f = (v: number) => g.scalar(v, 'float32');
-  const s = g.op('Max', [g.op('ReduceMax', [g.op('Abs', [inputs[0] as string])], { axes }), f(1)]);
-  const xs = g.op('Div', [inputs[0] as string, s]);
+  const s = g.op('Max', [g.op('ReduceMax', [g.op('Abs', [inputs[0]!])], { axes }), f(1)]);
+  const xs = g.op('Div', [inputs[0]!, s]);
   const centered = g.op('Sub', [xs, g.op('ReduceMean', [xs], { axes })]);
   const variance = g.op('ReduceMean', [g.op('Mul', [centered, centered])], { axes });
   const epsS = g.op('Div', [f(attrs.eps), g.op('Mul', [s, s])]);
   let y = g.op('Div', [centered, g.op('Sqrt', [g.op('Add', [variance, epsS])])]);
-  if (attrs.affine >= 1) y = g.op('Mul', [y, inputs[1] as string]);
-  if (attrs.affine === 2) y = g.op('Add', [y, inputs[2] as string]);
+  if (attrs.affine >= 1) y = g.op('Mul', [y, inputs[1]!]);
+  if (attrs.affine === 2) y = g.op('Add', [y, inputs[2]!]);
   g.op('Identity', [y], {}, outputs[0]);
 }
 

@@ -35,7 +35,7 @@ function spread(t: Tensor, inputShape: readonly number[], attrs: ReduceAttrs): T
  */
 function reduceOnnx(name: string): OnnxLowering<ReduceAttrs> {
   return ({ g, inputs, attrs, outputs }) => {
-    const x = inputs[0] as string;
+    const x = inputs[0]!;
     const axes = Array.from({ length: attrs.end - attrs.start }, (_, i) => attrs.start + i);
     const keepdims = attrs.keepdim ? 1 : 0;
     if (axes.length === 0) {
@@ -188,7 +188,7 @@ function asFloat(x: Tensor): Tensor {
 /** Mean over axes (all by default); int32 input gives float32. */
 export function mean(x: Tensor, axis?: number | readonly number[], keepdim = false): Tensor {
   const axes = normalizeAxes('mean', axis, x.rank);
-  const n = axes.reduce((acc, a) => acc * (x.shape[a] as number), 1);
+  const n = axes.reduce((acc, a) => acc * x.shape[a]!, 1);
   return sum(asFloat(x), axes, keepdim).div(n);
 }
 
@@ -200,7 +200,7 @@ export function variance(
   correction = 1,
 ): Tensor {
   const axes = normalizeAxes('var', axis, x.rank);
-  const n = axes.reduce((acc, a) => acc * (x.shape[a] as number), 1);
+  const n = axes.reduce((acc, a) => acc * x.shape[a]!, 1);
   const xf = asFloat(x);
   const centered = xf.sub(mean(xf, axes, true));
   return sum(centered.square(), axes, keepdim).div(Math.max(0, n - correction));

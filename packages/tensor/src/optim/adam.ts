@@ -8,6 +8,8 @@ import {
   type ParamGroup,
   type ParamState,
   type ParamsInput,
+  stateNumber,
+  stateTensor,
 } from './optimizer.js';
 
 /**
@@ -88,14 +90,16 @@ abstract class AdamBase extends Optimizer<AdamHyper> {
       state.expAvgSq = this.persistent(zerosLike(p));
       if (amsgrad) state.maxExpAvgSq = this.persistent(zerosLike(p));
     }
-    const m = state.expAvg as Tensor;
-    const v = state.expAvgSq as Tensor;
-    const step = (state.step as number) + 1;
+    const n = this.name;
+    const m = stateTensor(n, state, 'expAvg');
+    const v = stateTensor(n, state, 'expAvgSq');
+    if (!m || !v) throw new TensorError(n, "expected states 'expAvg' and 'expAvgSq' beside 'step'");
+    const step = stateNumber(n, state, 'step') + 1;
     state.step = step;
 
     let vmax: Tensor | null = null;
     if (amsgrad) {
-      vmax = (state.maxExpAvgSq as Tensor | undefined) ?? null;
+      vmax = stateTensor(n, state, 'maxExpAvgSq') ?? null;
       if (!vmax) {
         vmax = this.persistent(zerosLike(p));
         state.maxExpAvgSq = vmax;

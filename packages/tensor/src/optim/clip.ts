@@ -18,7 +18,7 @@ function mapGrads(params: Tensor[], f: (g: Tensor) => Tensor): void {
   const replaced = new Map<Tensor, Tensor>();
   noGrad(() => {
     for (const p of params) {
-      const g = p.grad as Tensor;
+      const g = p.grad!;
       let n = replaced.get(g);
       if (!n) {
         n = keep(f(g));
@@ -76,7 +76,7 @@ export async function clipGradNormAsync(
   if (!plan) return 0;
   let total: number;
   try {
-    total = (await plan.norm.data())[0] as number;
+    total = (await plan.norm.data())[0]!;
   } finally {
     plan.norm.dispose();
   }
@@ -102,8 +102,8 @@ function planClip(
     throw new TensorError(op, `expected normType > 0 or Infinity, got ${normType}`);
   const withGrad = gradsOf(op, params);
   if (withGrad.length === 0) return null;
-  const grads = [...new Set(withGrad.map((p) => p.grad as Tensor))].filter((g) => g.size > 0);
-  const first = withGrad[0]?.grad as Tensor;
+  const grads = [...new Set(withGrad.map((p) => p.grad!))].filter((g) => g.size > 0);
+  const first = withGrad[0]!.grad!;
   const norm = tidy(() =>
     noGrad(() => {
       // One scalar per gradient, combined on the device: no read until the caller asks.

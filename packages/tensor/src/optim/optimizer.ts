@@ -58,7 +58,7 @@ export abstract class Optimizer<H extends GroupHyper = GroupHyper> {
     const list = [...(params as Iterable<unknown>)];
     if (list.length === 0) throw new TensorError(name, 'got an empty parameter list');
     if (list.every((p) => p instanceof Tensor))
-      this.addParamGroup({ params: list as Tensor[] } as unknown as ParamGroupInput<H>);
+      this.addParamGroup({ params: list } as unknown as ParamGroupInput<H>);
     else {
       for (const g of list) {
         if (g === null || typeof g !== 'object' || g instanceof Tensor || !('params' in g)) {
@@ -194,7 +194,7 @@ export abstract class Optimizer<H extends GroupHyper = GroupHyper> {
     }
     const byIndex = new Map<number, Tensor>();
     dict.paramGroups.forEach((g, gi) => {
-      const mine = this.paramGroups[gi] as ParamGroup<H>;
+      const mine = this.paramGroups[gi]!;
       if (!Array.isArray(g.params) || g.params.length !== mine.params.length) {
         throw new TensorError(
           op,
@@ -202,7 +202,7 @@ export abstract class Optimizer<H extends GroupHyper = GroupHyper> {
         );
       }
       g.params.forEach((id, k) => {
-        byIndex.set(id, mine.params[k] as Tensor);
+        byIndex.set(id, mine.params[k]!);
       });
     });
     const restored = new Map<Tensor, ParamState>();
@@ -236,10 +236,7 @@ export abstract class Optimizer<H extends GroupHyper = GroupHyper> {
     }
     const groups = dict.paramGroups.map((g, gi) => {
       const { params: _params, ...hyper } = g;
-      const merged = { ...(this.paramGroups[gi] as ParamGroup<H>) } as unknown as Record<
-        string,
-        unknown
-      >;
+      const merged = { ...this.paramGroups[gi]! } as unknown as Record<string, unknown>;
       for (const [k, v] of Object.entries(hyper)) merged[k] = copyHyper(v);
       this.validate(merged as unknown as H);
       return merged;
@@ -253,6 +250,26 @@ export abstract class Optimizer<H extends GroupHyper = GroupHyper> {
       Object.assign(this.paramGroups[gi] as object, g);
     });
   }
+}
+
+/**
+ * State entry `key` of a parameter as a tensor, or undefined when it has none yet; throws a
+ * TensorError naming `op` and the key when it holds a number (a state dict loaded from elsewhere).
+ */
+export function stateTensor(op: string, state: ParamState, key: string): Tensor | undefined {
+  const v = state[key];
+  if (v === undefined || v instanceof Tensor) return v;
+  throw new TensorError(op, `expected state '${key}' to be a Tensor, got the number ${v}`);
+}
+
+/** State entry `key` as a number; throws a TensorError naming `op` and the key otherwise. */
+export function stateNumber(op: string, state: ParamState, key: string): number {
+  const v = state[key];
+  if (typeof v === 'number') return v;
+  throw new TensorError(
+    op,
+    `expected state '${key}' to be a number, got ${v === undefined ? 'none' : 'a Tensor'}`,
+  );
 }
 
 export function checkNumber(

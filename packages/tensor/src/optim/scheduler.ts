@@ -39,7 +39,7 @@ export abstract class LRScheduler {
   /** Applies the lr for the current step; subclasses call it at the end of their constructor. */
   protected apply(): void {
     this.lastLrs = this.optimizer.paramGroups.map((g, i) => {
-      const lr = this.lrAt(this.lastEpoch, this.baseLrs[i] as number);
+      const lr = this.lrAt(this.lastEpoch, this.baseLrs[i]!);
       g.lr = lr;
       return lr;
     });

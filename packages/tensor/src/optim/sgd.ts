@@ -6,6 +6,7 @@ import {
   type ParamGroup,
   type ParamState,
   type ParamsInput,
+  stateTensor,
 } from './optimizer.js';
 
 /**
@@ -76,7 +77,7 @@ export class SGD extends Optimizer<SGDHyper> {
     let g = maximize ? grad.neg() : grad;
     if (weightDecay !== 0) g = g.add(p.mul(weightDecay));
     if (momentum !== 0) {
-      let buf = state.momentumBuffer as Tensor | undefined;
+      let buf = stateTensor(this.name, state, 'momentumBuffer');
       if (!buf) {
         buf = this.persistent(g.clone());
         state.momentumBuffer = buf;

@@ -23,29 +23,23 @@ export interface AttentionWasm {
    * `state`; scores `m` and `u` (float32 [n]) and values `v` (float32 [n, d]) overwritten by the
    * outputs; `scratch`: 12·n + 8 bytes.
    */
-  forwardHead(
-    n: number,
-    d: number,
-    state: number,
-    m: number,
-    u: number,
-    v: number,
-    scratch: number,
-    divide: number,
-  ): void;
+  forwardHead: ForwardFn;
   /** One score per channel: the same with state [M_0.., U_0.., w_0..] (float64, d each), `m` and
    * `u` float32 [n, d], `scratch` 12·n·d + 8 bytes. */
-  forwardChannel(
-    n: number,
-    d: number,
-    state: number,
-    m: number,
-    u: number,
-    v: number,
-    scratch: number,
-    divide: number,
-  ): void;
+  forwardChannel: ForwardFn;
 }
+
+/** A forward export: n positions of d values, the state, scores and values at byte offsets. */
+type ForwardFn = (
+  n: number,
+  d: number,
+  state: number,
+  m: number,
+  u: number,
+  v: number,
+  scratch: number,
+  divide: number,
+) => void;
 
 /** Bytes per block (values, scores, u, exponents, flags): small enough to stay in L2 (tuned here). */
 const BLOCK_BYTES = 256 * 1024;
@@ -175,15 +169,15 @@ export function attentionForwardWasm(wasm: AttentionWasm, a: AttentionForwardArg
   for (let o = 0; o < outer; o++) {
     // The carry in, as float64: [M, U, w] (c = 1) or [M_0.., U_0.., w_0..] (c = d).
     if (head) {
-      f64[0] = m0 ? (m0[o] as number) : Number.NEGATIVE_INFINITY;
-      f64[1] = u0 ? (u0[o] as number) : 0;
-      if (w0) for (let k = 0; k < d; k++) f64[2 + k] = w0[o * d + k] as number;
+      f64[0] = m0 ? m0[o]! : Number.NEGATIVE_INFINITY;
+      f64[1] = u0 ? u0[o]! : 0;
+      if (w0) for (let k = 0; k < d; k++) f64[2 + k] = w0[o * d + k]!;
       else f64.fill(0, 2, 2 + d);
     } else {
       for (let j = 0; j < d; j++) {
-        f64[j] = m0 ? (m0[o * d + j] as number) : Number.NEGATIVE_INFINITY;
-        f64[d + j] = u0 ? (u0[o * d + j] as number) : 0;
-        f64[2 * d + j] = w0 ? (w0[o * d + j] as number) : 0;
+        f64[j] = m0 ? m0[o * d + j]! : Number.NEGATIVE_INFINITY;
+        f64[d + j] = u0 ? u0[o * d + j]! : 0;
+        f64[2 * d + j] = w0 ? w0[o * d + j]! : 0;
       }
     }
     for (let t = 0; t < T; t += B) {
@@ -202,7 +196,7 @@ export function attentionForwardWasm(wasm: AttentionWasm, a: AttentionForwardArg
     }
     if (Wlast) {
       const run = head ? 2 : 2 * d; // the numerator's float64 offset in the state
-      for (let k = 0; k < d; k++) Wlast[o * d + k] = f64[run + k] as number;
+      for (let k = 0; k < d; k++) Wlast[o * d + k] = f64[run + k]!;
     }
   }
   return true;

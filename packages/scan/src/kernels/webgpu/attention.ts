@@ -8,7 +8,7 @@ import {
 } from '@recur/tensor/kernels';
 import type { AttentionAttrs } from '../../operators/attention.js';
 import { ATTENTION_WGSL, REVERSE_PAIR_WGSL } from './combines.js';
-import { run1d, runScan, type ScanProgram } from './engine.js';
+import { inputAt, run1d, runScan, type ScanProgram } from './engine.js';
 
 /**
  * The attention scan on WebGPU (MATH.md §2), [outer, T, ·] with one score per position (c = 1, m and
@@ -101,11 +101,14 @@ const programs = {
 function forward(divide: boolean): Kernel<AttentionAttrs> {
   return (backend, inputs, { outer, length: T, inner: d, channels: c, hasCarry }) => {
     const gpu = gpuOf(backend);
-    const [m, u, w] = inputs as [KernelInput, KernelInput, KernelInput];
+    const [m, u, w] = three(inputs, 0);
     const M = gpu.alloc(m.size * 4);
     const U = gpu.alloc(u.size * 4);
     const W = gpu.alloc(w.size * 4);
-    const last = divide ? [outer * c, outer * c, outer * d].map((n) => gpu.alloc(n * 4)) : [];
+    type Buf = ReturnType<typeof gpu.alloc>;
+    const last: [Buf, Buf, Buf] | null = divide
+      ? [gpu.alloc(outer * c * 4), gpu.alloc(outer * c * 4), gpu.alloc(outer * d * 4)]
+      : null;
     const head = c === 1;
     const lines = outer * d;
     let carry: ReturnType<typeof gpu.alloc> | null = null;
@@ -137,11 +140,10 @@ function forward(divide: boolean): Kernel<AttentionAttrs> {
       { carry: carry?.buffer },
     );
     if (carry) gpu.release(carry);
-    if (!divide) return [M, U, W];
+    if (!last) return [M, U, W];
     // The carry: M and U at the last position, and the numerator there as out · U (out is 0 where
     // M is −inf, and so is the numerator).
-    type Buf = ReturnType<typeof gpu.alloc>;
-    const [Ml, Ul, Wl] = last as [Buf, Buf, Buf];
+    const [Ml, Ul, Wl] = last;
     run1d(
       gpu,
       'attention.last',
@@ -175,27 +177,38 @@ function forward(divide: boolean): Kernel<AttentionAttrs> {
 registerKernel<AttentionAttrs>('scan.attention', 'webgpu', forward(false));
 registerKernel<AttentionAttrs>('scan.attentionOutput', 'webgpu', forward(true));
 
+/** Inputs `at`, `at + 1` and `at + 2` (m, u, w or their like). */
+function three(
+  inputs: readonly KernelInput[],
+  at: number,
+): [KernelInput, KernelInput, KernelInput] {
+  return [inputAt(inputs, at), inputAt(inputs, at + 1), inputAt(inputs, at + 2)];
+}
+
+// Long because of WGSL: most lines are the shader source of its dm and carry-gradient passes.
 registerKernel<AttentionAttrs>(
   'scan.attentionBackward',
   'webgpu',
   (backend, inputs, { outer, length: T, inner: d, channels: c, hasCarry }) => {
     const gpu = gpuOf(backend);
-    const [m, u, w] = inputs as [KernelInput, KernelInput, KernelInput];
-    const base = hasCarry ? 6 : 3;
-    const [M, dU, dW] = inputs.slice(base, base + 3) as [KernelInput, KernelInput, KernelInput];
+    const [m, u, w] = three(inputs, 0);
+    const [M, dU, dW] = three(inputs, hasCarry ? 6 : 3);
     const head = c === 1;
     const lines = outer * d;
     const dm = gpu.alloc(m.size * 4);
     const du = gpu.alloc(u.size * 4);
     const dw = gpu.alloc(w.size * 4);
     const grads = [dm, du, dw];
-    const carry = hasCarry ? (inputs.slice(3, 6) as KernelInput[]) : [];
-    const dCarry = carry.map((x) => gpu.alloc(x.size * 4));
-    if (lines === 0) return [...grads, ...dCarry];
+    const carry = hasCarry ? three(inputs, 3) : null;
+    type Buf = ReturnType<typeof gpu.alloc>;
+    const dCarry: [Buf, Buf, Buf] | null = carry
+      ? [gpu.alloc(carry[0].size * 4), gpu.alloc(carry[1].size * 4), gpu.alloc(carry[2].size * 4)]
+      : null;
+    if (lines === 0) return [...grads, ...(dCarry ?? [])];
     if (T === 0) {
       // Nothing after the carry: its gradients are 0 (as e = 0 on the CPU).
-      for (const g of dCarry) gpu.clear(g);
-      return [...grads, ...dCarry];
+      for (const g of dCarry ?? []) gpu.clear(g);
+      return [...grads, ...(dCarry ?? [])];
     }
     if (head) checkLoop(gpu, 'scan.attentionBackward', d);
     const final = hasCarry ? gpu.alloc(lines * 12) : null;
@@ -221,13 +234,9 @@ registerKernel<AttentionAttrs>(
       [m.size, d],
       [bufOf(u).buffer, bufOf(w).buffer, du.buffer, dw.buffer, dm.buffer],
     );
-    if (final) {
-      const [m0, u0, w0] = carry as [KernelInput, KernelInput, KernelInput];
-      const [dm0, du0, dw0] = dCarry as [
-        ReturnType<typeof gpu.alloc>,
-        ReturnType<typeof gpu.alloc>,
-        ReturnType<typeof gpu.alloc>,
-      ];
+    if (final && carry && dCarry) {
+      const [m0, u0, w0] = carry;
+      const [dm0, du0, dw0] = dCarry;
       // Per carry score j: e = e^{m0 − M_0}, du0 = e·ZU_0, dw0 = e·ZW_0, dm0 = e·(u0·ZU_0 + <w0, ZW_0>).
       run1d(
         gpu,
@@ -278,6 +287,6 @@ registerKernel<AttentionAttrs>(
       );
       gpu.release(final);
     }
-    return [...grads, ...dCarry];
+    return [...grads, ...(dCarry ?? [])];
   },
 );

@@ -7,7 +7,7 @@ import {
 } from '@recur/tensor/kernels';
 import type { LinearRecurrenceAttrs, LogcumsumexpAttrs } from '../../operators/basic.js';
 import { LINEAR_RECURRENCE_WGSL, LOGADDEXP_WGSL, REVERSE_PAIR_WGSL } from './combines.js';
-import { run1d, runScan, type ScanProgram } from './engine.js';
+import { inputAt, run1d, runScan, type ScanProgram } from './engine.js';
 
 /**
  * logcumsumexp and the linear recurrence on WebGPU, elementwise over [outer, T, inner] (one lane per
@@ -52,10 +52,10 @@ registerKernel<LogcumsumexpAttrs>(
   'webgpu',
   (backend, inputs, { outer, length: T, inner, hasCarry }) => {
     const gpu = gpuOf(backend);
-    const x = inputs[0] as KernelInput;
+    const x = inputs[0]!;
     const out = gpu.alloc(x.size * 4);
     // A carry [outer, inner] of f32 is already an array of Elem { v: f32 }.
-    const carry = hasCarry ? bufOf(inputs[1] as KernelInput).buffer : undefined;
+    const carry = hasCarry ? bufOf(inputs[1]!).buffer : undefined;
     runScan(gpu, logcumsumexpForward, { outer, length: T, inner }, [bufOf(x).buffer, out.buffer], {
       carry,
     });
@@ -68,12 +68,12 @@ registerKernel<LogcumsumexpAttrs>(
   'webgpu',
   (backend, inputs, { outer, length: T, inner, hasCarry }) => {
     const gpu = gpuOf(backend);
-    const x = inputs[0] as KernelInput;
+    const x = inputs[0]!;
     const base = hasCarry ? 2 : 1;
-    const out = inputs[base] as KernelInput;
-    const dy = inputs[base + 1] as KernelInput;
+    const out = inputs[base]!;
+    const dy = inputs[base + 1]!;
     const dx = gpu.alloc(x.size * 4);
-    const c0 = hasCarry ? (inputs[1] as KernelInput) : null;
+    const c0 = hasCarry ? inputs[1]! : null;
     const dc0 = c0 ? gpu.alloc(c0.size * 4) : null;
     const lines = outer * inner;
     if (dc0 && T === 0) gpu.clear(dc0);
@@ -159,7 +159,7 @@ registerKernel<LinearRecurrenceAttrs>(
   'webgpu',
   (backend, inputs, { outer, length: T, inner, hasCarry }) => {
     const gpu = gpuOf(backend);
-    const [a, b] = inputs as [KernelInput, KernelInput];
+    const [a, b] = [inputAt(inputs, 0), inputAt(inputs, 1)];
     const A = gpu.alloc(a.size * 4);
     const H = gpu.alloc(b.size * 4);
     const lines = outer * inner;
@@ -173,11 +173,7 @@ registerKernel<LinearRecurrenceAttrs>(
         [{ name: 'a0' }, { name: 'b0' }, { name: 'out', type: 'Elem', write: true }],
         '  out[i] = Elem(a0[i], b0[i]);',
         [lines],
-        [
-          bufOf(inputs[2] as KernelInput).buffer,
-          bufOf(inputs[3] as KernelInput).buffer,
-          carry.buffer,
-        ],
+        [bufOf(inputs[2]!).buffer, bufOf(inputs[3]!).buffer, carry.buffer],
       );
     }
     runScan(
@@ -192,26 +188,31 @@ registerKernel<LinearRecurrenceAttrs>(
   },
 );
 
+// Long because of WGSL: most lines are the shader source of its da and carry-gradient passes.
 registerKernel<LinearRecurrenceAttrs>(
   'scan.linearRecurrenceBackward',
   'webgpu',
   (backend, inputs, { outer, length: T, inner, hasCarry }) => {
     const gpu = gpuOf(backend);
-    const a = inputs[0] as KernelInput;
+    const a = inputAt(inputs, 0);
     const base = hasCarry ? 4 : 2;
-    const [A, H, dA, dH] = inputs.slice(base, base + 4) as [
-      KernelInput,
-      KernelInput,
-      KernelInput,
-      KernelInput,
+    const [A, H, dA, dH] = [
+      inputAt(inputs, base),
+      inputAt(inputs, base + 1),
+      inputAt(inputs, base + 2),
+      inputAt(inputs, base + 3),
     ];
     const da = gpu.alloc(a.size * 4);
     const db = gpu.alloc(a.size * 4);
-    const carry = hasCarry ? (inputs.slice(2, 4) as [KernelInput, KernelInput]) : null;
-    const dCarry = carry ? carry.map((x) => gpu.alloc(x.size * 4)) : [];
+    const carry: [KernelInput, KernelInput] | null = hasCarry
+      ? [inputAt(inputs, 2), inputAt(inputs, 3)]
+      : null;
+    const dCarry: [GPUTensorBuffer, GPUTensorBuffer] | null = carry
+      ? [gpu.alloc(carry[0].size * 4), gpu.alloc(carry[1].size * 4)]
+      : null;
     const lines = outer * inner;
-    if (T === 0) for (const g of dCarry) gpu.clear(g);
-    if (lines === 0 || T === 0) return [da, db, ...dCarry];
+    if (T === 0) for (const g of dCarry ?? []) gpu.clear(g);
+    if (lines === 0 || T === 0) return [da, db, ...(dCarry ?? [])];
     const final = carry ? gpu.alloc(lines * 12) : null;
     runScan(
       gpu,
@@ -252,8 +253,8 @@ registerKernel<LinearRecurrenceAttrs>(
         ...(carry ? [bufOf(carry[1]).buffer, bufOf(carry[0]).buffer] : []),
       ],
     );
-    if (carry && final) {
-      const [da0, db0] = dCarry as [GPUTensorBuffer, GPUTensorBuffer];
+    if (carry && final && dCarry) {
+      const [da0, db0] = dCarry;
       // da0 = a_0·gA_0, db0 = a_0·gH_0.
       run1d(
         gpu,
@@ -275,6 +276,6 @@ registerKernel<LinearRecurrenceAttrs>(
       );
       gpu.release(final);
     }
-    return [da, db, ...dCarry];
+    return [da, db, ...(dCarry ?? [])];
   },
 );

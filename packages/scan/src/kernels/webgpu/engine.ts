@@ -1,6 +1,7 @@
 import {
   type Binding,
   type GPUTensorBuffer,
+  type KernelInput,
   runProgram,
   SPECIAL_VALUES_WGSL,
   TensorError,
@@ -297,83 +298,38 @@ export function runScan(
   const elemBytes = program.elemWords * 4;
   // Level lengths: T, then the aggregates of each level while a level has more than one block.
   const lengths = [T];
-  while (blocksOf(gpu, lengths[lengths.length - 1] as number, inner) > 1) {
-    lengths.push(blocksOf(gpu, lengths[lengths.length - 1] as number, inner));
+  while (blocksOf(gpu, lengths[lengths.length - 1]!, inner) > 1) {
+    lengths.push(blocksOf(gpu, lengths[lengths.length - 1]!, inner));
   }
   const aggs = lengths.slice(1).map((n) => gpu.alloc(outer * n * inner * elemBytes));
   const final = opts.final ? [opts.final] : [];
+  // One pass of the program over a level of length n (every pass covers all lines).
+  const run = (
+    src: Source,
+    mode: Mode,
+    n: number,
+    bufs: readonly RawBuffer[],
+    parent: boolean,
+    withFinal: boolean,
+  ) => pass(gpu, program, src, mode, n, lines, inner, bufs, parent, withFinal);
   if (aggs.length === 0) {
     const carry = opts.carry ? [opts.carry] : [];
-    pass(
-      gpu,
-      program,
-      'leaf',
-      'scan',
-      T,
-      lines,
-      inner,
-      [...buffers, ...carry, ...final],
-      !!opts.carry,
-      !!opts.final,
-    );
+    run('leaf', 'scan', T, [...buffers, ...carry, ...final], !!opts.carry, !!opts.final);
     return;
   }
   // Up: level 0 → aggregates 1 → aggregates 2 → …
-  pass(
-    gpu,
-    program,
-    'leaf',
-    'reduce',
-    T,
-    lines,
-    inner,
-    [...buffers, (aggs[0] as GPUTensorBuffer).buffer],
-    false,
-    false,
-  );
+  run('leaf', 'reduce', T, [...buffers, aggs[0]!.buffer], false, false);
   for (let l = 1; l < aggs.length; l++) {
-    pass(
-      gpu,
-      program,
-      'agg',
-      'reduce',
-      lengths[l] as number,
-      lines,
-      inner,
-      [(aggs[l - 1] as GPUTensorBuffer).buffer, (aggs[l] as GPUTensorBuffer).buffer],
-      false,
-      false,
-    );
+    run('agg', 'reduce', lengths[l]!, [aggs[l - 1]!.buffer, aggs[l]!.buffer], false, false);
   }
   // Down: the top level (one block per line, the carry as carry-in), each level with its parent's
   // exclusive prefixes, then the leaves.
   for (let l = aggs.length - 1; l >= 0; l--) {
-    const parent = l === aggs.length - 1 ? opts.carry : (aggs[l + 1] as GPUTensorBuffer).buffer;
-    pass(
-      gpu,
-      program,
-      'agg',
-      'scan',
-      lengths[l + 1] as number,
-      lines,
-      inner,
-      [(aggs[l] as GPUTensorBuffer).buffer, ...(parent ? [parent] : [])],
-      parent !== undefined,
-      false,
-    );
+    const parent = l === aggs.length - 1 ? opts.carry : aggs[l + 1]!.buffer;
+    const bufs = [aggs[l]!.buffer, ...(parent ? [parent] : [])];
+    run('agg', 'scan', lengths[l + 1]!, bufs, parent !== undefined, false);
   }
-  pass(
-    gpu,
-    program,
-    'leaf',
-    'scan',
-    T,
-    lines,
-    inner,
-    [...buffers, (aggs[0] as GPUTensorBuffer).buffer, ...final],
-    true,
-    !!opts.final,
-  );
+  run('leaf', 'scan', T, [...buffers, aggs[0]!.buffer, ...final], true, !!opts.final);
   // Released now, pooled again only once the commands that use them are submitted.
   for (const a of aggs) gpu.release(a);
 }
@@ -398,10 +354,17 @@ export function run1d(
       prelude: `${PRELUDE}\n${elem}`,
       bindings,
       main: `  if (i >= rs_pu(0u)) { return; }\n${body}`,
-      size: params[0] as number,
+      size: params[0]!,
       prefix: 'rs_',
     },
     params,
     buffers,
   );
+}
+
+/** Input `i` of a kernel; a kernel given fewer inputs than its layout needs is an error. */
+export function inputAt(inputs: readonly KernelInput[], i: number): KernelInput {
+  const x = inputs[i];
+  if (!x) throw new TensorError('scan', `expected an input ${i}, got ${inputs.length} inputs`);
+  return x;
 }

@@ -46,7 +46,7 @@ export function elemFields(wgsl: string, arity: number): string[] | string {
   for (const f of fields) {
     const m = /^(\w+)\s*:\s*(\w+)$/.exec(f);
     if (m?.[2] !== 'f32') return `field '${f}' is not of the form 'name: f32'`;
-    names.push(m[1] as string);
+    names.push(m[1]!);
   }
   if (names.length !== arity) return `${names.length} fields for ${arity} tuple members`;
   for (const fn of ['identity', 'combine']) {
@@ -138,7 +138,7 @@ export function wgslScan(
   const all = carry ? [...inputs, ...carry] : inputs;
   if (!servedBy(all, hasKernel, 'scan.wgsl')) return undefined;
   if (isGradEnabled() && all.some((t) => t.requiresGrad)) return undefined;
-  const first = inputs[0] as Tensor;
+  const first = inputs[0]!;
   const same = (t: Tensor, shape: readonly number[]) =>
     t.rank === shape.length && t.shape.every((d, i) => d === shape[i]);
   if (!inputs.every((t) => same(t, first.shape))) return undefined;
@@ -166,5 +166,5 @@ export function wgslScan(
  */
 export function beyondLoopLimit(x: Tensor, axis: number): boolean {
   const b = x.backend;
-  return b instanceof WebGPUBackend && (x.shape[axis] as number) > b.maxLoopIterations;
+  return b instanceof WebGPUBackend && x.shape[axis]! > b.maxLoopIterations;
 }

@@ -1,20 +1,14 @@
-import type { KernelInput } from '../../backend.js';
 import { registerKernel } from '../../kernels.js';
 import type { AdamStepOp } from '../../ops/adam.js';
-import { alloc, arr } from './backend.js';
+import { alloc, f32 } from './backend.js';
 
 /** The Adam / AdamW update (ops/adam.ts) in one pass, in float64 per element. */
 registerKernel<AdamStepOp>('adamStep', 'cpu', (_b, [pIn, gIn, mIn, vIn, vmIn], a) => {
-  const f32 = (x: KernelInput) => arr(x) as Float32Array;
   const [p, g, m, v] = [f32(pIn), f32(gIn), f32(mIn), f32(vIn)];
   const vm = vmIn && f32(vmIn);
   const n = p.length;
-  const [P, M, V] = [
-    alloc('float32', n),
-    alloc('float32', n),
-    alloc('float32', n),
-  ] as Float32Array[];
-  const VM = vm ? (alloc('float32', n) as Float32Array) : null;
+  const [P, M, V] = [alloc('float32', n), alloc('float32', n), alloc('float32', n)];
+  const VM = vm ? alloc('float32', n) : null;
   const decay = a.decoupled ? 1 - a.lr * a.weightDecay : 1;
   const l2 = a.decoupled ? 0 : a.weightDecay;
   const sign = a.maximize ? -1 : 1;
@@ -23,21 +17,20 @@ registerKernel<AdamStepOp>('adamStep', 'cpu', (_b, [pIn, gIn, mIn, vIn, vmIn], a
   const bc2 = Math.sqrt(1 - a.beta2 ** a.step);
   const stepSize = a.lr / (1 - a.beta1 ** a.step);
   for (let i = 0; i < n; i++) {
-    const pi = p[i] as number;
-    const gi = sign * (g[i] as number) + l2 * pi;
-    const mi = (m[i] as number) + (gi - (m[i] as number)) * c1;
-    const vi = a.beta2 * (v[i] as number) + c2 * gi * gi;
-    (M as Float32Array)[i] = mi;
-    (V as Float32Array)[i] = vi;
+    const pi = p[i]!;
+    const gi = sign * g[i]! + l2 * pi;
+    const mi = m[i]! + (gi - m[i]!) * c1;
+    const vi = a.beta2 * v[i]! + c2 * gi * gi;
+    M[i] = mi;
+    V[i] = vi;
     let second = Math.fround(vi);
     if (VM && vm) {
-      const prev = vm[i] as number;
+      const prev = vm[i]!;
       // NaN propagates as in maximum().
       second = prev !== prev || prev > second ? prev : second;
       VM[i] = second;
     }
-    (P as Float32Array)[i] =
-      pi * decay - (stepSize * Math.fround(mi)) / (Math.sqrt(second) / bc2 + a.eps);
+    P[i] = pi * decay - (stepSize * Math.fround(mi)) / (Math.sqrt(second) / bc2 + a.eps);
   }
   return VM ? [P, M, V, VM] : [P, M, V];
 });

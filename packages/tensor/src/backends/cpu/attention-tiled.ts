@@ -134,6 +134,78 @@ function forwardScratch(): ForwardScratch {
   };
 }
 
+/** The online softmax's running state for a block of query rows: max m, sum l, weighted sum acc. */
+interface RowState {
+  m: Float64Array;
+  l: Float64Array;
+  acc: Float64Array;
+}
+
+/**
+ * After a tile's softmax rows gave each row r its new max and tile sum: rescales the running sum
+ * and weighted sum by e^{m − mNew} (a row whose max is still −∞ shifts by 0) and takes the new max.
+ * Rows with no visible key in the tile (ends ≤ 0) are left as they are. Row r's values are read at
+ * `at.ends + r` in ends, `at.mNew + r` in mNew and `at.sums + r` in sums.
+ */
+function rescaleRows(
+  ends: Int32Array,
+  mNew: Float64Array,
+  sums: Float64Array,
+  at: { ends: number; mNew: number; sums: number },
+  rows: number,
+  { m, l, acc }: RowState,
+  dv: number,
+): void {
+  for (let r = 0; r < rows; r++) {
+    if (ends[at.ends + r]! <= 0) continue;
+    const mx = mNew[at.mNew + r]!;
+    const shift = mx === Number.NEGATIVE_INFINITY ? 0 : mx;
+    const alpha = Math.exp(m[r]! - shift);
+    l[r] = l[r]! * alpha + sums[at.sums + r]!;
+    m[r] = mx;
+    if (alpha !== 1) for (let x = r * dv; x < (r + 1) * dv; x++) acc[x] = acc[x]! * alpha;
+  }
+}
+
+/**
+ * Writes a block of query rows (query i0 + r at output row row0 + r): out = acc / l and lse = m +
+ * log l, or out = 0 and lse = −∞ for a query that sees no key.
+ */
+function writeRows(
+  a: AttentionAttrs,
+  row0: number,
+  i0: number,
+  rows: number,
+  { m, l, acc }: RowState,
+  dv: number,
+  out: TypedArray,
+  lse: TypedArray,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const row = row0 + r;
+    if (visibleEnd(a, i0 + r) === 0) {
+      lse[row] = Number.NEGATIVE_INFINITY;
+      for (let x = 0; x < dv; x++) out[row * dv + x] = 0;
+      continue;
+    }
+    const sum = l[r]!;
+    for (let x = 0; x < dv; x++) out[row * dv + x] = acc[r * dv + x]! / sum;
+    lse[row] = m[r]! + Math.log(sum);
+  }
+}
+
+/** Where batch entry b starts in q (qb), k (kb), v (vb) and the output and dOut (ob). */
+function headOffsets(b: number, tq: number, tk: number, d: number, dv: number) {
+  return { qb: b * tq * d, kb: b * tk * d, vb: b * tk * dv, ob: b * tq * dv };
+}
+
+/** δ of one query row for the backward: dOut_row · out_row − dLse_row (summed in column order). */
+function rowDelta(dO: TypedArray, o: TypedArray, dL: TypedArray, row: number, dv: number): number {
+  let t = -dL[row]!;
+  for (let x = 0; x < dv; x++) t += dO[row * dv + x]! * o[row * dv + x]!;
+  return t;
+}
+
 function forwardTiles(
   e: Engine,
   Q: TypedArray,
@@ -149,11 +221,10 @@ function forwardTiles(
   const m = new Float64Array(BQ);
   const l = new Float64Array(BQ);
   const acc = new Float64Array(BQ * dv);
+  const state: RowState = { m, l, acc };
   const scale = a.scale;
   for (let b = 0; b < batch; b++) {
-    const qb = b * tq * d;
-    const kb = b * tk * d;
-    const vb = b * tk * dv;
+    const { qb, kb, vb } = headOffsets(b, tq, tk, d, dv);
     for (let i0 = 0; i0 < tq; i0 += BQ) {
       const rows = Math.min(BQ, tq - i0);
       const last = visibleEnd(a, i0 + rows - 1);
@@ -167,21 +238,12 @@ function forwardTiles(
           // P = exp(S·scale − m) over the tile in WebAssembly; the per-row updates here.
           for (let r = 0; r < rows; r++) {
             ends[r] = Math.min(cols, visibleEnd(a, i0 + r) - j0);
-            mNew[r] = m[r] as number;
+            mNew[r] = m[r]!;
           }
           kernels.softmaxRows(s, rows, cols, ends, mNew, sums, scale);
-          for (let r = 0; r < rows; r++) {
-            if ((ends[r] as number) <= 0) continue;
-            const mx = mNew[r] as number;
-            const shift = mx === Number.NEGATIVE_INFINITY ? 0 : mx;
-            const alpha = Math.exp((m[r] as number) - shift);
-            l[r] = (l[r] as number) * alpha + (sums[r] as number);
-            m[r] = mx;
-            if (alpha !== 1)
-              for (let x = r * dv; x < (r + 1) * dv; x++) acc[x] = (acc[x] as number) * alpha;
-          }
+          rescaleRows(ends, mNew, sums, { ends: 0, mNew: 0, sums: 0 }, rows, state, dv);
           product(e, s, 0, false, V, vb + j0 * dv, false, pv, rows, cols, dv);
-          for (let x = 0; x < rows * dv; x++) acc[x] = (acc[x] as number) + (pv[x] as number);
+          for (let x = 0; x < rows * dv; x++) acc[x] = acc[x]! + pv[x]!;
           continue;
         }
         for (let r = 0; r < rows; r++) {
@@ -191,40 +253,29 @@ function forwardTiles(
             s.fill(0, o, o + cols);
             continue;
           }
-          let mx = m[r] as number;
+          let mx = m[r]!;
           for (let c = 0; c < end; c++) {
-            const v = (s[o + c] as number) * scale;
+            const v = s[o + c]! * scale;
             if (v > mx || Number.isNaN(v)) mx = v;
           }
           // All scores −∞ so far (infinite inputs): nothing to weigh; exp(s − m) would be NaN.
           const shift = mx === Number.NEGATIVE_INFINITY ? 0 : mx;
-          const alpha = Math.exp((m[r] as number) - shift);
+          const alpha = Math.exp(m[r]! - shift);
           let sum = 0;
           for (let c = 0; c < end; c++) {
-            const p = Math.exp((s[o + c] as number) * scale - shift);
+            const p = Math.exp(s[o + c]! * scale - shift);
             s[o + c] = p;
             sum += p;
           }
           s.fill(0, o + end, o + cols);
-          l[r] = (l[r] as number) * alpha + sum;
+          l[r] = l[r]! * alpha + sum;
           m[r] = mx;
-          if (alpha !== 1)
-            for (let x = r * dv; x < (r + 1) * dv; x++) acc[x] = (acc[x] as number) * alpha;
+          if (alpha !== 1) for (let x = r * dv; x < (r + 1) * dv; x++) acc[x] = acc[x]! * alpha;
         }
         product(e, s, 0, false, V, vb + j0 * dv, false, pv, rows, cols, dv);
-        for (let x = 0; x < rows * dv; x++) acc[x] = (acc[x] as number) + (pv[x] as number);
+        for (let x = 0; x < rows * dv; x++) acc[x] = acc[x]! + pv[x]!;
       }
-      for (let r = 0; r < rows; r++) {
-        const row = b * tq + i0 + r;
-        if (visibleEnd(a, i0 + r) === 0) {
-          lse[row] = Number.NEGATIVE_INFINITY;
-          for (let x = 0; x < dv; x++) out[row * dv + x] = 0;
-          continue;
-        }
-        const sum = l[r] as number;
-        for (let x = 0; x < dv; x++) out[row * dv + x] = (acc[r * dv + x] as number) / sum;
-        lse[row] = (m[r] as number) + Math.log(sum);
-      }
+      writeRows(a, b * tq + i0, i0, rows, state, dv, out, lse);
     }
   }
 }
@@ -269,7 +320,7 @@ export function tiledBackward(
       [dq, dk, dvOut],
       { batch, tq, tk, d, dv },
       a,
-      ok ? (kernels as TileKernels) : null,
+      ok ? kernels! : null,
       (ok ? w : []) as [Float32Array, Float32Array, Int32Array, Float32Array, Float32Array],
     );
   } finally {
@@ -277,6 +328,8 @@ export function tiledBackward(
   }
 }
 
+// Kept whole: the tile loop nest of the JS backward shares its scratch tiles and per-row δ between
+// the steps commented inline (the packed path above is the one that usually runs).
 function backwardTiles(
   e: Engine,
   [q, k, v, o, lse, dO, dL]: BackwardInputs,
@@ -300,10 +353,7 @@ function backwardTiles(
   const gv = new Float64Array(tk * dv);
   const scale = a.scale;
   for (let b = 0; b < batch; b++) {
-    const qb = b * tq * d;
-    const kb = b * tk * d;
-    const vb = b * tk * dv;
-    const ob = b * tq * dv;
+    const { qb, kb, vb, ob } = headOffsets(b, tq, tk, d, dv);
     gk.fill(0);
     gv.fill(0);
     for (let i0 = 0; i0 < tq; i0 += BQ) {
@@ -312,11 +362,9 @@ function backwardTiles(
       gq.fill(0);
       for (let r = 0; r < rows; r++) {
         const row = b * tq + i0 + r;
-        let t = -(dL[row] as number);
-        for (let x = 0; x < dv; x++)
-          t += (dO[row * dv + x] as number) * (o[row * dv + x] as number);
+        const t = rowDelta(dO, o, dL, row, dv);
         delta[r] = t;
-        lseT[r] = lse[row] as number;
+        lseT[r] = lse[row]!;
         deltaT[r] = t;
       }
       for (let j0 = 0; j0 < last; j0 += BK) {
@@ -335,30 +383,28 @@ function backwardTiles(
               ds.fill(0, off, off + cols);
               continue;
             }
-            const lr = lse[b * tq + i0 + r] as number;
-            const dr = delta[r] as number;
+            const lr = lse[b * tq + i0 + r]!;
+            const dr = delta[r]!;
             for (let c = 0; c < end; c++) {
-              const pc = Math.exp((p[off + c] as number) * scale - lr);
+              const pc = Math.exp(p[off + c]! * scale - lr);
               p[off + c] = pc;
-              ds[off + c] = pc * ((ds[off + c] as number) - dr) * scale;
+              ds[off + c] = pc * (ds[off + c]! - dr) * scale;
             }
             p.fill(0, off + end, off + cols);
             ds.fill(0, off + end, off + cols);
           }
         // dQ_t += dS K_j;  dK_j += dSᵀ Q_t;  dV_j += Pᵀ dOut_t.
         product(e, ds, 0, false, k, kb + j0 * d, false, tq1, rows, cols, d);
-        for (let x = 0; x < rows * d; x++) gq[x] = (gq[x] as number) + (tq1[x] as number);
+        for (let x = 0; x < rows * d; x++) gq[x] = gq[x]! + tq1[x]!;
         product(e, ds, 0, true, q, qb + i0 * d, false, tk1, cols, rows, d);
-        for (let x = 0, g = j0 * d; x < cols * d; x++, g++)
-          gk[g] = (gk[g] as number) + (tk1[x] as number);
+        for (let x = 0, g = j0 * d; x < cols * d; x++, g++) gk[g] = gk[g]! + tk1[x]!;
         product(e, p, 0, true, dO, ob + i0 * dv, false, tv1, cols, rows, dv);
-        for (let x = 0, g = j0 * dv; x < cols * dv; x++, g++)
-          gv[g] = (gv[g] as number) + (tv1[x] as number);
+        for (let x = 0, g = j0 * dv; x < cols * dv; x++, g++) gv[g] = gv[g]! + tv1[x]!;
       }
-      for (let x = 0; x < rows * d; x++) dq[qb + i0 * d + x] = gq[x] as number;
+      for (let x = 0; x < rows * d; x++) dq[qb + i0 * d + x] = gq[x]!;
     }
-    for (let x = 0; x < tk * d; x++) dk[kb + x] = gk[x] as number;
-    for (let x = 0; x < tk * dv; x++) dvOut[vb + x] = gv[x] as number;
+    for (let x = 0; x < tk * d; x++) dk[kb + x] = gk[x]!;
+    for (let x = 0; x < tk * dv; x++) dvOut[vb + x] = gv[x]!;
   }
 }
 
@@ -386,7 +432,11 @@ function layout<K extends string>(
   return { at, total };
 }
 
-/** The forward on packed operands; false (nothing written) when the workspace cannot be had. */
+/**
+ * The forward on packed operands; false (nothing written) when the workspace cannot be had. Kept
+ * whole: the batch / query-tile / key-tile loop nest shares the workspace offsets and running
+ * softmax state that pieces would have to pass around; its steps are commented in place.
+ */
 export function packedForward(
   e: Engine,
   Q: TypedArray,
@@ -423,12 +473,13 @@ export function packedForward(
   const m = new Float64Array(BQ);
   const l = new Float64Array(BQ);
   const acc = new Float64Array(BQ * dv);
+  const state: RowState = { m, l, acc };
+  // Where the softmax kernel leaves each row's end, new max and tile sum (in i32 / f64 elements).
+  const rowsAt = { ends: o('ends'), mNew: o('mNew') >> 1, sums: o('sums') >> 1 };
   const scale = a.scale;
   const lastAll = tq > 0 ? visibleEnd(a, tq - 1) : 0;
   for (let b = 0; b < batch; b++) {
-    const qb = b * tq * d;
-    const kb = b * tk * d;
-    const vb = b * tk * dv;
+    const { qb, kb, vb } = headOffsets(b, tq, tk, d, dv);
     for (let j0 = 0; j0 < lastAll; j0 += BK) {
       const cols = Math.min(BK, lastAll - j0);
       packB(K, kb + j0 * d, true, d, cols, view, o('kp') + (j0 / BK) * BK * d);
@@ -449,7 +500,7 @@ export function packedForward(
         gemmPacked(e, o('qp'), o('kp') + jt * BK * d, o('c1'), rows, d, cols);
         for (let r = 0; r < rows; r++) {
           i32[o('ends') + r] = Math.min(cols, visibleEnd(a, i0 + r) - j0);
-          f64[(o('mNew') >> 1) + r] = m[r] as number;
+          f64[(o('mNew') >> 1) + r] = m[r]!;
         }
         kx.softmaxRows(
           o('c1') * 4,
@@ -461,16 +512,7 @@ export function packedForward(
           o('sums') * 4,
           scale,
         );
-        for (let r = 0; r < rows; r++) {
-          if ((i32[o('ends') + r] as number) <= 0) continue;
-          const mx = f64[(o('mNew') >> 1) + r] as number;
-          const shift = mx === Number.NEGATIVE_INFINITY ? 0 : mx;
-          const alpha = Math.exp((m[r] as number) - shift);
-          l[r] = (l[r] as number) * alpha + (f64[(o('sums') >> 1) + r] as number);
-          m[r] = mx;
-          if (alpha !== 1)
-            for (let x = r * dv; x < (r + 1) * dv; x++) acc[x] = (acc[x] as number) * alpha;
-        }
+        rescaleRows(i32, f64, f64, rowsAt, rows, state, dv);
         kx.packA4(o('c1') * 4, ld, rows, cols, o('pp') * 4);
         // V's packing depends on the tile's key count (its k): repack a partial tile.
         if (vpCols[jt] !== cols) {
@@ -480,26 +522,18 @@ export function packedForward(
         gemmPacked(e, o('pp'), o('vp') + jt * BK * dvp, o('c2'), rows, cols, dv);
         const c2 = o('c2');
         for (let r = 0; r < rows; r++)
-          for (let x = 0; x < dv; x++)
-            acc[r * dv + x] = (acc[r * dv + x] as number) + (view[c2 + r * dvp + x] as number);
+          for (let x = 0; x < dv; x++) acc[r * dv + x] = acc[r * dv + x]! + view[c2 + r * dvp + x]!;
       }
-      for (let r = 0; r < rows; r++) {
-        const row = b * tq + i0 + r;
-        if (visibleEnd(a, i0 + r) === 0) {
-          lse[row] = Number.NEGATIVE_INFINITY;
-          for (let x = 0; x < dv; x++) out[row * dv + x] = 0;
-          continue;
-        }
-        const sum = l[r] as number;
-        for (let x = 0; x < dv; x++) out[row * dv + x] = (acc[r * dv + x] as number) / sum;
-        lse[row] = (m[r] as number) + Math.log(sum);
-      }
+      writeRows(a, b * tq + i0, i0, rows, state, dv, out, lse);
     }
   }
   return true;
 }
 
-/** The backward on packed operands; false (nothing written) when the workspace cannot be had. */
+/**
+ * The backward on packed operands; false (nothing written) when the workspace cannot be had. Kept
+ * whole for the same reason as packedForward (one loop nest over a shared workspace layout).
+ */
 export function packedBackward(
   e: Engine,
   [Q, K, V, O, L, DO, DL]: BackwardInputs,
@@ -545,10 +579,7 @@ export function packedBackward(
   const scale = a.scale;
   const lastAll = tq > 0 ? visibleEnd(a, tq - 1) : 0;
   for (let b = 0; b < batch; b++) {
-    const qb = b * tq * d;
-    const kb = b * tk * d;
-    const vb = b * tk * dv;
-    const ob = b * tq * dv;
+    const { qb, kb, vb, ob } = headOffsets(b, tq, tk, d, dv);
     gk.fill(0);
     gv.fill(0);
     for (let j0 = 0; j0 < lastAll; j0 += BK) {
@@ -565,10 +596,8 @@ export function packedBackward(
       gq.fill(0);
       for (let r = 0; r < rows; r++) {
         const row = b * tq + i0 + r;
-        let t = -(DL[row] as number);
-        for (let x = 0; x < dv; x++)
-          t += (DO[row * dv + x] as number) * (O[row * dv + x] as number);
-        view[at4('lseT') + r] = L[row] as number;
+        const t = rowDelta(DO, O, DL, row, dv);
+        view[at4('lseT') + r] = L[row]!;
         view[at4('deltaT') + r] = t;
       }
       packA(Q, qb + i0 * d, false, rows, d, view, at4('qp'));
@@ -608,21 +637,18 @@ export function packedBackward(
         gemmPacked(e, at4('ptp'), at4('dopN'), at4('c5'), cols, rows, dv);
         const [c3, c4, c5] = [at4('c3'), at4('c4'), at4('c5')];
         for (let r = 0; r < rows; r++)
-          for (let x = 0; x < d; x++)
-            gq[r * d + x] = (gq[r * d + x] as number) + (view[c3 + r * dp + x] as number);
+          for (let x = 0; x < d; x++) gq[r * d + x] = gq[r * d + x]! + view[c3 + r * dp + x]!;
         for (let c = 0; c < cols; c++) {
           const g = (j0 + c) * d;
-          for (let x = 0; x < d; x++)
-            gk[g + x] = (gk[g + x] as number) + (view[c4 + c * dp + x] as number);
+          for (let x = 0; x < d; x++) gk[g + x] = gk[g + x]! + view[c4 + c * dp + x]!;
           const h = (j0 + c) * dv;
-          for (let x = 0; x < dv; x++)
-            gv[h + x] = (gv[h + x] as number) + (view[c5 + c * dvp + x] as number);
+          for (let x = 0; x < dv; x++) gv[h + x] = gv[h + x]! + view[c5 + c * dvp + x]!;
         }
       }
-      for (let x = 0; x < rows * d; x++) dq[qb + i0 * d + x] = gq[x] as number;
+      for (let x = 0; x < rows * d; x++) dq[qb + i0 * d + x] = gq[x]!;
     }
-    for (let x = 0; x < tk * d; x++) dk[kb + x] = gk[x] as number;
-    for (let x = 0; x < tk * dv; x++) dvOut[vb + x] = gv[x] as number;
+    for (let x = 0; x < tk * d; x++) dk[kb + x] = gk[x]!;
+    for (let x = 0; x < tk * dv; x++) dvOut[vb + x] = gv[x]!;
   }
   return true;
 }

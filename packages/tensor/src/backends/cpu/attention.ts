@@ -42,10 +42,10 @@ function dimsOf(q: KernelInput, k: KernelInput, v: KernelInput) {
   const r = q.shape.length;
   return {
     batch: sizeOf(q.shape.slice(0, -2)),
-    tq: q.shape[r - 2] as number,
-    tk: k.shape[r - 2] as number,
-    d: q.shape[r - 1] as number,
-    dv: v.shape[r - 1] as number,
+    tq: q.shape[r - 2]!,
+    tk: k.shape[r - 2]!,
+    d: q.shape[r - 1]!,
+    dv: v.shape[r - 1]!,
   };
 }
 
@@ -62,36 +62,46 @@ class Block {
   /** Copies rows first..first+R−1 of src (row length `width`, zeros past `count`) into rows. */
   load(into: Float64Array[], src: TypedArray, first: number, count: number, width: number): void {
     for (let r = 0; r < R; r++) {
-      const row = into[r] as Float64Array;
-      if (r < count)
-        for (let x = 0; x < width; x++) row[x] = src[(first + r) * width + x] as number;
+      const row = into[r]!;
+      if (r < count) for (let x = 0; x < width; x++) row[x] = src[(first + r) * width + x]!;
       else row.fill(0);
     }
   }
 }
 
+type Rows4 = [Float64Array, Float64Array, Float64Array, Float64Array];
+
+/** The R = 4 rows of a block's row buffers. */
+function rows4(rows: Float64Array[]): Rows4 {
+  return [rows[0]!, rows[1]!, rows[2]!, rows[3]!];
+}
+
 /**
- * s_r[j] = scale · a_r · B_j for the R rows a_r (of length w) and keys j < end, from B's rows at
- * base + j·w; −∞ where j >= ends[r].
+ * The 4 × 4 register tiles that scores and weighted are made of: for the four rows r and the
+ * columns t < end in fours, out_r[t] = scale · Σ_{i<n} a_r[i] · B[o_t + i·stepI], summed in i
+ * order, where column t + k of a tile starts at o_t + k·stepK and the next tile at o_t + next.
+ * 8 loads for 16 multiply-adds per i, written out by hand so the 16 sums stay in registers (hence
+ * its length).
+ * Returns the first column left (fewer than 4 remain) for {@link tiles4x1}.
  */
-function scores(
-  blk: Block,
+function tiles4x4(
   a: Float64Array[],
   B: TypedArray,
-  base: number,
-  w: number,
-  scale: number,
+  o: number,
+  next: number,
+  stepK: number,
+  stepI: number,
+  n: number,
+  end: number,
   out: Float64Array[],
-): void {
-  const [a0, a1, a2, a3] = a as [Float64Array, Float64Array, Float64Array, Float64Array];
-  const [s0, s1, s2, s3] = out as [Float64Array, Float64Array, Float64Array, Float64Array];
-  let j = 0;
-  // 4 rows × 4 keys per tile: 8 loads for 16 multiply-adds.
-  for (; j + 3 < blk.end; j += 4) {
-    const o0 = base + j * w;
-    const o1 = o0 + w;
-    const o2 = o1 + w;
-    const o3 = o2 + w;
+  scale: number,
+): number {
+  const [a0, a1, a2, a3] = rows4(a);
+  const [s0, s1, s2, s3] = rows4(out);
+  const k2 = 2 * stepK;
+  const k3 = 3 * stepK;
+  let t = 0;
+  for (; t + 3 < end; t += 4, o += next) {
     let c00 = 0;
     let c01 = 0;
     let c02 = 0;
@@ -108,15 +118,15 @@ function scores(
     let c31 = 0;
     let c32 = 0;
     let c33 = 0;
-    for (let x = 0; x < w; x++) {
-      const b0 = B[o0 + x] as number;
-      const b1 = B[o1 + x] as number;
-      const b2 = B[o2 + x] as number;
-      const b3 = B[o3 + x] as number;
-      const x0 = a0[x] as number;
-      const x1 = a1[x] as number;
-      const x2 = a2[x] as number;
-      const x3 = a3[x] as number;
+    for (let i = 0, p = o; i < n; i++, p += stepI) {
+      const b0 = B[p]!;
+      const b1 = B[p + stepK]!;
+      const b2 = B[p + k2]!;
+      const b3 = B[p + k3]!;
+      const x0 = a0[i]!;
+      const x1 = a1[i]!;
+      const x2 = a2[i]!;
+      const x3 = a3[i]!;
       c00 += x0 * b0;
       c01 += x0 * b1;
       c02 += x0 * b2;
@@ -134,43 +144,77 @@ function scores(
       c32 += x3 * b2;
       c33 += x3 * b3;
     }
-    s0[j] = c00 * scale;
-    s0[j + 1] = c01 * scale;
-    s0[j + 2] = c02 * scale;
-    s0[j + 3] = c03 * scale;
-    s1[j] = c10 * scale;
-    s1[j + 1] = c11 * scale;
-    s1[j + 2] = c12 * scale;
-    s1[j + 3] = c13 * scale;
-    s2[j] = c20 * scale;
-    s2[j + 1] = c21 * scale;
-    s2[j + 2] = c22 * scale;
-    s2[j + 3] = c23 * scale;
-    s3[j] = c30 * scale;
-    s3[j + 1] = c31 * scale;
-    s3[j + 2] = c32 * scale;
-    s3[j + 3] = c33 * scale;
+    s0[t] = c00 * scale;
+    s0[t + 1] = c01 * scale;
+    s0[t + 2] = c02 * scale;
+    s0[t + 3] = c03 * scale;
+    s1[t] = c10 * scale;
+    s1[t + 1] = c11 * scale;
+    s1[t + 2] = c12 * scale;
+    s1[t + 3] = c13 * scale;
+    s2[t] = c20 * scale;
+    s2[t + 1] = c21 * scale;
+    s2[t + 2] = c22 * scale;
+    s2[t + 3] = c23 * scale;
+    s3[t] = c30 * scale;
+    s3[t + 1] = c31 * scale;
+    s3[t + 2] = c32 * scale;
+    s3[t + 3] = c33 * scale;
   }
-  for (; j < blk.end; j++) {
-    const o = base + j * w;
+  return t;
+}
+
+/** The columns t from `from` to end−1 of {@link tiles4x4} one at a time (column t at o, then o + next). */
+function tiles4x1(
+  a: Float64Array[],
+  B: TypedArray,
+  o: number,
+  next: number,
+  stepI: number,
+  n: number,
+  from: number,
+  end: number,
+  out: Float64Array[],
+  scale: number,
+): void {
+  const [a0, a1, a2, a3] = rows4(a);
+  const [s0, s1, s2, s3] = rows4(out);
+  for (let t = from; t < end; t++, o += next) {
     let c0 = 0;
     let c1 = 0;
     let c2 = 0;
     let c3 = 0;
-    for (let x = 0; x < w; x++) {
-      const b = B[o + x] as number;
-      c0 += (a0[x] as number) * b;
-      c1 += (a1[x] as number) * b;
-      c2 += (a2[x] as number) * b;
-      c3 += (a3[x] as number) * b;
+    for (let i = 0, p = o; i < n; i++, p += stepI) {
+      const b = B[p]!;
+      c0 += a0[i]! * b;
+      c1 += a1[i]! * b;
+      c2 += a2[i]! * b;
+      c3 += a3[i]! * b;
     }
-    s0[j] = c0 * scale;
-    s1[j] = c1 * scale;
-    s2[j] = c2 * scale;
-    s3[j] = c3 * scale;
+    s0[t] = c0 * scale;
+    s1[t] = c1 * scale;
+    s2[t] = c2 * scale;
+    s3[t] = c3 * scale;
   }
-  for (let r = 0; r < R; r++)
-    (out[r] as Float64Array).fill(Number.NEGATIVE_INFINITY, blk.ends[r], blk.end);
+}
+
+/**
+ * s_r[j] = scale · a_r · B_j for the R rows a_r (of length w) and keys j < end, from B's rows at
+ * base + j·w; −∞ where j >= ends[r].
+ */
+function scores(
+  blk: Block,
+  a: Float64Array[],
+  B: TypedArray,
+  base: number,
+  w: number,
+  scale: number,
+  out: Float64Array[],
+): void {
+  // 4 rows × 4 keys per tile (key j's row at base + j·w), then the keys left one at a time.
+  const j = tiles4x4(a, B, base, 4 * w, w, 1, w, blk.end, out, scale);
+  tiles4x1(a, B, base + j * w, w, 1, w, j, blk.end, out, scale);
+  for (let r = 0; r < R; r++) out[r]!.fill(Number.NEGATIVE_INFINITY, blk.ends[r], blk.end);
 }
 
 /** out_r[x] = Σ_{j<end} w_r[j] · B[base + j·w + x] for x < w (the R weighted sums of B's rows). */
@@ -182,87 +226,10 @@ function weighted(
   w: number,
   out: Float64Array[],
 ): void {
-  const [w0, w1, w2, w3] = wts as [Float64Array, Float64Array, Float64Array, Float64Array];
-  const [r0, r1, r2, r3] = out as [Float64Array, Float64Array, Float64Array, Float64Array];
-  let x = 0;
-  // 4 rows × 4 columns per tile: 8 loads for 16 multiply-adds.
-  for (; x + 3 < w; x += 4) {
-    let c00 = 0;
-    let c01 = 0;
-    let c02 = 0;
-    let c03 = 0;
-    let c10 = 0;
-    let c11 = 0;
-    let c12 = 0;
-    let c13 = 0;
-    let c20 = 0;
-    let c21 = 0;
-    let c22 = 0;
-    let c23 = 0;
-    let c30 = 0;
-    let c31 = 0;
-    let c32 = 0;
-    let c33 = 0;
-    for (let j = 0, o = base + x; j < blk.end; j++, o += w) {
-      const b0 = B[o] as number;
-      const b1 = B[o + 1] as number;
-      const b2 = B[o + 2] as number;
-      const b3 = B[o + 3] as number;
-      const y0 = w0[j] as number;
-      const y1 = w1[j] as number;
-      const y2 = w2[j] as number;
-      const y3 = w3[j] as number;
-      c00 += y0 * b0;
-      c01 += y0 * b1;
-      c02 += y0 * b2;
-      c03 += y0 * b3;
-      c10 += y1 * b0;
-      c11 += y1 * b1;
-      c12 += y1 * b2;
-      c13 += y1 * b3;
-      c20 += y2 * b0;
-      c21 += y2 * b1;
-      c22 += y2 * b2;
-      c23 += y2 * b3;
-      c30 += y3 * b0;
-      c31 += y3 * b1;
-      c32 += y3 * b2;
-      c33 += y3 * b3;
-    }
-    r0[x] = c00;
-    r0[x + 1] = c01;
-    r0[x + 2] = c02;
-    r0[x + 3] = c03;
-    r1[x] = c10;
-    r1[x + 1] = c11;
-    r1[x + 2] = c12;
-    r1[x + 3] = c13;
-    r2[x] = c20;
-    r2[x + 1] = c21;
-    r2[x + 2] = c22;
-    r2[x + 3] = c23;
-    r3[x] = c30;
-    r3[x + 1] = c31;
-    r3[x + 2] = c32;
-    r3[x + 3] = c33;
-  }
-  for (; x < w; x++) {
-    let c0 = 0;
-    let c1 = 0;
-    let c2 = 0;
-    let c3 = 0;
-    for (let j = 0, o = base + x; j < blk.end; j++, o += w) {
-      const b = B[o] as number;
-      c0 += (w0[j] as number) * b;
-      c1 += (w1[j] as number) * b;
-      c2 += (w2[j] as number) * b;
-      c3 += (w3[j] as number) * b;
-    }
-    r0[x] = c0;
-    r1[x] = c1;
-    r2[x] = c2;
-    r3[x] = c3;
-  }
+  // 4 rows × 4 adjacent columns per tile (column x at base + x, key j a row of w further), then
+  // the columns left one at a time; a scale of 1 leaves each sum as it is.
+  const x = tiles4x4(wts, B, base, 4, 1, w, blk.end, w, out, 1);
+  tiles4x1(wts, B, base + x, 1, w, blk.end, x, w, out, 1);
 }
 
 /** G[j·w + x] += Σ_r c_r[j] · a_r[x] for j < end (rank-R update of the key rows' gradients). */
@@ -273,43 +240,38 @@ function rankUpdate(
   G: Float64Array,
   w: number,
 ): void {
-  const [c0, c1, c2, c3] = c as [Float64Array, Float64Array, Float64Array, Float64Array];
-  const [a0, a1, a2, a3] = a as [Float64Array, Float64Array, Float64Array, Float64Array];
+  const [c0, c1, c2, c3] = rows4(c);
+  const [a0, a1, a2, a3] = rows4(a);
   let j = 0;
   // Two keys per pass: the four row values a_r[x] are loaded once for both.
   for (; j + 1 < blk.end; j += 2) {
-    const k0 = c0[j] as number;
-    const k1 = c1[j] as number;
-    const k2 = c2[j] as number;
-    const k3 = c3[j] as number;
-    const m0 = c0[j + 1] as number;
-    const m1 = c1[j + 1] as number;
-    const m2 = c2[j + 1] as number;
-    const m3 = c3[j + 1] as number;
+    const k0 = c0[j]!;
+    const k1 = c1[j]!;
+    const k2 = c2[j]!;
+    const k3 = c3[j]!;
+    const m0 = c0[j + 1]!;
+    const m1 = c1[j + 1]!;
+    const m2 = c2[j + 1]!;
+    const m3 = c3[j + 1]!;
     const o = j * w;
     const p = o + w;
     for (let x = 0; x < w; x++) {
-      const x0 = a0[x] as number;
-      const x1 = a1[x] as number;
-      const x2 = a2[x] as number;
-      const x3 = a3[x] as number;
-      G[o + x] = (G[o + x] as number) + k0 * x0 + k1 * x1 + k2 * x2 + k3 * x3;
-      G[p + x] = (G[p + x] as number) + m0 * x0 + m1 * x1 + m2 * x2 + m3 * x3;
+      const x0 = a0[x]!;
+      const x1 = a1[x]!;
+      const x2 = a2[x]!;
+      const x3 = a3[x]!;
+      G[o + x] = G[o + x]! + k0 * x0 + k1 * x1 + k2 * x2 + k3 * x3;
+      G[p + x] = G[p + x]! + m0 * x0 + m1 * x1 + m2 * x2 + m3 * x3;
     }
   }
   for (; j < blk.end; j++) {
-    const k0 = c0[j] as number;
-    const k1 = c1[j] as number;
-    const k2 = c2[j] as number;
-    const k3 = c3[j] as number;
+    const k0 = c0[j]!;
+    const k1 = c1[j]!;
+    const k2 = c2[j]!;
+    const k3 = c3[j]!;
     const o = j * w;
     for (let x = 0; x < w; x++) {
-      G[o + x] =
-        (G[o + x] as number) +
-        k0 * (a0[x] as number) +
-        k1 * (a1[x] as number) +
-        k2 * (a2[x] as number) +
-        k3 * (a3[x] as number);
+      G[o + x] = G[o + x]! + k0 * a0[x]! + k1 * a1[x]! + k2 * a2[x]! + k3 * a3[x]!;
     }
   }
 }
@@ -359,11 +321,11 @@ function oneRow(
     let c2 = 0;
     let c3 = 0;
     for (let x = 0; x < d; x++) {
-      const qx = Q[q0 + x] as number;
-      c0 += qx * (K[o0 + x] as number);
-      c1 += qx * (K[o1 + x] as number);
-      c2 += qx * (K[o2 + x] as number);
-      c3 += qx * (K[o3 + x] as number);
+      const qx = Q[q0 + x]!;
+      c0 += qx * K[o0 + x]!;
+      c1 += qx * K[o1 + x]!;
+      c2 += qx * K[o2 + x]!;
+      c3 += qx * K[o3 + x]!;
     }
     s[j] = c0 * scale;
     s[j + 1] = c1 * scale;
@@ -373,12 +335,12 @@ function oneRow(
   for (; j < end; j++) {
     const o = (key0 + j) * d;
     let c = 0;
-    for (let x = 0; x < d; x++) c += (Q[q0 + x] as number) * (K[o + x] as number);
+    for (let x = 0; x < d; x++) c += Q[q0 + x]! * K[o + x]!;
     s[j] = c * scale;
   }
   let m = Number.NEGATIVE_INFINITY;
   for (let t = 0; t < end; t++) {
-    const v = s[t] as number;
+    const v = s[t]!;
     if (v > m || Number.isNaN(v)) m = v;
   }
   // All scores −∞ (infinite inputs): there is nothing to weigh; exp(s − m) would be NaN.
@@ -386,15 +348,17 @@ function oneRow(
   let sum = 0;
   acc.fill(0, 0, dv);
   for (let t = 0; t < end; t++) {
-    const p = Math.exp((s[t] as number) - shift);
+    const p = Math.exp(s[t]! - shift);
     sum += p;
     const o = (key0 + t) * dv;
-    for (let x = 0; x < dv; x++) acc[x] = (acc[x] as number) + p * (V[o + x] as number);
+    for (let x = 0; x < dv; x++) acc[x] = acc[x]! + p * V[o + x]!;
   }
-  for (let x = 0; x < dv; x++) out[row * dv + x] = (acc[x] as number) / sum;
+  for (let x = 0; x < dv; x++) out[row * dv + x] = acc[x]! / sum;
   lse[row] = shift + Math.log(sum);
 }
 
+// Kept whole (~80 lines): the four-row block loop shares its block buffers and per-row softmax state
+// between the steps commented inline; the WASM and tiled engines are tried first.
 registerKernel<AttentionOp>('attention', 'cpu', (_b, [q, k, v], a, [oSpec, lSpec]) => {
   const { batch, tq, tk, d, dv } = dimsOf(q, k, v);
   const [Q, K, V] = [arr(q), arr(k), arr(v)];
@@ -431,8 +395,8 @@ registerKernel<AttentionOp>('attention', 'cpu', (_b, [q, k, v], a, [oSpec, lSpec
           d,
           dv,
           a.scale,
-          blk.s[0] as Float64Array,
-          acc[0] as Float64Array,
+          blk.s[0]!,
+          acc[0]!,
         );
         continue;
       }
@@ -442,18 +406,18 @@ registerKernel<AttentionOp>('attention', 'cpu', (_b, [q, k, v], a, [oSpec, lSpec
       const sums = [0, 0, 0, 0];
       const shifts = [0, 0, 0, 0];
       for (let r = 0; r < count; r++) {
-        const s = blk.s[r] as Float64Array;
-        const end = blk.ends[r] as number;
+        const s = blk.s[r]!;
+        const end = blk.ends[r]!;
         let m = Number.NEGATIVE_INFINITY;
         for (let j = 0; j < end; j++) {
-          const sj = s[j] as number;
+          const sj = s[j]!;
           if (sj > m || Number.isNaN(sj)) m = sj;
         }
         // All scores −∞ (infinite inputs): there is nothing to weigh; exp(s − m) would be NaN.
         const shift = m === Number.NEGATIVE_INFINITY ? 0 : m;
         let sum = 0;
         for (let j = 0; j < end; j++) {
-          const p = Math.exp((s[j] as number) - shift);
+          const p = Math.exp(s[j]! - shift);
           s[j] = p;
           sum += p;
         }
@@ -461,7 +425,7 @@ registerKernel<AttentionOp>('attention', 'cpu', (_b, [q, k, v], a, [oSpec, lSpec
         sums[r] = sum;
         shifts[r] = shift;
       }
-      for (let r = count; r < R; r++) (blk.s[r] as Float64Array).fill(0, 0, blk.end);
+      for (let r = count; r < R; r++) blk.s[r]!.fill(0, 0, blk.end);
       weighted(blk, blk.s, V, b * tk * dv, dv, acc);
       for (let r = 0; r < count; r++) {
         const row = row0 + r;
@@ -469,10 +433,10 @@ registerKernel<AttentionOp>('attention', 'cpu', (_b, [q, k, v], a, [oSpec, lSpec
           lse[row] = Number.NEGATIVE_INFINITY;
           continue;
         }
-        const sum = sums[r] as number;
-        const ar = acc[r] as Float64Array;
-        for (let x = 0; x < dv; x++) out[row * dv + x] = (ar[x] as number) / sum;
-        lse[row] = (shifts[r] as number) + Math.log(sum);
+        const sum = sums[r]!;
+        const ar = acc[r]!;
+        for (let x = 0; x < dv; x++) out[row * dv + x] = ar[x]! / sum;
+        lse[row] = shifts[r]! + Math.log(sum);
       }
     }
   }
@@ -516,24 +480,23 @@ registerKernel<AttentionGradOp>(
         scores(blk, blk.rows, K, kb, d, scale, blk.s);
         scores(blk, gRows, V, vb, dv, 1, dp);
         for (let r = 0; r < R; r++) {
-          const s = blk.s[r] as Float64Array;
-          const p = dp[r] as Float64Array;
+          const s = blk.s[r]!;
+          const p = dp[r]!;
           if (r >= count || blk.ends[r] === 0) {
             s.fill(0, 0, blk.end);
             p.fill(0, 0, blk.end);
             continue;
           }
           const row = row0 + r;
-          const l = L[row] as number;
-          let delta = -(DL[row] as number);
-          for (let x = 0; x < dv; x++)
-            delta += (DO[row * dv + x] as number) * (O[row * dv + x] as number);
-          const end = blk.ends[r] as number;
+          const l = L[row]!;
+          let delta = -DL[row]!;
+          for (let x = 0; x < dv; x++) delta += DO[row * dv + x]! * O[row * dv + x]!;
+          const end = blk.ends[r]!;
           // s becomes p, dp becomes ds = p · (dp − δ) · scale.
           for (let j = 0; j < end; j++) {
-            const pj = Math.exp((s[j] as number) - l);
+            const pj = Math.exp(s[j]! - l);
             s[j] = pj;
-            p[j] = pj * ((p[j] as number) - delta) * scale;
+            p[j] = pj * (p[j]! - delta) * scale;
           }
           s.fill(0, end, blk.end);
           p.fill(0, end, blk.end);
@@ -542,12 +505,12 @@ registerKernel<AttentionGradOp>(
         rankUpdate(blk, dp, blk.rows, gk, d);
         rankUpdate(blk, blk.s, gRows, gv, dv);
         for (let r = 0; r < count; r++) {
-          const g = gq[r] as Float64Array;
-          for (let x = 0; x < d; x++) dq[(row0 + r) * d + x] = g[x] as number;
+          const g = gq[r]!;
+          for (let x = 0; x < d; x++) dq[(row0 + r) * d + x] = g[x]!;
         }
       }
-      for (let x = 0; x < tk * d; x++) dk[kb + x] = gk[x] as number;
-      for (let x = 0; x < tk * dv; x++) dvOut[vb + x] = gv[x] as number;
+      for (let x = 0; x < tk * d; x++) dk[kb + x] = gk[x]!;
+      for (let x = 0; x < tk * dv; x++) dvOut[vb + x] = gv[x]!;
     }
     return [dq, dk, dvOut];
   },

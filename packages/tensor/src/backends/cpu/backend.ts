@@ -1,5 +1,6 @@
 import type { Backend, BackendBuffer, KernelInput } from '../../backend.js';
-import { allocTyped, type DType, type TypedArray } from '../../dtype.js';
+import { type ArrayOf, allocTyped, type DType, type TypedArray } from '../../dtype.js';
+import { TensorError } from '../../errors.js';
 import { freeResident, residentCopy } from './wasm/attention.js';
 import { forgetCachedMatrix } from './wasm/gemm.js';
 
@@ -58,14 +59,27 @@ export function arr(x: KernelInput): TypedArray {
   return x.buffer as TypedArray;
 }
 
+/** The Float32Array behind a float32 kernel input; throws for another buffer. */
+export function f32(x: KernelInput): Float32Array {
+  if (x.buffer instanceof Float32Array) return x.buffer;
+  throw new TensorError('cpu', `expected a float32 buffer, got ${x.dtype}`);
+}
+
+/** The Int32Array behind an int32 kernel input; throws for another buffer. */
+export function i32(x: KernelInput): Int32Array {
+  if (x.buffer instanceof Int32Array) return x.buffer;
+  throw new TensorError('cpu', `expected an int32 buffer, got ${x.dtype}`);
+}
+
 /**
  * A zero-filled buffer for a kernel's output (reused from the pool when a large one is free). A
  * kernel that writes every element passes `zeroed = false`: a reused buffer then keeps its old
  * contents instead of paying a memset as large as the output.
  */
-export function alloc(dtype: DType, size: number, zeroed = true): TypedArray {
+export function alloc<D extends DType>(dtype: D, size: number, zeroed = true): ArrayOf<D> {
   if (size * 4 >= POOL_MIN_BYTES) {
-    const reused = pool.get(keyOf(dtype, size))?.pop();
+    // The pool is keyed by dtype, so what it holds under this key is an ArrayOf<D>.
+    const reused = pool.get(keyOf(dtype, size))?.pop() as ArrayOf<D> | undefined;
     if (reused) {
       pooledBytes -= reused.byteLength;
       if (zeroed) reused.fill(0);

@@ -20,7 +20,7 @@ const cache = new WeakMap<Expr, { flat: Loop; strided: Loop }>();
 function compile(arity: number, e: Expr): { flat: Loop; strided: Loop } {
   const hit = cache.get(e);
   if (hit) return hit;
-  const names = NAMES[arity - 1] as string[];
+  const names = NAMES[arity - 1]!;
   const ids = names.map((_, i) => i);
   const head = ids.map((i) => `const in${i} = ins[${i}];`).join('\n');
   const flat = `${head}

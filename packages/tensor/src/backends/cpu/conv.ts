@@ -49,24 +49,23 @@ function walk(img: TypedArray, cols: TypedArray, n: number, a: Im2colAttrs, gath
         const dh = i * dilationH - padTop;
         for (let j = 0; j < kernelW; j++) {
           const dw = j * dilationW - padLeft;
-          const [lo, hi] = colRanges[j] as [number, number];
+          const [lo, hi] = colRanges[j]!;
           for (let oh = 0; oh < outH; oh++, o += outW) {
             const ih = oh * strideH + dh;
             if (ih < 0 || ih >= height || lo >= hi) continue;
             const row = base + ih * width + dw;
             if (gather) {
               if (strideW === 1) {
-                for (let ow = lo; ow < hi; ow++) cols[o + ow] = img[row + ow] as number;
+                for (let ow = lo; ow < hi; ow++) cols[o + ow] = img[row + ow]!;
               } else {
-                for (let ow = lo; ow < hi; ow++) cols[o + ow] = img[row + ow * strideW] as number;
+                for (let ow = lo; ow < hi; ow++) cols[o + ow] = img[row + ow * strideW]!;
               }
             } else if (strideW === 1) {
-              for (let ow = lo; ow < hi; ow++)
-                img[row + ow] = (img[row + ow] as number) + (cols[o + ow] as number);
+              for (let ow = lo; ow < hi; ow++) img[row + ow] = img[row + ow]! + cols[o + ow]!;
             } else {
               for (let ow = lo; ow < hi; ow++) {
                 const p = row + ow * strideW;
-                img[p] = (img[p] as number) + (cols[o + ow] as number);
+                img[p] = img[p]! + cols[o + ow]!;
               }
             }
           }
@@ -78,12 +77,12 @@ function walk(img: TypedArray, cols: TypedArray, n: number, a: Im2colAttrs, gath
 
 registerKernel<Im2colOp>('im2col', 'cpu', (_b, [X], a, [s]) => {
   const cols = alloc(s.dtype, sizeOf(s.shape));
-  walk(arr(X), cols, X.shape[0] as number, a, true);
+  walk(arr(X), cols, X.shape[0]!, a, true);
   return [cols];
 });
 
 registerKernel<Im2colOp>('col2im', 'cpu', (_b, [C], a, [s]) => {
   const img = alloc(s.dtype, sizeOf(s.shape));
-  walk(img, arr(C), C.shape[0] as number, a, false);
+  walk(img, arr(C), C.shape[0]!, a, false);
   return [img];
 });

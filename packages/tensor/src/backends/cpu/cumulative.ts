@@ -7,7 +7,7 @@ import { alloc, arr } from './backend.js';
 function layout(x: KernelInput, axis: number) {
   return {
     outer: sizeOf(x.shape.slice(0, axis)),
-    r: x.shape[axis] as number,
+    r: x.shape[axis]!,
     inner: sizeOf(x.shape.slice(axis + 1)),
   };
 }
@@ -23,8 +23,8 @@ registerKernel<CumsumOp>('cumsum', 'cpu', (_b, [input], { axis, reverse, exclusi
       const k = reverse ? r - 1 - s : s;
       const row = (o * r + k) * inner;
       for (let i = 0; i < inner; i++) {
-        const before = acc[i] as number;
-        const after = before + (src[row + i] as number);
+        const before = acc[i]!;
+        const after = before + src[row + i]!;
         acc[i] = after;
         out[row + i] = exclusive ? before : after;
       }
@@ -44,7 +44,7 @@ registerKernel<CummaxOp>('cummax', 'cpu', (_b, [input], { axis }, [spec]) => {
       let at = 0;
       for (let k = 0; k < r; k++) {
         const p = (o * r + k) * inner + i;
-        const v = src[p] as number;
+        const v = src[p]!;
         // Latest index among equal maxima (PyTorch); a NaN sticks once seen, and each later NaN
         // takes over the index (as in PyTorch).
         if (v !== v || (best === best && v >= best)) {

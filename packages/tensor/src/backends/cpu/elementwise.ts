@@ -21,7 +21,7 @@ const ERF: Expr = {
 // one: 5e-5 at x = −3), so there it is computed directly as erfc, with the Chebyshev fit of Numerical
 // Recipes (erfcc, relative error < 1.2e-7 for all arguments).
 const GELU: Expr = {
-  pre: `const z_ = x * 0.7071067811865476; ${(ERF.pre as string).replace(/\bx\b/g, 'z_')}
+  pre: `const z_ = x * 0.7071067811865476; ${ERF.pre!.replace(/\bx\b/g, 'z_')}
     let p_ = 1 + e_;
     if (z_ < -0.5) { const a_ = -z_; const u_ = 1 / (1 + 0.5 * a_);
       p_ = u_ * Math.exp(-a_ * a_ - 1.26551223 + u_ * (1.00002368 + u_ * (0.37409196 + u_ * (0.09678418 + u_ * (-0.18628806 + u_ * (0.27886807 + u_ * (-1.13520398 + u_ * (1.48851587 + u_ * (-0.82215223 + u_ * 0.17087277))))))))); }`,
@@ -73,7 +73,7 @@ const BINARY: Record<string, Expr> = {
   ge: { expr: 'a >= b ? 1 : 0' },
   // GELU's backward in one pass, dy · (Φ(x) + x·φ(x)) with a = dy, b = x (GELU's Φ, erfc tail too).
   geluGrad: {
-    pre: (GELU.pre as string).replace(/\bx\b/g, 'b'),
+    pre: GELU.pre!.replace(/\bx\b/g, 'b'),
     expr: 'a * (0.5 * p_ + b * 0.3989422804014327 * Math.exp(-0.5 * b * b))',
   },
 };

@@ -23,12 +23,12 @@ function offsetsOf(shape: readonly number[], strides: readonly number[], skip: n
   for (let i = 0; i < n; i++) {
     out[i] = base;
     for (let k = rank - 1; k >= 0; k--) {
-      const st = k === skip ? 0 : (strides[k] as number);
+      const st = k === skip ? 0 : strides[k]!;
       base += st;
-      const c = (coord[k] as number) + 1;
+      const c = coord[k]! + 1;
       coord[k] = c;
-      if (c < (shape[k] as number)) break;
-      base -= st * (shape[k] as number);
+      if (c < shape[k]!) break;
+      base -= st * shape[k]!;
       coord[k] = 0;
     }
   }
@@ -45,12 +45,12 @@ function targetsOf(
   const idx = arr(index);
   const strides = stridesOf(shape);
   const at = offsetsOf(index.shape, strides, axis);
-  const size = shape[axis] as number;
-  const axisStride = strides[axis] as number;
+  const size = shape[axis]!;
+  const axisStride = strides[axis]!;
   for (let i = 0; i < at.length; i++) {
-    const v = idx[i] as number;
+    const v = idx[i]!;
     if (v < 0 || v >= size) throw badIndex(op, v, size, axis);
-    at[i] = (at[i] as number) + v * axisStride;
+    at[i] = at[i]! + v * axisStride;
   }
   return at;
 }
@@ -59,7 +59,7 @@ registerKernel<GatherOp>('gather', 'cpu', (_b, [x, index], { axis }, [spec]) => 
   const src = arr(x);
   const out = alloc(spec.dtype, index.size);
   const at = targetsOf('gather', index, x.shape, axis);
-  for (let i = 0; i < at.length; i++) out[i] = src[at[i] as number] as number;
+  for (let i = 0; i < at.length; i++) out[i] = src[at[i]!]!;
   return [out];
 });
 
@@ -70,8 +70,8 @@ registerKernel<ScatterAddOp>('scatterAdd', 'cpu', (_b, [source, idx], { axis, sh
   // The source may be larger than the index off the axis: read it at the index's positions.
   const from = offsetsOf(idx.shape, stridesOf(source.shape), -1);
   for (let i = 0; i < at.length; i++) {
-    const o = at[i] as number;
-    out[o] = (out[o] as number) + (src[from[i] as number] as number);
+    const o = at[i]!;
+    out[o] = out[o]! + src[from[i]!]!;
   }
   return [out];
 });
@@ -80,18 +80,18 @@ registerKernel<ScatterAddOp>('scatterAdd', 'cpu', (_b, [source, idx], { axis, sh
 registerKernel<GatherOp>('take', 'cpu', (_b, [input, index], { axis }, [spec]) => {
   const src = arr(input);
   const idx = arr(index);
-  const n = input.shape[axis] as number;
+  const n = input.shape[axis]!;
   const outer = sizeOf(input.shape.slice(0, axis));
   const inner = sizeOf(input.shape.slice(axis + 1));
   const k = idx.length;
   const out = alloc(spec.dtype, outer * k * inner);
   for (let j = 0; j < k; j++) {
-    const v = idx[j] as number;
+    const v = idx[j]!;
     if (v < 0 || v >= n) throw badIndex('indexSelect', v, n, axis);
   }
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < k; j++) {
-      const from = (o * n + (idx[j] as number)) * inner;
+      const from = (o * n + idx[j]!) * inner;
       out.set(src.subarray(from, from + inner), (o * k + j) * inner);
     }
   }
@@ -101,7 +101,7 @@ registerKernel<GatherOp>('take', 'cpu', (_b, [input, index], { axis }, [spec]) =
 registerKernel<ScatterAddOp>('indexAdd', 'cpu', (_b, [s, index], { axis, shape }, [spec]) => {
   const src = arr(s);
   const idx = arr(index);
-  const n = shape[axis] as number;
+  const n = shape[axis]!;
   const outer = sizeOf(shape.slice(0, axis));
   const inner = sizeOf(shape.slice(axis + 1));
   const k = idx.length;
@@ -112,12 +112,11 @@ registerKernel<ScatterAddOp>('indexAdd', 'cpu', (_b, [s, index], { axis, shape }
   const out = alloc(spec.dtype, sizeOf(shape));
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < k; j++) {
-      const v = idx[j] as number;
+      const v = idx[j]!;
       if (v < 0 || v >= n) throw badIndex('indexAdd', v, n, axis);
       const to = (o * n + v) * inner;
       const from = (o * k + j) * inner;
-      for (let i = 0; i < inner; i++)
-        out[to + i] = (out[to + i] as number) + (src[from + i] as number);
+      for (let i = 0; i < inner; i++) out[to + i] = out[to + i]! + src[from + i]!;
     }
   }
   return [out];

@@ -30,16 +30,19 @@ export function packA(
       if (i >= m) {
         for (let kk = 0; kk < k; kk++) dst[base + kk * R + r] = 0;
       } else if (trans) {
-        for (let kk = 0; kk < k; kk++) dst[base + kk * R + r] = src[off + kk * m + i] as number;
+        for (let kk = 0; kk < k; kk++) dst[base + kk * R + r] = src[off + kk * m + i]!;
       } else {
         const row = off + i * k;
-        for (let kk = 0; kk < k; kk++) dst[base + kk * R + r] = src[row + kk] as number;
+        for (let kk = 0; kk < k; kk++) dst[base + kk * R + r] = src[row + kk]!;
       }
     }
   }
 }
 
-/** Packs columns of op(B) (K×N) into panels of 4 columns, k-major; columns past N are zero. */
+/**
+ * Packs columns of op(B) (K×N) into panels of 4 columns, k-major; columns past N are zero. The
+ * columns of op(B) are the rows of op(B)ᵀ = op'(Bᵀ) with the other transposition, so this is packA.
+ */
 export function packB(
   src: TypedArray,
   off: number,
@@ -48,23 +51,11 @@ export function packB(
   n: number,
   dst: Float32Array,
 ): void {
-  const panels = Math.ceil(n / R);
-  for (let p = 0; p < panels; p++) {
-    const base = p * R * k;
-    for (let c = 0; c < R; c++) {
-      const j = p * R + c;
-      if (j >= n) {
-        for (let kk = 0; kk < k; kk++) dst[base + kk * R + c] = 0;
-      } else if (trans) {
-        const row = off + j * k;
-        for (let kk = 0; kk < k; kk++) dst[base + kk * R + c] = src[row + kk] as number;
-      } else {
-        for (let kk = 0; kk < k; kk++) dst[base + kk * R + c] = src[off + kk * n + j] as number;
-      }
-    }
-  }
+  packA(src, off, !trans, n, k, dst);
 }
 
+// Long by design: the 4×4 register tile is written out by hand (16 sums kept in locals) inside the
+// cache-block loops; split into calls it would lose the registers and the speed.
 export function gemmPacked(
   ap: Float32Array,
   bp: Float32Array,
@@ -101,14 +92,14 @@ export function gemmPacked(
           c32 = 0,
           c33 = 0;
         for (let kk = 0, a = aBase, b = bBase; kk < k; kk++, a += R, b += R) {
-          const a0 = ap[a] as number,
-            a1 = ap[a + 1] as number,
-            a2 = ap[a + 2] as number,
-            a3 = ap[a + 3] as number;
-          const b0 = bp[b] as number,
-            b1 = bp[b + 1] as number,
-            b2 = bp[b + 2] as number,
-            b3 = bp[b + 3] as number;
+          const a0 = ap[a]!,
+            a1 = ap[a + 1]!,
+            a2 = ap[a + 2]!,
+            a3 = ap[a + 3]!;
+          const b0 = bp[b]!,
+            b1 = bp[b + 1]!,
+            b2 = bp[b + 2]!,
+            b3 = bp[b + 3]!;
           c00 += a0 * b0;
           c01 += a0 * b1;
           c02 += a0 * b2;
@@ -149,7 +140,7 @@ export function gemmPacked(
         const cols = Math.min(R, n - j0);
         for (let r = 0; r < rows; r++) {
           const o = outOff + (i0 + r) * n + j0;
-          for (let c = 0; c < cols; c++) out[o + c] = tile[r * R + c] as number;
+          for (let c = 0; c < cols; c++) out[o + c] = tile[r * R + c]!;
         }
       }
     }
@@ -182,8 +173,7 @@ export function gemmDirect(
       let acc = 0;
       let pa = aOff + i * aRow;
       let pb = bOff + j * bCol;
-      for (let kk = 0; kk < k; kk++, pa += aCol, pb += bRow)
-        acc += (a[pa] as number) * (b[pb] as number);
+      for (let kk = 0; kk < k; kk++, pa += aCol, pb += bRow) acc += a[pa]! * b[pb]!;
       out[outOff + i * n + j] = acc;
     }
   }

@@ -34,10 +34,10 @@ function batchItems(
     let ib = 0;
     let rest = t;
     for (let d = 0; d < batch.length; d++) {
-      const c = Math.floor(rest / (outStr[d] as number));
-      rest -= c * (outStr[d] as number);
-      ia += c * (aStr[d] as number);
-      ib += c * (bStr[d] as number);
+      const c = Math.floor(rest / outStr[d]!);
+      rest -= c * outStr[d]!;
+      ia += c * aStr[d]!;
+      ib += c * bStr[d]!;
     }
     items.push({ aOff: ia * aMat, bOff: ib * bMat, outOff: t * outMat });
   }
@@ -46,9 +46,9 @@ function batchItems(
 
 registerKernel<MatmulOp>('matmul', 'cpu', (_b, [A, B], { transA, transB }, [o]) => {
   const ra = A.shape.length;
-  const m = o.shape[o.shape.length - 2] as number;
-  const n = o.shape[o.shape.length - 1] as number;
-  const k = A.shape[transA ? ra - 2 : ra - 1] as number;
+  const m = o.shape[o.shape.length - 2]!;
+  const n = o.shape[o.shape.length - 1]!;
+  const k = A.shape[transA ? ra - 2 : ra - 1]!;
   const out = alloc(o.dtype, sizeOf(o.shape));
   const batchShape = o.shape.slice(0, -2);
   if (m === 0 || n === 0 || sizeOf(batchShape) === 0) return [out];

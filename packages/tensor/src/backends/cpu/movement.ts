@@ -21,8 +21,8 @@ function walk(
     row(0, offset, 1, 0);
     return;
   }
-  const n = shape[rank - 1] as number;
-  const step = strides[rank - 1] as number;
+  const n = shape[rank - 1]!;
+  const step = strides[rank - 1]!;
   const total = sizeOf(shape);
   if (total === 0) return;
   const idx = new Int32Array(rank);
@@ -30,11 +30,11 @@ function walk(
   for (let dst = 0; dst < total; dst += n) {
     row(dst, src, n, step);
     for (let k = rank - 2; k >= 0; k--) {
-      src += strides[k] as number;
-      const c = (idx[k] as number) + 1;
+      src += strides[k]!;
+      const c = idx[k]! + 1;
       idx[k] = c;
-      if (c < (shape[k] as number)) break;
-      src -= (strides[k] as number) * (shape[k] as number);
+      if (c < shape[k]!) break;
+      src -= strides[k]! * shape[k]!;
       idx[k] = 0;
     }
   }
@@ -45,7 +45,7 @@ registerKernel<StridedOp>('strided', 'cpu', (_b, [x], { shape, strides, offset }
   const out = alloc(spec.dtype, sizeOf(shape));
   walk(shape, strides, offset, (d, s, n, step) => {
     if (step === 1) out.set(src.subarray(s, s + n), d);
-    else for (let j = 0; j < n; j++) out[d + j] = src[s + j * step] as number;
+    else for (let j = 0; j < n; j++) out[d + j] = src[s + j * step]!;
   });
   return [out];
 });
@@ -57,8 +57,7 @@ registerKernel<StridedScatterOp>(
     const src = arr(g);
     const out = alloc(o.dtype, sizeOf(o.shape));
     walk(shape, strides, offset, (d, s, n, step) => {
-      for (let j = 0; j < n; j++)
-        out[s + j * step] = (out[s + j * step] as number) + (src[d + j] as number);
+      for (let j = 0; j < n; j++) out[s + j * step] = out[s + j * step]! + src[d + j]!;
     });
     return [out];
   },
@@ -69,7 +68,7 @@ registerKernel<PadOp>('pad', 'cpu', (_b, [input], { pads, value }, [o]) => {
   if (value !== 0) out.fill(value);
   // Write the input through a strided view of the output that starts at the padded corner.
   const outStrides = stridesOf(o.shape);
-  const offset = pads.reduce((acc, p, i) => acc + (p[0] ?? 0) * (outStrides[i] as number), 0);
+  const offset = pads.reduce((acc, p, i) => acc + (p[0] ?? 0) * outStrides[i]!, 0);
   const src = arr(input);
   walk(input.shape, outStrides, offset, (d, s, n) => out.set(src.subarray(d, d + n), s));
   return [out];
@@ -79,10 +78,10 @@ registerKernel<ConcatOp>('concat', 'cpu', (_b, inputs, { axis }, [o]) => {
   const out = alloc(o.dtype, sizeOf(o.shape));
   const outer = sizeOf(o.shape.slice(0, axis));
   const inner = sizeOf(o.shape.slice(axis + 1));
-  const rowLen = (o.shape[axis] as number) * inner;
+  const rowLen = o.shape[axis]! * inner;
   let at = 0;
   for (const x of inputs) {
-    const len = (x.shape[axis] as number) * inner;
+    const len = x.shape[axis]! * inner;
     const src: TypedArray = arr(x);
     for (let r = 0; r < outer; r++) out.set(src.subarray(r * len, (r + 1) * len), r * rowLen + at);
     at += len;
@@ -99,10 +98,8 @@ registerKernel<StridedWriteOp>(
     forgetCachedMatrix(out); // the matmul kernel may hold a copy of the old contents
     walk(shape, strides, offset, (d, s, n, step) => {
       if (!accumulate && step === 1) out.set(from.subarray(d, d + n), s);
-      else if (!accumulate) for (let j = 0; j < n; j++) out[s + j * step] = from[d + j] as number;
-      else
-        for (let j = 0; j < n; j++)
-          out[s + j * step] = (out[s + j * step] as number) + (from[d + j] as number);
+      else if (!accumulate) for (let j = 0; j < n; j++) out[s + j * step] = from[d + j]!;
+      else for (let j = 0; j < n; j++) out[s + j * step] = out[s + j * step]! + from[d + j]!;
     });
     return [];
   },

@@ -2,7 +2,7 @@ import type { KernelInput } from '../../backend.js';
 import { registerKernel } from '../../kernels.js';
 import type { LayerNormGradOp, LayerNormOp } from '../../ops/norm.js';
 import { sizeOf } from '../../shape.js';
-import { alloc, arr } from './backend.js';
+import { alloc, f32 } from './backend.js';
 
 /**
  * LayerNorm (ops/norm.ts) in float64, row by row: two passes for the mean and the variance of the
@@ -17,30 +17,30 @@ function rowSize(x: KernelInput, axes: number): number {
 
 function rowStats(x: Float32Array, at: number, n: number, eps: number): [number, number] {
   let sum = 0;
-  for (let j = 0; j < n; j++) sum += x[at + j] as number;
+  for (let j = 0; j < n; j++) sum += x[at + j]!;
   const mean = sum / n;
   let sq = 0;
   for (let j = 0; j < n; j++) {
-    const c = (x[at + j] as number) - mean;
+    const c = x[at + j]! - mean;
     sq += c * c;
   }
   return [mean, 1 / Math.sqrt(sq / n + eps)];
 }
 
 registerKernel<LayerNormOp>('layerNorm', 'cpu', (_b, [xIn, wIn, bIn], { axes, eps }, [spec]) => {
-  const x = arr(xIn) as Float32Array;
-  const w = wIn ? (arr(wIn) as Float32Array) : null;
-  const b = bIn ? (arr(bIn) as Float32Array) : null;
+  const x = f32(xIn);
+  const w = wIn ? f32(wIn) : null;
+  const b = bIn ? f32(bIn) : null;
   const n = rowSize(xIn, axes);
-  const y = alloc('float32', sizeOf(spec.shape)) as Float32Array;
+  const y = alloc('float32', sizeOf(spec.shape));
   const rows = n === 0 ? 0 : x.length / n;
   for (let r = 0; r < rows; r++) {
     const at = r * n;
     const [mean, rstd] = rowStats(x, at, n, eps);
     for (let j = 0; j < n; j++) {
-      let v = ((x[at + j] as number) - mean) * rstd;
-      if (w) v *= w[j] as number;
-      if (b) v += b[j] as number;
+      let v = (x[at + j]! - mean) * rstd;
+      if (w) v *= w[j]!;
+      if (b) v += b[j]!;
       y[at + j] = v;
     }
   }
@@ -48,11 +48,11 @@ registerKernel<LayerNormOp>('layerNorm', 'cpu', (_b, [xIn, wIn, bIn], { axes, ep
 });
 
 registerKernel<LayerNormGradOp>('layerNormGrad', 'cpu', (_b, [xIn, dyIn, wIn], { axes, eps }) => {
-  const x = arr(xIn) as Float32Array;
-  const dy = arr(dyIn) as Float32Array;
-  const w = wIn ? (arr(wIn) as Float32Array) : null;
+  const x = f32(xIn);
+  const dy = f32(dyIn);
+  const w = wIn ? f32(wIn) : null;
   const n = rowSize(xIn, axes);
-  const dx = alloc('float32', x.length) as Float32Array;
+  const dx = alloc('float32', x.length);
   const dw = new Float64Array(w ? n : 0);
   const db = new Float64Array(w ? n : 0);
   const xhat = new Float64Array(n);
@@ -64,22 +64,21 @@ registerKernel<LayerNormGradOp>('layerNormGrad', 'cpu', (_b, [xIn, dyIn, wIn], {
     let gSum = 0;
     let gxSum = 0;
     for (let j = 0; j < n; j++) {
-      const xh = ((x[at + j] as number) - mean) * rstd;
-      const d = dy[at + j] as number;
-      const gj = w ? d * (w[j] as number) : d;
+      const xh = (x[at + j]! - mean) * rstd;
+      const d = dy[at + j]!;
+      const gj = w ? d * w[j]! : d;
       xhat[j] = xh;
       g[j] = gj;
       gSum += gj;
       gxSum += gj * xh;
       if (w) {
-        dw[j] = (dw[j] as number) + d * xh;
-        db[j] = (db[j] as number) + d;
+        dw[j] = dw[j]! + d * xh;
+        db[j] = db[j]! + d;
       }
     }
     const a = gSum / n;
     const c = gxSum / n;
-    for (let j = 0; j < n; j++)
-      dx[at + j] = rstd * ((g[j] as number) - a - (xhat[j] as number) * c);
+    for (let j = 0; j < n; j++) dx[at + j] = rstd * (g[j]! - a - xhat[j]! * c);
   }
   if (!w) return [dx];
   return [dx, Float32Array.from(dw), Float32Array.from(db)];

@@ -38,8 +38,7 @@ foldKernel('sum', 0, (src, acc, outer, r, inner) => {
     const base = o * inner;
     for (let k = 0; k < r; k++) {
       const row = (o * r + k) * inner;
-      for (let i = 0; i < inner; i++)
-        acc[base + i] = (acc[base + i] as number) + (src[row + i] as number);
+      for (let i = 0; i < inner; i++) acc[base + i] = acc[base + i]! + src[row + i]!;
     }
   }
 });
@@ -51,8 +50,8 @@ foldKernel('max', Number.NEGATIVE_INFINITY, (src, acc, outer, r, inner) => {
     for (let k = 0; k < r; k++) {
       const row = (o * r + k) * inner;
       for (let i = 0; i < inner; i++) {
-        const v = src[row + i] as number;
-        const cur = acc[base + i] as number;
+        const v = src[row + i]!;
+        const cur = acc[base + i]!;
         if (v > cur || v !== v) acc[base + i] = cur !== cur ? cur : v;
       }
     }
@@ -65,8 +64,8 @@ foldKernel('min', Number.POSITIVE_INFINITY, (src, acc, outer, r, inner) => {
     for (let k = 0; k < r; k++) {
       const row = (o * r + k) * inner;
       for (let i = 0; i < inner; i++) {
-        const v = src[row + i] as number;
-        const cur = acc[base + i] as number;
+        const v = src[row + i]!;
+        const cur = acc[base + i]!;
         if (v < cur || v !== v) acc[base + i] = cur !== cur ? cur : v;
       }
     }
@@ -84,10 +83,10 @@ function argKernel(name: string, sign: 1 | -1): void {
     const out = new Int32Array(outer * inner);
     for (let o = 0; o < outer; o++) {
       for (let i = 0; i < inner; i++) {
-        let best = src[o * r * inner + i] as number;
+        let best = src[o * r * inner + i]!;
         let at = 0;
         for (let k = 1; k < r && best === best; k++) {
-          const v = src[(o * r + k) * inner + i] as number;
+          const v = src[(o * r + k) * inner + i]!;
           if (sign * v > sign * best || v !== v) {
             best = v;
             at = k;

@@ -216,16 +216,16 @@ function startPool(
  * all are done. Call only after `threadsFor` said more than one thread.
  */
 export function runParallel(local: (job: Job) => void, chunks: readonly Job[]): void {
-  const { control } = pool as Pool;
+  const { control } = pool!;
   const count = chunks.length;
   // Close claims, write the chunks, then open them: a late worker of an earlier dispatch can only
   // claim a chunk of this one once it is complete.
   Atomics.store(control, NEXT, CLOSED);
   for (let k = 0; k < count; k++) {
-    const { fn, args } = chunks[k] as Job;
+    const { fn, args } = chunks[k]!;
     const s = CHUNKS + k * CHUNK;
     control[s] = JOB_FNS.indexOf(fn);
-    for (let i = 0; i < args.length; i++) control[s + 1 + i] = args[i] as number;
+    for (let i = 0; i < args.length; i++) control[s + 1 + i] = args[i]!;
   }
   Atomics.store(control, COUNT, count);
   Atomics.store(control, DONE, 0);
@@ -235,7 +235,7 @@ export function runParallel(local: (job: Job) => void, chunks: readonly Job[]): 
   for (;;) {
     const k = Atomics.add(control, NEXT, 1);
     if (k >= count) break;
-    local(chunks[k] as Job);
+    local(chunks[k]!);
     Atomics.add(control, DONE, 1);
   }
   const block = canBlock();

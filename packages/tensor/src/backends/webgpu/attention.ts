@@ -46,10 +46,10 @@ function dimsOf(q: KernelInput, k: KernelInput, v: KernelInput): Dims {
   const r = q.shape.length;
   return {
     batch: sizeOf(q.shape.slice(0, -2)),
-    tq: q.shape[r - 2] as number,
-    tk: k.shape[r - 2] as number,
-    d: q.shape[r - 1] as number,
-    dv: v.shape[r - 1] as number,
+    tq: q.shape[r - 2]!,
+    tk: k.shape[r - 2]!,
+    d: q.shape[r - 1]!,
+    dv: v.shape[r - 1]!,
   };
 }
 
@@ -118,6 +118,7 @@ registerKernel<AttentionOp>('attention', 'webgpu', (backend, [q, k, v], a, [oSpe
   return [out, lse];
 });
 
+// Long because of WGSL: most lines are the shader source of its passes (δ, dq, then dk and dv).
 registerKernel<AttentionGradOp>(
   'attentionGrad',
   'webgpu',

@@ -127,7 +127,7 @@ export class WebGPUBackend implements Backend {
       label: 'recur index errors',
     });
     this.device.addEventListener('uncapturederror', (ev) => {
-      const e = (ev as GPUUncapturedErrorEvent).error;
+      const e = ev.error;
       this.failure ??= new TensorError('webgpu', `GPU error: ${e.message}`);
     });
     void this.device.lost.then((info) => {
@@ -308,7 +308,7 @@ export class WebGPUBackend implements Backend {
       const at = this.uniformOffset;
       const words = this.uniformU32;
       const base = at / 4;
-      for (let i = 0; i < params.length; i++) words[base + i] = (params[i] as number) >>> 0;
+      for (let i = 0; i < params.length; i++) words[base + i] = params[i]! >>> 0;
       this.uniformOffset = Math.ceil((at + bytes) / this.uniformAlign) * this.uniformAlign;
       entries.push({
         binding: 0,
@@ -387,8 +387,8 @@ export class WebGPUBackend implements Backend {
     staging.unmap();
     staging.destroy();
     this.throwFailure();
-    if (err && (err[0] as number) !== 0) {
-      const op = INDEX_OPS[err[1] as number] ?? 'index';
+    if (err && err[0]! !== 0) {
+      const op = INDEX_OPS[err[1]!] ?? 'index';
       throw new TensorError(
         op,
         `index ${err[2]} is out of range for axis ${err[4]} of size ${err[3]} (found on the GPU by an earlier ${op}; ${err[0]} bad indices; their results read 0)`,
@@ -437,7 +437,7 @@ export function bufOf(x: KernelInput): GPUTensorBuffer {
 /** The bits of a float32, for params. */
 export function f32bits(v: number): number {
   f32[0] = v;
-  return u32[0] as number;
+  return u32[0]!;
 }
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);

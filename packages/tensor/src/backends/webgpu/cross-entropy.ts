@@ -35,7 +35,7 @@ const weightOf = (weighted: boolean, c: string) => (weighted ? `w[${c}]` : '1.0'
 
 function setup(backend: Parameters<typeof gpuOf>[0], x: KernelInput, a: CrossEntropyRowsAttrs) {
   const gpu = gpuOf(backend);
-  const [R, C] = [x.shape[0] as number, x.shape[1] as number];
+  const [R, C] = [x.shape[0]!, x.shape[1]!];
   checkLoop(gpu, 'crossEntropy', 4 * C);
   return { gpu, R, C, params: [R, C, a.ignoreIndex, f32bits(a.smoothing)] };
 }

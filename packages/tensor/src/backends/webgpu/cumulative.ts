@@ -21,7 +21,7 @@ import { bufOf, gpuOf } from './backend.js';
 function layout(x: KernelInput, axis: number) {
   return {
     outer: sizeOf(x.shape.slice(0, axis)),
-    r: x.shape[axis] as number,
+    r: x.shape[axis]!,
     inner: sizeOf(x.shape.slice(axis + 1)),
   };
 }

@@ -307,7 +307,8 @@ const NAMES = [['x'], ['a', 'b'], ['c', 'a', 'b']];
 
 /**
  * Registers an elementwise kernel. `fn(inDTypes, outDType)` gives the WGSL function body pieces: the
- * computation dtype of each operand, the expression, and library code.
+ * computation dtype of each operand, the expression, and library code. Long because most of it is
+ * the WGSL it writes (one shader per input mode, dtype and rank).
  */
 function registerElementwise(
   name: string,
@@ -333,7 +334,7 @@ function registerElementwise(
     const modes: Mode[] = inputs.map((x, k) => {
       if (x.size === n) return 'flat';
       if (x.size === 1) return 'one';
-      return (strides[k] as number[]).every((s, j) => s === dense[j]) ? 'flat' : 'strided';
+      return strides[k]!.every((s, j) => s === dense[j]) ? 'flat' : 'strided';
     });
     const rank = shape.length;
     const anyStrided = modes.includes('strided');
@@ -341,10 +342,10 @@ function registerElementwise(
     if (anyStrided) {
       params.push(...shape);
       inputs.forEach((_, k) => {
-        if (modes[k] === 'strided') params.push(...(strides[k] as number[]));
+        if (modes[k] === 'strided') params.push(...strides[k]!);
       });
     }
-    const names = NAMES[inputs.length - 1] as string[];
+    const names = NAMES[inputs.length - 1]!;
     const fullKey = `ew:${name}:${key}:${inputs.map((x) => x.dtype).join(',')}>${o.dtype}:${modes.join(',')}:${anyStrided ? rank : 0}`;
     runProgram(
       gpu,
@@ -374,14 +375,14 @@ function registerElementwise(
               lines.push(`  { let c = rem % pu(${1 + d}u); rem = rem / pu(${1 + d}u);`);
               inputs.forEach((_, k) => {
                 if (modes[k] === 'strided')
-                  lines.push(`    p${k} = p${k} + c * pu(${(strideAt[k] as number) + d}u);`);
+                  lines.push(`    p${k} = p${k} + c * pu(${strideAt[k]! + d}u);`);
               });
               lines.push('  }');
             }
           }
           inputs.forEach((x, k) => {
             const idx = modes[k] === 'flat' ? 'i' : modes[k] === 'one' ? '0u' : `p${k}`;
-            const v = convert(`in${k}[${idx}]`, x.dtype, operand[k] as DType);
+            const v = convert(`in${k}[${idx}]`, x.dtype, operand[k]!);
             lines.push(`  let ${names[k]} = ${v};`);
           });
           lines.push(`  out[i] = ${expr};`);
@@ -399,7 +400,7 @@ for (const [name, def] of Object.entries(UNARY)) {
   registerElementwise(name, ([x], out) => {
     const isInt = x === 'int32' && def.i !== undefined;
     const operand: DType = isInt ? 'int32' : 'float32';
-    const expr = isInt ? (def.i as string) : def.f;
+    const expr = isInt ? def.i! : def.f;
     // The result in its computation dtype, then stored as the output dtype.
     const resultDType: DType = def.out ?? operand;
     return {
@@ -430,7 +431,7 @@ for (const [name, def] of Object.entries(BINARY)) {
 }
 
 registerElementwise('where', ([c], out) => ({
-  operand: [c as DType, out, out],
+  operand: [c!, out, out],
   expr: c === 'float32' ? 'select(a, b, c == 0.0 && !is_nan(c))' : 'select(a, b, c == 0)',
   lib: '',
   key: '',
@@ -438,8 +439,8 @@ registerElementwise('where', ([c], out) => ({
 
 // float → int32 truncates toward zero and wraps (JS ToInt32); NaN and infinities give 0.
 registerElementwise('cast', ([x], out) => ({
-  operand: [x as DType],
-  expr: convert('x', x as DType, out),
+  operand: [x!],
+  expr: convert('x', x!, out),
   lib: '',
   key: '',
 }));

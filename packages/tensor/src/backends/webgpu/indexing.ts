@@ -1,5 +1,13 @@
 import type { KernelInput } from '../../backend.js';
-import { checkLoop, coords, loopRange, output, runProgram, wt } from '../../kernel-kit/webgpu.js';
+import {
+  checkLoop,
+  coords,
+  loopRange,
+  output,
+  runProgram,
+  type WebGPUProgram,
+  wt,
+} from '../../kernel-kit/webgpu.js';
 import { registerKernel } from '../../kernels.js';
 import type { GatherOp, ScatterAddOp } from '../../ops/indexing.js';
 import { sizeOf, stridesOf } from '../../shape.js';
@@ -54,10 +62,34 @@ function checkIndices(
   );
 }
 
+/**
+ * A program of one thread per element i < size that reads binding `input` (WGSL type t) and the
+ * int32 indices `idx`, and writes `out` (type t); `main` runs for the threads inside the size.
+ */
+function indexedProgram(
+  name: string,
+  t: string,
+  input: string,
+  size: number,
+  main: string,
+): WebGPUProgram {
+  return {
+    name,
+    bindings: [
+      { name: input, type: t },
+      { name: 'idx', type: 'i32' },
+      { name: 'out', type: t, write: true },
+    ],
+    size,
+    main: `  if (i >= pu(0u)) { return; }
+${main}`,
+  };
+}
+
 registerKernel<GatherOp>('gather', 'webgpu', (backend, [X, I], { axis }, [o]) => {
   const gpu = gpuOf(backend);
   const out = output(gpu, o);
-  const size = X.shape[axis] as number;
+  const size = X.shape[axis]!;
   checkIndices(gpu, 'gather', I, size, axis);
   const rank = I.shape.length;
   const t = wt(o.dtype);
@@ -67,20 +99,16 @@ registerKernel<GatherOp>('gather', 'webgpu', (backend, [X, I], { axis }, [o]) =>
   ).join(' + ');
   runProgram(
     gpu,
-    {
-      name: `gather:${t}:${rank}:${axis}`,
-      bindings: [
-        { name: 'x', type: t },
-        { name: 'idx', type: 'i32' },
-        { name: 'out', type: t, write: true },
-      ],
-      size: I.size,
-      main: `  if (i >= pu(0u)) { return; }
-  ${coords(rank, 2)}
+    indexedProgram(
+      `gather:${t}:${rank}:${axis}`,
+      t,
+      'x',
+      I.size,
+      `  ${coords(rank, 2)}
   let v = idx[i];
   if (v < 0 || v >= pi(1u)) { out[i] = ${t}(0); return; }
   out[i] = x[${terms}];`,
-    },
+    ),
     [I.size, size, ...I.shape, ...xs],
     [bufOf(X).buffer, bufOf(I).buffer, out.buffer],
   );
@@ -91,15 +119,15 @@ registerKernel<ScatterAddOp>('scatterAdd', 'webgpu', (backend, [S, I], { axis, s
   const gpu = gpuOf(backend);
   const out = output(gpu, o);
   const n = sizeOf(shape);
-  const size = shape[axis] as number;
+  const size = shape[axis]!;
   checkIndices(gpu, 'scatterAdd', I, size, axis);
-  checkLoop(gpu, 'scatterAdd', I.shape[axis] as number);
+  checkLoop(gpu, 'scatterAdd', I.shape[axis]!);
   const rank = shape.length;
   const t = wt(o.dtype);
   // params: n, len along axis, out shape, index shape, index strides, source strides
   const params = [
     n,
-    I.shape[axis] as number,
+    I.shape[axis]!,
     ...shape,
     ...I.shape,
     ...stridesOf(I.shape),
@@ -114,16 +142,12 @@ registerKernel<ScatterAddOp>('scatterAdd', 'webgpu', (backend, [S, I], { axis, s
   const sbase = offAxis.map((k) => `c${k} * pu(${sstrAt + k}u)`).join(' + ') || '0u';
   runProgram(
     gpu,
-    {
-      name: `scatterAdd:${t}:${rank}:${axis}`,
-      bindings: [
-        { name: 'src', type: t },
-        { name: 'idx', type: 'i32' },
-        { name: 'out', type: t, write: true },
-      ],
-      size: n,
-      main: `  if (i >= pu(0u)) { return; }
-  ${coords(rank, 2)}
+    indexedProgram(
+      `scatterAdd:${t}:${rank}:${axis}`,
+      t,
+      'src',
+      n,
+      `  ${coords(rank, 2)}
   var acc = ${t}(0);
   if (${fits}) {
     let ib = ${ibase};
@@ -137,7 +161,7 @@ registerKernel<ScatterAddOp>('scatterAdd', 'webgpu', (backend, [S, I], { axis, s
     )}
   }
   out[i] = acc;`,
-    },
+    ),
     params,
     [bufOf(S).buffer, bufOf(I).buffer, out.buffer],
   );
@@ -148,7 +172,7 @@ registerKernel<ScatterAddOp>('scatterAdd', 'webgpu', (backend, [S, I], { axis, s
 registerKernel<GatherOp>('take', 'webgpu', (backend, [X, I], { axis }, [o]) => {
   const gpu = gpuOf(backend);
   const out = output(gpu, o);
-  const size = X.shape[axis] as number;
+  const size = X.shape[axis]!;
   checkIndices(gpu, 'indexSelect', I, size, axis);
   const inner = sizeOf(X.shape.slice(axis + 1));
   const k = I.size;
@@ -156,23 +180,19 @@ registerKernel<GatherOp>('take', 'webgpu', (backend, [X, I], { axis }, [o]) => {
   const t = wt(o.dtype);
   runProgram(
     gpu,
-    {
-      name: `take:${t}`,
-      bindings: [
-        { name: 'x', type: t },
-        { name: 'idx', type: 'i32' },
-        { name: 'out', type: t, write: true },
-      ],
-      size: n,
-      main: `  if (i >= pu(0u)) { return; }
-  let size = pu(1u); let k = pu(2u); let inner = pu(3u);
+    indexedProgram(
+      `take:${t}`,
+      t,
+      'x',
+      n,
+      `  let size = pu(1u); let k = pu(2u); let inner = pu(3u);
   let ii = i % inner;
   let j = (i / inner) % k;
   let o = i / (inner * k);
   let v = idx[j];
   if (v < 0 || u32(v) >= size) { out[i] = ${t}(0); return; }
   out[i] = x[(o * size + u32(v)) * inner + ii];`,
-    },
+    ),
     [n, size, k, inner],
     [bufOf(X).buffer, bufOf(I).buffer, out.buffer],
   );
@@ -182,7 +202,7 @@ registerKernel<GatherOp>('take', 'webgpu', (backend, [X, I], { axis }, [o]) => {
 registerKernel<ScatterAddOp>('indexAdd', 'webgpu', (backend, [S, I], { axis, shape }, [o]) => {
   const gpu = gpuOf(backend);
   const out = output(gpu, o);
-  const size = shape[axis] as number;
+  const size = shape[axis]!;
   checkIndices(gpu, 'indexAdd', I, size, axis);
   checkLoop(gpu, 'indexAdd', I.size);
   const inner = sizeOf(shape.slice(axis + 1));
@@ -190,23 +210,19 @@ registerKernel<ScatterAddOp>('indexAdd', 'webgpu', (backend, [S, I], { axis, sha
   const t = wt(o.dtype);
   runProgram(
     gpu,
-    {
-      name: `indexAdd:${t}`,
-      bindings: [
-        { name: 'src', type: t },
-        { name: 'idx', type: 'i32' },
-        { name: 'out', type: t, write: true },
-      ],
-      size: n,
-      main: `  if (i >= pu(0u)) { return; }
-  let size = pu(1u); let k = pu(2u); let inner = pu(3u);
+    indexedProgram(
+      `indexAdd:${t}`,
+      t,
+      'src',
+      n,
+      `  let size = pu(1u); let k = pu(2u); let inner = pu(3u);
   let ii = i % inner;
   let v = i32((i / inner) % size);
   let o = i / (inner * size);
   var acc = ${t}(0);
   ${loopRange('j', '0u', 'k', 'if (idx[j] == v) { acc = acc + src[(o * k + j) * inner + ii]; }')}
   out[i] = acc;`,
-    },
+    ),
     [n, size, I.size, inner],
     [bufOf(S).buffer, bufOf(I).buffer, out.buffer],
   );

@@ -40,6 +40,7 @@ function batchCode(rank: number, at: number): string {
   return lines.join('\n  ');
 }
 
+// Long because it is WGSL: the function is one shader template (tile loads, the k loop, stores).
 function tiledSource(
   t: 'f32' | 'i32',
   transA: boolean,
@@ -154,9 +155,9 @@ registerKernel<MatmulOp>('matmul', 'webgpu', (backend, [A, B], { transA, transB 
   const gpu = gpuOf(backend);
   const out = output(gpu, o);
   const ra = A.shape.length;
-  const m = o.shape[o.shape.length - 2] as number;
-  const n = o.shape[o.shape.length - 1] as number;
-  const k = A.shape[transA ? ra - 2 : ra - 1] as number;
+  const m = o.shape[o.shape.length - 2]!;
+  const n = o.shape[o.shape.length - 1]!;
+  const k = A.shape[transA ? ra - 2 : ra - 1]!;
   const batch = o.shape.slice(0, -2);
   const nb = sizeOf(batch);
   const total = nb * m * n;

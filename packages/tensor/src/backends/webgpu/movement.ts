@@ -1,9 +1,32 @@
-import { coords, output, runProgram, wt } from '../../kernel-kit/webgpu.js';
+import { coords, output, runProgram, type WebGPUProgram, wt } from '../../kernel-kit/webgpu.js';
 import { registerKernel } from '../../kernels.js';
 import type { StridedWriteOp } from '../../ops/inplace.js';
 import type { ConcatOp, PadOp, StridedOp, StridedScatterOp } from '../../ops/movement.js';
 import { sizeOf, stridesOf } from '../../shape.js';
-import { bufOf, f32bits, gpuOf } from './backend.js';
+import { bufOf, f32bits, gpuOf, type WebGPUBackend } from './backend.js';
+
+/**
+ * A program of one thread per element i < size that reads binding `input` and writes `out` (both of
+ * WGSL type t); `main` runs for the threads inside the size.
+ */
+function copyProgram(
+  name: string,
+  t: string,
+  input: string,
+  size: number,
+  main: string,
+): WebGPUProgram {
+  return {
+    name,
+    bindings: [
+      { name: input, type: t },
+      { name: 'out', type: t, write: true },
+    ],
+    size,
+    main: `  if (i >= pu(0u)) { return; }
+${main}`,
+  };
+}
 
 /** Σ c_k · pi(at + k) as a WGSL i32 expression. */
 function dot(rank: number, at: number, prefix = 'c'): string {
@@ -11,29 +34,45 @@ function dot(rank: number, at: number, prefix = 'c'): string {
   return Array.from({ length: rank }, (_, k) => `i32(${prefix}${k}) * pi(${at + k}u)`).join(' + ');
 }
 
-// out[i] = x[offset + Σ c_k·strides_k] (strides may be negative or zero).
-registerKernel<StridedOp>('strided', 'webgpu', (backend, [x], { shape, strides, offset }, [o]) => {
-  const gpu = gpuOf(backend);
-  const out = output(gpu, o);
+/** A strided view of a buffer: element i (row-major over shape) is at offset + Σ c_k·strides_k. */
+interface View {
+  readonly shape: readonly number[];
+  readonly strides: readonly number[];
+  readonly offset: number;
+}
+
+/**
+ * One thread per element i of a strided view, reading binding `input` and writing `out` (type t):
+ * `body(at)` is the WGSL to run, given `at`, the WGSL expression of element i's flat index under
+ * the view. The program is named `${name}:${t}:${rank}${suffix}`.
+ */
+function runView(
+  gpu: WebGPUBackend,
+  name: string,
+  t: string,
+  input: string,
+  { shape, strides, offset }: View,
+  body: (at: string) => string,
+  buffers: readonly GPUBuffer[],
+  suffix = '',
+): void {
   const n = sizeOf(shape);
   const rank = shape.length;
-  const t = wt(o.dtype);
+  const at = `u32(pi(1u) + ${dot(rank, 2 + rank)})`;
   runProgram(
     gpu,
-    {
-      name: `strided:${t}:${rank}`,
-      bindings: [
-        { name: 'x', type: t },
-        { name: 'out', type: t, write: true },
-      ],
-      size: n,
-      main: `  if (i >= pu(0u)) { return; }
-  ${coords(rank, 2)}
-  out[i] = x[u32(pi(1u) + ${dot(rank, 2 + rank)})];`,
-    },
+    copyProgram(`${name}:${t}:${rank}${suffix}`, t, input, n, `  ${coords(rank, 2)}\n${body(at)}`),
     [n, offset, ...shape, ...strides],
-    [bufOf(x).buffer, out.buffer],
+    buffers,
   );
+}
+
+// out[i] = x[offset + Σ c_k·strides_k] (strides may be negative or zero).
+registerKernel<StridedOp>('strided', 'webgpu', (backend, [x], view, [o]) => {
+  const gpu = gpuOf(backend);
+  const out = output(gpu, o);
+  const body = (at: string) => `  out[i] = x[${at}];`;
+  runView(gpu, 'strided', wt(o.dtype), 'x', view, body, [bufOf(x).buffer, out.buffer]);
   return [out];
 });
 
@@ -42,66 +81,24 @@ registerKernel<StridedOp>('strided', 'webgpu', (backend, [x], { shape, strides, 
  * must not overlap itself (slices and flips never do; the op only uses it for those), so no two
  * threads write one element and no atomics are needed.
  */
-registerKernel<StridedScatterOp>(
-  'stridedScatter',
-  'webgpu',
-  (backend, [g], { shape, strides, offset }, [o]) => {
-    const gpu = gpuOf(backend);
-    const out = output(gpu, o);
-    gpu.clear(out);
-    const n = sizeOf(shape);
-    const rank = shape.length;
-    const t = wt(o.dtype);
-    runProgram(
-      gpu,
-      {
-        name: `stridedScatter:${t}:${rank}`,
-        bindings: [
-          { name: 'g', type: t },
-          { name: 'out', type: t, write: true },
-        ],
-        size: n,
-        main: `  if (i >= pu(0u)) { return; }
-  ${coords(rank, 2)}
-  out[u32(pi(1u) + ${dot(rank, 2 + rank)})] = g[i];`,
-      },
-      [n, offset, ...shape, ...strides],
-      [bufOf(g).buffer, out.buffer],
-    );
-    return [out];
-  },
-);
+registerKernel<StridedScatterOp>('stridedScatter', 'webgpu', (backend, [g], view, [o]) => {
+  const gpu = gpuOf(backend);
+  const out = output(gpu, o);
+  gpu.clear(out);
+  const body = (at: string) => `  out[${at}] = g[i];`;
+  runView(gpu, 'stridedScatter', wt(o.dtype), 'g', view, body, [bufOf(g).buffer, out.buffer]);
+  return [out];
+});
 
 /** In place: target[view(i)] = src[i], or += src[i]; the view never overlaps itself (no races). */
-registerKernel<StridedWriteOp>(
-  'stridedWrite',
-  'webgpu',
-  (backend, [tgt, src], { shape, strides, offset, accumulate }) => {
-    const gpu = gpuOf(backend);
-    const n = sizeOf(shape);
-    const rank = shape.length;
-    const t = wt(tgt.dtype);
-    const rhs = accumulate ? 'out[at] + src[i]' : 'src[i]';
-    runProgram(
-      gpu,
-      {
-        name: `stridedWrite:${t}:${rank}:${accumulate}`,
-        bindings: [
-          { name: 'src', type: t },
-          { name: 'out', type: t, write: true },
-        ],
-        size: n,
-        main: `  if (i >= pu(0u)) { return; }
-  ${coords(rank, 2)}
-  let at = u32(pi(1u) + ${dot(rank, 2 + rank)});
-  out[at] = ${rhs};`,
-      },
-      [n, offset, ...shape, ...strides],
-      [bufOf(src).buffer, bufOf(tgt).buffer],
-    );
-    return [];
-  },
-);
+registerKernel<StridedWriteOp>('stridedWrite', 'webgpu', (backend, [tgt, src], view) => {
+  const gpu = gpuOf(backend);
+  const rhs = view.accumulate ? 'out[at] + src[i]' : 'src[i]';
+  const body = (at: string) => `  let at = ${at};\n  out[at] = ${rhs};`;
+  const buffers = [bufOf(src).buffer, bufOf(tgt).buffer];
+  runView(gpu, 'stridedWrite', wt(tgt.dtype), 'src', view, body, buffers, `:${view.accumulate}`);
+  return [];
+});
 
 // Each output element reads the input at its coordinates minus the padding before, or `value`.
 registerKernel<PadOp>('pad', 'webgpu', (backend, [input], { pads, value }, [o]) => {
@@ -128,20 +125,17 @@ registerKernel<PadOp>('pad', 'webgpu', (backend, [input], { pads, value }, [o]) 
   ).join('\n  ');
   runProgram(
     gpu,
-    {
-      name: `pad:${t}:${rank}`,
-      bindings: [
-        { name: 'x', type: t },
-        { name: 'out', type: t, write: true },
-      ],
-      size: n,
-      main: `  if (i >= pu(0u)) { return; }
-  ${coords(rank, 2)}
+    copyProgram(
+      `pad:${t}:${rank}`,
+      t,
+      'x',
+      n,
+      `  ${coords(rank, 2)}
   var inside = true;
   var src = 0;
   ${checks}
   if (inside) { out[i] = x[u32(src)]; } else { out[i] = bitcast<${t}>(pu(1u)); }`,
-    },
+    ),
     params,
     [bufOf(input).buffer, out.buffer],
   );
@@ -155,24 +149,21 @@ registerKernel<ConcatOp>('concat', 'webgpu', (backend, inputs, { axis }, [o]) =>
   const t = wt(o.dtype);
   const outer = sizeOf(o.shape.slice(0, axis));
   const inner = sizeOf(o.shape.slice(axis + 1));
-  const rowLen = (o.shape[axis] as number) * inner;
+  const rowLen = o.shape[axis]! * inner;
   let at = 0;
   for (const x of inputs) {
-    const len = (x.shape[axis] as number) * inner;
+    const len = x.shape[axis]! * inner;
     const n = outer * len;
     runProgram(
       gpu,
-      {
-        name: `concat:${t}`,
-        bindings: [
-          { name: 'x', type: t },
-          { name: 'out', type: t, write: true },
-        ],
-        size: n,
-        main: `  if (i >= pu(0u)) { return; }
-  let len = pu(1u);
+      copyProgram(
+        `concat:${t}`,
+        t,
+        'x',
+        n,
+        `  let len = pu(1u);
   out[(i / len) * pu(2u) + pu(3u) + i % len] = x[i];`,
-      },
+      ),
       [n, len, rowLen, at],
       [bufOf(x).buffer, out.buffer],
     );

@@ -1,4 +1,3 @@
-import type { OutputSpec } from '../../backend.js';
 import { checkLoop, output, runProgram } from '../../kernel-kit/webgpu.js';
 import { registerKernel } from '../../kernels.js';
 import type { LayerNormGradOp, LayerNormOp } from '../../ops/norm.js';
@@ -63,6 +62,7 @@ registerKernel<LayerNormOp>('layerNorm', 'webgpu', (backend, inputs, a, [spec]) 
   return [y];
 });
 
+// Long because of WGSL: most lines are the shader source of its row pass and column reductions.
 registerKernel<LayerNormGradOp>('layerNormGrad', 'webgpu', (backend, inputs, a, specs) => {
   const gpu = gpuOf(backend);
   const [x, dy, w] = inputs;
@@ -112,8 +112,8 @@ registerKernel<LayerNormGradOp>('layerNormGrad', 'webgpu', (backend, inputs, a, 
     gpu.release(stats);
     return [dx];
   }
-  const dw = output(gpu, specs[1] as OutputSpec);
-  const db = output(gpu, specs[2] as OutputSpec);
+  const dw = output(gpu, specs[1]!);
+  const db = output(gpu, specs[2]!);
   runProgram(
     gpu,
     {

@@ -90,7 +90,7 @@ function arenaNow(): Arena | null {
 /** `bytes` (a multiple of ALIGN) of the memory, first fit; null when the memory cannot grow. */
 function allocBytes(a: Arena, bytes: number): number | null {
   for (let i = 0; i < free.length; i++) {
-    const range = free[i] as [number, number];
+    const range = free[i]!;
     if (range[1] - range[0] < bytes) continue;
     const at = range[0];
     if (range[1] - range[0] === bytes) free.splice(i, 1);
@@ -112,11 +112,11 @@ function allocBytes(a: Arena, bytes: number): number | null {
 
 function freeBytes(at: number, bytes: number): void {
   let i = 0;
-  while (i < free.length && (free[i] as [number, number])[0] < at) i++;
+  while (i < free.length && free[i]![0] < at) i++;
   free.splice(i, 0, [at, at + bytes]);
   // Merge with the neighbours, then give the last range back to the top.
   const next = free[i + 1];
-  const cur = free[i] as [number, number];
+  const cur = free[i]!;
   if (next && next[0] === cur[1]) {
     cur[1] = next[1];
     free.splice(i + 1, 1);
@@ -244,8 +244,8 @@ export function decodeAttention(
       base + statAt,
     );
     out.set(f32.subarray((base + oAt) / 4, (base + oAt) / 4 + dv), b * dv);
-    const m = f32[(base + statAt) / 4] as number;
-    const sum = f64[(base + statAt + 8) / 8] as number;
+    const m = f32[(base + statAt) / 4]!;
+    const sum = f64[(base + statAt + 8) / 8]!;
     lse[b] = (m === Number.NEGATIVE_INFINITY ? 0 : m) + Math.log(sum);
   }
   return true;

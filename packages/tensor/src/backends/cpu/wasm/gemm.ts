@@ -220,6 +220,49 @@ function cachedMatrix(e: Engine, src: TypedArray, off: number, len: number): num
   return at;
 }
 
+/**
+ * Packs the rows of op(X) (m × k; X stored k × m when trans) per k-block into panels of w rows,
+ * k-major, zero-padded: op(A)'s MR-row panels, and op(B)'s NR-column panels (the rows of op(B)ᵀ,
+ * which is Bᵀ with the other transposition).
+ */
+function packPanels(
+  src: TypedArray,
+  off: number,
+  trans: boolean,
+  m: number,
+  k: number,
+  dst: Float32Array,
+  at: number,
+  w: number,
+): void {
+  const mp = Math.ceil(m / w);
+  for (let k0 = 0; k0 < k; k0 += KC) {
+    const kc = Math.min(KC, k - k0);
+    const block = at + k0 * mp * w;
+    if (trans) {
+      for (let kk = 0; kk < kc; kk++) {
+        const row = off + (k0 + kk) * m;
+        for (let ip = 0, base = block + kk * w; ip < mp; ip++, base += kc * w) {
+          for (let r = 0, i = ip * w; r < w; r++, i++) dst[base + r] = i < m ? src[row + i]! : 0;
+        }
+      }
+    } else {
+      for (let ip = 0; ip < mp; ip++) {
+        const base = block + ip * kc * w;
+        for (let r = 0; r < w; r++) {
+          const i = ip * w + r;
+          if (i < m) {
+            const row = off + i * k + k0;
+            for (let kk = 0; kk < kc; kk++) dst[base + kk * w + r] = src[row + kk]!;
+          } else {
+            for (let kk = 0; kk < kc; kk++) dst[base + kk * w + r] = 0;
+          }
+        }
+      }
+    }
+  }
+}
+
 /** Packs op(A) (m × k; A stored k × m when trans) per k-block and MR-row panel, zero-padded. */
 export function packA(
   src: TypedArray,
@@ -230,33 +273,7 @@ export function packA(
   dst: Float32Array,
   at: number,
 ): void {
-  const mp = Math.ceil(m / MR);
-  for (let k0 = 0; k0 < k; k0 += KC) {
-    const kc = Math.min(KC, k - k0);
-    const block = at + k0 * mp * MR;
-    if (trans) {
-      for (let kk = 0; kk < kc; kk++) {
-        const row = off + (k0 + kk) * m;
-        for (let ip = 0, base = block + kk * MR; ip < mp; ip++, base += kc * MR) {
-          for (let r = 0, i = ip * MR; r < MR; r++, i++)
-            dst[base + r] = i < m ? (src[row + i] as number) : 0;
-        }
-      }
-    } else {
-      for (let ip = 0; ip < mp; ip++) {
-        const base = block + ip * kc * MR;
-        for (let r = 0; r < MR; r++) {
-          const i = ip * MR + r;
-          if (i < m) {
-            const row = off + i * k + k0;
-            for (let kk = 0; kk < kc; kk++) dst[base + kk * MR + r] = src[row + kk] as number;
-          } else {
-            for (let kk = 0; kk < kc; kk++) dst[base + kk * MR + r] = 0;
-          }
-        }
-      }
-    }
-  }
+  packPanels(src, off, trans, m, k, dst, at, MR);
 }
 
 /** Packs op(B) (k × n; B stored n × k when trans) per k-block and NR-column panel, zero-padded. */
@@ -269,33 +286,7 @@ export function packB(
   dst: Float32Array,
   at: number,
 ): void {
-  const np = Math.ceil(n / NR);
-  for (let k0 = 0; k0 < k; k0 += KC) {
-    const kc = Math.min(KC, k - k0);
-    const block = at + k0 * np * NR;
-    if (trans) {
-      for (let jp = 0; jp < np; jp++) {
-        const base = block + jp * kc * NR;
-        for (let c = 0; c < NR; c++) {
-          const j = jp * NR + c;
-          if (j < n) {
-            const row = off + j * k + k0;
-            for (let kk = 0; kk < kc; kk++) dst[base + kk * NR + c] = src[row + kk] as number;
-          } else {
-            for (let kk = 0; kk < kc; kk++) dst[base + kk * NR + c] = 0;
-          }
-        }
-      }
-    } else {
-      for (let kk = 0; kk < kc; kk++) {
-        const row = off + (k0 + kk) * n;
-        for (let jp = 0, base = block + kk * NR; jp < np; jp++, base += kc * NR) {
-          for (let c = 0, j = jp * NR; c < NR; c++, j++)
-            dst[base + c] = j < n ? (src[row + j] as number) : 0;
-        }
-      }
-    }
-  }
+  packPanels(src, off, !trans, n, k, dst, at, NR);
 }
 
 /** [start, end) of part `p` of `count` when `total` items are split evenly (ends rounded to `align`). */
@@ -316,7 +307,7 @@ function chunksFor(threads: number, units: number): number {
 
 function run(e: Engine, jobs: Job[]): void {
   const local = (job: Job) => e.exports[job.fn](...job.args);
-  if (jobs.length === 1) local(jobs[0] as Job);
+  if (jobs.length === 1) local(jobs[0]!);
   else runParallel(local, jobs);
 }
 
@@ -359,19 +350,7 @@ function gemmPanels(e: Engine, batch: GemmBatch): boolean {
   const ldc = np * NR;
   const view = workspace(e, cAt + mp * MR * ldc);
   if (!view) return false;
-  // Split the larger panel count into chunks; each chunk owns whole panels of C.
-  const byN = np >= mp;
-  const chunks = chunksFor(threadsFor(e.module, e.memory, m * n * k), byN ? np : mp);
-  const jobs: Job[] = [];
-  for (let t = 0; t < chunks; t++) {
-    const [lo, hi] = part(byN ? np : mp, chunks, t);
-    if (lo === hi) continue;
-    const [m0, m1, n0, n1] = byN ? [0, mp, lo, hi] : [lo, hi, 0, np];
-    jobs.push({
-      fn: 'gemm',
-      args: [aAt * 4, bAt * 4, cAt * 4, m0, m1, n0, n1, mp, np, k, KC, MCP],
-    });
-  }
+  const jobs = gemmJobs(e, aAt, bAt, cAt, m, k, n);
   let lastA = -1;
   let lastB = -1;
   for (const { aOff, bOff, outOff } of items) {
@@ -419,6 +398,22 @@ export function gemmPacked(
   k: number,
   n: number,
 ): void {
+  run(e, gemmJobs(e, aAt, bAt, cAt, m, k, n));
+}
+
+/**
+ * The jobs of one packed product C = A·B (float offsets aAt, bAt, cAt): the larger of the two
+ * panel counts is split into chunks, one per thread, each owning whole panels of C.
+ */
+function gemmJobs(
+  e: Engine,
+  aAt: number,
+  bAt: number,
+  cAt: number,
+  m: number,
+  k: number,
+  n: number,
+): Job[] {
   const mp = Math.ceil(m / MR);
   const np = Math.ceil(n / NR);
   const byN = np >= mp;
@@ -433,7 +428,7 @@ export function gemmPacked(
       args: [aAt * 4, bAt * 4, cAt * 4, m0, m1, n0, n1, mp, np, k, KC, MCP],
     });
   }
-  run(e, jobs);
+  return jobs;
 }
 
 /** Rows and columns of the GEMM's register tile, and its k-block length. */
@@ -450,7 +445,7 @@ function gemvRows(e: Engine, batch: GemmBatch): boolean {
   const len = k * n;
   const cached =
     items.length === 1 && len >= CACHE_MIN_FLOATS && len <= CACHE_LIMIT_FLOATS
-      ? cachedMatrix(e, b, (items[0] as GemmItem).bOff, len)
+      ? cachedMatrix(e, b, items[0]!.bOff, len)
       : null;
   const xAt = cacheTop;
   const yAt = xAt + k + 4;
@@ -475,7 +470,7 @@ function gemvRows(e: Engine, batch: GemmBatch): boolean {
     if (cached === null && bOff !== lastB) view.set(b.subarray(bOff, bOff + len), bAt);
     lastB = bOff;
     for (let i = 0; i < m; i++) {
-      if (transA) for (let kk = 0; kk < k; kk++) view[xAt + kk] = a[aOff + kk * m + i] as number;
+      if (transA) for (let kk = 0; kk < k; kk++) view[xAt + kk] = a[aOff + kk * m + i]!;
       else view.set(a.subarray(aOff + i * k, aOff + (i + 1) * k), xAt);
       run(e, jobs);
       out.set(view.subarray(yAt, yAt + n), outOff + i * n);
