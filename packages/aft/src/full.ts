@@ -90,7 +90,7 @@ export class AftFull extends AftSequenceLayer {
   }
 
   protected parallel(x: Tensor): Tensor {
-    const t = x.shape[1] as number;
+    const t = x.shape[1]!;
     this.checkLength(0, t);
     const { q, k, v } = this.project(x);
     const w = this.positionBias(0, t, t); // [T, T]
@@ -102,10 +102,10 @@ export class AftFull extends AftSequenceLayer {
   protected continue(x: Tensor, state: StreamState): { y: Tensor; state: StreamState } {
     const [b, t] = x.shape as [number, number, number];
     const d = this.dModel;
-    const pk = state.k as Tensor;
-    const pv = state.v as Tensor;
+    const pk = state.k!;
+    const pv = state.v!;
     nn.checkShape('AftFull', "state 'k'", pk, [b, null, d]);
-    const n = pk.shape[1] as number;
+    const n = pk.shape[1]!;
     nn.checkShape('AftFull', "state 'v'", pv, [b, n, d]);
     this.checkLength(n, t);
     const { q, k, v } = this.project(x);

@@ -75,7 +75,7 @@ export class AftLocal extends AftSequenceLayer {
   }
 
   protected parallel(x: Tensor): Tensor {
-    const t = x.shape[1] as number;
+    const t = x.shape[1]!;
     this.checkLength(0, t);
     const s = this.window;
     const { q, k, v } = this.project(x);
@@ -111,7 +111,7 @@ export class AftLocal extends AftSequenceLayer {
     const [b, t] = x.shape as [number, number, number];
     const s = this.window;
     checkWindowState('AftLocal', state, b, this.dModel, s);
-    const n = positionOf('AftLocal', state.pos as Tensor);
+    const n = positionOf('AftLocal', state.pos!);
     this.checkLength(n, t);
     const { q, k, v } = this.project(x);
     // w_{t, t−j} for rows n..n+T−1 and lags j = 0..s−1; rows of V before position 0 are 0: V with

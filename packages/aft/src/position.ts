@@ -31,7 +31,7 @@ export function positionOf(op: string, pos: Tensor): number {
       `expected state 'pos' to be an int32 tensor of shape [1], got ${pos.dtype} [${pos.shape.join(', ')}]`,
     );
   }
-  const n = pos.dataSync()[0] as number;
+  const n = pos.dataSync()[0]!;
   nn.checkPositive(op, "state 'pos' + 1", n + 1);
   return n;
 }

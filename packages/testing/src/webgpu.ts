@@ -44,7 +44,7 @@ export function worst(a: ArrayLike<number>, b: ArrayLike<number>): { err: number
   let err = 0;
   let at = -1;
   for (let i = 0; i < b.length; i++) {
-    const e = Math.abs((a[i] as number) - (b[i] as number)) / Math.max(1, Math.abs(b[i] as number));
+    const e = Math.abs(a[i]! - b[i]!) / Math.max(1, Math.abs(b[i]!));
     if (!(e <= err)) {
       err = e;
       at = i;
@@ -117,8 +117,8 @@ export function expectSame(cpu: Run, gpu: Run, names: string[], tol = 1e-4): num
   );
   let max = out.err;
   for (const n of names) {
-    const g = gpu.grads.get(n) as Float32Array;
-    const c = cpu.grads.get(n) as Float32Array;
+    const g = gpu.grads.get(n)!;
+    const c = cpu.grads.get(n)!;
     const w = worst(g, c);
     expect(w.err, `grad ${n}[${w.at}]: webgpu ${g[w.at]}, cpu ${c[w.at]}`).toBeLessThan(tol);
     max = Math.max(max, w.err);
