@@ -24,6 +24,10 @@ export type CommandName = (typeof COMMAND_NAMES)[number];
 export const TASKS = ['forecast', 'classify', 'events', 'lm', 'image-ar'] as const;
 /** One of {@link TASKS}. */
 export type TaskName = (typeof TASKS)[number];
+/** Whether `name` is one of {@link TASKS}. */
+export function isTaskName(name: string): name is TaskName {
+  return TASKS.some((t) => t === name);
+}
 
 /** Sequence models (every task). */
 export const SEQUENCE_MODELS = [
@@ -812,12 +816,17 @@ export function withDefaults<C extends CommandName>(command: C, options: Options
 
 export const OPTION_KEYS = Object.keys(OPTIONS) as OptionKey[];
 
+/** The spec of option `key`, widened to {@link OptionSpec}. */
+export function specOf(key: OptionKey): OptionSpec {
+  return OPTIONS[key];
+}
+
 /** The option specs a command takes, in table order; with `task`, only those that task uses. */
 export function optionsOf(command: CommandName, task?: TaskName): [OptionKey, OptionSpec][] {
   return OPTION_KEYS.filter((k) => {
-    const spec = OPTIONS[k] as OptionSpec;
+    const spec = specOf(k);
     return spec.commands.includes(command) && (!task || !spec.tasks || spec.tasks.includes(task));
-  }).map((k) => [k, OPTIONS[k] as OptionSpec]);
+  }).map((k) => [k, specOf(k)]);
 }
 
 /** An option's help text for a command. */
@@ -837,7 +846,7 @@ export function defaultOf(spec: OptionSpec, command: CommandName): unknown {
 export function keyOfName(name: string): OptionKey | undefined {
   const bare = name.replace(/^--/, '');
   for (const k of OPTION_KEYS) {
-    if (k === bare || (OPTIONS[k] as OptionSpec).flag === `--${bare}`) return k;
+    if (k === bare || specOf(k).flag === `--${bare}`) return k;
   }
   return undefined;
 }

@@ -1,7 +1,7 @@
 import { manualSeed, randn, type SequenceModule, setNumThreads, type Tensor } from '@recur/tensor';
 import { measureStream, type StreamResult } from '../bench/stream.js';
 import type { Invocation } from '../cli.js';
-import { CliError } from '../errors.js';
+import { CliError, messageOf } from '../errors.js';
 import { backboneConfig, createCore } from '../models/backbone.js';
 import { requireOrt } from '../onnx/runtime.js';
 import { measureOnnxStream } from '../onnx/stream.js';
@@ -50,12 +50,12 @@ async function streamInRecur(
     return await measureStream(
       () => core.initState(1),
       (x, s) => core.step(x, s),
-      (t) => inputs[t % inputs.length] as Tensor,
+      (t) => inputs[t % inputs.length]!,
       o.tokens,
       { maxSeconds: o.maxSeconds, onProgress: (n) => bar.update(n) },
     );
   } catch (e) {
-    throw new CliError(`bench stream: ${name} failed while streaming: ${(e as Error).message}`, 1);
+    throw new CliError(`bench stream: ${name} failed while streaming: ${messageOf(e)}`, 1);
   } finally {
     bar.stop();
   }
@@ -253,7 +253,7 @@ async function streamInOnnx(
       ort,
       core,
       o.threads ?? 1,
-      (t) => inputs[t % inputs.length] as Tensor,
+      (t) => inputs[t % inputs.length]!,
       tokens,
       {
         maxSeconds: o.maxSeconds,
@@ -262,7 +262,7 @@ async function streamInOnnx(
     );
   } catch (e) {
     if (e instanceof CliError) throw e;
-    throw new CliError(`bench stream: ${name} failed in onnxruntime: ${(e as Error).message}`, 1);
+    throw new CliError(`bench stream: ${name} failed in onnxruntime: ${messageOf(e)}`, 1);
   } finally {
     bar.stop();
   }

@@ -108,7 +108,7 @@ async function recallStep(
   // Asynchronous reads: the same on the CPU, and the only kind WebGPU has.
   await optim.clipGradNormAsync(net.parameters(), 1);
   opt.step();
-  const loss = (await l.data())[0] as number;
+  const loss = (await l.data())[0]!;
   l.dispose();
   opt.zeroGrad();
   sched.step();
@@ -197,7 +197,7 @@ async function streamOne(
       const s = net.backbone.step(net.emb.forward(x), state);
       return { y: net.head.forward(s.y), state: s.state };
     },
-    (t) => inputs[t % inputs.length] as Tensor,
+    (t) => inputs[t % inputs.length]!,
     tokens,
     { onProgress: (done) => bar.update(done) },
   );
@@ -353,7 +353,7 @@ export async function demoCommand(inv: Invocation<'demo'>, reporter: Reporter): 
   reporter.event('start', { task: 'recall', steps, tokens, seed });
   // Both models train and stream on the chosen backend (the adapter is printed for webgpu).
   const { trained, streams, runsOn } = await trainAndStream(o, reporter);
-  printStreams(streams[0] as DemoStream, streams[1] as DemoStream, reporter);
+  printStreams(streams[0]!, streams[1]!, reporter);
   // Figures and the JSON summary.
   dir.create();
   const files = demoFigures(trained, streams);

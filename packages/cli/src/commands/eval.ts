@@ -49,7 +49,7 @@ export async function evalCommand(inv: Invocation, reporter: Reporter): Promise<
       const prepared = prepareEvaluation(run, options, weights, (line) => reporter.info(line));
       for (const w of prepared.warnings) reporter.warn(w);
       if (prepared.closedForm) return { metrics: prepared.closedForm.test(), runsOn };
-      const task = prepared.neural as NonNullable<typeof prepared.neural>;
+      const task = prepared.neural!;
       loadWeights(weights, task.net);
       task.net.eval();
       for (const line of task.describe()) reporter.info(line);

@@ -22,7 +22,7 @@ export async function measureOnnxStream(
   const start = (): Record<string, OrtTensor> => {
     const feeds: Record<string, OrtTensor> = {};
     for (const k of keys) {
-      const t = init[k] as Tensor;
+      const t = init[k]!;
       feeds[`state.${k}`] =
         t.dtype === 'int32'
           ? new ort.Tensor('int32', Int32Array.from(t.dataSync()), t.shape)
@@ -35,9 +35,9 @@ export async function measureOnnxStream(
     return new ort.Tensor('float32', Float32Array.from(x.dataSync()), x.shape);
   });
   const step = async (feeds: Record<string, OrtTensor>, t: number) => {
-    const out = await session.run({ ...feeds, x: xs[t % xs.length] as OrtTensor });
+    const out = await session.run({ ...feeds, x: xs[t % xs.length]! });
     const next: Record<string, OrtTensor> = {};
-    for (const k of keys) next[`state.${k}`] = out[`next.${k}`] as OrtTensor;
+    for (const k of keys) next[`state.${k}`] = out[`next.${k}`]!;
     return next;
   };
   const bytes = (feeds: Record<string, OrtTensor>) =>

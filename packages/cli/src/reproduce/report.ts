@@ -158,12 +158,10 @@ export function buildResults(
         runs: runs.length,
         seeds: runs.map((r) => r.seed),
         parameters: runs[0]?.parameters ?? 0,
-        metrics: Object.fromEntries(
-          names.map((k) => [k, stat(runs.map((r) => r.metrics[k] as number))]),
-        ),
+        metrics: Object.fromEntries(names.map((k) => [k, stat(runs.map((r) => r.metrics[k]!))])),
         trainSeconds: stat(runs.map((r) => r.trainSeconds)),
         tokensPerSecond: runs.every((r) => r.tokensPerSecond !== null)
-          ? stat(runs.map((r) => r.tokensPerSecond as number))
+          ? stat(runs.map((r) => r.tokensPerSecond!))
           : null,
         throughput: thr?.[0]
           ? { unit: thr[0].unit, ...stat(thr.map((t) => (t as { perSecond: number }).perSecond)) }
@@ -269,9 +267,7 @@ export function resultsMarkdown(r: Results): string {
       `| --- | ---: | ${e.metrics.map(() => '---:').join(' | ')} | ---: | ---: | ---: |`,
     );
     for (const m of d.models) {
-      const cells = e.metrics.map((k) =>
-        m.metrics[k.name] ? statText(m.metrics[k.name] as Stat) : '–',
-      );
+      const cells = e.metrics.map((k) => (m.metrics[k.name] ? statText(m.metrics[k.name]!) : '–'));
       const thr = m.throughput ? `${fmt(m.throughput.mean)} ${m.throughput.unit}/s` : '–';
       lines.push(
         `| ${m.model} | ${m.parameters} | ${cells.join(' | ')} | ${statText(m.trainSeconds)} | ${thr} | ${m.runs} |`,

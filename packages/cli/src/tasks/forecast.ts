@@ -134,8 +134,8 @@ function linearFromFile(path: string): LinearForecaster {
   const b = t.bias;
   if (!w || !b || w.rank !== 2) throw new CliError(`${path}: not a linear forecaster's weights`);
   return {
-    lookback: w.shape[0] as number,
-    horizon: w.shape[1] as number,
+    lookback: w.shape[0]!,
+    horizon: w.shape[1]!,
     weight: Float64Array.from(w.dataSync()),
     bias: Float64Array.from(b.dataSync()),
   };

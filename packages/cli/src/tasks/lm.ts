@@ -102,7 +102,7 @@ export function loadText(
   const ids = new Int32Array(chars.length);
   let line = 1;
   for (let i = 0; i < chars.length; i++) {
-    const ch = chars[i] as string;
+    const ch = chars[i]!;
     const id = index.get(ch);
     if (id === undefined) {
       throw new DataError(
@@ -187,7 +187,7 @@ async function evaluateText(
       const logits = net.forward(x).reshape([st.length * len, v]);
       return { nats: nn.crossEntropy(logits, y, { reduction: 'sum' }) };
     });
-    nats += out.nats[0] as number;
+    nats += out.nats[0]!;
     count += st.length * len;
   };
   for (const b of batches) await run(b, t);
@@ -300,8 +300,8 @@ export async function sampleText(
       const sum = p.reduce((a, b) => a + b, 0);
       let u = rng.nextFloat() * sum;
       let id = 0;
-      while (id < p.length - 1 && u >= (p[id] as number)) u -= p[id++] as number;
-      out.push(cfg.vocab[id] as string);
+      while (id < p.length - 1 && u >= p[id]!) u -= p[id++]!;
+      out.push(cfg.vocab[id]!);
       logits = await feed(id);
     }
     return prompt + out.join('');
