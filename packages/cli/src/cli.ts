@@ -14,6 +14,7 @@ import {
   specOf,
   TASKS,
   type TaskName,
+  trainNotes,
   withDefaults,
 } from './options.js';
 import { parseOption } from './schema.js';
@@ -119,7 +120,8 @@ export function buildProgram(
       .allowExcessArguments(false);
     const forTask = name === 'train' ? task : undefined;
     if (forTask) cmd.description(`${spec.summary}: the ${forTask} task`);
-    if (spec.notes) cmd.addHelpText('after', `\n${spec.notes}`);
+    const notes = forTask ? trainNotes(forTask) : spec.notes;
+    if (notes) cmd.addHelpText('after', `\n${notes}`);
     addOptions(cmd, name, forTask);
     cmd.action((...params: unknown[]) => {
       const args = params.slice(0, -2).filter((a): a is string => typeof a === 'string');

@@ -4,6 +4,8 @@
  * COMMANDS; nothing else declares a flag.
  */
 
+import { describeMetrics, TASK_INFO } from './tasks/catalog.js';
+
 export const COMMAND_NAMES = [
   'train',
   'eval',
@@ -863,6 +865,18 @@ export interface CommandSpec {
   notes?: string;
 }
 
+/**
+ * The notes of `recur train --help`: the tasks and their test metrics (from TASK_INFO); with `task`,
+ * only that task's.
+ */
+export function trainNotes(task?: TaskName): string {
+  const tasks = task
+    ? `Task ${task}: ${TASK_INFO[task].summary}.`
+    : `Tasks: ${TASKS.join(', ')}; \`recur train <task> --help\` lists only the options that task uses.`;
+  const metrics = (task ? [task] : TASKS).map(describeMetrics).join('; ');
+  return `${tasks} Metrics on the test split: ${metrics}. Ctrl-C saves a checkpoint and exits with code 130.`;
+}
+
 /** The {@link CommandSpec} of every command, for `--help` and the docs' CLI reference. */
 export const COMMANDS: Record<CommandName, CommandSpec> = {
   train: {
@@ -878,7 +892,7 @@ export const COMMANDS: Record<CommandName, CommandSpec> = {
       'recur train image-ar --model aft-local --data cifar10_jpeg --image-size 16 --max-images 5000',
       'recur train --resume runs/etth1-aaren --epochs 10',
     ],
-    notes: `Tasks: ${TASKS.join(', ')}; \`recur train <task> --help\` lists only the options that task uses. Metrics on the test split: forecast mse, mae; classify accuracy; events nll (per event), rmse (inter-event time), accuracy (next mark); lm bpc (bits per character on the held-out last 5 % of the text; the 5 % before it picks the best epoch); image-ar bpd (bits per sub-pixel). Ctrl-C saves a checkpoint and exits with code 130.`,
+    notes: trainNotes(),
   },
   eval: {
     summary: 'evaluate a trained run on its data (recorded in the run folder) or on new data',

@@ -9,7 +9,7 @@ import { onBackend } from '../train/device.js';
 import type { Reporter } from '../util/output.js';
 import { metricsTable, readRunConfig } from './train.js';
 
-export async function evalCommand(inv: Invocation, reporter: Reporter): Promise<number> {
+export async function evalCommand(inv: Invocation<'eval'>, reporter: Reporter): Promise<number> {
   const dir = inv.args[0];
   if (!dir) throw new CliError('missing the run folder: recur eval <run-dir> [--data <path>]');
   const run = readRunConfig(dir, 'recur eval');

@@ -5,6 +5,7 @@ import { locateTsFiles, readTsFile, type SeriesCase, type SeriesFile } from '../
 import { CliError } from '../errors.js';
 import { type BackboneConfig, backboneConfig } from '../models/backbone.js';
 import { ClassifyNet, type Pooling } from '../models/nets.js';
+import { TASK_INFO } from './catalog.js';
 import { chunk, evalBatches, evalBatchSize, permutation, readBatch } from './common.js';
 import type { Metrics, NeuralTask, TaskDef } from './types.js';
 
@@ -139,7 +140,7 @@ export function createClassifyTask(
   const lengths = files.train.cases.map((c) => c.length);
   return {
     net,
-    monitor: { metric: 'loss', mode: 'min' },
+    monitor: TASK_INFO.classify.monitor,
     unit: 'sequences',
     trainBatches: (rng) =>
       chunk(
@@ -172,6 +173,7 @@ function testFileOf(data: string, test: string | undefined): string {
  * holds the labels and the scaler.
  */
 export const classifyTask: TaskDef<ClassifyTaskConfig> = {
+  ...TASK_INFO.classify,
   prepare({ model: name, data, options: o }) {
     const files = locateTsFiles(data, o.test);
     const train = readTsFile(files.train);

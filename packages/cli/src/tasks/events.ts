@@ -9,6 +9,7 @@ import { CliError } from '../errors.js';
 import { type BackboneConfig, backboneConfig } from '../models/backbone.js';
 import { EventsNet } from '../models/nets.js';
 import type { OptionsOf } from '../options.js';
+import { TASK_INFO } from './catalog.js';
 import { baseNames, chunk, evalBatches, evalBatchSize, permutation, readBatch } from './common.js';
 import type { Metrics, NeuralTask, TaskDef } from './types.js';
 
@@ -319,7 +320,7 @@ export function createEventsTask(
   const jacobian = Math.log(cfg.logStd);
   return {
     net,
-    monitor: { metric: 'nll', mode: 'min' },
+    monitor: TASK_INFO.events.monitor,
     unit: 'sequences',
     trainBatches: (rng: Generator) =>
       cfg.bucketed
@@ -373,6 +374,7 @@ function splitCounts(splits: Record<'train' | 'val' | 'test', { marks: Int32Arra
  * mixture size and the log-time scaling.
  */
 export const eventsTask: TaskDef<EventsTaskConfig> = {
+  ...TASK_INFO.events,
   prepare({ model: name, data, options: o }) {
     const ev = loadEvents(data, { splitSeed: o.splitSeed });
     const { train, val, test } = eventSplits(ev, o);

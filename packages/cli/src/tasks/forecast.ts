@@ -21,6 +21,7 @@ import { CliError } from '../errors.js';
 import { type BackboneConfig, backboneConfig } from '../models/backbone.js';
 import { ForecastNet } from '../models/nets.js';
 import { readUserFile, writeFileAtomic } from '../util/files.js';
+import { TASK_INFO } from './catalog.js';
 import {
   chunk,
   csvProgress,
@@ -102,7 +103,7 @@ export function createForecastTask(
   };
   return {
     net,
-    monitor: { metric: 'mse', mode: 'min' },
+    monitor: TASK_INFO.forecast.monitor,
     unit: 'windows',
     trainBatches: (rng: Generator) =>
       chunk(
@@ -164,6 +165,7 @@ function closedFormSetup(data: ForecastData, closedForm: ClosedForm): TaskSetup 
  * besides the sequence models, the closed-form baselines naive and linear.
  */
 export const forecastTask: TaskDef<ForecastTaskConfig> = {
+  ...TASK_INFO.forecast,
   prepare({ model: name, data, options: o, onProgress }) {
     const fd = loadForecastData(data, {
       onProgress: csvProgress(data, onProgress),

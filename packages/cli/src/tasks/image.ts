@@ -9,6 +9,7 @@ import { evenlySpaced, locateImagePack, readImages } from '../data/images.js';
 import { CliError } from '../errors.js';
 import { type BackboneConfig, backboneConfig } from '../models/backbone.js';
 import { LanguageNet } from '../models/nets.js';
+import { TASK_INFO } from './catalog.js';
 import { chunk, evalBatches, evalBatchSize, permutation, readBatch } from './common.js';
 import type { Metrics, NeuralTask, TaskDef } from './types.js';
 
@@ -78,7 +79,7 @@ export function createImageTask(
   };
   return {
     net,
-    monitor: { metric: 'bpd', mode: 'min' },
+    monitor: TASK_INFO['image-ar'].monitor,
     unit: 'subpixels',
     trainBatches: (rng: Generator) =>
       chunk(
@@ -101,6 +102,7 @@ export function createImageTask(
  * training images is held out. The config holds the size.
  */
 export const imageTask: TaskDef<ImageTaskConfig> = {
+  ...TASK_INFO['image-ar'],
   prepare({ model: name, data, options: o }) {
     const pack = locateImagePack(data);
     const size = o.imageSize;

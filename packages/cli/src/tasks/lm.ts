@@ -5,6 +5,7 @@ import { type BackboneConfig, backboneConfig } from '../models/backbone.js';
 import { LanguageNet } from '../models/nets.js';
 import type { Options } from '../options.js';
 import { readUserFile } from '../util/files.js';
+import { TASK_INFO } from './catalog.js';
 import { chunk, evalBatchSize, readBatch } from './common.js';
 import type { Metrics, NeuralTask, TaskDef } from './types.js';
 
@@ -215,7 +216,7 @@ export function createLmTask(
   const { val, test } = heldOutParts(data);
   return {
     net,
-    monitor: { metric: 'bpc', mode: 'min' },
+    monitor: TASK_INFO.lm.monitor,
     unit: 'chars',
     trainBatches: (rng: Generator) =>
       Array.from({ length: stepsPerEpoch }, () =>
@@ -231,7 +232,7 @@ export function createLmTask(
     describe: () => [
       `data ${basename(data.file)}: ${data.ids.length.toLocaleString('en-US')} characters, ${v} distinct; train ${trainEnd.toLocaleString('en-US')}, validation ${val.length.toLocaleString('en-US')}, test ${test.length.toLocaleString('en-US')}`,
     ],
-    after: async (options: Options) =>
+    after: async (options) =>
       options.sample === undefined
         ? undefined
         : sampleText(
@@ -240,7 +241,7 @@ export function createLmTask(
             cfg,
             options.sample,
             options.prompt ?? '\n',
-            options.temperature ?? 0.8,
+            options.temperature,
             new Rng(options.seed ?? 0),
           ),
   };
@@ -312,6 +313,7 @@ export async function sampleText(
 
 /** The lm task: a text file's characters; the config holds the vocabulary and the context. */
 export const lmTask: TaskDef<LmTaskConfig> = {
+  ...TASK_INFO.lm,
   prepare({ model: name, data, options: o }) {
     const { data: text, vocab } = loadText(data);
     // A bad --prompt is reported now, not after training.
