@@ -3,7 +3,6 @@ import { type Generator, nn, Generator as Rng, type Tensor, tensor } from '@recu
 import { CliError, DataError } from '../errors.js';
 import { type BackboneConfig, backboneConfig } from '../models/backbone.js';
 import { LanguageNet } from '../models/nets.js';
-import type { Options } from '../options.js';
 import { readUserFile } from '../util/files.js';
 import { TASK_INFO } from './catalog.js';
 import { chunk, evalBatchSize, readBatch } from './common.js';
