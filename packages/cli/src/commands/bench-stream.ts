@@ -1,5 +1,5 @@
 import { manualSeed, randn, type SequenceModule, setNumThreads, type Tensor } from '@recur/tensor';
-import { measureStream, type StreamResult } from '../bench/stream.js';
+import { measureStream, type StreamPoint, type StreamResult } from '../bench/stream.js';
 import type { Invocation } from '../cli.js';
 import { CliError, messageOf } from '../errors.js';
 import { backboneConfig, createCore } from '../models/backbone.js';
@@ -7,7 +7,7 @@ import { requireOrt } from '../onnx/runtime.js';
 import { measureOnnxStream } from '../onnx/stream.js';
 import type { OptionsOf, SequenceModelName } from '../options.js';
 import { onBackend } from '../train/device.js';
-import { lineChart } from '../util/charts.js';
+import { lineChart, streamSeries, timePerTokenChart } from '../util/charts.js';
 import { OutputDir, writeFileAtomic, writeJsonAtomic } from '../util/files.js';
 import { fmtBytes, fmtNumber, formatTable, type Reporter } from '../util/output.js';
 
@@ -153,11 +153,8 @@ function printStreamTables(results: StreamBenchModel[], o: StreamOptions, report
 
 /** The three figures (memory, time per token, cumulative time), as SVG by file name. */
 function streamFigures(results: StreamBenchModel[]): Record<string, Promise<string>> {
-  const series = (f: (p: StreamResult['points'][number]) => number) =>
-    results.map((r) => ({
-      name: r.model,
-      points: r.result.points.map((p) => [p.tokens, f(p)] as [number, number]),
-    }));
+  const streams = results.map((r) => ({ name: r.model, result: r.result }));
+  const series = (f: (p: StreamPoint) => number) => streamSeries(streams, f);
   return {
     'stream-memory.svg': lineChart({
       title: 'State / KV-cache memory while streaming',
@@ -167,13 +164,7 @@ function streamFigures(results: StreamBenchModel[]): Record<string, Promise<stri
       logX: true,
       logY: true,
     }),
-    'stream-time.svg': lineChart({
-      title: 'Time per token while streaming',
-      xLabel: 'tokens seen',
-      yLabel: 'ms per token',
-      series: series((p) => p.stepMs),
-      logX: true,
-    }),
+    'stream-time.svg': timePerTokenChart(streams),
     'stream-cumulative.svg': lineChart({
       title: 'Cumulative streaming time',
       xLabel: 'tokens seen',

@@ -5,7 +5,7 @@ import { Backbone, type BackboneConfig } from '../models/backbone.js';
 import type { OptionsOf } from '../options.js';
 import { readBatch } from '../tasks/common.js';
 import { onBackend } from '../train/device.js';
-import { lineChart } from '../util/charts.js';
+import { lineChart, streamSeries, timePerTokenChart } from '../util/charts.js';
 import { OutputDir, writeFileAtomic, writeJsonAtomic } from '../util/files.js';
 import { fmtBytes, fmtNumber, formatTable, type Reporter } from '../util/output.js';
 
@@ -277,11 +277,7 @@ function demoFigures(
   trained: TrainedModel[],
   streams: DemoStream[],
 ): Record<string, Promise<string>> {
-  const series = (f: (p: StreamResult['points'][number]) => number) =>
-    streams.map((s) => ({
-      name: s.model.name,
-      points: s.result.points.map((p) => [p.tokens, f(p)] as [number, number]),
-    }));
+  const named = streams.map((s) => ({ name: s.model.name, result: s.result }));
   return {
     'demo-training.svg': lineChart({
       title: 'Training loss (recall the marked token)',
@@ -293,17 +289,11 @@ function demoFigures(
       title: 'State while streaming',
       xLabel: 'tokens seen',
       yLabel: 'bytes (state / KV cache)',
-      series: series((p) => p.stateBytes),
+      series: streamSeries(named, (p) => p.stateBytes),
       logX: true,
       logY: true,
     }),
-    'demo-time.svg': lineChart({
-      title: 'Time per token while streaming',
-      xLabel: 'tokens seen',
-      yLabel: 'ms per token',
-      series: series((p) => p.stepMs),
-      logX: true,
-    }),
+    'demo-time.svg': timePerTokenChart(named),
   };
 }
 
