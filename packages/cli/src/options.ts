@@ -773,8 +773,15 @@ export type OptionKey = keyof typeof OPTIONS;
 
 type SpecKind<S> = S extends { kind: infer K extends OptionKind } ? K : never;
 
+/** An option's value type: a string or list option with `choices` takes only those strings. */
+type OptionValue<S> = S extends { kind: 'string'; choices: readonly (infer C extends string)[] }
+  ? C
+  : S extends { kind: 'list'; choices: readonly (infer C extends string)[] }
+    ? C[]
+    : KindValue<SpecKind<S>>;
+
 /** Parsed options: each key's value by its kind (undefined when neither given nor defaulted). */
-export type Options = { -readonly [K in OptionKey]?: KindValue<SpecKind<(typeof OPTIONS)[K]>> };
+export type Options = { -readonly [K in OptionKey]?: OptionValue<(typeof OPTIONS)[K]> };
 
 /** Whether command C takes option K and the table gives it a default there. */
 type HasDefault<

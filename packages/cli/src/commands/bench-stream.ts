@@ -186,7 +186,7 @@ export async function benchStreamCommand(
   reporter: Reporter,
 ): Promise<number> {
   const o = inv.options;
-  const names = o.models as SequenceModelName[];
+  const names = o.models;
   checkStreamOptions(o, reporter);
   // Beside onnxruntime, recur's CPU backend runs at the same thread count: a ratio at equal threads.
   if (o.runtime === 'onnx') setNumThreads(o.threads ?? 1);

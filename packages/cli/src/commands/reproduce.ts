@@ -107,7 +107,7 @@ function startReproduction(
   reporter: Reporter,
 ): Reproduction {
   const experiment = getExperiment(name);
-  const scale = o.scale as Scale;
+  const scale = o.scale;
   const root = dataRoot(o.data);
   const p: Plan = plan(experiment, scale, o.seeds, (rel) => join(root, rel));
   checkData(name, experiment, p, root);

@@ -255,7 +255,7 @@ function fitOptionsOf(task: TaskName, o: OptionsOf<'train'>): FitOptions {
     weightDecay: o.weightDecay,
     clip: o.clip,
     patience: o.patience,
-    schedule: o.schedule as FitOptions['schedule'],
+    schedule: o.schedule,
     warmup: o.warmup,
     stepsPerEpoch: task === 'lm' ? undefined : o.stepsPerEpoch,
     valBatches: o.valBatches,

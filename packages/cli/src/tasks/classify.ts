@@ -191,7 +191,7 @@ export const classifyTask: TaskDef<ClassifyTaskConfig> = {
       labels: train.labels,
       mean,
       std,
-      pool: o.pool as Pooling,
+      pool: o.pool,
     };
     const maxLen = Math.max(
       ...train.cases.map((c) => c.length),
