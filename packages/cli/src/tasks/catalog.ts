@@ -10,7 +10,10 @@ import type { TaskInfo } from './types.js';
 export const TASK_INFO: { readonly [K in TaskName]: TaskInfo } = {
   forecast: {
     summary: 'forecast the next H rows of a multivariate series (CSV) from the L rows before them',
-    metrics: { mse: 'mean squared error, scaled data', mae: 'mean absolute error, scaled data' },
+    metrics: {
+      mse: 'mean squared error, standardised series',
+      mae: 'mean absolute error, standardised series',
+    },
     monitor: { metric: 'mse', mode: 'min' },
   },
   classify: {
