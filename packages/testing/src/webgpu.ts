@@ -29,7 +29,7 @@ export async function webgpuAvailable(what = 'the webgpu tests'): Promise<boolea
     await initBackend('webgpu');
     return true;
   } catch (e) {
-    const msg = (e as Error).message;
+    const msg = e instanceof Error ? e.message : String(e);
     if (process.env.RECUR_REQUIRE_WEBGPU === '1') {
       throw new Error(`RECUR_REQUIRE_WEBGPU=1 but the webgpu backend did not start: ${msg}`);
     }
@@ -84,7 +84,7 @@ export async function bothBackends<M extends { forward(x: Tensor): Tensor } & nn
   if (prepare) noGrad(() => prepare(cpuModel));
   const x = randn(xShape);
   const yCpu = cpuModel.forward(x);
-  const r = randn(yCpu.shape as number[]);
+  const r = randn([...yCpu.shape]);
   yCpu.mul(r).sum().backward();
   const names: string[] = [];
   const cpu: Run = { y: (await yCpu.data()) as Float32Array, grads: new Map() };
