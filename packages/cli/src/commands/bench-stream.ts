@@ -8,7 +8,7 @@ import { measureOnnxStream } from '../onnx/stream.js';
 import type { OptionsOf, SequenceModelName } from '../options.js';
 import { onBackend } from '../train/device.js';
 import { lineChart, streamSeries, timePerTokenChart } from '../util/charts.js';
-import { OutputDir, writeFileAtomic, writeJsonAtomic } from '../util/files.js';
+import { OutputDir, writeFileAtomic } from '../util/files.js';
 import { fmtBytes, fmtNumber, formatTable, type Reporter } from '../util/output.js';
 
 export interface StreamBenchModel {
@@ -217,13 +217,7 @@ export async function benchStreamCommand(
       ]),
     ),
   };
-  writeJsonAtomic(dir.file('stream.json'), summary);
-  dir.keep();
-  reporter.print(
-    `\nFigures: ${Object.keys(files)
-      .map((f) => dir.file(f))
-      .join(', ')}; numbers: ${dir.file('stream.json')}`,
-  );
+  reporter.print(dir.finish(Object.keys(files), 'stream.json', summary));
   reporter.result({ event: 'result', out: dir.path, ...summary });
   return 0;
 }

@@ -6,7 +6,7 @@ import type { OptionsOf } from '../options.js';
 import { readBatch } from '../tasks/common.js';
 import { onBackend } from '../train/device.js';
 import { lineChart, streamSeries, timePerTokenChart } from '../util/charts.js';
-import { OutputDir, writeFileAtomic, writeJsonAtomic } from '../util/files.js';
+import { OutputDir, writeFileAtomic } from '../util/files.js';
 import { fmtBytes, fmtNumber, formatTable, type Reporter } from '../util/output.js';
 
 /** Values a token can take; a marked token is id value + VALUES. */
@@ -355,13 +355,7 @@ export async function demoCommand(inv: Invocation<'demo'>, reporter: Reporter): 
     seconds: (performance.now() - t0) / 1e3,
     models: Object.fromEntries(streams.map((s) => [s.model.name, modelSummary(s)])),
   };
-  writeJsonAtomic(dir.file('demo.json'), summary);
-  dir.keep();
-  reporter.print(
-    `\nFigures: ${Object.keys(files)
-      .map((f) => dir.file(f))
-      .join(', ')}; numbers: ${dir.file('demo.json')}`,
-  );
+  reporter.print(dir.finish(Object.keys(files), 'demo.json', summary));
   reporter.print(`Done in ${summary.seconds.toFixed(1)} s.`);
   reporter.result({ event: 'result', out: dir.path, ...summary });
   return 0;

@@ -151,6 +151,17 @@ export class OutputDir {
     this.#kept = true;
   }
 
+  /**
+   * Writes a command's numbers as `name` (JSON) beside its figures, keeps the folder, and returns
+   * the line that says where both are.
+   */
+  finish(figures: readonly string[], name: string, numbers: unknown): string {
+    writeJsonAtomic(this.file(name), numbers);
+    this.keep();
+    const where = figures.map((f) => this.file(f)).join(', ');
+    return `\nFigures: ${where}; numbers: ${this.file(name)}`;
+  }
+
   /** Removes the folder if this command created it and nothing asked to keep it. */
   discard(): void {
     if (!this.existed && !this.#kept) rmSync(this.path, { recursive: true, force: true });
