@@ -102,7 +102,7 @@ export abstract class AftSequenceLayer extends SequenceModule implements Project
     const op = this.constructor.name;
     this.requireCausal(op);
     nn.checkTokens(op, x, this.dModel);
-    const batch = x.shape[0] as number;
+    const batch = x.shape[0]!;
     const s = state ? subState(op, '', state, this.stateKeys) : this.emptyState(batch);
     return this.continue(x, s);
   }
@@ -150,15 +150,15 @@ export function causalWindowed(
   coef: Tensor,
   state: StreamState,
 ): { num: Tensor; den: Tensor; state: StreamState } {
-  const t = k.shape[1] as number;
-  const s = coef.shape[1] as number;
+  const t = k.shape[1]!;
+  const s = coef.shape[1]!;
   const { outputs, carry } = scan(attentionOperator, [k, full(k.shape, 1), v], {
     axis: 1,
-    carry: [state.m as Tensor, state.u as Tensor, state.w as Tensor],
+    carry: [state.m!, state.u!, state.w!],
   });
   const [M, U, W] = outputs as [Tensor, Tensor, Tensor];
-  const kAll = concat([state.k as Tensor, k], 1); // [B, s − 1 + T, d]
-  const vAll = concat([state.v as Tensor, v], 1);
+  const kAll = concat([state.k!, k], 1); // [B, s − 1 + T, d]
+  const vAll = concat([state.v!, v], 1);
   const kLag = lags(kAll, s, t); // [B, T, s, d]: token t − j at [:, t, j]
   const vLag = lags(vAll, s, t);
   // M keeps its gradient. The result depends on M only through the e^{±M} scalings, which cancel;
@@ -168,7 +168,7 @@ export function causalWindowed(
   const e = kLag.sub(M.unsqueeze(2)).exp().mul(coef);
   const num = W.add(e.mul(vLag).sum(2));
   const den = U.add(e.sum(2));
-  const keep = (x: Tensor) => x.slice(1, (x.shape[1] as number) - (s - 1));
+  const keep = (x: Tensor) => x.slice(1, x.shape[1]! - (s - 1));
   const [m, u, w] = carry as [Tensor, Tensor, Tensor];
   return { num, den, state: { m, u, w, k: keep(kAll), v: keep(vAll) } };
 }
@@ -217,9 +217,9 @@ export function checkWindowState(
   s: number,
 ): void {
   for (const key of ['m', 'u', 'w'] as const)
-    nn.checkShape(op, `state '${key}'`, state[key] as Tensor, [batch, d]);
+    nn.checkShape(op, `state '${key}'`, state[key]!, [batch, d]);
   for (const key of ['k', 'v'] as const)
-    nn.checkShape(op, `state '${key}'`, state[key] as Tensor, [batch, s - 1, d]);
+    nn.checkShape(op, `state '${key}'`, state[key]!, [batch, s - 1, d]);
 }
 
 /**

@@ -30,7 +30,7 @@ export const KERNEL_STD_EPS = 1e-5;
  */
 export function reparameterisedKernel(w: Tensor, gamma: Tensor, beta: Tensor): Tensor {
   const axes = w.shape.slice(1).map((_, i) => i + 1);
-  const perHead = [w.shape[0] as number, ...axes.map(() => 1)];
+  const perHead = [w.shape[0]!, ...axes.map(() => 1)];
   const centred = w.sub(w.mean(axes, true));
   const std = centred.square().mean(axes, true).add(KERNEL_STD_EPS).sqrt();
   return centred.div(std).mul(gamma.reshape(perHead)).add(beta.reshape(perHead));
@@ -39,7 +39,7 @@ export function reparameterisedKernel(w: Tensor, gamma: Tensor, beta: Tensor): T
 /** [..., h] → [..., h·dh]: each head's entry repeated over the head's dh channels. */
 function toChannels(x: Tensor, dh: number): Tensor {
   const lead = x.shape.slice(0, -1);
-  const h = x.shape[x.rank - 1] as number;
+  const h = x.shape[x.rank - 1]!;
   return x
     .unsqueeze(-1)
     .expand([...lead, h, dh])
@@ -51,8 +51,8 @@ function channelKernel(kernel: Tensor, dh: number): Tensor {
   const [h, ...rest] = kernel.shape as number[];
   return kernel
     .unsqueeze(1)
-    .expand([h as number, dh, ...rest])
-    .reshape([(h as number) * dh, 1, ...rest]);
+    .expand([h!, dh, ...rest])
+    .reshape([h! * dh, 1, ...rest]);
 }
 
 /** Checks that heads divide dModel; the channels per head. */
@@ -141,7 +141,7 @@ export class AftConv1d extends AftSequenceLayer {
     const depthwise = (z: Tensor, weight: Tensor) =>
       conv1d(z.permute([0, 2, 1]), weight, null, {
         padding: 'same',
-        groups: z.shape[2] as number,
+        groups: z.shape[2]!,
       }).permute([0, 2, 1]);
     const num = ekv.sum(1, true).add(depthwise(ekv, channelKernel(coef, dh)));
     const den = ek.sum(1, true).add(depthwise(ek, coef.unsqueeze(1)));
@@ -149,7 +149,7 @@ export class AftConv1d extends AftSequenceLayer {
   }
 
   protected continue(x: Tensor, state: StreamState): { y: Tensor; state: StreamState } {
-    const b = x.shape[0] as number;
+    const b = x.shape[0]!;
     const s = this.window;
     checkWindowState('AftConv1d', state, b, this.dModel, s);
     const q = this.wq.forward(x);
@@ -241,7 +241,7 @@ export class AftConv2d extends nn.Module implements Projections {
     const depthwise = (z: Tensor, weight: Tensor) =>
       conv2d(z.permute([0, 3, 1, 2]), weight, null, {
         padding: 'same',
-        groups: z.shape[3] as number,
+        groups: z.shape[3]!,
       }).permute([0, 2, 3, 1]);
     const num = ekv.sum([1, 2], true).add(depthwise(ekv, channelKernel(coef, dh)));
     const den = ek.sum([1, 2], true).add(depthwise(ek, coef.unsqueeze(1)));

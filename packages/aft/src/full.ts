@@ -7,30 +7,17 @@ import {
   noGrad,
   type StreamState,
   type Tensor,
-  TensorError,
   where,
   zeros,
 } from '@recur/tensor';
-import { AftSequenceLayer, gatedOutput, joinShifted, type Shifted } from './common.js';
-import { initPositionFactor, POSITION_INIT_STD } from './position.js';
+import { gatedOutput, joinShifted, type Shifted } from './common.js';
+import { PositionBiasedLayer, type PositionBiasOptions } from './position.js';
 
 /**
  * Options of AftFull: width, the longest sequence its pair-wise biases cover, and their
  * factorisation.
  */
-export interface AftFullOptions {
-  dModel: number;
-  /** The longest sequence (and, streaming, the most tokens) the position biases cover. */
-  maxLen: number;
-  /** Sum over t' ≤ t only (streamable). Default true. */
-  causal?: boolean;
-  /** Rank d' of the factorised biases w = U Vᵀ. Default 64. */
-  posDim?: number;
-  /** Standard deviation of U's and V's initial entries. Default 0.1 (see POSITION_INIT_STD). */
-  posInitStd?: number;
-  /** Biases on the four projections. Default true. */
-  bias?: boolean;
-}
+export type AftFullOptions = PositionBiasOptions;
 
 /** Keys of causal AFT-full's stream state: every past token's key and value, k, v [B, n, dModel]. */
 export const FULL_STATE_KEYS = ['k', 'v'] as const;
@@ -60,28 +47,11 @@ export const FULL_STATE_KEYS = ['k', 'v'] as const;
  * every past token's key and value (memory grows by 2·d floats per token and layer), and a stream
  * ends at maxLen. For constant-memory streaming use AFT-simple, AFT-local or AFT-conv1d.
  */
-export class AftFull extends AftSequenceLayer {
+export class AftFull extends PositionBiasedLayer {
   readonly stateKeys = FULL_STATE_KEYS;
-  readonly maxLen: number;
-  readonly posDim: number;
-  /** U [maxLen, posDim]: w_{t,t'} = <U_t, V_{t'}>. */
-  posU: Tensor;
-  /** V [maxLen, posDim]. */
-  posV: Tensor;
 
-  constructor({
-    dModel,
-    maxLen,
-    causal,
-    posDim = 64,
-    posInitStd = POSITION_INIT_STD,
-    bias = true,
-  }: AftFullOptions) {
-    super('AftFull', dModel, causal, { bias });
-    this.maxLen = nn.checkPositive('AftFull', 'maxLen', maxLen);
-    this.posDim = nn.checkPositive('AftFull', 'posDim', posDim);
-    this.posU = initPositionFactor('AftFull', maxLen, posDim, posInitStd);
-    this.posV = initPositionFactor('AftFull', maxLen, posDim, posInitStd);
+  constructor(options: AftFullOptions) {
+    super('AftFull', options);
   }
 
   /** The bias matrix w = U Vᵀ for rows [rowStart, rowEnd) and columns [0, cols). */
@@ -90,7 +60,7 @@ export class AftFull extends AftSequenceLayer {
   }
 
   protected parallel(x: Tensor): Tensor {
-    const t = x.shape[1] as number;
+    const t = x.shape[1]!;
     this.checkLength(0, t);
     const { q, k, v } = this.project(x);
     const w = this.positionBias(0, t, t); // [T, T]
@@ -102,10 +72,10 @@ export class AftFull extends AftSequenceLayer {
   protected continue(x: Tensor, state: StreamState): { y: Tensor; state: StreamState } {
     const [b, t] = x.shape as [number, number, number];
     const d = this.dModel;
-    const pk = state.k as Tensor;
-    const pv = state.v as Tensor;
+    const pk = state.k!;
+    const pv = state.v!;
     nn.checkShape('AftFull', "state 'k'", pk, [b, null, d]);
-    const n = pk.shape[1] as number;
+    const n = pk.shape[1]!;
     nn.checkShape('AftFull', "state 'v'", pv, [b, n, d]);
     this.checkLength(n, t);
     const { q, k, v } = this.project(x);
@@ -218,16 +188,5 @@ export class AftFull extends AftSequenceLayer {
 
   protected emptyState(batch: number): StreamState {
     return { k: zeros([batch, 0, this.dModel]), v: zeros([batch, 0, this.dModel]) };
-  }
-
-  private checkLength(seen: number, t: number): void {
-    if (seen + t > this.maxLen) {
-      throw new TensorError(
-        'AftFull',
-        seen === 0
-          ? `expected at most maxLen = ${this.maxLen} tokens, got ${t}`
-          : `a block of ${t} tokens after ${seen} already seen passes maxLen = ${this.maxLen} (the position biases end there)`,
-      );
-    }
   }
 }

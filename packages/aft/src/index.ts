@@ -24,5 +24,9 @@ export {
 } from './conv.js';
 export { AftFull, type AftFullOptions, FULL_STATE_KEYS } from './full.js';
 export { AftLocal, type AftLocalOptions, LOCAL_STATE_KEYS } from './local.js';
-export { POSITION_INIT_STD } from './position.js';
+export {
+  POSITION_INIT_STD,
+  PositionBiasedLayer,
+  type PositionBiasOptions,
+} from './position.js';
 export { AftSimple, type AftSimpleOptions, SIMPLE_STATE_KEYS } from './simple.js';

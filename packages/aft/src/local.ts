@@ -1,6 +1,5 @@
-import { nn, type StreamState, type Tensor, TensorError, tensor, zeros } from '@recur/tensor';
+import { nn, type StreamState, type Tensor, tensor, zeros } from '@recur/tensor';
 import {
-  AftSequenceLayer,
   causalWindowed,
   checkWindowState,
   emptyWindowState,
@@ -8,23 +7,12 @@ import {
   lags,
   windows,
 } from './common.js';
-import { initPositionFactor, POSITION_INIT_STD, positionOf } from './position.js';
+import { PositionBiasedLayer, type PositionBiasOptions, positionOf } from './position.js';
 
 /** Options of AftLocal: AftFull's, plus the window inside which the biases are learned. */
-export interface AftLocalOptions {
-  dModel: number;
-  /** The longest sequence (and, streaming, the most tokens) the position biases cover. */
-  maxLen: number;
+export interface AftLocalOptions extends PositionBiasOptions {
   /** Biases are learned where |t − t'| < window; outside they are 0. */
   window: number;
-  /** Sum over t' ≤ t only (streamable). Default true. */
-  causal?: boolean;
-  /** Rank d' of the factorised biases w = U Vᵀ. Default 64. */
-  posDim?: number;
-  /** Standard deviation of U's and V's initial entries. Default 0.1 (see POSITION_INIT_STD). */
-  posInitStd?: number;
-  /** Biases on the four projections. Default true. */
-  bias?: boolean;
 }
 
 /** Keys of causal AFT-local's stream state. */
@@ -47,35 +35,17 @@ export const LOCAL_STATE_KEYS = ['m', 'u', 'w', 'k', 'v', 'pos'] as const;
  * Streaming (causal) keeps the scan triple (m, u, w), the last s − 1 tokens' keys and values and the
  * position: O(s·d) state. The biases depend on absolute positions, so a stream ends at maxLen.
  */
-export class AftLocal extends AftSequenceLayer {
+export class AftLocal extends PositionBiasedLayer {
   readonly stateKeys = LOCAL_STATE_KEYS;
-  readonly maxLen: number;
   readonly window: number;
-  readonly posDim: number;
-  /** U [maxLen, posDim]: w_{t,t'} = <U_t, V_{t'}> inside the window. */
-  posU: Tensor;
-  /** V [maxLen, posDim]. */
-  posV: Tensor;
 
-  constructor({
-    dModel,
-    maxLen,
-    window,
-    causal,
-    posDim = 64,
-    posInitStd = POSITION_INIT_STD,
-    bias = true,
-  }: AftLocalOptions) {
-    super('AftLocal', dModel, causal, { bias });
-    this.maxLen = nn.checkPositive('AftLocal', 'maxLen', maxLen);
-    this.window = nn.checkPositive('AftLocal', 'window', window);
-    this.posDim = nn.checkPositive('AftLocal', 'posDim', posDim);
-    this.posU = initPositionFactor('AftLocal', maxLen, posDim, posInitStd);
-    this.posV = initPositionFactor('AftLocal', maxLen, posDim, posInitStd);
+  constructor(options: AftLocalOptions) {
+    super('AftLocal', options);
+    this.window = nn.checkPositive('AftLocal', 'window', options.window);
   }
 
   protected parallel(x: Tensor): Tensor {
-    const t = x.shape[1] as number;
+    const t = x.shape[1]!;
     this.checkLength(0, t);
     const s = this.window;
     const { q, k, v } = this.project(x);
@@ -111,7 +81,7 @@ export class AftLocal extends AftSequenceLayer {
     const [b, t] = x.shape as [number, number, number];
     const s = this.window;
     checkWindowState('AftLocal', state, b, this.dModel, s);
-    const n = positionOf('AftLocal', state.pos as Tensor);
+    const n = positionOf('AftLocal', state.pos!);
     this.checkLength(n, t);
     const { q, k, v } = this.project(x);
     // w_{t, t−j} for rows n..n+T−1 and lags j = 0..s−1; rows of V before position 0 are 0: V with
@@ -142,16 +112,5 @@ export class AftLocal extends AftSequenceLayer {
       ...emptyWindowState(batch, this.dModel, this.window),
       pos: zeros([1], { dtype: 'int32', backend: 'cpu' }),
     };
-  }
-
-  private checkLength(seen: number, t: number): void {
-    if (seen + t > this.maxLen) {
-      throw new TensorError(
-        'AftLocal',
-        seen === 0
-          ? `expected at most maxLen = ${this.maxLen} tokens, got ${t}`
-          : `a block of ${t} tokens after ${seen} already seen passes maxLen = ${this.maxLen} (the position biases end there)`,
-      );
-    }
   }
 }

@@ -1,4 +1,5 @@
 import { nn, type Tensor, TensorError, zeros } from '@recur/tensor';
+import { AftSequenceLayer } from './common.js';
 
 /**
  * Initial standard deviation of the factorised position biases' U and V. The paper initialises them
@@ -31,7 +32,65 @@ export function positionOf(op: string, pos: Tensor): number {
       `expected state 'pos' to be an int32 tensor of shape [1], got ${pos.dtype} [${pos.shape.join(', ')}]`,
     );
   }
-  const n = pos.dataSync()[0] as number;
+  const n = pos.dataSync()[0]!;
   nn.checkPositive(op, "state 'pos' + 1", n + 1);
   return n;
+}
+
+/** Options of the layers with factorised pair-wise position biases (AftFull, AftLocal). */
+export interface PositionBiasOptions {
+  dModel: number;
+  /** The longest sequence (and, streaming, the most tokens) the position biases cover. */
+  maxLen: number;
+  /** Sum over t' ≤ t only (streamable). Default true. */
+  causal?: boolean;
+  /** Rank d' of the factorised biases w = U Vᵀ. Default 64. */
+  posDim?: number;
+  /** Standard deviation of U's and V's initial entries. Default 0.1 (see POSITION_INIT_STD). */
+  posInitStd?: number;
+  /** Biases on the four projections. Default true. */
+  bias?: boolean;
+}
+
+/**
+ * An AFT layer with factorised pair-wise position biases w_{t,t'} = <U_t, V_{t'}> (U, V ∈
+ * R^{maxLen×d'}, trainable): AftFull and AftLocal. A sequence, or a stream, ends at maxLen.
+ */
+export abstract class PositionBiasedLayer extends AftSequenceLayer {
+  readonly maxLen: number;
+  readonly posDim: number;
+  /** U [maxLen, posDim]: w_{t,t'} = <U_t, V_{t'}>. */
+  posU: Tensor;
+  /** V [maxLen, posDim]. */
+  posV: Tensor;
+
+  constructor(
+    op: string,
+    {
+      dModel,
+      maxLen,
+      causal,
+      posDim = 64,
+      posInitStd = POSITION_INIT_STD,
+      bias = true,
+    }: PositionBiasOptions,
+  ) {
+    super(op, dModel, causal, { bias });
+    this.maxLen = nn.checkPositive(op, 'maxLen', maxLen);
+    this.posDim = nn.checkPositive(op, 'posDim', posDim);
+    this.posU = initPositionFactor(op, maxLen, posDim, posInitStd);
+    this.posV = initPositionFactor(op, maxLen, posDim, posInitStd);
+  }
+
+  /** Refuses `t` more tokens after `seen` when they pass maxLen (the biases end there). */
+  protected checkLength(seen: number, t: number): void {
+    if (seen + t > this.maxLen) {
+      throw new TensorError(
+        this.constructor.name,
+        seen === 0
+          ? `expected at most maxLen = ${this.maxLen} tokens, got ${t}`
+          : `a block of ${t} tokens after ${seen} already seen passes maxLen = ${this.maxLen} (the position biases end there)`,
+      );
+    }
+  }
 }

@@ -39,10 +39,10 @@ export class AftSimple extends AftSequenceLayer {
   }
 
   protected continue(x: Tensor, state: StreamState): { y: Tensor; state: StreamState } {
-    const b = x.shape[0] as number;
+    const b = x.shape[0]!;
     const d = this.dModel;
     for (const key of SIMPLE_STATE_KEYS)
-      nn.checkShape('AftSimple', `state '${key}'`, state[key] as Tensor, [b, d]);
+      nn.checkShape('AftSimple', `state '${key}'`, state[key]!, [b, d]);
     const { q, k, v } = this.project(x);
     const { out, carry } = attentionScan(k, v, {
       carry: state as unknown as { m: Tensor; u: Tensor; w: Tensor },

@@ -58,7 +58,7 @@ export function cacheLength(t: Tensor, capacity: number): number {
       `expected state 'length' to be an int32 scalar, got ${t.dtype} of shape [${t.shape.join(', ')}]`,
     );
   }
-  const n = lengths.get(t) ?? (t.dataSync()[0] as number);
+  const n = lengths.get(t) ?? t.dataSync()[0]!;
   if (!Number.isInteger(n) || n < 0 || n > capacity) {
     throw new TensorError(
       'MultiHeadAttention',
@@ -84,7 +84,7 @@ export function trimKvCache(state: StreamState, tokens: number): StreamState {
     const k = state[`${prefix}k`];
     const v = state[`${prefix}v`];
     if (!k || !v) continue;
-    const n = cacheLength(len, k.shape[2] as number);
+    const n = cacheLength(len, k.shape[2]!);
     if (n <= tokens) continue;
     out[`${prefix}k`] = k.slice(2, n - tokens, n);
     out[`${prefix}v`] = v.slice(2, n - tokens, n);
@@ -115,7 +115,7 @@ export function kvCacheBytes(state: StreamState): KvCacheBytes {
     for (const name of ['k', 'v']) {
       const t = state[`${prefix}${name}`];
       if (t === undefined || t.rank !== 4) continue;
-      const capacity = t.shape[2] as number;
+      const capacity = t.shape[2]!;
       const n = cacheLength(len, capacity);
       allocated += t.size * 4;
       used += capacity === 0 ? 0 : (t.size / capacity) * n * 4;
@@ -190,7 +190,7 @@ export class MultiHeadAttention extends nn.HeadedAttention {
       cache = subState('MultiHeadAttention', '', state, KV_CACHE_KEYS);
       const labels = ['batch', 'heads', 'capacity', 'dHead'];
       nn.checkShape('MultiHeadAttention', "state 'k'", cache.k, [b, h, null, dh], labels);
-      const capacity = cache.k.shape[2] as number;
+      const capacity = cache.k.shape[2]!;
       nn.checkShape('MultiHeadAttention', "state 'v'", cache.v, [b, h, capacity, dh], labels);
       past = cacheLength(cache.length, capacity);
     }
@@ -230,7 +230,7 @@ export class MultiHeadAttention extends nn.HeadedAttention {
       nextLength = lengthScalar(past + t, x);
     } else {
       // Pure path: the valid prefix of the cache, then the new tokens, as new tensors.
-      const prefix = (c: Tensor) => ((c.shape[2] as number) === past ? c : c.slice(2, 0, past));
+      const prefix = (c: Tensor) => (c.shape[2]! === past ? c : c.slice(2, 0, past));
       k = past > 0 ? concat([prefix(cache.k), kNew], 2) : kNew;
       v = past > 0 ? concat([prefix(cache.v), vNew], 2) : vNew;
       // An op (not a new constant) so that an exported step graph computes it from its input.
@@ -247,7 +247,7 @@ export class MultiHeadAttention extends nn.HeadedAttention {
    */
   #reserve(buf: Tensor, past: number, t: number): Tensor {
     const need = past + t;
-    const old = buf.shape[2] as number;
+    const old = buf.shape[2]!;
     if (filled.get(buf) === past && old >= need) return buf;
     const capacity = Math.max(need, Math.min(Math.max(MIN_CAPACITY, 2 * old), this.maxCacheLength));
     const [b, h, , dh] = buf.shape as [number, number, number, number];

@@ -85,8 +85,8 @@ abstract class RNNBase extends SequenceModule {
     }
     const self = this as unknown as Record<string, Tensor | undefined>;
     return {
-      weightIH: self[`weight_ih_l${l}`] as Tensor,
-      weightHH: self[`weight_hh_l${l}`] as Tensor,
+      weightIH: self[`weight_ih_l${l}`]!,
+      weightHH: self[`weight_hh_l${l}`]!,
       biasIH: self[`bias_ih_l${l}`] ?? null,
       biasHH: self[`bias_hh_l${l}`] ?? null,
     };
@@ -107,7 +107,7 @@ abstract class RNNBase extends SequenceModule {
 
   run(x: Tensor, state?: StreamState): { y: Tensor; state: StreamState } {
     nn.checkTokens(this.#name, x, this.inputSize);
-    const b = x.shape[0] as number;
+    const b = x.shape[0]!;
     const s = state ?? this.initState(b);
     const carried = this.stateKeys.map((key) => {
       const t = s[key];
@@ -138,7 +138,7 @@ abstract class RNNBase extends SequenceModule {
     }
     const next: StreamState = {};
     this.stateKeys.forEach((key, i) => {
-      next[key] = stack(finals[i] as Tensor[], 0);
+      next[key] = stack(finals[i]!, 0);
     });
     return { y: h, state: next };
   }
@@ -189,7 +189,7 @@ export class LSTM extends RNNBase {
     let [h, c] = carry as [Tensor, Tensor];
     const n = this.hiddenSize;
     const outs: Tensor[] = [];
-    for (let t = 0; t < (xGates.shape[1] as number); t++) {
+    for (let t = 0; t < xGates.shape[1]!; t++) {
       const gates = xGates
         .slice(1, t, t + 1)
         .squeeze(1)
@@ -227,10 +227,10 @@ export class GRU extends RNNBase {
     w: RNNLayerWeights,
     carry: Tensor[],
   ): { out: Tensor; carry: Tensor[] } {
-    let h = carry[0] as Tensor;
+    let h = carry[0]!;
     const n = this.hiddenSize;
     const outs: Tensor[] = [];
-    for (let t = 0; t < (xGates.shape[1] as number); t++) {
+    for (let t = 0; t < xGates.shape[1]!; t++) {
       const [xr, xz, xn] = xGates
         .slice(1, t, t + 1)
         .squeeze(1)

@@ -8,7 +8,7 @@
 export function median(xs: readonly number[]): number {
   if (xs.length === 0) throw new Error('median: expected at least one sample, got none');
   const s = xs.slice().sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
+  return s[Math.floor(s.length / 2)]!;
 }
 
 /**

@@ -1,20 +1,20 @@
 import { setNumThreads } from '@recur/tensor';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import pc from 'picocolors';
-import { CliError } from './errors.js';
+import { CliError, messageOf } from './errors.js';
 import {
   COMMANDS,
   type CommandName,
   defaultOf,
   descriptionOf,
   keyOfName,
-  OPTIONS,
   type OptionKey,
-  type OptionSpec,
   type OptionsOf,
   optionsOf,
+  specOf,
   TASKS,
   type TaskName,
+  trainNotes,
   withDefaults,
 } from './options.js';
 import { parseOption } from './schema.js';
@@ -73,7 +73,7 @@ function addOptions(cmd: Command, name: CommandName, task?: TaskName): void {
         try {
           return coerceOption(key, value, spec.flag);
         } catch (e) {
-          throw new InvalidArgumentError((e as Error).message.replace(`${spec.flag}: `, ''));
+          throw new InvalidArgumentError(messageOf(e).replace(`${spec.flag}: `, ''));
         }
       });
     }
@@ -120,7 +120,8 @@ export function buildProgram(
       .allowExcessArguments(false);
     const forTask = name === 'train' ? task : undefined;
     if (forTask) cmd.description(`${spec.summary}: the ${forTask} task`);
-    if (spec.notes) cmd.addHelpText('after', `\n${spec.notes}`);
+    const notes = forTask ? trainNotes(forTask) : spec.notes;
+    if (notes) cmd.addHelpText('after', `\n${notes}`);
     addOptions(cmd, name, forTask);
     cmd.action((...params: unknown[]) => {
       const args = params.slice(0, -2).filter((a): a is string => typeof a === 'string');
@@ -224,7 +225,7 @@ export async function runCli(
     return 2;
   }
   if (argv.length === 1 && argv[0] === 'bench') {
-    (program.commands.find((c) => c.name() === 'bench') as Command).outputHelp({ error: true });
+    program.commands.find((c) => c.name() === 'bench')!.outputHelp({ error: true });
     return 2;
   }
   const json = argv.includes('--json');
@@ -257,11 +258,11 @@ function reportError(e: unknown, json: boolean, io: CliIo): number {
       );
     return e.exitCode;
   }
-  const err = e as Error;
+  const err = e instanceof Error ? e : undefined;
   io.stderr.write(`${pc.red('error:')} ${err?.stack ?? String(e)}\n`);
   if (json)
     io.stdout.write(
-      `${JSON.stringify({ event: 'error', message: String(err?.message ?? e), exitCode: 1 })}\n`,
+      `${JSON.stringify({ event: 'error', message: err?.message ?? String(e), exitCode: 1 })}\n`,
     );
   return 1;
 }
@@ -271,8 +272,8 @@ function checkTaskOptions(task: TaskName, argv: string[]): void {
   const mine = new Set(optionsOf('train', task).map(([k]) => k));
   for (const arg of argv) {
     if (!arg.startsWith('--')) continue;
-    const key = keyOfName(arg.split('=')[0] as string);
-    const spec = key ? (OPTIONS[key] as OptionSpec) : undefined;
+    const key = keyOfName(arg.split('=')[0]!);
+    const spec = key ? specOf(key) : undefined;
     if (key && spec?.commands.includes('train') && !mine.has(key)) {
       throw new CliError(
         `${spec.flag} is an option of the ${spec.tasks?.join(' and ')} task${spec.tasks && spec.tasks.length > 1 ? 's' : ''}; recur train ${task} does not use it (recur train ${task} --help lists its options)`,

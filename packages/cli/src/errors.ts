@@ -54,3 +54,13 @@ export function requireFiniteMetrics(
     if (!Number.isFinite(value)) throw new NumericError(`${where} ${name} is ${value}; ${hint}`);
   }
 }
+
+/** The message of a thrown value: an Error's message, anything else as a string. */
+export function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** The `code` of a Node system error (ENOENT, EEXIST, …); undefined for anything else. */
+export function errnoCode(e: unknown): string | undefined {
+  return e instanceof Error && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
+}

@@ -4,6 +4,8 @@
  * COMMANDS; nothing else declares a flag.
  */
 
+import { describeMetrics, TASK_INFO } from './tasks/catalog.js';
+
 export const COMMAND_NAMES = [
   'train',
   'eval',
@@ -24,6 +26,10 @@ export type CommandName = (typeof COMMAND_NAMES)[number];
 export const TASKS = ['forecast', 'classify', 'events', 'lm', 'image-ar'] as const;
 /** One of {@link TASKS}. */
 export type TaskName = (typeof TASKS)[number];
+/** Whether `name` is one of {@link TASKS}. */
+export function isTaskName(name: string): name is TaskName {
+  return TASKS.some((t) => t === name);
+}
 
 /** Sequence models (every task). */
 export const SEQUENCE_MODELS = [
@@ -767,8 +773,15 @@ export type OptionKey = keyof typeof OPTIONS;
 
 type SpecKind<S> = S extends { kind: infer K extends OptionKind } ? K : never;
 
+/** An option's value type: a string or list option with `choices` takes only those strings. */
+type OptionValue<S> = S extends { kind: 'string'; choices: readonly (infer C extends string)[] }
+  ? C
+  : S extends { kind: 'list'; choices: readonly (infer C extends string)[] }
+    ? C[]
+    : KindValue<SpecKind<S>>;
+
 /** Parsed options: each key's value by its kind (undefined when neither given nor defaulted). */
-export type Options = { -readonly [K in OptionKey]?: KindValue<SpecKind<(typeof OPTIONS)[K]>> };
+export type Options = { -readonly [K in OptionKey]?: OptionValue<(typeof OPTIONS)[K]> };
 
 /** Whether command C takes option K and the table gives it a default there. */
 type HasDefault<
@@ -812,12 +825,17 @@ export function withDefaults<C extends CommandName>(command: C, options: Options
 
 export const OPTION_KEYS = Object.keys(OPTIONS) as OptionKey[];
 
+/** The spec of option `key`, widened to {@link OptionSpec}. */
+export function specOf(key: OptionKey): OptionSpec {
+  return OPTIONS[key];
+}
+
 /** The option specs a command takes, in table order; with `task`, only those that task uses. */
 export function optionsOf(command: CommandName, task?: TaskName): [OptionKey, OptionSpec][] {
   return OPTION_KEYS.filter((k) => {
-    const spec = OPTIONS[k] as OptionSpec;
+    const spec = specOf(k);
     return spec.commands.includes(command) && (!task || !spec.tasks || spec.tasks.includes(task));
-  }).map((k) => [k, OPTIONS[k] as OptionSpec]);
+  }).map((k) => [k, specOf(k)]);
 }
 
 /** An option's help text for a command. */
@@ -837,7 +855,7 @@ export function defaultOf(spec: OptionSpec, command: CommandName): unknown {
 export function keyOfName(name: string): OptionKey | undefined {
   const bare = name.replace(/^--/, '');
   for (const k of OPTION_KEYS) {
-    if (k === bare || (OPTIONS[k] as OptionSpec).flag === `--${bare}`) return k;
+    if (k === bare || specOf(k).flag === `--${bare}`) return k;
   }
   return undefined;
 }
@@ -852,6 +870,18 @@ export interface CommandSpec {
   examples: readonly string[];
   /** More text after the options. */
   notes?: string;
+}
+
+/**
+ * The notes of `recur train --help`: the tasks and their test metrics (from TASK_INFO); with `task`,
+ * only that task's.
+ */
+export function trainNotes(task?: TaskName): string {
+  const tasks = task
+    ? `Task ${task}: ${TASK_INFO[task].summary}.`
+    : `Tasks: ${TASKS.join(', ')}; \`recur train <task> --help\` lists only the options that task uses.`;
+  const metrics = (task ? [task] : TASKS).map(describeMetrics).join('; ');
+  return `${tasks} Metrics on the test split: ${metrics}. Ctrl-C saves a checkpoint and exits with code 130.`;
 }
 
 /** The {@link CommandSpec} of every command, for `--help` and the docs' CLI reference. */
@@ -869,7 +899,7 @@ export const COMMANDS: Record<CommandName, CommandSpec> = {
       'recur train image-ar --model aft-local --data cifar10_jpeg --image-size 16 --max-images 5000',
       'recur train --resume runs/etth1-aaren --epochs 10',
     ],
-    notes: `Tasks: ${TASKS.join(', ')}; \`recur train <task> --help\` lists only the options that task uses. Metrics on the test split: forecast mse, mae; classify accuracy; events nll (per event), rmse (inter-event time), accuracy (next mark); lm bpc (bits per character on the held-out last 5 % of the text; the 5 % before it picks the best epoch); image-ar bpd (bits per sub-pixel). Ctrl-C saves a checkpoint and exits with code 130.`,
+    notes: trainNotes(),
   },
   eval: {
     summary: 'evaluate a trained run on its data (recorded in the run folder) or on new data',

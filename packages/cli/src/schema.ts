@@ -5,13 +5,13 @@
  * it came from, what was expected and what came, never a stack trace further on.
  */
 import { z } from 'zod';
-import { CliError } from './errors.js';
+import { CliError, messageOf } from './errors.js';
 import {
   FORECAST_BASELINES,
-  OPTIONS,
   type OptionKey,
   type OptionSpec,
   SEQUENCE_MODELS,
+  specOf,
   TASKS,
 } from './options.js';
 
@@ -91,7 +91,7 @@ const optionSchemas = new Map<OptionKey, z.ZodType>();
 
 /** The first problem of a failed parse as "where: path: message". */
 function describeIssue(where: string, error: z.ZodError): string {
-  const issue = error.issues[0] as z.core.$ZodIssue;
+  const issue = error.issues[0]!;
   const path = issue.path.length > 0 ? `${issue.path.map(String).join('.')}: ` : '';
   return `${where}: ${path}${issue.message}`;
 }
@@ -100,7 +100,7 @@ function describeIssue(where: string, error: z.ZodError): string {
 export function parseOption(key: OptionKey, raw: unknown, where: string): unknown {
   let schema = optionSchemas.get(key);
   if (!schema) {
-    schema = optionSchema(OPTIONS[key] as OptionSpec);
+    schema = optionSchema(specOf(key));
     optionSchemas.set(key, schema);
   }
   const r = schema.safeParse(raw);
@@ -121,7 +121,7 @@ export function parseJsonWith<T>(schema: z.ZodType<T>, text: string, where: stri
   try {
     value = JSON.parse(text);
   } catch (e) {
-    throw new CliError(`${where}: not valid JSON (${(e as Error).message})`);
+    throw new CliError(`${where}: not valid JSON (${messageOf(e)})`);
   }
   return parseWith(schema, value, where);
 }

@@ -16,9 +16,7 @@ export function lqrGain(
     // PB, BᵀPB, BᵀPA
     const PB = P.map((row) => dot(row, B));
     const BPB = dot(B, PB);
-    const BPA = range(n).map((j) =>
-      range(n).reduce((s, i) => s + (PB[i] as number) * at(A, i, j), 0),
-    );
+    const BPA = range(n).map((j) => range(n).reduce((s, i) => s + PB[i]! * at(A, i, j), 0));
     K = BPA.map((v) => v / (R + BPB));
     // P' = Q + AᵀPA − (AᵀPB) K
     const PA = range(n).map((i) =>
@@ -29,7 +27,7 @@ export function lqrGain(
         (j) =>
           at(Q, i, j) +
           range(n).reduce((s, k) => s + at(A, k, i) * at(PA, k, j), 0) -
-          (BPA[i] as number) * (K[j] as number),
+          BPA[i]! * K[j]!,
       ),
     );
     // Symmetrise (rounding otherwise drifts P away from symmetric and the recursion diverges).
@@ -50,12 +48,12 @@ export function lqrGain(
 
 function dot(a: readonly number[], b: readonly number[]): number {
   let s = 0;
-  for (let i = 0; i < a.length; i++) s += (a[i] as number) * (b[i] as number);
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
   return s;
 }
 
 function at(M: readonly (readonly number[])[], i: number, j: number): number {
-  return (M[i] as readonly number[])[j] as number;
+  return (M[i] as readonly number[])[j]!;
 }
 
 function range(n: number): number[] {

@@ -85,7 +85,7 @@ export function returnToGo(ds: OfflineDataset, gamma = 1): Float32Array {
   for (const [start, end] of episodeRanges(ds)) {
     let acc = 0;
     for (let i = end - 1; i >= start; i--) {
-      acc = (ds.rewards[i] as number) + gamma * acc;
+      acc = ds.rewards[i]! + gamma * acc;
       out[i] = acc;
     }
   }
@@ -96,7 +96,7 @@ export function returnToGo(ds: OfflineDataset, gamma = 1): Float32Array {
 export function episodeReturns(ds: OfflineDataset): number[] {
   return episodeRanges(ds).map(([s, e]) => {
     let r = 0;
-    for (let i = s; i < e; i++) r += ds.rewards[i] as number;
+    for (let i = s; i < e; i++) r += ds.rewards[i]!;
     return r;
   });
 }
@@ -161,9 +161,9 @@ export function recordEpisodes(env: Env, runs: { policy: Policy; seed: number }[
   let row = 0;
   for (const ep of episodes) {
     for (let t = 0; t < ep.rewards.length; t++, row++) {
-      ds.observations.set(ep.observations[t] as Float64Array, row * observationDim);
-      setAction(ds.actions, row * actionDim, ep.actions[t] as Action);
-      ds.rewards[row] = ep.rewards[t] as number;
+      ds.observations.set(ep.observations[t]!, row * observationDim);
+      setAction(ds.actions, row * actionDim, ep.actions[t]!);
+      ds.rewards[row] = ep.rewards[t]!;
     }
     ds.terminals[row - 1] = ep.terminated ? 1 : 0;
     ds.timeouts[row - 1] = ep.truncated ? 1 : 0;
@@ -173,5 +173,5 @@ export function recordEpisodes(env: Env, runs: { policy: Policy; seed: number }[
 
 function setAction(into: Float32Array, offset: number, action: Action): void {
   if (typeof action === 'number') into[offset] = action;
-  else for (let i = 0; i < action.length; i++) into[offset + i] = action[i] as number;
+  else for (let i = 0; i < action.length; i++) into[offset + i] = action[i]!;
 }

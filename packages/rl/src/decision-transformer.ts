@@ -175,8 +175,8 @@ export class DecisionTransformer extends nn.Module {
     const out = this.actionHead.forward(h);
     const space = this.options.actionSpace;
     if (space.kind === 'discrete') return out;
-    const mid = Array.from(space.low, (l, i) => (l + (space.high[i] as number)) / 2);
-    const half = Array.from(space.low, (l, i) => ((space.high[i] as number) - l) / 2);
+    const mid = Array.from(space.low, (l, i) => (l + space.high[i]!) / 2);
+    const half = Array.from(space.low, (l, i) => (space.high[i]! - l) / 2);
     return out.tanh().mul(tensor(half)).add(tensor(mid));
   }
 
@@ -184,8 +184,7 @@ export class DecisionTransformer extends nn.Module {
   actionFromOutput(output: ArrayLike<number>): Action {
     if (this.options.actionSpace.kind !== 'discrete') return Array.from(output);
     let best = 0;
-    for (let i = 1; i < output.length; i++)
-      if ((output[i] as number) > (output[best] as number)) best = i;
+    for (let i = 1; i < output.length; i++) if (output[i]! > output[best]!) best = i;
     return best;
   }
 
@@ -223,7 +222,7 @@ export class DecisionTransformer extends nn.Module {
     const dim = this.options.observationDim;
     return Float32Array.from(
       observations,
-      (v, i) => (v - (this.stateMean[i % dim] as number)) / (this.stateStd[i % dim] as number),
+      (v, i) => (v - this.stateMean[i % dim]!) / this.stateStd[i % dim]!,
     );
   }
 
@@ -233,7 +232,7 @@ export class DecisionTransformer extends nn.Module {
     if (space.kind !== 'discrete') return Float32Array.from(actions);
     const out = new Float32Array(actions.length * space.n);
     for (let i = 0; i < actions.length; i++) {
-      const a = actions[i] as number;
+      const a = actions[i]!;
       if (a >= 0) out[i * space.n + a] = 1;
     }
     return out;
@@ -253,11 +252,11 @@ export function observationStats(ds: OfflineDataset): { mean: Float32Array; std:
   const obs = ds.observations;
   for (let i = 0; i < n * dim; i++) {
     const j = i % dim;
-    mean[j] = (mean[j] as number) + (obs[i] as number) / n;
+    mean[j] = mean[j]! + obs[i]! / n;
   }
   for (let i = 0; i < n * dim; i++) {
     const j = i % dim;
-    sq[j] = (sq[j] as number) + ((obs[i] as number) - (mean[j] as number)) ** 2 / n;
+    sq[j] = sq[j]! + (obs[i]! - mean[j]!) ** 2 / n;
   }
   return {
     mean: Float32Array.from(mean),
@@ -284,7 +283,7 @@ export class WindowSampler {
     this.ranges = episodeRanges(ds);
     this.episodeOf = new Int32Array(datasetSize(ds));
     for (let i = 0; i < this.ranges.length; i++) {
-      const [s, e] = this.ranges[i] as [number, number];
+      const [s, e] = this.ranges[i]!;
       this.episodeOf.fill(i, s, e);
     }
   }
@@ -309,11 +308,11 @@ export class WindowSampler {
     const mask = new Float32Array(batchSize * K);
     for (let b = 0; b < batchSize; b++) {
       const start = rng.nextInt(0, datasetSize(ds));
-      const [epStart, epEnd] = this.ranges[this.episodeOf[start] as number] as [number, number];
+      const [epStart, epEnd] = this.ranges[this.episodeOf[start] as number]!;
       const end = Math.min(start + K, epEnd);
       for (let row = start; row < end; row++) {
         const j = b * K + (row - start);
-        batch.returnsToGo[j] = this.returnsToGo[row] as number;
+        batch.returnsToGo[j] = this.returnsToGo[row]!;
         batch.observations.set(
           ds.observations.subarray(row * obsDim, (row + 1) * obsDim),
           j * obsDim,
@@ -466,7 +465,7 @@ export class DecisionTransformerAgent {
     const timestep = Math.min(t, m.options.maxTimestep - 1);
     const { output, state: kept } = noGrad(() =>
       tidy(() => {
-        let state = this.state as StreamState;
+        let state = this.state!;
         if (m.options.backbone === 'transformer') state = trimKvCache(state, 3 * (K - 1));
         const time = m.embedTimestep.forward(tensor(Int32Array.of(timestep), { shape: [1] }));
         const feed = (x: Tensor) => {
@@ -507,7 +506,7 @@ export class DecisionTransformerAgent {
         const a = m.embedAction.forward(
           tensor(m.actionInputs(action), { shape: [1, m.actionInputDim] }),
         );
-        return m.backbone.step(m.embedNorm.forward(a.add(time)), this.state as StreamState).state;
+        return m.backbone.step(m.embedNorm.forward(a.add(time)), this.state!).state;
       }),
     );
     this.history.actions.push(action);

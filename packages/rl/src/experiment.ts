@@ -124,7 +124,7 @@ export function runOfflineRl(options: OfflineRunOptions): OfflineRunResult {
     targetReturn,
     returns: ev.returns,
     meanReturn: ev.meanReturn,
-    normalisedReturn: ev.meanNormalisedReturn as number,
+    normalisedReturn: ev.meanNormalisedReturn!,
     envStepsPerSecond: ev.stepsPerSecond,
   };
 }

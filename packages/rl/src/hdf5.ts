@@ -43,7 +43,7 @@ export async function readD4rlHdf5(path: string): Promise<OfflineDataset> {
     const n = obs.shape[0] ?? 0;
     const width = (f: { shape: number[] }, key: string) => {
       if (f.shape.length === 1) return 1;
-      if (f.shape.length === 2) return f.shape[1] as number;
+      if (f.shape.length === 2) return f.shape[1]!;
       throw new Error(`${path}: '${key}' should be [N] or [N, d], got [${f.shape.join(', ')}]`);
     };
     const ds: OfflineDataset = {

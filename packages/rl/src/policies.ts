@@ -13,10 +13,7 @@ export type Policy = (observation: Float64Array, rng: Generator) => Action;
 export function randomPolicy(space: Space): Policy {
   return (_obs, rng) => {
     if (space.kind === 'discrete') return rng.nextInt(0, space.n);
-    return Array.from(
-      space.low,
-      (low, i) => low + ((space.high[i] as number) - low) * rng.nextFloat(),
-    );
+    return Array.from(space.low, (low, i) => low + (space.high[i]! - low) * rng.nextFloat());
   };
 }
 
@@ -43,8 +40,8 @@ export function noisyPolicy(
     const a = policy(obs, rng);
     if (space.kind === 'discrete' || sigma === 0) return a;
     return Array.from(a as ArrayLike<number>, (v, i) => {
-      const low = space.low[i] as number;
-      const high = space.high[i] as number;
+      const low = space.low[i]!;
+      const high = space.high[i]!;
       return Math.min(high, Math.max(low, v + sigma * (high - low) * rng.nextNormal()));
     });
   };
@@ -61,7 +58,7 @@ export function cartPoleExpert(): Policy {
   const K = cartPoleGain;
   return (s) => {
     let u = 0;
-    for (let i = 0; i < 4; i++) u -= (K[i] as number) * (s[i] as number);
+    for (let i = 0; i < 4; i++) u -= K[i]! * s[i]!;
     return u > 0 ? 1 : 0;
   };
 }
@@ -122,11 +119,11 @@ export function pendulumExpert(): Policy {
     0.001,
   );
   return (obs) => {
-    const theta = Math.atan2(obs[1] as number, obs[0] as number);
-    const thetaDot = obs[2] as number;
+    const theta = Math.atan2(obs[1]!, obs[0]!);
+    const thetaDot = obs[2]!;
     const clip = (u: number) => Math.min(P.maxTorque, Math.max(-P.maxTorque, u));
     if (Math.abs(wrapAngle(theta)) < 0.6) {
-      return [clip(-(K[0] as number) * theta - (K[1] as number) * thetaDot)];
+      return [clip(-K[0]! * theta - K[1]! * thetaDot)];
     }
     const energy = 0.5 * thetaDot * thetaDot + a * (Math.cos(theta) - 1);
     return [clip(-2 * energy * thetaDot)];
@@ -140,7 +137,7 @@ export function pointMassExpert(): Policy {
   return (obs) => {
     const out = [0, 0];
     for (let i = 0; i < 2; i++) {
-      const u = kp * ((obs[4 + i] as number) - (obs[i] as number)) - kd * (obs[2 + i] as number);
+      const u = kp * (obs[4 + i]! - obs[i]!) - kd * obs[2 + i]!;
       out[i] = Math.min(PointMass.maxForce, Math.max(-PointMass.maxForce, u));
     }
     return out;

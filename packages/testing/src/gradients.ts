@@ -27,7 +27,7 @@ export function checkParameterGradients(
   for (const [name, p] of list) {
     const grad = p.grad as Tensor | null;
     expect(grad, `${name} has no gradient`).not.toBeNull();
-    const g = (grad as Tensor).dataSync();
+    const g = grad!.dataSync();
     const base = (p.dataSync() as Float32Array).slice();
     const n = Math.min(perParam, p.size);
     const picks = [...new Set(Array.from({ length: n }, (_, i) => Math.floor((i * p.size) / n)))];
@@ -35,13 +35,13 @@ export function checkParameterGradients(
       const at = (delta: number) =>
         noGrad(() => {
           const data = base.slice();
-          data[i] = (data[i] as number) + delta;
+          data[i] = data[i]! + delta;
           p.assign(tensor(data, { shape: p.shape }));
           return loss().item();
         });
       const fd = (at(eps) - at(-eps)) / (2 * eps);
       noGrad(() => p.assign(tensor(base, { shape: p.shape })));
-      const an = g[i] as number;
+      const an = g[i]!;
       expect(
         Math.abs(fd - an),
         `${name}[${i}]: analytic ${an}, finite difference ${fd}`,

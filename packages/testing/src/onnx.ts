@@ -39,11 +39,11 @@ export function relativeError(
     throw new Error(`expected ${want.length} values, got ${got.length}`);
   }
   let scale = 0;
-  for (let i = 0; i < want.length; i++) scale = Math.max(scale, Math.abs(want[i] as number));
+  for (let i = 0; i < want.length; i++) scale = Math.max(scale, Math.abs(want[i]!));
   let error = 0;
   let at = -1;
   for (let i = 0; i < want.length; i++) {
-    const e = Math.abs((got[i] as number) - (want[i] as number));
+    const e = Math.abs(got[i]! - want[i]!);
     if (!(e <= error)) {
       error = e;
       at = i;
@@ -88,8 +88,8 @@ export async function streamError(
   let feeds: Record<string, OrtTensor> = {};
   for (const [k, v] of Object.entries(model.initState(b))) feeds[`state.${k}`] = ortTensor(v);
   const xs = x.dataSync();
-  const f = x.shape[2] as number;
-  const dy = want.shape[2] as number;
+  const f = x.shape[2]!;
+  const dy = want.shape[2]!;
   const got = new Float32Array(want.size);
   for (let i = 0; i < t; i++) {
     const xt = new Float32Array(b * f);

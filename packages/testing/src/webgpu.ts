@@ -29,7 +29,7 @@ export async function webgpuAvailable(what = 'the webgpu tests'): Promise<boolea
     await initBackend('webgpu');
     return true;
   } catch (e) {
-    const msg = (e as Error).message;
+    const msg = e instanceof Error ? e.message : String(e);
     if (process.env.RECUR_REQUIRE_WEBGPU === '1') {
       throw new Error(`RECUR_REQUIRE_WEBGPU=1 but the webgpu backend did not start: ${msg}`);
     }
@@ -44,7 +44,7 @@ export function worst(a: ArrayLike<number>, b: ArrayLike<number>): { err: number
   let err = 0;
   let at = -1;
   for (let i = 0; i < b.length; i++) {
-    const e = Math.abs((a[i] as number) - (b[i] as number)) / Math.max(1, Math.abs(b[i] as number));
+    const e = Math.abs(a[i]! - b[i]!) / Math.max(1, Math.abs(b[i]!));
     if (!(e <= err)) {
       err = e;
       at = i;
@@ -84,7 +84,7 @@ export async function bothBackends<M extends { forward(x: Tensor): Tensor } & nn
   if (prepare) noGrad(() => prepare(cpuModel));
   const x = randn(xShape);
   const yCpu = cpuModel.forward(x);
-  const r = randn(yCpu.shape as number[]);
+  const r = randn([...yCpu.shape]);
   yCpu.mul(r).sum().backward();
   const names: string[] = [];
   const cpu: Run = { y: (await yCpu.data()) as Float32Array, grads: new Map() };
@@ -117,8 +117,8 @@ export function expectSame(cpu: Run, gpu: Run, names: string[], tol = 1e-4): num
   );
   let max = out.err;
   for (const n of names) {
-    const g = gpu.grads.get(n) as Float32Array;
-    const c = cpu.grads.get(n) as Float32Array;
+    const g = gpu.grads.get(n)!;
+    const c = cpu.grads.get(n)!;
     const w = worst(g, c);
     expect(w.err, `grad ${n}[${w.at}]: webgpu ${g[w.at]}, cpu ${c[w.at]}`).toBeLessThan(tol);
     max = Math.max(max, w.err);

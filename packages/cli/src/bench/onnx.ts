@@ -1,3 +1,5 @@
+import { messageOf } from '../errors.js';
+
 /**
  * onnxruntime-node as the CPU speed yardstick, optional: it is loaded with a dynamic import and
  * `loadOrt` returns null when it is not installed. The one-node ONNX graph Y = MatMul(A, B) is
@@ -93,10 +95,10 @@ export async function loadOrt(): Promise<{ ort: OrtModule | null; reason?: strin
   try {
     const name = 'onnxruntime-node';
     const mod = (await import(name)) as OrtModule & { default?: OrtModule };
-    const ort = mod.InferenceSession ? mod : (mod.default as OrtModule);
+    const ort = mod.InferenceSession ? mod : mod.default!;
     return { ort };
   } catch (e) {
-    return { ort: null, reason: (e as Error).message.split('\n')[0] };
+    return { ort: null, reason: messageOf(e).split('\n')[0] };
   }
 }
 

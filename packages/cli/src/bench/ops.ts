@@ -94,7 +94,7 @@ export async function benchMatmul(
   a.dispose();
   b.dispose();
   const flop = 2 * n ** 3;
-  const oursMs = ms.ours as number;
+  const oursMs = ms.ours!;
   const ortMs = ms.ort ?? null;
   const ortGflops = ortMs === null ? null : gflops(flop, ortMs);
   return {
@@ -148,10 +148,10 @@ export async function benchAarenTrainStep(tokens: number, threads: number, reps:
     tokens,
     threads,
     parameters,
-    ms: ms.ours as number,
-    jsMs: ms.js as number,
-    gflops: gflops(flop, ms.ours as number),
-    jsGflops: gflops(flop, ms.js as number),
+    ms: ms.ours!,
+    jsMs: ms.js!,
+    gflops: gflops(flop, ms.ours!),
+    jsGflops: gflops(flop, ms.js!),
   };
   return row;
 }
@@ -194,8 +194,8 @@ export async function benchAarenStreamStep(tokens: number, threads: number, reps
     dModel: 512,
     threads,
     tokens,
-    msPerToken: (ms.ours as number) / tokens,
-    jsMsPerToken: (ms.js as number) / tokens,
+    msPerToken: ms.ours! / tokens,
+    jsMsPerToken: ms.js! / tokens,
   };
   return row;
 }
@@ -227,9 +227,9 @@ export async function benchMlpStep(threads: number, reps: number) {
     dHidden,
     dOut,
     threads,
-    stepMs: ms.ours as number,
-    jsStepMs: ms.js as number,
-    gflops: gflops(flop, ms.ours as number),
+    stepMs: ms.ours!,
+    jsStepMs: ms.js!,
+    gflops: gflops(flop, ms.ours!),
   };
 }
 
@@ -260,8 +260,8 @@ export async function benchScans(quick: boolean): Promise<ScanRow[]> {
   ) => {
     const dst = new Float32Array(src.length);
     const ms = await alternate({ scan: run, copy: () => dst.set(src) }, reps);
-    const scanMs = ms.scan as number;
-    const copyMs = ms.copy as number;
+    const scanMs = ms.scan!;
+    const copyMs = ms.copy!;
     rows.push({
       name,
       elements,

@@ -61,6 +61,62 @@ async function timedStep(
   return out.state;
 }
 
+/** How long a stream runs and whom it tells: see {@link measureStream}. */
+export interface StreamOptions {
+  maxSeconds?: number;
+  onProgress?: (done: number) => void;
+  warmup?: number;
+}
+
+/**
+ * The timed part of a streaming measurement, for any kind of state: `tokens` steps from `state`,
+ * each timed (its input made before the clock starts), with a point (sizes from `bytes`) at every checkpoint and where `maxSeconds` runs out.
+ * Returns the last state too, for the caller to free.
+ */
+export async function timeSteps<S, X>(
+  state: S,
+  input: (t: number) => X,
+  step: (state: S, x: X) => Promise<S>,
+  bytes: (state: S) => { used: number; allocated: number },
+  tokens: number,
+  options: StreamOptions,
+): Promise<StreamResult & { state: S }> {
+  const times = new Float64Array(tokens);
+  const marks = new Set(checkpointsUpTo(tokens));
+  const points: StreamPoint[] = [];
+  let cumulative = 0;
+  let truncated = false;
+  let done = 0;
+  for (let t = 0; t < tokens; t++) {
+    const x = input(t);
+    const t0 = performance.now();
+    state = await step(state, x);
+    const dt = performance.now() - t0;
+    times[t] = dt;
+    cumulative += dt;
+    done = t + 1;
+    const overTime = options.maxSeconds !== undefined && cumulative / 1e3 > options.maxSeconds;
+    if (marks.has(done) || overTime) {
+      const { used, allocated } = bytes(state);
+      points.push({
+        tokens: done,
+        stepMs: 0, // set below, from the steps around this point
+        stateBytes: used,
+        allocatedBytes: allocated,
+        cumulativeS: cumulative / 1e3,
+      });
+    }
+    if (done % 256 === 0) options.onProgress?.(done);
+    if (overTime && done < tokens) {
+      truncated = true;
+      break;
+    }
+  }
+  options.onProgress?.(done);
+  setStepTimes(points, times, done);
+  return { points, tokens: done, truncated, state };
+}
+
 /**
  * Streams `tokens` tokens through `step`, one at a time from `init`, timing every step and reading
  * the state's size at the checkpoints. `input(t)` gives token t's input. `onProgress` is called now
@@ -72,45 +128,20 @@ export async function measureStream(
   step: (x: Tensor, state: StreamState) => { y: Tensor; state: StreamState },
   input: (t: number) => Tensor,
   tokens: number,
-  options: { maxSeconds?: number; onProgress?: (done: number) => void; warmup?: number } = {},
+  options: StreamOptions = {},
 ): Promise<StreamResult> {
-  const times = new Float64Array(tokens);
-  const marks = new Set(checkpointsUpTo(tokens));
-  const points: StreamPoint[] = [];
-  let cumulative = 0;
-  let truncated = false;
-  let done = 0;
   // Warm-up steps on a throwaway state: the JIT compiles the step before anything is timed.
   let warm = noGrad(init);
   for (let t = 0; t < (options.warmup ?? 64); t++) warm = await timedStep(step, input(t), warm);
   releaseState(warm, {});
-  let state = noGrad(init);
-  for (let t = 0; t < tokens; t++) {
-    const x = input(t);
-    const t0 = performance.now();
-    state = await timedStep(step, x, state);
-    const dt = performance.now() - t0;
-    times[t] = dt;
-    cumulative += dt;
-    done = t + 1;
-    const overTime = options.maxSeconds !== undefined && cumulative / 1e3 > options.maxSeconds;
-    if (marks.has(done) || overTime) {
-      points.push({
-        tokens: done,
-        stepMs: 0, // set below, from the steps around this point
-        stateBytes: usedStateBytes(state),
-        allocatedBytes: stateBytes(state),
-        cumulativeS: cumulative / 1e3,
-      });
-    }
-    if (done % 256 === 0) options.onProgress?.(done);
-    if (overTime && done < tokens) {
-      truncated = true;
-      break;
-    }
-  }
+  const { state, ...result } = await timeSteps(
+    noGrad(init),
+    input,
+    (prev, x) => timedStep(step, x, prev),
+    (st) => ({ used: usedStateBytes(st), allocated: stateBytes(st) }),
+    tokens,
+    options,
+  );
   releaseState(state, {});
-  options.onProgress?.(done);
-  setStepTimes(points, times, done);
-  return { points, tokens: done, truncated };
+  return result;
 }

@@ -3,7 +3,7 @@
 /** The median of `xs` (the upper one of the middle two for an even count). */
 export function median(xs: ArrayLike<number>): number {
   const s = Array.from(xs).sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
+  return s[Math.floor(s.length / 2)]!;
 }
 
 /**

@@ -1,14 +1,14 @@
 import { manualSeed, randn, type SequenceModule, setNumThreads, type Tensor } from '@recur/tensor';
-import { measureStream, type StreamResult } from '../bench/stream.js';
+import { measureStream, type StreamPoint, type StreamResult } from '../bench/stream.js';
 import type { Invocation } from '../cli.js';
-import { CliError } from '../errors.js';
+import { CliError, messageOf } from '../errors.js';
 import { backboneConfig, createCore } from '../models/backbone.js';
 import { requireOrt } from '../onnx/runtime.js';
 import { measureOnnxStream } from '../onnx/stream.js';
 import type { OptionsOf, SequenceModelName } from '../options.js';
 import { onBackend } from '../train/device.js';
-import { lineChart } from '../util/charts.js';
-import { OutputDir, writeFileAtomic, writeJsonAtomic } from '../util/files.js';
+import { lineChart, streamSeries, timePerTokenChart } from '../util/charts.js';
+import { OutputDir, writeFileAtomic } from '../util/files.js';
 import { fmtBytes, fmtNumber, formatTable, type Reporter } from '../util/output.js';
 
 export interface StreamBenchModel {
@@ -50,12 +50,12 @@ async function streamInRecur(
     return await measureStream(
       () => core.initState(1),
       (x, s) => core.step(x, s),
-      (t) => inputs[t % inputs.length] as Tensor,
+      (t) => inputs[t % inputs.length]!,
       o.tokens,
       { maxSeconds: o.maxSeconds, onProgress: (n) => bar.update(n) },
     );
   } catch (e) {
-    throw new CliError(`bench stream: ${name} failed while streaming: ${(e as Error).message}`, 1);
+    throw new CliError(`bench stream: ${name} failed while streaming: ${messageOf(e)}`, 1);
   } finally {
     bar.stop();
   }
@@ -153,11 +153,8 @@ function printStreamTables(results: StreamBenchModel[], o: StreamOptions, report
 
 /** The three figures (memory, time per token, cumulative time), as SVG by file name. */
 function streamFigures(results: StreamBenchModel[]): Record<string, Promise<string>> {
-  const series = (f: (p: StreamResult['points'][number]) => number) =>
-    results.map((r) => ({
-      name: r.model,
-      points: r.result.points.map((p) => [p.tokens, f(p)] as [number, number]),
-    }));
+  const streams = results.map((r) => ({ name: r.model, result: r.result }));
+  const series = (f: (p: StreamPoint) => number) => streamSeries(streams, f);
   return {
     'stream-memory.svg': lineChart({
       title: 'State / KV-cache memory while streaming',
@@ -167,13 +164,7 @@ function streamFigures(results: StreamBenchModel[]): Record<string, Promise<stri
       logX: true,
       logY: true,
     }),
-    'stream-time.svg': lineChart({
-      title: 'Time per token while streaming',
-      xLabel: 'tokens seen',
-      yLabel: 'ms per token',
-      series: series((p) => p.stepMs),
-      logX: true,
-    }),
+    'stream-time.svg': timePerTokenChart(streams),
     'stream-cumulative.svg': lineChart({
       title: 'Cumulative streaming time',
       xLabel: 'tokens seen',
@@ -195,7 +186,7 @@ export async function benchStreamCommand(
   reporter: Reporter,
 ): Promise<number> {
   const o = inv.options;
-  const names = o.models as SequenceModelName[];
+  const names = o.models;
   checkStreamOptions(o, reporter);
   // Beside onnxruntime, recur's CPU backend runs at the same thread count: a ratio at equal threads.
   if (o.runtime === 'onnx') setNumThreads(o.threads ?? 1);
@@ -226,13 +217,7 @@ export async function benchStreamCommand(
       ]),
     ),
   };
-  writeJsonAtomic(dir.file('stream.json'), summary);
-  dir.keep();
-  reporter.print(
-    `\nFigures: ${Object.keys(files)
-      .map((f) => dir.file(f))
-      .join(', ')}; numbers: ${dir.file('stream.json')}`,
-  );
+  reporter.print(dir.finish(Object.keys(files), 'stream.json', summary));
   reporter.result({ event: 'result', out: dir.path, ...summary });
   return 0;
 }
@@ -253,7 +238,7 @@ async function streamInOnnx(
       ort,
       core,
       o.threads ?? 1,
-      (t) => inputs[t % inputs.length] as Tensor,
+      (t) => inputs[t % inputs.length]!,
       tokens,
       {
         maxSeconds: o.maxSeconds,
@@ -262,7 +247,7 @@ async function streamInOnnx(
     );
   } catch (e) {
     if (e instanceof CliError) throw e;
-    throw new CliError(`bench stream: ${name} failed in onnxruntime: ${(e as Error).message}`, 1);
+    throw new CliError(`bench stream: ${name} failed in onnxruntime: ${messageOf(e)}`, 1);
   } finally {
     bar.stop();
   }

@@ -5,8 +5,8 @@ import { Backbone, type BackboneConfig } from '../models/backbone.js';
 import type { OptionsOf } from '../options.js';
 import { readBatch } from '../tasks/common.js';
 import { onBackend } from '../train/device.js';
-import { lineChart } from '../util/charts.js';
-import { OutputDir, writeFileAtomic, writeJsonAtomic } from '../util/files.js';
+import { lineChart, streamSeries, timePerTokenChart } from '../util/charts.js';
+import { OutputDir, writeFileAtomic } from '../util/files.js';
 import { fmtBytes, fmtNumber, formatTable, type Reporter } from '../util/output.js';
 
 /** Values a token can take; a marked token is id value + VALUES. */
@@ -108,7 +108,7 @@ async function recallStep(
   // Asynchronous reads: the same on the CPU, and the only kind WebGPU has.
   await optim.clipGradNormAsync(net.parameters(), 1);
   opt.step();
-  const loss = (await l.data())[0] as number;
+  const loss = (await l.data())[0]!;
   l.dispose();
   opt.zeroGrad();
   sched.step();
@@ -197,7 +197,7 @@ async function streamOne(
       const s = net.backbone.step(net.emb.forward(x), state);
       return { y: net.head.forward(s.y), state: s.state };
     },
-    (t) => inputs[t % inputs.length] as Tensor,
+    (t) => inputs[t % inputs.length]!,
     tokens,
     { onProgress: (done) => bar.update(done) },
   );
@@ -277,11 +277,7 @@ function demoFigures(
   trained: TrainedModel[],
   streams: DemoStream[],
 ): Record<string, Promise<string>> {
-  const series = (f: (p: StreamResult['points'][number]) => number) =>
-    streams.map((s) => ({
-      name: s.model.name,
-      points: s.result.points.map((p) => [p.tokens, f(p)] as [number, number]),
-    }));
+  const named = streams.map((s) => ({ name: s.model.name, result: s.result }));
   return {
     'demo-training.svg': lineChart({
       title: 'Training loss (recall the marked token)',
@@ -293,17 +289,11 @@ function demoFigures(
       title: 'State while streaming',
       xLabel: 'tokens seen',
       yLabel: 'bytes (state / KV cache)',
-      series: series((p) => p.stateBytes),
+      series: streamSeries(named, (p) => p.stateBytes),
       logX: true,
       logY: true,
     }),
-    'demo-time.svg': lineChart({
-      title: 'Time per token while streaming',
-      xLabel: 'tokens seen',
-      yLabel: 'ms per token',
-      series: series((p) => p.stepMs),
-      logX: true,
-    }),
+    'demo-time.svg': timePerTokenChart(named),
   };
 }
 
@@ -353,7 +343,7 @@ export async function demoCommand(inv: Invocation<'demo'>, reporter: Reporter): 
   reporter.event('start', { task: 'recall', steps, tokens, seed });
   // Both models train and stream on the chosen backend (the adapter is printed for webgpu).
   const { trained, streams, runsOn } = await trainAndStream(o, reporter);
-  printStreams(streams[0] as DemoStream, streams[1] as DemoStream, reporter);
+  printStreams(streams[0]!, streams[1]!, reporter);
   // Figures and the JSON summary.
   dir.create();
   const files = demoFigures(trained, streams);
@@ -365,13 +355,7 @@ export async function demoCommand(inv: Invocation<'demo'>, reporter: Reporter): 
     seconds: (performance.now() - t0) / 1e3,
     models: Object.fromEntries(streams.map((s) => [s.model.name, modelSummary(s)])),
   };
-  writeJsonAtomic(dir.file('demo.json'), summary);
-  dir.keep();
-  reporter.print(
-    `\nFigures: ${Object.keys(files)
-      .map((f) => dir.file(f))
-      .join(', ')}; numbers: ${dir.file('demo.json')}`,
-  );
+  reporter.print(dir.finish(Object.keys(files), 'demo.json', summary));
   reporter.print(`Done in ${summary.seconds.toFixed(1)} s.`);
   reporter.result({ event: 'result', out: dir.path, ...summary });
   return 0;

@@ -9,7 +9,7 @@ import { onBackend } from '../train/device.js';
 import type { Reporter } from '../util/output.js';
 import { metricsTable, readRunConfig } from './train.js';
 
-export async function evalCommand(inv: Invocation, reporter: Reporter): Promise<number> {
+export async function evalCommand(inv: Invocation<'eval'>, reporter: Reporter): Promise<number> {
   const dir = inv.args[0];
   if (!dir) throw new CliError('missing the run folder: recur eval <run-dir> [--data <path>]');
   const run = readRunConfig(dir, 'recur eval');
@@ -22,21 +22,8 @@ export async function evalCommand(inv: Invocation, reporter: Reporter): Promise<
     return evalOnnx(dir, run, inv, reporter);
   }
   const weights = join(dir, RUN_FILES.best);
-  // Without --data, the data the run was trained on (config.json records its absolute path).
-  const recorded = inv.options.data === undefined;
-  const data = inv.options.data ?? run.options.data ?? run.data;
-  const test = recorded ? run.options.test : inv.options.test;
-  if (recorded) reporter.info(`data ${data} (recorded in ${join(dir, RUN_FILES.config)})`);
-  // How the run cut and split its data (events: --max-events, --split-seed) holds for its test
-  // split whichever --data is given; a flag given to eval wins.
-  const options = {
-    ...inv.options,
-    data,
-    test,
-    seed: run.options.seed ?? 0,
-    maxEvents: inv.options.maxEvents ?? run.options.maxEvents,
-    splitSeed: inv.options.splitSeed ?? run.options.splitSeed,
-  };
+  const options = evalOptions(dir, run, inv, reporter);
+  const data = options.data;
   const closedForm = run.model.name === 'naive' || run.model.name === 'linear';
   if (closedForm && inv.options.backend === 'webgpu') {
     reporter.warn(`--backend webgpu: '${run.model.name}' is solved in closed form on the CPU`);
@@ -49,7 +36,7 @@ export async function evalCommand(inv: Invocation, reporter: Reporter): Promise<
       const prepared = prepareEvaluation(run, options, weights, (line) => reporter.info(line));
       for (const w of prepared.warnings) reporter.warn(w);
       if (prepared.closedForm) return { metrics: prepared.closedForm.test(), runsOn };
-      const task = prepared.neural as NonNullable<typeof prepared.neural>;
+      const task = prepared.neural!;
       loadWeights(weights, task.net);
       task.net.eval();
       for (const line of task.describe()) reporter.info(line);
@@ -80,6 +67,28 @@ export async function evalCommand(inv: Invocation, reporter: Reporter): Promise<
     ...metrics,
   });
   return 0;
+}
+
+/**
+ * The options eval runs with: the data (without --data, the data the run was trained on) and how
+ * the run cut and split it, which a flag given to eval overrides.
+ */
+function evalOptions(dir: string, run: RunConfig, inv: Invocation<'eval'>, reporter: Reporter) {
+  // config.json records the absolute path of the data the run was trained on.
+  const recorded = inv.options.data === undefined;
+  const data = inv.options.data ?? run.options.data ?? run.data;
+  const test = recorded ? run.options.test : inv.options.test;
+  if (recorded) reporter.info(`data ${data} (recorded in ${join(dir, RUN_FILES.config)})`);
+  // How the run cut and split its data (events: --max-events, --split-seed) holds for its test
+  // split whichever --data is given; a flag given to eval wins.
+  return {
+    ...inv.options,
+    data,
+    test,
+    seed: run.options.seed ?? 0,
+    maxEvents: inv.options.maxEvents ?? run.options.maxEvents,
+    splitSeed: inv.options.splitSeed ?? run.options.splitSeed,
+  };
 }
 
 /** The test metrics computed by onnxruntime-node on the run's exported model.onnx. */

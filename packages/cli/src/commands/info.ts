@@ -42,17 +42,17 @@ export function measureState(
       sizes.push(usedStateBytes(state));
     }
   });
-  const first = sizes[0] as number;
-  const last = sizes[probe - 1] as number;
+  const first = sizes[0]!;
+  const last = sizes[probe - 1]!;
   if (probe === tokens)
     return {
       first,
       atTokens: last,
-      perToken: probe > 1 ? last - (sizes[probe - 2] as number) : 0,
+      perToken: probe > 1 ? last - sizes[probe - 2]! : 0,
       exact: true,
     };
   // Growth over the last 64 probed tokens, assumed to continue (KV cache: linear; windows: 0).
-  const back = sizes[probe - 65] as number;
+  const back = sizes[probe - 65]!;
   const perToken = (last - back) / 64;
   return { first, atTokens: last + perToken * (tokens - probe), perToken, exact: false };
 }

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Invocation } from '../cli.js';
-import { CliError, InterruptedError } from '../errors.js';
+import { CliError, InterruptedError, messageOf } from '../errors.js';
 import type { OptionsOf, TaskName } from '../options.js';
 import {
   EXPERIMENT_NAMES,
@@ -92,7 +92,7 @@ interface Reproduction {
 /** A train experiment's data sets must all be there before the first unit runs. */
 function checkData(name: string, experiment: Reproduction['experiment'], p: Plan, root: string) {
   if (experiment.kind !== 'train') return;
-  const missing = [...new Set(p.units.map((u) => u.data as string))].filter((d) => !existsSync(d));
+  const missing = [...new Set(p.units.map((u) => u.data!))].filter((d) => !existsSync(d));
   if (missing.length > 0) {
     throw new CliError(
       `${name}: data not found: ${missing.join(', ')} (the data folder is ${root}; give it with --data <dir> or $RECUR_DATA)`,
@@ -107,7 +107,7 @@ function startReproduction(
   reporter: Reporter,
 ): Reproduction {
   const experiment = getExperiment(name);
-  const scale = o.scale as Scale;
+  const scale = o.scale;
   const root = dataRoot(o.data);
   const p: Plan = plan(experiment, scale, o.seeds, (rel) => join(root, rel));
   checkData(name, experiment, p, root);
@@ -152,7 +152,7 @@ async function runUnit(r: Reproduction, u: Unit, label: string): Promise<UnitRes
         `interrupted: ${r.finished.size} of ${r.p.units.length} runs are saved in ${out}; run the same command again to finish the rest (${label} continues from its checkpoint)`,
       );
     }
-    const message = (e as Error).message ?? String(e);
+    const message = messageOf(e);
     r.failures.push({ dataset: u.dataset, model: u.model, seed: u.seed, message });
     reporter.warn(`${label}: failed: ${message}`);
     reporter.event('unit_failed', { dataset: u.dataset, model: u.model, seed: u.seed, message });

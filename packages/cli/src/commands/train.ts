@@ -4,6 +4,7 @@ import { defaultGenerator, manualSeed, setBackend } from '@recur/tensor';
 import type { Invocation } from '../cli.js';
 import { CliError, InterruptedError, requireFiniteMetrics } from '../errors.js';
 import {
+  isTaskName,
   keyOfName,
   OPTIONS,
   type OptionKey,
@@ -108,7 +109,7 @@ async function webgpuTwin(
   const rng = defaultGenerator.getState();
   await setBackend('webgpu');
   try {
-    const twin = prepareTraining(task, options).neural as NeuralTask;
+    const twin = prepareTraining(task, options).neural!;
     await copyWeights(cpu.net, twin.net);
     return twin;
   } finally {
@@ -175,10 +176,10 @@ function startNew(inv: TrainInvocation): TrainStart {
   const options = inv.options;
   const t = inv.args[0];
   if (!t) throw new CliError(`missing the task: recur train <task> (one of ${TASKS.join(', ')})`);
-  if (!(TASKS as readonly string[]).includes(t)) {
+  if (!isTaskName(t)) {
     throw new CliError(`unknown task '${t}' (expected one of: ${TASKS.join(', ')})`);
   }
-  const task = t as TaskName;
+  const task = t;
   if (!options.model) throw new CliError('--model <name> is required');
   refuseUnusedByClosedForm(options.model, inv.given);
   const dir = options.out
@@ -224,7 +225,7 @@ export async function trainCommand(inv: TrainInvocation, reporter: Reporter): Pr
 
 /** The run's config.json: the model, the task's settings and the options as given. */
 function runConfigOf(task: TaskName, prepared: Prepared, options: Options): RunConfig {
-  const data = resolve(options.data as string);
+  const data = resolve(options.data!);
   return {
     format: 'recur-run',
     version: 1,
@@ -254,7 +255,7 @@ function fitOptionsOf(task: TaskName, o: OptionsOf<'train'>): FitOptions {
     weightDecay: o.weightDecay,
     clip: o.clip,
     patience: o.patience,
-    schedule: o.schedule as FitOptions['schedule'],
+    schedule: o.schedule,
     warmup: o.warmup,
     stepsPerEpoch: task === 'lm' ? undefined : o.stepsPerEpoch,
     valBatches: o.valBatches,
@@ -402,7 +403,7 @@ async function trainIn(
   });
   const outcome = prepared.closedForm
     ? solveClosedForm(start.dir, prepared.closedForm, config)
-    : await trainNeural(prepared.neural as NeuralTask, {
+    : await trainNeural(prepared.neural!, {
         start,
         o,
         config,

@@ -131,8 +131,8 @@ class TableBuilder {
   /** One data row: its timestamp checked, its cells parsed as bounded decimals. */
   row(record: string[], line: number): void {
     const { c, rows } = this;
-    const channels = this.channels as string[];
-    this.#checkOrder(record[0] as string, line);
+    const channels = this.channels!;
+    this.#checkOrder(record[0]!, line);
     if ((rows + 1) * c > this.values.length) {
       const grown = new Float64Array(Math.ceil(this.values.length * 1.5) + c);
       grown.set(this.values);
@@ -185,7 +185,7 @@ function readRecords(fd: number, size: number, table: TableBuilder, options: Csv
       if (!table.channels) table.header(record);
       else table.row(record, info.lines);
     } catch (e) {
-      failure = e as Error;
+      failure = e instanceof Error ? e : new Error(String(e));
     }
   };
   const started = performance.now();

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Generator } from '@recur/tensor';
-import { CliError, DataError } from '../errors.js';
+import { CliError, DataError, messageOf } from '../errors.js';
 import { readUserFile } from '../util/files.js';
 import { parseDecimal } from './numbers.js';
 
@@ -35,7 +35,7 @@ function parseJsonText(file: string, text: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
-    const msg = (e as Error).message;
+    const msg = messageOf(e);
     const pos = /position (\d+)/.exec(msg);
     const line = pos ? text.slice(0, Number(pos[1])).split('\n').length : undefined;
     throw new DataError(file, line, `invalid JSON (${msg})`);
@@ -129,7 +129,7 @@ function readJsonSequence(
   const m = new Int32Array(types.length);
   const t = new Float64Array(types.length);
   for (let k = 0; k < types.length; k++) {
-    const prev = k > 0 ? (t[k - 1] as number) : undefined;
+    const prev = k > 0 ? t[k - 1]! : undefined;
     const { mark, time } = checkEvent(file, where, k, types[k], since[k], dim, prev);
     m[k] = mark;
     t[k] = time;
@@ -165,8 +165,8 @@ export function readRmtpp(
 ): { sequences: EventSequence[]; marks: number } {
   const tl = readUserFile(timeFile, '--data').toString('utf8').split(/\r?\n/);
   const el = readUserFile(eventFile, '--data').toString('utf8').split(/\r?\n/);
-  while (tl.length > 0 && (tl[tl.length - 1] as string).trim() === '') tl.pop();
-  while (el.length > 0 && (el[el.length - 1] as string).trim() === '') el.pop();
+  while (tl.length > 0 && tl[tl.length - 1]!.trim() === '') tl.pop();
+  while (el.length > 0 && el[el.length - 1]!.trim() === '') el.pop();
   if (tl.length !== el.length) {
     throw new DataError(
       eventFile,
@@ -177,7 +177,7 @@ export function readRmtpp(
   let marks = 0;
   const sequences = tl.map((line, i): EventSequence => {
     const times = line.trim().split(/\s+/);
-    const events = (el[i] as string).trim().split(/\s+/);
+    const events = el[i]!.trim().split(/\s+/);
     if (times.length !== events.length || line.trim() === '') {
       throw new DataError(
         eventFile,
@@ -188,20 +188,20 @@ export function readRmtpp(
     const m = new Int32Array(events.length);
     const t = new Float64Array(times.length);
     for (let k = 0; k < times.length; k++) {
-      const tv = parseDecimal(times[k] as string);
+      const tv = parseDecimal(times[k]!);
       if (!Number.isFinite(tv) || tv < 0)
         throw new DataError(
           timeFile,
           i + 1,
           `value ${k + 1}: expected a non-negative time, got '${times[k]}'`,
         );
-      if (k > 0 && tv < (t[k - 1] as number))
+      if (k > 0 && tv < t[k - 1]!)
         throw new DataError(
           timeFile,
           i + 1,
           `value ${k + 1}: time ${tv} is before the previous one`,
         );
-      const mv = parseDecimal(events[k] as string);
+      const mv = parseDecimal(events[k]!);
       if (!Number.isInteger(mv) || mv < 1 || mv > MAX_MARKS)
         throw new DataError(
           eventFile,
@@ -234,7 +234,7 @@ function splitSequences(
     const rng = new Generator(seed);
     for (let i = seqs.length - 1; i > 0; i--) {
       const j = rng.nextInt(0, i + 1);
-      [seqs[i], seqs[j]] = [seqs[j] as EventSequence, seqs[i] as EventSequence];
+      [seqs[i], seqs[j]] = [seqs[j]!, seqs[i]!];
     }
   }
   const n = seqs.length;
@@ -327,9 +327,9 @@ export function windowSequences(
     }
     for (let start = 0; start < n; start += maxEvents) {
       const end = Math.min(n, start + maxEvents);
-      const origin = start === 0 ? 0 : (s.times[start - 1] as number);
+      const origin = start === 0 ? 0 : s.times[start - 1]!;
       const times = new Float64Array(end - start);
-      for (let k = start; k < end; k++) times[k - start] = (s.times[k] as number) - origin;
+      for (let k = start; k < end; k++) times[k - start] = s.times[k]! - origin;
       out.push({ marks: s.marks.slice(start, end), times });
     }
   }

@@ -55,11 +55,11 @@ export function fitScaler(
   const constant: number[] = [];
   for (let j = 0; j < channels; j++) {
     let s = 0;
-    for (let r = 0; r < trainRows; r++) s += values[r * channels + j] as number;
+    for (let r = 0; r < trainRows; r++) s += values[r * channels + j]!;
     const m = s / trainRows;
     let v = 0;
     for (let r = 0; r < trainRows; r++) {
-      const d = (values[r * channels + j] as number) - m;
+      const d = values[r * channels + j]! - m;
       v += d * d;
     }
     let sd = Math.sqrt(v / trainRows);
@@ -118,8 +118,7 @@ export function loadForecastData(file: string, options: ForecastDataOptions): Fo
   for (let r = 0; r < table.rows; r++) {
     for (let j = 0; j < c; j++) {
       const i = r * c + j;
-      z64[i] =
-        ((table.values[i] as number) - (scaler.mean[j] as number)) / (scaler.std[j] as number);
+      z64[i] = (table.values[i]! - scaler.mean[j]!) / scaler.std[j]!;
     }
   }
   return {
@@ -149,7 +148,7 @@ export class ErrorAccumulator {
    */
   add(pred: ArrayLike<number>, target: ArrayLike<number>): void {
     for (let i = 0; i < pred.length; i++) {
-      const d = (pred[i] as number) - (target[i] as number);
+      const d = pred[i]! - target[i]!;
       this.sse += d * d;
       this.sae += Math.abs(d);
     }
@@ -177,9 +176,9 @@ export function naiveMetrics(data: ForecastData, split: Split): { mse: number; m
   for (let w = 0; w < count; w++) {
     const s = first + w;
     for (let j = 0; j < c; j++) {
-      const last = z64[(s + L - 1) * c + j] as number;
+      const last = z64[(s + L - 1) * c + j]!;
       for (let h = 0; h < H; h++) {
-        const d = last - (z64[(s + L + h) * c + j] as number);
+        const d = last - z64[(s + L + h) * c + j]!;
         sse += d * d;
         sae += Math.abs(d);
       }

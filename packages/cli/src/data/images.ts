@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import jpeg from 'jpeg-js';
-import { CliError, DataError } from '../errors.js';
+import { CliError, DataError, messageOf } from '../errors.js';
 import { readUserFile } from '../util/files.js';
 
 /** One split of a pack: its index CSV and the file of concatenated JPEGs. */
@@ -54,7 +54,7 @@ function readIndex(file: string): IndexRow[] {
   const [io, il, ib] = [col('offset'), col('length'), col('label')];
   const rows: IndexRow[] = [];
   for (let n = 1; n < lines.length; n++) {
-    const line = lines[n] as string;
+    const line = lines[n]!;
     if (line.trim() === '') continue;
     const cells = line.split(',');
     const offset = Number(cells[io]);
@@ -100,8 +100,7 @@ export function downscale(
       for (let c = 0; c < 3; c++) {
         let s = 0;
         for (let dy = 0; dy < f; dy++) {
-          for (let dx = 0; dx < f; dx++)
-            s += rgb[((y * f + dy) * width + (x * f + dx)) * 3 + c] as number;
+          for (let dx = 0; dx < f; dx++) s += rgb[((y * f + dy) * width + (x * f + dx)) * 3 + c]!;
         }
         out[(y * size + x) * 3 + c] = Math.round(s / (f * f));
       }
@@ -129,7 +128,7 @@ export function readImages(
   const images: Uint8Array[] = [];
   const labels: number[] = [];
   for (const i of pick(rows.length)) {
-    const r = rows[i] as IndexRow;
+    const r = rows[i]!;
     if (r.offset + r.length > bin.length) {
       throw new DataError(split.index, i + 2, `points past the end of ${basename(split.bin)}`);
     }
@@ -140,7 +139,7 @@ export function readImages(
         formatAsRGBA: false,
       });
     } catch (e) {
-      throw new DataError(split.index, i + 2, `not a decodable JPEG (${(e as Error).message})`);
+      throw new DataError(split.index, i + 2, `not a decodable JPEG (${messageOf(e)})`);
     }
     images.push(downscale(img.data, img.width, img.height, size, `${split.index}:${i + 2}`));
     labels.push(r.label);

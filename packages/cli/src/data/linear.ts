@@ -31,32 +31,31 @@ export function ridgeMoments(
   const p = new Float64Array(seg + 1);
   const q = new Float64Array(seg + 1);
   for (let j = 0; j < c; j++) {
-    for (let u = 0; u < seg; u++) z[u] = z64[(first + u) * c + j] as number;
+    for (let u = 0; u < seg; u++) z[u] = z64[(first + u) * c + j]!;
     // Σ_s z[s + o] for offset o: prefix sums of z.
     q[0] = 0;
-    for (let u = 0; u < seg; u++) q[u + 1] = (q[u] as number) + (z[u] as number);
-    for (let i = 0; i < L; i++) sx[i] = (sx[i] as number) + (q[i + n] as number) - (q[i] as number);
+    for (let u = 0; u < seg; u++) q[u + 1] = q[u]! + z[u]!;
+    for (let i = 0; i < L; i++) sx[i] = sx[i]! + q[i + n]! - q[i]!;
     for (let h = 0; h < H; h++) {
-      sy[h] = (sy[h] as number) + (q[L + h + n] as number) - (q[L + h] as number);
+      sy[h] = sy[h]! + q[L + h + n]! - q[L + h]!;
     }
     for (let lag = 0; lag < L + H; lag++) {
       const top = seg - lag;
       p[0] = 0;
-      for (let u = 0; u < top; u++)
-        p[u + 1] = (p[u] as number) + (z[u] as number) * (z[u + lag] as number);
+      for (let u = 0; u < top; u++) p[u + 1] = p[u]! + z[u]! * z[u + lag]!;
       // Σxx[i][i + lag] for lag < L.
       if (lag < L) {
         for (let i = 0; i + lag < L; i++) {
-          const v = (p[i + n] as number) - (p[i] as number);
-          sxx[i * L + i + lag] = (sxx[i * L + i + lag] as number) + v;
-          if (lag > 0) sxx[(i + lag) * L + i] = (sxx[(i + lag) * L + i] as number) + v;
+          const v = p[i + n]! - p[i]!;
+          sxx[i * L + i + lag] = sxx[i * L + i + lag]! + v;
+          if (lag > 0) sxx[(i + lag) * L + i] = sxx[(i + lag) * L + i]! + v;
         }
       }
       // Σxy[i][h] with L + h − i = lag.
       for (let i = Math.max(0, L - lag); i < L; i++) {
         const h = lag - L + i;
         if (h >= H) break;
-        sxy[i * H + h] = (sxy[i * H + h] as number) + (p[i + n] as number) - (p[i] as number);
+        sxy[i * H + h] = sxy[i * H + h]! + p[i + n]! - p[i]!;
       }
     }
   }
@@ -66,8 +65,8 @@ export function ridgeMoments(
 /** Cholesky factor of an SPD matrix a [n, n] (row-major), in place below the diagonal. */
 function cholesky(a: Float64Array, n: number): void {
   for (let j = 0; j < n; j++) {
-    let d = a[j * n + j] as number;
-    for (let k = 0; k < j; k++) d -= (a[j * n + k] as number) ** 2;
+    let d = a[j * n + j]!;
+    for (let k = 0; k < j; k++) d -= a[j * n + k]! ** 2;
     if (!(d > 0)) {
       throw new CliError(
         'linear forecaster: the normal equations are singular (constant inputs?); use --ridge > 0',
@@ -76,8 +75,8 @@ function cholesky(a: Float64Array, n: number): void {
     const djj = Math.sqrt(d);
     a[j * n + j] = djj;
     for (let i = j + 1; i < n; i++) {
-      let s = a[i * n + j] as number;
-      for (let k = 0; k < j; k++) s -= (a[i * n + k] as number) * (a[j * n + k] as number);
+      let s = a[i * n + j]!;
+      for (let k = 0; k < j; k++) s -= a[i * n + k]! * a[j * n + k]!;
       a[i * n + j] = s / djj;
     }
   }
@@ -97,38 +96,38 @@ export function fitLinearForecaster(data: ForecastData, lambda: number): LinearF
   const a = new Float64Array(L * L);
   for (let i = 0; i < L; i++) {
     for (let k = 0; k < L; k++) {
-      a[i * L + k] = (sxx[i * L + k] as number) - n * (mx[i] as number) * (mx[k] as number);
+      a[i * L + k] = sxx[i * L + k]! - n * mx[i]! * mx[k]!;
     }
-    a[i * L + i] = (a[i * L + i] as number) + lambda;
+    a[i * L + i] = a[i * L + i]! + lambda;
   }
   const rhs = new Float64Array(L * H);
   for (let i = 0; i < L; i++) {
     for (let h = 0; h < H; h++) {
-      rhs[i * H + h] = (sxy[i * H + h] as number) - n * (mx[i] as number) * (my[h] as number);
+      rhs[i * H + h] = sxy[i * H + h]! - n * mx[i]! * my[h]!;
     }
   }
   cholesky(a, L);
   // Forward then backward substitution, all H right-hand sides at once.
   for (let i = 0; i < L; i++) {
-    const lii = a[i * L + i] as number;
+    const lii = a[i * L + i]!;
     for (let h = 0; h < H; h++) {
-      let s = rhs[i * H + h] as number;
-      for (let k = 0; k < i; k++) s -= (a[i * L + k] as number) * (rhs[k * H + h] as number);
+      let s = rhs[i * H + h]!;
+      for (let k = 0; k < i; k++) s -= a[i * L + k]! * rhs[k * H + h]!;
       rhs[i * H + h] = s / lii;
     }
   }
   for (let i = L - 1; i >= 0; i--) {
-    const lii = a[i * L + i] as number;
+    const lii = a[i * L + i]!;
     for (let h = 0; h < H; h++) {
-      let s = rhs[i * H + h] as number;
-      for (let k = i + 1; k < L; k++) s -= (a[k * L + i] as number) * (rhs[k * H + h] as number);
+      let s = rhs[i * H + h]!;
+      for (let k = i + 1; k < L; k++) s -= a[k * L + i]! * rhs[k * H + h]!;
       rhs[i * H + h] = s / lii;
     }
   }
   const bias = new Float64Array(H);
   for (let h = 0; h < H; h++) {
-    let s = my[h] as number;
-    for (let i = 0; i < L; i++) s -= (rhs[i * H + h] as number) * (mx[i] as number);
+    let s = my[h]!;
+    for (let i = 0; i < L; i++) s -= rhs[i * H + h]! * mx[i]!;
     bias[h] = s;
   }
   return { lookback: L, horizon: H, weight: rhs, bias };
@@ -150,15 +149,15 @@ export function linearMetrics(
   let sae = 0;
   for (let s = first; s < first + count; s++) {
     for (let j = 0; j < c; j++) {
-      for (let i = 0; i < L; i++) x[i] = z64[(s + i) * c + j] as number;
+      for (let i = 0; i < L; i++) x[i] = z64[(s + i) * c + j]!;
       yhat.set(model.bias);
       for (let i = 0; i < L; i++) {
-        const xi = x[i] as number;
+        const xi = x[i]!;
         const row = i * H;
-        for (let h = 0; h < H; h++) yhat[h] = (yhat[h] as number) + xi * (w[row + h] as number);
+        for (let h = 0; h < H; h++) yhat[h] = yhat[h]! + xi * w[row + h]!;
       }
       for (let h = 0; h < H; h++) {
-        const d = (yhat[h] as number) - (z64[(s + L + h) * c + j] as number);
+        const d = yhat[h]! - z64[(s + L + h) * c + j]!;
         sse += d * d;
         sae += Math.abs(d);
       }

@@ -183,7 +183,7 @@ function readCase(r: TsReader, lineNo: number, line: string): SeriesCase {
       "expected dimensions separated by ':' and the class label last",
     );
   }
-  const labelText = (parts.pop() as string).trim();
+  const labelText = parts.pop()!.trim();
   if (r.dims === undefined) r.dims = parts.length;
   const dims = r.dims;
   if (parts.length !== dims) {
@@ -196,7 +196,7 @@ function readCase(r: TsReader, lineNo: number, line: string): SeriesCase {
   let length = -1;
   const series: number[][] = [];
   for (let d = 0; d < parts.length; d++) {
-    const vals = readDimension(r, lineNo, d, parts[d] as string);
+    const vals = readDimension(r, lineNo, d, parts[d]!);
     if (length === -1) length = vals.length;
     else if (vals.length !== length) {
       throw new DataError(
@@ -210,7 +210,7 @@ function readCase(r: TsReader, lineNo: number, line: string): SeriesCase {
   const label = labelIndex(r, lineNo, labelText);
   const values = new Float32Array(length * dims);
   for (let t = 0; t < length; t++) {
-    for (let d = 0; d < dims; d++) values[t * dims + d] = (series[d] as number[])[t] as number;
+    for (let d = 0; d < dims; d++) values[t * dims + d] = (series[d] as number[])[t]!;
   }
   return { values, length, label, line: lineNo };
 }
@@ -235,7 +235,7 @@ export function readTsFile(file: string, labels?: readonly string[]): SeriesFile
     labels,
   };
   for (let i = 0; i < lines.length; i++) {
-    const line = (lines[i] as string).trim();
+    const line = lines[i]!.trim();
     if (line === '' || line.startsWith('#')) continue;
     if (r.inData) r.cases.push(readCase(r, i + 1, line));
     else readHeader(r, i + 1, line);
@@ -243,13 +243,13 @@ export function readTsFile(file: string, labels?: readonly string[]): SeriesFile
   const { problem, cases, missing, classLabels, order } = r;
   if (!r.inData) throw new DataError(file, undefined, 'no @data line: not a .ts file?');
   if (cases.length === 0) throw new DataError(file, undefined, 'no cases after @data');
-  const dims = r.dims as number;
+  const dims = r.dims!;
   // Labels in @classLabel order when the file lists them (and the caller fixed none); every listed
   // class is kept, even one without a case in this file.
   if (!labels && classLabels) {
     const listed = [...new Set(classLabels)];
     const remap = order.map((l) => listed.indexOf(l));
-    for (const c of cases) c.label = remap[c.label] as number;
+    for (const c of cases) c.label = remap[c.label]!;
     return { file, problem, dims, labels: listed, cases, missing };
   }
   return { file, problem, dims, labels: order, cases, missing };
@@ -269,7 +269,7 @@ export function locateTsFiles(data: string, test?: string): { train: string; tes
         `--data ${data}: expected one *_TRAIN.ts file in the folder, found ${found.length === 0 ? 'none' : found.join(', ')}`,
       );
     }
-    train = join(data, found[0] as string);
+    train = join(data, found[0]!);
   }
   let testFile = test;
   if (!testFile) {

@@ -36,8 +36,9 @@ export interface BackboneConfig {
   positions: boolean;
 }
 
+/** Whether `name` is one of {@link SEQUENCE_MODELS}. */
 export function isSequenceModel(name: string): name is SequenceModelName {
-  return (SEQUENCE_MODELS as readonly string[]).includes(name);
+  return SEQUENCE_MODELS.some((m) => m === name);
 }
 
 /**
@@ -314,7 +315,7 @@ export class Backbone extends SequenceModule {
   }
 
   run(x: Tensor, state?: StreamState): { y: Tensor; state: StreamState } {
-    const t = x.shape[1] as number;
+    const t = x.shape[1]!;
     const offset = state?.pos ?? null;
     let core: StreamState | undefined;
     if (state) {

@@ -76,7 +76,7 @@ export class ClassifyNet extends nn.Module {
       pooled = h.mul(mask.unsqueeze(-1)).sum(1).div(mask.sum(1, true));
     } else {
       const idx = new Int32Array(b * d);
-      for (let i = 0; i < b; i++) idx.fill((lengths[i] as number) - 1, i * d, (i + 1) * d);
+      for (let i = 0; i < b; i++) idx.fill(lengths[i]! - 1, i * d, (i + 1) * d);
       pooled = gather(h, 1, tensor(idx, { shape: [b, 1, d], dtype: 'int32' })).squeeze(1);
     }
     return this.head.forward(pooled);

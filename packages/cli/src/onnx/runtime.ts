@@ -8,7 +8,7 @@ import { basename } from 'node:path';
 import { nn, tensor } from '@recur/tensor';
 import { ErrorAccumulator, loadForecastData, windowsOf } from '../data/forecast.js';
 import { locateTsFiles, readTsFile } from '../data/uea.js';
-import { CliError } from '../errors.js';
+import { CliError, messageOf } from '../errors.js';
 import type { Options } from '../options.js';
 import { caseBatch } from '../tasks/classify.js';
 import { evalBatches, evalBatchSize } from '../tasks/common.js';
@@ -43,10 +43,10 @@ export async function requireOrt(): Promise<Ort> {
   try {
     const name = 'onnxruntime-node';
     const mod = (await import(name)) as Ort & { default?: Ort };
-    return mod.InferenceSession ? mod : (mod.default as Ort);
+    return mod.InferenceSession ? mod : mod.default!;
   } catch (e) {
     throw new CliError(
-      `--runtime onnx needs onnxruntime-node (npm install onnxruntime-node): ${(e as Error).message.split('\n')[0]}`,
+      `--runtime onnx needs onnxruntime-node (npm install onnxruntime-node): ${messageOf(e).split('\n')[0]}`,
     );
   }
 }
@@ -72,7 +72,7 @@ export async function openSession(
       graphOptimizationLevel: 'all',
     });
   } catch (e) {
-    const reason = (e as Error).message.split('\n')[0]?.replace(/\s+/g, ' ').slice(0, 200);
+    const reason = messageOf(e).split('\n')[0]?.replace(/\s+/g, ' ').slice(0, 200);
     throw new CliError(`${what}: not a loadable ONNX model (${reason})`);
   }
 }
@@ -88,7 +88,7 @@ async function runX(ort: Ort, session: OrtSession, x: Float32Array, dims: number
     );
   }
   const out = await session.run({ x: new ort.Tensor('float32', x, dims) });
-  return out.y as OrtTensor;
+  return out.y!;
 }
 
 /** The run's test-split metrics computed by onnxruntime on model.onnx (forecast, classify). */

@@ -1,6 +1,5 @@
 import { type SequenceModule, type Tensor, toOnnx } from '@recur/tensor';
-import { checkpointsUpTo, type StreamPoint, type StreamResult } from '../bench/stream.js';
-import { setStepTimes } from '../bench/timing.js';
+import { type StreamOptions, type StreamResult, timeSteps } from '../bench/stream.js';
 import { type Ort, type OrtTensor, openSession } from './runtime.js';
 
 /**
@@ -14,7 +13,7 @@ export async function measureOnnxStream(
   threads: number,
   input: (t: number) => Tensor,
   tokens: number,
-  options: { maxSeconds?: number; onProgress?: (done: number) => void; warmup?: number } = {},
+  options: StreamOptions = {},
 ): Promise<StreamResult> {
   const session = await openSession(ort, toOnnx(core, { mode: 'step' }), threads);
   const init = core.initState(1);
@@ -22,7 +21,7 @@ export async function measureOnnxStream(
   const start = (): Record<string, OrtTensor> => {
     const feeds: Record<string, OrtTensor> = {};
     for (const k of keys) {
-      const t = init[k] as Tensor;
+      const t = init[k]!;
       feeds[`state.${k}`] =
         t.dtype === 'int32'
           ? new ort.Tensor('int32', Int32Array.from(t.dataSync()), t.shape)
@@ -34,51 +33,31 @@ export async function measureOnnxStream(
     const x = input(t);
     return new ort.Tensor('float32', Float32Array.from(x.dataSync()), x.shape);
   });
-  const step = async (feeds: Record<string, OrtTensor>, t: number) => {
-    const out = await session.run({ ...feeds, x: xs[t % xs.length] as OrtTensor });
+  const step = async (feeds: Record<string, OrtTensor>, x: OrtTensor) => {
+    const out = await session.run({ ...feeds, x });
     const next: Record<string, OrtTensor> = {};
-    for (const k of keys) next[`state.${k}`] = out[`next.${k}`] as OrtTensor;
+    for (const k of keys) next[`state.${k}`] = out[`next.${k}`]!;
     return next;
   };
   const bytes = (feeds: Record<string, OrtTensor>) =>
     Object.values(feeds).reduce((n, t) => n + 4 * t.dims.reduce((a, b) => a * b, 1), 0);
   try {
     let warm = start();
-    for (let t = 0; t < (options.warmup ?? 64); t++) warm = await step(warm, t);
-    const times = new Float64Array(tokens);
-    const marks = new Set(checkpointsUpTo(tokens));
-    const points: StreamPoint[] = [];
-    let state = start();
-    let cumulative = 0;
-    let done = 0;
-    let truncated = false;
-    for (let t = 0; t < tokens; t++) {
-      const t0 = performance.now();
-      state = await step(state, t);
-      const dt = performance.now() - t0;
-      times[t] = dt;
-      cumulative += dt;
-      done = t + 1;
-      const overTime = options.maxSeconds !== undefined && cumulative / 1e3 > options.maxSeconds;
-      if (marks.has(done) || overTime) {
-        points.push({
-          tokens: done,
-          stepMs: 0,
-          stateBytes: bytes(state),
-          // The exported step concatenates: its cache has no spare capacity.
-          allocatedBytes: bytes(state),
-          cumulativeS: cumulative / 1e3,
-        });
-      }
-      if (done % 256 === 0) options.onProgress?.(done);
-      if (overTime && done < tokens) {
-        truncated = true;
-        break;
-      }
-    }
-    options.onProgress?.(done);
-    setStepTimes(points, times, done);
-    return { points, tokens: done, truncated };
+    for (let t = 0; t < (options.warmup ?? 64); t++) warm = await step(warm, xs[t % xs.length]!);
+    // The exported step concatenates: its cache has no spare capacity.
+    const sizes = (feeds: Record<string, OrtTensor>) => ({
+      used: bytes(feeds),
+      allocated: bytes(feeds),
+    });
+    const { state: _, ...result } = await timeSteps(
+      start(),
+      (t) => xs[t % xs.length]!,
+      step,
+      sizes,
+      tokens,
+      options,
+    );
+    return result;
   } finally {
     await session.release();
   }

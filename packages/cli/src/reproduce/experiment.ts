@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { CliError } from '../errors.js';
 import {
+  isTaskName,
   keyOfName,
   MODELS,
   type OptionKey,
@@ -92,13 +93,13 @@ export const experimentSchema = z
   .superRefine((e, ctx) => {
     const issue = (message: string, path: (string | number)[]) =>
       ctx.addIssue({ code: 'custom', message, path });
-    if (e.kind === 'train' && !(TASKS as readonly string[]).includes(e.task)) {
+    if (e.kind === 'train' && !isTaskName(e.task)) {
       issue(`expected a task of recur train (${TASKS.join(', ')}), got '${e.task}'`, ['task']);
     }
     if (e.kind === 'rl' && e.task !== 'offline-rl') {
       issue(`expected task 'offline-rl' for kind 'rl', got '${e.task}'`, ['task']);
     }
-    const known = e.kind === 'train' ? (MODELS as readonly string[]) : ['aaren', 'transformer'];
+    const known: readonly string[] = e.kind === 'train' ? MODELS : ['aaren', 'transformer'];
     e.models.forEach((m, i) => {
       if (!known.includes(m))
         issue(`unknown model '${m}' (expected one of: ${known.join(', ')})`, ['models', i]);

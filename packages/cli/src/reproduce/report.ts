@@ -131,6 +131,75 @@ export function compare(
   };
 }
 
+/** One model's summary over its finished seeds: metrics finite in every run, timings, throughput. */
+function summariseModel(model: string, runs: UnitResult[]): ModelSummary {
+  const names = [...new Set(runs.flatMap((r) => Object.keys(r.metrics)))].filter((k) =>
+    runs.every((r) => Number.isFinite(r.metrics[k])),
+  );
+  const throughputs = runs.map((r) => r.throughput);
+  const allThroughputs = throughputs.every((t) => t !== null) ? throughputs : null;
+  const tokensPerSecond = runs.map((r) => r.tokensPerSecond);
+  return {
+    model,
+    runs: runs.length,
+    seeds: runs.map((r) => r.seed),
+    parameters: runs[0]?.parameters ?? 0,
+    metrics: Object.fromEntries(names.map((k) => [k, stat(runs.map((r) => r.metrics[k]!))])),
+    trainSeconds: stat(runs.map((r) => r.trainSeconds)),
+    tokensPerSecond: tokensPerSecond.every((t) => t !== null) ? stat(tokensPerSecond) : null,
+    throughput: allThroughputs?.[0]
+      ? { unit: allThroughputs[0].unit, ...stat(allThroughputs.map((t) => t.perSecond)) }
+      : null,
+  };
+}
+
+/** One data set's part of results.json: each model with finished runs, and the comparisons. */
+function datasetResults(
+  p: Plan,
+  d: Plan['datasets'][number],
+  finished: Map<string, UnitResult>,
+  unitKey: (d: string, m: string, s: number) => string,
+): Results['datasets'][number] {
+  const e = p.experiment;
+  const models: ModelSummary[] = [];
+  for (const model of p.models) {
+    const runs = p.seeds
+      .map((s) => finished.get(unitKey(d.name, model, s)))
+      .filter((r): r is UnitResult => r !== undefined);
+    if (runs.length > 0) models.push(summariseModel(model, runs));
+  }
+  const comparisons: Record<string, ComparisonResult | null> = {};
+  for (const c of e.comparisons) {
+    const goal = e.metrics.find((m) => m.name === c.metric)?.goal ?? 'min';
+    comparisons[c.name] = compare(
+      c,
+      goal,
+      models.find((m) => m.model === c.a),
+      models.find((m) => m.model === c.b),
+    );
+  }
+  return {
+    name: d.name,
+    data: { ...(d.data ? { path: d.data } : {}), ...d.options },
+    models,
+    comparisons,
+  };
+}
+
+/** The machine the results were measured on (results.json's `environment`). */
+function environment(): Results['environment'] {
+  const cpuList = cpus();
+  return {
+    recur: VERSION,
+    node: process.version,
+    platform: process.platform,
+    arch: process.arch,
+    cpus: cpuList.length,
+    cpuModel: cpuList[0]?.model.trim() ?? 'unknown',
+    loadAverage: Math.round((loadavg()[0] ?? 0) * 100) / 100,
+  };
+}
+
 /** results.json of a plan from the finished units (those missing make it incomplete). */
 export function buildResults(
   p: Plan,
@@ -141,52 +210,6 @@ export function buildResults(
 ): Results {
   const e = p.experiment;
   const sc = e.scales[p.scale];
-  const cpuList = cpus();
-  const datasets = p.datasets.map((d) => {
-    const models: ModelSummary[] = [];
-    for (const model of p.models) {
-      const runs = p.seeds
-        .map((s) => finished.get(unitKey(d.name, model, s)))
-        .filter((r): r is UnitResult => r !== undefined);
-      if (runs.length === 0) continue;
-      const names = [...new Set(runs.flatMap((r) => Object.keys(r.metrics)))].filter((k) =>
-        runs.every((r) => Number.isFinite(r.metrics[k])),
-      );
-      const thr = runs.every((r) => r.throughput) ? runs.map((r) => r.throughput) : null;
-      models.push({
-        model,
-        runs: runs.length,
-        seeds: runs.map((r) => r.seed),
-        parameters: runs[0]?.parameters ?? 0,
-        metrics: Object.fromEntries(
-          names.map((k) => [k, stat(runs.map((r) => r.metrics[k] as number))]),
-        ),
-        trainSeconds: stat(runs.map((r) => r.trainSeconds)),
-        tokensPerSecond: runs.every((r) => r.tokensPerSecond !== null)
-          ? stat(runs.map((r) => r.tokensPerSecond as number))
-          : null,
-        throughput: thr?.[0]
-          ? { unit: thr[0].unit, ...stat(thr.map((t) => (t as { perSecond: number }).perSecond)) }
-          : null,
-      });
-    }
-    const comparisons: Record<string, ComparisonResult | null> = {};
-    for (const c of e.comparisons) {
-      const goal = e.metrics.find((m) => m.name === c.metric)?.goal ?? 'min';
-      comparisons[c.name] = compare(
-        c,
-        goal,
-        models.find((m) => m.model === c.a),
-        models.find((m) => m.model === c.b),
-      );
-    }
-    return {
-      name: d.name,
-      data: { ...(d.data ? { path: d.data } : {}), ...d.options },
-      models,
-      comparisons,
-    };
-  });
   return {
     format: 'recur-reproduce',
     version: 1,
@@ -205,21 +228,13 @@ export function buildResults(
       modelOptions: { ...e.modelOptions, ...sc.modelOptions },
       expectedMinutes: sc.expectedMinutes,
     },
-    environment: {
-      recur: VERSION,
-      node: process.version,
-      platform: process.platform,
-      arch: process.arch,
-      cpus: cpuList.length,
-      cpuModel: cpuList[0]?.model.trim() ?? 'unknown',
-      loadAverage: Math.round((loadavg()[0] ?? 0) * 100) / 100,
-    },
+    environment: environment(),
     command,
     updatedAt: new Date().toISOString(),
     complete: finished.size === p.units.length && failures.length === 0,
     units: { total: p.units.length, finished: finished.size },
     failures,
-    datasets,
+    datasets: p.datasets.map((d) => datasetResults(p, d, finished, unitKey)),
   };
 }
 
@@ -269,9 +284,7 @@ export function resultsMarkdown(r: Results): string {
       `| --- | ---: | ${e.metrics.map(() => '---:').join(' | ')} | ---: | ---: | ---: |`,
     );
     for (const m of d.models) {
-      const cells = e.metrics.map((k) =>
-        m.metrics[k.name] ? statText(m.metrics[k.name] as Stat) : '–',
-      );
+      const cells = e.metrics.map((k) => (m.metrics[k.name] ? statText(m.metrics[k.name]!) : '–'));
       const thr = m.throughput ? `${fmt(m.throughput.mean)} ${m.throughput.unit}/s` : '–';
       lines.push(
         `| ${m.model} | ${m.parameters} | ${cells.join(' | ')} | ${statText(m.trainSeconds)} | ${thr} | ${m.runs} |`,

@@ -17,8 +17,8 @@ import { trainCommand } from '../commands/train.js';
 import { CliError } from '../errors.js';
 import {
   defaultOf,
+  OPTIONS,
   type OptionKey,
-  type OptionSpec,
   type Options,
   optionsOf,
   type TaskName,
@@ -93,11 +93,92 @@ function appendStream(path: string): { stream: Writable; close: () => void } {
 }
 
 /** Tokens per item of a task's throughput unit (undefined: the item is not made of tokens). */
-function tokensPerItem(task: TaskName, options: Options): number | undefined {
-  if (task === 'lm') return 1;
-  if (task === 'forecast') return options.lookback ?? 96;
-  if (task === 'image-ar') return 1;
+function tokensPerItem(task: TaskName, options: Record<string, unknown>): number | undefined {
+  if (task === 'lm' || task === 'image-ar') return 1;
+  if (task === 'forecast') {
+    const { lookback } = options;
+    return typeof lookback === 'number' ? lookback : OPTIONS.lookback.default;
+  }
   return undefined;
+}
+
+/**
+ * The options and given keys of a unit's `recur train`: a unit killed mid-training resumes from its
+ * checkpoint; otherwise the task's defaults, the experiment's options and the unit's own.
+ */
+function trainInvocation(
+  task: TaskName,
+  u: Unit,
+  paths: ReturnType<typeof unitPaths>,
+  log: Writable,
+): { options: Options; given: Set<OptionKey> } {
+  const resumable =
+    existsSync(join(paths.run, RUN_FILES.config)) && existsSync(join(paths.run, RUN_FILES.last));
+  if (resumable) {
+    log.write(`--- resuming ${paths.run}\n`);
+    return { options: { resume: paths.run, json: false }, given: new Set() };
+  }
+  const filled: Record<string, unknown> = {};
+  for (const [key, spec] of optionsOf('train', task)) {
+    const d = defaultOf(spec, 'train');
+    if (d !== undefined) filled[key] = Array.isArray(d) ? [...d] : d;
+  }
+  Object.assign(filled, u.options, {
+    model: u.model,
+    seed: u.seed,
+    data: u.data,
+    out: paths.run,
+    force: true,
+    json: false,
+  });
+  log.write(`--- recur train ${task} (${u.dataset}, ${u.model}, seed ${u.seed})\n`);
+  const added: OptionKey[] = ['model', 'seed', 'data', 'out', 'force'];
+  // The experiment's options were checked against the option schemas when it was read.
+  return { options: filled as Options, given: new Set([...u.given, ...added]) };
+}
+
+/** A finished run's numeric test metrics and parameter count (a linear forecaster's: L·H + H). */
+function runSummary(runDir: string): { metrics: Record<string, number>; parameters: number } {
+  const metricsFile = readJsonFile(join(runDir, RUN_FILES.metrics), 'metrics') as Record<
+    string,
+    unknown
+  >;
+  const metrics = Object.fromEntries(
+    Object.entries(metricsFile).filter((e): e is [string, number] => typeof e[1] === 'number'),
+  );
+  const config = readJsonFile(join(runDir, RUN_FILES.config), 'run config') as {
+    parameters: number;
+    model: { name: string };
+    taskConfig: { lookback?: number; horizon?: number };
+  };
+  let parameters = config.parameters;
+  if (config.model.name === 'linear') {
+    const { lookback = 0, horizon = 0 } = config.taskConfig;
+    parameters = lookback * horizon + horizon;
+  }
+  return { metrics, parameters };
+}
+
+/** Training seconds and items per second summed over a run's history (null: no history). */
+function trainingRate(
+  runDir: string,
+): { seconds: number; throughput: UnitResult['throughput'] } | null {
+  const historyPath = join(runDir, RUN_FILES.history);
+  if (!existsSync(historyPath)) return null;
+  const history = readJsonFile(historyPath, 'history') as Record<string, number>[];
+  let seconds = 0;
+  let items = 0;
+  let unit = '';
+  for (const h of history) {
+    const rateKey = Object.keys(h).find((k) => k.endsWith('_per_s'));
+    seconds += h.seconds ?? 0;
+    if (rateKey) {
+      unit = rateKey.replace(/_per_s$/, '');
+      items += (h.seconds ?? 0) * (h[rateKey] ?? 0);
+    }
+  }
+  const throughput = unit && seconds > 0 ? { unit, perSecond: items / seconds } : null;
+  return { seconds, throughput };
 }
 
 /** Runs `recur train` for a unit (in this process, its output into the unit's log). */
@@ -107,77 +188,18 @@ export async function runTrainUnit(task: TaskName, u: Unit, out: string): Promis
   const started = performance.now();
   try {
     const reporter = new Reporter({ json: false, stdout: log.stream, stderr: log.stream });
-    const resumable =
-      existsSync(join(paths.run, RUN_FILES.config)) && existsSync(join(paths.run, RUN_FILES.last));
-    let options: Options;
-    let given: Set<OptionKey>;
-    if (resumable) {
-      // A unit killed mid-training continues from its checkpoint.
-      options = { resume: paths.run, json: false };
-      given = new Set();
-      log.stream.write(`--- resuming ${paths.run}\n`);
-    } else {
-      const filled: Record<string, unknown> = {};
-      for (const [key, spec] of optionsOf('train', task)) {
-        const d = defaultOf(spec as OptionSpec, 'train');
-        if (d !== undefined) filled[key] = Array.isArray(d) ? [...d] : d;
-      }
-      Object.assign(filled, u.options, {
-        model: u.model,
-        seed: u.seed,
-        data: u.data,
-        out: paths.run,
-        force: true,
-        json: false,
-      });
-      options = filled as Options;
-      given = new Set([...u.given, 'model', 'seed', 'data', 'out', 'force'] as OptionKey[]);
-      log.stream.write(`--- recur train ${task} (${u.dataset}, ${u.model}, seed ${u.seed})\n`);
-    }
+    const { options, given } = trainInvocation(task, u, paths, log.stream);
     await trainCommand({ command: 'train', args: [task], options, given }, reporter);
     const wallSeconds = (performance.now() - started) / 1e3;
-    const metricsFile = readJsonFile(join(paths.run, RUN_FILES.metrics), 'metrics') as Record<
-      string,
-      unknown
-    >;
-    const metrics = Object.fromEntries(
-      Object.entries(metricsFile).filter((e): e is [string, number] => typeof e[1] === 'number'),
-    );
-    const config = readJsonFile(join(paths.run, RUN_FILES.config), 'run config') as {
-      parameters: number;
-      model: { name: string };
-      taskConfig: { lookback?: number; horizon?: number };
-    };
-    let parameters = config.parameters;
-    if (config.model.name === 'linear') {
-      const { lookback = 0, horizon = 0 } = config.taskConfig;
-      parameters = lookback * horizon + horizon;
-    }
-    let trainSeconds = wallSeconds;
-    let throughput: UnitResult['throughput'] = null;
-    const historyPath = join(paths.run, RUN_FILES.history);
-    if (existsSync(historyPath)) {
-      const history = readJsonFile(historyPath, 'history') as Record<string, number>[];
-      let secs = 0;
-      let items = 0;
-      let unit = '';
-      for (const h of history) {
-        const rateKey = Object.keys(h).find((k) => k.endsWith('_per_s'));
-        secs += h.seconds ?? 0;
-        if (rateKey) {
-          unit = rateKey.replace(/_per_s$/, '');
-          items += (h.seconds ?? 0) * (h[rateKey] ?? 0);
-        }
-      }
-      trainSeconds = secs;
-      if (unit && secs > 0) throughput = { unit, perSecond: items / secs };
-    }
-    const perItem = tokensPerItem(task, u.options as Options);
+    const { metrics, parameters } = runSummary(paths.run);
+    const rate = trainingRate(paths.run);
+    const throughput = rate?.throughput ?? null;
+    const perItem = tokensPerItem(task, u.options);
     return {
       ...unitHeader(u),
       metrics,
       parameters,
-      trainSeconds,
+      trainSeconds: rate?.seconds ?? wallSeconds,
       throughput,
       tokensPerSecond: throughput && perItem !== undefined ? throughput.perSecond * perItem : null,
       wallSeconds,

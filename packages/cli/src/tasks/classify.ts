@@ -5,6 +5,7 @@ import { locateTsFiles, readTsFile, type SeriesCase, type SeriesFile } from '../
 import { CliError } from '../errors.js';
 import { type BackboneConfig, backboneConfig } from '../models/backbone.js';
 import { ClassifyNet, type Pooling } from '../models/nets.js';
+import { TASK_INFO } from './catalog.js';
 import { chunk, evalBatches, evalBatchSize, permutation, readBatch } from './common.js';
 import type { Metrics, NeuralTask, TaskDef } from './types.js';
 
@@ -29,18 +30,18 @@ export function fitCaseScaler(
   for (const c of cases) {
     for (let t = 0; t < c.length; t++) {
       for (let d = 0; d < dims; d++) {
-        const v = c.values[t * dims + d] as number;
+        const v = c.values[t * dims + d]!;
         if (Number.isNaN(v)) continue;
-        sum[d] = (sum[d] as number) + v;
-        sq[d] = (sq[d] as number) + v * v;
-        n[d] = (n[d] as number) + 1;
+        sum[d] = sum[d]! + v;
+        sq[d] = sq[d]! + v * v;
+        n[d] = n[d]! + 1;
       }
     }
   }
-  const mean = Array.from(sum, (s, d) => s / Math.max(1, n[d] as number));
+  const mean = Array.from(sum, (s, d) => s / Math.max(1, n[d]!));
   const std = Array.from(sq, (s, d) => {
-    const m = mean[d] as number;
-    const v = s / Math.max(1, n[d] as number) - m * m;
+    const m = mean[d]!;
+    const v = s / Math.max(1, n[d]!) - m * m;
     return v > 1e-12 ? Math.sqrt(v) : 1;
   });
   return { mean, std };
@@ -64,10 +65,8 @@ export function caseBatch(
     for (let s = 0; s < c.length; s++) {
       mask[i * t + s] = 1;
       for (let k = 0; k < d; k++) {
-        const v = c.values[s * d + k] as number;
-        x[(i * t + s) * d + k] = Number.isNaN(v)
-          ? 0
-          : (v - (cfg.mean[k] as number)) / (cfg.std[k] as number);
+        const v = c.values[s * d + k]!;
+        x[(i * t + s) * d + k] = Number.isNaN(v) ? 0 : (v - cfg.mean[k]!) / cfg.std[k]!;
       }
     }
     labels[i] = c.label;
@@ -96,11 +95,11 @@ export function holdOut(
   const train: SeriesCase[] = [];
   const val: SeriesCase[] = [];
   for (const label of [...byClass.keys()].sort((a, b) => a - b)) {
-    const list = byClass.get(label) as SeriesCase[];
+    const list = byClass.get(label)!;
     const order = permutation(list.length, rng);
     const k = list.length > 1 ? Math.round(list.length * fraction) : 0;
     order.forEach((j, i) => {
-      (i < k ? val : train).push(list[j] as SeriesCase);
+      (i < k ? val : train).push(list[j]!);
     });
   }
   return { train, val };
@@ -120,7 +119,7 @@ export function createClassifyTask(
     let lossSum = 0;
     let n = 0;
     for (const idx of evalBatches(cases.length, evalBatchSize(batchSize), limit)) {
-      const batch = idx.map((i) => cases[i] as SeriesCase);
+      const batch = idx.map((i) => cases[i]!);
       const out = await readBatch(() => {
         const { x, mask, labels, lengths } = caseBatch(batch, cfg);
         const logits = net.forward(x, mask, lengths) as Tensor;
@@ -129,7 +128,7 @@ export function createClassifyTask(
           pred: logits.argmax(1),
         };
       });
-      lossSum += out.loss[0] as number;
+      lossSum += out.loss[0]!;
       batch.forEach((c, i) => {
         if (out.pred[i] === c.label) correct++;
       });
@@ -141,11 +140,11 @@ export function createClassifyTask(
   const lengths = files.train.cases.map((c) => c.length);
   return {
     net,
-    monitor: { metric: 'loss', mode: 'min' },
+    monitor: TASK_INFO.classify.monitor,
     unit: 'sequences',
     trainBatches: (rng) =>
       chunk(
-        permutation(sets.train.length, rng).map((i) => sets.train[i] as SeriesCase),
+        permutation(sets.train.length, rng).map((i) => sets.train[i]!),
         batchSize,
       ),
     items: (b) => b.length,
@@ -174,6 +173,7 @@ function testFileOf(data: string, test: string | undefined): string {
  * holds the labels and the scaler.
  */
 export const classifyTask: TaskDef<ClassifyTaskConfig> = {
+  ...TASK_INFO.classify,
   prepare({ model: name, data, options: o }) {
     const files = locateTsFiles(data, o.test);
     const train = readTsFile(files.train);
@@ -191,7 +191,7 @@ export const classifyTask: TaskDef<ClassifyTaskConfig> = {
       labels: train.labels,
       mean,
       std,
-      pool: o.pool as Pooling,
+      pool: o.pool,
     };
     const maxLen = Math.max(
       ...train.cases.map((c) => c.length),

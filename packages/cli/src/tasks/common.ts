@@ -7,8 +7,8 @@ export function permutation(n: number, rng: Generator): number[] {
   const out = Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
     const j = rng.nextInt(0, i + 1);
-    const t = out[i] as number;
-    out[i] = out[j] as number;
+    const t = out[i]!;
+    out[i] = out[j]!;
     out[j] = t;
   }
   return out;

@@ -9,6 +9,7 @@ import { CliError } from '../errors.js';
 import { type BackboneConfig, backboneConfig } from '../models/backbone.js';
 import { EventsNet } from '../models/nets.js';
 import type { OptionsOf } from '../options.js';
+import { TASK_INFO } from './catalog.js';
 import { baseNames, chunk, evalBatches, evalBatchSize, permutation, readBatch } from './common.js';
 import type { Metrics, NeuralTask, TaskDef } from './types.js';
 
@@ -47,7 +48,7 @@ export function fitEventBaselines(
   let n = 0;
   let total = 0;
   for (const s of seqs) {
-    for (const m of s.marks) counts[m] = (counts[m] as number) + 1;
+    for (const m of s.marks) counts[m] = counts[m]! + 1;
     for (const t of intervals(s).tau) total += t;
     n += s.marks.length;
   }
@@ -64,14 +65,14 @@ function bucketedBatches(
   batchSize: number,
   rng: Generator,
 ): EventSequence[][] {
-  const order = permutation(seqs.length, rng).map((i) => seqs[i] as EventSequence);
+  const order = permutation(seqs.length, rng).map((i) => seqs[i]!);
   const batches: EventSequence[][] = [];
   const pool = batchSize * 8;
   for (let at = 0; at < order.length; at += pool) {
     const part = order.slice(at, at + pool).sort((a, b) => a.marks.length - b.marks.length);
     batches.push(...chunk(part, batchSize));
   }
-  return permutation(batches.length, rng).map((i) => batches[i] as EventSequence[]);
+  return permutation(batches.length, rng).map((i) => batches[i]!);
 }
 
 /** Inter-event times of a sequence: τ_k = t_k − t_{k−1} with t_{−1} = 0, floored at MIN_INTERVAL. */
@@ -149,15 +150,15 @@ function eventBatch(seqs: readonly EventSequence[], cfg: EventsTaskConfig): Even
     const { tau } = intervals(seq);
     const n = seq.marks.length;
     for (let k = 0; k < n; k++) {
-      const z = (Math.log(tau[k] as number) - cfg.logMean) / cfg.logStd;
+      const z = (Math.log(tau[k]!) - cfg.logMean) / cfg.logStd;
       const at = i * t + k;
-      marksOut[at] = seq.marks[k] as number;
+      marksOut[at] = seq.marks[k]!;
       zOut[at] = z;
-      tauAll[at] = tau[k] as number;
+      tauAll[at] = tau[k]!;
       mask[at] = 1;
-      logTauSum += Math.log(tau[k] as number);
+      logTauSum += Math.log(tau[k]!);
       if (k + 1 < t) {
-        marksIn[at + 1] = seq.marks[k] as number;
+        marksIn[at + 1] = seq.marks[k]!;
         timesIn[at + 1] = z;
       }
     }
@@ -230,18 +231,18 @@ class EventTotals {
     out: Record<'markNll' | 'timeNll' | 'mean' | 'pred', TypedArray>,
     jacobian: number,
   ) {
-    const markPart = out.markNll[0] as number;
-    this.nll += markPart + (out.timeNll[0] as number) + batch.events * jacobian + batch.logTauSum;
+    const markPart = out.markNll[0]!;
+    this.nll += markPart + out.timeNll[0]! + batch.events * jacobian + batch.logTauSum;
     this.markNll += markPart;
     const base = this.base;
     for (let k = 0; k < batch.maskHost.length; k++) {
       if (batch.maskHost[k] !== 1) continue;
-      const d = (out.mean[k] as number) - (batch.tau[k] as number);
+      const d = out.mean[k]! - batch.tau[k]!;
       this.sqErr += d * d;
       if (out.pred[k] === batch.marksHost[k]) this.correct++;
       if (base) {
-        this.markBase -= base.markLogProb[batch.marksHost[k] as number] ?? Number.NaN;
-        this.timeBase += base.rate * (batch.tau[k] as number) - Math.log(base.rate);
+        this.markBase -= base.markLogProb[batch.marksHost[k]!] ?? Number.NaN;
+        this.timeBase += base.rate * batch.tau[k]! - Math.log(base.rate);
       }
     }
     this.events += batch.events;
@@ -298,7 +299,7 @@ async function evaluateEvents(
     let batch = undefined as unknown as EventBatch;
     const out = await readBatch(() => {
       batch = eventBatch(
-        idx.map((i) => seqs[i] as EventSequence),
+        idx.map((i) => seqs[i]!),
         cfg,
       );
       return eventOutputs(net, cfg, batch);
@@ -319,13 +320,13 @@ export function createEventsTask(
   const jacobian = Math.log(cfg.logStd);
   return {
     net,
-    monitor: { metric: 'nll', mode: 'min' },
+    monitor: TASK_INFO.events.monitor,
     unit: 'sequences',
     trainBatches: (rng: Generator) =>
       cfg.bucketed
         ? bucketedBatches(sets.train, batchSize, rng)
         : chunk(
-            permutation(sets.train.length, rng).map((i) => sets.train[i] as EventSequence),
+            permutation(sets.train.length, rng).map((i) => sets.train[i]!),
             batchSize,
           ),
     items: (b) => b.length,
@@ -373,6 +374,7 @@ function splitCounts(splits: Record<'train' | 'val' | 'test', { marks: Int32Arra
  * mixture size and the log-time scaling.
  */
 export const eventsTask: TaskDef<EventsTaskConfig> = {
+  ...TASK_INFO.events,
   prepare({ model: name, data, options: o }) {
     const ev = loadEvents(data, { splitSeed: o.splitSeed });
     const { train, val, test } = eventSplits(ev, o);

@@ -21,6 +21,7 @@ import { CliError } from '../errors.js';
 import { type BackboneConfig, backboneConfig } from '../models/backbone.js';
 import { ForecastNet } from '../models/nets.js';
 import { readUserFile, writeFileAtomic } from '../util/files.js';
+import { TASK_INFO } from './catalog.js';
 import {
   chunk,
   csvProgress,
@@ -102,7 +103,7 @@ export function createForecastTask(
   };
   return {
     net,
-    monitor: { metric: 'mse', mode: 'min' },
+    monitor: TASK_INFO.forecast.monitor,
     unit: 'windows',
     trainBatches: (rng: Generator) =>
       chunk(
@@ -134,8 +135,8 @@ function linearFromFile(path: string): LinearForecaster {
   const b = t.bias;
   if (!w || !b || w.rank !== 2) throw new CliError(`${path}: not a linear forecaster's weights`);
   return {
-    lookback: w.shape[0] as number,
-    horizon: w.shape[1] as number,
+    lookback: w.shape[0]!,
+    horizon: w.shape[1]!,
     weight: Float64Array.from(w.dataSync()),
     bias: Float64Array.from(b.dataSync()),
   };
@@ -164,6 +165,7 @@ function closedFormSetup(data: ForecastData, closedForm: ClosedForm): TaskSetup 
  * besides the sequence models, the closed-form baselines naive and linear.
  */
 export const forecastTask: TaskDef<ForecastTaskConfig> = {
+  ...TASK_INFO.forecast,
   prepare({ model: name, data, options: o, onProgress }) {
     const fd = loadForecastData(data, {
       onProgress: csvProgress(data, onProgress),

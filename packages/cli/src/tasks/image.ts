@@ -9,6 +9,7 @@ import { evenlySpaced, locateImagePack, readImages } from '../data/images.js';
 import { CliError } from '../errors.js';
 import { type BackboneConfig, backboneConfig } from '../models/backbone.js';
 import { LanguageNet } from '../models/nets.js';
+import { TASK_INFO } from './catalog.js';
 import { chunk, evalBatches, evalBatchSize, permutation, readBatch } from './common.js';
 import type { Metrics, NeuralTask, TaskDef } from './types.js';
 
@@ -35,8 +36,8 @@ export function imageBatch(images: readonly Uint8Array[], len: number): { x: Ten
   images.forEach((img, i) => {
     x[i * len] = START;
     for (let k = 0; k < len; k++) {
-      y[i * len + k] = img[k] as number;
-      if (k + 1 < len) x[i * len + k + 1] = img[k] as number;
+      y[i * len + k] = img[k]!;
+      if (k + 1 < len) x[i * len + k + 1] = img[k]!;
     }
   });
   return {
@@ -65,24 +66,24 @@ export function createImageTask(
       Math.max(1, Math.floor(evalBatchSize(batchSize) / 4)),
       limit,
     )) {
-      const batch = idx.map((i) => images[i] as Uint8Array);
+      const batch = idx.map((i) => images[i]!);
       const out = await readBatch(() => {
         const { x, y } = imageBatch(batch, len);
         const logits = net.forward(x).reshape([batch.length * len, 256]);
         return { nats: nn.crossEntropy(logits, y, { reduction: 'sum' }) };
       });
-      nats += out.nats[0] as number;
+      nats += out.nats[0]!;
       count += batch.length * len;
     }
     return { bpd: nats / count / Math.LN2, loss: nats / count };
   };
   return {
     net,
-    monitor: { metric: 'bpd', mode: 'min' },
+    monitor: TASK_INFO['image-ar'].monitor,
     unit: 'subpixels',
     trainBatches: (rng: Generator) =>
       chunk(
-        permutation(sets.train.length, rng).map((i) => sets.train[i] as Uint8Array),
+        permutation(sets.train.length, rng).map((i) => sets.train[i]!),
         batchSize,
       ),
     items: (b) => b.length * len,
@@ -101,6 +102,7 @@ export function createImageTask(
  * training images is held out. The config holds the size.
  */
 export const imageTask: TaskDef<ImageTaskConfig> = {
+  ...TASK_INFO['image-ar'],
   prepare({ model: name, data, options: o }) {
     const pack = locateImagePack(data);
     const size = o.imageSize;
@@ -113,8 +115,8 @@ export const imageTask: TaskDef<ImageTaskConfig> = {
     );
     const order = permutation(train.images.length, new Generator(o.seed));
     const nVal = Math.round(train.images.length * o.valFraction);
-    const val = order.slice(0, nVal).map((i) => train.images[i] as Uint8Array);
-    const tr = order.slice(nVal).map((i) => train.images[i] as Uint8Array);
+    const val = order.slice(0, nVal).map((i) => train.images[i]!);
+    const tr = order.slice(nVal).map((i) => train.images[i]!);
     if (tr.length === 0)
       throw new CliError(`--data ${data}: no training images left after the validation share`);
     const taskConfig: ImageTaskConfig = { size, channels: 3 };

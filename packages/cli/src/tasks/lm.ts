@@ -3,8 +3,8 @@ import { type Generator, nn, Generator as Rng, type Tensor, tensor } from '@recu
 import { CliError, DataError } from '../errors.js';
 import { type BackboneConfig, backboneConfig } from '../models/backbone.js';
 import { LanguageNet } from '../models/nets.js';
-import type { Options } from '../options.js';
 import { readUserFile } from '../util/files.js';
+import { TASK_INFO } from './catalog.js';
 import { chunk, evalBatchSize, readBatch } from './common.js';
 import type { Metrics, NeuralTask, TaskDef } from './types.js';
 
@@ -102,7 +102,7 @@ export function loadText(
   const ids = new Int32Array(chars.length);
   let line = 1;
   for (let i = 0; i < chars.length; i++) {
-    const ch = chars[i] as string;
+    const ch = chars[i]!;
     const id = index.get(ch);
     if (id === undefined) {
       throw new DataError(
@@ -187,7 +187,7 @@ async function evaluateText(
       const logits = net.forward(x).reshape([st.length * len, v]);
       return { nats: nn.crossEntropy(logits, y, { reduction: 'sum' }) };
     });
-    nats += out.nats[0] as number;
+    nats += out.nats[0]!;
     count += st.length * len;
   };
   for (const b of batches) await run(b, t);
@@ -215,7 +215,7 @@ export function createLmTask(
   const { val, test } = heldOutParts(data);
   return {
     net,
-    monitor: { metric: 'bpc', mode: 'min' },
+    monitor: TASK_INFO.lm.monitor,
     unit: 'chars',
     trainBatches: (rng: Generator) =>
       Array.from({ length: stepsPerEpoch }, () =>
@@ -231,7 +231,7 @@ export function createLmTask(
     describe: () => [
       `data ${basename(data.file)}: ${data.ids.length.toLocaleString('en-US')} characters, ${v} distinct; train ${trainEnd.toLocaleString('en-US')}, validation ${val.length.toLocaleString('en-US')}, test ${test.length.toLocaleString('en-US')}`,
     ],
-    after: async (options: Options) =>
+    after: async (options) =>
       options.sample === undefined
         ? undefined
         : sampleText(
@@ -240,7 +240,7 @@ export function createLmTask(
             cfg,
             options.sample,
             options.prompt ?? '\n',
-            options.temperature ?? 0.8,
+            options.temperature,
             new Rng(options.seed ?? 0),
           ),
   };
@@ -300,8 +300,8 @@ export async function sampleText(
       const sum = p.reduce((a, b) => a + b, 0);
       let u = rng.nextFloat() * sum;
       let id = 0;
-      while (id < p.length - 1 && u >= (p[id] as number)) u -= p[id++] as number;
-      out.push(cfg.vocab[id] as string);
+      while (id < p.length - 1 && u >= p[id]!) u -= p[id++]!;
+      out.push(cfg.vocab[id]!);
       logits = await feed(id);
     }
     return prompt + out.join('');
@@ -312,6 +312,7 @@ export async function sampleText(
 
 /** The lm task: a text file's characters; the config holds the vocabulary and the context. */
 export const lmTask: TaskDef<LmTaskConfig> = {
+  ...TASK_INFO.lm,
   prepare({ model: name, data, options: o }) {
     const { data: text, vocab } = loadText(data);
     // A bad --prompt is reported now, not after training.

@@ -38,7 +38,7 @@ export interface NeuralTask<B = unknown> {
   /** Human lines describing the data (shown before training). */
   describe(): string[];
   /** Extra output after training or evaluation (lm: a sample). */
-  after?(options: Options): Promise<string | undefined>;
+  after?(options: Options & { temperature: number }): Promise<string | undefined>;
 }
 
 /** What a run folder's config.json holds: enough to rebuild the model and its data pipeline. */
@@ -117,11 +117,22 @@ export interface RestoreInput<C> {
   onProgress?: (line: string) => void;
 }
 
+/** What a task is, for help and the training loop (the table is TASK_INFO in catalog.ts). */
+export interface TaskInfo {
+  /** What the task learns from what data, one line. */
+  summary: string;
+  /** The metrics its test split reports, in report order, each with what it measures. */
+  metrics: Readonly<Record<string, string>>;
+  /** The validation metric that picks the best epoch unless --early-stop-metric names another. */
+  monitor: Monitor;
+}
+
 /**
- * One task of `recur train` and `recur eval`: how it loads its data and builds its model (`prepare`),
- * and how a trained run of it is rebuilt for new data from its config `C` (`restore`).
+ * One task of `recur train` and `recur eval`: what it is (its {@link TaskInfo}), how it loads its
+ * data and builds its model (`prepare`), and how a trained run of it is rebuilt for new data from
+ * its config `C` (`restore`).
  */
-export interface TaskDef<C> {
+export interface TaskDef<C> extends TaskInfo {
   /** Loads the data, checks it, fits the task's statistics and builds the model. Creates no file. */
   prepare(input: TrainingInput): TrainingSetup;
   /** The run's model and data pipeline on new data; only its test split is evaluated. */

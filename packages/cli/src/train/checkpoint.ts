@@ -8,7 +8,7 @@ import {
   saveSafetensorsAsync,
   type Tensor,
 } from '@recur/tensor';
-import { CliError } from '../errors.js';
+import { CliError, messageOf } from '../errors.js';
 import { optimizerMetaSchema, parseJsonWith, trainerStateSchema } from '../schema.js';
 import { readUserFile, writeFileAtomic } from '../util/files.js';
 
@@ -96,7 +96,7 @@ export function loadWeights(path: string, net: nn.Module): void {
     net.loadStateDict(record);
   } catch (e) {
     throw new CliError(
-      `${path}: the weights do not fit the model in config.json (${(e as Error).message})`,
+      `${path}: the weights do not fit the model in config.json (${messageOf(e)})`,
     );
   }
 }
@@ -151,7 +151,7 @@ export function loadLast(path: string, net: nn.Module, opt: optim.Optimizer): Tr
     if (!m) continue;
     const idx = Number(m[1]);
     state[idx] ??= {};
-    (state[idx] as optim.ParamState)[m[2] as string] = v;
+    (state[idx] as optim.ParamState)[m[2]!] = v;
   }
   for (const [idx, nums] of Object.entries(numbers)) {
     const i = Number(idx);
@@ -164,7 +164,7 @@ export function loadLast(path: string, net: nn.Module, opt: optim.Optimizer): Tr
       paramGroups,
     });
   } catch (e) {
-    throw new CliError(`${path}: the optimiser state does not fit (${(e as Error).message})`);
+    throw new CliError(`${path}: the optimiser state does not fit (${messageOf(e)})`);
   }
   return parseJsonWith(
     trainerStateSchema,

@@ -6,7 +6,7 @@ import {
   type Tensor,
   type WebGPUBackend,
 } from '@recur/tensor';
-import { CliError } from '../errors.js';
+import { CliError, messageOf } from '../errors.js';
 import type { Reporter } from '../util/output.js';
 
 /**
@@ -18,7 +18,7 @@ export async function startWebGPU(): Promise<string> {
     await initBackend('webgpu');
   } catch (e) {
     throw new CliError(
-      `--backend webgpu: no WebGPU adapter could be started (${(e as Error).message.split('\n')[0]}); use --backend cpu, or see the @recur/tensor README for what Dawn needs (on machines without a GPU: Mesa's libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri and EGL_PLATFORM=surfaceless)`,
+      `--backend webgpu: no WebGPU adapter could be started (${messageOf(e).split('\n')[0]}); use --backend cpu, or see the @recur/tensor README for what Dawn needs (on machines without a GPU: Mesa's libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri and EGL_PLATFORM=surfaceless)`,
     );
   }
   const gpu = getBackend('webgpu') as WebGPUBackend;

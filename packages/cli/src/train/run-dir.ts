@@ -11,7 +11,7 @@ import {
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { CliError } from '../errors.js';
+import { CliError, errnoCode } from '../errors.js';
 import { fsError, makeDirs } from '../util/files.js';
 
 /** The lock file a run holds in its folder for as long as it runs. */
@@ -39,7 +39,7 @@ function isAlive(pid: number): boolean {
     process.kill(pid, 0);
     return true;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    return errnoCode(e) === 'EPERM';
   }
 }
 
@@ -103,7 +103,7 @@ export class RunDir {
       try {
         mkdirSync(path);
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'EEXIST') continue;
+        if (errnoCode(e) === 'EEXIST') continue;
         throw fsError(e, `cannot create the run folder ${path}`);
       }
       const dir = new RunDir(path, true);
@@ -134,7 +134,7 @@ export class RunDir {
           process.once('exit', this.#onExit);
           return;
         } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'EEXIST')
+          if (errnoCode(e) !== 'EEXIST')
             throw fsError(e, `${flag} ${this.path}: cannot lock the folder`);
         }
         const holder = readHolder(path);

@@ -282,7 +282,7 @@ class FitRun {
     this.#params ??= this.stepper.net.parameters();
     if (this.o.clip > 0) await optim.clipGradNormAsync(this.#params, this.o.clip);
     opt.step();
-    const loss = (await lossTensor.data())[0] as number;
+    const loss = (await lossTensor.data())[0]!;
     lossTensor.dispose();
     opt.zeroGrad();
     this.scheduler?.step();
@@ -411,12 +411,12 @@ class FitRun {
   reportEpoch(epoch: number, pass: EpochPass): void {
     const { ctx, o, state } = this;
     const { reporter, task } = ctx;
-    const entry = pass.entry as Record<string, number>;
+    const entry = pass.entry!;
     const valText = Object.entries(pass.val ?? {})
       .map(([k, v]) => `val ${k} ${fmtNumber(v)}`)
       .join(', ');
     reporter.info(
-      `epoch ${epoch}/${o.epochs}: train loss ${fmtNumber(entry.train_loss)}${valText ? `, ${valText}` : ''}${pass.improved ? ' (best)' : ''}, ${fmtNumber(pass.seconds, 3)}s, ${fmtNumber(entry[`${task.unit}_per_s`] as number, 3)} ${task.unit}/s`,
+      `epoch ${epoch}/${o.epochs}: train loss ${fmtNumber(entry.train_loss)}${valText ? `, ${valText}` : ''}${pass.improved ? ' (best)' : ''}, ${fmtNumber(pass.seconds, 3)}s, ${fmtNumber(entry[`${task.unit}_per_s`]!, 3)} ${task.unit}/s`,
     );
     if (pass.budgetSpent) {
       reporter.info(

@@ -3,6 +3,7 @@
  * in Node by vega's headless renderer. The docs site renders the same specs in the page.
  */
 import type { TopLevelSpec } from 'vega-lite';
+import type { StreamPoint, StreamResult } from '../bench/stream.js';
 
 /** One line of a chart: its legend name and its (x, y) points. */
 export interface Series {
@@ -84,4 +85,28 @@ export async function renderSvg(spec: TopLevelSpec): Promise<string> {
 /** `lineChartSpec` rendered to SVG. */
 export function lineChart(o: ChartOptions): Promise<string> {
   return renderSvg(lineChartSpec(o));
+}
+
+/** One line per streamed model: `value` of each measured point against the tokens seen. */
+export function streamSeries(
+  streams: readonly { name: string; result: StreamResult }[],
+  value: (p: StreamPoint) => number,
+): Series[] {
+  return streams.map((s) => ({
+    name: s.name,
+    points: s.result.points.map((p): [number, number] => [p.tokens, value(p)]),
+  }));
+}
+
+/** The time-per-token figure of streamed models (the demo's and bench stream's). */
+export function timePerTokenChart(
+  streams: readonly { name: string; result: StreamResult }[],
+): Promise<string> {
+  return lineChart({
+    title: 'Time per token while streaming',
+    xLabel: 'tokens seen',
+    yLabel: 'ms per token',
+    series: streamSeries(streams, (p) => p.stepMs),
+    logX: true,
+  });
 }

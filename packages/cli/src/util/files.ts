@@ -12,7 +12,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { CliError } from '../errors.js';
+import { CliError, errnoCode, messageOf } from '../errors.js';
 
 const FS_REASONS: Record<string, string> = {
   EACCES: 'permission denied',
@@ -34,9 +34,9 @@ const FS_REASONS: Record<string, string> = {
  * that is not a file-system error is returned unchanged.
  */
 export function fsError(e: unknown, what: string): unknown {
-  const code = (e as NodeJS.ErrnoException)?.code;
+  const code = errnoCode(e);
   if (e instanceof CliError || typeof code !== 'string') return e;
-  return new CliError(`${what} (${code}: ${FS_REASONS[code] ?? (e as Error).message})`);
+  return new CliError(`${what} (${code}: ${FS_REASONS[code] ?? messageOf(e)})`);
 }
 
 /**
@@ -56,7 +56,7 @@ export function makeDirs(path: string): void {
     try {
       mkdirSync(dir);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if (errnoCode(e) !== 'EEXIST') throw e;
     }
   }
 }
@@ -116,7 +116,7 @@ export function readJsonFile(path: string, what: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new CliError(`${path}: ${what} is not valid JSON (${(e as Error).message})`);
+    throw new CliError(`${path}: ${what} is not valid JSON (${messageOf(e)})`);
   }
 }
 
@@ -149,6 +149,17 @@ export class OutputDir {
   /** From now on the folder stays, whatever happens. */
   keep(): void {
     this.#kept = true;
+  }
+
+  /**
+   * Writes a command's numbers as `name` (JSON) beside its figures, keeps the folder, and returns
+   * the line that says where both are.
+   */
+  finish(figures: readonly string[], name: string, numbers: unknown): string {
+    writeJsonAtomic(this.file(name), numbers);
+    this.keep();
+    const where = figures.map((f) => this.file(f)).join(', ');
+    return `\nFigures: ${where}; numbers: ${this.file(name)}`;
   }
 
   /** Removes the folder if this command created it and nothing asked to keep it. */

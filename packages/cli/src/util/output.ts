@@ -56,7 +56,7 @@ export function formatTable(headers: string[], rows: (string | number)[][]): str
   const line = (r: string[], head = false) =>
     r
       .map((c, i) => {
-        const w = widths[i] as number;
+        const w = widths[i]!;
         const s = numeric[i] ? c.padStart(w) : c.padEnd(w);
         return head ? pc.bold(s) : s;
       })

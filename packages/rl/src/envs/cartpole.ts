@@ -50,12 +50,7 @@ export class CartPole extends Env<DiscreteSpace> {
   protected transition(action: number): { reward: number; terminated: boolean } {
     const C = CartPole;
     const s = this.state;
-    const [x, xDot, theta, thetaDot] = [
-      s[0] as number,
-      s[1] as number,
-      s[2] as number,
-      s[3] as number,
-    ];
+    const [x, xDot, theta, thetaDot] = [s[0]!, s[1]!, s[2]!, s[3]!];
     const force = action === 1 ? C.forceMag : -C.forceMag;
     const total = C.massCart + C.massPole;
     const poleMassLength = C.massPole * C.halfLength;

@@ -41,7 +41,7 @@ export class Pendulum extends Env<BoxSpace> {
 
   /** (cos θ, sin θ, θ̇). */
   protected observe(): Float64Array {
-    const [theta, thetaDot] = this.state as unknown as [number, number];
+    const [theta, thetaDot] = [this.state[0]!, this.state[1]!];
     return Float64Array.of(Math.cos(theta), Math.sin(theta), thetaDot);
   }
 
@@ -51,8 +51,8 @@ export class Pendulum extends Env<BoxSpace> {
    */
   protected transition(action: Float64Array): { reward: number; terminated: boolean } {
     const P = Pendulum;
-    const [theta, thetaDot] = this.state as unknown as [number, number];
-    const u = Math.min(P.maxTorque, Math.max(-P.maxTorque, action[0] as number));
+    const [theta, thetaDot] = [this.state[0]!, this.state[1]!];
+    const u = Math.min(P.maxTorque, Math.max(-P.maxTorque, action[0]!));
     const th = wrapAngle(theta);
     const cost = th * th + 0.1 * thetaDot * thetaDot + 0.001 * u * u;
     const acc =

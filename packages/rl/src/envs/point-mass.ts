@@ -53,15 +53,12 @@ export class PointMass extends Env<BoxSpace> {
     const P = PointMass;
     const s = this.state;
     for (let i = 0; i < 2; i++) {
-      const u = Math.min(P.maxForce, Math.max(-P.maxForce, action[i] as number));
-      const v = (s[2 + i] as number) + P.dt * (u / P.mass - P.damping * (s[2 + i] as number));
+      const u = Math.min(P.maxForce, Math.max(-P.maxForce, action[i]!));
+      const v = s[2 + i]! + P.dt * (u / P.mass - P.damping * s[2 + i]!);
       s[2 + i] = v;
-      s[i] = (s[i] as number) + P.dt * v;
+      s[i] = s[i]! + P.dt * v;
     }
-    const distance = Math.hypot(
-      (s[0] as number) - (s[4] as number),
-      (s[1] as number) - (s[5] as number),
-    );
+    const distance = Math.hypot(s[0]! - s[4]!, s[1]! - s[5]!);
     return { reward: -distance, terminated: false };
   }
 }
