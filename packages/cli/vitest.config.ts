@@ -2,7 +2,7 @@ import { defineConfig, mergeConfig } from 'vitest/config';
 import { recurVitestConfig } from '../../vitest.shared';
 
 export default defineConfig((env) =>
-  mergeConfig(recurVitestConfig()(env), {
+  mergeConfig(recurVitestConfig({ isolate: false })(env), {
     test: {
       // The end-to-end tests spawn the BUILT `recur` (dist/bin.js): globalSetup builds it when stale.
       globalSetup: ['./test/global-setup.ts'],

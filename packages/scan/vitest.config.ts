@@ -1,3 +1,3 @@
 import { recurVitestConfig } from '../../vitest.shared';
 
-export default recurVitestConfig({ passWithNoTests: true });
+export default recurVitestConfig({ passWithNoTests: true, isolate: false });

@@ -1,3 +1,3 @@
 import { recurVitestConfig } from '../../vitest.shared';
 
-export default recurVitestConfig();
+export default recurVitestConfig({ isolate: false });

@@ -244,7 +244,7 @@ describe('recur train forecast (built command, generated CSV)', () => {
     expect(Number.isFinite(lastJson(r.stdout).mse)).toBe(true);
   });
 
-  it('trains Aaren with --json (one event per line, metrics last), reproducibly, and resumes exactly', () => {
+  it('trains Aaren with --json (one event per line, metrics last), reproducibly, and resumes exactly', async () => {
     const common = [
       'train',
       'forecast',
@@ -268,7 +268,7 @@ describe('recur train forecast (built command, generated CSV)', () => {
       '7',
       '--json',
     ];
-    const full = recur([...common, '--epochs', '2', '--out', join(tmp.dir, 'a-full')]);
+    const full = await recurHere([...common, '--epochs', '2', '--out', join(tmp.dir, 'a-full')]);
     expect(full.code, full.stderr).toBe(0);
     const events = jsonLines(full.stdout);
     expect(events.map((e) => e.event)).toContain('epoch');
@@ -286,8 +286,10 @@ describe('recur train forecast (built command, generated CSV)', () => {
       expect(existsSync(join(tmp.dir, 'a-full', f)), f).toBe(true);
     }
     expect(listing(join(tmp.dir, 'a-full')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
-    // One epoch, then --resume to two: the same numbers as two epochs straight.
-    const half = recur([...common, '--epochs', '1', '--out', join(tmp.dir, 'a-half')]);
+    // One epoch, then --resume to two: the same numbers as two epochs straight. The resume runs the
+    // built bin in a fresh process, so nothing of the first epoch's process carries over; the other
+    // runs of this test run in-process.
+    const half = await recurHere([...common, '--epochs', '1', '--out', join(tmp.dir, 'a-half')]);
     expect(half.code, half.stderr).toBe(0);
     const resumed = recur([
       'train',
@@ -300,11 +302,11 @@ describe('recur train forecast (built command, generated CSV)', () => {
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(lastJson(resumed.stdout).mse).toBe(res.mse);
     // The saved config alone rebuilds the model: eval gives the test metrics again.
-    const ev = recur(['eval', join(tmp.dir, 'a-full'), '--data', csv, '--json']);
+    const ev = await recurHere(['eval', join(tmp.dir, 'a-full'), '--data', csv, '--json']);
     expect(ev.code, ev.stderr).toBe(0);
     expect(lastJson(ev.stdout).mse).toBeCloseTo(res.mse as number, 6);
     // A finished run folder is not overwritten.
-    const again = recur([...common, '--epochs', '1', '--out', join(tmp.dir, 'a-full')]);
+    const again = await recurHere([...common, '--epochs', '1', '--out', join(tmp.dir, 'a-full')]);
     expect(again.code).toBe(2);
     expect(again.stderr).toContain('--resume');
   });

@@ -286,8 +286,9 @@ describe('lm: a held-out test split distinct from validation', () => {
       '1',
       '--context',
       '16',
+      // One epoch of 40 steps learns the cycle: validation 0.02 bpc, test 4.5 (3 × 40: 0.004, 5.9).
       '--epochs',
-      '3',
+      '1',
       '--steps-per-epoch',
       '40',
       '--lr',

@@ -4,7 +4,11 @@ import { cpuPoolBytes, full, setCpuPoolLimit, tidy, zeros } from '../src/index.j
 describe('CPU buffer pool', () => {
   it('reuses released large buffers, zero-filled, and respects its limit', () => {
     const n = 1 << 18; // 1 MiB of float32
+    // Start from an empty pool: files that ran before in this worker may have left it near its limit.
+    setCpuPoolLimit(0);
+    setCpuPoolLimit(512 * 2 ** 20);
     const before = cpuPoolBytes();
+    expect(before).toBe(0);
     tidy(() => {
       full([n], 7);
     });

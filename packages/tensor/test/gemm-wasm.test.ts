@@ -6,7 +6,7 @@
  * relaxed-SIMD FMA variant (in a child Node with the flag Node 20 needs); the JavaScript fallback
  * switch; workers that do not keep a process alive; and that the committed module is current.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -337,9 +337,15 @@ function child(code: string, flags: string[] = [], env: Record<string, string> =
 describe('WebAssembly GEMM in a fresh process', { timeout: 120_000 }, () => {
   const src = JSON.stringify(here('../src/index.ts'));
 
-  it('relaxed-SIMD FMA (Node 20: --experimental-wasm-relaxed-simd) runs and matches', () => {
+  // One child (each costs a Node start and a load of the sources through tsx) checks three things:
+  // the relaxed-SIMD FMA variant runs and matches, every committed module variant validates, and
+  // the worker threads of a threaded product do not keep the process from exiting.
+  it('relaxed-SIMD FMA (Node 20: --experimental-wasm-relaxed-simd) runs and matches; every committed variant validates; worker threads do not keep the process alive', () => {
+    const generated = JSON.stringify(here('../src/backends/cpu/wasm/gemm-wasm.generated.ts'));
     const code = `
-      import { cpuKernelInfo, matmul, tensor } from ${src};
+      import { cpuKernelInfo, getNumThreads, matmul, randn, setNumThreads, tensor } from ${src};
+      import { gemmWasmBase64 } from ${generated};
+      const valid = Object.fromEntries(Object.entries(gemmWasmBase64).map(([k, v]) => [k, WebAssembly.validate(Buffer.from(v, 'base64'))]));
       const m = 37, k = 300, n = 29;
       const a = Float32Array.from({ length: m * k }, (_, i) => Math.sin(i));
       const b = Float32Array.from({ length: k * n }, (_, i) => Math.cos(i));
@@ -350,12 +356,19 @@ describe('WebAssembly GEMM in a fresh process', { timeout: 120_000 }, () => {
         for (let kk = 0; kk < k; kk++) { s += a[i * k + kk] * b[kk * n + j]; abs += Math.abs(a[i * k + kk] * b[kk * n + j]); }
         worst = Math.max(worst, Math.abs(y[i * n + j] - s) / (abs * k * 2 ** -23));
       }
-      console.log(JSON.stringify({ active: cpuKernelInfo().active, worst }));`;
+      setNumThreads(2);
+      matmul(randn([256, 256]), randn([256, 256])).dataSync();
+      console.log(JSON.stringify({ active: cpuKernelInfo().active, worst, valid, threads: getNumThreads() }));`;
+    const started = performance.now();
     const r = child(code, relaxedFlags);
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout.trim());
     expect(out.active).toBe('wasm-relaxed-simd');
     expect(out.worst).toBeLessThanOrEqual(1);
+    expect(out.valid).toEqual({ simd: true, simdShared: true, relaxed: true, relaxedShared: true });
+    // Exited by itself (spawnSync returned, status 0) after a product on 2 worker threads.
+    expect(out.threads).toBe(2);
+    expect(performance.now() - started).toBeLessThan(30_000);
   });
 
   it('RECUR_CPU_KERNELS=js forces JavaScript; a bad value is an error naming the choices', () => {
@@ -367,45 +380,10 @@ describe('WebAssembly GEMM in a fresh process', { timeout: 120_000 }, () => {
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toMatch(/RECUR_CPU_KERNELS.*expected one of auto, simd, js, got 'gpu'/);
   });
-
-  it('worker threads do not keep the process alive', () => {
-    const code = `
-      import { getNumThreads, matmul, randn, setNumThreads } from ${src};
-      setNumThreads(2);
-      matmul(randn([256, 256]), randn([256, 256])).dataSync();
-      console.log(getNumThreads());`;
-    const started = performance.now();
-    const r = child(code);
-    expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout.trim()).toBe('2');
-    expect(performance.now() - started).toBeLessThan(30_000);
-  });
 });
 
 describe('the committed module', { timeout: 60_000 }, () => {
   it('is what scripts/gemm-wat.ts compiles to (run `pnpm build:wasm` when this fails)', async () => {
     expect(readFileSync(GENERATED_PATH, 'utf8')).toBe(await generatedModule());
-  });
-
-  it('validates in every variant this engine supports', () => {
-    const out = execFileSync(
-      process.execPath,
-      [
-        ...relaxedFlags,
-        '--import',
-        tsxLoader,
-        '--input-type=module',
-        '-e',
-        `import { gemmWasmBase64 } from ${JSON.stringify(here('../src/backends/cpu/wasm/gemm-wasm.generated.ts'))};
-         console.log(JSON.stringify(Object.fromEntries(Object.entries(gemmWasmBase64).map(([k, v]) => [k, WebAssembly.validate(Buffer.from(v, 'base64'))]))));`,
-      ],
-      { encoding: 'utf8' },
-    );
-    expect(JSON.parse(out)).toEqual({
-      simd: true,
-      simdShared: true,
-      relaxed: true,
-      relaxedShared: true,
-    });
   });
 });
