@@ -43,10 +43,20 @@ if (!HAS_CHROMIUM) {
   console.warn(`[recur] skipping the docs' browser test: ${msg}`);
 }
 
-/** Flags that give WebGPU (SwiftShader without a GPU) and keep Chromium off the network. */
+/**
+ * Flags that give WebGPU (SwiftShader without a GPU) and keep Chromium off the network.
+ *
+ * `disable_workgroup_init` turns off Dawn's zero-filling of workgroup memory at the start of each
+ * kernel (allowed with --enable-unsafe-webgpu). On SwiftShader that zero-fill made compiling a
+ * pipeline with workgroup arrays 5–15× slower (the tiled matmul: 4–6 s each, three variants per
+ * demo; the recall demo's 48 pipelines: 21 s → 5 s in Chromium's GPU process). It weakens no
+ * check: a kernel that gives Node's numbers without the zero-fill gives them with it, and one that
+ * read workgroup memory before writing it would now fail here rather than pass.
+ */
 const CHROMIUM_ARGS = [
   '--no-sandbox',
   '--enable-unsafe-webgpu',
+  '--enable-dawn-features=disable_workgroup_init',
   '--disable-background-networking',
   '--disable-component-update',
   '--disable-sync',
