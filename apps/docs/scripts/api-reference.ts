@@ -4,6 +4,9 @@
  * not exported, or an undocumented export of a package in packagesRequiringDocumentation.
  * Source links are off (disableSources): they need a public git remote, and without one TypeDoc
  * warns, which would fail every build from a clone without `origin`.
+ * TypeDoc does not type-check the sources (skipErrorChecking): every package's own `typecheck`
+ * task does, and repeating it here cost a quarter of the generation (22.5 → 16.7 CPU-seconds for
+ * converting and validating the packages).
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';

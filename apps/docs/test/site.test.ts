@@ -16,7 +16,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type AftResult,
@@ -43,10 +43,20 @@ if (!HAS_CHROMIUM) {
   console.warn(`[recur] skipping the docs' browser test: ${msg}`);
 }
 
-/** Flags that give WebGPU (SwiftShader without a GPU) and keep Chromium off the network. */
+/**
+ * Flags that give WebGPU (SwiftShader without a GPU) and keep Chromium off the network.
+ *
+ * `disable_workgroup_init` turns off Dawn's zero-filling of workgroup memory at the start of each
+ * kernel (allowed with --enable-unsafe-webgpu). On SwiftShader that zero-fill made compiling a
+ * pipeline with workgroup arrays 5–15× slower (the tiled matmul: 4–6 s each, three variants per
+ * demo; the recall demo's 48 pipelines: 21 s → 5 s in Chromium's GPU process). It weakens no
+ * check: a kernel that gives Node's numbers without the zero-fill gives them with it, and one that
+ * read workgroup memory before writing it would now fail here rather than pass.
+ */
 const CHROMIUM_ARGS = [
   '--no-sandbox',
   '--enable-unsafe-webgpu',
+  '--enable-dawn-features=disable_workgroup_init',
   '--disable-background-networking',
   '--disable-component-update',
   '--disable-sync',
@@ -89,6 +99,12 @@ function maxDiff(a: readonly number[], b: readonly number[]): number {
 
 describe.skipIf(!HAS_CHROMIUM)('the docs site in headless Chromium', () => {
   let browser: Browser;
+  /**
+   * One context (profile) for every tab: a fresh context per page (`browser.newPage()`) starts a
+   * new renderer with an empty HTTP and code cache each time, which cost about 3× the CPU of the
+   * page loads themselves (149 against 57 CPU-seconds for the 43 pages).
+   */
+  let context: BrowserContext;
   let server: Server;
   let url = '';
   /** The demos at their 'test' size on the CPU here in Node: what the pages must reproduce. */
@@ -106,6 +122,7 @@ describe.skipIf(!HAS_CHROMIUM)('the docs site in headless Chromium', () => {
       args: CHROMIUM_ARGS,
       timeout: 30_000,
     });
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const ctx = { size: 'test' as const, onProgress: () => {} };
     node = {
       recall: await runRecall(ctx),
@@ -115,13 +132,17 @@ describe.skipIf(!HAS_CHROMIUM)('the docs site in headless Chromium', () => {
   }, 60_000);
 
   afterAll(async () => {
+    await context?.close();
     await browser?.close();
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
   });
 
-  /** A page that records console errors and uncaught exceptions. */
-  async function open(path: string): Promise<{ page: Page; errors: string[] }> {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  /**
+   * A tab that records console errors, uncaught exceptions and failed requests into `errors`
+   * (which `visit` empties for each page it loads).
+   */
+  async function tab(): Promise<{ page: Page; errors: string[] }> {
+    const page = await context.newPage();
     const errors: string[] = [];
     page.on('console', (m) => {
       if (m.type() === 'error') errors.push(`console error: ${m.text()}`);
@@ -130,9 +151,21 @@ describe.skipIf(!HAS_CHROMIUM)('the docs site in headless Chromium', () => {
     page.on('response', (r) => {
       if (r.status() >= 400) errors.push(`HTTP ${r.status()}: ${r.url()}`);
     });
-    const res = await page.goto(url + path, { waitUntil: 'load' });
-    expect(res?.status(), `${path} status`).toBe(200);
     return { page, errors };
+  }
+
+  /** Loads `path` in the tab (a full navigation, a new document) with its error list emptied. */
+  async function visit(t: { page: Page; errors: string[] }, path: string): Promise<void> {
+    t.errors.length = 0;
+    const res = await t.page.goto(url + path, { waitUntil: 'load' });
+    expect(res?.status(), `${path} status`).toBe(200);
+  }
+
+  /** A new tab with `path` loaded, recording its errors. */
+  async function open(path: string): Promise<{ page: Page; errors: string[] }> {
+    const t = await tab();
+    await visit(t, path);
+    return t;
   }
 
   it('every link of every page resolves, to a file and to an anchor', () => {
@@ -185,21 +218,29 @@ describe.skipIf(!HAS_CHROMIUM)('the docs site in headless Chromium', () => {
     const pages = htmlFiles(DIST).filter((p) => p !== '404.html');
     const failures: string[] = [];
     const queue = [...pages];
+    // Two tabs (the test command runs on two cores), each loading its next page as a new document.
     const worker = async () => {
-      for (let page = queue.shift(); page !== undefined; page = queue.shift()) {
-        const { page: tab, errors } = await open(`/${page}`);
-        try {
-          // Hydrated: VitePress's app is mounted on the page.
-          await tab.waitForSelector('#app .VPContent', { timeout: 30_000 });
+      const t = await tab();
+      try {
+        for (let page = queue.shift(); page !== undefined; page = queue.shift()) {
+          await visit(t, `/${page}`);
+          // Hydrated: VitePress's Vue app is mounted on #app (Vue marks its container with the
+          // app), over the server-rendered content.
+          await t.page.waitForFunction(
+            () => (document.querySelector('#app') as { __vue_app__?: unknown } | null)?.__vue_app__,
+            null,
+            { timeout: 30_000 },
+          );
+          expect(await t.page.locator('#app .VPContent').count(), `/${page} content`).toBe(1);
           if (page === 'index.html')
-            await tab.screenshot({ path: join(ARTIFACTS, 'home.png'), fullPage: true });
-          if (errors.length > 0) failures.push(`/${page}: ${errors.join('; ')}`);
-        } finally {
-          await tab.close();
+            await t.page.screenshot({ path: join(ARTIFACTS, 'home.png'), fullPage: true });
+          if (t.errors.length > 0) failures.push(`/${page}: ${t.errors.join('; ')}`);
         }
+      } finally {
+        await t.page.close();
       }
     };
-    await Promise.all([worker(), worker(), worker(), worker()]);
+    await Promise.all([worker(), worker()]);
     expect(failures).toEqual([]);
   }, 180_000);
 

@@ -1,6 +1,8 @@
 /**
  * A plain static file server for the built site: a path is a file under the root, a folder is its
- * index.html, nothing else (no '.html' added, no rewrites) — what any static host does.
+ * index.html, nothing else (no '.html' added, no rewrites) — what any static host does. Files under
+ * /assets/ (whose names carry a content hash) are served as cacheable for good, as VitePress's
+ * deployment guide asks of a host: the browser then keeps the scripts it compiled between pages.
  */
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -28,7 +30,12 @@ export async function serveStatic(root: string): Promise<{ server: Server; url: 
     if (!file.startsWith(root)) return void res.writeHead(403).end();
     if (existsSync(file) && statSync(file).isDirectory()) file = join(file, 'index.html');
     if (!existsSync(file)) return void res.writeHead(404).end('not found');
-    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+    res.writeHead(200, {
+      'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
+      ...(path.startsWith('/assets/')
+        ? { 'cache-control': 'public, max-age=31536000, immutable' }
+        : {}),
+    });
     createReadStream(file).pipe(res);
   });
   await new Promise<void>((resolve, reject) => {
