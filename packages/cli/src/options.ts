@@ -6,6 +6,7 @@
 
 import { describeMetrics, TASK_INFO } from './tasks/catalog.js';
 
+/** Every `recur` command, as typed on the command line. */
 export const COMMAND_NAMES = [
   'train',
   'eval',
