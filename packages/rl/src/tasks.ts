@@ -2,12 +2,11 @@ import type { Env } from './env.js';
 import { CartPole } from './envs/cartpole.js';
 import { Pendulum } from './envs/pendulum.js';
 import { PointMass } from './envs/point-mass.js';
+import type { NoiseOptions, Policy } from './policies.js';
 import {
   averageReturn,
   cartPoleExpert,
-  type NoiseOptions,
   noisyPolicy,
-  type Policy,
   pendulumExpert,
   pointMassExpert,
   randomPolicy,

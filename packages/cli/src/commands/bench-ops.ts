@@ -95,6 +95,21 @@ function trainStepTable(train: OpsResults['train'], ortAtThreads: number | null)
   );
 }
 
+/** The scans against a plain copy of the same bytes. */
+function scanTable(scans: ScanRow[]): string {
+  return formatTable(
+    ['scan', 'elements', 'scan ms', 'copy ms', 'elements/s', 'copy / scan'],
+    scans.map((s) => [
+      s.name,
+      s.elements,
+      fmtNumber(s.scanMs, 3),
+      fmtNumber(s.copyMs, 3),
+      fmtNumber(s.rate, 3),
+      fmtNumber(s.ratio, 3),
+    ]),
+  );
+}
+
 /** Prints every table of the report. */
 function printOps(r: OpsResults, threads: number, reporter: Reporter): void {
   const { train, stream, mlp, scans } = r;
@@ -118,19 +133,7 @@ function printOps(r: OpsResults, threads: number, reporter: Reporter): void {
     `${fmtNumber(mlp.stepMs, 3)} ms per step (${fmtNumber(mlp.gflops, 3)} GFLOP/s); JavaScript kernels ${fmtNumber(mlp.jsStepMs, 3)} ms: ${fmtNumber(mlp.jsStepMs / mlp.stepMs, 3)}× faster`,
   );
   reporter.heading('scans against a copy of the same bytes (median)');
-  reporter.print(
-    formatTable(
-      ['scan', 'elements', 'scan ms', 'copy ms', 'elements/s', 'copy / scan'],
-      scans.map((s) => [
-        s.name,
-        s.elements,
-        fmtNumber(s.scanMs, 3),
-        fmtNumber(s.copyMs, 3),
-        fmtNumber(s.rate, 3),
-        fmtNumber(s.ratio, 3),
-      ]),
-    ),
-  );
+  reporter.print(scanTable(scans));
 }
 
 /**

@@ -2,27 +2,39 @@ import { gather, nn, type Tensor, tensor } from '@recur/tensor';
 import { Backbone, type BackboneConfig } from './backbone.js';
 
 /**
+ * The layers {@link ForecastNet} and {@link ClassifyNet} share: a linear projection of the `inputs`
+ * features to d, the sequence model, and a linear head from d to `outputs` values. Each subclass
+ * wires them in its own `forward`.
+ */
+abstract class ProjectedBackboneNet extends nn.Module {
+  inProj: nn.Linear;
+  backbone: Backbone;
+  head: nn.Linear;
+
+  constructor(cfg: BackboneConfig, inputs: number, outputs: number) {
+    super();
+    this.inProj = new nn.Linear(inputs, cfg.dModel);
+    this.backbone = new Backbone(cfg);
+    this.head = new nn.Linear(cfg.dModel, outputs);
+  }
+}
+
+/**
  * Forecasting: a window x [B, L, C] → the next H steps [B, H, C]. Inputs are projected to d, the
  * sequence model reads the window, and its last output (the state after the whole window) is mapped
  * to all H·C values. With instance normalisation each window is standardised by its own mean and
  * std per channel, and the forecast mapped back (RevIN without the affine part).
  */
-export class ForecastNet extends nn.Module {
+export class ForecastNet extends ProjectedBackboneNet {
   readonly horizon: number;
   readonly channels: number;
   readonly instanceNorm: boolean;
-  inProj: nn.Linear;
-  backbone: Backbone;
-  head: nn.Linear;
 
   constructor(cfg: BackboneConfig, channels: number, horizon: number, instanceNorm: boolean) {
-    super();
+    super(cfg, channels, horizon * channels);
     this.horizon = horizon;
     this.channels = channels;
     this.instanceNorm = instanceNorm;
-    this.inProj = new nn.Linear(channels, cfg.dModel);
-    this.backbone = new Backbone(cfg);
-    this.head = new nn.Linear(cfg.dModel, horizon * channels);
   }
 
   override forward(x: Tensor): Tensor {
@@ -54,18 +66,12 @@ export type Pooling = 'mean' | 'last';
  * scores [B, K]. The model is causal, so the outputs at real steps never see the padding; they are
  * pooled by a masked mean or taken at each sequence's last real step.
  */
-export class ClassifyNet extends nn.Module {
+export class ClassifyNet extends ProjectedBackboneNet {
   readonly pool: Pooling;
-  inProj: nn.Linear;
-  backbone: Backbone;
-  head: nn.Linear;
 
   constructor(cfg: BackboneConfig, dims: number, classes: number, pool: Pooling) {
-    super();
+    super(cfg, dims, classes);
     this.pool = pool;
-    this.inProj = new nn.Linear(dims, cfg.dModel);
-    this.backbone = new Backbone(cfg);
-    this.head = new nn.Linear(cfg.dModel, classes);
   }
 
   override forward(x: Tensor, mask: Tensor, lengths: number[]): Tensor {

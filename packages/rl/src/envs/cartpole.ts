@@ -1,13 +1,13 @@
-import { Env } from '../env.js';
 import { box, type DiscreteSpace, discrete } from '../spaces.js';
+import { VectorStateEnv } from './vector-state.js';
 
 /**
  * Cart-pole balancing (Barto, Sutton & Anderson 1983) with the constants and Euler integration of
  * Gym's CartPole-v1: action 0 pushes the cart left with 10 N, 1 right; reward 1 per step (the last
  * one included); the episode terminates when |x| > 2.4 or |θ| > 12°, and is truncated at 500 steps.
- * Observation [x, ẋ, θ, θ̇]; every coordinate starts uniform in [−0.05, 0.05].
+ * Observation (and `state`) [x, ẋ, θ, θ̇]; every coordinate starts uniform in [−0.05, 0.05].
  */
-export class CartPole extends Env<DiscreteSpace> {
+export class CartPole extends VectorStateEnv<DiscreteSpace> {
   static readonly gravity = 9.8;
   static readonly massCart = 1.0;
   static readonly massPole = 0.1;
@@ -24,13 +24,9 @@ export class CartPole extends Env<DiscreteSpace> {
     [4.8, Infinity, 2 * CartPole.thetaThreshold, Infinity],
   );
   readonly actionSpace = discrete(2);
-  readonly maxEpisodeSteps: number;
-  /** [x, ẋ, θ, θ̇]. */
-  readonly state = new Float64Array(4);
 
   constructor(options: { maxEpisodeSteps?: number } = {}) {
-    super();
-    this.maxEpisodeSteps = options.maxEpisodeSteps ?? 500;
+    super(4, 500, options);
   }
 
   /** Each of x, ẋ, θ, θ̇ uniform in ±0.05, as Gym. */

@@ -1,5 +1,5 @@
-import { Env } from '../env.js';
 import { type BoxSpace, box } from '../spaces.js';
+import { VectorStateEnv } from './vector-state.js';
 
 /** Wraps an angle into [−π, π). */
 export function wrapAngle(theta: number): number {
@@ -11,9 +11,9 @@ export function wrapAngle(theta: number): number {
  * θ̈ = 3g/(2l)·sin θ + 3/(m l²)·u with g = 10, m = l = 1, dt = 0.05 (semi-implicit Euler: θ̇ first,
  * clipped to ±8, then θ), torque u clipped to [−2, 2]. Reward −(θ² + 0.1 θ̇² + 0.001 u²) with θ
  * wrapped into [−π, π); never terminates, truncated at 200 steps. Observation [cos θ, sin θ, θ̇];
- * θ starts uniform in [−π, π), θ̇ in [−1, 1].
+ * `state` [θ, θ̇]: θ starts uniform in [−π, π), θ̇ in [−1, 1].
  */
-export class Pendulum extends Env<BoxSpace> {
+export class Pendulum extends VectorStateEnv<BoxSpace> {
   static readonly gravity = 10;
   static readonly mass = 1;
   static readonly poleLength = 1;
@@ -24,13 +24,9 @@ export class Pendulum extends Env<BoxSpace> {
   readonly name = 'Pendulum';
   readonly observationSpace = box([-1, -1, -Pendulum.maxSpeed], [1, 1, Pendulum.maxSpeed]);
   readonly actionSpace = box([-Pendulum.maxTorque], [Pendulum.maxTorque]);
-  readonly maxEpisodeSteps: number;
-  /** [θ, θ̇]. */
-  readonly state = new Float64Array(2);
 
   constructor(options: { maxEpisodeSteps?: number } = {}) {
-    super();
-    this.maxEpisodeSteps = options.maxEpisodeSteps ?? 200;
+    super(2, 200, options);
   }
 
   /** θ uniform in ±π and θ̇ in ±1, as Gym. */

@@ -1,14 +1,14 @@
-import { Env } from '../env.js';
 import { type BoxSpace, box } from '../spaces.js';
+import { VectorStateEnv } from './vector-state.js';
 
 /**
  * A 2-d point mass pushed towards a goal (a continuous reaching task in the spirit of D4RL's
  * maze2d, without walls): force u ∈ [−1, 1]² (clipped), v' = v + dt·(u/m − c·v), p' = p + dt·v'
  * (semi-implicit Euler) with m = 1, damping c = 1, dt = 0.1. Reward −‖p' − goal‖; never
- * terminates, truncated at 100 steps. Observation [px, py, vx, vy, gx, gy]: position and goal start
- * uniform in [−1, 1]², velocity at 0.
+ * terminates, truncated at 100 steps. Observation (and `state`) [px, py, vx, vy, gx, gy]: position
+ * and goal start uniform in [−1, 1]², velocity at 0.
  */
-export class PointMass extends Env<BoxSpace> {
+export class PointMass extends VectorStateEnv<BoxSpace> {
   static readonly mass = 1;
   static readonly damping = 1;
   static readonly dt = 0.1;
@@ -23,13 +23,9 @@ export class PointMass extends Env<BoxSpace> {
     [-PointMass.maxForce, -PointMass.maxForce],
     [PointMass.maxForce, PointMass.maxForce],
   );
-  readonly maxEpisodeSteps: number;
-  /** [px, py, vx, vy, gx, gy]. */
-  readonly state = new Float64Array(6);
 
   constructor(options: { maxEpisodeSteps?: number } = {}) {
-    super();
-    this.maxEpisodeSteps = options.maxEpisodeSteps ?? 100;
+    super(6, 100, options);
   }
 
   /** Position and goal uniform in [−1, 1]², velocity 0. */
