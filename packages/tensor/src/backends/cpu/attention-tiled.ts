@@ -1,5 +1,5 @@
 import type { TypedArray } from '../../dtype.js';
-import type { AttentionAttrs } from '../../ops/attention.js';
+import { type AttentionAttrs, visibleEnd } from '../../ops/attention.js';
 import { gemmDirect } from './matmul-js.js';
 import { attentionOn, type TileKernels, tileKernels } from './wasm/attention.js';
 import {
@@ -40,11 +40,6 @@ export const BQ = 64;
 export const BK = 128;
 
 type Engine = NonNullable<ReturnType<typeof gemmEngine>>;
-
-/** One past the last key query i sees: the visible keys are always the prefix 0..end−1. */
-function visibleEnd(a: AttentionAttrs, i: number): number {
-  return Math.max(0, a.causal ? Math.min(a.length, a.offset + i + 1) : a.length);
-}
 
 /** out[0 : m·n] = op(A) @ op(B) for one product, in WebAssembly (JavaScript if it cannot). */
 function product(

@@ -2,10 +2,10 @@ import type { KernelInput } from '../../backend.js';
 import {
   checkLoop,
   coords,
+  elementProgram,
   loopRange,
   output,
   runProgram,
-  type WebGPUProgram,
   wt,
 } from '../../kernel-kit/webgpu.js';
 import { registerKernel } from '../../kernels.js';
@@ -62,29 +62,18 @@ function checkIndices(
   );
 }
 
-/**
- * A program of one thread per element i < size that reads binding `input` (WGSL type t) and the
- * int32 indices `idx`, and writes `out` (type t); `main` runs for the threads inside the size.
- */
-function indexedProgram(
-  name: string,
-  t: string,
-  input: string,
-  size: number,
-  main: string,
-): WebGPUProgram {
-  return {
+/** One thread per element: reads binding `input` (WGSL type t) and int32 `idx`, writes `out`. */
+const indexedProgram = (name: string, t: string, input: string, size: number, main: string) =>
+  elementProgram(
     name,
-    bindings: [
+    t,
+    [
       { name: input, type: t },
       { name: 'idx', type: 'i32' },
-      { name: 'out', type: t, write: true },
     ],
     size,
-    main: `  if (i >= pu(0u)) { return; }
-${main}`,
-  };
-}
+    main,
+  );
 
 registerKernel<GatherOp>('gather', 'webgpu', (backend, [X, I], { axis }, [o]) => {
   const gpu = gpuOf(backend);

@@ -1,32 +1,13 @@
-import { coords, output, runProgram, type WebGPUProgram, wt } from '../../kernel-kit/webgpu.js';
+import { coords, elementProgram, output, runProgram, wt } from '../../kernel-kit/webgpu.js';
 import { registerKernel } from '../../kernels.js';
 import type { StridedWriteOp } from '../../ops/inplace.js';
 import type { ConcatOp, PadOp, StridedOp, StridedScatterOp } from '../../ops/movement.js';
 import { sizeOf, stridesOf } from '../../shape.js';
 import { bufOf, f32bits, gpuOf, type WebGPUBackend } from './backend.js';
 
-/**
- * A program of one thread per element i < size that reads binding `input` and writes `out` (both of
- * WGSL type t); `main` runs for the threads inside the size.
- */
-function copyProgram(
-  name: string,
-  t: string,
-  input: string,
-  size: number,
-  main: string,
-): WebGPUProgram {
-  return {
-    name,
-    bindings: [
-      { name: input, type: t },
-      { name: 'out', type: t, write: true },
-    ],
-    size,
-    main: `  if (i >= pu(0u)) { return; }
-${main}`,
-  };
-}
+/** One thread per element: reads binding `input` and writes `out` (both of WGSL type t). */
+const copyProgram = (name: string, t: string, input: string, size: number, main: string) =>
+  elementProgram(name, t, [{ name: input, type: t }], size, main);
 
 /** Σ c_k · pi(at + k) as a WGSL i32 expression. */
 function dot(rank: number, at: number, prefix = 'c'): string {
