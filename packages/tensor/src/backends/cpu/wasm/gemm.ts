@@ -329,16 +329,8 @@ export function reserveWorkspace(
  * at aAt, B (k × n) by packB at bAt; C at cAt is ⌈m/MR⌉·MR rows of ⌈n/NR⌉·NR floats (its pitch),
  * padding rows and columns included. k > 0.
  */
-export function gemmPacked(
-  e: Engine,
-  aAt: number,
-  bAt: number,
-  cAt: number,
-  m: number,
-  k: number,
-  n: number,
-): void {
-  run(e, gemmJobs(e, aAt, bAt, cAt, m, k, n));
+export function gemmPacked(...product: Parameters<typeof gemmJobs>): void {
+  run(product[0], gemmJobs(...product));
 }
 
 /**
