@@ -2,7 +2,7 @@ import { coords, elementProgram, output, runProgram, wt } from '../../kernel-kit
 import { registerKernel } from '../../kernels.js';
 import type { StridedWriteOp } from '../../ops/inplace.js';
 import type { ConcatOp, PadOp, StridedOp, StridedScatterOp } from '../../ops/movement.js';
-import { sizeOf, stridesOf } from '../../shape.js';
+import { concatLayout, sizeOf, stridesOf } from '../../shape.js';
 import { bufOf, f32bits, gpuOf, type WebGPUBackend } from './backend.js';
 
 /** One thread per element: reads binding `input` and writes `out` (both of WGSL type t). */
@@ -128,12 +128,9 @@ registerKernel<ConcatOp>('concat', 'webgpu', (backend, inputs, { axis }, [o]) =>
   const gpu = gpuOf(backend);
   const out = output(gpu, o);
   const t = wt(o.dtype);
-  const outer = sizeOf(o.shape.slice(0, axis));
-  const inner = sizeOf(o.shape.slice(axis + 1));
-  const rowLen = o.shape[axis]! * inner;
-  let at = 0;
-  for (const x of inputs) {
-    const len = x.shape[axis]! * inner;
+  const { outer, rowLen, parts } = concatLayout(o.shape, inputs, axis);
+  inputs.forEach((x, p) => {
+    const { len, at } = parts[p]!;
     const n = outer * len;
     runProgram(
       gpu,
@@ -148,7 +145,6 @@ registerKernel<ConcatOp>('concat', 'webgpu', (backend, inputs, { axis }, [o]) =>
       [n, len, rowLen, at],
       [bufOf(x).buffer, out.buffer],
     );
-    at += len;
-  }
+  });
   return [out];
 });
