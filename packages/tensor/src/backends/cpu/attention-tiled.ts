@@ -1,5 +1,5 @@
 import type { TypedArray } from '../../dtype.js';
-import { type AttentionAttrs, visibleEnd } from '../../ops/attention.js';
+import { type AttentionAttrs, type AttentionDims, visibleEnd } from '../../ops/attention.js';
 import { gemmDirect } from './matmul-js.js';
 import { attentionOn, type TileKernels, tileKernels } from './wasm/attention.js';
 import {
@@ -74,28 +74,23 @@ export function tiledEngine(): Engine | null {
   return gemmEngine();
 }
 
-export interface AttentionDims {
-  batch: number;
-  tq: number;
-  tk: number;
-  d: number;
-  dv: number;
-}
-
-export function tiledForward(
+/** What the forward drivers take: the engine, q, k, v, the outputs out and lse, sizes, attributes. */
+type ForwardArgs = [
   e: Engine,
   Q: TypedArray,
   K: TypedArray,
   V: TypedArray,
   out: TypedArray,
   lse: TypedArray,
-  { batch, tq, tk, d, dv }: AttentionDims,
+  dims: AttentionDims,
   a: AttentionAttrs,
-): void {
-  if (packedForward(e, Q, K, V, out, lse, { batch, tq, tk, d, dv }, a)) return;
+];
+
+export function tiledForward(...args: ForwardArgs): void {
+  if (packedForward(...args)) return;
   const w = forwardScratch();
   try {
-    forwardTiles(e, Q, K, V, out, lse, { batch, tq, tk, d, dv }, a, w);
+    forwardTiles(w, ...args);
   } finally {
     w.kernels?.free(w.s, w.ends, w.mNew, w.sums);
   }
@@ -202,16 +197,10 @@ function rowDelta(dO: TypedArray, o: TypedArray, dL: TypedArray, row: number, dv
 }
 
 function forwardTiles(
-  e: Engine,
-  Q: TypedArray,
-  K: TypedArray,
-  V: TypedArray,
-  out: TypedArray,
-  lse: TypedArray,
-  { batch, tq, d, dv, tk }: AttentionDims,
-  a: AttentionAttrs,
   { kernels, s, ends, mNew, sums }: ForwardScratch,
+  ...args: ForwardArgs
 ): void {
+  const [e, Q, K, V, out, lse, { batch, tq, d, dv, tk }, a] = args;
   const pv = new Float32Array(BQ * dv);
   const m = new Float64Array(BQ);
   const l = new Float64Array(BQ);
@@ -288,15 +277,17 @@ export type BackwardInputs = readonly [
 /** The backward's results in order: dq, dk, dv. */
 export type BackwardGrads = readonly [TypedArray, TypedArray, TypedArray];
 
-export function tiledBackward(
+/** What the backward drivers take: the engine, the operands, the gradients, sizes, attributes. */
+type BackwardArgs = [
   e: Engine,
-  [q, k, v, o, lse, dO, dL]: BackwardInputs,
-  [dq, dk, dvOut]: BackwardGrads,
-  { batch, tq, tk, d, dv }: AttentionDims,
+  inputs: BackwardInputs,
+  grads: BackwardGrads,
+  dims: AttentionDims,
   a: AttentionAttrs,
-): void {
-  if (packedBackward(e, [q, k, v, o, lse, dO, dL], [dq, dk, dvOut], { batch, tq, tk, d, dv }, a))
-    return;
+];
+
+export function tiledBackward(...args: BackwardArgs): void {
+  if (packedBackward(...args)) return;
   const kernels = tileKernels();
   const w = kernels
     ? [
@@ -310,13 +301,9 @@ export function tiledBackward(
   try {
     const ok = w.length > 0 && w.every((x) => x !== null);
     backwardTiles(
-      e,
-      [q, k, v, o, lse, dO, dL],
-      [dq, dk, dvOut],
-      { batch, tq, tk, d, dv },
-      a,
       ok ? kernels! : null,
       (ok ? w : []) as [Float32Array, Float32Array, Int32Array, Float32Array, Float32Array],
+      ...args,
     );
   } finally {
     kernels?.free(...w.filter((x) => x !== null));
@@ -326,14 +313,11 @@ export function tiledBackward(
 // Kept whole: the tile loop nest of the JS backward shares its scratch tiles and per-row δ between
 // the steps commented inline (the packed path above is the one that usually runs).
 function backwardTiles(
-  e: Engine,
-  [q, k, v, o, lse, dO, dL]: BackwardInputs,
-  [dq, dk, dvOut]: BackwardGrads,
-  { batch, tq, tk, d, dv }: AttentionDims,
-  a: AttentionAttrs,
   kernels: TileKernels | null,
   w: [Float32Array, Float32Array, Int32Array, Float32Array, Float32Array] | [],
+  ...args: BackwardArgs
 ): void {
+  const [e, [q, k, v, o, lse, dO, dL], [dq, dk, dvOut], { batch, tq, tk, d, dv }, a] = args;
   const p = w[0] ?? new Float32Array(BQ * BK);
   const ds = w[1] ?? new Float32Array(BQ * BK);
   const ends = w[2] ?? new Int32Array(BQ);
@@ -432,16 +416,8 @@ function layout<K extends string>(
  * whole: the batch / query-tile / key-tile loop nest shares the workspace offsets and running
  * softmax state that pieces would have to pass around; its steps are commented in place.
  */
-export function packedForward(
-  e: Engine,
-  Q: TypedArray,
-  K: TypedArray,
-  V: TypedArray,
-  out: TypedArray,
-  lse: TypedArray,
-  { batch, tq, tk, d, dv }: AttentionDims,
-  a: AttentionAttrs,
-): boolean {
+export function packedForward(...args: ForwardArgs): boolean {
+  const [e, Q, K, V, out, lse, { batch, tq, tk, d, dv }, a] = args;
   const kx = attentionOn(e.memory);
   if (!kx) return false;
   const { NR } = GEMM_TILE;
@@ -529,13 +505,8 @@ export function packedForward(
  * The backward on packed operands; false (nothing written) when the workspace cannot be had. Kept
  * whole for the same reason as packedForward (one loop nest over a shared workspace layout).
  */
-export function packedBackward(
-  e: Engine,
-  [Q, K, V, O, L, DO, DL]: BackwardInputs,
-  [dq, dk, dvOut]: BackwardGrads,
-  { batch, tq, tk, d, dv }: AttentionDims,
-  a: AttentionAttrs,
-): boolean {
+export function packedBackward(...args: BackwardArgs): boolean {
+  const [e, [Q, K, V, O, L, DO, DL], [dq, dk, dvOut], { batch, tq, tk, d, dv }, a] = args;
   const kx = attentionOn(e.memory);
   if (!kx) return false;
   const { NR } = GEMM_TILE;
