@@ -412,18 +412,37 @@ function layout<K extends string>(
 }
 
 /**
+ * The attention kernels over the GEMM's memory and a workspace holding the regions `sizes` (in
+ * floats), or null when either cannot be had: the memory as float32, int32 and float64 views, and
+ * `at(name)`, a region's float offset in it.
+ */
+function packedWorkspace<K extends string>(e: Engine, sizes: Record<K, number>) {
+  const kx = attentionOn(e.memory);
+  if (!kx) return null;
+  const { at, total } = layout(sizes);
+  const ws = reserveWorkspace(e, total);
+  if (!ws) return null;
+  const { view, base } = ws;
+  return {
+    kx,
+    view,
+    i32: new Int32Array(view.buffer),
+    f64: new Float64Array(view.buffer),
+    at: (name: K) => base + at[name],
+  };
+}
+
+/**
  * The forward on packed operands; false (nothing written) when the workspace cannot be had. Kept
  * whole: the batch / query-tile / key-tile loop nest shares the workspace offsets and running
  * softmax state that pieces would have to pass around; its steps are commented in place.
  */
 export function packedForward(...args: ForwardArgs): boolean {
   const [e, Q, K, V, out, lse, { batch, tq, tk, d, dv }, a] = args;
-  const kx = attentionOn(e.memory);
-  if (!kx) return false;
   const { NR } = GEMM_TILE;
   const tiles = Math.ceil(tk / BK);
   const dvp = roundUp(dv, NR);
-  const { at, total } = layout({
+  const ws = packedWorkspace(e, {
     kp: tiles * BK * d,
     vp: tiles * BK * dvp,
     qp: BQ * d,
@@ -434,12 +453,8 @@ export function packedForward(...args: ForwardArgs): boolean {
     mNew: 2 * BQ,
     sums: 2 * BQ,
   });
-  const ws = reserveWorkspace(e, total);
   if (!ws) return false;
-  const { view, base } = ws;
-  const i32 = new Int32Array(view.buffer);
-  const f64 = new Float64Array(view.buffer);
-  const o = (name: keyof typeof at) => base + at[name];
+  const { kx, view, i32, f64, at: o } = ws;
   const vpCols = new Int32Array(tiles);
   const m = new Float64Array(BQ);
   const l = new Float64Array(BQ);
@@ -507,13 +522,11 @@ export function packedForward(...args: ForwardArgs): boolean {
  */
 export function packedBackward(...args: BackwardArgs): boolean {
   const [e, [Q, K, V, O, L, DO, DL], [dq, dk, dvOut], { batch, tq, tk, d, dv }, a] = args;
-  const kx = attentionOn(e.memory);
-  if (!kx) return false;
   const { NR } = GEMM_TILE;
   const tiles = Math.ceil(tk / BK);
   const dp = roundUp(d, NR);
   const dvp = roundUp(dv, NR);
-  const { at, total } = layout({
+  const ws = packedWorkspace(e, {
     kpT: tiles * BK * d, // K_jᵀ as B (d × cols), for S = Q Kᵀ
     vpT: tiles * BK * dv, // V_jᵀ as B (dv × cols), for dP = dOut Vᵀ
     kpN: tiles * BK * dp, // K_j as B (cols × d), for dQ = dS K
@@ -533,11 +546,8 @@ export function packedBackward(...args: BackwardArgs): boolean {
     lseT: BQ,
     deltaT: BQ,
   });
-  const ws = reserveWorkspace(e, total);
   if (!ws) return false;
-  const { view, base } = ws;
-  const i32 = new Int32Array(view.buffer);
-  const at4 = (name: keyof typeof at) => base + at[name];
+  const { kx, view, i32, at: at4 } = ws;
   const kpNCols = new Int32Array(tiles);
   const gq = new Float64Array(BQ * d);
   const gk = new Float64Array(tk * d);
