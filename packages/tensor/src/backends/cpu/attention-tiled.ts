@@ -82,10 +82,13 @@ type ForwardArgs = [
   V: TypedArray,
   out: TypedArray,
   lse: TypedArray,
-  dims: AttentionDims,
-  a: AttentionAttrs,
+  ...sized: Sized,
 ];
 
+/** What every driver's arguments end with: the sizes and the attributes. */
+type Sized = [dims: AttentionDims, a: AttentionAttrs];
+
+/** out = softmax(scale · Q Kᵀ, masked) V and its lse, by tiles: packed when the workspace allows. */
 export function tiledForward(...args: ForwardArgs): void {
   if (packedForward(...args)) return;
   const w = forwardScratch();
@@ -278,14 +281,12 @@ export type BackwardInputs = readonly [
 export type BackwardGrads = readonly [TypedArray, TypedArray, TypedArray];
 
 /** What the backward drivers take: the engine, the operands, the gradients, sizes, attributes. */
-type BackwardArgs = [
-  e: Engine,
-  inputs: BackwardInputs,
-  grads: BackwardGrads,
-  dims: AttentionDims,
-  a: AttentionAttrs,
-];
+type BackwardArgs = [e: Engine, inputs: BackwardInputs, grads: BackwardGrads, ...sized: Sized];
 
+/**
+ * dq, dk, dv from dOut and dLse, recomputing each probability tile from lse (packed when the
+ * workspace allows, else the JavaScript tile loops with the WebAssembly row kernels).
+ */
 export function tiledBackward(...args: BackwardArgs): void {
   if (packedBackward(...args)) return;
   const kernels = tileKernels();
