@@ -41,32 +41,14 @@ export const BK = 128;
 
 type Engine = NonNullable<ReturnType<typeof gemmEngine>>;
 
-/** out[0 : m·n] = op(A) @ op(B) for one product, in WebAssembly (JavaScript if it cannot). */
-function product(
-  e: Engine,
-  a: TypedArray,
-  aOff: number,
-  transA: boolean,
-  b: TypedArray,
-  bOff: number,
-  transB: boolean,
-  out: Float32Array,
-  m: number,
-  k: number,
-  n: number,
-): void {
-  const batch: GemmBatch = {
-    a,
-    transA,
-    b,
-    transB,
-    out,
-    m,
-    k,
-    n,
-    items: [{ aOff, bOff, outOff: 0 }],
-  };
-  if (!gemmWasm(e, batch)) gemmDirect(a, aOff, transA, b, bOff, transB, out, 0, m, k, n);
+/**
+ * out[outOff …] = op(A) @ op(B) for one product (gemmDirect's arguments), in WebAssembly
+ * (JavaScript if it cannot).
+ */
+function product(e: Engine, ...args: Parameters<typeof gemmDirect>): void {
+  const [a, aOff, transA, b, bOff, transB, out, outOff, m, k, n] = args;
+  const batch: GemmBatch = { a, transA, b, transB, out, m, k, n, items: [{ aOff, bOff, outOff }] };
+  if (!gemmWasm(e, batch)) gemmDirect(...args);
 }
 
 /** The engine the tiled kernels run on, or null (then the row kernels run). */
@@ -220,7 +202,7 @@ function forwardTiles(
       acc.fill(0);
       for (let j0 = 0; j0 < last; j0 += BK) {
         const cols = Math.min(BK, last - j0);
-        product(e, Q, qb + i0 * d, false, K, kb + j0 * d, true, s, rows, d, cols);
+        product(e, Q, qb + i0 * d, false, K, kb + j0 * d, true, s, 0, rows, d, cols);
         if (kernels) {
           // P = exp(S·scale − m) over the tile in WebAssembly; the per-row updates here.
           for (let r = 0; r < rows; r++) {
@@ -229,7 +211,7 @@ function forwardTiles(
           }
           kernels.softmaxRows(s, rows, cols, ends, mNew, sums, scale);
           rescaleRows(ends, mNew, sums, { ends: 0, mNew: 0, sums: 0 }, rows, state, dv);
-          product(e, s, 0, false, V, vb + j0 * dv, false, pv, rows, cols, dv);
+          product(e, s, 0, false, V, vb + j0 * dv, false, pv, 0, rows, cols, dv);
           for (let x = 0; x < rows * dv; x++) acc[x] = acc[x]! + pv[x]!;
           continue;
         }
@@ -259,7 +241,7 @@ function forwardTiles(
           m[r] = mx;
           if (alpha !== 1) for (let x = r * dv; x < (r + 1) * dv; x++) acc[x] = acc[x]! * alpha;
         }
-        product(e, s, 0, false, V, vb + j0 * dv, false, pv, rows, cols, dv);
+        product(e, s, 0, false, V, vb + j0 * dv, false, pv, 0, rows, cols, dv);
         for (let x = 0; x < rows * dv; x++) acc[x] = acc[x]! + pv[x]!;
       }
       writeRows(a, b * tq + i0, i0, rows, state, dv, out, lse);
@@ -349,8 +331,8 @@ function backwardTiles(
       }
       for (let j0 = 0; j0 < last; j0 += BK) {
         const cols = Math.min(BK, last - j0);
-        product(e, q, qb + i0 * d, false, k, kb + j0 * d, true, p, rows, d, cols);
-        product(e, dO, ob + i0 * dv, false, v, vb + j0 * dv, true, ds, rows, dv, cols);
+        product(e, q, qb + i0 * d, false, k, kb + j0 * d, true, p, 0, rows, d, cols);
+        product(e, dO, ob + i0 * dv, false, v, vb + j0 * dv, true, ds, 0, rows, dv, cols);
         if (kernels) {
           for (let r = 0; r < rows; r++) ends[r] = Math.min(cols, visibleEnd(a, i0 + r) - j0);
           kernels.gradRows(p, ds, rows, cols, ends, lseT, deltaT, scale);
@@ -374,11 +356,11 @@ function backwardTiles(
             ds.fill(0, off + end, off + cols);
           }
         // dQ_t += dS K_j;  dK_j += dSᵀ Q_t;  dV_j += Pᵀ dOut_t.
-        product(e, ds, 0, false, k, kb + j0 * d, false, tq1, rows, cols, d);
+        product(e, ds, 0, false, k, kb + j0 * d, false, tq1, 0, rows, cols, d);
         for (let x = 0; x < rows * d; x++) gq[x] = gq[x]! + tq1[x]!;
-        product(e, ds, 0, true, q, qb + i0 * d, false, tk1, cols, rows, d);
+        product(e, ds, 0, true, q, qb + i0 * d, false, tk1, 0, cols, rows, d);
         for (let x = 0, g = j0 * d; x < cols * d; x++, g++) gk[g] = gk[g]! + tk1[x]!;
-        product(e, p, 0, true, dO, ob + i0 * dv, false, tv1, cols, rows, dv);
+        product(e, p, 0, true, dO, ob + i0 * dv, false, tv1, 0, cols, rows, dv);
         for (let x = 0, g = j0 * dv; x < cols * dv; x++, g++) gv[g] = gv[g]! + tv1[x]!;
       }
       for (let x = 0; x < rows * d; x++) dq[qb + i0 * d + x] = gq[x]!;
