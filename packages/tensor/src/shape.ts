@@ -146,3 +146,26 @@ export function collapseAxes(
   }
   return [outShape, outStrides];
 }
+
+/**
+ * How concatenating `parts` along `axis` into `outShape` lays them out: the output is `outer` rows
+ * of `rowLen` elements, and part p fills `len` elements of each row from `at` (its own rows are
+ * contiguous `len`-element runs).
+ */
+export function concatLayout(
+  outShape: Shape,
+  parts: readonly { readonly shape: Shape }[],
+  axis: number,
+): { outer: number; rowLen: number; parts: { len: number; at: number }[] } {
+  const inner = sizeOf(outShape.slice(axis + 1));
+  let at = 0;
+  return {
+    outer: sizeOf(outShape.slice(0, axis)),
+    rowLen: outShape[axis]! * inner,
+    parts: parts.map((x) => {
+      const len = x.shape[axis]! * inner;
+      at += len;
+      return { len, at: at - len };
+    }),
+  };
+}

@@ -95,21 +95,26 @@ interface DtypeInfo {
   target: 'float32' | 'int32';
 }
 
-const DTYPE_INFO: Record<SafetensorsDType, DtypeInfo> = {
-  F64: { size: 8, target: 'float32' },
-  F32: { size: 4, target: 'float32' },
-  F16: { size: 2, target: 'float32' },
-  BF16: { size: 2, target: 'float32' },
-  I64: { size: 8, target: 'int32' },
-  I32: { size: 4, target: 'int32' },
-  I16: { size: 2, target: 'int32' },
-  I8: { size: 1, target: 'int32' },
-  U8: { size: 1, target: 'int32' },
-  U16: { size: 2, target: 'int32' },
-  U32: { size: 4, target: 'int32' },
-  U64: { size: 8, target: 'int32' },
-  BOOL: { size: 1, target: 'int32' },
-};
+type FloatDType = 'F64' | 'F32' | 'F16' | 'BF16';
+
+/** Bytes per element; the float dtypes read as float32, the integer ones (and BOOL) as int32. */
+const FLOAT_SIZES = { F64: 8, F32: 4, F16: 2, BF16: 2 } satisfies Record<FloatDType, number>;
+const INT_SIZES = {
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  U16: 2,
+  U32: 4,
+  U64: 8,
+  BOOL: 1,
+} satisfies Record<Exclude<SafetensorsDType, FloatDType>, number>;
+
+const DTYPE_INFO = Object.fromEntries([
+  ...Object.entries(FLOAT_SIZES).map(([d, size]) => [d, { size, target: 'float32' }]),
+  ...Object.entries(INT_SIZES).map(([d, size]) => [d, { size, target: 'int32' }]),
+]) as Record<SafetensorsDType, DtypeInfo>;
 
 /** The dtypes {@link decodeSafetensors} accepts. */
 export const SAFETENSORS_SUPPORTED_DTYPES: readonly SafetensorsDType[] = Object.keys(

@@ -154,6 +154,26 @@ export interface WebGPUProgram {
 }
 
 /**
+ * A program of one thread per element i < size that reads `inputs` and writes `out` (WGSL type t);
+ * `main` runs only for the threads inside the size (the guard is added here).
+ */
+export function elementProgram(
+  name: string,
+  t: string,
+  inputs: readonly Binding[],
+  size: number,
+  main: string,
+): WebGPUProgram {
+  return {
+    name,
+    bindings: [...inputs, { name: 'out', type: t, write: true }],
+    size,
+    main: `  if (i >= pu(0u)) { return; }
+${main}`,
+  };
+}
+
+/**
  * Runs `program` with `params` (u32 words, in the uniform at binding 0; use {@link f32bits} for
  * floats) and `buffers` (at bindings 1, 2, …): compiles it on first use (cached by name), then
  * encodes one dispatch. Every binding is marked used in the shader, so one the WGSL does not read

@@ -23,108 +23,95 @@ export const AttributeType = {
   INTS: 7,
 } as const;
 
-const unpacked = { packed: false };
+const NUMERIC = new Set(['float', 'double', 'int32', 'int64', 'uint64', 'bool']);
+
+/**
+ * protobufjs JSON fields from their .proto declarations (`[repeated] type name = id;`, in order).
+ * Repeated numeric fields are unpacked, as in onnx.proto (proto2).
+ */
+function fields(...decls: string[]) {
+  return Object.fromEntries(
+    decls
+      .join(' ')
+      .split(';')
+      .map((d) => d.trim().split(/[\s=]+/))
+      .filter((w) => w.length > 1)
+      .map((w) => {
+        const repeated = w[0] === 'repeated';
+        const [type, name, id] = repeated ? w.slice(1) : w;
+        const options = repeated && NUMERIC.has(type!) ? { options: { packed: false } } : {};
+        return [
+          name!,
+          { ...(repeated ? { rule: 'repeated' } : {}), type: type!, id: Number(id), ...options },
+        ];
+      }),
+  );
+}
 
 const schema = {
   nested: {
     onnx: {
       nested: {
         AttributeProto: {
-          fields: {
-            name: { type: 'string', id: 1 },
-            f: { type: 'float', id: 2 },
-            i: { type: 'int64', id: 3 },
-            s: { type: 'bytes', id: 4 },
-            t: { type: 'TensorProto', id: 5 },
-            g: { type: 'GraphProto', id: 6 },
-            floats: { rule: 'repeated', type: 'float', id: 7, options: unpacked },
-            ints: { rule: 'repeated', type: 'int64', id: 8, options: unpacked },
-            type: { type: 'int32', id: 20 },
-          },
+          fields: fields(
+            'string name = 1; float f = 2; int64 i = 3; bytes s = 4; TensorProto t = 5;',
+            'GraphProto g = 6; repeated float floats = 7; repeated int64 ints = 8; int32 type = 20;',
+          ),
         },
         ValueInfoProto: {
-          fields: {
-            name: { type: 'string', id: 1 },
-            type: { type: 'TypeProto', id: 2 },
-          },
+          fields: fields('string name = 1; TypeProto type = 2;'),
         },
         NodeProto: {
-          fields: {
-            input: { rule: 'repeated', type: 'string', id: 1 },
-            output: { rule: 'repeated', type: 'string', id: 2 },
-            name: { type: 'string', id: 3 },
-            opType: { type: 'string', id: 4 },
-            attribute: { rule: 'repeated', type: 'AttributeProto', id: 5 },
-            docString: { type: 'string', id: 6 },
-            domain: { type: 'string', id: 7 },
-          },
+          fields: fields(
+            'repeated string input = 1; repeated string output = 2; string name = 3;',
+            'string opType = 4; repeated AttributeProto attribute = 5; string docString = 6;',
+            'string domain = 7;',
+          ),
         },
         StringStringEntryProto: {
-          fields: {
-            key: { type: 'string', id: 1 },
-            value: { type: 'string', id: 2 },
-          },
+          fields: fields('string key = 1; string value = 2;'),
         },
         ModelProto: {
-          fields: {
-            irVersion: { type: 'int64', id: 1 },
-            producerName: { type: 'string', id: 2 },
-            producerVersion: { type: 'string', id: 3 },
-            docString: { type: 'string', id: 6 },
-            graph: { type: 'GraphProto', id: 7 },
-            opsetImport: { rule: 'repeated', type: 'OperatorSetIdProto', id: 8 },
-            metadataProps: { rule: 'repeated', type: 'StringStringEntryProto', id: 14 },
-          },
+          fields: fields(
+            'int64 irVersion = 1; string producerName = 2; string producerVersion = 3;',
+            'string docString = 6; GraphProto graph = 7;',
+            'repeated OperatorSetIdProto opsetImport = 8;',
+            'repeated StringStringEntryProto metadataProps = 14;',
+          ),
         },
         GraphProto: {
-          fields: {
-            node: { rule: 'repeated', type: 'NodeProto', id: 1 },
-            name: { type: 'string', id: 2 },
-            initializer: { rule: 'repeated', type: 'TensorProto', id: 5 },
-            docString: { type: 'string', id: 10 },
-            input: { rule: 'repeated', type: 'ValueInfoProto', id: 11 },
-            output: { rule: 'repeated', type: 'ValueInfoProto', id: 12 },
-          },
+          fields: fields(
+            'repeated NodeProto node = 1; string name = 2; repeated TensorProto initializer = 5;',
+            'string docString = 10; repeated ValueInfoProto input = 11;',
+            'repeated ValueInfoProto output = 12;',
+          ),
         },
         TensorProto: {
-          fields: {
-            dims: { rule: 'repeated', type: 'int64', id: 1, options: unpacked },
-            dataType: { type: 'int32', id: 2 },
-            name: { type: 'string', id: 8 },
-            rawData: { type: 'bytes', id: 9 },
-            externalData: { rule: 'repeated', type: 'StringStringEntryProto', id: 13 },
-            dataLocation: { type: 'int32', id: 14 },
-          },
+          fields: fields(
+            'repeated int64 dims = 1; int32 dataType = 2; string name = 8; bytes rawData = 9;',
+            'repeated StringStringEntryProto externalData = 13; int32 dataLocation = 14;',
+          ),
         },
         TensorShapeProto: {
-          fields: { dim: { rule: 'repeated', type: 'Dimension', id: 1 } },
+          fields: fields('repeated Dimension dim = 1;'),
           nested: {
             Dimension: {
               oneofs: { value: { oneof: ['dimValue', 'dimParam'] } },
-              fields: {
-                dimValue: { type: 'int64', id: 1 },
-                dimParam: { type: 'string', id: 2 },
-              },
+              fields: fields('int64 dimValue = 1; string dimParam = 2;'),
             },
           },
         },
         TypeProto: {
           oneofs: { value: { oneof: ['tensorType'] } },
-          fields: { tensorType: { type: 'Tensor', id: 1 } },
+          fields: fields('Tensor tensorType = 1;'),
           nested: {
             Tensor: {
-              fields: {
-                elemType: { type: 'int32', id: 1 },
-                shape: { type: 'TensorShapeProto', id: 2 },
-              },
+              fields: fields('int32 elemType = 1; TensorShapeProto shape = 2;'),
             },
           },
         },
         OperatorSetIdProto: {
-          fields: {
-            domain: { type: 'string', id: 1 },
-            version: { type: 'int64', id: 2 },
-          },
+          fields: fields('string domain = 1; int64 version = 2;'),
         },
       },
     },

@@ -2,7 +2,7 @@ import type { OutputSpec } from '../backend.js';
 import { fmtShape, TensorError } from '../errors.js';
 import { intsOf, type OnnxContext } from '../onnx/lowering.js';
 import { defineOp, type OpDef, runOp } from '../op.js';
-import { shapesEqual } from '../shape.js';
+import { shapesEqual, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { zerosLike } from './creation.js';
 
@@ -31,14 +31,32 @@ export interface AttentionAttrs {
   readonly length: number;
 }
 
-function dims(q: Tensor, k: Tensor, v: Tensor) {
-  const r = q.rank;
+/** The sizes of q [..., Tq, D], k [..., Tk, D] and v [..., Tk, Dv]; `batch` is the product of `...`. */
+export interface AttentionDims {
+  readonly batch: number;
+  readonly tq: number;
+  readonly tk: number;
+  readonly d: number;
+  readonly dv: number;
+}
+
+type Shaped = { readonly shape: readonly number[] };
+
+/** {@link AttentionDims} of q, k, v (shared by the op and every backend's kernels). */
+export function attentionDims(q: Shaped, k: Shaped, v: Shaped): AttentionDims {
+  const r = q.shape.length;
   return {
+    batch: sizeOf(q.shape.slice(0, -2)),
     tq: q.shape[r - 2]!,
     tk: k.shape[r - 2]!,
     d: q.shape[r - 1]!,
     dv: v.shape[r - 1]!,
   };
+}
+
+/** One past the last key query i sees: the visible keys are always the prefix 0..end−1. */
+export function visibleEnd(a: AttentionAttrs, i: number): number {
+  return Math.max(0, a.causal ? Math.min(a.length, a.offset + i + 1) : a.length);
 }
 
 /**
@@ -104,7 +122,7 @@ const attentionDef: OpDef<
   name: 'attention',
   onnx: attentionOnnx,
   infer: ([q, k, v]) => {
-    const { tq, dv } = dims(q, k, v);
+    const { tq, dv } = attentionDims(q, k, v);
     const lead = q.shape.slice(0, -2);
     return [
       { shape: [...lead, tq, dv], dtype: 'float32' },

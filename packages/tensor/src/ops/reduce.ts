@@ -108,43 +108,27 @@ function runsOf(axes: number[]): [number, number][] {
   return runs.reverse();
 }
 
+/**
+ * Reduces `axis` run by run of adjacent axes, or, when `oneRun` (max and min), all in one run so the
+ * gradient is split evenly over every tie in a group (as torch.amax does; run by run it would be
+ * halved per run): non-adjacent axes are then first moved to the end.
+ */
 function reduceAxes(
   def: ReturnType<typeof reduceDef>,
   name: string,
   x: Tensor,
   axis: number | readonly number[] | undefined,
   keepdim: boolean,
+  oneRun = false,
 ): Tensor {
   const axes = normalizeAxes(name, axis, x.rank);
   if (axes.length === 0) return run1(def, [x], { start: 0, end: 0, keepdim });
-  let y = x;
-  for (const [start, end] of runsOf(axes)) y = run1(def, [y], { start, end, keepdim });
-  return y;
-}
-
-/**
- * Sum over `axis` (one axis, several, or all when left out; negative axes count from the end),
- * keeping the reduced axes as size 1 when `keepdim`. Keeps the dtype: int32 sums stay int32; an
- * empty axis sums to 0.
- */
-export function sum(x: Tensor, axis?: number | readonly number[], keepdim = false): Tensor {
-  return reduceAxes(sumDef, 'sum', x, axis, keepdim);
-}
-
-/**
- * Max and min reduce all their axes in one run, so the gradient is split evenly over every tie in a
- * group (as torch.amax does; run by run it would be halved per run): non-adjacent axes are first
- * moved to the end.
- */
-function extremum(
-  def: ReturnType<typeof reduceDef>,
-  name: string,
-  x: Tensor,
-  axis: number | readonly number[] | undefined,
-  keepdim: boolean,
-): Tensor {
-  const axes = normalizeAxes(name, axis, x.rank);
-  if (runsOf(axes).length <= 1) return reduceAxes(def, name, x, axes, keepdim);
+  const runs = runsOf(axes);
+  if (!oneRun || runs.length === 1) {
+    let y = x;
+    for (const [start, end] of runs) y = run1(def, [y], { start, end, keepdim });
+    return y;
+  }
   if (axes.some((a) => x.shape[a] === 0)) {
     throw new TensorError(name, `cannot reduce over an empty axis (shape ${fmtShape(x.shape)})`);
   }
@@ -163,12 +147,21 @@ function extremum(
 }
 
 /**
+ * Sum over `axis` (one axis, several, or all when left out; negative axes count from the end),
+ * keeping the reduced axes as size 1 when `keepdim`. Keeps the dtype: int32 sums stay int32; an
+ * empty axis sums to 0.
+ */
+export function sum(x: Tensor, axis?: number | readonly number[], keepdim = false): Tensor {
+  return reduceAxes(sumDef, 'sum', x, axis, keepdim);
+}
+
+/**
  * Maximum over `axis` (one, several, or all when left out), reduced axes kept as size 1 when
  * `keepdim`; keeps the dtype. The gradient is split evenly among tied maxima; throws on an empty
  * axis. See {@link argmax} for the index.
  */
 export function max(x: Tensor, axis?: number | readonly number[], keepdim = false): Tensor {
-  return extremum(maxDef, 'max', x, axis, keepdim);
+  return reduceAxes(maxDef, 'max', x, axis, keepdim, true);
 }
 
 /**
@@ -177,7 +170,7 @@ export function max(x: Tensor, axis?: number | readonly number[], keepdim = fals
  * axis. See {@link argmin} for the index.
  */
 export function min(x: Tensor, axis?: number | readonly number[], keepdim = false): Tensor {
-  return extremum(minDef, 'min', x, axis, keepdim);
+  return reduceAxes(minDef, 'min', x, axis, keepdim, true);
 }
 
 /** x itself when already float32 (a cast would copy it), else its float32 copy. */

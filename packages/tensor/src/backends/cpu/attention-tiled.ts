@@ -1,5 +1,5 @@
 import type { TypedArray } from '../../dtype.js';
-import type { AttentionAttrs } from '../../ops/attention.js';
+import { type AttentionAttrs, type AttentionDims, visibleEnd } from '../../ops/attention.js';
 import { gemmDirect } from './matmul-js.js';
 import { attentionOn, type TileKernels, tileKernels } from './wasm/attention.js';
 import {
@@ -41,37 +41,14 @@ export const BK = 128;
 
 type Engine = NonNullable<ReturnType<typeof gemmEngine>>;
 
-/** One past the last key query i sees: the visible keys are always the prefix 0..end−1. */
-function visibleEnd(a: AttentionAttrs, i: number): number {
-  return Math.max(0, a.causal ? Math.min(a.length, a.offset + i + 1) : a.length);
-}
-
-/** out[0 : m·n] = op(A) @ op(B) for one product, in WebAssembly (JavaScript if it cannot). */
-function product(
-  e: Engine,
-  a: TypedArray,
-  aOff: number,
-  transA: boolean,
-  b: TypedArray,
-  bOff: number,
-  transB: boolean,
-  out: Float32Array,
-  m: number,
-  k: number,
-  n: number,
-): void {
-  const batch: GemmBatch = {
-    a,
-    transA,
-    b,
-    transB,
-    out,
-    m,
-    k,
-    n,
-    items: [{ aOff, bOff, outOff: 0 }],
-  };
-  if (!gemmWasm(e, batch)) gemmDirect(a, aOff, transA, b, bOff, transB, out, 0, m, k, n);
+/**
+ * out[outOff …] = op(A) @ op(B) for one product (gemmDirect's arguments), in WebAssembly
+ * (JavaScript if it cannot).
+ */
+function product(e: Engine, ...args: Parameters<typeof gemmDirect>): void {
+  const [a, aOff, transA, b, bOff, transB, out, outOff, m, k, n] = args;
+  const batch: GemmBatch = { a, transA, b, transB, out, m, k, n, items: [{ aOff, bOff, outOff }] };
+  if (!gemmWasm(e, batch)) gemmDirect(...args);
 }
 
 /** The engine the tiled kernels run on, or null (then the row kernels run). */
@@ -79,28 +56,26 @@ export function tiledEngine(): Engine | null {
   return gemmEngine();
 }
 
-export interface AttentionDims {
-  batch: number;
-  tq: number;
-  tk: number;
-  d: number;
-  dv: number;
-}
-
-export function tiledForward(
+/** What the forward drivers take: the engine, q, k, v, the outputs out and lse, sizes, attributes. */
+type ForwardArgs = [
   e: Engine,
   Q: TypedArray,
   K: TypedArray,
   V: TypedArray,
   out: TypedArray,
   lse: TypedArray,
-  { batch, tq, tk, d, dv }: AttentionDims,
-  a: AttentionAttrs,
-): void {
-  if (packedForward(e, Q, K, V, out, lse, { batch, tq, tk, d, dv }, a)) return;
+  ...sized: Sized,
+];
+
+/** What every driver's arguments end with: the sizes and the attributes. */
+type Sized = [dims: AttentionDims, a: AttentionAttrs];
+
+/** out = softmax(scale · Q Kᵀ, masked) V and its lse, by tiles: packed when the workspace allows. */
+export function tiledForward(...args: ForwardArgs): void {
+  if (packedForward(...args)) return;
   const w = forwardScratch();
   try {
-    forwardTiles(e, Q, K, V, out, lse, { batch, tq, tk, d, dv }, a, w);
+    forwardTiles(w, ...args);
   } finally {
     w.kernels?.free(w.s, w.ends, w.mNew, w.sums);
   }
@@ -207,16 +182,10 @@ function rowDelta(dO: TypedArray, o: TypedArray, dL: TypedArray, row: number, dv
 }
 
 function forwardTiles(
-  e: Engine,
-  Q: TypedArray,
-  K: TypedArray,
-  V: TypedArray,
-  out: TypedArray,
-  lse: TypedArray,
-  { batch, tq, d, dv, tk }: AttentionDims,
-  a: AttentionAttrs,
   { kernels, s, ends, mNew, sums }: ForwardScratch,
+  ...args: ForwardArgs
 ): void {
+  const [e, Q, K, V, out, lse, { batch, tq, d, dv, tk }, a] = args;
   const pv = new Float32Array(BQ * dv);
   const m = new Float64Array(BQ);
   const l = new Float64Array(BQ);
@@ -233,7 +202,7 @@ function forwardTiles(
       acc.fill(0);
       for (let j0 = 0; j0 < last; j0 += BK) {
         const cols = Math.min(BK, last - j0);
-        product(e, Q, qb + i0 * d, false, K, kb + j0 * d, true, s, rows, d, cols);
+        product(e, Q, qb + i0 * d, false, K, kb + j0 * d, true, s, 0, rows, d, cols);
         if (kernels) {
           // P = exp(S·scale − m) over the tile in WebAssembly; the per-row updates here.
           for (let r = 0; r < rows; r++) {
@@ -242,7 +211,7 @@ function forwardTiles(
           }
           kernels.softmaxRows(s, rows, cols, ends, mNew, sums, scale);
           rescaleRows(ends, mNew, sums, { ends: 0, mNew: 0, sums: 0 }, rows, state, dv);
-          product(e, s, 0, false, V, vb + j0 * dv, false, pv, rows, cols, dv);
+          product(e, s, 0, false, V, vb + j0 * dv, false, pv, 0, rows, cols, dv);
           for (let x = 0; x < rows * dv; x++) acc[x] = acc[x]! + pv[x]!;
           continue;
         }
@@ -272,7 +241,7 @@ function forwardTiles(
           m[r] = mx;
           if (alpha !== 1) for (let x = r * dv; x < (r + 1) * dv; x++) acc[x] = acc[x]! * alpha;
         }
-        product(e, s, 0, false, V, vb + j0 * dv, false, pv, rows, cols, dv);
+        product(e, s, 0, false, V, vb + j0 * dv, false, pv, 0, rows, cols, dv);
         for (let x = 0; x < rows * dv; x++) acc[x] = acc[x]! + pv[x]!;
       }
       writeRows(a, b * tq + i0, i0, rows, state, dv, out, lse);
@@ -293,15 +262,15 @@ export type BackwardInputs = readonly [
 /** The backward's results in order: dq, dk, dv. */
 export type BackwardGrads = readonly [TypedArray, TypedArray, TypedArray];
 
-export function tiledBackward(
-  e: Engine,
-  [q, k, v, o, lse, dO, dL]: BackwardInputs,
-  [dq, dk, dvOut]: BackwardGrads,
-  { batch, tq, tk, d, dv }: AttentionDims,
-  a: AttentionAttrs,
-): void {
-  if (packedBackward(e, [q, k, v, o, lse, dO, dL], [dq, dk, dvOut], { batch, tq, tk, d, dv }, a))
-    return;
+/** What the backward drivers take: the engine, the operands, the gradients, sizes, attributes. */
+type BackwardArgs = [e: Engine, inputs: BackwardInputs, grads: BackwardGrads, ...sized: Sized];
+
+/**
+ * dq, dk, dv from dOut and dLse, recomputing each probability tile from lse (packed when the
+ * workspace allows, else the JavaScript tile loops with the WebAssembly row kernels).
+ */
+export function tiledBackward(...args: BackwardArgs): void {
+  if (packedBackward(...args)) return;
   const kernels = tileKernels();
   const w = kernels
     ? [
@@ -315,13 +284,9 @@ export function tiledBackward(
   try {
     const ok = w.length > 0 && w.every((x) => x !== null);
     backwardTiles(
-      e,
-      [q, k, v, o, lse, dO, dL],
-      [dq, dk, dvOut],
-      { batch, tq, tk, d, dv },
-      a,
       ok ? kernels! : null,
       (ok ? w : []) as [Float32Array, Float32Array, Int32Array, Float32Array, Float32Array],
+      ...args,
     );
   } finally {
     kernels?.free(...w.filter((x) => x !== null));
@@ -331,14 +296,11 @@ export function tiledBackward(
 // Kept whole: the tile loop nest of the JS backward shares its scratch tiles and per-row δ between
 // the steps commented inline (the packed path above is the one that usually runs).
 function backwardTiles(
-  e: Engine,
-  [q, k, v, o, lse, dO, dL]: BackwardInputs,
-  [dq, dk, dvOut]: BackwardGrads,
-  { batch, tq, tk, d, dv }: AttentionDims,
-  a: AttentionAttrs,
   kernels: TileKernels | null,
   w: [Float32Array, Float32Array, Int32Array, Float32Array, Float32Array] | [],
+  ...args: BackwardArgs
 ): void {
+  const [e, [q, k, v, o, lse, dO, dL], [dq, dk, dvOut], { batch, tq, tk, d, dv }, a] = args;
   const p = w[0] ?? new Float32Array(BQ * BK);
   const ds = w[1] ?? new Float32Array(BQ * BK);
   const ends = w[2] ?? new Int32Array(BQ);
@@ -369,8 +331,8 @@ function backwardTiles(
       }
       for (let j0 = 0; j0 < last; j0 += BK) {
         const cols = Math.min(BK, last - j0);
-        product(e, q, qb + i0 * d, false, k, kb + j0 * d, true, p, rows, d, cols);
-        product(e, dO, ob + i0 * dv, false, v, vb + j0 * dv, true, ds, rows, dv, cols);
+        product(e, q, qb + i0 * d, false, k, kb + j0 * d, true, p, 0, rows, d, cols);
+        product(e, dO, ob + i0 * dv, false, v, vb + j0 * dv, true, ds, 0, rows, dv, cols);
         if (kernels) {
           for (let r = 0; r < rows; r++) ends[r] = Math.min(cols, visibleEnd(a, i0 + r) - j0);
           kernels.gradRows(p, ds, rows, cols, ends, lseT, deltaT, scale);
@@ -394,11 +356,11 @@ function backwardTiles(
             ds.fill(0, off + end, off + cols);
           }
         // dQ_t += dS K_j;  dK_j += dSᵀ Q_t;  dV_j += Pᵀ dOut_t.
-        product(e, ds, 0, false, k, kb + j0 * d, false, tq1, rows, cols, d);
+        product(e, ds, 0, false, k, kb + j0 * d, false, tq1, 0, rows, cols, d);
         for (let x = 0; x < rows * d; x++) gq[x] = gq[x]! + tq1[x]!;
-        product(e, ds, 0, true, q, qb + i0 * d, false, tk1, cols, rows, d);
+        product(e, ds, 0, true, q, qb + i0 * d, false, tk1, 0, cols, rows, d);
         for (let x = 0, g = j0 * d; x < cols * d; x++, g++) gk[g] = gk[g]! + tk1[x]!;
-        product(e, p, 0, true, dO, ob + i0 * dv, false, tv1, cols, rows, dv);
+        product(e, p, 0, true, dO, ob + i0 * dv, false, tv1, 0, cols, rows, dv);
         for (let x = 0, g = j0 * dv; x < cols * dv; x++, g++) gv[g] = gv[g]! + tv1[x]!;
       }
       for (let x = 0; x < rows * d; x++) dq[qb + i0 * d + x] = gq[x]!;
@@ -433,26 +395,37 @@ function layout<K extends string>(
 }
 
 /**
+ * The attention kernels over the GEMM's memory and a workspace holding the regions `sizes` (in
+ * floats), or null when either cannot be had: the memory as float32, int32 and float64 views, and
+ * `at(name)`, a region's float offset in it.
+ */
+function packedWorkspace<K extends string>(e: Engine, sizes: Record<K, number>) {
+  const kx = attentionOn(e.memory);
+  if (!kx) return null;
+  const { at, total } = layout(sizes);
+  const ws = reserveWorkspace(e, total);
+  if (!ws) return null;
+  const { view, base } = ws;
+  return {
+    kx,
+    view,
+    i32: new Int32Array(view.buffer),
+    f64: new Float64Array(view.buffer),
+    at: (name: K) => base + at[name],
+  };
+}
+
+/**
  * The forward on packed operands; false (nothing written) when the workspace cannot be had. Kept
  * whole: the batch / query-tile / key-tile loop nest shares the workspace offsets and running
  * softmax state that pieces would have to pass around; its steps are commented in place.
  */
-export function packedForward(
-  e: Engine,
-  Q: TypedArray,
-  K: TypedArray,
-  V: TypedArray,
-  out: TypedArray,
-  lse: TypedArray,
-  { batch, tq, tk, d, dv }: AttentionDims,
-  a: AttentionAttrs,
-): boolean {
-  const kx = attentionOn(e.memory);
-  if (!kx) return false;
+export function packedForward(...args: ForwardArgs): boolean {
+  const [e, Q, K, V, out, lse, { batch, tq, tk, d, dv }, a] = args;
   const { NR } = GEMM_TILE;
   const tiles = Math.ceil(tk / BK);
   const dvp = roundUp(dv, NR);
-  const { at, total } = layout({
+  const ws = packedWorkspace(e, {
     kp: tiles * BK * d,
     vp: tiles * BK * dvp,
     qp: BQ * d,
@@ -463,12 +436,8 @@ export function packedForward(
     mNew: 2 * BQ,
     sums: 2 * BQ,
   });
-  const ws = reserveWorkspace(e, total);
   if (!ws) return false;
-  const { view, base } = ws;
-  const i32 = new Int32Array(view.buffer);
-  const f64 = new Float64Array(view.buffer);
-  const o = (name: keyof typeof at) => base + at[name];
+  const { kx, view, i32, f64, at: o } = ws;
   const vpCols = new Int32Array(tiles);
   const m = new Float64Array(BQ);
   const l = new Float64Array(BQ);
@@ -534,20 +503,13 @@ export function packedForward(
  * The backward on packed operands; false (nothing written) when the workspace cannot be had. Kept
  * whole for the same reason as packedForward (one loop nest over a shared workspace layout).
  */
-export function packedBackward(
-  e: Engine,
-  [Q, K, V, O, L, DO, DL]: BackwardInputs,
-  [dq, dk, dvOut]: BackwardGrads,
-  { batch, tq, tk, d, dv }: AttentionDims,
-  a: AttentionAttrs,
-): boolean {
-  const kx = attentionOn(e.memory);
-  if (!kx) return false;
+export function packedBackward(...args: BackwardArgs): boolean {
+  const [e, [Q, K, V, O, L, DO, DL], [dq, dk, dvOut], { batch, tq, tk, d, dv }, a] = args;
   const { NR } = GEMM_TILE;
   const tiles = Math.ceil(tk / BK);
   const dp = roundUp(d, NR);
   const dvp = roundUp(dv, NR);
-  const { at, total } = layout({
+  const ws = packedWorkspace(e, {
     kpT: tiles * BK * d, // K_jᵀ as B (d × cols), for S = Q Kᵀ
     vpT: tiles * BK * dv, // V_jᵀ as B (dv × cols), for dP = dOut Vᵀ
     kpN: tiles * BK * dp, // K_j as B (cols × d), for dQ = dS K
@@ -567,11 +529,8 @@ export function packedBackward(
     lseT: BQ,
     deltaT: BQ,
   });
-  const ws = reserveWorkspace(e, total);
   if (!ws) return false;
-  const { view, base } = ws;
-  const i32 = new Int32Array(view.buffer);
-  const at4 = (name: keyof typeof at) => base + at[name];
+  const { kx, view, i32, at: at4 } = ws;
   const kpNCols = new Int32Array(tiles);
   const gq = new Float64Array(BQ * d);
   const gk = new Float64Array(tk * d);

@@ -1,7 +1,12 @@
-import type { KernelInput } from '../../backend.js';
 import type { TypedArray } from '../../dtype.js';
 import { registerKernel } from '../../kernels.js';
-import type { AttentionAttrs, AttentionGradOp, AttentionOp } from '../../ops/attention.js';
+import {
+  type AttentionAttrs,
+  type AttentionGradOp,
+  type AttentionOp,
+  attentionDims,
+  visibleEnd,
+} from '../../ops/attention.js';
 import { sizeOf } from '../../shape.js';
 import { tiledBackward, tiledEngine, tiledForward } from './attention-tiled.js';
 import { alloc, arr } from './backend.js';
@@ -32,22 +37,6 @@ function useTiled(tq: number, tk: number, d: number) {
 
 /** Query rows handled together (their scores, accumulators and gradients). */
 const R = 4;
-
-/** One past the last key query i sees: the visible keys are always the prefix 0..end−1. */
-function visibleEnd(a: AttentionAttrs, i: number): number {
-  return Math.max(0, a.causal ? Math.min(a.length, a.offset + i + 1) : a.length);
-}
-
-function dimsOf(q: KernelInput, k: KernelInput, v: KernelInput) {
-  const r = q.shape.length;
-  return {
-    batch: sizeOf(q.shape.slice(0, -2)),
-    tq: q.shape[r - 2]!,
-    tk: k.shape[r - 2]!,
-    d: q.shape[r - 1]!,
-    dv: v.shape[r - 1]!,
-  };
-}
 
 /** Scratch for one block of R rows: their inputs copied to float64, and per-key rows. */
 class Block {
@@ -360,7 +349,7 @@ function oneRow(
 // Kept whole (~80 lines): the four-row block loop shares its block buffers and per-row softmax state
 // between the steps commented inline; the WASM and tiled engines are tried first.
 registerKernel<AttentionOp>('attention', 'cpu', (_b, [q, k, v], a, [oSpec, lSpec]) => {
-  const { batch, tq, tk, d, dv } = dimsOf(q, k, v);
+  const { batch, tq, tk, d, dv } = attentionDims(q, k, v);
   const [Q, K, V] = [arr(q), arr(k), arr(v)];
   const out = alloc('float32', sizeOf(oSpec.shape));
   const lse = alloc('float32', sizeOf(lSpec.shape));
@@ -447,7 +436,7 @@ registerKernel<AttentionGradOp>(
   'attentionGrad',
   'cpu',
   (_b, [q, k, v, o, lse, dO, dL], a, [dqSpec, dkSpec, dvSpec]) => {
-    const { batch, tq, tk, d, dv } = dimsOf(q, k, v);
+    const { batch, tq, tk, d, dv } = attentionDims(q, k, v);
     const [Q, K, V, O, L, DO, DL] = [arr(q), arr(k), arr(v), arr(o), arr(lse), arr(dO), arr(dL)];
     const dq = alloc('float32', sizeOf(dqSpec.shape));
     const dk = alloc('float32', sizeOf(dkSpec.shape));

@@ -13,46 +13,74 @@ export const R = 4;
 /** Columns of B per cache block (times K floats must stay well inside L2). */
 const blockCols = (k: number) => Math.max(R, Math.floor(32768 / Math.max(k, 1) / R) * R);
 
-/** Packs rows [i0, i0+4) of op(A) (M×K) into dst k-major; rows past M are zero. */
-export function packA(
+/**
+ * Packs an operand as `(src, off, trans, m, k, dst, at = 0)`: the rows of op(X) (m × k; X stored
+ * k × m when trans, from src[off]) into dst from `at`.
+ */
+export type Pack = (
   src: TypedArray,
   off: number,
   trans: boolean,
   m: number,
   k: number,
   dst: Float32Array,
+  at?: number,
+) => void;
+
+/**
+ * Packs the rows of op(X) (m × k; X stored k × m when trans) per k-block of `kBlock` into panels of
+ * w rows, k-major, zero-padded (the whole k is one block when kBlock >= k). Shared by this GEMM
+ * (w = 4, one block) and the WebAssembly one (MR- and NR-row panels per KC block).
+ */
+export function packPanels(
+  src: TypedArray,
+  off: number,
+  trans: boolean,
+  m: number,
+  k: number,
+  dst: Float32Array,
+  at: number,
+  w: number,
+  kBlock: number,
 ): void {
-  const panels = Math.ceil(m / R);
-  for (let p = 0; p < panels; p++) {
-    const base = p * R * k;
-    for (let r = 0; r < R; r++) {
-      const i = p * R + r;
-      if (i >= m) {
-        for (let kk = 0; kk < k; kk++) dst[base + kk * R + r] = 0;
-      } else if (trans) {
-        for (let kk = 0; kk < k; kk++) dst[base + kk * R + r] = src[off + kk * m + i]!;
-      } else {
-        const row = off + i * k;
-        for (let kk = 0; kk < k; kk++) dst[base + kk * R + r] = src[row + kk]!;
+  const mp = Math.ceil(m / w);
+  for (let k0 = 0; k0 < k; k0 += kBlock) {
+    const kc = Math.min(kBlock, k - k0);
+    const block = at + k0 * mp * w;
+    if (trans) {
+      for (let kk = 0; kk < kc; kk++) {
+        const row = off + (k0 + kk) * m;
+        for (let ip = 0, base = block + kk * w; ip < mp; ip++, base += kc * w) {
+          for (let r = 0, i = ip * w; r < w; r++, i++) dst[base + r] = i < m ? src[row + i]! : 0;
+        }
+      }
+    } else {
+      for (let ip = 0; ip < mp; ip++) {
+        const base = block + ip * kc * w;
+        for (let r = 0; r < w; r++) {
+          const i = ip * w + r;
+          if (i < m) {
+            const row = off + i * k + k0;
+            for (let kk = 0; kk < kc; kk++) dst[base + kk * w + r] = src[row + kk]!;
+          } else {
+            for (let kk = 0; kk < kc; kk++) dst[base + kk * w + r] = 0;
+          }
+        }
       }
     }
   }
 }
 
+/** Packs op(A) (M×K) into panels of 4 rows, k-major, from dst[at]; rows past M are zero. */
+export const packA: Pack = (src, off, trans, m, k, dst, at = 0) =>
+  packPanels(src, off, trans, m, k, dst, at, R, k);
+
 /**
  * Packs columns of op(B) (K×N) into panels of 4 columns, k-major; columns past N are zero. The
  * columns of op(B) are the rows of op(B)ᵀ = op'(Bᵀ) with the other transposition, so this is packA.
  */
-export function packB(
-  src: TypedArray,
-  off: number,
-  trans: boolean,
-  k: number,
-  n: number,
-  dst: Float32Array,
-): void {
-  packA(src, off, !trans, n, k, dst);
-}
+export const packB: Pack = (src, off, trans, k, n, dst, at = 0) =>
+  packPanels(src, off, !trans, n, k, dst, at, R, k);
 
 // Long by design: the 4×4 register tile is written out by hand (16 sums kept in locals) inside the
 // cache-block loops; split into calls it would lose the registers and the speed.

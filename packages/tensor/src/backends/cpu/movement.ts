@@ -2,7 +2,7 @@ import type { TypedArray } from '../../dtype.js';
 import { registerKernel } from '../../kernels.js';
 import type { StridedWriteOp } from '../../ops/inplace.js';
 import type { ConcatOp, PadOp, StridedOp, StridedScatterOp } from '../../ops/movement.js';
-import { sizeOf, stridesOf } from '../../shape.js';
+import { concatLayout, sizeOf, stridesOf } from '../../shape.js';
 import { alloc, arr } from './backend.js';
 import { forgetCachedMatrix } from './wasm/gemm.js';
 
@@ -76,16 +76,12 @@ registerKernel<PadOp>('pad', 'cpu', (_b, [input], { pads, value }, [o]) => {
 
 registerKernel<ConcatOp>('concat', 'cpu', (_b, inputs, { axis }, [o]) => {
   const out = alloc(o.dtype, sizeOf(o.shape));
-  const outer = sizeOf(o.shape.slice(0, axis));
-  const inner = sizeOf(o.shape.slice(axis + 1));
-  const rowLen = o.shape[axis]! * inner;
-  let at = 0;
-  for (const x of inputs) {
-    const len = x.shape[axis]! * inner;
+  const { outer, rowLen, parts } = concatLayout(o.shape, inputs, axis);
+  inputs.forEach((x, p) => {
+    const { len, at } = parts[p]!;
     const src: TypedArray = arr(x);
     for (let r = 0; r < outer; r++) out.set(src.subarray(r * len, (r + 1) * len), r * rowLen + at);
-    at += len;
-  }
+  });
   return [out];
 });
 

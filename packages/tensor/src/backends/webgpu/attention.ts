@@ -1,8 +1,13 @@
 import type { KernelInput } from '../../backend.js';
 import { COMMON_WGSL, checkLoop, output, runProgram } from '../../kernel-kit/webgpu.js';
 import { registerKernel } from '../../kernels.js';
-import type { AttentionAttrs, AttentionGradOp, AttentionOp } from '../../ops/attention.js';
-import { sizeOf } from '../../shape.js';
+import {
+  type AttentionAttrs,
+  type AttentionDims,
+  type AttentionGradOp,
+  type AttentionOp,
+  attentionDims,
+} from '../../ops/attention.js';
 import { bufOf, f32bits, gpuOf, type WebGPUBackend } from './backend.js';
 
 /**
@@ -34,24 +39,7 @@ fn vend(qi: u32) -> u32 {
   return u32(max(e, 0));
 }`;
 
-interface Dims {
-  batch: number;
-  tq: number;
-  tk: number;
-  d: number;
-  dv: number;
-}
-
-function dimsOf(q: KernelInput, k: KernelInput, v: KernelInput): Dims {
-  const r = q.shape.length;
-  return {
-    batch: sizeOf(q.shape.slice(0, -2)),
-    tq: q.shape[r - 2]!,
-    tk: k.shape[r - 2]!,
-    d: q.shape[r - 1]!,
-    dv: v.shape[r - 1]!,
-  };
-}
+type Dims = AttentionDims;
 
 function consts(dims: Dims): string {
   // A zero-length accumulator is not valid WGSL: size 1 and never read.
@@ -65,7 +53,7 @@ function checks(gpu: WebGPUBackend, dims: Dims): void {
 
 registerKernel<AttentionOp>('attention', 'webgpu', (backend, [q, k, v], a, [oSpec, lSpec]) => {
   const gpu = gpuOf(backend);
-  const dims = dimsOf(q, k, v);
+  const dims = attentionDims(q, k, v);
   checks(gpu, dims);
   const out = output(gpu, oSpec);
   const lse = output(gpu, lSpec);
@@ -124,7 +112,7 @@ registerKernel<AttentionGradOp>(
   'webgpu',
   (backend, [q, k, v, o, lse, dO, dL], a, [dqSpec, dkSpec, dvSpec]) => {
     const gpu = gpuOf(backend);
-    const dims = dimsOf(q, k, v);
+    const dims = attentionDims(q, k, v);
     checks(gpu, dims);
     const buf = (t: KernelInput) => bufOf(t).buffer;
     const rows = dims.batch * dims.tq;

@@ -1,17 +1,17 @@
-import type { KernelInput } from '../../backend.js';
+import type { KernelInput, OutputSpec } from '../../backend.js';
 import {
   checkLoop,
   coords,
+  elementProgram,
   loopRange,
   output,
   runProgram,
-  type WebGPUProgram,
   wt,
 } from '../../kernel-kit/webgpu.js';
 import { registerKernel } from '../../kernels.js';
 import type { GatherOp, ScatterAddOp } from '../../ops/indexing.js';
 import { sizeOf, stridesOf } from '../../shape.js';
-import { bufOf, gpuOf, INDEX_OPS, type WebGPUBackend } from './backend.js';
+import { bufOf, type GPUTensorBuffer, gpuOf, INDEX_OPS, type WebGPUBackend } from './backend.js';
 
 /**
  * Gather and scatter on the GPU.
@@ -62,29 +62,18 @@ function checkIndices(
   );
 }
 
-/**
- * A program of one thread per element i < size that reads binding `input` (WGSL type t) and the
- * int32 indices `idx`, and writes `out` (type t); `main` runs for the threads inside the size.
- */
-function indexedProgram(
-  name: string,
-  t: string,
-  input: string,
-  size: number,
-  main: string,
-): WebGPUProgram {
-  return {
+/** One thread per element: reads binding `input` (WGSL type t) and int32 `idx`, writes `out`. */
+const indexedProgram = (name: string, t: string, input: string, size: number, main: string) =>
+  elementProgram(
     name,
-    bindings: [
+    t,
+    [
       { name: input, type: t },
       { name: 'idx', type: 'i32' },
-      { name: 'out', type: t, write: true },
     ],
     size,
-    main: `  if (i >= pu(0u)) { return; }
-${main}`,
-  };
-}
+    main,
+  );
 
 registerKernel<GatherOp>('gather', 'webgpu', (backend, [X, I], { axis }, [o]) => {
   const gpu = gpuOf(backend);
@@ -168,63 +157,79 @@ registerKernel<ScatterAddOp>('scatterAdd', 'webgpu', (backend, [S, I], { axis, s
   return [out];
 });
 
-/** [outer, n, inner] input, k flat indices → [outer, k, inner]. */
-registerKernel<GatherOp>('take', 'webgpu', (backend, [X, I], { axis }, [o]) => {
-  const gpu = gpuOf(backend);
+/**
+ * One thread per output element of an op along `axis` with a list of k indices (take, indexAdd):
+ * params are [n, size, k, inner] and `body` (WGSL for type t) starts with `size`, `k`, `inner` and
+ * `ii` = i % inner in scope; it reads binding `input` (the data) and `idx`.
+ */
+function runIndexList(
+  gpu: WebGPUBackend,
+  op: string,
+  input: string,
+  [data, I]: readonly KernelInput[],
+  o: OutputSpec,
+  size: number,
+  inner: number,
+  body: (t: string) => string,
+): GPUTensorBuffer[] {
   const out = output(gpu, o);
+  const n = sizeOf(o.shape);
+  const t = wt(o.dtype);
+  const main = `  let size = pu(1u); let k = pu(2u); let inner = pu(3u);
+  let ii = i % inner;
+${body(t)}`;
+  runProgram(
+    gpu,
+    indexedProgram(`${op}:${t}`, t, input, n, main),
+    [n, size, I!.size, inner],
+    [bufOf(data!).buffer, bufOf(I!).buffer, out.buffer],
+  );
+  return [out];
+}
+
+/** [outer, n, inner] input, k flat indices → [outer, k, inner]. */
+registerKernel<GatherOp>('take', 'webgpu', (backend, inputs, { axis }, [o]) => {
+  const gpu = gpuOf(backend);
+  const [X, I] = inputs;
   const size = X.shape[axis]!;
   checkIndices(gpu, 'indexSelect', I, size, axis);
   const inner = sizeOf(X.shape.slice(axis + 1));
-  const k = I.size;
-  const n = sizeOf(o.shape);
-  const t = wt(o.dtype);
-  runProgram(
+  return runIndexList(
     gpu,
-    indexedProgram(
-      `take:${t}`,
-      t,
-      'x',
-      n,
-      `  let size = pu(1u); let k = pu(2u); let inner = pu(3u);
-  let ii = i % inner;
-  let j = (i / inner) % k;
+    'take',
+    'x',
+    inputs,
+    o,
+    size,
+    inner,
+    (t) => `  let j = (i / inner) % k;
   let o = i / (inner * k);
   let v = idx[j];
   if (v < 0 || u32(v) >= size) { out[i] = ${t}(0); return; }
   out[i] = x[(o * size + u32(v)) * inner + ii];`,
-    ),
-    [n, size, k, inner],
-    [bufOf(X).buffer, bufOf(I).buffer, out.buffer],
   );
-  return [out];
 });
 
-registerKernel<ScatterAddOp>('indexAdd', 'webgpu', (backend, [S, I], { axis, shape }, [o]) => {
+registerKernel<ScatterAddOp>('indexAdd', 'webgpu', (backend, inputs, { axis, shape }, [o]) => {
   const gpu = gpuOf(backend);
-  const out = output(gpu, o);
+  const I = inputs[1];
   const size = shape[axis]!;
   checkIndices(gpu, 'indexAdd', I, size, axis);
   checkLoop(gpu, 'indexAdd', I.size);
   const inner = sizeOf(shape.slice(axis + 1));
-  const n = sizeOf(shape);
-  const t = wt(o.dtype);
-  runProgram(
+  const add = 'if (idx[j] == v) { acc = acc + src[(o * k + j) * inner + ii]; }';
+  return runIndexList(
     gpu,
-    indexedProgram(
-      `indexAdd:${t}`,
-      t,
-      'src',
-      n,
-      `  let size = pu(1u); let k = pu(2u); let inner = pu(3u);
-  let ii = i % inner;
-  let v = i32((i / inner) % size);
+    'indexAdd',
+    'src',
+    inputs,
+    o,
+    size,
+    inner,
+    (t) => `  let v = i32((i / inner) % size);
   let o = i / (inner * size);
   var acc = ${t}(0);
-  ${loopRange('j', '0u', 'k', 'if (idx[j] == v) { acc = acc + src[(o * k + j) * inner + ii]; }')}
+  ${loopRange('j', '0u', 'k', add)}
   out[i] = acc;`,
-    ),
-    [n, size, I.size, inner],
-    [bufOf(S).buffer, bufOf(I).buffer, out.buffer],
   );
-  return [out];
 });

@@ -1,32 +1,13 @@
-import { coords, output, runProgram, type WebGPUProgram, wt } from '../../kernel-kit/webgpu.js';
+import { coords, elementProgram, output, runProgram, wt } from '../../kernel-kit/webgpu.js';
 import { registerKernel } from '../../kernels.js';
 import type { StridedWriteOp } from '../../ops/inplace.js';
 import type { ConcatOp, PadOp, StridedOp, StridedScatterOp } from '../../ops/movement.js';
-import { sizeOf, stridesOf } from '../../shape.js';
+import { concatLayout, sizeOf, stridesOf } from '../../shape.js';
 import { bufOf, f32bits, gpuOf, type WebGPUBackend } from './backend.js';
 
-/**
- * A program of one thread per element i < size that reads binding `input` and writes `out` (both of
- * WGSL type t); `main` runs for the threads inside the size.
- */
-function copyProgram(
-  name: string,
-  t: string,
-  input: string,
-  size: number,
-  main: string,
-): WebGPUProgram {
-  return {
-    name,
-    bindings: [
-      { name: input, type: t },
-      { name: 'out', type: t, write: true },
-    ],
-    size,
-    main: `  if (i >= pu(0u)) { return; }
-${main}`,
-  };
-}
+/** One thread per element: reads binding `input` and writes `out` (both of WGSL type t). */
+const copyProgram = (name: string, t: string, input: string, size: number, main: string) =>
+  elementProgram(name, t, [{ name: input, type: t }], size, main);
 
 /** Σ c_k · pi(at + k) as a WGSL i32 expression. */
 function dot(rank: number, at: number, prefix = 'c'): string {
@@ -147,12 +128,9 @@ registerKernel<ConcatOp>('concat', 'webgpu', (backend, inputs, { axis }, [o]) =>
   const gpu = gpuOf(backend);
   const out = output(gpu, o);
   const t = wt(o.dtype);
-  const outer = sizeOf(o.shape.slice(0, axis));
-  const inner = sizeOf(o.shape.slice(axis + 1));
-  const rowLen = o.shape[axis]! * inner;
-  let at = 0;
-  for (const x of inputs) {
-    const len = x.shape[axis]! * inner;
+  const { outer, rowLen, parts } = concatLayout(o.shape, inputs, axis);
+  inputs.forEach((x, p) => {
+    const { len, at } = parts[p]!;
     const n = outer * len;
     runProgram(
       gpu,
@@ -167,7 +145,6 @@ registerKernel<ConcatOp>('concat', 'webgpu', (backend, inputs, { axis }, [o]) =>
       [n, len, rowLen, at],
       [bufOf(x).buffer, out.buffer],
     );
-    at += len;
-  }
+  });
   return [out];
 });

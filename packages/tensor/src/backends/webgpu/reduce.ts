@@ -41,12 +41,17 @@ function combine(kind: Kind, t: 'f32' | 'i32'): string {
 }`;
 }
 
+/** A reduction to run: its kind and dtype, and the buffer it reads. */
+interface Reduction {
+  readonly gpu: WebGPUBackend;
+  readonly kind: Kind;
+  readonly dtype: DType;
+  readonly src: GPUBuffer;
+}
+
 /** One thread per output of [outer, inner] folding k in [chunk·c, chunk·c + chunk) ∩ [0, r). */
 function perOutput(
-  gpu: WebGPUBackend,
-  kind: Kind,
-  dtype: DType,
-  src: GPUBuffer,
+  { gpu, kind, dtype, src }: Reduction,
   outer: number,
   r: number,
   inner: number,
@@ -95,14 +100,7 @@ function perOutput(
 }
 
 /** One workgroup per row of a [rows, r] input (inner = 1): strided partials, then a tree. */
-function perRow(
-  gpu: WebGPUBackend,
-  kind: Kind,
-  dtype: DType,
-  src: GPUBuffer,
-  rows: number,
-  r: number,
-): GPUTensorBuffer {
+function perRow({ gpu, kind, dtype, src }: Reduction, rows: number, r: number): GPUTensorBuffer {
   const t = wt(dtype);
   const out = gpu.alloc(rows * 4);
   const wg = gpu.workgroupSize;
@@ -167,19 +165,12 @@ ${compensated ? `var<workgroup> comp: array<f32, ${wg}>;` : ''}`,
 }
 
 /** Reduces [outer, r, inner] to [outer, inner], choosing the strategy described above. */
-function reduce(
-  gpu: WebGPUBackend,
-  kind: Kind,
-  dtype: DType,
-  src: GPUBuffer,
-  outer: number,
-  r: number,
-  inner: number,
-): GPUTensorBuffer {
+function reduce(job: Reduction, outer: number, r: number, inner: number): GPUTensorBuffer {
+  const { gpu } = job;
   const outputs = outer * inner;
   const pow2 = (gpu.workgroupSize & (gpu.workgroupSize - 1)) === 0;
   if (inner === 1 && r >= 128 && pow2 && r / gpu.workgroupSize <= 32768) {
-    return perRow(gpu, kind, dtype, src, outer, r);
+    return perRow(job, outer, r);
   }
   if ((r > 512 && outputs < 4096) || r > 32768) {
     // Split r so that about 16k threads work, each on at least 64 and at most 32768 elements.
@@ -188,12 +179,12 @@ function reduce(
       Math.min(Math.ceil(r / 64), Math.ceil(16384 / outputs)),
       Math.ceil(r / 32768),
     );
-    const partial = perOutput(gpu, kind, dtype, src, outer, r, inner, chunks);
-    const out = reduce(gpu, kind, dtype, partial.buffer, outer, chunks, inner);
+    const partial = perOutput(job, outer, r, inner, chunks);
+    const out = reduce({ ...job, src: partial.buffer }, outer, chunks, inner);
     gpu.release(partial);
     return out;
   }
-  return perOutput(gpu, kind, dtype, src, outer, r, inner, 1);
+  return perOutput(job, outer, r, inner, 1);
 }
 
 function layout(x: KernelInput, { start, end }: ReduceAttrs) {
@@ -214,7 +205,7 @@ for (const kind of ['sum', 'max', 'min'] as const) {
       gpu.clear(out);
       return [out];
     }
-    return [reduce(gpu, kind, o.dtype, bufOf(input).buffer, outer, r, inner)];
+    return [reduce({ gpu, kind, dtype: o.dtype, src: bufOf(input).buffer }, outer, r, inner)];
   });
 }
 

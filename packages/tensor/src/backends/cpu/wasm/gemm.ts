@@ -1,5 +1,6 @@
 import type { TypedArray } from '../../../dtype.js';
 import { TensorError } from '../../../errors.js';
+import { type Pack, packPanels } from '../matmul-js.js';
 import {
   getNumThreads,
   type Job,
@@ -220,74 +221,13 @@ function cachedMatrix(e: Engine, src: TypedArray, off: number, len: number): num
   return at;
 }
 
-/**
- * Packs the rows of op(X) (m × k; X stored k × m when trans) per k-block into panels of w rows,
- * k-major, zero-padded: op(A)'s MR-row panels, and op(B)'s NR-column panels (the rows of op(B)ᵀ,
- * which is Bᵀ with the other transposition).
- */
-function packPanels(
-  src: TypedArray,
-  off: number,
-  trans: boolean,
-  m: number,
-  k: number,
-  dst: Float32Array,
-  at: number,
-  w: number,
-): void {
-  const mp = Math.ceil(m / w);
-  for (let k0 = 0; k0 < k; k0 += KC) {
-    const kc = Math.min(KC, k - k0);
-    const block = at + k0 * mp * w;
-    if (trans) {
-      for (let kk = 0; kk < kc; kk++) {
-        const row = off + (k0 + kk) * m;
-        for (let ip = 0, base = block + kk * w; ip < mp; ip++, base += kc * w) {
-          for (let r = 0, i = ip * w; r < w; r++, i++) dst[base + r] = i < m ? src[row + i]! : 0;
-        }
-      }
-    } else {
-      for (let ip = 0; ip < mp; ip++) {
-        const base = block + ip * kc * w;
-        for (let r = 0; r < w; r++) {
-          const i = ip * w + r;
-          if (i < m) {
-            const row = off + i * k + k0;
-            for (let kk = 0; kk < kc; kk++) dst[base + kk * w + r] = src[row + kk]!;
-          } else {
-            for (let kk = 0; kk < kc; kk++) dst[base + kk * w + r] = 0;
-          }
-        }
-      }
-    }
-  }
-}
-
 /** Packs op(A) (m × k; A stored k × m when trans) per k-block and MR-row panel, zero-padded. */
-export function packA(
-  src: TypedArray,
-  off: number,
-  trans: boolean,
-  m: number,
-  k: number,
-  dst: Float32Array,
-  at: number,
-): void {
-  packPanels(src, off, trans, m, k, dst, at, MR);
-}
+export const packA: Pack = (src, off, trans, m, k, dst, at = 0) =>
+  packPanels(src, off, trans, m, k, dst, at, MR, KC);
 
 /** Packs op(B) (k × n; B stored n × k when trans) per k-block and NR-column panel, zero-padded. */
-export function packB(
-  src: TypedArray,
-  off: number,
-  trans: boolean,
-  k: number,
-  n: number,
-  dst: Float32Array,
-  at: number,
-): void {
-  packPanels(src, off, !trans, n, k, dst, at, NR);
-}
+export const packB: Pack = (src, off, trans, k, n, dst, at = 0) =>
+  packPanels(src, off, !trans, n, k, dst, at, NR, KC);
 
 /** [start, end) of part `p` of `count` when `total` items are split evenly (ends rounded to `align`). */
 function part(total: number, count: number, p: number, align = 1): [number, number] {
@@ -389,16 +329,8 @@ export function reserveWorkspace(
  * at aAt, B (k × n) by packB at bAt; C at cAt is ⌈m/MR⌉·MR rows of ⌈n/NR⌉·NR floats (its pitch),
  * padding rows and columns included. k > 0.
  */
-export function gemmPacked(
-  e: Engine,
-  aAt: number,
-  bAt: number,
-  cAt: number,
-  m: number,
-  k: number,
-  n: number,
-): void {
-  run(e, gemmJobs(e, aAt, bAt, cAt, m, k, n));
+export function gemmPacked(...product: Parameters<typeof gemmJobs>): void {
+  run(product[0], gemmJobs(...product));
 }
 
 /**
