@@ -5,9 +5,9 @@
  */
 
 /** The median of `xs`: the middle sample, the upper of the two middle ones for an even count. */
-export function median(xs: readonly number[]): number {
+export function median(xs: ArrayLike<number>): number {
   if (xs.length === 0) throw new Error('median: expected at least one sample, got none');
-  const s = xs.slice().sort((a, b) => a - b);
+  const s = Array.from(xs).sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
 }
 

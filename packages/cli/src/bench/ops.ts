@@ -23,7 +23,7 @@ import {
   tidy,
 } from '@recur/tensor';
 import { createOrtMatmul, type OrtModule } from './onnx.js';
-import { median, seededFill } from './timing.js';
+import { fill, median } from '@recur/bench';
 
 const gflops = (flop: number, ms: number) => flop / (ms / 1e3) / 1e9;
 
@@ -272,7 +272,7 @@ export async function benchScans(quick: boolean): Promise<ScanRow[]> {
     });
   };
   {
-    const data = seededFill(positions, -1, 1, 1);
+    const data = fill(positions, -1, 1, 1);
     const xs = tensor(data, { shape: [outer, t] });
     await measure(
       `cumsum: scan(add) [${outer}, ${t}]`,
@@ -284,8 +284,8 @@ export async function benchScans(quick: boolean): Promise<ScanRow[]> {
     xs.dispose();
   }
   {
-    const scores = seededFill(positions, -20, 20, 2);
-    const values = seededFill(positions * d, -1, 1, 3);
+    const scores = fill(positions, -20, 20, 2);
+    const values = fill(positions * d, -1, 1, 3);
     const s = tensor(scores, { shape: [outer, t] });
     const v = tensor(values, { shape: [outer, t, d] });
     await measure(
