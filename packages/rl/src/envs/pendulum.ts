@@ -11,7 +11,7 @@ export function wrapAngle(theta: number): number {
  * θ̈ = 3g/(2l)·sin θ + 3/(m l²)·u with g = 10, m = l = 1, dt = 0.05 (semi-implicit Euler: θ̇ first,
  * clipped to ±8, then θ), torque u clipped to [−2, 2]. Reward −(θ² + 0.1 θ̇² + 0.001 u²) with θ
  * wrapped into [−π, π); never terminates, truncated at 200 steps. Observation [cos θ, sin θ, θ̇];
- * `state` [θ, θ̇]: θ starts uniform in [−π, π), θ̇ in [−1, 1].
+ * `state` is [θ, θ̇], θ starting uniform in [−π, π), θ̇ in [−1, 1].
  */
 export class Pendulum extends VectorStateEnv<BoxSpace> {
   static readonly gravity = 10;
