@@ -108,10 +108,11 @@ export default defineConfig({
         collapsed: true,
         items: [
           { text: 'Overview', link: '/api/' },
-          // A package with namespaces gets a folder of pages, the others one page.
+          // A package with namespaces gets a folder of pages (its own page the folder's index), the
+          // others one page (beside a folder of their subpath exports' pages, as @recur/cli/charts).
           ...PACKAGES.map((name) => ({
             text: `@recur/${name}`,
-            link: existsSync(join(root, 'api', '@recur', name))
+            link: existsSync(join(root, 'api', '@recur', name, 'index.md'))
               ? `/api/@recur/${name}/`
               : `/api/@recur/${name}`,
           })),

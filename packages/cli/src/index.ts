@@ -8,6 +8,7 @@
  */
 
 export { measureStream, type StreamPoint, type StreamResult } from './bench/stream.js';
+export { type ChartOptions, lineChartSpec, type Series } from './charts.js';
 export {
   type CliIo,
   type CommandHandler,
@@ -81,11 +82,5 @@ export {
   withDefaults,
 } from './options.js';
 export type { Metrics, NeuralTask, RunConfig } from './tasks/types.js';
-export {
-  type ChartOptions,
-  lineChart,
-  lineChartSpec,
-  renderSvg,
-  type Series,
-} from './util/charts.js';
+export { lineChart, renderSvg } from './util/charts.js';
 export { VERSION } from './version.js';

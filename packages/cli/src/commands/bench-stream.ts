@@ -1,5 +1,6 @@
 import { manualSeed, randn, type SequenceModule, setNumThreads, type Tensor } from '@recur/tensor';
 import { measureStream, type StreamPoint, type StreamResult } from '../bench/stream.js';
+import { streamMemorySpec, streamSeries } from '../charts.js';
 import type { Invocation } from '../cli.js';
 import { CliError, messageOf } from '../errors.js';
 import { backboneConfig, createCore } from '../models/backbone.js';
@@ -7,7 +8,7 @@ import { requireOrt } from '../onnx/runtime.js';
 import { measureOnnxStream } from '../onnx/stream.js';
 import type { OptionsOf, SequenceModelName } from '../options.js';
 import { onBackend } from '../train/device.js';
-import { lineChart, streamSeries, timePerTokenChart } from '../util/charts.js';
+import { lineChart, renderSvg, timePerTokenChart } from '../util/charts.js';
 import { OutputDir, writeFileAtomic } from '../util/files.js';
 import { fmtBytes, fmtNumber, formatTable, type Reporter } from '../util/output.js';
 
@@ -156,14 +157,9 @@ function streamFigures(results: StreamBenchModel[]): Record<string, Promise<stri
   const streams = results.map((r) => ({ name: r.model, result: r.result }));
   const series = (f: (p: StreamPoint) => number) => streamSeries(streams, f);
   return {
-    'stream-memory.svg': lineChart({
-      title: 'State / KV-cache memory while streaming',
-      xLabel: 'tokens seen',
-      yLabel: 'bytes',
-      series: series((p) => p.stateBytes),
-      logX: true,
-      logY: true,
-    }),
+    'stream-memory.svg': renderSvg(
+      streamMemorySpec(streams, 'State / KV-cache memory while streaming'),
+    ),
     'stream-time.svg': timePerTokenChart(streams),
     'stream-cumulative.svg': lineChart({
       title: 'Cumulative streaming time',

@@ -1,11 +1,12 @@
 import { Generator, manualSeed, nn, optim, type Tensor, tensor, tidy } from '@recur/tensor';
 import { measureStream, type StreamResult } from '../bench/stream.js';
+import { streamMemorySpec } from '../charts.js';
 import type { Invocation } from '../cli.js';
 import { Backbone, type BackboneConfig } from '../models/backbone.js';
 import type { OptionsOf } from '../options.js';
 import { readBatch } from '../tasks/common.js';
 import { onBackend } from '../train/device.js';
-import { lineChart, streamSeries, timePerTokenChart } from '../util/charts.js';
+import { lineChart, renderSvg, timePerTokenChart } from '../util/charts.js';
 import { OutputDir, writeFileAtomic } from '../util/files.js';
 import { fmtBytes, fmtNumber, formatTable, type Reporter } from '../util/output.js';
 
@@ -285,14 +286,7 @@ function demoFigures(
       yLabel: 'cross-entropy',
       series: trained.map((m) => ({ name: m.name, points: m.losses })),
     }),
-    'demo-memory.svg': lineChart({
-      title: 'State while streaming',
-      xLabel: 'tokens seen',
-      yLabel: 'bytes (state / KV cache)',
-      series: streamSeries(named, (p) => p.stateBytes),
-      logX: true,
-      logY: true,
-    }),
+    'demo-memory.svg': renderSvg(streamMemorySpec(named)),
     'demo-time.svg': timePerTokenChart(named),
   };
 }

@@ -4,7 +4,7 @@
  * tables) and results.svg (the first metric per data set and model, every seed's value).
  */
 import { cpus, loadavg } from 'node:os';
-import type { TopLevelSpec } from 'vega-lite';
+import { resultsSpec } from '../charts.js';
 import { renderSvg } from '../util/charts.js';
 import { VERSION } from '../version.js';
 import type { Comparison, Experiment, Plan } from './experiment.js';
@@ -301,48 +301,6 @@ export function resultsMarkdown(r: Results): string {
     lines.push('');
   }
   return `${lines.join('\n')}\n`;
-}
-
-/** The plot's Vega-Lite spec: the first metric per data set (x) and model (colour), each seed a dot, the mean a tick. */
-export function resultsSpec(r: Results): TopLevelSpec {
-  const metric = r.experiment.metrics[0];
-  const values = r.datasets.flatMap((d) =>
-    d.models.flatMap((m) => {
-      const s = metric ? m.metrics[metric.name] : undefined;
-      return s
-        ? s.values.map((v) => ({ dataset: d.name, model: m.model, value: v, mean: s.mean }))
-        : [];
-    }),
-  );
-  const label = metric
-    ? `${metric.label} (${metric.goal === 'min' ? 'lower' : 'higher'} is better)`
-    : '';
-  const encoding = {
-    x: { field: 'dataset', type: 'nominal', title: null, sort: r.datasets.map((d) => d.name) },
-    xOffset: { field: 'model', type: 'nominal', sort: r.experiment.models },
-    color: { field: 'model', type: 'nominal', sort: r.experiment.models, legend: { title: null } },
-  } as const;
-  return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: `${r.experiment.title} (${r.experiment.scale})`,
-    width: Math.max(320, 60 * r.datasets.length * Math.max(1, r.experiment.models.length) * 0.5),
-    height: 300,
-    background: 'white',
-    data: { values },
-    layer: [
-      {
-        mark: { type: 'point', filled: true, size: 40, opacity: 0.6 },
-        encoding: {
-          ...encoding,
-          y: { field: 'value', type: 'quantitative', title: label, scale: { zero: false } },
-        },
-      },
-      {
-        mark: { type: 'tick', thickness: 2, size: 14 },
-        encoding: { ...encoding, y: { field: 'mean', type: 'quantitative', title: label } },
-      },
-    ],
-  } as TopLevelSpec;
 }
 
 /** results.svg. */
