@@ -5,6 +5,7 @@
  * the same bytes. Medians of the repetitions; ratios are the figures to read.
  */
 import { AarenBlock } from '@recur/aaren';
+import { fill, median } from '@recur/bench';
 import { add, attentionScan, scan } from '@recur/scan';
 import {
   type CpuKernels,
@@ -23,7 +24,6 @@ import {
   tidy,
 } from '@recur/tensor';
 import { createOrtMatmul, type OrtModule } from './onnx.js';
-import { fill, median } from '@recur/bench';
 
 const gflops = (flop: number, ms: number) => flop / (ms / 1e3) / 1e9;
 
