@@ -1,32 +1,13 @@
-import { readFileSync } from 'node:fs';
-import { format } from 'node:util';
-import { describe, expect, it, vi } from 'vitest';
-
-/**
- * Runs examples/readme.ts in this process, on the sources the other tests use (a child Node through
- * tsx cost a process start and a second load of every module), and returns what it logged.
- */
-async function runExample(): Promise<string> {
-  const lines: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => {
-    lines.push(format(...args));
-  });
-  try {
-    await import('../examples/readme.js');
-  } finally {
-    log.mockRestore();
-  }
-  return lines.join('\n');
-}
+import { runReadmeExample } from '@recur/testing';
+import { describe, expect, it } from 'vitest';
 
 describe('README', () => {
   it('its example (examples/readme.ts) trains, then streams the same outputs', async () => {
-    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-    const example = readFileSync(new URL('../examples/readme.ts', import.meta.url), 'utf8');
-    const code = /```ts\n([\s\S]*?)```/.exec(readme)?.[1] as string;
+    const { code, out } = await runReadmeExample(
+      new URL('..', import.meta.url),
+      () => import('../examples/readme.js'),
+    );
     expect(code.length).toBeGreaterThan(500);
-    expect(example.endsWith(code)).toBe(true);
-    const out = await runExample();
     const diff = Number(/max difference from the parallel forward: (\S+)/.exec(out)?.[1]);
     expect(diff).toBeLessThan(1e-5);
     const losses = [...out.matchAll(/loss (\S+)/g)].map((m) => Number(m[1]));
