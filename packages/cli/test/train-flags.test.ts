@@ -133,6 +133,48 @@ describe('--max-seconds', () => {
   });
 });
 
+/** One sequence of an NHP-style events file. */
+interface NhpSequence {
+  dim_process: number;
+  seq_idx: number;
+  seq_len: number;
+  time_since_start: number[];
+  time_since_last_event: number[];
+  type_event: number[];
+}
+
+/**
+ * Writes 10 sequences of `events` two-mark events (gaps 0.1 + U[0, 1), rounded to 4 decimals;
+ * mark 0 with probability `pMark0`) as an NHP-style JSON file under the temp folder; returns its path and the sequences written.
+ */
+function writeEventsFile(
+  name: string,
+  { seed, events, pMark0 }: { seed: number; events: number; pMark0: number },
+): { file: string; items: NhpSequence[] } {
+  const rand = lcg(seed);
+  const items = Array.from({ length: 10 }, (_, i) => {
+    let t = 0;
+    const times: number[] = [];
+    const types: number[] = [];
+    for (let k = 0; k < events; k++) {
+      t += Number((0.1 + rand()).toFixed(4));
+      times.push(Number(t.toFixed(4)));
+      types.push(rand() < pMark0 ? 0 : 1);
+    }
+    return {
+      dim_process: 2,
+      seq_idx: i,
+      seq_len: events,
+      time_since_start: times,
+      time_since_last_event: times.map(() => 0),
+      type_event: types,
+    };
+  });
+  const file = join(tmp.dir, `${name}.json`);
+  writeFileSync(file, JSON.stringify(items));
+  return { file, items };
+}
+
 /** A three-class .ts problem whose classes differ in frequency. */
 function writeTs(path: string, cases: number, seed: number): void {
   const rand = lcg(seed);
@@ -358,27 +400,7 @@ describe('events: windows, shuffled splits, baselines', () => {
     expect(base.rate).toBeCloseTo(3 / 5, 12);
 
     // End to end: the reported NLLs equal the formulas on the file's own splits.
-    const rand = lcg(7);
-    const items = Array.from({ length: 10 }, (_, i) => {
-      let t = 0;
-      const times: number[] = [];
-      const types: number[] = [];
-      for (let k = 0; k < 6; k++) {
-        t += Number((0.1 + rand()).toFixed(4));
-        times.push(Number(t.toFixed(4)));
-        types.push(rand() < 0.7 ? 0 : 1);
-      }
-      return {
-        dim_process: 2,
-        seq_idx: i,
-        seq_len: 6,
-        time_since_start: times,
-        time_since_last_event: times.map(() => 0),
-        type_event: types,
-      };
-    });
-    const file = join(tmp.dir, 'ev2.json');
-    writeFileSync(file, JSON.stringify(items));
+    const { file, items } = writeEventsFile('ev2', { seed: 7, events: 6, pMark0: 0.7 });
     const r = await recurHere([
       'train',
       'events',
@@ -428,27 +450,7 @@ describe('events: windows, shuffled splits, baselines', () => {
 
   it('recur eval uses the --max-events and --split-seed the run recorded, and honours explicit ones', async () => {
     // 10 sequences of 9 events each; windows of at most 4 events cut each into 4 + 4 + 1.
-    const rand = lcg(11);
-    const items = Array.from({ length: 10 }, (_, i) => {
-      let t = 0;
-      const times: number[] = [];
-      const types: number[] = [];
-      for (let k = 0; k < 9; k++) {
-        t += Number((0.1 + rand()).toFixed(4));
-        times.push(Number(t.toFixed(4)));
-        types.push(rand() < 0.6 ? 0 : 1);
-      }
-      return {
-        dim_process: 2,
-        seq_idx: i,
-        seq_len: 9,
-        time_since_start: times,
-        time_since_last_event: times.map(() => 0),
-        type_event: types,
-      };
-    });
-    const file = join(tmp.dir, 'ev3.json');
-    writeFileSync(file, JSON.stringify(items));
+    const { file } = writeEventsFile('ev3', { seed: 11, events: 9, pMark0: 0.6 });
     const out = join(tmp.dir, 'ev3');
     const t = await recurHere([
       'train',
